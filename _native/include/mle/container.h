@@ -1,0 +1,57 @@
+// Opening and validating a .mle container: header, section table, checksums.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mle/layout.h"
+#include "mle/status.h"
+
+namespace mle {
+
+// Owns the bytes of a file: either a private read-only mapping or an aligned heap copy.
+class Buffer {
+ public:
+  Buffer() = default;
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool mapped() const { return mapped_; }
+
+  // Files up to kReadThreshold bytes are read into memory (cheaper than mmap + page faults);
+  // larger ones are memory-mapped read-only.
+  static constexpr size_t kReadThreshold = 64 * 1024;
+  Status open_file(const char* path);
+  Status copy_from(const void* src, size_t n);
+
+ private:
+  void release();
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+};
+
+struct Section {
+  uint32_t kind = 0;
+  uint32_t flags = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  const uint8_t* data = nullptr;
+};
+
+struct Container {
+  uint16_t major = 0, minor = 0;
+  uint32_t flags = 0;
+  std::vector<Section> sections;  // in table order (section index = position)
+  int meta_index = -1;
+  int graph_index = -1;
+};
+
+// Validates everything about the container (not the graph) and verifies every checksum.
+Status parse_container(const uint8_t* data, size_t size, Container* out);
+
+}  // namespace mle

@@ -1,0 +1,88 @@
+// The kernel interface and the per-node build context every kernel family uses.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mle/json.h"
+#include "mle/status.h"
+#include "mle/tensor.h"
+
+namespace mle {
+
+// The element type of a runtime value. kInput means "the float type of the caller's X"
+// (float32 or float64), so transformers keep float32 data in float32 as scikit-learn does.
+enum class ValueKind : uint8_t { kInput, kF64, kI64 };
+
+struct ValueInfo {
+  int64_t cols = 0;
+  ValueKind kind = ValueKind::kF64;
+};
+
+// One node's computation over a block of rows. `in` has one view per node input; views of
+// kInput values carry the caller's dtype. Implementations never fail: everything that could
+// fail was validated when the plan was built.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run(int64_t rows, const View* in, const View& out) const = 0;
+};
+
+// What a kernel factory sees while the plan is built. Every accessor validates against the
+// untrusted graph and names the node in its error.
+class NodeBuild {
+ public:
+  NodeBuild(const json::Value& attrs, const std::vector<TensorRef>& tensors,
+            std::vector<ValueInfo> inputs, std::string where)
+      : attrs_(attrs), tensors_(tensors), inputs_(std::move(inputs)), where_(std::move(where)) {}
+
+  const std::vector<ValueInfo>& inputs() const { return inputs_; }
+  const std::string& where() const { return where_; }
+  Status error(const std::string& what) const { return Status::Format(where_ + ": " + what); }
+  Status expect_inputs(size_t n) const;
+
+  // A tensor attribute: dtype must match; dims[i] >= 0 pins that dimension, -1 leaves it free.
+  // With optional=true a missing or null attribute yields *out = nullptr.
+  Status tensor(const char* key, DType dtype, std::vector<int64_t> dims, const TensorRef** out,
+                bool optional = false) const;
+  Status number(const char* key, double* out) const;
+  Status number_or(const char* key, double dflt, double* out) const;
+  Status integer(const char* key, int64_t lo, int64_t hi, int64_t* out) const;
+  Status boolean(const char* key, bool* out) const;
+  Status boolean_or(const char* key, bool dflt, bool* out) const;
+  Status string(const char* key, std::string* out) const;
+
+ private:
+  const json::Value* attr(const char* key) const;
+  const json::Value& attrs_;
+  const std::vector<TensorRef>& tensors_;
+  std::vector<ValueInfo> inputs_;
+  std::string where_;
+};
+
+// A kernel factory validates the node and creates its kernel and output description.
+using KernelFactory = Status (*)(const NodeBuild&, std::unique_ptr<Kernel>*, ValueInfo*);
+
+// Looks an op name up among all kernel families; nullptr when unknown.
+KernelFactory find_kernel(const std::string& op);
+
+// Kernel families (one translation unit each) list their ops here.
+struct OpEntry {
+  const char* name;
+  KernelFactory factory;
+};
+extern const OpEntry kPreprocessOps[];
+extern const OpEntry kLinearOps[];
+extern const OpEntry kActivationOps[];
+
+// Calls f.template operator()<T>() with T = float or double according to dt.
+template <class F>
+inline void dispatch_float(DType dt, F&& f) {
+  if (dt == DType::kF32)
+    f(float{});
+  else
+    f(double{});
+}
+
+}  // namespace mle

@@ -1,0 +1,67 @@
+// Byte layout of the .mle container, format version 1 (docs/FORMAT.md is the specification).
+// Every struct here is persisted: it has a numpy dtype twin in mle_runtime/format/layout.py and
+// a test that sizes and offsets agree. All integers are little-endian.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mle {
+namespace layout {
+
+constexpr uint8_t kMagic[8] = {0x89, 'M', 'L', 'E', '\r', '\n', 0x1A, '\n'};
+constexpr uint16_t kMajor = 1;
+constexpr uint16_t kMinor = 0;
+constexpr uint32_t kAlign = 64;          // every section starts at a multiple of this
+constexpr uint32_t kHeaderSize = 64;
+constexpr uint32_t kMaxSections = 1u << 20;
+constexpr uint64_t kMaxMetaJson = 16ull << 20;   // 16 MiB
+constexpr uint64_t kMaxGraphJson = 64ull << 20;  // 64 MiB
+
+// Header flags (all must be understood by the reader; unknown bits are refused).
+constexpr uint32_t kKnownFlags = 0;
+
+// Section kinds.
+constexpr uint32_t kSectionMeta = 1;    // UTF-8 JSON object: descriptive metadata
+constexpr uint32_t kSectionGraph = 2;   // UTF-8 JSON object: the graph the plan executes
+constexpr uint32_t kSectionTensor = 3;  // raw little-endian C-order array bytes
+
+// Section flags.
+constexpr uint32_t kSectionOptional = 1u << 0;  // a reader may skip it if it does not know the kind
+
+#pragma pack(push, 1)
+struct Header {
+  uint8_t magic[8];        // 0..8
+  uint16_t major;          // 8..10
+  uint16_t minor;          // 10..12
+  uint32_t flags;          // 12..16
+  uint64_t file_size;      // 16..24  total bytes of the file
+  uint32_t section_count;  // 24..28
+  uint32_t table_crc;      // 28..32  CRC-32C of the section table
+  uint8_t reserved[28];    // 32..60  zero
+  uint32_t header_crc;     // 60..64  CRC-32C of bytes 0..60
+};
+
+struct SectionEntry {
+  uint32_t kind;      // 0..4
+  uint32_t flags;     // 4..8
+  uint64_t offset;    // 8..16  from the start of the file, multiple of kAlign
+  uint64_t size;      // 16..24 bytes
+  uint32_t crc;       // 24..28 CRC-32C of the section bytes
+  uint32_t reserved;  // 28..32 zero
+};
+#pragma pack(pop)
+
+// Offsets and sizes of every persisted field, for the test that checks the numpy dtype twins.
+struct FieldInfo {
+  const char* record;  // nullptr terminates the table
+  const char* field;
+  size_t offset;
+  size_t size;
+};
+const FieldInfo* persisted_fields();
+
+static_assert(sizeof(Header) == kHeaderSize, "header must be 64 bytes");
+static_assert(sizeof(SectionEntry) == 32, "section entry must be 32 bytes");
+
+}  // namespace layout
+}  // namespace mle

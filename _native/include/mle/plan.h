@@ -1,0 +1,82 @@
+// The executable plan: built once from the graph section at load, immutable afterwards, and
+// safe to run from several threads at once (each run uses its own scratch memory).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mle/container.h"
+#include "mle/json.h"
+#include "mle/kernel.h"
+#include "mle/status.h"
+#include "mle/tensor.h"
+
+namespace mle {
+
+struct PlanNode {
+  std::string op;
+  std::unique_ptr<Kernel> kernel;
+  std::vector<int> inputs;  // value ids
+  int output = -1;          // value id
+};
+
+struct PlanOutput {
+  std::string name;        // "predict", "predict_proba", "transform", ...
+  int value = -1;          // value id
+  bool ravel = false;      // the proxy returns shape (n,) instead of (n, 1)
+  std::vector<int> nodes;  // node ids to run, in order
+  std::vector<int64_t> scratch_offset;  // per value id: byte offset per row-block, -1 if none
+  int64_t scratch_per_row = 0;          // bytes of scratch per row of a block
+};
+
+class Model {
+ public:
+  Status load_file(const char* path);
+  Status load_bytes(const void* data, size_t size);
+
+  // Runs output `out_idx` on n rows of X (C-contiguous, n_features columns) into `out`
+  // (C-contiguous n x output_cols, dtype output_dtype). Releases nothing; the caller
+  // drops the GIL around it.
+  Status run(int out_idx, const void* X, DType x_dtype, int64_t n, int64_t x_cols, void* out,
+             int n_threads) const;
+
+  int num_outputs() const { return static_cast<int>(outputs_.size()); }
+  const PlanOutput& output(int i) const { return outputs_[i]; }
+  int64_t output_cols(int i) const { return values_[outputs_[i].value].cols; }
+  DType output_dtype(int i, DType x_dtype) const {
+    return resolve(values_[outputs_[i].value].kind, x_dtype);
+  }
+  int64_t n_features() const { return n_features_; }
+  const std::string& name() const { return name_; }
+  const Section& meta() const { return container_.sections[container_.meta_index]; }
+  bool mapped() const { return buffer_.mapped(); }
+  size_t file_size() const { return buffer_.size(); }
+  int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  static constexpr int64_t kBlockRows = 128;
+
+ private:
+  Status build();
+  Status build_tensors(const json::Value& g);
+  Status build_nodes(const json::Value& g);
+  Status build_outputs(const json::Value& g);
+  static DType resolve(ValueKind k, DType x) {
+    return k == ValueKind::kInput ? x : (k == ValueKind::kF64 ? DType::kF64 : DType::kI64);
+  }
+  Status check_block(const uint8_t* X, DType dt, int64_t rows, int64_t row0) const;
+
+  Buffer buffer_;
+  Container container_;
+  std::vector<TensorRef> tensors_;
+  std::vector<ValueInfo> values_;  // value 0 is the input X
+  std::vector<std::string> value_names_;
+  std::vector<PlanNode> nodes_;
+  std::vector<PlanOutput> outputs_;
+  int64_t n_features_ = 0;
+  bool allow_nan_ = false;
+  bool allow_inf_ = false;
+  std::string name_;
+  std::string nan_owner_;
+};
+
+}  // namespace mle

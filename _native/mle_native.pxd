@@ -1,0 +1,72 @@
+# Declarations of the C++ core (only `cdef extern` blocks; C++ types carry a C prefix).
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libcpp cimport bool as cbool
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+
+cdef extern from "mle/status.h" namespace "mle" nogil:
+    cdef cppclass CStatus "mle::Status":
+        int err_no
+        string message
+        cbool ok()
+        int code_value()
+
+
+cdef extern from "mle/tensor.h" namespace "mle" nogil:
+    ctypedef enum CDType "mle::DType":
+        CDT_F32 "mle::DType::kF32"
+        CDT_F64 "mle::DType::kF64"
+        CDT_I64 "mle::DType::kI64"
+
+
+cdef extern from "mle/crc32c.h" namespace "mle" nogil:
+    uint32_t c_crc32c "mle::crc32c"(const void* data, size_t n, uint32_t crc)
+    const char* c_crc32c_impl "mle::crc32c_impl"()
+
+
+cdef extern from "mle/build_info.h" namespace "mle" nogil:
+    cbool c_built_with_openmp "mle::built_with_openmp"()
+    int c_max_threads "mle::max_threads"()
+
+
+cdef extern from "mle/layout.h" namespace "mle::layout" nogil:
+    cdef struct CFieldInfo "mle::layout::FieldInfo":
+        const char* record
+        const char* field
+        size_t offset
+        size_t size
+    const CFieldInfo* c_persisted_fields "mle::layout::persisted_fields"()
+
+
+cdef extern from "mle/container.h" namespace "mle" nogil:
+    cdef cppclass CSection "mle::Section":
+        uint32_t kind
+        uint32_t flags
+        uint64_t offset
+        uint64_t size
+        const uint8_t* data
+
+
+cdef extern from "mle/plan.h" namespace "mle" nogil:
+    cdef cppclass CPlanOutput "mle::PlanOutput":
+        string name
+        int value
+        cbool ravel
+
+    cdef cppclass CModel "mle::Model":
+        CModel()
+        CStatus load_file(const char* path)
+        CStatus load_bytes(const void* data, size_t size)
+        CStatus run(int out_idx, const void* X, CDType x_dtype, int64_t n, int64_t x_cols,
+                    void* out, int n_threads) const
+        int num_outputs() const
+        const CPlanOutput& output(int i) const
+        int64_t output_cols(int i) const
+        CDType output_dtype(int i, CDType x_dtype) const
+        int64_t n_features() const
+        const string& name() const
+        const CSection& meta() const
+        cbool mapped() const
+        size_t file_size() const
+        int num_nodes() const

@@ -1,0 +1,209 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, embedsignature=True
+# distutils: language = c++
+"""The one Cython boundary of mle_runtime: loading (open, map, validate, verify, build the plan)
+and running a plan are each a single native call."""
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_ANY_CONTIGUOUS, \
+    PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
+from libc.stdint cimport int64_t, uint32_t
+from libcpp.memory cimport unique_ptr
+
+from mle_native cimport *
+
+import numpy as np
+
+from mle_runtime.errors import FormatError, InputError, MLEError, UnsupportedModelError
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+
+
+cdef int check_status(const CStatus& st, object filename=None) except -1:
+    """Turns a C++ Status into the matching Python exception."""
+    if st.ok():
+        return 0
+    cdef int code = st.code_value()
+    msg = st.message.decode("utf-8", "replace")
+    if code == 1:
+        raise FormatError(msg)
+    if code == 2:
+        raise InputError(msg)
+    if code == 3:
+        raise UnsupportedModelError(msg)
+    if code == 4:
+        if filename is not None:
+            raise OSError(st.err_no, msg, filename)
+        raise OSError(st.err_no, msg)
+    if code == 5:
+        raise MemoryError(msg)
+    raise MLEError("internal error in mle_runtime: " + msg)
+
+
+cdef inline CDType _dtype_code(object dt) except *:
+    if dt is _F32:
+        return CDT_F32
+    if dt is _F64:
+        return CDT_F64
+    if dt == _F32:
+        return CDT_F32
+    if dt == _F64:
+        return CDT_F64
+    raise TypeError("internal: X must be float32 or float64")
+
+
+cdef object _np_dtype(CDType t):
+    if t == CDT_F32:
+        return _F32
+    if t == CDT_F64:
+        return _F64
+    return _I64
+
+
+cdef class NativeModel:
+    """A loaded, validated .mle file and its executable plan (immutable, thread-safe)."""
+
+    cdef unique_ptr[CModel] _m
+    cdef readonly dict outputs
+    """Graph output name -> index."""
+    cdef readonly tuple ravel
+    cdef readonly int64_t n_features
+    cdef readonly str name
+
+    def __cinit__(self):
+        self._m.reset(new CModel())
+
+    cdef _finish(self):
+        cdef CModel* m = self._m.get()
+        cdef int i
+        self.outputs = {}
+        rv = []
+        for i in range(m.num_outputs()):
+            self.outputs[m.output(i).name.decode("utf-8")] = i
+            rv.append(m.output(i).ravel)
+        self.ravel = tuple(rv)
+        self.n_features = m.n_features()
+        self.name = m.name().decode("utf-8", "replace")
+
+    def meta_bytes(self):
+        """The raw bytes of the metadata JSON section."""
+        cdef const CSection* s = &self._m.get().meta()
+        return (<const char*> s.data)[:s.size]
+
+    @property
+    def mapped(self):
+        """True when the file is memory-mapped, False when it was read into memory."""
+        return self._m.get().mapped()
+
+    @property
+    def file_size(self):
+        return self._m.get().file_size()
+
+    @property
+    def num_nodes(self):
+        return self._m.get().num_nodes()
+
+    def output_cols(self, int idx):
+        if idx < 0 or idx >= self._m.get().num_outputs():
+            raise IndexError(idx)
+        return self._m.get().output_cols(idx)
+
+    def run(self, X, int idx, int n_threads=0):
+        """Runs graph output `idx` on X (2-D, C-contiguous float32/float64 ndarray).
+
+        Returns a new ndarray of shape (n, cols), or (n,) for ravelled outputs.
+        """
+        cdef CModel* m = self._m.get()
+        if idx < 0 or idx >= m.num_outputs():
+            raise IndexError(idx)
+        cdef Py_buffer xb
+        PyObject_GetBuffer(X, &xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+        cdef CDType xdt
+        cdef int64_t n, cols
+        cdef CStatus st
+        cdef Py_buffer ob
+        try:
+            if xb.ndim != 2:
+                raise InputError(f"Expected a 2D array, got {xb.ndim}D")
+            if xb.format[0] == b'd' and xb.format[1] == 0:
+                xdt = CDT_F64
+            elif xb.format[0] == b'f' and xb.format[1] == 0:
+                xdt = CDT_F32
+            else:
+                raise TypeError("internal: X must be float32 or float64")
+            n = xb.shape[0]
+            cols = xb.shape[1]
+            ocols = m.output_cols(idx)
+            odt = _np_dtype(m.output_dtype(idx, xdt))
+            if m.output(idx).ravel:
+                out = np.empty(n, dtype=odt)
+            else:
+                out = np.empty((n, ocols), dtype=odt)
+            PyObject_GetBuffer(out, &ob, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+            with nogil:
+                st = m.run(idx, xb.buf, xdt, n, cols, ob.buf, n_threads)
+            PyBuffer_Release(&ob)
+            check_status(st)
+            return out
+        finally:
+            PyBuffer_Release(&xb)
+
+
+def load_path(bytes path, object filename=None):
+    """Opens, maps (or reads), validates and verifies a .mle file and builds its plan."""
+    cdef NativeModel nm = NativeModel.__new__(NativeModel)
+    cdef const char* p = path
+    cdef CStatus st
+    with nogil:
+        st = nm._m.get().load_file(p)
+    check_status(st, filename if filename is not None else path.decode("utf-8", "replace"))
+    nm._finish()
+    return nm
+
+
+def load_buffer(data):
+    """Like load_path, from bytes-like data (copied once into aligned memory)."""
+    cdef NativeModel nm = NativeModel.__new__(NativeModel)
+    cdef Py_buffer b
+    cdef CStatus st
+    PyObject_GetBuffer(data, &b, PyBUF_ANY_CONTIGUOUS)
+    try:
+        with nogil:
+            st = nm._m.get().load_bytes(b.buf, <size_t> b.len)
+    finally:
+        PyBuffer_Release(&b)
+    check_status(st)
+    nm._finish()
+    return nm
+
+
+def crc32c(data, uint32_t crc=0):
+    """CRC-32C of a bytes-like object; pass a previous result to continue it."""
+    cdef Py_buffer b
+    cdef uint32_t r
+    PyObject_GetBuffer(data, &b, PyBUF_ANY_CONTIGUOUS)
+    try:
+        with nogil:
+            r = c_crc32c(b.buf, <size_t> b.len, crc)
+    finally:
+        PyBuffer_Release(&b)
+    return r
+
+
+def persisted_fields():
+    """[(record, field, offset, size)] of every C++ struct written to disk."""
+    cdef const CFieldInfo* f = c_persisted_fields()
+    out = []
+    while f.record != NULL:
+        out.append((f.record.decode(), f.field.decode(), f.offset, f.size))
+        f += 1
+    return out
+
+
+def build_info():
+    """Compiled features of the native core."""
+    return {
+        "openmp": bool(c_built_with_openmp()),
+        "max_threads": c_max_threads(),
+        "crc32c": c_crc32c_impl().decode(),
+    }

@@ -1,0 +1,209 @@
+// Output heads of classifiers: link functions, probability normalisation and label choice.
+// Each mirrors the numpy code of the scikit-learn method it serves (named per kernel).
+#include <algorithm>
+#include <cmath>
+
+#include "mle/kernel.h"
+
+namespace mle {
+namespace {
+
+// Reads column c of row r of a float view as double.
+inline double get(const View& v, int64_t r, int64_t c) {
+  return v.dtype == DType::kF32 ? static_cast<double>(v.row<float>(r)[c]) : v.row<double>(r)[c];
+}
+
+// Writes a double into a float view (float32 values are rounded once, at the end).
+inline void put(const View& v, int64_t r, int64_t c, double x) {
+  if (v.dtype == DType::kF32)
+    v.row<float>(r)[c] = static_cast<float>(x);
+  else
+    v.row<double>(r)[c] = x;
+}
+
+// Heads keep the float type of their input: float64 for float64 models, and the caller's type
+// for models fitted on float32 data, as numpy does in scikit-learn's own code.
+ValueInfo same_kind(const NodeBuild& b, int64_t cols) { return ValueInfo{cols, b.inputs()[0].kind}; }
+
+Status float_input(const NodeBuild& b) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
+  if (b.inputs()[0].kind == ValueKind::kI64) return b.error("input must be floating point");
+  return Status::OK();
+}
+
+// Elementwise map to float64: Sigmoid (scipy.special.expit), Log (np.log) and HuberScale
+// ((clip(x, -1, 1) + 1) / 2, SGDClassifier's modified_huber probability).
+template <int Fn>
+class Elementwise final : public Kernel {
+ public:
+  explicit Elementwise(int64_t cols) : cols_(cols) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols_; ++c) {
+        double v = get(in[0], r, c);
+        double y;
+        if (Fn == 0) {
+          y = 1.0 / (1.0 + std::exp(-v));
+        } else if (Fn == 1) {
+          y = std::log(v);
+        } else {
+          double p = std::min(std::max(v, -1.0), 1.0);
+          p += 1.0;
+          y = p / 2.0;
+        }
+        put(out, r, c, y);
+      }
+    }
+  }
+
+ private:
+  int64_t cols_;
+};
+
+template <int Fn>
+Status make_elementwise(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  k->reset(new Elementwise<Fn>(b.inputs()[0].cols));
+  *out = same_kind(b, b.inputs()[0].cols);
+  return Status::OK();
+}
+
+// One positive-class probability column p -> [1 - p, p].
+class BinaryProba final : public Kernel {
+ public:
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      double p = get(in[0], r, 0);
+      put(out, r, 0, 1.0 - p);
+      put(out, r, 1, p);
+    }
+  }
+};
+
+Status make_binary_proba(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  if (b.inputs()[0].cols != 1) return b.error("input must have exactly one column");
+  k->reset(new BinaryProba());
+  *out = same_kind(b, 2);
+  return Status::OK();
+}
+
+// Row normalisation p / p.sum(axis=1). A row summing to zero becomes uniform with
+// zero_rows="uniform" (LinearClassifierMixin._predict_proba_lr, SGDClassifier modified_huber) and
+// is left as it is with zero_rows="keep" (OneVsRestClassifier.predict_proba).
+class NormalizeRows final : public Kernel {
+ public:
+  NormalizeRows(int64_t cols, bool uniform) : cols_(cols), uniform_(uniform) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = 0.0;
+      for (int64_t c = 0; c < cols_; ++c) s += get(in[0], r, c);
+      for (int64_t c = 0; c < cols_; ++c) {
+        double v = get(in[0], r, c);
+        if (s != 0.0)
+          v /= s;
+        else if (uniform_)
+          v = 1.0 / static_cast<double>(cols_);
+        put(out, r, c, v);
+      }
+    }
+  }
+
+ private:
+  int64_t cols_;
+  bool uniform_;
+};
+
+Status make_normalize_rows(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  std::string mode;
+  MLE_RETURN_IF_ERROR(b.string("zero_rows", &mode));
+  if (mode != "uniform" && mode != "keep")
+    return b.error("zero_rows must be 'uniform' or 'keep', got '" + mode + "'");
+  k->reset(new NormalizeRows(b.inputs()[0].cols, mode == "uniform"));
+  *out = same_kind(b, b.inputs()[0].cols);
+  return Status::OK();
+}
+
+// sklearn.utils.extmath.softmax: subtract the row max, exponentiate, divide by the sum.
+class Softmax final : public Kernel {
+ public:
+  explicit Softmax(int64_t cols) : cols_(cols) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    constexpr int64_t kStack = 64;
+    double stack[kStack];
+    std::unique_ptr<double[]> heap(cols_ > kStack ? new double[cols_] : nullptr);
+    double* e = heap ? heap.get() : stack;
+    for (int64_t r = 0; r < rows; ++r) {
+      double m = get(in[0], r, 0);
+      for (int64_t c = 1; c < cols_; ++c) m = std::max(m, get(in[0], r, c));
+      double s = 0.0;
+      for (int64_t c = 0; c < cols_; ++c) {
+        e[c] = std::exp(get(in[0], r, c) - m);
+        s += e[c];
+      }
+      for (int64_t c = 0; c < cols_; ++c) put(out, r, c, e[c] / s);
+    }
+  }
+
+ private:
+  int64_t cols_;
+};
+
+Status make_softmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  k->reset(new Softmax(b.inputs()[0].cols));
+  *out = same_kind(b, b.inputs()[0].cols);
+  return Status::OK();
+}
+
+// Class index per row. One column: index 1 where the score is > 0 (binary decision function).
+// Several: the arg-max, the first maximum on ties (np.argmax).
+class ArgMax final : public Kernel {
+ public:
+  explicit ArgMax(int64_t cols) : cols_(cols) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t* y = out.row<int64_t>(r);
+      if (cols_ == 1) {
+        y[0] = get(in[0], r, 0) > 0.0 ? 1 : 0;
+        continue;
+      }
+      int64_t best = 0;
+      double bv = get(in[0], r, 0);
+      for (int64_t c = 1; c < cols_; ++c) {
+        double v = get(in[0], r, c);
+        if (v > bv) {
+          bv = v;
+          best = c;
+        }
+      }
+      y[0] = best;
+    }
+  }
+
+ private:
+  int64_t cols_;
+};
+
+Status make_argmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  k->reset(new ArgMax(b.inputs()[0].cols));
+  *out = ValueInfo{1, ValueKind::kI64};
+  return Status::OK();
+}
+
+}  // namespace
+
+const OpEntry kActivationOps[] = {
+    {"Sigmoid", make_elementwise<0>},
+    {"Log", make_elementwise<1>},
+    {"HuberScale", make_elementwise<2>},
+    {"BinaryProba", make_binary_proba},
+    {"NormalizeRows", make_normalize_rows},
+    {"Softmax", make_softmax},
+    {"ArgMax", make_argmax},
+    {nullptr, nullptr},
+};
+
+}  // namespace mle

@@ -1,0 +1,78 @@
+// Dense affine maps: y = x @ W.T + b (every linear model's decision function).
+#include "mle/kernel.h"
+
+namespace mle {
+namespace {
+
+class Linear final : public Kernel {
+ public:
+  Linear(int64_t in_cols, int64_t out_cols, const double* w, const double* bias)
+      : n_(in_cols), k_(out_cols), w_(w), b_(bias) {}
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(in[0].dtype, [&](auto tag) {
+      using TI = decltype(tag);
+      if (out.dtype == DType::kF32)
+        go<TI, float>(rows, in[0], out);
+      else
+        go<TI, double>(rows, in[0], out);
+    });
+  }
+
+ private:
+  template <class TI, class TO>
+  void go(int64_t rows, const View& x, const View& y) const {
+    for (int64_t r = 0; r < rows; ++r) {
+      const TI* xr = x.row<TI>(r);
+      TO* yr = y.row<TO>(r);
+      for (int64_t j = 0; j < k_; ++j) {
+        const double* w = w_ + j * n_;
+        // Four partial sums keep the FPU busy; the order is fixed, so results are deterministic.
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t c = 0;
+        for (; c + 4 <= n_; c += 4) {
+          s0 += static_cast<double>(xr[c]) * w[c];
+          s1 += static_cast<double>(xr[c + 1]) * w[c + 1];
+          s2 += static_cast<double>(xr[c + 2]) * w[c + 2];
+          s3 += static_cast<double>(xr[c + 3]) * w[c + 3];
+        }
+        for (; c < n_; ++c) s0 += static_cast<double>(xr[c]) * w[c];
+        double s = (s0 + s1) + (s2 + s3);
+        if (b_) s += b_[j];
+        yr[j] = static_cast<TO>(s);
+      }
+    }
+  }
+
+  int64_t n_, k_;
+  const double* w_;
+  const double* b_;
+};
+
+Status make_linear(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
+  const ValueInfo in = b.inputs()[0];
+  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  const TensorRef *w, *bias;
+  MLE_RETURN_IF_ERROR(b.tensor("weight", DType::kF64, {-1, in.cols}, &w));
+  if (w->shape[0] == 0) return b.error("weight has no rows");
+  MLE_RETURN_IF_ERROR(b.tensor("bias", DType::kF64, {w->shape[0]}, &bias, true));
+  // follow_input: scikit-learn computes float32 @ float32 coefficients in float32, so the
+  // output keeps the caller's float type; otherwise the result is float64.
+  bool follow;
+  MLE_RETURN_IF_ERROR(b.boolean_or("follow_input_dtype", false, &follow));
+  if (follow && in.kind != ValueKind::kInput)
+    return b.error("follow_input_dtype needs an input of the caller's dtype");
+  k->reset(new Linear(in.cols, w->shape[0], w->as<double>(), bias ? bias->as<double>() : nullptr));
+  *out = ValueInfo{w->shape[0], follow ? ValueKind::kInput : ValueKind::kF64};
+  return Status::OK();
+}
+
+}  // namespace
+
+const OpEntry kLinearOps[] = {
+    {"Linear", make_linear},
+    {nullptr, nullptr},
+};
+
+}  // namespace mle

@@ -1,0 +1,223 @@
+// Row-wise preprocessing: scalers, normalizer, imputer.
+// Arithmetic mirrors scikit-learn's in-place numpy operations step by step: each step is computed
+// in double and rounded to the value's dtype, which for float32 data gives exactly numpy's
+// float32 result (one correctly rounded +,-,*,/ in double, then rounded to float, is the
+// correctly rounded float result). Built with -ffp-contract=off so no step is fused.
+#include <algorithm>
+#include <cmath>
+
+#include "mle/kernel.h"
+
+namespace mle {
+namespace {
+
+// y = ((x - sub) / div) with both parts optional, per column (StandardScaler, RobustScaler,
+// MaxAbsScaler).
+class SubDiv final : public Kernel {
+ public:
+  SubDiv(int64_t cols, const double* sub, const double* div) : cols_(cols), sub_(sub), div_(div) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* x = in[0].row<T>(r);
+        T* y = out.row<T>(r);
+        for (int64_t c = 0; c < cols_; ++c) {
+          T v = x[c];
+          if (sub_) v = static_cast<T>(static_cast<double>(v) - sub_[c]);
+          if (div_) v = static_cast<T>(static_cast<double>(v) / div_[c]);
+          y[c] = v;
+        }
+      }
+    });
+  }
+
+ private:
+  int64_t cols_;
+  const double* sub_;
+  const double* div_;
+};
+
+Status make_subdiv(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
+  const ValueInfo in = b.inputs()[0];
+  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  const TensorRef *sub, *div;
+  MLE_RETURN_IF_ERROR(b.tensor("sub", DType::kF64, {in.cols}, &sub, true));
+  MLE_RETURN_IF_ERROR(b.tensor("div", DType::kF64, {in.cols}, &div, true));
+  k->reset(new SubDiv(in.cols, sub ? sub->as<double>() : nullptr,
+                      div ? div->as<double>() : nullptr));
+  *out = in;
+  return Status::OK();
+}
+
+// y = clip(x * mul + add) (MinMaxScaler: X *= scale_; X += min_; optional np.clip).
+class MulAdd final : public Kernel {
+ public:
+  MulAdd(int64_t cols, const double* mul, const double* add, bool clip, double lo, double hi)
+      : cols_(cols), mul_(mul), add_(add), clip_(clip), lo_(lo), hi_(hi) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T lo = static_cast<T>(lo_), hi = static_cast<T>(hi_);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* x = in[0].row<T>(r);
+        T* y = out.row<T>(r);
+        for (int64_t c = 0; c < cols_; ++c) {
+          T v = x[c];
+          if (mul_) v = static_cast<T>(static_cast<double>(v) * mul_[c]);
+          if (add_) v = static_cast<T>(static_cast<double>(v) + add_[c]);
+          if (clip_) v = std::min(std::max(v, lo), hi);  // NaN stays NaN, as in np.clip
+          y[c] = v;
+        }
+      }
+    });
+  }
+
+ private:
+  int64_t cols_;
+  const double* mul_;
+  const double* add_;
+  bool clip_;
+  double lo_, hi_;
+};
+
+Status make_muladd(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
+  const ValueInfo in = b.inputs()[0];
+  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  const TensorRef *mul, *add;
+  MLE_RETURN_IF_ERROR(b.tensor("mul", DType::kF64, {in.cols}, &mul, true));
+  MLE_RETURN_IF_ERROR(b.tensor("add", DType::kF64, {in.cols}, &add, true));
+  bool clip;
+  double lo = 0, hi = 0;
+  MLE_RETURN_IF_ERROR(b.boolean_or("clip", false, &clip));
+  if (clip) {
+    MLE_RETURN_IF_ERROR(b.number("clip_min", &lo));
+    MLE_RETURN_IF_ERROR(b.number("clip_max", &hi));
+    if (!(lo <= hi)) return b.error("clip_min must not exceed clip_max");
+  }
+  k->reset(new MulAdd(in.cols, mul ? mul->as<double>() : nullptr,
+                      add ? add->as<double>() : nullptr, clip, lo, hi));
+  *out = in;
+  return Status::OK();
+}
+
+// Normalizer: each row divided by its l1, l2 or max norm; zero norms are treated as 1.
+class Normalize final : public Kernel {
+ public:
+  enum Norm { kL1, kL2, kMax };
+  Normalize(int64_t cols, Norm norm) : cols_(cols), norm_(norm) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* x = in[0].row<T>(r);
+        T* y = out.row<T>(r);
+        double acc = 0.0;
+        for (int64_t c = 0; c < cols_; ++c) {
+          double v = x[c];
+          if (norm_ == kL2)
+            acc += v * v;
+          else if (norm_ == kL1)
+            acc += std::fabs(v);
+          else
+            acc = std::max(acc, std::fabs(v));
+        }
+        if (norm_ == kL2) acc = std::sqrt(acc);
+        T norm = static_cast<T>(acc);
+        if (norm == T(0)) norm = T(1);
+        for (int64_t c = 0; c < cols_; ++c)
+          y[c] = static_cast<T>(static_cast<double>(x[c]) / static_cast<double>(norm));
+      }
+    });
+  }
+
+ private:
+  int64_t cols_;
+  Norm norm_;
+};
+
+Status make_normalize(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
+  const ValueInfo in = b.inputs()[0];
+  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  std::string norm;
+  MLE_RETURN_IF_ERROR(b.string("norm", &norm));
+  Normalize::Norm n;
+  if (norm == "l1")
+    n = Normalize::kL1;
+  else if (norm == "l2")
+    n = Normalize::kL2;
+  else if (norm == "max")
+    n = Normalize::kMax;
+  else
+    return b.error("norm must be 'l1', 'l2' or 'max', got '" + norm + "'");
+  k->reset(new Normalize(in.cols, n));
+  *out = in;
+  return Status::OK();
+}
+
+// SimpleImputer: output column j takes input column columns[j]; missing entries (NaN, or equal
+// to missing_value) become fill[j]. Columns dropped by the imputer are simply not listed.
+class Impute final : public Kernel {
+ public:
+  Impute(int64_t out_cols, const int64_t* columns, const double* fill, bool nan, double missing)
+      : cols_(out_cols), columns_(columns), fill_(fill), nan_(nan), missing_(missing) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* x = in[0].row<T>(r);
+        T* y = out.row<T>(r);
+        for (int64_t c = 0; c < cols_; ++c) {
+          T v = x[columns_[c]];
+          bool miss = nan_ ? std::isnan(v) : (v == static_cast<T>(missing_));
+          y[c] = miss ? static_cast<T>(fill_[c]) : v;
+        }
+      }
+    });
+  }
+
+ private:
+  int64_t cols_;
+  const int64_t* columns_;
+  const double* fill_;
+  bool nan_;
+  double missing_;
+};
+
+Status make_impute(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
+  const ValueInfo in = b.inputs()[0];
+  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  const TensorRef *cols, *fill;
+  MLE_RETURN_IF_ERROR(b.tensor("columns", DType::kI64, {-1}, &cols));
+  MLE_RETURN_IF_ERROR(b.tensor("fill", DType::kF64, {cols->shape[0]}, &fill));
+  if (cols->shape[0] == 0) return b.error("imputer keeps no columns");
+  for (int64_t j = 0; j < cols->shape[0]; ++j) {
+    int64_t c = cols->as<int64_t>()[j];
+    if (c < 0 || c >= in.cols)
+      return b.error("column index " + std::to_string(c) + " is outside [0, " +
+                     std::to_string(in.cols) + ")");
+  }
+  bool nan;
+  double missing = 0;
+  MLE_RETURN_IF_ERROR(b.boolean("missing_is_nan", &nan));
+  if (!nan) MLE_RETURN_IF_ERROR(b.number("missing_value", &missing));
+  k->reset(new Impute(cols->shape[0], cols->as<int64_t>(), fill->as<double>(), nan, missing));
+  *out = ValueInfo{cols->shape[0], in.kind};
+  return Status::OK();
+}
+
+}  // namespace
+
+const OpEntry kPreprocessOps[] = {
+    {"SubDiv", make_subdiv},
+    {"MulAdd", make_muladd},
+    {"Normalize", make_normalize},
+    {"Impute", make_impute},
+    {nullptr, nullptr},
+};
+
+}  // namespace mle

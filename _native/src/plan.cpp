@@ -1,0 +1,450 @@
+#include "mle/plan.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+#include <atomic>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace mle {
+
+// ---------------------------------------------------------------- NodeBuild accessors
+
+const json::Value* NodeBuild::attr(const char* key) const {
+  const json::Value* v = attrs_.get(key);
+  return (v && !v->is_null()) ? v : nullptr;
+}
+
+Status NodeBuild::expect_inputs(size_t n) const {
+  if (inputs_.size() != n)
+    return error("expects " + std::to_string(n) + " input(s), got " +
+                 std::to_string(inputs_.size()));
+  return Status::OK();
+}
+
+static const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::kF32: return "float32";
+    case DType::kF64: return "float64";
+    case DType::kI32: return "int32";
+    case DType::kI64: return "int64";
+    case DType::kU8: return "uint8";
+    case DType::kU32: return "uint32";
+  }
+  return "?";
+}
+
+Status NodeBuild::tensor(const char* key, DType dtype, std::vector<int64_t> dims,
+                         const TensorRef** out, bool optional) const {
+  *out = nullptr;
+  const json::Value* v = attr(key);
+  if (!v) {
+    if (optional) return Status::OK();
+    return error(std::string("missing tensor attribute '") + key + "'");
+  }
+  if (!v->is_number() || !v->is_int || v->integer < 0 ||
+      v->integer >= static_cast<int64_t>(tensors_.size()))
+    return error(std::string("attribute '") + key + "' is not a valid tensor index");
+  const TensorRef& t = tensors_[static_cast<size_t>(v->integer)];
+  if (t.dtype != dtype)
+    return error(std::string("tensor '") + key + "' must be " + dtype_name(dtype) + ", got " +
+                 dtype_name(t.dtype));
+  if (t.ndim != static_cast<int>(dims.size()))
+    return error(std::string("tensor '") + key + "' must have " + std::to_string(dims.size()) +
+                 " dimension(s), got " + std::to_string(t.ndim));
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] >= 0 && t.shape[i] != dims[i])
+      return error(std::string("tensor '") + key + "' dimension " + std::to_string(i) +
+                   " must be " + std::to_string(dims[i]) + ", got " + std::to_string(t.shape[i]));
+  *out = &t;
+  return Status::OK();
+}
+
+Status NodeBuild::number(const char* key, double* out) const {
+  const json::Value* v = attr(key);
+  if (!v || !v->is_number()) return error(std::string("attribute '") + key + "' must be a number");
+  *out = v->number;
+  return Status::OK();
+}
+
+Status NodeBuild::number_or(const char* key, double dflt, double* out) const {
+  if (!attr(key)) { *out = dflt; return Status::OK(); }
+  return number(key, out);
+}
+
+Status NodeBuild::integer(const char* key, int64_t lo, int64_t hi, int64_t* out) const {
+  const json::Value* v = attr(key);
+  if (!v || !v->is_number() || !v->is_int || v->integer < lo || v->integer > hi)
+    return error(std::string("attribute '") + key + "' must be an integer in [" +
+                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  *out = v->integer;
+  return Status::OK();
+}
+
+Status NodeBuild::boolean(const char* key, bool* out) const {
+  const json::Value* v = attr(key);
+  if (!v || !v->is_bool()) return error(std::string("attribute '") + key + "' must be a boolean");
+  *out = v->boolean;
+  return Status::OK();
+}
+
+Status NodeBuild::boolean_or(const char* key, bool dflt, bool* out) const {
+  if (!attr(key)) { *out = dflt; return Status::OK(); }
+  return boolean(key, out);
+}
+
+Status NodeBuild::string(const char* key, std::string* out) const {
+  const json::Value* v = attr(key);
+  if (!v || !v->is_string()) return error(std::string("attribute '") + key + "' must be a string");
+  *out = v->str;
+  return Status::OK();
+}
+
+KernelFactory find_kernel(const std::string& op) {
+  static const std::unordered_map<std::string, KernelFactory> table = [] {
+    std::unordered_map<std::string, KernelFactory> t;
+    for (const OpEntry* fam : {kPreprocessOps, kLinearOps, kActivationOps})
+      for (const OpEntry* e = fam; e->name; ++e) t.emplace(e->name, e->factory);
+    return t;
+  }();
+  auto it = table.find(op);
+  return it == table.end() ? nullptr : it->second;
+}
+
+// ---------------------------------------------------------------- loading
+
+Status Model::load_file(const char* path) {
+  MLE_RETURN_IF_ERROR(buffer_.open_file(path));
+  return build();
+}
+
+Status Model::load_bytes(const void* data, size_t size) {
+  MLE_RETURN_IF_ERROR(buffer_.copy_from(data, size));
+  return build();
+}
+
+static bool parse_dtype(const std::string& s, DType* out) {
+  static const std::pair<const char*, DType> names[] = {
+      {"float32", DType::kF32}, {"float64", DType::kF64}, {"int32", DType::kI32},
+      {"int64", DType::kI64},   {"uint8", DType::kU8},    {"uint32", DType::kU32}};
+  for (const auto& n : names)
+    if (s == n.first) { *out = n.second; return true; }
+  return false;
+}
+
+Status Model::build() {
+  MLE_RETURN_IF_ERROR(parse_container(buffer_.data(), buffer_.size(), &container_));
+  {
+    // Metadata is read lazily by Python; validate it is a JSON object now so that a damaged
+    // file fails at load, not at first use.
+    const Section& ms = container_.sections[container_.meta_index];
+    json::Value meta;
+    Status mst = json::parse(reinterpret_cast<const char*>(ms.data), ms.size, &meta);
+    if (!mst.ok()) return Status::Format("metadata section: " + mst.message);
+    if (!meta.is_object()) return Status::Format("metadata section: not a JSON object");
+  }
+  const Section& gs = container_.sections[container_.graph_index];
+  json::Value g;
+  Status st = json::parse(reinterpret_cast<const char*>(gs.data), gs.size, &g);
+  if (!st.ok()) return Status::Format("graph section: " + st.message);
+  if (!g.is_object()) return Status::Format("graph section: not a JSON object");
+  const json::Value* name = g.get("name");
+  if (!name || !name->is_string()) return Status::Format("graph section: missing 'name'");
+  name_ = name->str;
+
+  const json::Value* in = g.get("input");
+  if (!in || !in->is_object()) return Status::Format("graph section: missing 'input'");
+  const json::Value* nf = in->get("n_features");
+  if (!nf || !nf->is_int || nf->integer < 0 || nf->integer > (int64_t(1) << 31))
+    return Status::Format("graph input: 'n_features' must be an integer in [0, 2^31]");
+  n_features_ = nf->integer;
+  const json::Value* an = in->get("allow_nan");
+  const json::Value* ai = in->get("allow_inf");
+  if (!an || !an->is_bool() || !ai || !ai->is_bool())
+    return Status::Format("graph input: 'allow_nan' and 'allow_inf' must be booleans");
+  allow_nan_ = an->boolean;
+  allow_inf_ = ai->boolean;
+  const json::Value* owner = in->get("nan_owner");
+  nan_owner_ = (owner && owner->is_string()) ? owner->str : name_;
+
+  values_.clear();
+  value_names_.clear();
+  values_.push_back(ValueInfo{n_features_, ValueKind::kInput});
+  value_names_.push_back("X");
+  MLE_RETURN_IF_ERROR(build_tensors(g));
+  MLE_RETURN_IF_ERROR(build_nodes(g));
+  return build_outputs(g);
+}
+
+Status Model::build_tensors(const json::Value& g) {
+  const json::Value* ts = g.get("tensors");
+  if (!ts || !ts->is_array()) return Status::Format("graph section: 'tensors' must be a list");
+  tensors_.clear();
+  tensors_.reserve(ts->items.size());
+  for (size_t i = 0; i < ts->items.size(); ++i) {
+    const json::Value& t = ts->items[i];
+    std::string where = "tensor " + std::to_string(i);
+    const json::Value* sec = t.get("section");
+    const json::Value* dt = t.get("dtype");
+    const json::Value* shape = t.get("shape");
+    if (!sec || !sec->is_int || sec->integer < 0 ||
+        sec->integer >= static_cast<int64_t>(container_.sections.size()))
+      return Status::Format(where + ": 'section' is not a valid section index");
+    const Section& s = container_.sections[static_cast<size_t>(sec->integer)];
+    if (s.kind != layout::kSectionTensor)
+      return Status::Format(where + ": section " + std::to_string(sec->integer) +
+                            " is not a tensor section");
+    TensorRef r;
+    if (!dt || !dt->is_string() || !parse_dtype(dt->str, &r.dtype))
+      return Status::Format(where + ": unknown dtype");
+    if (!shape || !shape->is_array() || shape->items.size() > 4)
+      return Status::Format(where + ": 'shape' must be a list of at most 4 dimensions");
+    r.ndim = static_cast<int>(shape->items.size());
+    uint64_t numel = 1;
+    for (int d = 0; d < r.ndim; ++d) {
+      const json::Value& dim = shape->items[d];
+      if (!dim.is_int || dim.integer < 0 || dim.integer > (int64_t(1) << 40))
+        return Status::Format(where + ": invalid dimension");
+      r.shape[d] = dim.integer;
+      if (dim.integer != 0 && numel > (uint64_t(1) << 50) / static_cast<uint64_t>(dim.integer))
+        return Status::Format(where + ": shape too large");
+      numel *= static_cast<uint64_t>(dim.integer);
+    }
+    uint64_t nbytes = numel * dtype_size(r.dtype);
+    if (nbytes != s.size)
+      return Status::Format(where + ": shape and dtype need " + std::to_string(nbytes) +
+                            " bytes but its section has " + std::to_string(s.size));
+    r.numel = static_cast<int64_t>(numel);
+    r.data = s.data;
+    tensors_.push_back(r);
+  }
+  return Status::OK();
+}
+
+Status Model::build_nodes(const json::Value& g) {
+  const json::Value* ns = g.get("nodes");
+  if (!ns || !ns->is_array()) return Status::Format("graph section: 'nodes' must be a list");
+  std::unordered_map<std::string, int> ids;
+  ids.emplace("X", 0);
+  static const json::Value kEmpty = [] {
+    json::Value v;
+    v.type = json::Type::kObject;
+    return v;
+  }();
+  nodes_.clear();
+  nodes_.reserve(ns->items.size());
+  for (size_t i = 0; i < ns->items.size(); ++i) {
+    const json::Value& n = ns->items[i];
+    const json::Value* op = n.get("op");
+    std::string where = "graph node " + std::to_string(i);
+    if (!op || !op->is_string()) return Status::Format(where + ": missing 'op'");
+    where += " (" + op->str + ")";
+    KernelFactory f = find_kernel(op->str);
+    if (!f)
+      return Status::Unsupported(where + ": unknown op '" + op->str +
+                                 "'; this file needs a newer mle_runtime");
+    const json::Value* ins = n.get("inputs");
+    const json::Value* outname = n.get("output");
+    const json::Value* attrs = n.get("attrs");
+    if (!ins || !ins->is_array() || ins->items.empty() || ins->items.size() > 1024)
+      return Status::Format(where + ": 'inputs' must be a non-empty list");
+    if (!outname || !outname->is_string())
+      return Status::Format(where + ": 'output' must be a string");
+    if (attrs && !attrs->is_object())
+      return Status::Format(where + ": 'attrs' must be an object");
+    PlanNode pn;
+    pn.op = op->str;
+    std::vector<ValueInfo> in_infos;
+    for (const json::Value& iv : ins->items) {
+      if (!iv.is_string()) return Status::Format(where + ": input names must be strings");
+      auto it = ids.find(iv.str);
+      // Values must be defined before use: this makes every graph acyclic by construction.
+      if (it == ids.end())
+        return Status::Format(where + ": input '" + iv.str + "' is not defined by an earlier node");
+      pn.inputs.push_back(it->second);
+      in_infos.push_back(values_[it->second]);
+    }
+    if (ids.count(outname->str))
+      return Status::Format(where + ": value '" + outname->str + "' is assigned twice");
+    NodeBuild nb(attrs ? *attrs : kEmpty, tensors_, std::move(in_infos), where);
+    ValueInfo out;
+    MLE_RETURN_IF_ERROR(f(nb, &pn.kernel, &out));
+    if (out.cols <= 0 || out.cols > (int64_t(1) << 31))
+      return Status::Format(where + ": output has an invalid number of columns");
+    pn.output = static_cast<int>(values_.size());
+    ids.emplace(outname->str, pn.output);
+    values_.push_back(out);
+    value_names_.push_back(outname->str);
+    nodes_.push_back(std::move(pn));
+  }
+  // Resolve graph outputs by name.
+  const json::Value* os = g.get("outputs");
+  if (!os || !os->is_array() || os->items.empty())
+    return Status::Format("graph section: 'outputs' must be a non-empty list");
+  outputs_.clear();
+  for (size_t i = 0; i < os->items.size(); ++i) {
+    const json::Value& o = os->items[i];
+    const json::Value* nm = o.get("name");
+    const json::Value* val = o.get("value");
+    const json::Value* rv = o.get("ravel");
+    std::string where = "graph output " + std::to_string(i);
+    if (!nm || !nm->is_string() || !val || !val->is_string())
+      return Status::Format(where + ": needs string 'name' and 'value'");
+    auto it = ids.find(val->str);
+    if (it == ids.end()) return Status::Format(where + ": value '" + val->str + "' is not defined");
+    for (const auto& prev : outputs_)
+      if (prev.name == nm->str) return Status::Format(where + ": duplicate output name");
+    PlanOutput po;
+    po.name = nm->str;
+    po.value = it->second;
+    po.ravel = rv && rv->is_bool() && rv->boolean;
+    if (po.ravel && values_[po.value].cols != 1)
+      return Status::Format(where + ": 'ravel' needs a one-column value");
+    outputs_.push_back(std::move(po));
+  }
+  return Status::OK();
+}
+
+Status Model::build_outputs(const json::Value&) {
+  for (PlanOutput& po : outputs_) {
+    // Mark the values this output depends on, walking nodes backwards (node k defines value k+1).
+    std::vector<char> need(values_.size(), 0);
+    need[po.value] = 1;
+    for (int k = static_cast<int>(nodes_.size()) - 1; k >= 0; --k) {
+      if (!need[nodes_[k].output]) continue;
+      for (int v : nodes_[k].inputs) need[v] = 1;
+    }
+    po.scratch_offset.assign(values_.size(), -1);
+    int64_t off = 0;
+    for (int k = 0; k < static_cast<int>(nodes_.size()); ++k) {
+      int v = nodes_[k].output;
+      if (!need[v]) continue;
+      po.nodes.push_back(k);
+      if (v != po.value) {
+        po.scratch_offset[v] = off;
+        off += values_[v].cols * 8;  // 8 bytes covers every value kind
+      }
+    }
+    po.scratch_per_row = off;
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- running
+
+template <class T>
+static int first_bad(const T* x, int64_t count, bool allow_nan, bool allow_inf, int64_t* where) {
+  for (int64_t i = 0; i < count; ++i) {
+    T v = x[i];
+    if (std::isfinite(v)) continue;
+    if (std::isnan(v)) {
+      if (!allow_nan) { *where = i; return 1; }
+    } else if (!allow_inf) {
+      *where = i;
+      return 2;
+    }
+  }
+  return 0;
+}
+
+Status Model::run(int out_idx, const void* X, DType x_dtype, int64_t n, int64_t x_cols, void* out,
+                  int n_threads) const {
+  if (out_idx < 0 || out_idx >= num_outputs()) return Status::Internal("bad output index");
+  if (x_dtype != DType::kF32 && x_dtype != DType::kF64)
+    return Status::Internal("X must be float32 or float64");
+  if (x_cols != n_features_)
+    return Status::Input("X has " + std::to_string(x_cols) + " features, but " + name_ +
+                         " is expecting " + std::to_string(n_features_) + " features as input.");
+  if (n <= 0) return Status::OK();
+  const PlanOutput& po = outputs_[out_idx];
+  const size_t xsize = dtype_size(x_dtype);
+  const int64_t out_cols = values_[po.value].cols;
+  const size_t out_esize = dtype_size(resolve(values_[po.value].kind, x_dtype));
+  const int64_t nblocks = (n + kBlockRows - 1) / kBlockRows;
+  const bool check = !(allow_nan_ && allow_inf_);
+
+  std::atomic<int> bad_kind{0};
+
+  auto run_block = [&](int64_t b, std::vector<uint8_t>& scratch, std::vector<View>& views,
+                       std::vector<View>& ins) {
+    const int64_t r0 = b * kBlockRows;
+    const int64_t rows = std::min(kBlockRows, n - r0);
+    const uint8_t* xb = static_cast<const uint8_t*>(X) + r0 * x_cols * xsize;
+    if (check) {
+      int64_t where = 0;
+      int k = (x_dtype == DType::kF32)
+                  ? first_bad(reinterpret_cast<const float*>(xb), rows * x_cols, allow_nan_,
+                              allow_inf_, &where)
+                  : first_bad(reinterpret_cast<const double*>(xb), rows * x_cols, allow_nan_,
+                              allow_inf_, &where);
+      if (k) {
+        int expected = 0;
+        bad_kind.compare_exchange_strong(expected, k);
+        return;
+      }
+    }
+    views[0] = View{const_cast<uint8_t*>(xb), x_cols, x_dtype};
+    for (int k : po.nodes) {
+      const PlanNode& nd = nodes_[k];
+      const ValueInfo& vi = values_[nd.output];
+      DType dt = resolve(vi.kind, x_dtype);
+      if (nd.output == po.value) {
+        views[nd.output] =
+            View{static_cast<uint8_t*>(out) + r0 * out_cols * out_esize, out_cols, dt};
+      } else {
+        views[nd.output] =
+            View{scratch.data() + po.scratch_offset[nd.output] * kBlockRows, vi.cols, dt};
+      }
+      ins.clear();
+      for (int v : nd.inputs) ins.push_back(views[v]);
+      nd.kernel->run(rows, ins.data(), views[nd.output]);
+    }
+    if (po.value == 0)  // the graph output is X itself (an empty pipeline)
+      std::memcpy(static_cast<uint8_t*>(out) + r0 * out_cols * out_esize, xb,
+                  rows * x_cols * xsize);
+  };
+
+  int threads = n_threads;
+#ifdef _OPENMP
+  if (threads <= 0) threads = omp_get_max_threads();
+#else
+  threads = 1;
+#endif
+  if (threads > nblocks) threads = static_cast<int>(nblocks);
+  if (threads <= 1) {
+    std::vector<uint8_t> scratch(static_cast<size_t>(po.scratch_per_row * kBlockRows));
+    std::vector<View> views(values_.size());
+    std::vector<View> ins;
+    for (int64_t b = 0; b < nblocks && bad_kind.load() == 0; ++b) run_block(b, scratch, views, ins);
+  } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    {
+      std::vector<uint8_t> scratch(static_cast<size_t>(po.scratch_per_row * kBlockRows));
+      std::vector<View> views(values_.size());
+      std::vector<View> ins;
+#pragma omp for schedule(static)
+      for (int64_t b = 0; b < nblocks; ++b) {
+        if (bad_kind.load(std::memory_order_relaxed) != 0) continue;
+        run_block(b, scratch, views, ins);
+      }
+    }
+#endif
+  }
+  int k = bad_kind.load();
+  if (k == 1)
+    return Status::Input("Input X contains NaN. " + nan_owner_ +
+                         " does not accept missing values encoded as NaN natively. Impute them "
+                         "first (for example with a SimpleImputer step in the pipeline) or drop "
+                         "the rows that contain them.");
+  if (k == 2)
+    return Status::Input(std::string("Input X contains infinity or a value too large for dtype('") +
+                         dtype_name(x_dtype) + "').");
+  return Status::OK();
+}
+
+}  // namespace mle

@@ -1,0 +1,22 @@
+"""Exceptions raised by mle_runtime.
+
+Every error subclasses :class:`MLEError` and also the builtin exception a caller of
+scikit-learn or joblib would catch for the same situation.
+"""
+
+
+class MLEError(Exception):
+    """Base class of every mle_runtime error."""
+
+
+class FormatError(MLEError, ValueError):
+    """The file is not a valid .mle file: wrong magic, truncated, checksum mismatch, bad
+    offsets, invalid JSON, or a graph that fails validation."""
+
+
+class UnsupportedModelError(MLEError, TypeError):
+    """The object cannot be represented natively (or the file needs a newer mle_runtime)."""
+
+
+class InputError(MLEError, ValueError):
+    """The data given to predict/transform does not fit the model (shape, columns, NaN...)."""

@@ -1,0 +1,126 @@
+"""Shared machinery of the scikit-learn exporters: the class registry, the export context and
+the result of exporting one estimator."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mle_runtime.errors import UnsupportedModelError
+
+# class name -> {"transformer": fn(est, ctx, x) -> value name, "predictor": fn(...) -> Head}.
+# A class may have both roles (a Pipeline is a transformer inside another pipeline).
+REGISTRY = {}
+
+
+def register(*names, kind):
+    """Registers an exporter function for scikit-learn classes with these names."""
+    assert kind in ("transformer", "predictor")
+
+    def deco(fn):
+        for n in names:
+            REGISTRY.setdefault(n, {})[kind] = fn
+        return fn
+
+    return deco
+
+
+@dataclass
+class Head:
+    """What exporting an estimator produces: graph outputs by method name."""
+
+    outputs: dict  # method name -> (value name, ravel)
+    estimator_type: str  # "classifier", "regressor", "transformer", ...
+    classes: object = None  # classes_ for classifiers
+
+
+@dataclass
+class Context:
+    """State carried through a pipeline while exporting.
+
+    ``nan_possible`` says whether NaN can reach the current step; the first step that refuses
+    NaN while it is possible becomes ``nan_owner``, which makes the model refuse NaN at its
+    input with that step named, as scikit-learn would raise from that step.
+    """
+
+    graph: object
+    nan_possible: bool = True
+    nan_owner: str = None
+    steps: list = field(default_factory=list)
+
+    def refuses_nan(self, est):
+        if self.nan_possible and self.nan_owner is None:
+            self.nan_owner = type(est).__name__
+
+
+def lookup(est):
+    """The exporter roles of an estimator; only scikit-learn's own classes are accepted."""
+    cls = type(est)
+    if cls.__module__.split(".")[0] == "sklearn" and cls.__name__ in REGISTRY:
+        return REGISTRY[cls.__name__]
+    base = next((c for c in cls.__mro__[1:]
+                 if c.__module__.split(".")[0] == "sklearn" and c.__name__ in REGISTRY), None)
+    if base is not None:
+        raise UnsupportedModelError(
+            f"{cls.__module__}.{cls.__qualname__} subclasses scikit-learn's {base.__name__}; its "
+            "methods may differ from the base class, so it is not exported. Export a plain "
+            f"{base.__name__} instead."
+        )
+    raise UnsupportedModelError(
+        f"scikit-learn estimator {cls.__name__} is not supported yet. Supported: "
+        f"{', '.join(sorted(REGISTRY))}."
+    )
+
+
+def transform_step(est, ctx, x):
+    """Exports a transformer applied to value x; returns the new value name."""
+    fn = lookup(est).get("transformer")
+    if fn is None:
+        raise UnsupportedModelError(
+            f"{type(est).__name__} cannot be used as an intermediate pipeline step (it has no "
+            "transform)"
+        )
+    ctx.steps.append(type(est).__name__)
+    return fn(est, ctx, x)
+
+
+def export_estimator(est, ctx, x):
+    """Exports any supported estimator as the last step; returns a Head."""
+    roles = lookup(est)
+    if "predictor" in roles:
+        if type(est).__name__ != "Pipeline":
+            ctx.steps.append(type(est).__name__)
+        return roles["predictor"](est, ctx, x)
+    ctx.steps.append(type(est).__name__)
+    return Head({"transform": (roles["transformer"](est, ctx, x), False)}, "transformer")
+
+
+def as_float64(a, what):
+    """A dense float64 copy of a fitted array (float32 widens exactly); refuses non-finite."""
+    if hasattr(a, "toarray"):
+        a = a.toarray()
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise UnsupportedModelError(f"{what} has dtype {arr.dtype}; expected numbers")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise UnsupportedModelError(f"{what} contains NaN or infinity; the model cannot predict")
+    return arr
+
+
+def describe_classes(classes):
+    """JSON description of classes_ that restores values and dtype exactly."""
+    classes = np.asarray(classes)
+    if classes.dtype.kind == "O":
+        values = classes.tolist()
+        if not all(isinstance(v, str) for v in values) and not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            raise UnsupportedModelError(
+                "classes_ mixes value types or holds objects other than str/int; "
+                "only numeric, bool and string class labels are supported"
+            )
+        return {"dtype": "object", "values": [v if isinstance(v, str) else int(v) for v in values]}
+    if classes.dtype.kind in "biufU":
+        if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
+            raise UnsupportedModelError("classes_ contains NaN or infinity")
+        return {"dtype": classes.dtype.str, "values": classes.tolist()}
+    raise UnsupportedModelError(f"classes_ of dtype {classes.dtype} are not supported")

@@ -1,0 +1,28 @@
+"""Pipeline: transformers chained into the final step's graph (nested pipelines included)."""
+
+from mle_runtime.exporters.sklearn.common import Head, export_estimator, register, transform_step
+
+
+def _active(step):
+    return step is not None and step != "passthrough"
+
+
+@register("Pipeline", kind="transformer")
+def pipeline_transform(est, ctx, x):
+    """A Pipeline used as an intermediate step (nested): every step must transform."""
+    for _, step in est.steps:
+        if _active(step):
+            x = transform_step(step, ctx, x) if type(step).__name__ != "Pipeline" else \
+                pipeline_transform(step, ctx, x)
+    return x
+
+
+@register("Pipeline", kind="predictor")
+def pipeline(est, ctx, x):
+    *head, (_, last) = est.steps
+    for _, step in head:
+        if _active(step):
+            x = transform_step(step, ctx, x)
+    if not _active(last):
+        return Head({"transform": (x, False)}, "transformer")
+    return export_estimator(last, ctx, x)

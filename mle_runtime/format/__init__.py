@@ -1,0 +1,1 @@
+"""The .mle container: byte layout, reader and writer (see docs/FORMAT.md)."""

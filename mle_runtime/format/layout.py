@@ -1,0 +1,62 @@
+"""Byte layout constants of the .mle format, version 1.
+
+Mirrors ``_native/include/mle/layout.h``; the numpy dtypes below are the twins of the packed C++
+structs, and ``tests/format/test_layout.py`` checks that sizes and offsets agree.
+"""
+
+import numpy as np
+
+MAGIC = b"\x89MLE\r\n\x1a\n"
+MAJOR = 1
+MINOR = 0
+ALIGN = 64
+HEADER_SIZE = 64
+SECTION_ENTRY_SIZE = 32
+MAX_SECTIONS = 1 << 20
+MAX_META_JSON = 16 << 20
+MAX_GRAPH_JSON = 64 << 20
+
+SECTION_META = 1
+SECTION_GRAPH = 2
+SECTION_TENSOR = 3
+SECTION_OPTIONAL = 1 << 0
+
+HEADER_DTYPE = np.dtype(
+    [
+        ("magic", "V8"),
+        ("major", "<u2"),
+        ("minor", "<u2"),
+        ("flags", "<u4"),
+        ("file_size", "<u8"),
+        ("section_count", "<u4"),
+        ("table_crc", "<u4"),
+        ("reserved", "V28"),
+        ("header_crc", "<u4"),
+    ]
+)
+
+SECTION_DTYPE = np.dtype(
+    [
+        ("kind", "<u4"),
+        ("flags", "<u4"),
+        ("offset", "<u8"),
+        ("size", "<u8"),
+        ("crc", "<u4"),
+        ("reserved", "<u4"),
+    ]
+)
+
+# Tensor element types the graph may name (persisted as these strings).
+TENSOR_DTYPES = {
+    "float32": np.dtype("<f4"),
+    "float64": np.dtype("<f8"),
+    "int32": np.dtype("<i4"),
+    "int64": np.dtype("<i8"),
+    "uint8": np.dtype("u1"),
+    "uint32": np.dtype("<u4"),
+}
+
+
+def align_up(n, a=ALIGN):
+    """Smallest multiple of ``a`` not below ``n``."""
+    return (n + a - 1) // a * a

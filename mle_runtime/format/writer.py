@@ -1,0 +1,106 @@
+"""Serialising a graph and its metadata to .mle bytes, and writing files atomically."""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from mle_runtime import _native
+from mle_runtime.format import layout as L
+
+
+def encode_json(obj):
+    """Canonical JSON bytes: compact, UTF-8, no NaN/Infinity (they are not JSON)."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
+
+
+def encode(meta, graph):
+    """Returns the bytes of a .mle file holding ``meta`` (dict) and ``graph`` (ir.Graph).
+
+    Section order: metadata, graph, then one tensor section per graph tensor.
+    """
+    meta_bytes = encode_json(meta)
+    graph_bytes = encode_json(graph.to_json(first_tensor_section=2))
+    if len(meta_bytes) > L.MAX_META_JSON:
+        raise ValueError(f"metadata JSON is {len(meta_bytes)} bytes; the cap is {L.MAX_META_JSON}")
+    if len(graph_bytes) > L.MAX_GRAPH_JSON:
+        raise ValueError(f"graph JSON is {len(graph_bytes)} bytes; the cap is {L.MAX_GRAPH_JSON}")
+    payloads = [(L.SECTION_META, meta_bytes), (L.SECTION_GRAPH, graph_bytes)]
+    payloads += [(L.SECTION_TENSOR, memoryview(t).cast("B")) for t in graph.tensors]
+    return pack_sections(payloads)
+
+
+def pack_sections(payloads, flags=0):
+    """Lays out ``[(kind, bytes-like)]`` after the header and section table, 64-byte aligned,
+    and fills in every checksum."""
+    count = len(payloads)
+    table = np.zeros(count, dtype=L.SECTION_DTYPE)
+    offset = L.align_up(L.HEADER_SIZE + count * L.SECTION_ENTRY_SIZE)
+    for i, (kind, data) in enumerate(payloads):
+        table[i] = (kind, 0, offset, len(data), _native.crc32c(data), 0)
+        offset = L.align_up(offset + len(data))
+    last_end = int(table["offset"][-1] + table["size"][-1]) if count else offset
+    out = bytearray(last_end)
+    for (kind, data), entry in zip(payloads, table):
+        start = int(entry["offset"])
+        out[start:start + len(data)] = data
+    table_bytes = table.tobytes()
+    out[L.HEADER_SIZE:L.HEADER_SIZE + len(table_bytes)] = table_bytes
+    header = np.zeros((), dtype=L.HEADER_DTYPE)
+    header["magic"] = np.void(L.MAGIC)
+    header["major"] = L.MAJOR
+    header["minor"] = L.MINOR
+    header["flags"] = flags
+    header["file_size"] = len(out)
+    header["section_count"] = count
+    header["table_crc"] = _native.crc32c(table_bytes)
+    hb = bytearray(header.tobytes())
+    hb[60:64] = _native.crc32c(hb[:60]).to_bytes(4, "little")
+    out[:L.HEADER_SIZE] = hb
+    return bytes(out)
+
+
+def _default_mode():
+    # The mode open(path, "wb") would give a new file: 0o666 minus the process umask.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_atomic(path, data):
+    """Writes ``data`` to ``path`` so that readers see either the old file or the new one.
+
+    The bytes go to a temporary file in the same directory, which is flushed, fsynced and then
+    renamed over ``path``. On any failure the temporary file is removed and an existing file at
+    ``path`` is untouched.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = _default_mode()
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass

@@ -1,0 +1,78 @@
+"""The op vocabulary: each op's inputs and attribute schema.
+
+The C++ plan builder (``_native/src/kernels``) is the authority that validates untrusted files;
+this table lets exporters fail early, at dump time, with a Python traceback. Attribute kinds:
+``tensor:<dtype>`` (an index into the graph's tensor table), ``bool``, ``number``, ``string``.
+An attribute name ending in ``?`` is optional.
+"""
+
+OPS = {
+    # Preprocessing (kernels/preprocess.cpp). Outputs keep the caller's float dtype.
+    "SubDiv": {"inputs": 1, "attrs": {"sub?": "tensor:float64", "div?": "tensor:float64"}},
+    "MulAdd": {
+        "inputs": 1,
+        "attrs": {
+            "mul?": "tensor:float64",
+            "add?": "tensor:float64",
+            "clip?": "bool",
+            "clip_min?": "number",
+            "clip_max?": "number",
+        },
+    },
+    "Normalize": {"inputs": 1, "attrs": {"norm": "string"}},
+    "Impute": {
+        "inputs": 1,
+        "attrs": {
+            "columns": "tensor:int64",
+            "fill": "tensor:float64",
+            "missing_is_nan": "bool",
+            "missing_value?": "number",
+        },
+    },
+    # Linear maps (kernels/linear.cpp). Output float64, or the caller's dtype with
+    # follow_input_dtype.
+    "Linear": {
+        "inputs": 1,
+        "attrs": {"weight": "tensor:float64", "bias?": "tensor:float64", "follow_input_dtype?": "bool"},
+    },
+    # Output heads (kernels/activations.cpp). Outputs keep the input's float kind (ArgMax: int64).
+    "Sigmoid": {"inputs": 1, "attrs": {}},
+    "Log": {"inputs": 1, "attrs": {}},
+    "HuberScale": {"inputs": 1, "attrs": {}},
+    "BinaryProba": {"inputs": 1, "attrs": {}},
+    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": "string"}},
+    "Softmax": {"inputs": 1, "attrs": {}},
+    "ArgMax": {"inputs": 1, "attrs": {}},
+}
+
+# Names of graph outputs that proxies expose as methods.
+METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
+           "score_samples")
+
+
+def validate_node(op, n_inputs, attrs, n_tensors):
+    """Checks a node against the schema; raises ValueError naming the problem."""
+    schema = OPS.get(op)
+    if schema is None:
+        raise ValueError(f"unknown op {op!r}; known ops: {sorted(OPS)}")
+    if schema["inputs"] != n_inputs:
+        raise ValueError(f"op {op} takes {schema['inputs']} input(s), got {n_inputs}")
+    allowed = {k.rstrip("?"): (k.endswith("?"), kind) for k, kind in schema["attrs"].items()}
+    for key in attrs:
+        if key not in allowed:
+            raise ValueError(f"op {op} has no attribute {key!r}")
+    for key, (optional, kind) in allowed.items():
+        value = attrs.get(key)
+        if value is None:
+            if not optional:
+                raise ValueError(f"op {op} needs attribute {key!r}")
+            continue
+        if kind.startswith("tensor:"):
+            if not isinstance(value, int) or not 0 <= value < n_tensors:
+                raise ValueError(f"op {op}: attribute {key!r} must be a tensor index")
+        elif kind == "bool" and not isinstance(value, bool):
+            raise ValueError(f"op {op}: attribute {key!r} must be a bool")
+        elif kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"op {op}: attribute {key!r} must be a number")
+        elif kind == "string" and not isinstance(value, str):
+            raise ValueError(f"op {op}: attribute {key!r} must be a string")

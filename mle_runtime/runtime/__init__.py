@@ -1,0 +1,1 @@
+"""Loaded models: estimator proxies and input adaptation."""

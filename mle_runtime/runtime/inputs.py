@@ -1,0 +1,106 @@
+"""Input adaptation: whatever the caller passes becomes a 2-D C-contiguous float32/float64 array
+with the model's columns, before the single native call.
+
+scikit-learn conventions kept here: float32 stays float32 and float64 stays float64; every other
+numeric dtype (ints, bools, float16) is converted to float64; 1-D input is refused; a pandas
+DataFrame is matched to the model's ``feature_names_in_`` by column name. pandas is never
+imported: a DataFrame is recognised by its type's name and module.
+"""
+
+import numpy as np
+
+from mle_runtime.errors import InputError
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+
+def _is_dataframe(X):
+    t = type(X)
+    return t.__name__ == "DataFrame" and t.__module__.startswith("pandas")
+
+
+def _from_dataframe(X, feature_names, model_name):
+    columns = list(X.columns)
+    if feature_names is not None:
+        names = list(feature_names)
+        if columns != names:
+            missing = [c for c in names if c not in set(columns)]
+            if missing:
+                raise InputError(
+                    f"X is missing column(s) {missing} that {model_name} was fitted with; "
+                    f"expected columns {names}."
+                )
+            unseen = [c for c in columns if c not in set(names)]
+            if unseen:
+                raise InputError(
+                    f"X has column(s) {unseen} that {model_name} was not fitted with "
+                    "(scikit-learn refuses them too); drop them before predicting."
+                )
+            X = X[names]  # reorder by name
+    dtypes = set(X.dtypes)
+    target = _F32 if dtypes == {_F32} else _F64
+    try:
+        return X.to_numpy(dtype=target, na_value=np.nan)
+    except (TypeError, ValueError) as e:
+        raise InputError(
+            f"cannot convert the DataFrame's columns to floating point ({e}); {model_name} "
+            "expects numeric columns."
+        ) from None
+
+
+def as_matrix(X, model):
+    """Returns X as a 2-D C-contiguous float32/float64 ndarray (no copy when it already is one).
+
+    ``model`` is the proxy (for its feature names and name in messages, read only when
+    needed). The column count is checked by the native plan, which names the model.
+    """
+    if type(X) is np.ndarray:
+        dt = X.dtype
+        if (dt is _F64 or dt is _F32 or dt == _F64 or dt == _F32) and X.ndim == 2 and X.shape[0]:
+            return X if X.flags.c_contiguous else np.ascontiguousarray(X)
+    model_name = model._summary()
+    if _is_dataframe(X):
+        X = _from_dataframe(X, model._feature_names(), model_name)
+    elif hasattr(X, "tocsr") and hasattr(X, "nnz"):
+        raise InputError(
+            f"{model_name} got a sparse matrix; mle_runtime models take dense input. "
+            "Convert it with X.toarray() first."
+        )
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        if arr.ndim == 0:
+            raise InputError(
+                f"Expected 2D array, got scalar array instead:\narray={arr}.\n"
+                "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+                "feature or array.reshape(1, -1) if it contains a single sample."
+            )
+        if arr.ndim == 1:
+            raise InputError(
+                f"Expected 2D array, got 1D array instead:\narray={arr}.\n"
+                "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+                "feature or array.reshape(1, -1) if it contains a single sample."
+            )
+        raise InputError(f"Found array with dim {arr.ndim}, while dim <= 2 is required.")
+    kind = arr.dtype.kind
+    if arr.dtype == _F32 or arr.dtype == _F64:
+        pass
+    elif kind in "biuf":
+        arr = arr.astype(_F64)
+    elif kind == "O":
+        try:
+            arr = arr.astype(_F64)
+        except (TypeError, ValueError) as e:
+            raise InputError(
+                f"{model_name} expects numeric input; converting X to float64 failed: {e}"
+            ) from None
+    else:
+        raise InputError(
+            f"{model_name} expects numeric input, got an array of dtype {arr.dtype}."
+        )
+    if arr.shape[0] == 0:
+        raise InputError(
+            f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required "
+            f"by {model_name}."
+        )
+    return np.ascontiguousarray(arr)

@@ -1,0 +1,172 @@
+"""Estimator proxies: what ``mle.load`` returns.
+
+A proxy offers exactly the methods the source estimator had (``predict``, ``predict_proba``,
+``predict_log_proba``, ``decision_function``, ``transform``, ``score_samples``); asking for any
+other raises ``AttributeError`` as scikit-learn does, so ``hasattr`` checks keep working. Each
+call adapts the input (see :mod:`mle_runtime.runtime.inputs`) and makes one native call that
+runs the whole graph with the GIL released.
+"""
+
+import numpy as np
+
+from mle_runtime.errors import FormatError
+from mle_runtime.format.reader import read_metadata
+from mle_runtime.runtime.inputs import as_matrix
+from mle_runtime.runtime.plan import resolve_n_threads
+
+_DOCS = {
+    "predict": "Predicted labels (classifiers) or values (regressors) for X.",
+    "predict_proba": "Class probabilities for X, columns ordered as ``classes_``.",
+    "predict_log_proba": "Logarithm of the class probabilities for X.",
+    "decision_function": "Confidence scores for X (shape (n,) for binary problems).",
+    "transform": "X transformed by the fitted transformer or pipeline.",
+    "score_samples": "Per-sample scores for X.",
+}
+
+_METHOD_TEMPLATE = """{summary}
+
+Parameters
+----------
+X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+    Input rows. float32 input stays float32 where scikit-learn keeps it so.
+n_threads : int, optional
+    Threads for this call; defaults to the value given to ``mle.load``.
+
+Returns
+-------
+numpy.ndarray
+"""
+
+
+def _decode_classes(spec):
+    try:
+        dtype = spec["dtype"]
+        values = spec["values"]
+        if dtype == "object":
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = values
+            return arr
+        return np.array(values, dtype=np.dtype(dtype))
+    except (KeyError, TypeError, ValueError) as e:
+        raise FormatError(f"metadata 'classes' is malformed: {e}") from None
+
+
+class _Output:
+    """A proxy method backed by one graph output; absent outputs raise AttributeError."""
+
+    def __init__(self):
+        self.name = None
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        idx = obj._outputs.get(self.name)
+        if idx is None:
+            raise AttributeError(
+                f"'{obj._summary()}' has no attribute '{self.name}' (the original estimator "
+                f"does not provide it)"
+            )
+        method = obj._bind(self.name, idx)
+        obj.__dict__[self.name] = method  # later lookups skip this descriptor
+        return method
+
+
+class MLEModel:
+    """A loaded .mle model with scikit-learn's prediction interface.
+
+    Use :func:`mle_runtime.load` to create one. The model is immutable and thread-safe.
+    """
+
+    predict = _Output()
+    predict_proba = _Output()
+    predict_log_proba = _Output()
+    decision_function = _Output()
+    transform = _Output()
+    score_samples = _Output()
+
+    def __init__(self, native, n_threads=None):
+        self._native = native
+        self._outputs = native.outputs
+        self._threads = resolve_n_threads(n_threads)
+        self._meta = None
+        self._classes = None
+
+    # -- metadata, read on first use -------------------------------------------------------
+    @property
+    def metadata(self):
+        """The file's metadata (a dict; a copy, so edits do not affect the model)."""
+        return dict(self._metadata())
+
+    def _metadata(self):
+        if self._meta is None:
+            self._meta = read_metadata(self._native)
+        return self._meta
+
+    def _summary(self):
+        try:
+            return self._metadata().get("summary") or self._native.name
+        except FormatError:
+            return self._native.name
+
+    @property
+    def _estimator_type(self):
+        return self._metadata().get("estimator_type")
+
+    @property
+    def classes_(self):
+        """Class labels, as the original estimator's ``classes_`` (classifiers only)."""
+        if self._classes is None:
+            spec = self._metadata().get("classes")
+            if spec is None:
+                raise AttributeError(f"'{self._summary()}' has no attribute 'classes_'")
+            self._classes = _decode_classes(spec)
+        return self._classes
+
+    @property
+    def n_features_in_(self):
+        """Number of input features."""
+        return int(self._native.n_features)
+
+    @property
+    def feature_names_in_(self):
+        """Column names seen at fit time (only when the model was fitted on a DataFrame)."""
+        names = self._feature_names()
+        if names is None:
+            raise AttributeError(f"'{self._summary()}' has no attribute 'feature_names_in_'")
+        return np.array(names, dtype=object)
+
+    def _feature_names(self):
+        return self._metadata().get("feature_names_in")
+
+    # -- prediction ------------------------------------------------------------------------
+    def _bind(self, name, idx):
+        run = self._native.run
+        model = self
+        labels = name == "predict" and self._metadata().get("estimator_type") == "classifier"
+        if labels:
+            classes = self.classes_
+
+            def method(X, *, n_threads=None):
+                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                return classes.take(run(as_matrix(X, model), idx, t))
+        else:
+
+            def method(X, *, n_threads=None):
+                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                return run(as_matrix(X, model), idx, t)
+
+        method.__name__ = name
+        method.__qualname__ = f"MLEModel.{name}"
+        method.__doc__ = _METHOD_TEMPLATE.format(summary=_DOCS.get(name, name))
+        return method
+
+    def __repr__(self):
+        try:
+            meta = self._metadata()
+            return (f"<mle_runtime model {meta.get('summary')} ({meta.get('estimator_type')}, "
+                    f"{self.n_features_in_} features)>")
+        except FormatError:
+            return f"<mle_runtime model {self._native.name} (unreadable metadata)>"

@@ -1,0 +1,54 @@
+"""Build of mle_runtime: the C++ core in _native/ and its Cython wrapper, compiled into the
+extension module ``mle_runtime._native``; ``compat/`` is installed as ``mle_runtime.compat``."""
+
+import glob
+import os
+
+from setuptools import Extension, setup
+from Cython.Build import cythonize
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def native_sources():
+    cpp = sorted(glob.glob(os.path.join("_native", "src", "**", "*.cpp"), recursive=True))
+    return [os.path.join("_native", "mle_native.pyx")] + cpp
+
+
+compile_args = [
+    "-std=c++17",
+    "-O3",
+    "-fopenmp",
+    "-ffp-contract=off",  # keep every rounding step exactly as numpy performs it
+    "-fvisibility=hidden",
+    "-Wall",
+    "-Wno-unused-function",
+]
+
+extension = Extension(
+    "mle_runtime._native",
+    sources=native_sources(),
+    include_dirs=[os.path.join("_native", "include")],
+    depends=sorted(glob.glob(os.path.join("_native", "include", "mle", "*.h"))),
+    language="c++",
+    extra_compile_args=compile_args,
+    extra_link_args=["-fopenmp"],
+)
+
+setup(
+    packages=[
+        "mle_runtime",
+        "mle_runtime.format",
+        "mle_runtime.ir",
+        "mle_runtime.exporters",
+        "mle_runtime.exporters.sklearn",
+        "mle_runtime.runtime",
+        "mle_runtime.compat",
+    ],
+    package_dir={"mle_runtime.compat": "compat"},
+    ext_modules=cythonize(
+        [extension],
+        compiler_directives={"language_level": "3"},
+        include_path=[os.path.join(HERE, "_native")],
+    ),
+)
