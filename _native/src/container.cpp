@@ -46,9 +46,9 @@ void Buffer::release() {
 }
 
 static uint8_t* aligned_alloc_bytes(size_t n) {
-  size_t rounded = (n + layout::kAlign - 1) / layout::kAlign * layout::kAlign;
-  if (rounded == 0) rounded = layout::kAlign;
-  return static_cast<uint8_t*>(std::aligned_alloc(layout::kAlign, rounded));
+  size_t rounded = (n + layout::kDataAlign - 1) / layout::kDataAlign * layout::kDataAlign;
+  if (rounded == 0) rounded = layout::kDataAlign;
+  return static_cast<uint8_t*>(std::aligned_alloc(layout::kDataAlign, rounded));
 }
 
 Status Buffer::copy_from(const void* src, size_t n) {
@@ -116,7 +116,7 @@ const char* kind_name(uint32_t kind) {
   switch (kind) {
     case layout::kSectionMeta: return "metadata";
     case layout::kSectionGraph: return "graph";
-    case layout::kSectionTensor: return "tensor";
+    case layout::kSectionData: return "tensor data";
     default: return "unknown";
   }
 }
@@ -193,15 +193,16 @@ Status parse_container(const uint8_t* data, size_t size, Container* out) {
   for (uint32_t i = 0; i < h.section_count; ++i) {
     SectionEntry e;
     std::memcpy(&e, data + kHeaderSize + i * sizeof(SectionEntry), sizeof(e));
-    std::string where = "section " + std::to_string(i) + " (" + kind_name(e.kind) + ")";
-    if (e.reserved != 0) return Status::Format(where + ": reserved field is not zero");
-    if (e.offset % kAlign != 0)
-      return Status::Format(where + ": offset " + u64s(e.offset) + " is not 64-byte aligned");
+    auto where = [&] { return "section " + std::to_string(i) + " (" + kind_name(e.kind) + ")"; };
+    if (e.reserved != 0) return Status::Format(where() + ": reserved field is not zero");
+    if (e.offset % kSectionAlign != 0)
+      return Status::Format(where() + ": offset " + u64s(e.offset) + " is not " +
+                            std::to_string(kSectionAlign) + "-byte aligned");
     if (e.offset < prev_end)
-      return Status::Format(where + ": offset " + u64s(e.offset) +
+      return Status::Format(where() + ": offset " + u64s(e.offset) +
                             " overlaps the previous section or the section table");
     if (e.size > size || e.offset > size - e.size)
-      return Status::Format(where + ": bytes " + u64s(e.offset) + ".." +
+      return Status::Format(where() + ": bytes " + u64s(e.offset) + ".." +
                             u64s(e.offset + e.size) + " lie beyond the end of the file (" +
                             u64s(size) + " bytes)");
     prev_end = e.offset + e.size;
@@ -211,25 +212,27 @@ Status parse_container(const uint8_t* data, size_t size, Container* out) {
     s.offset = e.offset;
     s.size = e.size;
     s.data = data + e.offset;
-    if (crc32c(s.data, s.size) != e.crc) return Status::Format("checksum mismatch in " + where);
+    if (crc32c(s.data, s.size) != e.crc) return Status::Format("checksum mismatch in " + where());
     switch (e.kind) {
       case kSectionMeta:
         if (out->meta_index >= 0) return Status::Format("more than one metadata section");
         if (e.size > kMaxMetaJson)
-          return Status::Format(where + ": " + u64s(e.size) + " bytes exceeds the 16 MiB cap");
+          return Status::Format(where() + ": " + u64s(e.size) + " bytes exceeds the 16 MiB cap");
         out->meta_index = static_cast<int>(i);
         break;
       case kSectionGraph:
         if (out->graph_index >= 0) return Status::Format("more than one graph section");
         if (e.size > kMaxGraphJson)
-          return Status::Format(where + ": " + u64s(e.size) + " bytes exceeds the 64 MiB cap");
+          return Status::Format(where() + ": " + u64s(e.size) + " bytes exceeds the 16 MiB cap");
         out->graph_index = static_cast<int>(i);
         break;
-      case kSectionTensor:
+      case kSectionData:
+        if (out->data_index >= 0) return Status::Format("more than one tensor data section");
+        out->data_index = static_cast<int>(i);
         break;
       default:
         if (!(e.flags & kSectionOptional))
-          return Status::Format(where + ": required section of unknown kind " +
+          return Status::Format(where() + ": required section of unknown kind " +
                                 std::to_string(e.kind) + "; upgrade mle_runtime");
     }
   }

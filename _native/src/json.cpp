@@ -2,35 +2,44 @@
 
 #include <charconv>
 #include <cstring>
+#include <unordered_set>
 
 namespace mle {
 namespace json {
 
-const Value* Value::get(std::string_view key) const {
+const Value* Value::get(std::string_view k) const {
   if (type != Type::kObject) return nullptr;
-  for (const auto& m : members)
-    if (m.first == key) return &m.second;
+  for (const Value* c = first(); c; c = c->next_sibling())
+    if (c->key == k) return c;
   return nullptr;
 }
 
-namespace {
+const Value* Value::at(uint32_t i) const {
+  if (type != Type::kArray || i >= size) return nullptr;
+  const Value* c = first();
+  while (i-- && c) c = c->next_sibling();
+  return c;
+}
 
 class Parser {
  public:
-  Parser(const char* p, size_t n) : p_(p), end_(p + n), begin_(p) {}
+  Parser(Document* doc, const char* p, size_t n) : doc_(doc), p_(p), end_(p + n), begin_(p) {}
 
-  Status parse_document(Value* out) {
+  Status parse_document() {
     skip_ws();
-    MLE_RETURN_IF_ERROR(parse_value(out, 0));
+    MLE_RETURN_IF_ERROR(parse_value(0));
     skip_ws();
     if (p_ != end_) return error("unexpected data after the JSON value");
     return Status::OK();
   }
 
  private:
+  Document* doc_;
   const char* p_;
   const char* end_;
   const char* begin_;
+
+  std::vector<Value>& nodes() { return doc_->nodes_; }
 
   Status error(const char* what) const {
     return Status::Format(std::string("invalid JSON at byte ") +
@@ -41,75 +50,96 @@ class Parser {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
   }
 
-  bool consume_literal(const char* lit) {
-    size_t n = std::strlen(lit);
+  bool consume_literal(const char* lit, size_t n) {
     if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, lit, n) != 0) return false;
     p_ += n;
     return true;
   }
 
-  Status parse_value(Value* v, int depth) {
+  // Appends one value (and its subtree) to the node array.
+  Status parse_value(int depth) {
     if (depth > kMaxDepth) return error("nesting deeper than 64 levels");
     if (p_ >= end_) return error("unexpected end of data");
+    size_t idx = nodes().size();
+    nodes().emplace_back();
     switch (*p_) {
-      case '{': return parse_object(v, depth);
-      case '[': return parse_array(v, depth);
-      case '"': v->type = Type::kString; return parse_string(&v->str);
+      case '{': return parse_container(idx, depth, true);
+      case '[': return parse_container(idx, depth, false);
+      case '"': {
+        std::string_view s;
+        MLE_RETURN_IF_ERROR(parse_string(&s));
+        nodes()[idx].type = Type::kString;
+        nodes()[idx].str = s;
+        return Status::OK();
+      }
       case 't':
-        if (!consume_literal("true")) return error("invalid literal");
-        v->type = Type::kBool; v->boolean = true; return Status::OK();
+        if (!consume_literal("true", 4)) return error("invalid literal");
+        nodes()[idx].type = Type::kBool;
+        nodes()[idx].boolean = true;
+        return Status::OK();
       case 'f':
-        if (!consume_literal("false")) return error("invalid literal");
-        v->type = Type::kBool; v->boolean = false; return Status::OK();
+        if (!consume_literal("false", 5)) return error("invalid literal");
+        nodes()[idx].type = Type::kBool;
+        return Status::OK();
       case 'n':
-        if (!consume_literal("null")) return error("invalid literal");
-        v->type = Type::kNull; return Status::OK();
+        if (!consume_literal("null", 4)) return error("invalid literal");
+        return Status::OK();
       default:
-        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return parse_number(v);
+        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return parse_number(idx);
         return error("unexpected character");
     }
   }
 
-  Status parse_object(Value* v, int depth) {
-    v->type = Type::kObject;
-    ++p_;  // '{'
+  Status parse_container(size_t idx, int depth, bool object) {
+    nodes()[idx].type = object ? Type::kObject : Type::kArray;
+    const char close = object ? '}' : ']';
+    ++p_;
     skip_ws();
-    if (p_ < end_ && *p_ == '}') { ++p_; return Status::OK(); }
-    while (true) {
-      skip_ws();
-      if (p_ >= end_ || *p_ != '"') return error("expected a string key");
-      std::string key;
-      MLE_RETURN_IF_ERROR(parse_string(&key));
-      for (const auto& m : v->members)
-        if (m.first == key) return error("duplicate key in object");
-      skip_ws();
-      if (p_ >= end_ || *p_ != ':') return error("expected ':'");
+    if (p_ < end_ && *p_ == close) {
       ++p_;
-      skip_ws();
-      v->members.emplace_back(std::move(key), Value());
-      MLE_RETURN_IF_ERROR(parse_value(&v->members.back().second, depth + 1));
-      skip_ws();
-      if (p_ >= end_) return error("unexpected end of data in object");
-      if (*p_ == ',') { ++p_; continue; }
-      if (*p_ == '}') { ++p_; return Status::OK(); }
-      return error("expected ',' or '}'");
+      return Status::OK();
     }
-  }
-
-  Status parse_array(Value* v, int depth) {
-    v->type = Type::kArray;
-    ++p_;  // '['
-    skip_ws();
-    if (p_ < end_ && *p_ == ']') { ++p_; return Status::OK(); }
+    size_t prev = 0;
+    uint32_t count = 0;
+    std::unordered_set<std::string_view> seen;  // used only for objects with many keys
     while (true) {
       skip_ws();
-      v->items.emplace_back();
-      MLE_RETURN_IF_ERROR(parse_value(&v->items.back(), depth + 1));
+      std::string_view key;
+      if (object) {
+        if (p_ >= end_ || *p_ != '"') return error("expected a string key");
+        MLE_RETURN_IF_ERROR(parse_string(&key));
+        if (count < 16) {
+          for (size_t c = prev ? idx + 1 : 0; c; c = nodes()[c].next ? c + nodes()[c].next : 0)
+            if (nodes()[c].key == key) return error("duplicate key in object");
+        } else {
+          if (seen.empty())
+            for (size_t c = idx + 1; c; c = nodes()[c].next ? c + nodes()[c].next : 0)
+              seen.insert(nodes()[c].key);
+          if (!seen.insert(key).second) return error("duplicate key in object");
+        }
+        skip_ws();
+        if (p_ >= end_ || *p_ != ':') return error("expected ':'");
+        ++p_;
+        skip_ws();
+      }
+      size_t child = nodes().size();
+      MLE_RETURN_IF_ERROR(parse_value(depth + 1));
+      nodes()[child].key = key;
+      if (prev) nodes()[prev].next = static_cast<uint32_t>(child - prev);
+      prev = child;
+      if (++count == 0xFFFFFFFFu) return error("too many elements");
       skip_ws();
-      if (p_ >= end_) return error("unexpected end of data in array");
-      if (*p_ == ',') { ++p_; continue; }
-      if (*p_ == ']') { ++p_; return Status::OK(); }
-      return error("expected ',' or ']'");
+      if (p_ >= end_) return error("unexpected end of data in container");
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ == close) {
+        ++p_;
+        nodes()[idx].size = count;
+        return Status::OK();
+      }
+      return error(object ? "expected ',' or '}'" : "expected ',' or ']'");
     }
   }
 
@@ -151,26 +181,49 @@ class Parser {
     }
   }
 
-  Status parse_string(std::string* out) {
+  Status parse_string(std::string_view* out) {
     ++p_;  // opening quote
+    const char* start = p_;
+    // Fast path: no escapes, the value is a view into the input.
+    while (p_ < end_) {
+      unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        *out = std::string_view(start, static_cast<size_t>(p_ - start));
+        ++p_;
+        return Status::OK();
+      }
+      if (c == '\\') break;
+      if (c < 0x20) return error("control character in string");
+      ++p_;
+    }
+    if (p_ >= end_) return error("unterminated string");
+    std::string& s = doc_->unescaped_.emplace_back(start, static_cast<size_t>(p_ - start));
     while (true) {
       if (p_ >= end_) return error("unterminated string");
       unsigned char c = static_cast<unsigned char>(*p_);
-      if (c == '"') { ++p_; return Status::OK(); }
+      if (c == '"') {
+        ++p_;
+        *out = s;
+        return Status::OK();
+      }
       if (c < 0x20) return error("control character in string");
-      if (c != '\\') { out->push_back(static_cast<char>(c)); ++p_; continue; }
+      if (c != '\\') {
+        s.push_back(static_cast<char>(c));
+        ++p_;
+        continue;
+      }
       ++p_;
       if (p_ >= end_) return error("unterminated escape");
       char e = *p_++;
       switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
+        case '"': s.push_back('"'); break;
+        case '\\': s.push_back('\\'); break;
+        case '/': s.push_back('/'); break;
+        case 'b': s.push_back('\b'); break;
+        case 'f': s.push_back('\f'); break;
+        case 'n': s.push_back('\n'); break;
+        case 'r': s.push_back('\r'); break;
+        case 't': s.push_back('\t'); break;
         case 'u': {
           uint32_t cp = 0;
           MLE_RETURN_IF_ERROR(parse_hex4(&cp));
@@ -184,7 +237,7 @@ class Parser {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             return error("lone surrogate");
           }
-          append_utf8(out, cp);
+          append_utf8(&s, cp);
           break;
         }
         default: return error("invalid escape");
@@ -192,7 +245,7 @@ class Parser {
     }
   }
 
-  Status parse_number(Value* v) {
+  Status parse_number(size_t idx) {
     const char* start = p_;
     bool integral = true;
     if (p_ < end_ && *p_ == '-') ++p_;
@@ -217,27 +270,33 @@ class Parser {
       if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) return error("invalid number");
       while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
     }
-    v->type = Type::kNumber;
-    auto r = std::from_chars(start, p_, v->number);
+    Value& v = nodes()[idx];
+    v.type = Type::kNumber;
+    if (integral && (p_ - start) <= 15) {  // |value| < 10^15 < 2^53: exact as a double too
+      auto ri = std::from_chars(start, p_, v.integer);
+      if (ri.ec != std::errc() || ri.ptr != p_) return error("invalid number");
+      v.is_int = true;
+      v.number = static_cast<double>(v.integer);
+      return Status::OK();
+    }
+    auto r = std::from_chars(start, p_, v.number);
     if (r.ec != std::errc() || r.ptr != p_) return error("number out of range");
     if (integral) {
-      int64_t i = 0;
-      auto ri = std::from_chars(start, p_, i);
-      if (ri.ec == std::errc() && ri.ptr == p_) {
-        v->is_int = true;
-        v->integer = i;
-      }
+      auto ri = std::from_chars(start, p_, v.integer);
+      v.is_int = ri.ec == std::errc() && ri.ptr == p_;
     }
     return Status::OK();
   }
 };
 
-}  // namespace
-
-Status parse(const char* data, size_t size, Value* out) {
-  *out = Value();
-  Parser p(data, size);
-  return p.parse_document(out);
+Status Document::parse(const char* data, size_t size) {
+  nodes_.clear();
+  unescaped_.clear();
+  nodes_.reserve(size / 8 + 4);
+  Parser p(this, data, size);
+  Status st = p.parse_document();
+  if (!st.ok()) nodes_.assign(1, Value());
+  return st;
 }
 
 }  // namespace json

@@ -100,13 +100,13 @@ Status NodeBuild::boolean_or(const char* key, bool dflt, bool* out) const {
 Status NodeBuild::string(const char* key, std::string* out) const {
   const json::Value* v = attr(key);
   if (!v || !v->is_string()) return error(std::string("attribute '") + key + "' must be a string");
-  *out = v->str;
+  *out = std::string(v->str);
   return Status::OK();
 }
 
-KernelFactory find_kernel(const std::string& op) {
-  static const std::unordered_map<std::string, KernelFactory> table = [] {
-    std::unordered_map<std::string, KernelFactory> t;
+KernelFactory find_kernel(std::string_view op) {
+  static const std::unordered_map<std::string_view, KernelFactory> table = [] {
+    std::unordered_map<std::string_view, KernelFactory> t;
     for (const OpEntry* fam : {kPreprocessOps, kLinearOps, kActivationOps})
       for (const OpEntry* e = fam; e->name; ++e) t.emplace(e->name, e->factory);
     return t;
@@ -127,10 +127,11 @@ Status Model::load_bytes(const void* data, size_t size) {
   return build();
 }
 
-static bool parse_dtype(const std::string& s, DType* out) {
+static bool parse_dtype(std::string_view s, DType* out) {
+  // numpy's type codes; the byte order is always little-endian.
   static const std::pair<const char*, DType> names[] = {
-      {"float32", DType::kF32}, {"float64", DType::kF64}, {"int32", DType::kI32},
-      {"int64", DType::kI64},   {"uint8", DType::kU8},    {"uint32", DType::kU32}};
+      {"f4", DType::kF32}, {"f8", DType::kF64}, {"i4", DType::kI32},
+      {"i8", DType::kI64}, {"u1", DType::kU8},  {"u4", DType::kU32}};
   for (const auto& n : names)
     if (s == n.first) { *out = n.second; return true; }
   return false;
@@ -142,39 +143,37 @@ Status Model::build() {
     // Metadata is read lazily by Python; validate it is a JSON object now so that a damaged
     // file fails at load, not at first use.
     const Section& ms = container_.sections[container_.meta_index];
-    json::Value meta;
-    Status mst = json::parse(reinterpret_cast<const char*>(ms.data), ms.size, &meta);
+    json::Document meta;
+    Status mst = meta.parse(reinterpret_cast<const char*>(ms.data), ms.size);
     if (!mst.ok()) return Status::Format("metadata section: " + mst.message);
-    if (!meta.is_object()) return Status::Format("metadata section: not a JSON object");
+    if (!meta.root().is_object()) return Status::Format("metadata section: not a JSON object");
   }
   const Section& gs = container_.sections[container_.graph_index];
-  json::Value g;
-  Status st = json::parse(reinterpret_cast<const char*>(gs.data), gs.size, &g);
+  json::Document doc;
+  Status st = doc.parse(reinterpret_cast<const char*>(gs.data), gs.size);
   if (!st.ok()) return Status::Format("graph section: " + st.message);
+  const json::Value& g = doc.root();
   if (!g.is_object()) return Status::Format("graph section: not a JSON object");
   const json::Value* name = g.get("name");
   if (!name || !name->is_string()) return Status::Format("graph section: missing 'name'");
-  name_ = name->str;
+  name_ = std::string(name->str);
 
-  const json::Value* in = g.get("input");
-  if (!in || !in->is_object()) return Status::Format("graph section: missing 'input'");
+  const json::Value* in = &g;
   const json::Value* nf = in->get("n_features");
   if (!nf || !nf->is_int || nf->integer < 0 || nf->integer > (int64_t(1) << 31))
-    return Status::Format("graph input: 'n_features' must be an integer in [0, 2^31]");
+    return Status::Format("graph section: 'n_features' must be an integer in [0, 2^31]");
   n_features_ = nf->integer;
   const json::Value* an = in->get("allow_nan");
   const json::Value* ai = in->get("allow_inf");
-  if (!an || !an->is_bool() || !ai || !ai->is_bool())
-    return Status::Format("graph input: 'allow_nan' and 'allow_inf' must be booleans");
-  allow_nan_ = an->boolean;
-  allow_inf_ = ai->boolean;
+  if ((an && !an->is_bool()) || (ai && !ai->is_bool()))
+    return Status::Format("graph section: 'allow_nan' and 'allow_inf' must be booleans");
+  allow_nan_ = an && an->boolean;  // both default to false
+  allow_inf_ = ai && ai->boolean;
   const json::Value* owner = in->get("nan_owner");
-  nan_owner_ = (owner && owner->is_string()) ? owner->str : name_;
+  nan_owner_ = (owner && owner->is_string()) ? std::string(owner->str) : name_;
 
   values_.clear();
-  value_names_.clear();
   values_.push_back(ValueInfo{n_features_, ValueKind::kInput});
-  value_names_.push_back("X");
   MLE_RETURN_IF_ERROR(build_tensors(g));
   MLE_RETURN_IF_ERROR(build_nodes(g));
   return build_outputs(g);
@@ -184,42 +183,49 @@ Status Model::build_tensors(const json::Value& g) {
   const json::Value* ts = g.get("tensors");
   if (!ts || !ts->is_array()) return Status::Format("graph section: 'tensors' must be a list");
   tensors_.clear();
-  tensors_.reserve(ts->items.size());
-  for (size_t i = 0; i < ts->items.size(); ++i) {
-    const json::Value& t = ts->items[i];
-    std::string where = "tensor " + std::to_string(i);
-    const json::Value* sec = t.get("section");
-    const json::Value* dt = t.get("dtype");
-    const json::Value* shape = t.get("shape");
-    if (!sec || !sec->is_int || sec->integer < 0 ||
-        sec->integer >= static_cast<int64_t>(container_.sections.size()))
-      return Status::Format(where + ": 'section' is not a valid section index");
-    const Section& s = container_.sections[static_cast<size_t>(sec->integer)];
-    if (s.kind != layout::kSectionTensor)
-      return Status::Format(where + ": section " + std::to_string(sec->integer) +
-                            " is not a tensor section");
+  tensors_.reserve(ts->size);
+  size_t i = 0;
+  for (const json::Value* tp = ts->first(); tp; tp = tp->next_sibling(), ++i) {
+    // [offset, dtype, shape]
+    auto where = [i] { return "tensor " + std::to_string(i); };
+    if (!tp->is_array() || tp->size != 3)
+      return Status::Format(where() + ": must be [offset, dtype, shape]");
+    const json::Value* off = tp->at(0);
+    const json::Value* dt = tp->at(1);
+    const json::Value* shape = tp->at(2);
+    if (container_.data_index < 0)
+      return Status::Format(where() + ": the file has no tensor data section");
+    const Section& s = container_.sections[container_.data_index];
     TensorRef r;
     if (!dt || !dt->is_string() || !parse_dtype(dt->str, &r.dtype))
-      return Status::Format(where + ": unknown dtype");
-    if (!shape || !shape->is_array() || shape->items.size() > 4)
-      return Status::Format(where + ": 'shape' must be a list of at most 4 dimensions");
-    r.ndim = static_cast<int>(shape->items.size());
+      return Status::Format(where() + ": unknown dtype");
+    if (!off || !off->is_int || off->integer < 0 ||
+        static_cast<uint64_t>(off->integer) > s.size ||
+        (s.offset + static_cast<uint64_t>(off->integer)) % dtype_size(r.dtype) != 0)
+      return Status::Format(where() + ": 'offset' must lie inside the tensor data section and "
+                            "put the tensor at a file offset that is a multiple of its element "
+                            "size");
+    if (!shape || !shape->is_array() || shape->size > 4)
+      return Status::Format(where() + ": 'shape' must be a list of at most 4 dimensions");
+    r.ndim = static_cast<int>(shape->size);
     uint64_t numel = 1;
-    for (int d = 0; d < r.ndim; ++d) {
-      const json::Value& dim = shape->items[d];
-      if (!dim.is_int || dim.integer < 0 || dim.integer > (int64_t(1) << 40))
-        return Status::Format(where + ": invalid dimension");
-      r.shape[d] = dim.integer;
-      if (dim.integer != 0 && numel > (uint64_t(1) << 50) / static_cast<uint64_t>(dim.integer))
-        return Status::Format(where + ": shape too large");
-      numel *= static_cast<uint64_t>(dim.integer);
+    int d = 0;
+    for (const json::Value* dim = shape->first(); dim; dim = dim->next_sibling(), ++d) {
+      if (!dim->is_int || dim->integer < 0 || dim->integer > (int64_t(1) << 40))
+        return Status::Format(where() + ": invalid dimension");
+      r.shape[d] = dim->integer;
+      if (dim->integer != 0 && numel > (uint64_t(1) << 50) / static_cast<uint64_t>(dim->integer))
+        return Status::Format(where() + ": shape too large");
+      numel *= static_cast<uint64_t>(dim->integer);
     }
     uint64_t nbytes = numel * dtype_size(r.dtype);
-    if (nbytes != s.size)
-      return Status::Format(where + ": shape and dtype need " + std::to_string(nbytes) +
-                            " bytes but its section has " + std::to_string(s.size));
+    if (nbytes > s.size - static_cast<uint64_t>(off->integer))
+      return Status::Format(where() + ": bytes " + std::to_string(off->integer) + ".." +
+                            std::to_string(off->integer + nbytes) +
+                            " lie beyond the tensor data section (" + std::to_string(s.size) +
+                            " bytes)");
     r.numel = static_cast<int64_t>(numel);
-    r.data = s.data;
+    r.data = s.data + off->integer;
     tensors_.push_back(r);
   }
   return Status::OK();
@@ -228,7 +234,8 @@ Status Model::build_tensors(const json::Value& g) {
 Status Model::build_nodes(const json::Value& g) {
   const json::Value* ns = g.get("nodes");
   if (!ns || !ns->is_array()) return Status::Format("graph section: 'nodes' must be a list");
-  std::unordered_map<std::string, int> ids;
+  std::unordered_map<std::string_view, int> ids;
+  ids.reserve(ns->size * 2 + 2);
   ids.emplace("X", 0);
   static const json::Value kEmpty = [] {
     json::Value v;
@@ -236,74 +243,85 @@ Status Model::build_nodes(const json::Value& g) {
     return v;
   }();
   nodes_.clear();
-  nodes_.reserve(ns->items.size());
-  for (size_t i = 0; i < ns->items.size(); ++i) {
-    const json::Value& n = ns->items[i];
-    const json::Value* op = n.get("op");
-    std::string where = "graph node " + std::to_string(i);
-    if (!op || !op->is_string()) return Status::Format(where + ": missing 'op'");
-    where += " (" + op->str + ")";
+  nodes_.reserve(ns->size);
+  values_.reserve(ns->size + 1);
+  size_t i = 0;
+  std::vector<ValueInfo> in_infos;
+  for (const json::Value* np = ns->first(); np; np = np->next_sibling(), ++i) {
+    // [op, [inputs...], output] or [op, [inputs...], output, {attrs}]
+    const json::Value* op = np->is_array() ? np->at(0) : nullptr;
+    auto where = [&] {
+      return "graph node " + std::to_string(i) +
+             (op && op->is_string() ? " (" + std::string(op->str) + ")" : std::string());
+    };
+    if (!np->is_array() || np->size < 3 || np->size > 4 || !op->is_string())
+      return Status::Format(where() + ": must be [op, inputs, output, attrs?]");
     KernelFactory f = find_kernel(op->str);
     if (!f)
-      return Status::Unsupported(where + ": unknown op '" + op->str +
+      return Status::Unsupported(where() + ": unknown op '" + std::string(op->str) +
                                  "'; this file needs a newer mle_runtime");
-    const json::Value* ins = n.get("inputs");
-    const json::Value* outname = n.get("output");
-    const json::Value* attrs = n.get("attrs");
-    if (!ins || !ins->is_array() || ins->items.empty() || ins->items.size() > 1024)
-      return Status::Format(where + ": 'inputs' must be a non-empty list");
+    const json::Value* ins = np->at(1);
+    const json::Value* outname = np->at(2);
+    const json::Value* attrs = np->at(3);
+    if (!ins || !ins->is_array() || ins->size == 0 || ins->size > 1024)
+      return Status::Format(where() + ": 'inputs' must be a non-empty list");
     if (!outname || !outname->is_string())
-      return Status::Format(where + ": 'output' must be a string");
+      return Status::Format(where() + ": 'output' must be a string");
     if (attrs && !attrs->is_object())
-      return Status::Format(where + ": 'attrs' must be an object");
+      return Status::Format(where() + ": 'attrs' must be an object");
     PlanNode pn;
-    pn.op = op->str;
-    std::vector<ValueInfo> in_infos;
-    for (const json::Value& iv : ins->items) {
-      if (!iv.is_string()) return Status::Format(where + ": input names must be strings");
-      auto it = ids.find(iv.str);
+    pn.op = std::string(op->str);
+    in_infos.clear();
+    for (const json::Value* iv = ins->first(); iv; iv = iv->next_sibling()) {
+      if (!iv->is_string()) return Status::Format(where() + ": input names must be strings");
+      auto it = ids.find(iv->str);
       // Values must be defined before use: this makes every graph acyclic by construction.
       if (it == ids.end())
-        return Status::Format(where + ": input '" + iv.str + "' is not defined by an earlier node");
+        return Status::Format(where() + ": input '" + std::string(iv->str) +
+                              "' is not defined by an earlier node");
       pn.inputs.push_back(it->second);
       in_infos.push_back(values_[it->second]);
     }
     if (ids.count(outname->str))
-      return Status::Format(where + ": value '" + outname->str + "' is assigned twice");
-    NodeBuild nb(attrs ? *attrs : kEmpty, tensors_, std::move(in_infos), where);
+      return Status::Format(where() + ": value '" + std::string(outname->str) +
+                            "' is assigned twice");
+    NodeBuild nb(attrs ? *attrs : kEmpty, tensors_, in_infos, i, pn.op);
     ValueInfo out;
     MLE_RETURN_IF_ERROR(f(nb, &pn.kernel, &out));
     if (out.cols <= 0 || out.cols > (int64_t(1) << 31))
-      return Status::Format(where + ": output has an invalid number of columns");
+      return Status::Format(where() + ": output has an invalid number of columns");
     pn.output = static_cast<int>(values_.size());
     ids.emplace(outname->str, pn.output);
     values_.push_back(out);
-    value_names_.push_back(outname->str);
     nodes_.push_back(std::move(pn));
   }
   // Resolve graph outputs by name.
   const json::Value* os = g.get("outputs");
-  if (!os || !os->is_array() || os->items.empty())
+  if (!os || !os->is_array() || os->size == 0)
     return Status::Format("graph section: 'outputs' must be a non-empty list");
   outputs_.clear();
-  for (size_t i = 0; i < os->items.size(); ++i) {
-    const json::Value& o = os->items[i];
-    const json::Value* nm = o.get("name");
-    const json::Value* val = o.get("value");
-    const json::Value* rv = o.get("ravel");
-    std::string where = "graph output " + std::to_string(i);
-    if (!nm || !nm->is_string() || !val || !val->is_string())
-      return Status::Format(where + ": needs string 'name' and 'value'");
+  i = 0;
+  for (const json::Value* o = os->first(); o; o = o->next_sibling(), ++i) {
+    // [name, value] or [name, value, ravel]
+    auto where = [i] { return "graph output " + std::to_string(i); };
+    if (!o->is_array() || o->size < 2 || o->size > 3)
+      return Status::Format(where() + ": must be [name, value, ravel?]");
+    const json::Value* nm = o->at(0);
+    const json::Value* val = o->at(1);
+    const json::Value* rv = o->at(2);
+    if (!nm->is_string() || !val->is_string() || (rv && !rv->is_bool()))
+      return Status::Format(where() + ": name and value must be strings, ravel a boolean");
     auto it = ids.find(val->str);
-    if (it == ids.end()) return Status::Format(where + ": value '" + val->str + "' is not defined");
+    if (it == ids.end())
+      return Status::Format(where() + ": value '" + std::string(val->str) + "' is not defined");
     for (const auto& prev : outputs_)
-      if (prev.name == nm->str) return Status::Format(where + ": duplicate output name");
+      if (prev.name == nm->str) return Status::Format(where() + ": duplicate output name");
     PlanOutput po;
-    po.name = nm->str;
+    po.name = std::string(nm->str);
     po.value = it->second;
     po.ravel = rv && rv->is_bool() && rv->boolean;
     if (po.ravel && values_[po.value].cols != 1)
-      return Status::Format(where + ": 'ravel' needs a one-column value");
+      return Status::Format(where() + ": 'ravel' needs a one-column value");
     outputs_.push_back(std::move(po));
   }
   return Status::OK();

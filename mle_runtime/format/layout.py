@@ -9,16 +9,20 @@ import numpy as np
 MAGIC = b"\x89MLE\r\n\x1a\n"
 MAJOR = 1
 MINOR = 0
-ALIGN = 64
+SECTION_ALIGN = 8  # every section offset is a multiple of this
+# Every tensor starts at a file offset that is a multiple of its element size; writers put
+# tensors of BIG_TENSOR bytes or more at multiples of DATA_ALIGN (cache lines, SIMD loads).
+DATA_ALIGN = 64
+BIG_TENSOR = 1024
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
 MAX_SECTIONS = 1 << 20
 MAX_META_JSON = 16 << 20
-MAX_GRAPH_JSON = 64 << 20
+MAX_GRAPH_JSON = 16 << 20
 
 SECTION_META = 1
 SECTION_GRAPH = 2
-SECTION_TENSOR = 3
+SECTION_DATA = 3
 SECTION_OPTIONAL = 1 << 0
 
 HEADER_DTYPE = np.dtype(
@@ -46,17 +50,17 @@ SECTION_DTYPE = np.dtype(
     ]
 )
 
-# Tensor element types the graph may name (persisted as these strings).
+# Tensor element types the graph may name (persisted as numpy's type codes; little-endian).
 TENSOR_DTYPES = {
-    "float32": np.dtype("<f4"),
-    "float64": np.dtype("<f8"),
-    "int32": np.dtype("<i4"),
-    "int64": np.dtype("<i8"),
-    "uint8": np.dtype("u1"),
-    "uint32": np.dtype("<u4"),
+    "f4": np.dtype("<f4"),
+    "f8": np.dtype("<f8"),
+    "i4": np.dtype("<i4"),
+    "i8": np.dtype("<i8"),
+    "u1": np.dtype("u1"),
+    "u4": np.dtype("<u4"),
 }
 
 
-def align_up(n, a=ALIGN):
+def align_up(n, a):
     """Smallest multiple of ``a`` not below ``n``."""
     return (n + a - 1) // a * a

@@ -15,34 +15,59 @@ def encode_json(obj):
     return json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
 
 
+def pack_tensors(arrays):
+    """Packs arrays into one tensor data blob; returns (blob, offsets, alignment).
+
+    Each array starts at a multiple of its element size; arrays of BIG_TENSOR bytes or more
+    start at a multiple of 64 (cache lines, SIMD loads), and then the blob itself must be placed
+    at a multiple of 64 (``alignment``). Small arrays are packed tightly, so tiny models stay
+    smaller than their joblib files.
+    """
+    offsets = []
+    pos = 0
+    for a in arrays:
+        align = L.DATA_ALIGN if a.nbytes >= L.BIG_TENSOR else max(a.dtype.itemsize, 1)
+        pos = L.align_up(pos, align)
+        offsets.append(pos)
+        pos += a.nbytes
+    blob = bytearray(pos)
+    for off, a in zip(offsets, arrays):
+        blob[off:off + a.nbytes] = memoryview(np.ascontiguousarray(a)).cast("B")
+    big = any(a.nbytes >= L.BIG_TENSOR for a in arrays)
+    return bytes(blob), offsets, L.DATA_ALIGN if big else L.SECTION_ALIGN
+
+
 def encode(meta, graph):
     """Returns the bytes of a .mle file holding ``meta`` (dict) and ``graph`` (ir.Graph).
 
-    Section order: metadata, graph, then one tensor section per graph tensor.
+    Section order: metadata JSON, graph JSON, then the tensor data section (when the graph has
+    tensors).
     """
+    blob, offsets, data_align = pack_tensors(graph.tensors)
     meta_bytes = encode_json(meta)
-    graph_bytes = encode_json(graph.to_json(first_tensor_section=2))
+    graph_bytes = encode_json(graph.to_json(offsets))
     if len(meta_bytes) > L.MAX_META_JSON:
         raise ValueError(f"metadata JSON is {len(meta_bytes)} bytes; the cap is {L.MAX_META_JSON}")
     if len(graph_bytes) > L.MAX_GRAPH_JSON:
         raise ValueError(f"graph JSON is {len(graph_bytes)} bytes; the cap is {L.MAX_GRAPH_JSON}")
     payloads = [(L.SECTION_META, meta_bytes), (L.SECTION_GRAPH, graph_bytes)]
-    payloads += [(L.SECTION_TENSOR, memoryview(t).cast("B")) for t in graph.tensors]
+    if graph.tensors:
+        payloads.append((L.SECTION_DATA, blob, data_align))
     return pack_sections(payloads)
 
 
 def pack_sections(payloads, flags=0):
-    """Lays out ``[(kind, bytes-like)]`` after the header and section table, 64-byte aligned,
-    and fills in every checksum."""
+    """Lays out ``[(kind, bytes-like[, alignment])]`` after the header and section table
+    (8-byte aligned unless an alignment is given) and fills in every checksum."""
     count = len(payloads)
     table = np.zeros(count, dtype=L.SECTION_DTYPE)
-    offset = L.align_up(L.HEADER_SIZE + count * L.SECTION_ENTRY_SIZE)
-    for i, (kind, data) in enumerate(payloads):
+    offset = L.HEADER_SIZE + count * L.SECTION_ENTRY_SIZE
+    for i, (kind, data, *align) in enumerate(payloads):
+        offset = L.align_up(offset, align[0] if align else L.SECTION_ALIGN)
         table[i] = (kind, 0, offset, len(data), _native.crc32c(data), 0)
-        offset = L.align_up(offset + len(data))
-    last_end = int(table["offset"][-1] + table["size"][-1]) if count else offset
-    out = bytearray(last_end)
-    for (kind, data), entry in zip(payloads, table):
+        offset += len(data)
+    out = bytearray(offset)
+    for (kind, data, *_), entry in zip(payloads, table):
         start = int(entry["offset"])
         out[start:start + len(data)] = data
     table_bytes = table.tobytes()

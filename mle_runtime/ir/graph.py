@@ -42,11 +42,15 @@ class Graph:
         self._count = 0
 
     def tensor(self, array, dtype):
-        """Adds a constant tensor stored as ``dtype``; returns its index.
+        """Adds a constant tensor stored as ``dtype`` (a numpy dtype or its name, e.g.
+        ``"float64"``); returns its index.
 
         Values must convert to ``dtype`` exactly (no silent rounding or overflow).
         """
-        target = TENSOR_DTYPES[dtype]
+        target = np.dtype(dtype).newbyteorder("<")
+        if target not in TENSOR_DTYPES.values():
+            raise ValueError(f"tensor dtype {target} is not storable; use one of "
+                             f"{sorted(str(d) for d in TENSOR_DTYPES.values())}")
         src = np.asarray(array)
         arr = np.ascontiguousarray(src, dtype=target)
         if src.size and not np.array_equal(arr, src, equal_nan=(target.kind == "f")):
@@ -72,25 +76,22 @@ class Graph:
             raise ValueError(f"duplicate graph output {name!r}")
         self.outputs.append({"name": name, "value": value, "ravel": bool(ravel)})
 
-    def to_json(self, first_tensor_section):
-        """The graph section's JSON object; tensor ``i`` lives in section
-        ``first_tensor_section + i``."""
-        inp = {"n_features": self.n_features, "allow_nan": self.allow_nan,
-               "allow_inf": self.allow_inf}
-        if self.nan_owner:
-            inp["nan_owner"] = self.nan_owner
+    def to_json(self, tensor_offsets):
+        """The graph section's JSON object (schema in docs/FORMAT.md); tensor ``i`` starts
+        ``tensor_offsets[i]`` bytes into the tensor data section. Records are JSON arrays and
+        defaults are left out, so tiny models stay small."""
+        g = {"name": self.name, "n_features": self.n_features}
+        if self.allow_nan:
+            g["allow_nan"] = True
+        if self.allow_inf:
+            g["allow_inf"] = True
+        if self.nan_owner and self.nan_owner != self.name:
+            g["nan_owner"] = self.nan_owner
         dtype_names = {v: k for k, v in TENSOR_DTYPES.items()}
-        return {
-            "name": self.name,
-            "input": inp,
-            "tensors": [
-                {"section": first_tensor_section + i, "dtype": dtype_names[t.dtype],
-                 "shape": list(t.shape)}
-                for i, t in enumerate(self.tensors)
-            ],
-            "nodes": [
-                {"op": n.op, "inputs": n.inputs, "output": n.output, "attrs": n.attrs}
-                for n in self.nodes
-            ],
-            "outputs": self.outputs,
-        }
+        g["tensors"] = [[int(off), dtype_names[t.dtype], list(t.shape)]
+                        for off, t in zip(tensor_offsets, self.tensors)]
+        g["nodes"] = [[n.op, n.inputs, n.output] + ([n.attrs] if n.attrs else [])
+                      for n in self.nodes]
+        g["outputs"] = [[o["name"], o["value"]] + ([True] if o["ravel"] else [])
+                        for o in self.outputs]
+        return g

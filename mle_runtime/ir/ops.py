@@ -2,7 +2,7 @@
 
 The C++ plan builder (``_native/src/kernels``) is the authority that validates untrusted files;
 this table lets exporters fail early, at dump time, with a Python traceback. Attribute kinds:
-``tensor:<dtype>`` (an index into the graph's tensor table), ``bool``, ``number``, ``string``.
+``tensor:<dtype>`` (an index into the graph's tensor table; dtype as numpy names it), ``bool``, ``number``, ``string``.
 An attribute name ending in ``?`` is optional.
 """
 
@@ -23,7 +23,7 @@ OPS = {
     "Impute": {
         "inputs": 1,
         "attrs": {
-            "columns": "tensor:int64",
+            "columns?": "tensor:int64",
             "fill": "tensor:float64",
             "missing_is_nan": "bool",
             "missing_value?": "number",

@@ -107,7 +107,9 @@ class MLEModel:
 
     def _summary(self):
         try:
-            return self._metadata().get("summary") or self._native.name
+            meta = self._metadata()
+            return meta.get("summary") or meta.get("model_class", "").split(".")[-1] or \
+                self._native.name
         except FormatError:
             return self._native.name
 
@@ -166,7 +168,7 @@ class MLEModel:
     def __repr__(self):
         try:
             meta = self._metadata()
-            return (f"<mle_runtime model {meta.get('summary')} ({meta.get('estimator_type')}, "
+            return (f"<mle_runtime model {self._summary()} ({meta.get('estimator_type')}, "
                     f"{self.n_features_in_} features)>")
         except FormatError:
             return f"<mle_runtime model {self._native.name} (unreadable metadata)>"

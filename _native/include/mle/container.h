@@ -49,6 +49,7 @@ struct Container {
   std::vector<Section> sections;  // in table order (section index = position)
   int meta_index = -1;
   int graph_index = -1;
+  int data_index = -1;  // absent when the model has no tensors
 };
 
 // Validates everything about the container (not the graph) and verifies every checksum.

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mle/json.h"
@@ -34,12 +35,14 @@ class Kernel {
 class NodeBuild {
  public:
   NodeBuild(const json::Value& attrs, const std::vector<TensorRef>& tensors,
-            std::vector<ValueInfo> inputs, std::string where)
-      : attrs_(attrs), tensors_(tensors), inputs_(std::move(inputs)), where_(std::move(where)) {}
+            const std::vector<ValueInfo>& inputs, size_t index, const std::string& op)
+      : attrs_(attrs), tensors_(tensors), inputs_(inputs), index_(index), op_(op) {}
 
   const std::vector<ValueInfo>& inputs() const { return inputs_; }
-  const std::string& where() const { return where_; }
-  Status error(const std::string& what) const { return Status::Format(where_ + ": " + what); }
+  std::string where() const {
+    return "graph node " + std::to_string(index_) + " (" + op_ + ")";
+  }
+  Status error(const std::string& what) const { return Status::Format(where() + ": " + what); }
   Status expect_inputs(size_t n) const;
 
   // A tensor attribute: dtype must match; dims[i] >= 0 pins that dimension, -1 leaves it free.
@@ -57,15 +60,16 @@ class NodeBuild {
   const json::Value* attr(const char* key) const;
   const json::Value& attrs_;
   const std::vector<TensorRef>& tensors_;
-  std::vector<ValueInfo> inputs_;
-  std::string where_;
+  const std::vector<ValueInfo>& inputs_;
+  size_t index_;
+  const std::string& op_;
 };
 
 // A kernel factory validates the node and creates its kernel and output description.
 using KernelFactory = Status (*)(const NodeBuild&, std::unique_ptr<Kernel>*, ValueInfo*);
 
 // Looks an op name up among all kernel families; nullptr when unknown.
-KernelFactory find_kernel(const std::string& op);
+KernelFactory find_kernel(std::string_view op);
 
 // Kernel families (one translation unit each) list their ops here.
 struct OpEntry {

@@ -11,11 +11,15 @@ namespace layout {
 constexpr uint8_t kMagic[8] = {0x89, 'M', 'L', 'E', '\r', '\n', 0x1A, '\n'};
 constexpr uint16_t kMajor = 1;
 constexpr uint16_t kMinor = 0;
-constexpr uint32_t kAlign = 64;          // every section starts at a multiple of this
+constexpr uint32_t kSectionAlign = 8;    // every section starts at a multiple of this
+// Every tensor starts at a file offset that is a multiple of its element size (checked by
+// readers); writers put tensors of kBigTensor bytes or more at multiples of kDataAlign.
+constexpr uint32_t kDataAlign = 64;
+constexpr uint32_t kBigTensor = 1024;
 constexpr uint32_t kHeaderSize = 64;
 constexpr uint32_t kMaxSections = 1u << 20;
 constexpr uint64_t kMaxMetaJson = 16ull << 20;   // 16 MiB
-constexpr uint64_t kMaxGraphJson = 64ull << 20;  // 64 MiB
+constexpr uint64_t kMaxGraphJson = 16ull << 20;  // 16 MiB
 
 // Header flags (all must be understood by the reader; unknown bits are refused).
 constexpr uint32_t kKnownFlags = 0;
@@ -23,7 +27,7 @@ constexpr uint32_t kKnownFlags = 0;
 // Section kinds.
 constexpr uint32_t kSectionMeta = 1;    // UTF-8 JSON object: descriptive metadata
 constexpr uint32_t kSectionGraph = 2;   // UTF-8 JSON object: the graph the plan executes
-constexpr uint32_t kSectionTensor = 3;  // raw little-endian C-order array bytes
+constexpr uint32_t kSectionData = 3;    // tensor data: little-endian C-order arrays, packed
 
 // Section flags.
 constexpr uint32_t kSectionOptional = 1u << 0;  // a reader may skip it if it does not know the kind
@@ -44,7 +48,7 @@ struct Header {
 struct SectionEntry {
   uint32_t kind;      // 0..4
   uint32_t flags;     // 4..8
-  uint64_t offset;    // 8..16  from the start of the file, multiple of kAlign
+  uint64_t offset;    // 8..16  from the start of the file, multiple of kSectionAlign
   uint64_t size;      // 16..24 bytes
   uint32_t crc;       // 24..28 CRC-32C of the section bytes
   uint32_t reserved;  // 28..32 zero

@@ -69,7 +69,6 @@ class Model {
   Container container_;
   std::vector<TensorRef> tensors_;
   std::vector<ValueInfo> values_;  // value 0 is the input X
-  std::vector<std::string> value_names_;
   std::vector<PlanNode> nodes_;
   std::vector<PlanOutput> outputs_;
   int64_t n_features_ = 0;

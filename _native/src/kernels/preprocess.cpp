@@ -158,8 +158,9 @@ Status make_normalize(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo*
   return Status::OK();
 }
 
-// SimpleImputer: output column j takes input column columns[j]; missing entries (NaN, or equal
-// to missing_value) become fill[j]. Columns dropped by the imputer are simply not listed.
+// SimpleImputer: output column j takes input column columns[j] (j itself when `columns` is
+// absent); missing entries (NaN, or equal to missing_value) become fill[j]. Columns dropped by
+// the imputer are simply not listed.
 class Impute final : public Kernel {
  public:
   Impute(int64_t out_cols, const int64_t* columns, const double* fill, bool nan, double missing)
@@ -171,7 +172,7 @@ class Impute final : public Kernel {
         const T* x = in[0].row<T>(r);
         T* y = out.row<T>(r);
         for (int64_t c = 0; c < cols_; ++c) {
-          T v = x[columns_[c]];
+          T v = x[columns_ ? columns_[c] : c];
           bool miss = nan_ ? std::isnan(v) : (v == static_cast<T>(missing_));
           y[c] = miss ? static_cast<T>(fill_[c]) : v;
         }
@@ -192,10 +193,11 @@ Status make_impute(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   const ValueInfo in = b.inputs()[0];
   if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
   const TensorRef *cols, *fill;
-  MLE_RETURN_IF_ERROR(b.tensor("columns", DType::kI64, {-1}, &cols));
-  MLE_RETURN_IF_ERROR(b.tensor("fill", DType::kF64, {cols->shape[0]}, &fill));
-  if (cols->shape[0] == 0) return b.error("imputer keeps no columns");
-  for (int64_t j = 0; j < cols->shape[0]; ++j) {
+  MLE_RETURN_IF_ERROR(b.tensor("columns", DType::kI64, {-1}, &cols, true));
+  const int64_t n_out = cols ? cols->shape[0] : in.cols;
+  MLE_RETURN_IF_ERROR(b.tensor("fill", DType::kF64, {n_out}, &fill));
+  if (n_out == 0) return b.error("imputer keeps no columns");
+  for (int64_t j = 0; cols && j < n_out; ++j) {
     int64_t c = cols->as<int64_t>()[j];
     if (c < 0 || c >= in.cols)
       return b.error("column index " + std::to_string(c) + " is outside [0, " +
@@ -205,8 +207,9 @@ Status make_impute(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   double missing = 0;
   MLE_RETURN_IF_ERROR(b.boolean("missing_is_nan", &nan));
   if (!nan) MLE_RETURN_IF_ERROR(b.number("missing_value", &missing));
-  k->reset(new Impute(cols->shape[0], cols->as<int64_t>(), fill->as<double>(), nan, missing));
-  *out = ValueInfo{cols->shape[0], in.kind};
+  k->reset(new Impute(n_out, cols ? cols->as<int64_t>() : nullptr, fill->as<double>(), nan,
+                      missing));
+  *out = ValueInfo{n_out, in.kind};
   return Status::OK();
 }
 

@@ -29,10 +29,15 @@ def export(model):
 
     lookup(model)  # unsupported classes fail before anything else
     check_is_fitted(model)
+    # A Pipeline delegates n_features_in_ and feature_names_in_ to its first step, which
+    # raises AttributeError when that step is 'passthrough'; the first active step knows them.
+    first = _first_step(model)
     n_features = getattr(model, "n_features_in_", None)
     if n_features is None:
+        n_features = getattr(first, "n_features_in_", None)
+    if n_features is None:
         raise ValueError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
-    graph = Graph(type(_first_step(model)).__name__, n_features)
+    graph = Graph(type(first).__name__, n_features)
     ctx = Context(graph)
     head = export_estimator(model, ctx, "X")
     graph.allow_nan = ctx.nan_owner is None
@@ -40,21 +45,24 @@ def export(model):
     for name, (value, ravel) in head.outputs.items():
         graph.output(name, value, ravel)
     names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        names = getattr(first, "feature_names_in_", None)
     cls = type(model)
     summary = (f"Pipeline({', '.join(ctx.steps)})" if cls.__name__ == "Pipeline"
                else cls.__name__)
+    # Keys with no value are left out (readers treat a missing key as None): tiny models stay
+    # smaller than their joblib files.
     meta = {
-        "format_version": "1.0",
         "mle_runtime_version": _version.__version__,
         "framework": "sklearn",
         "framework_version": sklearn.__version__,
-        "model_class": f"{cls.__module__.split('.')[0]}.{cls.__name__}",
-        "summary": summary,
+        "model_class": f"sklearn.{cls.__name__}",
         "estimator_type": head.estimator_type,
-        "n_features_in": int(n_features),
-        "feature_names_in": None if names is None else [str(n) for n in np.asarray(names)],
-        "classes": None,
     }
+    if summary != cls.__name__:
+        meta["summary"] = summary
+    if names is not None:
+        meta["feature_names_in"] = [str(n) for n in np.asarray(names)]
     if head.classes is not None:
         from mle_runtime.exporters.sklearn.common import describe_classes
 

@@ -32,8 +32,12 @@ def one_vs_rest(est, ctx, x):
         bias.append(float(np.ravel(e.intercept_)[0]) if np.size(e.intercept_) else 0.0)
     g = ctx.graph
     ctx.refuses_nan(subs[0])
+    # Each binary estimator computes float32 X @ float32 coef_ in float32 when it was fitted on
+    # float32 data, and OneVsRestClassifier stacks those columns: keep the caller's dtype then.
+    follow = all(np.asarray(e.coef_).dtype == np.float32 for e in subs)
     d = g.add("Linear", [x], weight=g.tensor(np.vstack(rows), "float64"),
-              bias=g.tensor(np.array(bias), "float64"))
+              bias=g.tensor(np.array(bias), "float64"),
+              follow_input_dtype=True if follow else None)
     k = len(subs)
     outputs = {"predict": (g.add("ArgMax", [d]), True)}
     if hasattr(subs[0], "decision_function"):

@@ -76,7 +76,13 @@ def simple_imputer(est, ctx, x):
             "(ints and floats) is"
         )
     stats = np.asarray(est.statistics_)
-    if stats.dtype.kind not in "biuf":
+    if stats.dtype.kind == "O":
+        # strategy="constant" stores an object array such as [-3, nan, -3] (the fill value,
+        # NaN for the columns that were empty at fit); numbers only are supported.
+        if not all(isinstance(v, (int, float, np.integer, np.floating))
+                   and not isinstance(v, (bool, np.bool_)) for v in stats.tolist()):
+            raise UnsupportedModelError("SimpleImputer statistics_ are not numeric")
+    elif stats.dtype.kind not in "biuf":
         raise UnsupportedModelError("SimpleImputer statistics_ are not numeric")
     stats = stats.astype(np.float64)
     if est.keep_empty_features:
@@ -100,5 +106,6 @@ def simple_imputer(est, ctx, x):
         raise UnsupportedModelError(
             f"SimpleImputer(missing_values={mv!r}) is not supported; use NaN or a number"
         )
-    return g.add("Impute", [x], columns=g.tensor(keep, "int64"), fill=g.tensor(fill, "float64"),
-                 **attrs)
+    identity = keep.shape[0] == stats.shape[0]
+    return g.add("Impute", [x], columns=None if identity else g.tensor(keep, "int64"),
+                 fill=g.tensor(fill, "float64"), **attrs)
