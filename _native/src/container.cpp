@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "mle/crc32c.h"
+#include "mle/trees.h"
 
 namespace mle {
 
@@ -24,7 +25,10 @@ const FieldInfo* persisted_fields() {
       MLE_FIELD(Header, header_crc),     MLE_FIELD(SectionEntry, kind),
       MLE_FIELD(SectionEntry, flags),    MLE_FIELD(SectionEntry, offset),
       MLE_FIELD(SectionEntry, size),     MLE_FIELD(SectionEntry, crc),
-      MLE_FIELD(SectionEntry, reserved), {nullptr, nullptr, 0, 0},
+      MLE_FIELD(SectionEntry, reserved), MLE_FIELD(trees::Node32, threshold),
+      MLE_FIELD(trees::Node32, feature_flags), MLE_FIELD(trees::Node32, right),
+      MLE_FIELD(trees::Node64, threshold), MLE_FIELD(trees::Node64, feature_flags),
+      MLE_FIELD(trees::Node64, right),   {nullptr, nullptr, 0, 0},
   };
   return table;
 }

@@ -64,3 +64,16 @@ TENSOR_DTYPES = {
 def align_up(n, a):
     """Smallest multiple of ``a`` not below ``n``."""
     return (n + a - 1) // a * a
+
+# Packed tree-node records (twins of mle::trees::Node32 / Node64 in _native/include/mle/trees.h).
+TREE_NODE32_DTYPE = np.dtype([("threshold", "<f4"), ("feature_flags", "<u4"), ("right", "<u4")])
+TREE_NODE64_DTYPE = np.dtype([("threshold", "<f8"), ("feature_flags", "<u4"), ("right", "<u4")])
+TREE_FEATURE_MASK = 0x00FFFFFF
+TREE_LEAF = 1 << 31
+TREE_DEFAULT_LEFT = 1 << 30
+TREE_CATEGORICAL = 1 << 29
+TREE_MISSING_SHIFT = 27
+TREE_MISSING_NONE = 0
+TREE_MISSING_NAN = 1
+TREE_MISSING_ZERO = 2
+TREE_MISSING_AS_ZERO = 3

@@ -37,12 +37,27 @@ OPS = {
     },
     # Output heads (kernels/activations.cpp). Outputs keep the input's float kind (ArgMax: int64).
     "Sigmoid": {"inputs": 1, "attrs": {}},
+    "Exp": {"inputs": 1, "attrs": {}},
     "Log": {"inputs": 1, "attrs": {}},
     "HuberScale": {"inputs": 1, "attrs": {}},
     "BinaryProba": {"inputs": 1, "attrs": {}},
     "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": "string"}},
     "Softmax": {"inputs": 1, "attrs": {}},
-    "ArgMax": {"inputs": 1, "attrs": {}},
+    "ArgMax": {"inputs": 1, "attrs": {"ge?": "bool"}},
+    # Tree ensembles (kernels/trees.cpp). Output float64: base + sum (or mean) of leaf rows.
+    "TreeEnsemble": {
+        "inputs": 1,
+        "attrs": {
+            "nodes": "tensor:uint8",
+            "roots": "tensor:int32",
+            "leaves": "tensor:float64",
+            "base?": "tensor:float64",
+            "node_format": "string",
+            "compare": "string",
+            "aggregate": "string",
+        },
+    },
+    "Scale": {"inputs": 1, "attrs": {"factor": "number"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

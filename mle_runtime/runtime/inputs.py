@@ -17,7 +17,11 @@ _F64 = np.dtype(np.float64)
 
 def _is_dataframe(X):
     t = type(X)
-    return t.__name__ == "DataFrame" and t.__module__.startswith("pandas")
+    if t.__name__ == "DataFrame" and t.__module__.startswith("pandas"):
+        return True
+    # subclasses (geopandas.GeoDataFrame, ...) are DataFrames too
+    return any(c.__name__ == "DataFrame" and c.__module__.startswith("pandas")
+               for c in t.__mro__[1:])
 
 
 def _from_dataframe(X, feature_names, model_name):
@@ -104,3 +108,38 @@ def as_matrix(X, model):
             f"by {model_name}."
         )
     return np.ascontiguousarray(arr)
+
+
+def integer_dtype(X):
+    """The integer or bool dtype scikit-learn would see for X (after ``np.asarray`` or, for a
+    DataFrame, its column dtypes), or None when X is not integer/bool data."""
+    if type(X) is np.ndarray:
+        dt = X.dtype
+    elif _is_dataframe(X):
+        dtypes = [d for d in X.dtypes]
+        if not dtypes or not all(isinstance(d, np.dtype) and d.kind in "biu" for d in dtypes):
+            return None
+        dt = np.result_type(*dtypes)
+    else:
+        dt = np.asarray(X).dtype
+    return dt if dt.kind in "biu" else None
+
+
+def check_integer_input(dtype, fill_dtypes, model_name):
+    """Refuses integer/bool input where scikit-learn's SimpleImputer does (see
+    ``mle_runtime.exporters.sklearn._integer_input_rule``): bool data, and data that the fill
+    values (of these dtypes) cannot be cast to with ``casting="same_kind"``."""
+    if dtype.kind == "b":
+        raise InputError(
+            f"SimpleImputer does not support data with dtype {dtype}. Please provide either a "
+            "numeric array (with a floating point or integer dtype) or categorical data "
+            "represented either as an array with integer dtype or an array of string values "
+            f"with an object dtype. (raised for {model_name})"
+        )
+    for fill in fill_dtypes:
+        if not np.can_cast(fill, dtype, casting="same_kind"):
+            raise InputError(
+                f"The dtype of the filling value (i.e. {fill!r}) cannot be cast to the input "
+                f"data that is {dtype!r}. Make sure that the dtypes of the input data are of "
+                f"the same kind between fit and transform. (raised for {model_name})"
+            )

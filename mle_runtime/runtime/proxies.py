@@ -11,7 +11,7 @@ import numpy as np
 
 from mle_runtime.errors import FormatError
 from mle_runtime.format.reader import read_metadata
-from mle_runtime.runtime.inputs import as_matrix
+from mle_runtime.runtime.inputs import as_matrix, check_integer_input, integer_dtype
 from mle_runtime.runtime.plan import resolve_n_threads
 
 _DOCS = {
@@ -49,6 +49,22 @@ def _decode_classes(spec):
         return np.array(values, dtype=np.dtype(dtype))
     except (KeyError, TypeError, ValueError) as e:
         raise FormatError(f"metadata 'classes' is malformed: {e}") from None
+
+
+def _with_integer_rule(method, keep, fill_dtypes, model):
+    """Wraps a bound method with scikit-learn's SimpleImputer rules for integer input: refused
+    where the imputer refuses it, and (``keep``) returned as the caller's integer dtype when
+    the model is made only of imputers that keep integers."""
+
+    def wrapped(X, *, n_threads=None):
+        dt = integer_dtype(X)
+        if dt is None:
+            return method(X, n_threads=n_threads)
+        check_integer_input(dt, fill_dtypes, model._summary())
+        out = method(X, n_threads=n_threads)
+        return out.astype(dt) if keep else out
+
+    return wrapped
 
 
 class _Output:
@@ -143,6 +159,20 @@ class MLEModel:
     def _feature_names(self):
         return self._metadata().get("feature_names_in")
 
+    def _integer_rule(self):
+        """(keep, fill_dtypes) from the metadata's "integer_input", or None when absent."""
+        spec = self._metadata().get("integer_input")
+        if spec is None:
+            return None
+        try:
+            keep = spec.get("keep", False)
+            fills = [np.dtype(n) for n in spec.get("fill_dtypes", [])]
+            if not isinstance(keep, bool) or any(d.kind not in "biuf" for d in fills):
+                raise ValueError("unexpected values")
+        except (AttributeError, TypeError, ValueError) as e:
+            raise FormatError(f"metadata 'integer_input' is malformed: {e}") from None
+        return keep, fills
+
     # -- prediction ------------------------------------------------------------------------
     def _bind(self, name, idx):
         run = self._native.run
@@ -160,6 +190,9 @@ class MLEModel:
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
                 return run(as_matrix(X, model), idx, t)
 
+        rule = self._integer_rule()
+        if rule is not None:
+            method = _with_integer_rule(method, name == "transform" and rule[0], rule[1], model)
         method.__name__ = name
         method.__qualname__ = f"MLEModel.{name}"
         method.__doc__ = _METHOD_TEMPLATE.format(summary=_DOCS.get(name, name))

@@ -79,6 +79,7 @@ struct OpEntry {
 extern const OpEntry kPreprocessOps[];
 extern const OpEntry kLinearOps[];
 extern const OpEntry kActivationOps[];
+extern const OpEntry kTreeOps[];
 
 // Calls f.template operator()<T>() with T = float or double according to dt.
 template <class F>

@@ -31,7 +31,7 @@ Status float_input(const NodeBuild& b) {
   return Status::OK();
 }
 
-// Elementwise map to float64: Sigmoid (scipy.special.expit), Log (np.log) and HuberScale
+// Elementwise maps: Sigmoid (scipy.special.expit), Log (np.log), Exp (np.exp) and HuberScale
 // ((clip(x, -1, 1) + 1) / 2, SGDClassifier's modified_huber probability).
 template <int Fn>
 class Elementwise final : public Kernel {
@@ -46,6 +46,8 @@ class Elementwise final : public Kernel {
           y = 1.0 / (1.0 + std::exp(-v));
         } else if (Fn == 1) {
           y = std::log(v);
+        } else if (Fn == 3) {
+          y = std::exp(v);
         } else {
           double p = std::min(std::max(v, -1.0), 1.0);
           p += 1.0;
@@ -157,16 +159,18 @@ Status make_softmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* o
   return Status::OK();
 }
 
-// Class index per row. One column: index 1 where the score is > 0 (binary decision function).
-// Several: the arg-max, the first maximum on ties (np.argmax).
+// Class index per row. One column: index 1 where the score is > 0 (binary decision function;
+// >= 0 with ge=true, as GradientBoostingClassifier.predict). Several: the arg-max, the first
+// maximum on ties (np.argmax).
 class ArgMax final : public Kernel {
  public:
-  explicit ArgMax(int64_t cols) : cols_(cols) {}
+  ArgMax(int64_t cols, bool ge) : cols_(cols), ge_(ge) {}
   void run(int64_t rows, const View* in, const View& out) const override {
     for (int64_t r = 0; r < rows; ++r) {
       int64_t* y = out.row<int64_t>(r);
       if (cols_ == 1) {
-        y[0] = get(in[0], r, 0) > 0.0 ? 1 : 0;
+        const double v = get(in[0], r, 0);
+        y[0] = (ge_ ? v >= 0.0 : v > 0.0) ? 1 : 0;
         continue;
       }
       int64_t best = 0;
@@ -184,20 +188,48 @@ class ArgMax final : public Kernel {
 
  private:
   int64_t cols_;
+  bool ge_;
 };
 
 Status make_argmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
   MLE_RETURN_IF_ERROR(float_input(b));
-  k->reset(new ArgMax(b.inputs()[0].cols));
+  bool ge;
+  MLE_RETURN_IF_ERROR(b.boolean_or("ge", false, &ge));
+  k->reset(new ArgMax(b.inputs()[0].cols, ge));
   *out = ValueInfo{1, ValueKind::kI64};
+  return Status::OK();
+}
+
+// y = x * factor (ExponentialLoss: expit(2 * raw)).
+class Scale final : public Kernel {
+ public:
+  Scale(int64_t cols, double f) : cols_(cols), f_(f) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols_; ++c) put(out, r, c, get(in[0], r, c) * f_);
+  }
+
+ private:
+  int64_t cols_;
+  double f_;
+};
+
+Status make_scale(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  double f;
+  MLE_RETURN_IF_ERROR(b.number("factor", &f));
+  k->reset(new Scale(b.inputs()[0].cols, f));
+  *out = same_kind(b, b.inputs()[0].cols);
   return Status::OK();
 }
 
 }  // namespace
 
 const OpEntry kActivationOps[] = {
+    {"Scale", make_scale},
     {"Sigmoid", make_elementwise<0>},
     {"Log", make_elementwise<1>},
+    {"Exp", make_elementwise<3>},
     {"HuberScale", make_elementwise<2>},
     {"BinaryProba", make_binary_proba},
     {"NormalizeRows", make_normalize_rows},

@@ -3,7 +3,8 @@
 import numpy as np
 
 from mle_runtime import _version
-from mle_runtime.exporters.sklearn import linear, multiclass, pipeline, preprocessing  # noqa: F401
+from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
+    linear, multiclass, pipeline, preprocessing, trees)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
 from mle_runtime.ir.graph import Graph
 
@@ -20,6 +21,42 @@ def _first_step(est):
             return est
         est = active[0]
     return est
+
+
+def _active_leaves(est):
+    """The estimators that run, in order, with pipelines (nested too) flattened."""
+    if type(est).__name__ == "Pipeline":
+        for _, step in est.steps:
+            if step is not None and step != "passthrough":
+                yield from _active_leaves(step)
+    else:
+        yield est
+
+
+def _integer_input_rule(model, head):
+    """How scikit-learn treats integer (and bool) input, when that differs from "convert it to
+    float64", or None.
+
+    Every supported step converts int input to float64, except SimpleImputer with
+    strategy="most_frequent" or "constant": it keeps int input as int (so a model made only of
+    such imputers returns ints from transform), refuses it when the fill value is a float
+    (``np.can_cast(fill_dtype, X.dtype, "same_kind")`` is False) and refuses bool input. That
+    only matters for the imputers that see the caller's data, before any converting step.
+    """
+    leaves = list(_active_leaves(model))
+    lead = []
+    for est in leaves:
+        if type(est).__name__ != "SimpleImputer" or est.strategy not in ("most_frequent",
+                                                                          "constant"):
+            break
+        lead.append(est)
+    if not lead:
+        return None
+    rule = {"fill_dtypes": sorted({np.dtype(e._fill_dtype).name for e in lead
+                                   if e.strategy == "constant"})}
+    if len(lead) == len(leaves) and "transform" in head.outputs:
+        rule["keep"] = True
+    return rule
 
 
 def export(model):
@@ -41,6 +78,7 @@ def export(model):
     ctx = Context(graph)
     head = export_estimator(model, ctx, "X")
     graph.allow_nan = ctx.nan_owner is None
+    graph.allow_inf = ctx.all_accept_inf and bool(ctx.steps)
     graph.nan_owner = ctx.nan_owner
     for name, (value, ravel) in head.outputs.items():
         graph.output(name, value, ravel)
@@ -63,6 +101,9 @@ def export(model):
         meta["summary"] = summary
     if names is not None:
         meta["feature_names_in"] = [str(n) for n in np.asarray(names)]
+    integer_rule = _integer_input_rule(model, head)
+    if integer_rule is not None:
+        meta["integer_input"] = integer_rule
     if head.classes is not None:
         from mle_runtime.exporters.sklearn.common import describe_classes
 

@@ -40,12 +40,23 @@ class Context:
     ``nan_possible`` says whether NaN can reach the current step; the first step that refuses
     NaN while it is possible becomes ``nan_owner``, which makes the model refuse NaN at its
     input with that step named, as scikit-learn would raise from that step.
+
+    Infinity is refused unless every step accepts it: an exporter whose estimator takes inf
+    (HistGradientBoosting) sets ``accepts_inf`` while it runs.
     """
 
     graph: object
     nan_possible: bool = True
     nan_owner: str = None
     steps: list = field(default_factory=list)
+    accepts_inf: bool = False
+    all_accept_inf: bool = True
+
+    def run_step(self, fn, est, x):
+        self.accepts_inf = False
+        result = fn(est, self, x)
+        self.all_accept_inf = self.all_accept_inf and self.accepts_inf
+        return result
 
     def refuses_nan(self, est):
         if self.nan_possible and self.nan_owner is None:
@@ -80,18 +91,20 @@ def transform_step(est, ctx, x):
             "transform)"
         )
     ctx.steps.append(type(est).__name__)
-    return fn(est, ctx, x)
+    return ctx.run_step(fn, est, x)
 
 
 def export_estimator(est, ctx, x):
     """Exports any supported estimator as the last step; returns a Head."""
     roles = lookup(est)
     if "predictor" in roles:
-        if type(est).__name__ != "Pipeline":
-            ctx.steps.append(type(est).__name__)
-        return roles["predictor"](est, ctx, x)
+        if type(est).__name__ == "Pipeline":
+            return roles["predictor"](est, ctx, x)
+        ctx.steps.append(type(est).__name__)
+        return ctx.run_step(roles["predictor"], est, x)
     ctx.steps.append(type(est).__name__)
-    return Head({"transform": (roles["transformer"](est, ctx, x), False)}, "transformer")
+    return Head({"transform": (ctx.run_step(roles["transformer"], est, x), False)},
+                "transformer")
 
 
 def as_float64(a, what):

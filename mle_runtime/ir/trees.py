@@ -1,0 +1,136 @@
+"""Building the packed tree-ensemble layout (``TreeEnsemble`` op) from per-tree arrays.
+
+Exporters describe each tree as struct-of-arrays in the framework's own node numbering
+(children, feature, threshold, per-node missing-value rule, leaf values); this module renumbers
+the nodes depth-first so the left child follows its parent, packs the node records the kernel
+reads (``Node32``/``Node64``) and stacks the leaf values. It runs once, at dump time.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.format import layout as L
+
+
+@dataclass
+class Tree:
+    """One tree in framework numbering; node 0 is the root.
+
+    left, right : int arrays, -1 for leaves
+    feature : int array (ignored for leaves)
+    threshold : float64 array (ignored for leaves)
+    leaf_value : float64 array (n_nodes, n_out); only rows of leaves are used
+    default_left : bool array or None (missing values go left)
+    missing : int array or None of TREE_MISSING_* kinds (None: TREE_MISSING_NONE)
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    leaf_value: np.ndarray
+    default_left: np.ndarray = None
+    missing: np.ndarray = None
+
+
+def preorder(left, right):
+    """Depth-first order of the nodes reachable from node 0 (left subtree first)."""
+    n = len(left)
+    order = []
+    stack = [0]
+    seen = np.zeros(n, dtype=bool)
+    while stack:
+        i = stack.pop()
+        if i < 0 or i >= n or seen[i]:
+            raise UnsupportedModelError("malformed tree: a child index is invalid or repeated")
+        seen[i] = True
+        order.append(i)
+        if left[i] >= 0:
+            stack.append(int(right[i]))
+            stack.append(int(left[i]))
+    return np.asarray(order, dtype=np.int64)
+
+
+def largest_float32_not_above(t):
+    """t' = the largest float32 <= t, so that float32(x) <= t  <=>  float32(x) <= t'."""
+    t = np.asarray(t, dtype=np.float64)
+    t32 = t.astype(np.float32)
+    over = t32.astype(np.float64) > t
+    t32[over] = np.nextafter(t32[over], np.float32(-np.inf))
+    return t32
+
+
+def pack(trees, n_features, *, wide, threshold32=None):
+    """Packs trees into (nodes uint8 [n, record], roots int32 [n_trees], leaves float64).
+
+    wide : bool
+        Node64 (float64 thresholds) instead of Node32.
+    threshold32 : callable or None
+        For Node32: maps float64 thresholds to the float32 values stored (default: exact cast,
+        which must not round).
+    """
+    if n_features > L.TREE_FEATURE_MASK + 1:
+        raise UnsupportedModelError(
+            f"tree models with more than {L.TREE_FEATURE_MASK + 1} features are not supported"
+        )
+    dtype = L.TREE_NODE64_DTYPE if wide else L.TREE_NODE32_DTYPE
+    records, leaves, roots = [], [], []
+    n_nodes = 0
+    n_leaves = 0
+    for tree in trees:
+        order = preorder(tree.left, tree.right)
+        pos = np.full(len(tree.left), -1, dtype=np.int64)
+        pos[order] = np.arange(len(order))
+        is_leaf = tree.left[order] < 0
+        rec = np.zeros(len(order), dtype=dtype)
+        internal = ~is_leaf
+        feat = np.asarray(tree.feature)[order].astype(np.int64)
+        if np.any(internal & ((feat < 0) | (feat >= n_features))):
+            raise UnsupportedModelError("a tree splits on a feature index outside the input")
+        flags = np.where(internal, feat, 0).astype(np.uint64)
+        if tree.missing is not None:
+            miss = np.asarray(tree.missing)[order].astype(np.uint64)
+            flags |= np.where(internal, miss << L.TREE_MISSING_SHIFT, 0).astype(np.uint64)
+        if tree.default_left is not None:
+            dl = np.asarray(tree.default_left)[order].astype(bool)
+            flags |= np.where(internal & dl, L.TREE_DEFAULT_LEFT, 0).astype(np.uint64)
+        leaf_rows = np.cumsum(is_leaf) - 1 + n_leaves
+        flags |= np.where(is_leaf, L.TREE_LEAF, 0).astype(np.uint64)
+        rec["feature_flags"] = flags.astype(np.uint32)
+        right = np.where(internal, pos[np.maximum(np.asarray(tree.right)[order], 0)], leaf_rows)
+        rec["right"] = right.astype(np.uint32)
+        thr = np.where(internal, np.asarray(tree.threshold, dtype=np.float64)[order], 0.0)
+        if wide:
+            rec["threshold"] = thr
+        else:
+            t32 = threshold32(thr) if threshold32 is not None else thr.astype(np.float32)
+            if threshold32 is None and not np.array_equal(t32.astype(np.float64), thr):
+                raise UnsupportedModelError("tree thresholds do not fit float32 exactly")
+            rec["threshold"] = t32
+        records.append(rec)
+        leaves.append(np.asarray(tree.leaf_value, dtype=np.float64)[order][is_leaf])
+        roots.append(n_nodes)
+        n_nodes += len(order)
+        n_leaves += int(is_leaf.sum())
+    if n_nodes >= 2**31:
+        raise UnsupportedModelError("ensembles with 2**31 nodes or more are not supported")
+    nodes = np.concatenate(records)
+    return (nodes.view(np.uint8).reshape(n_nodes, dtype.itemsize),
+            np.asarray(roots, dtype=np.int32),
+            np.concatenate(leaves).reshape(n_leaves, -1))
+
+
+def add_ensemble(graph, x, trees, *, wide, compare, aggregate, base=None, threshold32=None,
+                 n_features=None):
+    """Adds a TreeEnsemble node over value x; returns its output value name."""
+    nodes, roots, leaves = pack(trees, n_features if n_features is not None else graph.n_features,
+                                wide=wide, threshold32=threshold32)
+    return graph.add(
+        "TreeEnsemble", [x],
+        nodes=graph.tensor(nodes, "uint8"), roots=graph.tensor(roots, "int32"),
+        leaves=graph.tensor(leaves, "float64"),
+        base=None if base is None else graph.tensor(np.asarray(base, dtype=np.float64), "float64"),
+        node_format="node64" if wide else "node32", compare=compare, aggregate=aggregate,
+    )
