@@ -117,9 +117,15 @@ def pack(trees, n_features, *, wide, threshold32=None):
     if n_nodes >= 2**31:
         raise UnsupportedModelError("ensembles with 2**31 nodes or more are not supported")
     nodes = np.concatenate(records)
+    leaf_matrix = np.concatenate(leaves).reshape(n_leaves, -1)
+    # Identical leaf rows are stored once (fully grown forests have mostly pure leaves).
+    unique, inverse = np.unique(leaf_matrix, axis=0, return_inverse=True)
+    if len(unique) < len(leaf_matrix):
+        is_leaf = (nodes["feature_flags"] & np.uint32(L.TREE_LEAF)) != 0
+        nodes["right"][is_leaf] = inverse.reshape(-1)[nodes["right"][is_leaf]]
+        leaf_matrix = unique
     return (nodes.view(np.uint8).reshape(n_nodes, dtype.itemsize),
-            np.asarray(roots, dtype=np.int32),
-            np.concatenate(leaves).reshape(n_leaves, -1))
+            np.asarray(roots, dtype=np.int32), leaf_matrix)
 
 
 def add_ensemble(graph, x, trees, *, wide, compare, aggregate, base=None, threshold32=None,
