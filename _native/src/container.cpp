@@ -139,6 +139,7 @@ bool looks_like_compressed_joblib(const uint8_t* d, size_t n) {
   if (n >= 6 && std::memcmp(d, "\xFD" "7zXZ", 5) == 0) return true;            // xz
   if (n >= 4 && d[0] == 0x04 && d[1] == 0x22 && d[2] == 0x4D && d[3] == 0x18) return true;  // lz4
   if (n >= 2 && d[0] == 'Z' && d[1] == 'F') return true;                      // old joblib zlib
+  if (n >= 3 && d[0] == 0x5D && d[1] == 0x00 && d[2] == 0x00) return true;    // lzma "alone"
   return false;
 }
 

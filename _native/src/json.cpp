@@ -181,6 +181,36 @@ class Parser {
     }
   }
 
+  // Checks one UTF-8 sequence starting at p_ (first byte >= 0x80) and steps over it.
+  Status skip_utf8() {
+    const unsigned char c = static_cast<unsigned char>(*p_);
+    int n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return error("invalid UTF-8 in string");
+    }
+    if (end_ - p_ <= n) return error("truncated UTF-8 sequence");
+    for (int i = 1; i <= n; ++i) {
+      const unsigned char cc = static_cast<unsigned char>(p_[i]);
+      if ((cc & 0xC0) != 0x80) return error("invalid UTF-8 in string");
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return error("invalid UTF-8 in string");
+    p_ += n + 1;
+    return Status::OK();
+  }
+
   Status parse_string(std::string_view* out) {
     ++p_;  // opening quote
     const char* start = p_;
@@ -194,6 +224,10 @@ class Parser {
       }
       if (c == '\\') break;
       if (c < 0x20) return error("control character in string");
+      if (c >= 0x80) {
+        MLE_RETURN_IF_ERROR(skip_utf8());
+        continue;
+      }
       ++p_;
     }
     if (p_ >= end_) return error("unterminated string");
@@ -207,6 +241,12 @@ class Parser {
         return Status::OK();
       }
       if (c < 0x20) return error("control character in string");
+      if (c >= 0x80) {
+        const char* seq = p_;
+        MLE_RETURN_IF_ERROR(skip_utf8());
+        s.append(seq, static_cast<size_t>(p_ - seq));
+        continue;
+      }
       if (c != '\\') {
         s.push_back(static_cast<char>(c));
         ++p_;

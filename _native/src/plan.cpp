@@ -117,14 +117,31 @@ KernelFactory find_kernel(std::string_view op) {
 
 // ---------------------------------------------------------------- loading
 
+// Nothing may throw across the Cython boundary: allocation failures (a hostile file can ask
+// for absurd sizes) become a Status.
+template <class F>
+static Status guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return Status::Memory("out of memory while loading or running the model");
+  } catch (const std::exception& e) {
+    return Status::Internal(e.what());
+  }
+}
+
 Status Model::load_file(const char* path) {
-  MLE_RETURN_IF_ERROR(buffer_.open_file(path));
-  return build();
+  return guarded([&] {
+    MLE_RETURN_IF_ERROR(buffer_.open_file(path));
+    return build();
+  });
 }
 
 Status Model::load_bytes(const void* data, size_t size) {
-  MLE_RETURN_IF_ERROR(buffer_.copy_from(data, size));
-  return build();
+  return guarded([&] {
+    MLE_RETURN_IF_ERROR(buffer_.copy_from(data, size));
+    return build();
+  });
 }
 
 static bool parse_dtype(std::string_view s, DType* out) {
@@ -169,6 +186,10 @@ Status Model::build() {
     return Status::Format("graph section: 'allow_nan' and 'allow_inf' must be booleans");
   allow_nan_ = an && an->boolean;  // both default to false
   allow_inf_ = ai && ai->boolean;
+  const json::Value* cf = in->get("cast_float32");
+  if (cf && !cf->is_bool())
+    return Status::Format("graph section: 'cast_float32' must be a boolean");
+  cast_f32_ = cf && cf->boolean;
   const json::Value* owner = in->get("nan_owner");
   nan_owner_ = (owner && owner->is_string()) ? std::string(owner->str) : name_;
 
@@ -348,17 +369,32 @@ Status Model::build_outputs(const json::Value&) {
       }
     }
     po.scratch_per_row = off;
+    // Scratch is per row block and per thread; refuse graphs whose intermediates alone would
+    // need more than 1 GiB for one block.
+    if (off > (int64_t(1) << 30) / kBlockRows)
+      return Status::Format("graph output '" + po.name + "' needs " + std::to_string(off) +
+                            " bytes of intermediates per row; the limit is " +
+                            std::to_string((int64_t(1) << 30) / kBlockRows));
   }
   return Status::OK();
 }
 
 // ---------------------------------------------------------------- running
 
+// 0 when every value passes, 1 for a refused NaN, 2 for a refused infinity, 3 for a finite
+// float64 value that overflows float32 when the model casts its input to float32.
 template <class T>
-static int first_bad(const T* x, int64_t count, bool allow_nan, bool allow_inf, int64_t* where) {
+static int first_bad(const T* x, int64_t count, bool allow_nan, bool allow_inf, bool cast_f32,
+                     int64_t* where) {
   for (int64_t i = 0; i < count; ++i) {
     T v = x[i];
-    if (std::isfinite(v)) continue;
+    if (std::isfinite(v)) {
+      if (cast_f32 && !allow_inf && std::isinf(static_cast<float>(v))) {
+        *where = i;
+        return 3;
+      }
+      continue;
+    }
     if (std::isnan(v)) {
       if (!allow_nan) { *where = i; return 1; }
     } else if (!allow_inf) {
@@ -371,6 +407,11 @@ static int first_bad(const T* x, int64_t count, bool allow_nan, bool allow_inf, 
 
 Status Model::run(int out_idx, const void* X, DType x_dtype, int64_t n, int64_t x_cols, void* out,
                   int n_threads) const {
+  return guarded([&] { return run_unguarded(out_idx, X, x_dtype, n, x_cols, out, n_threads); });
+}
+
+Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n, int64_t x_cols,
+                            void* out, int n_threads) const {
   if (out_idx < 0 || out_idx >= num_outputs()) return Status::Internal("bad output index");
   if (x_dtype != DType::kF32 && x_dtype != DType::kF64)
     return Status::Internal("X must be float32 or float64");
@@ -383,7 +424,7 @@ Status Model::run(int out_idx, const void* X, DType x_dtype, int64_t n, int64_t 
   const int64_t out_cols = values_[po.value].cols;
   const size_t out_esize = dtype_size(resolve(values_[po.value].kind, x_dtype));
   const int64_t nblocks = (n + kBlockRows - 1) / kBlockRows;
-  const bool check = !(allow_nan_ && allow_inf_);
+  const bool check = !(allow_nan_ && allow_inf_) || cast_f32_;
 
   std::atomic<int> bad_kind{0};
 
@@ -396,9 +437,9 @@ Status Model::run(int out_idx, const void* X, DType x_dtype, int64_t n, int64_t 
       int64_t where = 0;
       int k = (x_dtype == DType::kF32)
                   ? first_bad(reinterpret_cast<const float*>(xb), rows * x_cols, allow_nan_,
-                              allow_inf_, &where)
+                              allow_inf_, false, &where)
                   : first_bad(reinterpret_cast<const double*>(xb), rows * x_cols, allow_nan_,
-                              allow_inf_, &where);
+                              allow_inf_, cast_f32_, &where);
       if (k) {
         int expected = 0;
         bad_kind.compare_exchange_strong(expected, k);
@@ -440,20 +481,40 @@ Status Model::run(int out_idx, const void* X, DType x_dtype, int64_t n, int64_t 
     for (int64_t b = 0; b < nblocks && bad_kind.load() == 0; ++b) run_block(b, scratch, views, ins);
   } else {
 #ifdef _OPENMP
+    // Per-thread memory is allocated here, outside the parallel region, so that an allocation
+    // failure is reported as a Status; nothing may throw inside the region.
+    struct ThreadState {
+      std::vector<uint8_t> scratch;
+      std::vector<View> views, ins;
+    };
+    std::vector<ThreadState> states(static_cast<size_t>(threads));
+    for (ThreadState& ts : states) {
+      ts.scratch.resize(static_cast<size_t>(po.scratch_per_row * kBlockRows));
+      ts.views.resize(values_.size());
+      ts.ins.reserve(values_.size() + 1024);
+    }
 #pragma omp parallel num_threads(threads)
     {
-      std::vector<uint8_t> scratch(static_cast<size_t>(po.scratch_per_row * kBlockRows));
-      std::vector<View> views(values_.size());
-      std::vector<View> ins;
+      ThreadState& ts = states[static_cast<size_t>(omp_get_thread_num())];
 #pragma omp for schedule(static)
       for (int64_t b = 0; b < nblocks; ++b) {
         if (bad_kind.load(std::memory_order_relaxed) != 0) continue;
-        run_block(b, scratch, views, ins);
+        try {
+          run_block(b, ts.scratch, ts.views, ts.ins);
+        } catch (...) {
+          int expected = 0;
+          bad_kind.compare_exchange_strong(expected, 4);
+        }
       }
     }
 #endif
   }
   int k = bad_kind.load();
+  if (k == 4) return Status::Memory("out of memory while running the model");
+  if (k == 3)
+    return Status::Input(
+        "Input X contains infinity or a value too large for dtype('float32'): " + name_ +
+        " casts its input to float32, as scikit-learn does.");
   if (k == 1)
     return Status::Input("Input X contains NaN. " + nan_owner_ +
                          " does not accept missing values encoded as NaN natively. Impute them "

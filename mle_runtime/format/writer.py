@@ -18,7 +18,7 @@ def encode_json(obj):
 def pack_tensors(arrays):
     """Packs arrays into one tensor data blob; returns (blob, offsets, alignment).
 
-    Each array starts at a multiple of its element size; arrays of BIG_TENSOR bytes or more
+    Each array starts at a multiple of 8 bytes; arrays of BIG_TENSOR bytes or more
     start at a multiple of 64 (cache lines, SIMD loads), and then the blob itself must be placed
     at a multiple of 64 (``alignment``). Small arrays are packed tightly, so tiny models stay
     smaller than their joblib files.
@@ -26,7 +26,8 @@ def pack_tensors(arrays):
     offsets = []
     pos = 0
     for a in arrays:
-        align = L.DATA_ALIGN if a.nbytes >= L.BIG_TENSOR else max(a.dtype.itemsize, 1)
+        # 8 covers every element and packed record type (tree nodes are uint8 tensors)
+        align = L.DATA_ALIGN if a.nbytes >= L.BIG_TENSOR else 8
         pos = L.align_up(pos, align)
         offsets.append(pos)
         pos += a.nbytes

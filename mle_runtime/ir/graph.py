@@ -35,6 +35,7 @@ class Graph:
         self.n_features = int(n_features)
         self.allow_nan = False
         self.allow_inf = False
+        self.cast_float32 = False  # the first step casts X to float32 (must not overflow)
         self.nan_owner = None
         self.tensors = []  # numpy arrays, little-endian, C order
         self.nodes = []
@@ -85,6 +86,8 @@ class Graph:
             g["allow_nan"] = True
         if self.allow_inf:
             g["allow_inf"] = True
+        if self.cast_float32:
+            g["cast_float32"] = True
         if self.nan_owner and self.nan_owner != self.name:
             g["nan_owner"] = self.nan_owner
         dtype_names = {v: k for k, v in TENSOR_DTYPES.items()}

@@ -8,7 +8,10 @@ An attribute name ending in ``?`` is optional.
 
 OPS = {
     # Preprocessing (kernels/preprocess.cpp). Outputs keep the caller's float dtype.
-    "SubDiv": {"inputs": 1, "attrs": {"sub?": "tensor:float64", "div?": "tensor:float64"}},
+    "SubDiv": {
+        "inputs": 1,
+        "attrs": {"sub?": "tensor:float64", "div?": "tensor:float64", "cast_params?": "bool"},
+    },
     "MulAdd": {
         "inputs": 1,
         "attrs": {
@@ -38,6 +41,8 @@ OPS = {
     # Output heads (kernels/activations.cpp). Outputs keep the input's float kind (ArgMax: int64).
     "Sigmoid": {"inputs": 1, "attrs": {}},
     "Exp": {"inputs": 1, "attrs": {}},
+    "AnomalyScore": {"inputs": 1, "attrs": {}},
+    "OutlierLabel": {"inputs": 1, "attrs": {}},
     "Log": {"inputs": 1, "attrs": {}},
     "HuberScale": {"inputs": 1, "attrs": {}},
     "BinaryProba": {"inputs": 1, "attrs": {}},
@@ -52,6 +57,10 @@ OPS = {
             "roots": "tensor:int32",
             "leaves": "tensor:float64",
             "base?": "tensor:float64",
+            "median_weights?": "tensor:float64",
+            "cat_offsets?": "tensor:uint32",
+            "cat_words?": "tensor:uint32",
+            "category_rule?": "string",
             "node_format": "string",
             "compare": "string",
             "aggregate": "string",

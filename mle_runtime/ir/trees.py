@@ -24,6 +24,9 @@ class Tree:
     leaf_value : float64 array (n_nodes, n_out); only rows of leaves are used
     default_left : bool array or None (missing values go left)
     missing : int array or None of TREE_MISSING_* kinds (None: TREE_MISSING_NONE)
+    categorical : bool array or None; categorical nodes test category sets instead of the
+        threshold: ``cat_left`` (set of categories going left) and ``cat_known`` (set of known
+        categories, or -1 for none), both indices into the ensemble's category sets
     """
 
     left: np.ndarray
@@ -33,6 +36,9 @@ class Tree:
     leaf_value: np.ndarray
     default_left: np.ndarray = None
     missing: np.ndarray = None
+    categorical: np.ndarray = None
+    cat_left: np.ndarray = None
+    cat_known: np.ndarray = None
 
 
 def preorder(left, right):
@@ -101,7 +107,11 @@ def pack(trees, n_features, *, wide, threshold32=None):
         rec["feature_flags"] = flags.astype(np.uint32)
         right = np.where(internal, pos[np.maximum(np.asarray(tree.right)[order], 0)], leaf_rows)
         rec["right"] = right.astype(np.uint32)
-        thr = np.where(internal, np.asarray(tree.threshold, dtype=np.float64)[order], 0.0)
+        cat = np.zeros(len(order), dtype=bool)
+        if tree.categorical is not None:
+            cat = internal & np.asarray(tree.categorical, dtype=bool)[order]
+            rec["feature_flags"] |= np.where(cat, L.TREE_CATEGORICAL, 0).astype(np.uint32)
+        thr = np.where(internal & ~cat, np.asarray(tree.threshold, dtype=np.float64)[order], 0.0)
         if wide:
             rec["threshold"] = thr
         else:
@@ -109,6 +119,15 @@ def pack(trees, n_features, *, wide, threshold32=None):
             if threshold32 is None and not np.array_equal(t32.astype(np.float64), thr):
                 raise UnsupportedModelError("tree thresholds do not fit float32 exactly")
             rec["threshold"] = t32
+        if cat.any():
+            if not wide:
+                raise UnsupportedModelError("categorical splits need float64 node records")
+            left_set = np.asarray(tree.cat_left, dtype=np.int64)[order]
+            known = np.asarray(tree.cat_known, dtype=np.int64)[order]
+            known = np.where(known < 0, 0xFFFFFFFF, known).astype(np.uint64)
+            bits = (known << np.uint64(32)) | left_set.astype(np.uint64)
+            tbits = rec["threshold"].view(np.uint64)
+            tbits[cat] = bits[cat]
         records.append(rec)
         leaves.append(np.asarray(tree.leaf_value, dtype=np.float64)[order][is_leaf])
         roots.append(n_nodes)
@@ -128,15 +147,28 @@ def pack(trees, n_features, *, wide, threshold32=None):
             np.asarray(roots, dtype=np.int32), leaf_matrix)
 
 
-def add_ensemble(graph, x, trees, *, wide, compare, aggregate, base=None, threshold32=None,
-                 n_features=None):
-    """Adds a TreeEnsemble node over value x; returns its output value name."""
-    nodes, roots, leaves = pack(trees, n_features if n_features is not None else graph.n_features,
-                                wide=wide, threshold32=threshold32)
+def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=None,
+                 threshold32=None, median_weights=None, category_sets=None, category_rule=None):
+    """Adds a TreeEnsemble node over value x (n_features columns); returns its output value.
+
+    category_sets : list of uint32 bitset arrays, referenced by the trees' cat_left/cat_known.
+    """
+    nodes, roots, leaves = pack(trees, n_features, wide=wide, threshold32=threshold32)
+    attrs = {}
+    if category_sets:
+        sizes = [len(np.asarray(s).reshape(-1)) for s in category_sets]
+        attrs["cat_offsets"] = graph.tensor(np.concatenate([[0], np.cumsum(sizes)]), "uint32")
+        attrs["cat_words"] = graph.tensor(
+            np.concatenate([np.asarray(s, dtype=np.uint32).reshape(-1) for s in category_sets]),
+            "uint32")
+        attrs["category_rule"] = category_rule
+    if median_weights is not None:
+        attrs["median_weights"] = graph.tensor(np.asarray(median_weights, np.float64), "float64")
     return graph.add(
         "TreeEnsemble", [x],
         nodes=graph.tensor(nodes, "uint8"), roots=graph.tensor(roots, "int32"),
         leaves=graph.tensor(leaves, "float64"),
         base=None if base is None else graph.tensor(np.asarray(base, dtype=np.float64), "float64"),
         node_format="node64" if wide else "node32", compare=compare, aggregate=aggregate,
+        **attrs,
     )

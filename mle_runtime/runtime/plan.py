@@ -1,6 +1,9 @@
 """Thread-count resolution shared by load() and every predict call."""
 
+import operator
 import os
+
+import numpy as np
 
 from mle_runtime import _native
 
@@ -16,12 +19,19 @@ def resolve_n_threads(n_threads):
     this says: the plan runs them on the calling thread.
     """
     global _MAX
-    if n_threads is None or n_threads == 0:
+    if n_threads is None:
         return 0
-    if not isinstance(n_threads, int) or isinstance(n_threads, bool):
+    if isinstance(n_threads, (bool, np.bool_)):
         raise TypeError(f"n_threads must be an int or None, got {type(n_threads).__name__}")
+    try:
+        n_threads = operator.index(n_threads)  # int, numpy integers (as joblib's n_jobs)
+    except TypeError:
+        raise TypeError(
+            f"n_threads must be an int or None, got {type(n_threads).__name__}") from None
+    if n_threads == 0:
+        return 0
     if n_threads > 0:
-        return n_threads
+        return min(n_threads, 1 << 16)  # the native call takes a C int; more is pointless
     if _MAX is None:
         _MAX = _native.build_info()["max_threads"] or os.cpu_count() or 1
     return max(1, _MAX + 1 + n_threads)

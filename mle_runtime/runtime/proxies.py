@@ -7,6 +7,8 @@ call adapts the input (see :mod:`mle_runtime.runtime.inputs`) and makes one nati
 runs the whole graph with the GIL released.
 """
 
+import copy
+
 import numpy as np
 
 from mle_runtime.errors import FormatError
@@ -39,16 +41,42 @@ numpy.ndarray
 
 
 def _decode_classes(spec):
+    """classes_ from its metadata description (untrusted: anything unexpected is a
+    FormatError)."""
     try:
         dtype = spec["dtype"]
         values = spec["values"]
+        if not isinstance(values, list) or not values:
+            raise ValueError("'values' must be a non-empty list")
+        if not all(isinstance(v, (str, int, float, bool)) for v in values):
+            raise ValueError("'values' must hold strings, numbers or booleans")
         if dtype == "object":
             arr = np.empty(len(values), dtype=object)
             arr[:] = values
-            return arr
-        return np.array(values, dtype=np.dtype(dtype))
-    except (KeyError, TypeError, ValueError) as e:
+        else:
+            dt = np.dtype(dtype)
+            if dt.kind not in "biufU":
+                raise ValueError(f"unsupported dtype {dtype!r}")
+            arr = np.array(values, dtype=dt)
+        if arr.shape != (len(values),):
+            raise ValueError("'values' must be a flat list")
+        return arr
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise FormatError(f"metadata 'classes' is malformed: {e}") from None
+
+
+def _labels(classes, indices):
+    """classes[indices], with a damaged file's out-of-range or non-integer indices refused."""
+    if indices.dtype.kind != "i" or indices.ndim != 1:
+        raise FormatError(
+            f"the graph's predict output is {indices.dtype} of shape {indices.shape}; a "
+            "classifier's predict must give one class index per row")
+    try:
+        return classes.take(indices)
+    except IndexError:
+        raise FormatError(
+            f"the graph predicts class indices outside the {len(classes)} classes_ in the "
+            "metadata") from None
 
 
 def _with_integer_rule(method, keep, fill_dtypes, model):
@@ -113,8 +141,8 @@ class MLEModel:
     # -- metadata, read on first use -------------------------------------------------------
     @property
     def metadata(self):
-        """The file's metadata (a dict; a copy, so edits do not affect the model)."""
-        return dict(self._metadata())
+        """The file's metadata (a dict; a deep copy, so edits do not affect the model)."""
+        return copy.deepcopy(self._metadata())
 
     def _metadata(self):
         if self._meta is None:
@@ -124,10 +152,15 @@ class MLEModel:
     def _summary(self):
         try:
             meta = self._metadata()
-            return meta.get("summary") or meta.get("model_class", "").split(".")[-1] or \
-                self._native.name
         except FormatError:
             return self._native.name
+        summary = meta.get("summary")
+        if isinstance(summary, str) and summary:
+            return summary
+        cls = meta.get("model_class")
+        if isinstance(cls, str) and cls:
+            return cls.split(".")[-1]
+        return self._native.name
 
     @property
     def _estimator_type(self):
@@ -140,7 +173,10 @@ class MLEModel:
             spec = self._metadata().get("classes")
             if spec is None:
                 raise AttributeError(f"'{self._summary()}' has no attribute 'classes_'")
-            self._classes = _decode_classes(spec)
+            classes = _decode_classes(spec)
+            # predict maps class indices through this very array: keep it immutable.
+            classes.setflags(write=False)
+            self._classes = classes
         return self._classes
 
     @property
@@ -157,7 +193,11 @@ class MLEModel:
         return np.array(names, dtype=object)
 
     def _feature_names(self):
-        return self._metadata().get("feature_names_in")
+        names = self._metadata().get("feature_names_in")
+        if names is not None and (not isinstance(names, list) or
+                                  not all(isinstance(n, str) for n in names)):
+            raise FormatError("metadata 'feature_names_in' must be a list of strings")
+        return names
 
     def _integer_rule(self):
         """(keep, fill_dtypes) from the metadata's "integer_input", or None when absent."""
@@ -179,11 +219,16 @@ class MLEModel:
         model = self
         labels = name == "predict" and self._metadata().get("estimator_type") == "classifier"
         if labels:
+            if self._metadata().get("classes") is None:
+                raise FormatError("the metadata says the model is a classifier but has no "
+                                  "'classes'; the file is damaged")
             classes = self.classes_
+            if not self._native.ravel[idx] or self._native.output_cols(idx) != 1:
+                raise FormatError("a classifier's predict output must be one column")
 
             def method(X, *, n_threads=None):
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
-                return classes.take(run(as_matrix(X, model), idx, t))
+                return _labels(classes, run(as_matrix(X, model), idx, t))
         else:
 
             def method(X, *, n_threads=None):

@@ -63,7 +63,8 @@ class Model {
   static DType resolve(ValueKind k, DType x) {
     return k == ValueKind::kInput ? x : (k == ValueKind::kF64 ? DType::kF64 : DType::kI64);
   }
-  Status check_block(const uint8_t* X, DType dt, int64_t rows, int64_t row0) const;
+  Status run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n, int64_t x_cols,
+                       void* out, int n_threads) const;
 
   Buffer buffer_;
   Container container_;
@@ -74,6 +75,7 @@ class Model {
   int64_t n_features_ = 0;
   bool allow_nan_ = false;
   bool allow_inf_ = false;
+  bool cast_f32_ = false;  // the model casts X to float32: float64 values must fit
   std::string name_;
   std::string nan_owner_;
 };

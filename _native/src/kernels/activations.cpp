@@ -48,6 +48,8 @@ class Elementwise final : public Kernel {
           y = std::log(v);
         } else if (Fn == 3) {
           y = std::exp(v);
+        } else if (Fn == 4) {
+          y = -std::pow(2.0, -v);  // IsolationForest.score_samples: -(2 ** -(depth / c))
         } else {
           double p = std::min(std::max(v, -1.0), 1.0);
           p += 1.0;
@@ -200,6 +202,22 @@ Status make_argmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   return Status::OK();
 }
 
+// Outlier detectors' predict: -1 where the decision function is < 0, else 1 (int64).
+class OutlierLabel final : public Kernel {
+ public:
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) out.row<int64_t>(r)[0] = get(in[0], r, 0) < 0.0 ? -1 : 1;
+  }
+};
+
+Status make_outlier_label(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  if (b.inputs()[0].cols != 1) return b.error("input must have exactly one column");
+  k->reset(new OutlierLabel());
+  *out = ValueInfo{1, ValueKind::kI64};
+  return Status::OK();
+}
+
 // y = x * factor (ExponentialLoss: expit(2 * raw)).
 class Scale final : public Kernel {
  public:
@@ -230,6 +248,8 @@ const OpEntry kActivationOps[] = {
     {"Sigmoid", make_elementwise<0>},
     {"Log", make_elementwise<1>},
     {"Exp", make_elementwise<3>},
+    {"AnomalyScore", make_elementwise<4>},
+    {"OutlierLabel", make_outlier_label},
     {"HuberScale", make_elementwise<2>},
     {"BinaryProba", make_binary_proba},
     {"NormalizeRows", make_normalize_rows},

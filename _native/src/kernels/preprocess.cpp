@@ -12,20 +12,25 @@ namespace mle {
 namespace {
 
 // y = ((x - sub) / div) with both parts optional, per column (StandardScaler, RobustScaler,
-// MaxAbsScaler).
+// MaxAbsScaler). With cast_params the parameters are first rounded to the data's dtype, as
+// StandardScaler does (xp.astype(self.mean_, X.dtype)) before its float32 arithmetic.
 class SubDiv final : public Kernel {
  public:
-  SubDiv(int64_t cols, const double* sub, const double* div) : cols_(cols), sub_(sub), div_(div) {}
+  SubDiv(int64_t cols, const double* sub, const double* div, bool cast)
+      : cols_(cols), sub_(sub), div_(div), cast_(cast) {}
   void run(int64_t rows, const View* in, const View& out) const override {
     dispatch_float(out.dtype, [&](auto tag) {
       using T = decltype(tag);
+      auto param = [&](const double* p, int64_t c) {
+        return cast_ ? static_cast<double>(static_cast<T>(p[c])) : p[c];
+      };
       for (int64_t r = 0; r < rows; ++r) {
         const T* x = in[0].row<T>(r);
         T* y = out.row<T>(r);
         for (int64_t c = 0; c < cols_; ++c) {
           T v = x[c];
-          if (sub_) v = static_cast<T>(static_cast<double>(v) - sub_[c]);
-          if (div_) v = static_cast<T>(static_cast<double>(v) / div_[c]);
+          if (sub_) v = static_cast<T>(static_cast<double>(v) - param(sub_, c));
+          if (div_) v = static_cast<T>(static_cast<double>(v) / param(div_, c));
           y[c] = v;
         }
       }
@@ -36,6 +41,7 @@ class SubDiv final : public Kernel {
   int64_t cols_;
   const double* sub_;
   const double* div_;
+  bool cast_;
 };
 
 Status make_subdiv(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
@@ -45,8 +51,10 @@ Status make_subdiv(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   const TensorRef *sub, *div;
   MLE_RETURN_IF_ERROR(b.tensor("sub", DType::kF64, {in.cols}, &sub, true));
   MLE_RETURN_IF_ERROR(b.tensor("div", DType::kF64, {in.cols}, &div, true));
+  bool cast;
+  MLE_RETURN_IF_ERROR(b.boolean_or("cast_params", false, &cast));
   k->reset(new SubDiv(in.cols, sub ? sub->as<double>() : nullptr,
-                      div ? div->as<double>() : nullptr));
+                      div ? div->as<double>() : nullptr, cast));
   *out = in;
   return Status::OK();
 }

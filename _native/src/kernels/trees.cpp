@@ -3,8 +3,11 @@
 // dispatched once per block. Trees are walked one at a time over the whole row block so each
 // tree stays in cache; per-row sums are accumulated in tree order, exactly as the source
 // frameworks add them.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "mle/kernel.h"
 #include "mle/trees.h"
@@ -26,14 +29,60 @@ struct Cmp<Node64> {
   using T = double;
 };
 
-template <class Node, bool LT, bool HasMissing, class TX>
-inline uint32_t find_leaf(const Node* tree, const TX* x) {
+// Category sets: set k is the bitset cat_words[cat_offsets[k] .. cat_offsets[k + 1]).
+struct CategorySets {
+  const uint32_t* offsets = nullptr;
+  const uint32_t* words = nullptr;
+  bool contains(uint32_t set, uint32_t c) const {
+    const uint32_t w = c >> 5;
+    if (w >= offsets[set + 1] - offsets[set]) return false;
+    return (words[offsets[set] + w] >> (c & 31)) & 1u;
+  }
+};
+
+constexpr uint32_t kNoSet = 0xFFFFFFFFu;
+
+// Set references of a categorical node, kept in the threshold field's bits: Node64 holds the
+// left set in the low 32 bits and the known-categories set in the high 32 bits (kNoSet: none);
+// Node32 holds only the left set.
+inline void category_refs(const trees::Node64& nd, uint32_t* left, uint32_t* known) {
+  uint64_t bits;
+  std::memcpy(&bits, &nd.threshold, 8);
+  *left = static_cast<uint32_t>(bits);
+  *known = static_cast<uint32_t>(bits >> 32);
+}
+inline void category_refs(const trees::Node32& nd, uint32_t* left, uint32_t* known) {
+  std::memcpy(left, &nd.threshold, 4);
+  *known = kNoSet;
+}
+
+// HistGradientBoosting's categorical rule (_predictor.pyx): a negative value is missing; the
+// value is truncated to an 8-bit bin like scikit-learn's cast; a category in the left set goes
+// left, a known category goes right, an unknown one is treated as missing.
+template <class Node, class TX>
+inline bool category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
+  const bool dflt = (nd.feature_flags & trees::kDefaultLeft) != 0;
+  if (std::isnan(v) || v < TX(0)) return dflt;
+  const uint32_t c = static_cast<uint8_t>(static_cast<int64_t>(v));
+  uint32_t left, known;
+  category_refs(nd, &left, &known);
+  if (cats.contains(left, c)) return true;
+  if (known == kNoSet || cats.contains(known, c)) return false;
+  return dflt;
+}
+
+template <class Node, bool LT, bool HasMissing, bool HasCat, class TX>
+inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cats) {
   using TC = typename Cmp<Node>::T;
   uint32_t i = 0;
   for (;;) {
     const Node& nd = tree[i];
     const uint32_t ff = nd.feature_flags;
     if (ff & trees::kLeaf) return nd.right;
+    if (HasCat && (ff & trees::kCategorical)) {
+      i = category_goes_left(nd, x[ff & trees::kFeatureMask], cats) ? i + 1 : nd.right;
+      continue;
+    }
     TC v = static_cast<TC>(x[ff & trees::kFeatureMask]);
     if (HasMissing) {
       const uint32_t mk = (ff & trees::kMissingMask) >> trees::kMissingShift;
@@ -67,10 +116,23 @@ class TreeEnsemble final : public Kernel {
   int64_t n_out = 0;
   const double* base = nullptr;
   bool average = false;
+  const double* median_weights = nullptr;  // aggregate="weighted_median" (AdaBoostRegressor)
   bool lt = false;
   bool has_missing = false;
+  bool has_cat = false;
+  CategorySets cats;
 
   void run(int64_t rows, const View* in, const View& out) const override {
+    if (median_weights) {
+      dispatch_float(in[0].dtype, [&](auto tag) {
+        using TX = decltype(tag);
+        if (wide)
+          weighted_median<Node64, TX>(rows, in[0], out);
+        else
+          weighted_median<Node32, TX>(rows, in[0], out);
+      });
+      return;
+    }
     for (int64_t r = 0; r < rows; ++r) {
       double* y = out.row<double>(r);
       for (int64_t k = 0; k < n_out; ++k) y[k] = base ? base[k] : 0.0;
@@ -92,83 +154,216 @@ class TreeEnsemble final : public Kernel {
   }
 
  private:
-  template <class Node, class TX>
-  void by_flags(int64_t rows, const View& x, const View& y) const {
-    if (lt) {
-      if (has_missing)
-        walk<Node, true, true, TX>(rows, x, y);
+  // Chooses the kernel instance once per block.
+  template <class F>
+  void by_flags(F&& f) const {
+    auto cat = [&](auto lt_tag, auto miss_tag) {
+      if (has_cat)
+        f(lt_tag, miss_tag, std::true_type{});
       else
-        walk<Node, true, false, TX>(rows, x, y);
-    } else {
+        f(lt_tag, miss_tag, std::false_type{});
+    };
+    auto miss = [&](auto lt_tag) {
       if (has_missing)
-        walk<Node, false, true, TX>(rows, x, y);
+        cat(lt_tag, std::true_type{});
       else
-        walk<Node, false, false, TX>(rows, x, y);
-    }
+        cat(lt_tag, std::false_type{});
+    };
+    if (lt)
+      miss(std::true_type{});
+    else
+      miss(std::false_type{});
   }
 
-  template <class Node, bool LT, bool HasMissing, class TX>
+  template <class Node, class TX>
+  void by_flags(int64_t rows, const View& x, const View& y) const {
+    by_flags([&](auto lt, auto miss, auto cat) {
+      walk<Node, decltype(lt)::value, decltype(miss)::value, decltype(cat)::value, TX>(rows, x, y);
+    });
+  }
+
+  template <class Node, bool LT, bool HasMissing, bool HasCat, class TX>
   void walk(int64_t rows, const View& x, const View& y) const {
     const Node* all = reinterpret_cast<const Node*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
       const Node* tree = all + roots[t];
       if (n_out == 1) {
         for (int64_t r = 0; r < rows; ++r)
-          y.row<double>(r)[0] += leaves[find_leaf<Node, LT, HasMissing>(tree, x.row<TX>(r))];
+          y.row<double>(r)[0] +=
+              leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)];
       } else {
         for (int64_t r = 0; r < rows; ++r) {
           const double* lv =
-              leaves + static_cast<int64_t>(find_leaf<Node, LT, HasMissing>(tree, x.row<TX>(r))) * n_out;
+              leaves + static_cast<int64_t>(
+                           find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)) *
+                           n_out;
           double* yr = y.row<double>(r);
           for (int64_t k = 0; k < n_out; ++k) yr[k] += lv[k];
         }
       }
     }
   }
+
+  // AdaBoostRegressor._get_median_predict: the prediction of the tree at which the cumulative
+  // weight, in order of increasing prediction, first reaches half the total.
+  template <class Node, class TX>
+  void weighted_median(int64_t rows, const View& x, const View& y) const {
+    std::vector<double> vals(static_cast<size_t>(n_trees));
+    std::vector<int64_t> order(static_cast<size_t>(n_trees));
+    const Node* all = reinterpret_cast<const Node*>(nodes);
+    for (int64_t r = 0; r < rows; ++r) {
+      by_flags([&](auto lt, auto miss, auto cat) {
+        for (int64_t t = 0; t < n_trees; ++t)
+          vals[t] = leaves[find_leaf<Node, decltype(lt)::value, decltype(miss)::value,
+                                     decltype(cat)::value>(all + roots[t], x.row<TX>(r), cats)];
+      });
+      for (int64_t t = 0; t < n_trees; ++t) order[t] = t;
+      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return vals[a] < vals[b] || (vals[a] == vals[b] && a < b);
+      });
+      double total = 0.0;
+      for (int64_t t = 0; t < n_trees; ++t) total += median_weights[order[t]];
+      const double half = 0.5 * total;
+      double cdf = 0.0;
+      int64_t pick = order[n_trees - 1];
+      for (int64_t t = 0; t < n_trees; ++t) {
+        cdf += median_weights[order[t]];
+        if (cdf >= half) {
+          pick = order[t];
+          break;
+        }
+      }
+      y.row<double>(r)[0] = vals[pick];
+    }
+  }
 };
 
 // Validates every tree: children in range and after their parent (so acyclic), feature
 // indices below the input width, leaf rows inside the leaf matrix, known flags only.
+// A branch-free pass over all nodes finds whether anything is wrong; only then a second,
+// slower pass finds the first offending node to name it in the error.
+template <class Node>
+bool tree_ok(const Node* nodes, int64_t size, uint32_t n_features, uint32_t n_leaves,
+             uint32_t* flags_seen) {
+  // Read the two trailing 32-bit words of each record directly (records are 4-byte aligned).
+  constexpr size_t kWords = sizeof(Node) / 4;
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(nodes) + (kWords - 2);
+  uint32_t bad = 0, seen = 0;
+  const uint32_t sz = static_cast<uint32_t>(size);
+  for (uint32_t i = 0; i < sz; ++i, w += kWords) {
+    const uint32_t ff = w[0];
+    const uint32_t right = w[1];
+    const uint32_t m = (ff >> 31) - 1u;  // all ones for internal nodes, 0 for leaves
+    // internal: i < right < sz  <=>  right - i - 1 < sz - i - 1 (unsigned); leaf: right < n_leaves
+    const uint32_t val = right - ((i + 1u) & m);
+    const uint32_t lim = ((sz - i - 1u) & m) | (n_leaves & ~m);
+    bad |= static_cast<uint32_t>(val >= lim);
+    bad |= static_cast<uint32_t>(((ff & trees::kFeatureMask) & m) >= n_features);
+    bad |= ff & (trees::kFlagMask & ~trees::kKnownFlags);
+    seen |= ff & m;
+  }
+  *flags_seen |= seen;
+  return bad == 0;
+}
+
+template <class Node>
+Status tree_error(const NodeBuild& b, int64_t t, const Node* nodes, int64_t size,
+                  int64_t n_features, int64_t n_leaves) {
+  for (int64_t i = 0; i < size; ++i) {
+    const Node& nd = nodes[i];
+    const uint32_t ff = nd.feature_flags;
+    const std::string at = "tree " + std::to_string(t) + " node " + std::to_string(i) + ": ";
+    if ((ff & trees::kFlagMask) & ~trees::kKnownFlags) return b.error(at + "unknown flags");
+    if (ff & trees::kLeaf) {
+      if (static_cast<int64_t>(nd.right) >= n_leaves)
+        return b.error(at + "leaf row " + std::to_string(nd.right) + " is outside [0, " +
+                       std::to_string(n_leaves) + ")");
+      continue;
+    }
+    if (static_cast<int64_t>(ff & trees::kFeatureMask) >= n_features)
+      return b.error(at + "feature " + std::to_string(ff & trees::kFeatureMask) +
+                     " is beyond the input's " + std::to_string(n_features) + " features");
+    if (static_cast<int64_t>(nd.right) <= i || static_cast<int64_t>(nd.right) >= size)
+      return b.error(at + "child index out of range (children must follow their parent "
+                     "inside the tree)");
+  }
+  return b.error("tree " + std::to_string(t) + ": invalid");
+}
+
 template <class Node>
 Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const int32_t* roots,
-                   int64_t n_trees, int64_t n_features, int64_t n_leaves, bool* has_missing) {
-  *has_missing = false;
+                   int64_t n_trees, int64_t n_features, int64_t n_leaves, bool* has_missing,
+                   bool* has_cat) {
+  if (n_features > static_cast<int64_t>(trees::kMaxFeatures) || n_leaves >= (int64_t(1) << 32))
+    return b.error("too many features or leaves for tree nodes");
   for (int64_t t = 0; t < n_trees; ++t) {
     const int64_t start = roots[t];
     const int64_t end = t + 1 < n_trees ? roots[t + 1] : n_nodes;
     if (start < 0 || end <= start || end > n_nodes)
       return b.error("tree " + std::to_string(t) + ": root offsets must increase within the " +
                      "node array");
-    const int64_t size = end - start;
-    for (int64_t i = 0; i < size; ++i) {
-      const Node& nd = nodes[start + i];
-      const uint32_t ff = nd.feature_flags;
-      if ((ff & trees::kFlagMask) & ~trees::kKnownFlags)
-        return b.error("tree " + std::to_string(t) + " node " + std::to_string(i) +
-                       ": unknown flags");
-      if (ff & trees::kLeaf) {
-        if (static_cast<int64_t>(nd.right) >= n_leaves)
-          return b.error("tree " + std::to_string(t) + " node " + std::to_string(i) +
-                         ": leaf row " + std::to_string(nd.right) + " is outside [0, " +
-                         std::to_string(n_leaves) + ")");
-        continue;
-      }
-      if (ff & trees::kCategorical)
-        return Status::Unsupported(b.where() + ": categorical splits are not supported by "
-                                   "this version of mle_runtime");
-      if (static_cast<int64_t>(ff & trees::kFeatureMask) >= n_features)
-        return b.error("tree " + std::to_string(t) + " node " + std::to_string(i) +
-                       ": feature " + std::to_string(ff & trees::kFeatureMask) +
-                       " is beyond the input's " + std::to_string(n_features) + " features");
-      if (i + 1 >= size || static_cast<int64_t>(nd.right) <= i ||
-          static_cast<int64_t>(nd.right) >= size)
-        return b.error("tree " + std::to_string(t) + " node " + std::to_string(i) +
-                       ": child index out of range (children must follow their parent "
-                       "inside the tree)");
-      if (ff & trees::kMissingMask) *has_missing = true;
-    }
+  }
+  uint32_t seen = 0;
+  int64_t first_bad = -1;
+  // Large ensembles are checked on all cores (this is most of the load time of a big forest).
+#pragma omp parallel for schedule(static) reduction(| : seen) reduction(max : first_bad) \
+    if (n_nodes > 65536)
+  for (int64_t t = 0; t < n_trees; ++t) {
+    const int64_t start = roots[t];
+    const int64_t end = t + 1 < n_trees ? roots[t + 1] : n_nodes;
+    uint32_t s = 0;
+    if (!tree_ok(nodes + start, end - start, static_cast<uint32_t>(n_features),
+                 static_cast<uint32_t>(n_leaves), &s))
+      first_bad = std::max(first_bad, t);
+    seen |= s;
+  }
+  if (first_bad >= 0) {
+    const int64_t start = roots[first_bad];
+    const int64_t end = first_bad + 1 < n_trees ? roots[first_bad + 1] : n_nodes;
+    return tree_error(b, first_bad, nodes + start, end - start, n_features, n_leaves);
+  }
+  *has_cat = (seen & trees::kCategorical) != 0;
+  *has_missing = (seen & trees::kMissingMask) != 0;
+  return Status::OK();
+}
+
+// Validates the category-set tables and every categorical node's set references.
+template <class Node>
+Status check_category_refs(const NodeBuild& b, const Node* nodes, int64_t n_nodes,
+                           uint32_t n_sets) {
+  for (int64_t i = 0; i < n_nodes; ++i) {
+    const uint32_t ff = nodes[i].feature_flags;
+    if ((ff & trees::kLeaf) || !(ff & trees::kCategorical)) continue;
+    uint32_t left, known;
+    category_refs(nodes[i], &left, &known);
+    if (left >= n_sets || (known != kNoSet && known >= n_sets))
+      return b.error("node " + std::to_string(i) + ": category set index out of range");
   }
   return Status::OK();
+}
+
+Status check_categories(const NodeBuild& b, TreeEnsemble& e, int64_t n_nodes) {
+  const TensorRef *off, *words;
+  MLE_RETURN_IF_ERROR(b.tensor("cat_offsets", DType::kU32, {-1}, &off));
+  MLE_RETURN_IF_ERROR(b.tensor("cat_words", DType::kU32, {-1}, &words));
+  std::string rule;
+  MLE_RETURN_IF_ERROR(b.string("category_rule", &rule));
+  if (rule != "hist_gradient_boosting")
+    return Status::Unsupported(b.where() + ": category rule '" + rule + "' is not supported");
+  const int64_t n_sets = off->shape[0] - 1;
+  if (n_sets < 1 || n_sets >= kNoSet) return b.error("cat_offsets must list at least one set");
+  const uint32_t* o = off->as<uint32_t>();
+  if (o[0] != 0) return b.error("cat_offsets must start at 0");
+  for (int64_t k = 0; k < n_sets; ++k)
+    if (o[k + 1] < o[k] || static_cast<int64_t>(o[k + 1]) > words->shape[0])
+      return b.error("cat_offsets must increase and stay inside cat_words");
+  e.cats.offsets = o;
+  e.cats.words = words->as<uint32_t>();
+  if (e.wide)
+    return check_category_refs(b, reinterpret_cast<const Node64*>(e.nodes), n_nodes,
+                               static_cast<uint32_t>(n_sets));
+  return check_category_refs(b, reinterpret_cast<const Node32*>(e.nodes), n_nodes,
+                             static_cast<uint32_t>(n_sets));
 }
 
 Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
@@ -181,7 +376,8 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   MLE_RETURN_IF_ERROR(b.string("compare", &cmp));
   if (fmt != "node32" && fmt != "node64")
     return b.error("node_format must be 'node32' or 'node64', got '" + fmt + "'");
-  if (agg != "sum" && agg != "mean") return b.error("aggregate must be 'sum' or 'mean'");
+  if (agg != "sum" && agg != "mean" && agg != "weighted_median")
+    return b.error("aggregate must be 'sum', 'mean' or 'weighted_median'");
   if (cmp != "<" && cmp != "<=") return b.error("compare must be '<' or '<='");
   auto e = std::make_unique<TreeEnsemble>();
   e->wide = fmt == "node64";
@@ -196,6 +392,8 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   if (leaves->shape[1] == 0) return b.error("leaf values have no columns");
   MLE_RETURN_IF_ERROR(b.tensor("base", DType::kF64, {leaves->shape[1]}, &base, true));
   if (nodes->shape[0] > (int64_t(1) << 31)) return b.error("too many nodes");
+  if (reinterpret_cast<uintptr_t>(nodes->data) % (e->wide ? 8 : 4) != 0)
+    return b.error("node records are not aligned to their threshold size");
   e->nodes = nodes->as<uint8_t>();
   e->roots = roots->as<int32_t>();
   e->n_trees = roots->shape[0];
@@ -205,11 +403,18 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   if (e->wide)
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node64*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
-                                    leaves->shape[0], &e->has_missing));
+                                    leaves->shape[0], &e->has_missing, &e->has_cat));
   else
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node32*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
-                                    leaves->shape[0], &e->has_missing));
+                                    leaves->shape[0], &e->has_missing, &e->has_cat));
+  if (agg == "weighted_median") {
+    const TensorRef* w;
+    MLE_RETURN_IF_ERROR(b.tensor("median_weights", DType::kF64, {e->n_trees}, &w));
+    if (e->n_out != 1 || base) return b.error("weighted_median needs one output and no base");
+    e->median_weights = w->as<double>();
+  }
+  if (e->has_cat) MLE_RETURN_IF_ERROR(check_categories(b, *e, nodes->shape[0]));
   *out = ValueInfo{e->n_out, ValueKind::kF64};
   *k = std::move(e);
   return Status::OK();

@@ -21,6 +21,15 @@ CLASSIFIERS = (
 )
 
 
+def follows_input_dtype(est):
+    """Whether ``X @ coef_.T + intercept_`` is float32 for float32 X, as numpy computes it in
+    scikit-learn's decision functions: coef_ must be float32 and adding intercept_ must not
+    promote (a Python float or a float32 array does not; SGD's float64 intercept_ does)."""
+    if np.asarray(est.coef_).dtype != np.float32:
+        return False
+    return (np.zeros(1, dtype=np.float32) + est.intercept_).dtype == np.float32
+
+
 def linear_node(ctx, est, x):
     """Adds ``x @ coef_.T + intercept_``; returns (value, n_outputs, coef_was_1d)."""
     name = type(est).__name__
@@ -35,8 +44,7 @@ def linear_node(ctx, est, x):
                            f"{name}.intercept_")
     g = ctx.graph
     ctx.refuses_nan(est)
-    # scikit-learn computes float32 X @ float32 coef_ in float32; keep that output dtype.
-    follow = np.asarray(coef_raw).dtype == np.float32
+    follow = follows_input_dtype(est)
     v = g.add("Linear", [x], weight=g.tensor(coef2, "float64"),
               bias=g.tensor(intercept, "float64") if np.any(intercept != 0) else None,
               follow_input_dtype=True if follow else None)

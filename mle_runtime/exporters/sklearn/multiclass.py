@@ -5,7 +5,7 @@ import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.sklearn.common import Head, as_float64, register
-from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, positive_proba
+from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, follows_input_dtype, positive_proba
 
 
 @register("OneVsRestClassifier", kind="predictor")
@@ -34,7 +34,7 @@ def one_vs_rest(est, ctx, x):
     ctx.refuses_nan(subs[0])
     # Each binary estimator computes float32 X @ float32 coef_ in float32 when it was fitted on
     # float32 data, and OneVsRestClassifier stacks those columns: keep the caller's dtype then.
-    follow = all(np.asarray(e.coef_).dtype == np.float32 for e in subs)
+    follow = all(follows_input_dtype(e) for e in subs)
     d = g.add("Linear", [x], weight=g.tensor(np.vstack(rows), "float64"),
               bias=g.tensor(np.array(bias), "float64"),
               follow_input_dtype=True if follow else None)

@@ -19,7 +19,8 @@ def standard_scaler(est, ctx, x):
     if mean is None and scale is None:
         return x
     g = ctx.graph
-    return g.add("SubDiv", [x], sub=_vec(g, mean), div=_vec(g, scale))
+    # scikit-learn casts mean_/scale_ to X's dtype before the in-place arithmetic.
+    return g.add("SubDiv", [x], sub=_vec(g, mean), div=_vec(g, scale), cast_params=True)
 
 
 @register("RobustScaler", kind="transformer")

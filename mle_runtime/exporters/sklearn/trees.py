@@ -36,18 +36,18 @@ def _sk_tree(tree_, leaf_value):
     )
 
 
-def _normalized_proba(tree_):
-    """DecisionTreeClassifier.predict_proba's per-leaf rows, computed with numpy's own ops."""
-    proba = np.array(tree_.value[:, 0, :], dtype=np.float64)
-    normalizer = proba.sum(axis=1)[:, np.newaxis]
-    normalizer[normalizer == 0.0] = 1.0
-    proba /= normalizer
-    return proba
+def _tree_proba(est):
+    """DecisionTreeClassifier.predict_proba's per-leaf rows: scikit-learn (>= 1.4) stores the
+    class fractions in tree_.value and returns them as they are."""
+    return np.asarray(est.tree_.value[:, 0, :est.n_classes_], dtype=np.float64)
 
 
-def _sk_ensemble(ctx, x, trees, aggregate, base=None):
-    return add_ensemble(ctx.graph, x, trees, wide=False, compare="<=", aggregate=aggregate,
-                        base=base, threshold32=largest_float32_not_above)
+def _sk_ensemble(ctx, x, trees, aggregate, n_features, base=None, median_weights=None):
+    if x == "X":  # scikit-learn's trees cast X to float32 and refuse what overflows it
+        ctx.graph.cast_float32 = True
+    return add_ensemble(ctx.graph, x, trees, n_features=n_features, wide=False,
+                        compare="<=", aggregate=aggregate, base=base,
+                        threshold32=largest_float32_not_above, median_weights=median_weights)
 
 
 def _check_single_output(est):
@@ -75,20 +75,16 @@ def _classifier_head(ctx, proba, est, log_proba=True):
 def decision_tree_classifier(est, ctx, x):
     _check_single_output(est)
     _nan_policy(ctx, est)
-    g = ctx.graph
-    t = est.tree_
-    raw = _sk_ensemble(ctx, x, [_sk_tree(t, t.value[:, 0, :])], "sum")
-    proba = _sk_ensemble(ctx, x, [_sk_tree(t, _normalized_proba(t))], "sum")
-    head = _classifier_head(ctx, proba, est)
-    head.outputs["predict"] = (g.add("ArgMax", [raw]), True)  # argmax of the raw counts
-    return head
+    proba = _sk_ensemble(ctx, x, [_sk_tree(est.tree_, _tree_proba(est))], "sum",
+                         est.n_features_in_)
+    return _classifier_head(ctx, proba, est)
 
 
 @register("DecisionTreeRegressor", "ExtraTreeRegressor", kind="predictor")
 def decision_tree_regressor(est, ctx, x):
     _nan_policy(ctx, est)
     t = est.tree_
-    v = _sk_ensemble(ctx, x, [_sk_tree(t, t.value[:, :, 0])], "sum")
+    v = _sk_ensemble(ctx, x, [_sk_tree(t, t.value[:, :, 0])], "sum", est.n_features_in_)
     return Head({"predict": (v, est.n_outputs_ == 1)}, "regressor")
 
 
@@ -96,15 +92,16 @@ def decision_tree_regressor(est, ctx, x):
 def forest_classifier(est, ctx, x):
     _check_single_output(est)
     _nan_policy(ctx, est)
-    trees = [_sk_tree(e.tree_, _normalized_proba(e.tree_)) for e in est.estimators_]
-    return _classifier_head(ctx, _sk_ensemble(ctx, x, trees, "mean"), est)
+    trees = [_sk_tree(e.tree_, _tree_proba(e)) for e in est.estimators_]
+    return _classifier_head(ctx, _sk_ensemble(ctx, x, trees, "mean", est.n_features_in_), est)
 
 
 @register("RandomForestRegressor", "ExtraTreesRegressor", kind="predictor")
 def forest_regressor(est, ctx, x):
     _nan_policy(ctx, est)
     trees = [_sk_tree(e.tree_, e.tree_.value[:, :, 0]) for e in est.estimators_]
-    return Head({"predict": (_sk_ensemble(ctx, x, trees, "mean"), est.n_outputs_ == 1)},
+    return Head({"predict": (_sk_ensemble(ctx, x, trees, "mean", est.n_features_in_),
+                             est.n_outputs_ == 1)},
                 "regressor")
 
 
@@ -133,7 +130,7 @@ def _gb_raw(est, ctx, x):
             leaf[:, k] = lr * t.value[:, 0, 0]  # the same product predict_stages forms
             trees.append(_sk_tree(t, leaf))
     ctx.refuses_nan(est)
-    return _sk_ensemble(ctx, x, trees, "sum", base=_gb_base(est)), K
+    return _sk_ensemble(ctx, x, trees, "sum", est.n_features_in_, base=_gb_base(est)), K
 
 
 @register("GradientBoostingRegressor", kind="predictor")
@@ -161,12 +158,20 @@ def gradient_boosting_classifier(est, ctx, x):
 
 
 def _hgb_raw(est, ctx, x):
-    if getattr(est, "_preprocessor", None) is not None or \
-            getattr(est, "is_categorical_", None) is not None and np.any(est.is_categorical_):
+    if getattr(est, "_preprocessor", None) is not None:
         raise UnsupportedModelError(
-            f"{type(est).__name__} with categorical features is not supported yet"
+            f"{type(est).__name__} fitted on pandas categorical columns (categorical_features="
+            "'from_dtype' with category dtypes) is not supported yet; encode the categories as "
+            "integer codes and pass categorical_features as indices or a mask"
         )
     K = est.n_trees_per_iteration_
+    sets = []
+    is_cat = getattr(est, "is_categorical_", None)
+    if is_cat is not None and np.any(is_cat):
+        known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
+        sets = [row for row in np.asarray(known, dtype=np.uint32)]  # set k: known of cat feature k
+    else:
+        f_idx_map = None
     trees = []
     for iteration in est._predictors:
         for k, predictor in enumerate(iteration):
@@ -174,16 +179,25 @@ def _hgb_raw(est, ctx, x):
             leaf = np.zeros((len(n), K))
             leaf[:, k] = n["value"]
             is_leaf = n["is_leaf"].astype(bool)
+            cat = n["is_categorical"].astype(bool) & ~is_leaf
+            cat_left = cat_known = None
+            if cat.any():
+                first = len(sets)
+                sets += [row for row in np.asarray(predictor.raw_left_cat_bitsets, np.uint32)]
+                cat_left = first + n["bitset_idx"].astype(np.int64)
+                cat_known = np.asarray(f_idx_map, dtype=np.int64)[n["feature_idx"]]
             trees.append(Tree(
                 left=np.where(is_leaf, -1, n["left"].astype(np.int64)),
                 right=np.where(is_leaf, -1, n["right"].astype(np.int64)),
                 feature=n["feature_idx"].astype(np.int64), threshold=n["num_threshold"],
                 leaf_value=leaf, default_left=n["missing_go_to_left"].astype(bool),
-                missing=np.full(len(n), L.TREE_MISSING_NAN)))
+                missing=np.full(len(n), L.TREE_MISSING_NAN), categorical=cat,
+                cat_left=cat_left, cat_known=cat_known))
     base = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(-1)
     ctx.accepts_inf = True
-    raw = add_ensemble(ctx.graph, x, trees, wide=True, compare="<=", aggregate="sum",
-                       base=np.broadcast_to(base, (K,)))
+    raw = add_ensemble(ctx.graph, x, trees, n_features=est.n_features_in_, wide=True,
+                       compare="<=", aggregate="sum", base=np.broadcast_to(base, (K,)),
+                       category_sets=sets, category_rule="hist_gradient_boosting" if sets else None)
     return raw, K
 
 
@@ -214,3 +228,123 @@ def hist_gradient_boosting_classifier(est, ctx, x):
     outputs = {"decision_function": (raw, K == 1), "predict": (g.add("ArgMax", [raw]), True),
                "predict_proba": (proba, False)}
     return Head(outputs, "classifier", np.asarray(est.classes_))
+
+
+_TREE_CLASSIFIERS = ("DecisionTreeClassifier", "ExtraTreeClassifier")
+_TREE_REGRESSORS = ("DecisionTreeRegressor", "ExtraTreeRegressor")
+
+
+def _require_trees(est, names):
+    for e in est.estimators_:
+        if type(e).__name__ not in names or not type(e).__module__.startswith("sklearn."):
+            raise UnsupportedModelError(
+                f"{type(est).__name__} over {type(e).__name__} is not supported yet; supported "
+                f"base estimators: {', '.join(names)}"
+            )
+
+
+def _remap_features(tree, features):
+    """A tree trained on X[:, features], re-expressed on the columns of X."""
+    features = np.asarray(features, dtype=np.int64)
+    internal = tree.left >= 0
+    tree.feature = np.where(internal, features[np.where(internal, tree.feature, 0)], 0)
+    return tree
+
+
+@register("AdaBoostClassifier", kind="predictor")
+def adaboost_classifier(est, ctx, x):
+    _require_trees(est, _TREE_CLASSIFIERS)
+    _nan_policy(ctx, est.estimators_[0])
+    classes = np.asarray(est.classes_)
+    K = len(classes)
+    if K < 2:
+        raise UnsupportedModelError("AdaBoostClassifier fitted on a single class")
+    trees = []
+    for e, w in zip(est.estimators_, est.estimator_weights_):
+        if not np.array_equal(np.asarray(e.classes_), classes):
+            raise UnsupportedModelError("an AdaBoost estimator saw a different set of classes")
+        t = e.tree_
+        # decision_function's term for this estimator: w for the predicted class, else
+        # -1 / (K - 1) * w, with the estimator's predicted class argmax(value) at each leaf.
+        onehot = np.arange(K)[np.newaxis, :] == np.argmax(t.value[:, 0, :], axis=1)[:, np.newaxis]
+        trees.append(_sk_tree(t, np.where(onehot, w, -1 / (K - 1) * w)))
+    g = ctx.graph
+    pred = _sk_ensemble(ctx, x, trees, "sum", est.n_features_in_)
+    pred = g.add("SubDiv", [pred], div=g.tensor(np.full(K, est.estimator_weights_.sum()),
+                                                 "float64"))
+    if K == 2:
+        decision = g.add("Linear", [pred], weight=g.tensor([[-1.0, 1.0]], "float64"))
+        z = g.add("Linear", [decision], weight=g.tensor([[-1.0], [1.0]], "float64"))
+        z = g.add("SubDiv", [z], div=g.tensor([2.0, 2.0], "float64"))
+    else:
+        decision = pred
+        z = g.add("SubDiv", [pred], div=g.tensor(np.full(K, float(K - 1)), "float64"))
+    proba = g.add("Softmax", [z])
+    outputs = {"decision_function": (decision, K == 2),
+               "predict": (g.add("ArgMax", [decision]), True),
+               "predict_proba": (proba, False),
+               "predict_log_proba": (g.add("Log", [proba]), False)}
+    return Head(outputs, "classifier", classes)
+
+
+@register("AdaBoostRegressor", kind="predictor")
+def adaboost_regressor(est, ctx, x):
+    _require_trees(est, _TREE_REGRESSORS)
+    _nan_policy(ctx, est.estimators_[0])
+    n = len(est.estimators_)
+    trees = [_sk_tree(e.tree_, e.tree_.value[:, :, 0]) for e in est.estimators_]
+    v = _sk_ensemble(ctx, x, trees, "weighted_median", est.n_features_in_,
+                     median_weights=np.asarray(est.estimator_weights_[:n], dtype=np.float64))
+    return Head({"predict": (v, True)}, "regressor")
+
+
+@register("BaggingClassifier", kind="predictor")
+def bagging_classifier(est, ctx, x):
+    _require_trees(est, _TREE_CLASSIFIERS)
+    _nan_policy(ctx, est.estimators_[0])
+    K = len(est.classes_)
+    trees = []
+    for e, features in zip(est.estimators_, est.estimators_features_):
+        proba = _tree_proba(e)
+        full = np.zeros((proba.shape[0], K))
+        full[:, np.asarray(e.classes_, dtype=np.int64)] = proba  # estimators see encoded y
+        trees.append(_remap_features(_sk_tree(e.tree_, full), features))
+    return _classifier_head(ctx, _sk_ensemble(ctx, x, trees, "mean", est.n_features_in_), est)
+
+
+@register("BaggingRegressor", kind="predictor")
+def bagging_regressor(est, ctx, x):
+    _require_trees(est, _TREE_REGRESSORS)
+    _nan_policy(ctx, est.estimators_[0])
+    trees = [_remap_features(_sk_tree(e.tree_, e.tree_.value[:, :, 0]), f)
+             for e, f in zip(est.estimators_, est.estimators_features_)]
+    if any(e.n_outputs_ != 1 for e in est.estimators_):
+        raise UnsupportedModelError("multi-output BaggingRegressor is not supported yet")
+    return Head({"predict": (_sk_ensemble(ctx, x, trees, "mean", est.n_features_in_), True)},
+                "regressor")
+
+
+@register("IsolationForest", kind="predictor")
+def isolation_forest(est, ctx, x):
+    from sklearn.ensemble._iforest import _average_path_length
+
+    _require_trees(est, _TREE_REGRESSORS)
+    subsample = est._max_features != est.n_features_in_
+    trees = []
+    for i, (e, features) in enumerate(zip(est.estimators_, est.estimators_features_)):
+        leaf = (est._decision_path_lengths[i] + est._average_path_length_per_tree[i] - 1.0)
+        tree = _sk_tree(e.tree_, leaf.reshape(-1, 1))
+        trees.append(_remap_features(tree, features) if subsample else tree)
+    denominator = len(est.estimators_) * _average_path_length([est._max_samples])
+    if not np.all(denominator != 0):
+        raise UnsupportedModelError("IsolationForest with max_samples=1 is not supported")
+    ctx.accepts_inf = True  # score_samples validates with ensure_all_finite=False
+    g = ctx.graph
+    depths = _sk_ensemble(ctx, x, trees, "sum", est.n_features_in_)
+    score = g.add("AnomalyScore", [g.add("SubDiv", [depths],
+                                         div=g.tensor(np.asarray(denominator, np.float64).reshape(1),
+                                                      "float64"))])
+    decision = g.add("SubDiv", [score], sub=g.tensor([float(est.offset_)], "float64"))
+    outputs = {"score_samples": (score, True), "decision_function": (decision, True),
+               "predict": (g.add("OutlierLabel", [decision]), True)}
+    return Head(outputs, "outlier_detector")

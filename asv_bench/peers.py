@@ -1,0 +1,771 @@
+"""Side-by-side benchmark machinery shared by ``examples/compare.py`` (``make demo``),
+``asv_bench/compare.py`` (``make bench``) and the asv benchmarks in ``asv_bench/benchmarks``.
+
+Three ideas, each defined once here:
+
+* a :class:`Case` is one table row: a model trained on one of scikit-learn's bundled datasets;
+* a :class:`Peer` is one way to store, load and run a model (a group of table columns):
+  joblib + scikit-learn (the reference every other peer is checked against), mle_runtime, and
+  ONNX Runtime (via skl2onnx);
+* :func:`measure_case` fills one row with file size, load time, single-row latency, batch
+  throughput and parity for every peer; :func:`render` prints the rows as a text table.
+
+Adding a model is one more entry in :data:`CASES` (a dataset name and a function that returns
+an unfitted estimator); adding a runtime is one more :class:`Peer` subclass in :data:`PEERS`.
+Peers that cannot handle a case (no converter, package not installed) show ``-`` in its row.
+
+Timing rules: ``time.perf_counter_ns``, the garbage collector paused while sampling (as
+``timeit`` does), every measurement repeated until a time budget is spent, and the median of
+the samples reported. All ratios in a table come from the same run.
+"""
+
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------
+# Cases: the models in the table
+# --------------------------------------------------------------------------------------------
+
+_DATASETS = {}
+
+
+def load_dataset(name, missing=0.0):
+    """``(X, y)`` of a dataset bundled with scikit-learn, as C-contiguous float64.
+
+    ``missing`` is the fraction of entries replaced by NaN (fixed seed), for cases whose
+    pipeline starts with an imputer.
+    """
+    key = (name, missing)
+    if key not in _DATASETS:
+        from sklearn import datasets
+
+        X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if missing:
+            rng = np.random.default_rng(0)
+            X = X.copy()
+            X[rng.random(X.shape) < missing] = np.nan
+        _DATASETS[key] = (X, y)
+    return _DATASETS[key]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row: ``build()`` returns an unfitted estimator that is trained on ``dataset``."""
+
+    dataset: str
+    model: str
+    build: object = field(repr=False, compare=False)
+    missing: float = 0.0
+
+    @property
+    def name(self):
+        return f"{self.dataset}:{self.model}"
+
+    def data(self):
+        return load_dataset(self.dataset, self.missing)
+
+    def fit(self):
+        """Returns ``(fitted estimator, X)``."""
+        X, y = self.data()
+        est = self.build()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence warnings on unscaled data
+            if _is_transformer_only(est):
+                est.fit(X)
+            else:
+                est.fit(X, y)
+        return est, X
+
+
+def _is_transformer_only(est):
+    return not hasattr(est, "predict") and hasattr(est, "transform")
+
+
+def _scaler_logreg():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def _logreg():
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=10000)
+
+
+def _imputer_scaler_sgd():
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(SimpleImputer(), StandardScaler(),
+                         SGDClassifier(loss="log_loss", random_state=0))
+
+
+def _ridge_classifier():
+    from sklearn.linear_model import RidgeClassifier
+
+    return RidgeClassifier()
+
+
+def _linear_svc():
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(random_state=0)
+
+
+def _linear_regression():
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression()
+
+
+def _ridge():
+    from sklearn.linear_model import Ridge
+
+    return Ridge()
+
+
+def _scaler_elasticnet():
+    from sklearn.linear_model import ElasticNet
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), ElasticNet(alpha=0.1))
+
+
+def _standard_scaler():
+    from sklearn.preprocessing import StandardScaler
+
+    return StandardScaler()
+
+
+CASES = [
+    Case(ds, model, build, missing)
+    for ds in ("iris", "wine", "breast_cancer")
+    for model, build, missing in (
+        ("scaler+logreg", _scaler_logreg, 0.0),
+        ("logreg", _logreg, 0.0),
+        ("imputer+scaler+sgd", _imputer_scaler_sgd, 0.05),
+        ("ridge_classifier", _ridge_classifier, 0.0),
+        ("linear_svc", _linear_svc, 0.0),
+    )
+] + [
+    Case("diabetes", "linear_regression", _linear_regression),
+    Case("diabetes", "ridge", _ridge),
+    Case("diabetes", "scaler+elasticnet", _scaler_elasticnet),
+    Case("breast_cancer", "standard_scaler", _standard_scaler),
+]
+CASES_BY_NAME = {c.name: c for c in CASES}
+
+
+def timed_method(est):
+    """The method a user of this model calls: predict_proba where the model has it,
+    otherwise predict, transform for transformers."""
+    if hasattr(est, "predict_proba"):
+        return "predict_proba"
+    if hasattr(est, "predict"):
+        return "predict"
+    return "transform"
+
+
+def score_method(est):
+    """The continuous output compared for parity (the labels are compared separately)."""
+    for name in ("predict_proba", "decision_function", "predict", "transform"):
+        if hasattr(est, name):
+            return name
+    raise TypeError(f"{type(est).__name__} has no prediction method")
+
+
+def is_classifier(est):
+    return hasattr(est, "classes_")
+
+
+def tile_rows(X, n_rows):
+    """``n_rows`` rows made by repeating X, C-contiguous (a copy)."""
+    return np.ascontiguousarray(X[np.arange(n_rows) % X.shape[0]])
+
+
+# --------------------------------------------------------------------------------------------
+# Peers: the ways of storing, loading and running a model
+# --------------------------------------------------------------------------------------------
+
+
+class Unsupported(Exception):
+    """A peer cannot handle a case (no converter, missing package); its cells show '-'."""
+
+
+class Peer:
+    """One runtime. ``name`` labels storage columns (size, load), ``engine`` prediction ones.
+
+    A peer's handle is whatever ``load`` returns; ``predictor(handle, est, X)`` returns a
+    zero-argument callable that computes the case's timed method on X (inputs are prepared
+    outside the timed call), and ``outputs`` returns ``(scores, labels)`` for parity.
+    """
+
+    name = "?"
+    engine = "?"
+    ext = ".bin"
+    reference = False
+
+    def check_available(self):
+        """Raises :class:`Unsupported` with the reason when the peer cannot run here."""
+
+    def save(self, est, X, path):
+        raise NotImplementedError
+
+    def load(self, path):
+        raise NotImplementedError
+
+    def predictor(self, handle, est, X):
+        raise NotImplementedError
+
+    def outputs(self, handle, est, X):
+        raise NotImplementedError
+
+    def cold_code(self, path, row):
+        """Python source that imports the peer, loads ``path`` and predicts ``row`` (a list)."""
+        return None
+
+
+class _EstimatorPeer(Peer):
+    """A peer whose loaded handle has scikit-learn's methods (the model, or a proxy of it)."""
+
+    def predictor(self, handle, est, X):
+        method = getattr(handle, timed_method(est))
+        return lambda: method(X)
+
+    def outputs(self, handle, est, X):
+        scores = np.asarray(getattr(handle, score_method(est))(X))
+        labels = np.asarray(handle.predict(X)) if is_classifier(est) else None
+        return scores, labels
+
+
+class JoblibPeer(_EstimatorPeer):
+    """The reference: the fitted scikit-learn object stored with joblib (pickle)."""
+
+    name = "joblib"
+    engine = "sklearn"
+    ext = ".joblib"
+    reference = True
+
+    def save(self, est, X, path):
+        import joblib
+
+        joblib.dump(est, path)
+
+    def load(self, path):
+        import joblib
+
+        return joblib.load(path)
+
+    def cold_code(self, path, row):
+        return (f"import joblib, numpy; m = joblib.load({path!r}); "
+                f"m.predict(numpy.array([{row!r}]))")
+
+
+class MLEPeer(_EstimatorPeer):
+    name = "mle"
+    engine = "mle"
+    ext = ".mle"
+
+    def save(self, est, X, path):
+        import mle_runtime
+
+        mle_runtime.dump(est, path)
+
+    def load(self, path):
+        import mle_runtime
+
+        return mle_runtime.load(path)
+
+    def cold_code(self, path, row):
+        return (f"import mle_runtime, numpy; m = mle_runtime.load({path!r}); "
+                f"m.predict(numpy.array([{row!r}]))")
+
+
+class OnnxRuntimePeer(Peer):
+    """skl2onnx conversion (float32 input, the converters' supported type), ONNX Runtime CPU.
+
+    Load time is ``InferenceSession`` built from the file's bytes (reading them included).
+    """
+
+    name = "onnx"
+    engine = "ort"
+    ext = ".onnx"
+
+    def check_available(self):
+        try:
+            import onnxruntime  # noqa: F401
+            import skl2onnx  # noqa: F401
+        except ImportError as e:
+            raise Unsupported(f"{e.name} is not installed") from None
+
+    def save(self, est, X, path):
+        from skl2onnx import to_onnx
+
+        final = est.steps[-1][1] if hasattr(est, "steps") else est
+        options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                onx = to_onnx(est, X[:1].astype(np.float32), options=options)
+        except Exception as e:  # skl2onnx raises many types for unsupported models
+            raise Unsupported(f"skl2onnx: {type(e).__name__}: {e}") from None
+        with open(path, "wb") as f:
+            f.write(onx.SerializeToString())
+
+    def load(self, path):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.log_severity_level = 3  # skl2onnx's declared shapes trigger harmless warnings
+        with open(path, "rb") as f:
+            data = f.read()
+        return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+
+    def predictor(self, handle, est, X):
+        feed = {handle.get_inputs()[0].name: np.ascontiguousarray(X, dtype=np.float32)}
+        run = handle.run
+        return lambda: run(None, feed)
+
+    def outputs(self, handle, est, X):
+        out = handle.run(None, {handle.get_inputs()[0].name: X.astype(np.float32)})
+        if is_classifier(est):
+            return (out[1] if len(out) > 1 else None), out[0]
+        return out[0], None
+
+    def cold_code(self, path, row):
+        return ("import onnxruntime, numpy; "
+                f"s = onnxruntime.InferenceSession({path!r}, "
+                "providers=['CPUExecutionProvider']); "
+                f"s.run(None, {{s.get_inputs()[0].name: numpy.array([{row!r}], "
+                "dtype=numpy.float32)})")
+
+
+PEERS = {p.name: p for p in (JoblibPeer(), MLEPeer(), OnnxRuntimePeer())}
+
+
+def get_peers(names):
+    """The peers called ``names`` (the reference first); unavailable ones are dropped with a
+    note on stderr."""
+    peers = []
+    for name in names:
+        peer = PEERS[name]
+        try:
+            peer.check_available()
+        except Unsupported as e:
+            print(f"note: leaving out {name}: {e}", file=sys.stderr)
+            continue
+        peers.append(peer)
+    peers.sort(key=lambda p: not p.reference)
+    if not peers or not peers[0].reference:
+        raise ValueError("the reference peer (joblib) is required")
+    return peers
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------
+
+
+def median_ns(fns, budget_s=0.2, min_samples=5, max_samples=20000, sample_ns=50_000):
+    """Median time of one call of each of ``fns`` (zero-argument callables), in ns.
+
+    The callables are sampled in turn, round after round, so that every peer meets the same
+    machine conditions (another process waking up, a CPU frequency change) and the ratios stay
+    fair. Calls are grouped so that one sample lasts about ``sample_ns`` (the timer's own cost
+    stays negligible for microsecond calls); rounds go on until ``budget_s`` per callable is
+    spent (at least ``min_samples``). The first calls are a warm-up and are not counted.
+    """
+    clock = time.perf_counter_ns
+    inner = []
+    for fn in fns:
+        t0 = clock()
+        fn()
+        first = max(clock() - t0, 1)
+        n = max(1, int(sample_ns // first))
+        t0 = clock()  # refine the group size once warm
+        for _ in range(n):
+            fn()
+        inner.append(max(1, int(sample_ns // max((clock() - t0) / n, 1))))
+    samples = [[] for _ in fns]
+    budget = budget_s * 1e9 * len(fns)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = clock()
+        for _ in range(max_samples):
+            for fn, n, out in zip(fns, inner, samples):
+                t0 = clock()
+                for _ in range(n):
+                    fn()
+                out.append((clock() - t0) / n)
+            if len(samples[0]) >= min_samples and clock() - start >= budget:
+                break
+    finally:
+        if was_enabled:
+            gc.enable()
+    return [statistics.median(s) for s in samples]
+
+
+@dataclass
+class Cell:
+    """One peer's numbers for one case (None where not measured)."""
+
+    size: int = None
+    load_ns: float = None
+    one_row_ns: float = None
+    batch_ns: float = None
+    max_abs_diff: float = None
+    labels_equal: bool = None
+    error: str = None
+
+
+@dataclass
+class Row:
+    case: str
+    dataset: str
+    model: str
+    kind: str  # classifier / regressor / transformer
+    method: str
+    n_features: int
+    batch_rows: int
+    cells: dict  # peer name -> Cell
+
+
+def _max_abs_diff(out, ref):
+    """max |out - ref| over aligned outputs (None when the shapes cannot be matched)."""
+    if out is None:
+        return None
+    out = np.asarray(out, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if out.size == ref.size:
+        out = out.reshape(ref.shape)
+    elif ref.ndim == 1 and out.ndim == 2 and out.shape == (ref.shape[0], 2):
+        out = out[:, 1]  # binary scores given for both classes
+    else:
+        return None
+    both_nan = np.isnan(out) & np.isnan(ref)
+    diff = np.where(both_nan, 0.0, np.abs(out - ref))
+    return float(np.max(diff)) if diff.size else 0.0
+
+
+def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=None):
+    """Trains ``case``, stores it with every peer into ``directory`` and measures a Row.
+
+    Returns ``(row, paths)`` where ``paths`` maps peer name to the stored file.
+    """
+    est, X = case.fit()
+    X1 = np.ascontiguousarray(X[:1])
+    XB = tile_rows(X, batch_rows)
+    kind = ("classifier" if is_classifier(est)
+            else "transformer" if _is_transformer_only(est) else "regressor")
+    row = Row(case.name, case.dataset, case.model, kind, timed_method(est), X.shape[1],
+              batch_rows, {})
+    paths, handles = {}, {}
+    for peer in peers:
+        cell = row.cells[peer.name] = Cell()
+        path = os.path.join(directory, case.name.replace(":", "-") + peer.ext)
+        try:
+            peer.save(est, X, path)
+            handles[peer.name] = peer.load(path)
+        except Unsupported as e:
+            cell.error = str(e)
+            continue
+        paths[peer.name] = path
+        cell.size = os.path.getsize(path)
+    active = [p for p in peers if p.name in handles]
+
+    def timed(field, make, **kw):
+        for peer, ns in zip(active, median_ns([make(p) for p in active], budget_s, **kw)):
+            setattr(row.cells[peer.name], field, ns)
+
+    timed("load_ns", lambda p: lambda: p.load(paths[p.name]))
+    timed("one_row_ns", lambda p: p.predictor(handles[p.name], est, X1))
+    timed("batch_ns", lambda p: p.predictor(handles[p.name], est, XB), min_samples=3)
+
+    ref_scores, ref_labels = active[0].outputs(handles[active[0].name], est, X)
+    for peer in active[1:]:
+        cell = row.cells[peer.name]
+        scores, labels = peer.outputs(handles[peer.name], est, X)
+        cell.max_abs_diff = _max_abs_diff(scores, ref_scores)
+        if ref_labels is not None:
+            cell.labels_equal = bool(labels is not None and labels.shape == ref_labels.shape
+                                     and np.array_equal(labels, ref_labels))
+    if log:
+        log(f"  measured {case.name}")
+    return row, paths
+
+
+def cold_start(peers, paths, row, runs=7):
+    """Median wall time (ns) of fresh ``python -c`` processes: numpy alone, then each peer's
+    import + load + one-row predict. Returns a list of ``(label, code, ns)``."""
+    jobs = [("python -c 'import numpy'", "import numpy")]
+    for peer in peers:
+        code = peer.cold_code(paths[peer.name], row) if peer.name in paths else None
+        if code:
+            jobs.append((f"{peer.engine}: import, load, predict 1 row", code))
+    env = dict(os.environ)
+    env.pop("PYTHONSTARTUP", None)
+    times = [[] for _ in jobs]
+    for _ in range(runs):  # in turn, like median_ns, so that every job meets the same load
+        for (label, code), out in zip(jobs, times):
+            t0 = time.perf_counter_ns()
+            subprocess.run([sys.executable, "-c", code], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+            out.append(time.perf_counter_ns() - t0)
+    return [(label, code, statistics.median(t)) for (label, code), t in zip(jobs, times)]
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------------
+
+
+def fmt_bytes(n):
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 ** 2:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 ** 2:.1f} MB"
+
+
+def fmt_ns(ns):
+    if ns is None:
+        return "-"
+    if ns < 1e3:
+        return f"{ns:.0f} ns"
+    if ns < 1e6:
+        return f"{ns / 1e3:.3g} us"
+    if ns < 1e9:
+        return f"{ns / 1e6:.3g} ms"
+    return f"{ns / 1e9:.3g} s"
+
+
+def fmt_rate(rows_per_s):
+    if rows_per_s is None:
+        return "-"
+    if rows_per_s >= 1e6:
+        return f"{rows_per_s / 1e6:.3g}M/s"
+    return f"{rows_per_s / 1e3:.3g}k/s"
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "-"
+    return f"{r:.1f}x" if r < 100 else f"{r:.0f}x"
+
+
+def fmt_diff(d):
+    if d is None:
+        return "-"
+    return "0" if d == 0 else f"{d:.1e}"
+
+
+def fmt_labels(eq):
+    return "-" if eq is None else ("yes" if eq else "NO")
+
+
+# A metric: (group title, value of a (row, cell), formatter, Peer label attribute, lower is
+# better). Batch throughput is shown as rows per second.
+def _metrics(batch_rows):
+    return [
+        ("file size", lambda r, c: c.size, fmt_bytes, "name", True),
+        ("load", lambda r, c: c.load_ns, fmt_ns, "name", True),
+        ("1-row predict", lambda r, c: c.one_row_ns, fmt_ns, "engine", True),
+        (f"batch {batch_rows:,} rows",
+         lambda r, c: None if c.batch_ns is None else r.batch_rows / (c.batch_ns / 1e9),
+         fmt_rate, "engine", False),
+    ]
+
+
+def _columns(rows, peers, subject="mle", parity=True):
+    """Column groups: ``[(title, [(header, [cell text per row])])]``; ratio columns say how
+    many times better ``subject`` is than each other peer."""
+    batch_rows = rows[0].batch_rows if rows else 0
+    names = [p.name for p in peers]
+    others = [p for p in peers if p.name != subject] if subject in names else []
+    groups = [("", [("data", [r.dataset for r in rows]), ("model", [r.model for r in rows]),
+                    ("call", [r.method.replace("predict_", "") for r in rows])])]
+    for title, get, fmt, label, lower in _metrics(batch_rows):
+        cols = [(getattr(p, label), [fmt(get(r, r.cells[p.name])) for r in rows]) for p in peers]
+        for other in others:
+            texts = []
+            for r in rows:
+                a, b = get(r, r.cells[subject]), get(r, r.cells[other.name])
+                texts.append(fmt_ratio(None if a is None or b is None or not a or not b
+                                       else (b / a if lower else a / b)))
+            head = "x" if len(others) == 1 else f"x vs {getattr(other, label)}"
+            cols.append((head, texts))
+        groups.append((title, cols))
+    if parity:
+        cols = []
+        for p in peers:
+            if p.reference:
+                continue
+            suffix = "" if len(peers) == 2 else f" {p.engine}"
+            cols.append((f"max|diff|{suffix}",
+                         [fmt_diff(r.cells[p.name].max_abs_diff) for r in rows]))
+            cols.append((f"labels{suffix}",
+                         [fmt_labels(r.cells[p.name].labels_equal) for r in rows]))
+        groups.append(("parity vs sklearn", cols))
+    return groups
+
+
+def _table(groups):
+    """Two header lines (group titles over their columns, then column headers) and rows."""
+    widths = []
+    for title, cols in groups:
+        ws = [max(len(h), *(len(t) for t in texts)) for h, texts in cols]
+        span = sum(ws) + 2 * (len(ws) - 1)
+        if len(title) > span:
+            ws[-1] += len(title) - span
+        widths.append(ws)
+    sep = " | "
+    top = sep.join(
+        title.center(sum(ws) + 2 * (len(ws) - 1), "-" if title else " ")
+        for (title, _), ws in zip(groups, widths)
+    )
+    heads = sep.join("  ".join(h.rjust(w) for (h, _), w in zip(cols, ws))
+                     for (_, cols), ws in zip(groups, widths))
+    n = len(groups[0][1][0][1])
+    lines = [top.rstrip(), heads, "-" * len(heads)]
+    for i in range(n):
+        lines.append(sep.join(
+            "  ".join((t[i].ljust(w) if g == 0 else t[i].rjust(w)) for (_, t), w in zip(cols, ws))
+            for g, ((_, cols), ws) in enumerate(zip(groups, widths))))
+    return "\n".join(lines)
+
+
+def render(rows, peers, *, split=False):
+    """The rows as text: one wide table, or (``split``) one table per metric."""
+    groups = _columns(rows, peers)
+    text = (_table(groups) if not split
+            else "\n\n".join(_table([groups[0], g]) for g in groups[1:]))
+    notes = [f"  {name} could not run {r.case}: {c.error}"
+             for r in rows for name, c in r.cells.items() if c.error]
+    return text + ("\n'-': not available\n" + "\n".join(notes) if notes else "")
+
+
+def render_cold(results):
+    base = results[0][2]
+    by_label = {label: ns for label, _, ns in results}
+    mle = next((ns for label, ns in by_label.items() if label.startswith("mle:")), None)
+    width = max(len(label) for label, _, _ in results)
+    lines = []
+    for label, _, ns in results:
+        extra = f"   (+{fmt_ns(ns - base)} over numpy)" if ns is not base else ""
+        if mle is not None and not label.startswith("mle:") and ns is not base:
+            extra += f"   mle is {fmt_ratio(ns / mle)} faster"
+        lines.append(f"  {label.ljust(width)}  {fmt_ns(ns).rjust(9)}{extra}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line (examples/compare.py and asv_bench/compare.py)
+# --------------------------------------------------------------------------------------------
+
+
+def machine_info():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for mod in ("mle_runtime", "numpy", "sklearn", "joblib", "onnxruntime"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform(),
+            "versions": versions}
+
+
+def main(argv=None, *, peer_names=("joblib", "mle"), split=False, description=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true",
+                        help="few repetitions and a smaller batch (a smoke test, not numbers)")
+    parser.add_argument("--json", metavar="PATH", help="also write the raw numbers as JSON")
+    parser.add_argument("--models", metavar="SUBSTRING", action="append",
+                        help="only cases whose 'dataset:model' name contains this (repeatable)")
+    parser.add_argument("--peers", default=",".join(peer_names),
+                        help=f"comma-separated, from {', '.join(PEERS)} (default: %(default)s)")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-process timings")
+    args = parser.parse_args(argv)
+
+    budget = 0.01 if args.quick else 0.2
+    batch_rows = 10_000 if args.quick else 100_000
+    cold_runs = 3 if args.quick else 7
+    peers = get_peers([p.strip() for p in args.peers.split(",") if p.strip()])
+    cases = [c for c in CASES if not args.models or any(m in c.name for m in args.models)]
+    if not cases:
+        parser.error(f"no case matches {args.models}; cases: {', '.join(CASES_BY_NAME)}")
+
+    info = machine_info()
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    log(f"measuring {len(cases)} models x {len(peers)} peers "
+        f"({'quick' if args.quick else f'{budget} s per measurement'})")
+    rows, cold = [], None
+    with tempfile.TemporaryDirectory(prefix="mle-compare-") as tmp:
+        first_paths = None
+        for case in cases:
+            row, paths = measure_case(case, peers, tmp, budget, batch_rows, log)
+            rows.append(row)
+            first_paths = first_paths or (paths, case)
+        if not args.no_cold:
+            paths, case = first_paths
+            X, _ = case.data()
+            log(f"cold process start ({cold_runs} runs each)")
+            cold = cold_start(peers, paths, [float(v) for v in X[0]], cold_runs)
+
+    shown = ["mle_runtime", "sklearn", "joblib", "numpy", "python"]
+    if any(p.engine == "ort" for p in peers):
+        shown.insert(3, "onnxruntime")
+    print("\n" + ", ".join(f"{k} {info['versions'][k]}" for k in shown if k in info["versions"]))
+    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['system']}")
+    print(f"median of repeated runs ({budget} s per measurement); 'x' = how many times "
+          "smaller/faster mle is; parity on the whole dataset\n")
+    print(render(rows, peers, split=split))
+    if cold:
+        print(f"\ncold process start, wall time of `python -c ...` (median of {cold_runs} runs, "
+              f"model {first_paths[1].name}):")
+        print(render_cold(cold))
+    if args.json:
+        data = {
+            "machine": info,
+            "config": {"quick": args.quick, "budget_s": budget, "batch_rows": batch_rows,
+                       "peers": [p.name for p in peers]},
+            "rows": [{**{k: v for k, v in asdict(r).items() if k != "cells"},
+                      "cells": {k: {f: getattr(c, f) for f in Cell.__dataclass_fields__}
+                                for k, c in r.cells.items()}} for r in rows],
+            "cold_start": None if cold is None else [
+                {"label": label, "code": code, "median_ns": ns} for label, code, ns in cold],
+        }
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1)
+    return rows

@@ -1,0 +1,24 @@
+"""mle_runtime next to joblib + scikit-learn on real models (this is what ``make demo`` runs).
+
+Trains linear models and pipelines on the datasets bundled with scikit-learn (iris, wine,
+breast_cancer, diabetes), stores each one with ``joblib.dump`` and with ``mle_runtime.dump``, and
+prints one table: file size, load time, single-row latency, batch throughput and parity of the
+outputs, followed by the cold-process start of a fresh ``python -c`` that loads and predicts.
+
+    python examples/compare.py            # about a minute
+    python examples/compare.py --quick    # seconds; a smoke test, not numbers
+    python examples/compare.py --json results.json
+
+The measuring and table code is shared with ``asv_bench/compare.py`` (``make bench``, which adds
+ONNX Runtime) and lives in ``asv_bench/peers.py``.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "asv_bench"))
+
+import peers  # noqa: E402
+
+if __name__ == "__main__":
+    peers.main(peer_names=("joblib", "mle"), description=__doc__.split("\n\n")[0])

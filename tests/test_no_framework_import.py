@@ -1,0 +1,72 @@
+"""Rule 4 of the design: loading a model and predicting imports numpy only; no framework
+(scikit-learn, scipy, torch, xgboost, lightgbm, catboost, tensorflow) and not pandas."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import mle_runtime as mle
+
+FORBIDDEN = ("sklearn", "scipy", "torch", "xgboost", "lightgbm", "catboost", "tensorflow",
+             "pandas", "joblib")
+
+SCRIPT = r"""
+import json, sys
+import numpy as np
+import mle_runtime as mle
+model = mle.load(sys.argv[1])
+X = np.array(json.loads(sys.argv[2]))
+out = {"predict": np.asarray(model.predict(X)).tolist()}
+if hasattr(model, "predict_proba"):
+    out["predict_proba"] = model.predict_proba(X).tolist()
+out["n_features_in_"] = model.n_features_in_
+out["repr"] = repr(model)
+forbidden = json.loads(sys.argv[3])
+out["imported"] = sorted({m.split(".")[0] for m in sys.modules} & set(forbidden))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("kind", ["pipeline-classifier", "regressor"])
+def test_load_and_predict_import_no_framework(kind, dataset, tmp_path):
+    if kind == "pipeline-classifier":
+        X, y = dataset("iris")
+        model = make_pipeline(SimpleImputer(), StandardScaler(),
+                              LogisticRegression(max_iter=300)).fit(X, y)
+    else:
+        X, y = dataset("diabetes")
+        model = Ridge().fit(X, y)
+    path = tmp_path / "model.mle"
+    mle.dump(model, path)
+    row = X[:1]
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(path), json.dumps(row.tolist()),
+         json.dumps(FORBIDDEN)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["imported"] == [], f"load/predict imported {out['imported']}"
+    np.testing.assert_array_equal(np.asarray(out["predict"]), model.predict(row))
+    if "predict_proba" in out:
+        np.testing.assert_allclose(out["predict_proba"], model.predict_proba(row), rtol=0,
+                                   atol=1e-12)
+    assert out["n_features_in_"] == X.shape[1]
+
+
+def test_importing_mle_runtime_imports_no_framework():
+    code = ("import sys, json, mle_runtime; "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    imported = set(json.loads(proc.stdout))
+    assert "mle_runtime" in imported
+    assert not imported & set(FORBIDDEN), imported & set(FORBIDDEN)
