@@ -32,6 +32,11 @@ OPS = {
             "missing_value?": "number",
         },
     },
+    "OrdinalEncode": {
+        "inputs": 1,
+        "attrs": {"columns": "tensor:int64", "cat_offsets": "tensor:int64",
+                  "categories": "tensor:float64"},
+    },
     # Linear maps (kernels/linear.cpp). Output float64, or the caller's dtype with
     # follow_input_dtype.
     "Linear": {

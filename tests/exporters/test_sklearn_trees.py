@@ -76,6 +76,23 @@ METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function",
 ATOL_TRANSCENDENTAL = 1e-12  # exp / log / sigmoid / softmax heads only (see module docstring)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_threaded_sklearn():
+    """scikit-learn's own OpenMP runtime limited to one thread (HistGradientBoosting predicts
+    each row independently, so results do not change): its thread start-up on single rows
+    dominated this file's run time. mle_runtime's threads are left alone."""
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    own = [lib.filepath for lib in controller.lib_controllers
+           if "scikit_learn" in lib.filepath or "sklearn" in lib.filepath]
+    if not own:
+        yield
+        return
+    with controller.select(filepath=own).limit(limits=1):
+        yield
+
+
 # ----------------------------------------------------------------------------- data
 
 

@@ -5,6 +5,7 @@
 // correctly rounded float result). Built with -ffp-contract=off so no step is fused.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "mle/kernel.h"
 
@@ -221,9 +222,77 @@ Status make_impute(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   return Status::OK();
 }
 
+// OrdinalEncoder (handle_unknown="use_encoded_value", unknown_value=NaN, encoded_missing_value=
+// NaN) fused with a column selection: output column j reads input column columns[j]; if it has
+// categories (sorted, exact float64 values categories[cat_offsets[j] .. cat_offsets[j + 1])) the
+// value becomes its category index, or NaN when missing or unknown; otherwise it passes through.
+class OrdinalEncode final : public Kernel {
+ public:
+  OrdinalEncode(int64_t cols, const int64_t* columns, const int64_t* offsets, const double* cats)
+      : cols_(cols), columns_(columns), offsets_(offsets), cats_(cats) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T nan = std::numeric_limits<T>::quiet_NaN();
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* x = in[0].row<T>(r);
+        T* y = out.row<T>(r);
+        for (int64_t c = 0; c < cols_; ++c) {
+          const T v = x[columns_[c]];
+          const int64_t lo = offsets_[c], hi = offsets_[c + 1];
+          if (lo == hi) {
+            y[c] = v;
+            continue;
+          }
+          const double* first = cats_ + lo;
+          const double* last = cats_ + hi;
+          const double* it = std::lower_bound(first, last, static_cast<double>(v));
+          y[c] = (it != last && *it == static_cast<double>(v)) ? static_cast<T>(it - first) : nan;
+        }
+      }
+    });
+  }
+
+ private:
+  int64_t cols_;
+  const int64_t* columns_;
+  const int64_t* offsets_;
+  const double* cats_;
+};
+
+Status make_ordinal_encode(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
+  const ValueInfo in = b.inputs()[0];
+  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  const TensorRef *cols, *offs, *cats;
+  MLE_RETURN_IF_ERROR(b.tensor("columns", DType::kI64, {-1}, &cols));
+  const int64_t n = cols->shape[0];
+  if (n == 0) return b.error("no output columns");
+  MLE_RETURN_IF_ERROR(b.tensor("cat_offsets", DType::kI64, {n + 1}, &offs));
+  MLE_RETURN_IF_ERROR(b.tensor("categories", DType::kF64, {-1}, &cats));
+  const int64_t* c = cols->as<int64_t>();
+  const int64_t* o = offs->as<int64_t>();
+  const double* v = cats->as<double>();
+  if (o[0] != 0) return b.error("cat_offsets must start at 0");
+  for (int64_t j = 0; j < n; ++j) {
+    if (c[j] < 0 || c[j] >= in.cols)
+      return b.error("column index " + std::to_string(c[j]) + " is outside [0, " +
+                     std::to_string(in.cols) + ")");
+    if (o[j + 1] < o[j] || o[j + 1] > cats->shape[0])
+      return b.error("cat_offsets must increase and stay inside categories");
+    for (int64_t i = o[j]; i < o[j + 1]; ++i)
+      if (!(std::isfinite(v[i]) && (i == o[j] || v[i - 1] < v[i])))
+        return b.error("categories must be finite and strictly increasing per column");
+  }
+  k->reset(new OrdinalEncode(n, c, o, v));
+  *out = ValueInfo{n, in.kind};
+  return Status::OK();
+}
+
 }  // namespace
 
 const OpEntry kPreprocessOps[] = {
+    {"OrdinalEncode", make_ordinal_encode},
     {"SubDiv", make_subdiv},
     {"MulAdd", make_muladd},
     {"Normalize", make_normalize},

@@ -157,16 +157,43 @@ def gradient_boosting_classifier(est, ctx, x):
     return Head(outputs, "classifier", np.asarray(est.classes_))
 
 
+def _hgb_preprocess(est, ctx, x):
+    """HistGradientBoosting's own ColumnTransformer for categorical features: an OrdinalEncoder
+    on the categorical columns (placed first), the numerical columns after them."""
+    pp = est._preprocessor
+    names = [name for name, _, _ in pp.transformers_]
+    if names[:2] != ["encoder", "numerical"]:
+        raise UnsupportedModelError(f"unexpected {type(est).__name__} preprocessor {names}")
+    enc = pp.named_transformers_["encoder"]
+    columns, offsets, cats = [], [0], []
+    for (name, _, cols), kind in zip(pp.transformers_[:2], ("encoder", "numerical")):
+        idx = np.flatnonzero(np.asarray(cols)) if np.asarray(cols).dtype == bool else \
+            np.asarray(cols, dtype=np.int64)
+        for k, c in enumerate(idx):
+            columns.append(int(c))
+            if kind == "encoder":
+                values = np.asarray(enc.categories_[k])
+                if values.dtype.kind not in "biuf":
+                    raise UnsupportedModelError(
+                        f"{type(est).__name__} with non-numeric categories ({values.dtype}) is "
+                        "not supported yet; encode them as numbers")
+                values = values.astype(np.float64)
+                cats.append(values[~np.isnan(values)])
+            else:
+                cats.append(np.zeros(0))
+            offsets.append(offsets[-1] + len(cats[-1]))
+    g = ctx.graph
+    return g.add("OrdinalEncode", [x], columns=g.tensor(columns, "int64"),
+                 cat_offsets=g.tensor(offsets, "int64"),
+                 categories=g.tensor(np.concatenate(cats), "float64"))
+
+
 def _hgb_raw(est, ctx, x):
-    if getattr(est, "_preprocessor", None) is not None:
-        raise UnsupportedModelError(
-            f"{type(est).__name__} fitted on pandas categorical columns (categorical_features="
-            "'from_dtype' with category dtypes) is not supported yet; encode the categories as "
-            "integer codes and pass categorical_features as indices or a mask"
-        )
     K = est.n_trees_per_iteration_
     sets = []
-    is_cat = getattr(est, "is_categorical_", None)
+    if getattr(est, "_preprocessor", None) is not None:
+        x = _hgb_preprocess(est, ctx, x)
+    is_cat = getattr(est._bin_mapper, "is_categorical_", None)
     if is_cat is not None and np.any(is_cat):
         known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
         sets = [row for row in np.asarray(known, dtype=np.uint32)]  # set k: known of cat feature k
