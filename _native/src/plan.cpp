@@ -190,6 +190,16 @@ Status Model::build() {
   if (cf && !cf->is_bool())
     return Status::Format("graph section: 'cast_float32' must be a boolean");
   cast_f32_ = cf && cf->boolean;
+  // Columns where infinity is refused even though the model takes it elsewhere.
+  finite_columns_.clear();
+  if (const json::Value* fc = in->get("finite_columns")) {
+    if (!fc->is_array()) return Status::Format("graph section: 'finite_columns' must be a list");
+    for (const json::Value* c = fc->first(); c; c = c->next_sibling()) {
+      if (!c->is_int || c->integer < 0 || c->integer >= n_features_)
+        return Status::Format("graph section: 'finite_columns' entries must be column indices");
+      finite_columns_.push_back(c->integer);
+    }
+  }
   const json::Value* owner = in->get("nan_owner");
   nan_owner_ = (owner && owner->is_string()) ? std::string(owner->str) : name_;
 
@@ -318,8 +328,9 @@ Status Model::build_nodes(const json::Value& g) {
   }
   // Resolve graph outputs by name.
   const json::Value* os = g.get("outputs");
-  if (!os || !os->is_array() || os->size == 0)
-    return Status::Format("graph section: 'outputs' must be a non-empty list");
+  if (!os || !os->is_array() || os->size == 0 || os->size > kMaxOutputs)
+    return Status::Format("graph section: 'outputs' must be a list of 1 to " +
+                          std::to_string(kMaxOutputs) + " outputs");
   outputs_.clear();
   i = 0;
   for (const json::Value* o = os->first(); o; o = o->next_sibling(), ++i) {
@@ -424,7 +435,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   const int64_t out_cols = values_[po.value].cols;
   const size_t out_esize = dtype_size(resolve(values_[po.value].kind, x_dtype));
   const int64_t nblocks = (n + kBlockRows - 1) / kBlockRows;
-  const bool check = !(allow_nan_ && allow_inf_) || cast_f32_;
+  const bool check = !(allow_nan_ && allow_inf_) || cast_f32_ || !finite_columns_.empty();
 
   std::atomic<int> bad_kind{0};
 
@@ -440,6 +451,18 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
                               allow_inf_, false, &where)
                   : first_bad(reinterpret_cast<const double*>(xb), rows * x_cols, allow_nan_,
                               allow_inf_, cast_f32_, &where);
+      if (!k && allow_inf_) {
+        for (int64_t r = 0; r < rows && !k; ++r)
+          for (int64_t c : finite_columns_) {
+            const double v = x_dtype == DType::kF32
+                                 ? reinterpret_cast<const float*>(xb)[r * x_cols + c]
+                                 : reinterpret_cast<const double*>(xb)[r * x_cols + c];
+            if (std::isinf(v)) {
+              k = 2;
+              break;
+            }
+          }
+      }
       if (k) {
         int expected = 0;
         bad_kind.compare_exchange_strong(expected, k);

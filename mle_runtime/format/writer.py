@@ -33,7 +33,8 @@ def pack_tensors(arrays):
         pos += a.nbytes
     blob = bytearray(pos)
     for off, a in zip(offsets, arrays):
-        blob[off:off + a.nbytes] = memoryview(np.ascontiguousarray(a)).cast("B")
+        if a.nbytes:
+            blob[off:off + a.nbytes] = np.ascontiguousarray(a).tobytes()
     big = any(a.nbytes >= L.BIG_TENSOR for a in arrays)
     return bytes(blob), offsets, L.DATA_ALIGN if big else L.SECTION_ALIGN
 

@@ -36,6 +36,7 @@ class Graph:
         self.allow_nan = False
         self.allow_inf = False
         self.cast_float32 = False  # the first step casts X to float32 (must not overflow)
+        self.finite_columns = []  # input columns refusing infinity even when allow_inf
         self.nan_owner = None
         self.tensors = []  # numpy arrays, little-endian, C order
         self.nodes = []
@@ -88,6 +89,8 @@ class Graph:
             g["allow_inf"] = True
         if self.cast_float32:
             g["cast_float32"] = True
+        if self.finite_columns:
+            g["finite_columns"] = [int(c) for c in self.finite_columns]
         if self.nan_owner and self.nan_owner != self.name:
             g["nan_owner"] = self.nan_owner
         dtype_names = {v: k for k, v in TENSOR_DTYPES.items()}

@@ -651,11 +651,100 @@ def test_hist_gradient_boosting_threshold_edges(kind, dtype, tmp_path):
         np.testing.assert_array_equal(proxy.predict(R[i:i + 1]), model.predict(R[i:i + 1]))
 
 
+# ----------------------------------------------------------------------------- categorical
+
+
+def _categorical_data(kind):
+    """Real data with two integer-coded categorical columns (one with negative codes, one
+    with ~8% NaN) that the target depends on, so that the trees split on them."""
+    X, y = data("diabetes" if kind == "regressor" else "wine")
+    rng = np.random.default_rng(7)
+    n = len(X)
+    c0 = rng.integers(0, 6, n).astype(np.float64)
+    c1 = (rng.integers(-2, 3, n) * 10).astype(np.float64)
+    if kind == "regressor":
+        y = y + 80.0 * np.isin(c0, [1, 4]) - 50.0 * (c1 == -10)
+    else:
+        y = np.where(np.isin(c0, [1, 4]) & (rng.random(n) < 0.7), (y + 1) % 3, y)
+    c0[rng.random(n) < 0.08] = np.nan
+    X = np.column_stack([c0, X[:, :6], c1, X[:, 6:]])
+    return np.ascontiguousarray(X), y
+
+
+def _categorical_edge_rows(X):
+    """Rows putting odd values in the categorical columns 0 and 7: every known category,
+    unseen ones, values outside the 0..255 bin range, fractional, negative, -0.0, NaN."""
+    col0 = [0, 1, 2, 3, 4, 5, 6, 7, 100, 255, 256, 1e9, -1, -0.0, 2.5, 0.5, np.nan]
+    col7 = [-20, -10, 0, 10, 20, 5, -30, 1e9, np.nan]
+    rows = []
+    for i, a in enumerate(col0):
+        for j, b in enumerate(col7):
+            r = X[(7 * i + j) % len(X)].copy()
+            r[0], r[7] = a, b
+            rows.append(r)
+    return np.asarray(rows)
+
+
+@pytest.mark.parametrize("spec", ["indices", "mask"])
+@pytest.mark.parametrize("kind", ["regressor", "binary", "multiclass"])
+def test_hist_gradient_boosting_categorical_parity(kind, spec, tmp_path):
+    X, y = _categorical_data("regressor" if kind == "regressor" else "classifier")
+    if kind == "binary":
+        y = (y == 1).astype(np.int64)
+    features = [0, 7] if spec == "indices" else np.isin(np.arange(X.shape[1]), [0, 7])
+    cls = HistGradientBoostingRegressor if kind == "regressor" else \
+        HistGradientBoostingClassifier
+    model = cls(max_iter=15, categorical_features=features, random_state=0).fit(X, y)
+    # the test is only meaningful if some trees split on the categories
+    assert any(np.any(p.nodes["is_categorical"][p.nodes["is_leaf"] == 0])
+               for it in model._predictors for p in it)
+    proxy = _roundtrip(model, tmp_path)
+    approx = () if kind == "regressor" else HGB_CLF_APPROX
+    _assert_parity(model, proxy, X, approx)
+    edges = _categorical_edge_rows(X)
+    for dtype in (np.float64, np.float32):
+        R = np.ascontiguousarray(edges, dtype=dtype)
+        for m in ("predict", "decision_function", "predict_proba"):
+            if hasattr(model, m):
+                _assert_output(_call(model, m, R), _call(proxy, m, R), m not in approx,
+                               f"{cls.__name__}.{m} on categorical edge values ({dtype.__name__})")
+        for i in range(0, len(R), 17):
+            _assert_output(model.predict(R[i:i + 1]), proxy.predict(R[i:i + 1]), True,
+                           f"single row {i} of the categorical edge values")
+    # infinity: in a numerical column HistGradientBoosting takes it; in a categorical column
+    # its OrdinalEncoder refuses it. The proxy must do the same.
+    for col in (0, 7, 3):
+        for v in (np.inf, -np.inf):
+            R = np.array(X[:5])
+            R[2, col] = v
+            try:
+                expected = model.predict(R)
+            except ValueError:
+                with pytest.raises(ValueError):
+                    proxy.predict(R)
+                continue
+            _assert_output(expected, proxy.predict(R), True, f"predict with {v} in column {col}")
+
+
+def test_hist_gradient_boosting_pandas_categorical_parity(tmp_path):
+    """categorical_features='from_dtype' (the default) with integer pandas categories."""
+    import pandas as pd
+    X, y = _categorical_data("regressor")
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    df["f0"] = pd.Categorical(df["f0"])
+    model = HistGradientBoostingRegressor(max_iter=15, random_state=0).fit(df, y)
+    assert model.is_categorical_ is not None and model.is_categorical_[0]
+    proxy = _roundtrip(model, tmp_path)
+    _assert_output(model.predict(df), proxy.predict(df), True, "predict on DataFrame")
+    _assert_output(model.predict(df.iloc[[3]]), proxy.predict(df.iloc[[3]]), True,
+                   "predict on a one-row DataFrame")
+
+
 # ----------------------------------------------------------------------------- pandas
 
 
 def test_dataframe_input(tmp_path):
-    pd = pytest.importorskip("pandas")  # a test dependency; the skip is never taken in CI
+    import pandas as pd
     bunch = load_breast_cancer(as_frame=True)
     df, y = bunch.data, bunch.target
     model = RandomForestClassifier(n_estimators=8, max_depth=6, random_state=0).fit(df, y)
@@ -744,30 +833,14 @@ def test_multi_output_classifier_unsupported(factory, tmp_path):
     _assert_unsupported(model, tmp_path, "multi-output", type(model).__name__)
 
 
-@pytest.mark.parametrize("cls", [HistGradientBoostingClassifier, HistGradientBoostingRegressor])
-def test_hist_gradient_boosting_categorical_unsupported(cls, tmp_path):
-    """Integer-coded categories in a numpy array, declared by index. (scikit-learn >= 1.4
-    always fits an OrdinalEncoder for categorical features, stored as ``_preprocessor``.)"""
-    X, y = data("wine")
-    X[:, 0] = np.floor(X[:, 0]) % 5  # a small-cardinality column
-    model = cls(max_iter=10, categorical_features=[0], random_state=0).fit(X, y)
-    _assert_unsupported(model, tmp_path, "categorical", cls.__name__)
-    # The message must describe what the user did: no pandas was involved here, and the
-    # advice must not be to do what was already done (integer codes + indices).
-    with pytest.raises(UnsupportedModelError) as info:
-        mle.dump(model, tmp_path / "again.mle")
-    msg = str(info.value)
-    assert "pandas" not in msg, msg
-    assert "pass categorical_features as indices" not in msg, msg
-
-
-def test_hist_gradient_boosting_categorical_from_dataframe_unsupported(tmp_path):
-    pd = pytest.importorskip("pandas")
+def test_hist_gradient_boosting_string_categories_unsupported(tmp_path):
+    """pandas categorical columns with string categories: refused with a clear message."""
+    import pandas as pd
     bunch = load_wine(as_frame=True)
     df = bunch.data.copy()
     df["cat"] = pd.Categorical(np.array(["a", "b", "c"])[np.arange(len(df)) % 3])
     model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(df, bunch.target)
-    _assert_unsupported(model, tmp_path, "categorical")
+    _assert_unsupported(model, tmp_path, "categor", "HistGradientBoostingClassifier")
 
 
 @pytest.mark.parametrize("cls,init,data_name", [

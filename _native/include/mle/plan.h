@@ -54,6 +54,7 @@ class Model {
   size_t file_size() const { return buffer_.size(); }
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   static constexpr int64_t kBlockRows = 128;
+  static constexpr uint32_t kMaxOutputs = 64;  // proxies expose a handful of methods
 
  private:
   Status build();
@@ -76,6 +77,7 @@ class Model {
   bool allow_nan_ = false;
   bool allow_inf_ = false;
   bool cast_f32_ = false;  // the model casts X to float32: float64 values must fit
+  std::vector<int64_t> finite_columns_;  // columns refusing infinity when allow_inf_
   std::string name_;
   std::string nan_owner_;
 };

@@ -63,6 +63,7 @@ template <class Node, class TX>
 inline bool category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
   const bool dflt = (nd.feature_flags & trees::kDefaultLeft) != 0;
   if (std::isnan(v) || v < TX(0)) return dflt;
+  if (!(v < TX(4294967296.0))) return dflt;  // beyond any category (and keeps the cast defined)
   const uint32_t c = static_cast<uint8_t>(static_cast<int64_t>(v));
   uint32_t left, known;
   category_refs(nd, &left, &known);

@@ -183,6 +183,8 @@ def _hgb_preprocess(est, ctx, x):
                 cats.append(np.zeros(0))
             offsets.append(offsets[-1] + len(cats[-1]))
     g = ctx.graph
+    if x == "X":  # the OrdinalEncoder refuses infinity in the categorical columns
+        g.finite_columns = columns[:len(enc.categories_)]
     return g.add("OrdinalEncode", [x], columns=g.tensor(columns, "int64"),
                  cat_offsets=g.tensor(offsets, "int64"),
                  categories=g.tensor(np.concatenate(cats), "float64"))
