@@ -20,7 +20,13 @@ Split semantics checked at their edge values (DESIGN.md, "Rules that make it cor
   (float64) left; NaN follows ``missing_go_to_left``; inf (and float64 values too large for
   float32) are refused with ValueError;
 - HistGradientBoosting keeps X in float64, ``x <= num_threshold`` goes left, NaN follows
-  ``missing_go_to_left``, +-inf is accepted.
+  ``missing_go_to_left``, +-inf is accepted in numerical columns; categorical columns go
+  through its OrdinalEncoder (unseen / non-integer values become missing, inf is refused),
+  then the category bitsets (negative values and unknown categories take the missing
+  direction).
+
+scikit-learn's own OpenMP pool is limited to one thread for this module (results do not
+depend on it); mle_runtime's threads are not touched.
 """
 
 import functools

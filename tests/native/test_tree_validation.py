@@ -270,7 +270,8 @@ def test_a_changed_threshold_is_accepted_and_used(case):
     edited record (predictions move)."""
     s = case.surgery()
     recs = s.nodes
-    recs["threshold"][0] = -1e30 if not is_leaf(recs[0]) else recs["threshold"][0]
+    i = _first_numeric_split(recs)
+    recs["threshold"][i] = -1e30  # every row now goes right at this node
     s.nodes = recs
     path = case.tmp_path / "edited.mle"
     path.write_bytes(s.pack())
@@ -385,7 +386,8 @@ def test_graph_input_narrower_than_the_features_used(case):
     used = max(int(r["feature_flags"]) & L.TREE_FEATURE_MASK for r in recs if not is_leaf(r))
     assert used >= 1
     s.graph["n_features"] = used  # feature `used` is now out of range
-    case.refuse(s.pack(), match="feature")
+    # (the categorical model's OrdinalEncode step, ahead of the trees, notices first)
+    case.refuse(s.pack(), match="feature|column")
 
 
 # ----------------------------------------------------------------------------- leaves
@@ -427,25 +429,44 @@ def test_unknown_flag_bit(case, bit, where):
     case.refuse(s.pack(), match="flag")
 
 
+CATEGORY_ATTRS = ("cat_offsets", "cat_words", "category_rule")
+
+
 def test_categorical_flag_without_category_tables(case):
     """A categorical node in an ensemble that has no category sets: refused at load (the
     kernel would otherwise read set tables that do not exist)."""
     s = case.surgery()
+    for attr in CATEGORY_ATTRS:  # the categorical model's own tables are dropped
+        s.attrs.pop(attr, None)
     recs = s.nodes
     i = internal_nodes(recs, 0, len(recs))[0]
     recs["feature_flags"][i] |= np.uint32(L.TREE_CATEGORICAL)
     s.nodes = recs
-    case.refuse(s.pack(), match="cat")
+    case.refuse(s.pack(), match="cat_offsets")
 
 
 NO_SET = 0xFFFFFFFF
 
 
-def _with_category_sets(s, node, left, known=NO_SET, offsets=(0, 8, 16), n_words=16,
-                        rule="hist_gradient_boosting"):
+def _category_tables(s, offsets=None, rule="hist_gradient_boosting"):
+    """Gives the ensemble category tables (keeps the model's own unless ``offsets`` is given
+    or it has none: then two sets of 8 words); returns the number of sets."""
+    if offsets is None and "cat_offsets" in s.attrs:
+        s.attrs["category_rule"] = rule
+        return s.entry("cat_offsets")[2][0] - 1
+    offsets = (0, 8, 16) if offsets is None else offsets
+    words = np.zeros(16, dtype="<u4")
+    words[0] = 0b1011  # set 0: categories 0, 1, 3
+    words[8] = 0xFF  # set 1: categories 0-7
+    s.attrs["cat_offsets"] = s.add_tensor(np.asarray(offsets, dtype="<u4"), "u4")
+    s.attrs["cat_words"] = s.add_tensor(words, "u4")
+    s.attrs["category_rule"] = rule
+    return len(offsets) - 1
+
+
+def _make_categorical(s, node, left, known=NO_SET):
     """Makes internal node `node` categorical, referencing sets `left` / `known` (Node64:
-    low / high 32 bits of the threshold; Node32: the threshold's bits are the left set), and
-    adds the category tables."""
+    low / high 32 bits of the threshold; Node32: the threshold's bits are the left set)."""
     recs = s.nodes
     recs["feature_flags"][node] |= np.uint32(L.TREE_CATEGORICAL)
     if s.wide:
@@ -453,19 +474,18 @@ def _with_category_sets(s, node, left, known=NO_SET, offsets=(0, 8, 16), n_words
     else:
         recs["threshold"].view("<u4")[node] = left
     s.nodes = recs
-    words = np.zeros(n_words, dtype="<u4")
-    words[0] = 0b1011  # set 0: categories 0, 1, 3
-    words[8 % n_words] |= 0xFF  # set 1: categories 0-7
-    s.attrs["cat_offsets"] = s.add_tensor(np.asarray(offsets, dtype="<u4"), "u4")
-    s.attrs["cat_words"] = s.add_tensor(words, "u4")
-    s.attrs["category_rule"] = rule
+
+
+def _first_numeric_split(recs):
+    return next(i for i, r in enumerate(recs)
+                if not is_leaf(r) and not int(r["feature_flags"]) & L.TREE_CATEGORICAL)
 
 
 def test_valid_category_sets_load(case):
     """Positive control for the category-table tests: valid references load and predict."""
     s = case.surgery()
-    i = internal_nodes(s.nodes, 0, len(s.nodes))[0]
-    _with_category_sets(s, i, left=0, known=1 if s.wide else NO_SET)
+    _category_tables(s)
+    _make_categorical(s, _first_numeric_split(s.nodes), left=0, known=1 if s.wide else NO_SET)
     path = case.tmp_path / "categorical.mle"
     path.write_bytes(s.pack())
     got = getattr(mle.load(path), case.method)(case.X)
@@ -475,39 +495,41 @@ def test_valid_category_sets_load(case):
 
 def test_unknown_category_rule_is_unsupported(case):
     s = case.surgery()
-    i = internal_nodes(s.nodes, 0, len(s.nodes))[0]
-    _with_category_sets(s, i, left=0, rule="lightgbm_v9")
-    err = case.refuse(s.pack(), exc=UnsupportedModelError, match="categor")
+    _category_tables(s, rule="lightgbm_v9")
+    _make_categorical(s, _first_numeric_split(s.nodes), left=0)
+    err = case.refuse(s.pack(), exc=UnsupportedModelError, match="lightgbm_v9")
     assert isinstance(err, TypeError)
 
 
-@pytest.mark.parametrize("name,value", [("left", 2), ("left", 2**31), ("left", NO_SET),
-                                        ("known", 2), ("known", 2**31)],
-                         ids=["left=2", "left=2**31", "left=none", "known=2", "known=2**31"])
+@pytest.mark.parametrize("name,value", [("left", "n_sets"), ("left", 2**31), ("left", NO_SET),
+                                        ("known", "n_sets"), ("known", 2**31)],
+                         ids=["left=n_sets", "left=2**31", "left=none", "known=n_sets",
+                              "known=2**31"])
 def test_category_set_index_out_of_range(case, name, value):
     s = case.surgery()
+    n_sets = _category_tables(s)
+    value = n_sets if value == "n_sets" else value
     if name == "known" and s.wide:
         value_left, value_known = 0, value
     else:
         # (Node32 records have no known-set reference: the bad index goes in the left set)
         value_left, value_known = value, NO_SET
-    i = internal_nodes(s.nodes, 0, len(s.nodes))[0]
-    _with_category_sets(s, i, left=value_left, known=value_known)
-    case.refuse(s.pack(), match="categor")
+    _make_categorical(s, _first_numeric_split(s.nodes), left=value_left, known=value_known)
+    case.refuse(s.pack(), match="category set index")
 
 
-@pytest.mark.parametrize("offsets,n_words", [
-    ((1, 8, 16), 16),     # does not start at 0
-    ((0, 16, 8), 16),     # decreasing
-    ((0, 8, 17), 16),     # beyond cat_words
-    ((0, 8, 2**32 - 1), 16),
-    ((0,), 16),           # no sets at all
+@pytest.mark.parametrize("offsets", [
+    (1, 8, 16),           # does not start at 0
+    (0, 16, 8),           # decreasing
+    (0, 8, 17),           # beyond cat_words
+    (0, 8, 2**32 - 1),
+    (0,),                 # no sets at all
 ], ids=["start", "decreasing", "beyond", "huge", "empty"])
-def test_corrupt_category_offsets(case, offsets, n_words):
+def test_corrupt_category_offsets(case, offsets):
     s = case.surgery()
-    i = internal_nodes(s.nodes, 0, len(s.nodes))[0]
-    _with_category_sets(s, i, left=0, offsets=offsets, n_words=n_words)
-    case.refuse(s.pack(), match="cat")
+    _category_tables(s, offsets=offsets)
+    _make_categorical(s, _first_numeric_split(s.nodes), left=0)
+    case.refuse(s.pack(), match="cat_offsets")
 
 
 def test_missing_value_kinds_are_known(case):
