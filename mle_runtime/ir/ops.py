@@ -48,6 +48,7 @@ OPS = {
     "Exp": {"inputs": 1, "attrs": {}},
     "AnomalyScore": {"inputs": 1, "attrs": {}},
     "OutlierLabel": {"inputs": 1, "attrs": {}},
+    "SegmentArgMax": {"inputs": 1, "attrs": {"segments": "tensor:int64"}},
     "Log": {"inputs": 1, "attrs": {}},
     "HuberScale": {"inputs": 1, "attrs": {}},
     "BinaryProba": {"inputs": 1, "attrs": {}},

@@ -79,6 +79,26 @@ def _labels(classes, indices):
             "metadata") from None
 
 
+def _multi_labels(classes, indices):
+    """Multi-output predict: column k maps through classes[k]; the array takes classes[0]'s
+    dtype, as scikit-learn's forests and trees build it."""
+    if indices.ndim != 2 or indices.shape[1] != len(classes) or indices.dtype.kind != "i":
+        raise FormatError("the graph's multi-output predict has the wrong shape or dtype")
+    out = np.empty(indices.shape, dtype=classes[0].dtype)
+    for k, c in enumerate(classes):
+        out[:, k] = _labels(c, np.ascontiguousarray(indices[:, k]))
+    return out
+
+
+def _split_bounds(sizes, total):
+    """Column ranges of a method returning a list of blocks (metadata 'output_splits')."""
+    if not isinstance(sizes, list) or not all(isinstance(n, int) and n > 0 for n in sizes) or \
+            sum(sizes) != total:
+        raise FormatError("metadata 'output_splits' does not match the graph output's columns")
+    ends = np.cumsum(sizes).tolist()
+    return list(zip([0] + ends[:-1], ends))
+
+
 def _with_integer_rule(method, keep, fill_dtypes, model):
     """Wraps a bound method with scikit-learn's SimpleImputer rules for integer input: refused
     where the imputer refuses it, and (``keep``) returned as the caller's integer dtype when
@@ -173,10 +193,12 @@ class MLEModel:
             spec = self._metadata().get("classes")
             if spec is None:
                 raise AttributeError(f"'{self._summary()}' has no attribute 'classes_'")
-            classes = _decode_classes(spec)
-            # predict maps class indices through this very array: keep it immutable.
-            classes.setflags(write=False)
-            self._classes = classes
+            # Multi-output classifiers have one classes_ array per output, in a list.
+            multi = isinstance(spec, list)
+            classes = [_decode_classes(c) for c in spec] if multi else [_decode_classes(spec)]
+            for c in classes:  # predict maps class indices through these very arrays
+                c.setflags(write=False)
+            self._classes = classes if multi else classes[0]
         return self._classes
 
     @property
@@ -223,12 +245,29 @@ class MLEModel:
                 raise FormatError("the metadata says the model is a classifier but has no "
                                   "'classes'; the file is damaged")
             classes = self.classes_
-            if not self._native.ravel[idx] or self._native.output_cols(idx) != 1:
-                raise FormatError("a classifier's predict output must be one column")
+            if isinstance(classes, list):
+                if self._native.ravel[idx] or self._native.output_cols(idx) != len(classes):
+                    raise FormatError("a multi-output classifier's predict output must have one "
+                                      "column per output")
+
+                def method(X, *, n_threads=None):
+                    t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                    return _multi_labels(classes, run(as_matrix(X, model), idx, t))
+            else:
+                if not self._native.ravel[idx] or self._native.output_cols(idx) != 1:
+                    raise FormatError("a classifier's predict output must be one column")
+
+                def method(X, *, n_threads=None):
+                    t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                    return _labels(classes, run(as_matrix(X, model), idx, t))
+        elif name in (self._metadata().get("output_splits") or {}):
+            bounds = _split_bounds(self._metadata()["output_splits"][name],
+                                   self._native.output_cols(idx))
 
             def method(X, *, n_threads=None):
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
-                return _labels(classes, run(as_matrix(X, model), idx, t))
+                out = run(as_matrix(X, model), idx, t)
+                return [out[:, a:b] for a, b in bounds]
         else:
 
             def method(X, *, n_threads=None):

@@ -42,7 +42,7 @@ from sklearn.datasets import (
     make_classification,
     make_regression,
 )
-from sklearn.dummy import DummyClassifier
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -400,6 +400,51 @@ def test_gradient_boosting_regressor_zero_init_differs_from_default(tmp_path):
     np.testing.assert_array_equal(pa.predict(X), a.predict(X))
     np.testing.assert_array_equal(pb.predict(X), b.predict(X))
     assert not np.array_equal(pa.predict(X), pb.predict(X))
+
+
+def _init_parity_or_refused(model, X, tmp_path, method):
+    """An init estimator is either exported exactly or refused at dump time with a clear
+    UnsupportedModelError; a model that loads but predicts differently is a bug."""
+    path = tmp_path / "init.mle"
+    try:
+        mle.dump(model, path)
+    except UnsupportedModelError as e:
+        assert "init" in str(e), str(e)
+        assert not path.exists()
+        return False
+    proxy = mle.load(path)
+    _assert_output(getattr(model, method)(X), getattr(proxy, method)(X), True,
+                   f"{type(model).__name__}(init={model.init!r}).{method}")
+    return True
+
+
+@pytest.mark.parametrize("init", [
+    DummyClassifier(strategy="prior"),
+    DummyClassifier(strategy="most_frequent"),
+    DummyClassifier(strategy="uniform", random_state=0),
+    # predict_proba of "stratified" draws a random class per row: the init raw score differs
+    # from row to row, so it cannot be baked in as one constant
+    DummyClassifier(strategy="stratified", random_state=0),
+], ids=["prior", "most_frequent", "uniform", "stratified"])
+@pytest.mark.parametrize("data_name", ["breast_cancer", "wine"])
+def test_gradient_boosting_classifier_dummy_init_strategies(init, data_name, tmp_path):
+    X, y = data(data_name)
+    model = GradientBoostingClassifier(n_estimators=5, init=init, random_state=0).fit(X, y)
+    exported = _init_parity_or_refused(model, X, tmp_path, "decision_function")
+    if init.strategy != "stratified":
+        assert exported, "a constant init estimator must be exported"
+
+
+@pytest.mark.parametrize("init", [
+    DummyRegressor(strategy="mean"),
+    DummyRegressor(strategy="median"),
+    DummyRegressor(strategy="quantile", quantile=0.3),
+    DummyRegressor(strategy="constant", constant=5.0),
+], ids=["mean", "median", "quantile", "constant"])
+def test_gradient_boosting_regressor_dummy_init_strategies(init, tmp_path):
+    X, y = data("diabetes")
+    model = GradientBoostingRegressor(n_estimators=5, init=init, random_state=0).fit(X, y)
+    assert _init_parity_or_refused(model, X, tmp_path, "predict")
 
 
 @pytest.mark.parametrize("name", list(MULTI_OUTPUT_REGRESSORS))

@@ -202,6 +202,53 @@ Status make_argmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   return Status::OK();
 }
 
+// Multi-output classifiers: the input's columns are consecutive segments (one per output, of
+// segments[k] columns); output column k is the arg-max inside segment k (first maximum on ties).
+class SegmentArgMax final : public Kernel {
+ public:
+  SegmentArgMax(const int64_t* seg, int64_t n) : seg_(seg), n_(n) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t* y = out.row<int64_t>(r);
+      int64_t start = 0;
+      for (int64_t k = 0; k < n_; ++k) {
+        int64_t best = 0;
+        double bv = get(in[0], r, start);
+        for (int64_t c = 1; c < seg_[k]; ++c) {
+          const double v = get(in[0], r, start + c);
+          if (v > bv) {
+            bv = v;
+            best = c;
+          }
+        }
+        y[k] = best;
+        start += seg_[k];
+      }
+    }
+  }
+
+ private:
+  const int64_t* seg_;
+  int64_t n_;
+};
+
+Status make_segment_argmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  const TensorRef* seg;
+  MLE_RETURN_IF_ERROR(b.tensor("segments", DType::kI64, {-1}, &seg));
+  int64_t total = 0;
+  for (int64_t i = 0; i < seg->shape[0]; ++i) {
+    const int64_t s = seg->as<int64_t>()[i];
+    if (s < 1 || s > b.inputs()[0].cols) return b.error("segment sizes must be positive");
+    total += s;
+  }
+  if (seg->shape[0] == 0 || total != b.inputs()[0].cols)
+    return b.error("segments must cover the input's columns exactly");
+  k->reset(new SegmentArgMax(seg->as<int64_t>(), seg->shape[0]));
+  *out = ValueInfo{seg->shape[0], ValueKind::kI64};
+  return Status::OK();
+}
+
 // Outlier detectors' predict: -1 where the decision function is < 0, else 1 (int64).
 class OutlierLabel final : public Kernel {
  public:
@@ -250,6 +297,7 @@ const OpEntry kActivationOps[] = {
     {"Exp", make_elementwise<3>},
     {"AnomalyScore", make_elementwise<4>},
     {"OutlierLabel", make_outlier_label},
+    {"SegmentArgMax", make_segment_argmax},
     {"HuberScale", make_elementwise<2>},
     {"BinaryProba", make_binary_proba},
     {"NormalizeRows", make_normalize_rows},

@@ -107,5 +107,8 @@ def export(model):
     if head.classes is not None:
         from mle_runtime.exporters.sklearn.common import describe_classes
 
-        meta["classes"] = describe_classes(head.classes)
+        meta["classes"] = ([describe_classes(c) for c in head.classes]
+                           if isinstance(head.classes, list) else describe_classes(head.classes))
+    if head.splits:
+        meta["output_splits"] = head.splits
     return graph, meta

@@ -30,7 +30,8 @@ class Head:
 
     outputs: dict  # method name -> (value name, ravel)
     estimator_type: str  # "classifier", "regressor", "transformer", ...
-    classes: object = None  # classes_ for classifiers
+    classes: object = None  # classes_ for classifiers (a list of arrays for multi-output)
+    splits: dict = None  # method -> column counts: the method returns a list of column blocks
 
 
 @dataclass

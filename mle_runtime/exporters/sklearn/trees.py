@@ -38,8 +38,12 @@ def _sk_tree(tree_, leaf_value):
 
 def _tree_proba(est):
     """DecisionTreeClassifier.predict_proba's per-leaf rows: scikit-learn (>= 1.4) stores the
-    class fractions in tree_.value and returns them as they are."""
-    return np.asarray(est.tree_.value[:, 0, :est.n_classes_], dtype=np.float64)
+    class fractions in tree_.value and returns them as they are. Multi-output trees: the
+    outputs' class columns side by side."""
+    if est.n_outputs_ == 1:
+        return np.asarray(est.tree_.value[:, 0, :est.n_classes_], dtype=np.float64)
+    return np.concatenate([est.tree_.value[:, k, :n] for k, n in enumerate(est.n_classes_)],
+                          axis=1).astype(np.float64)
 
 
 def _sk_ensemble(ctx, x, trees, aggregate, n_features, base=None, median_weights=None):
@@ -50,30 +54,31 @@ def _sk_ensemble(ctx, x, trees, aggregate, n_features, base=None, median_weights
                         threshold32=largest_float32_not_above, median_weights=median_weights)
 
 
-def _check_single_output(est):
-    if getattr(est, "n_outputs_", 1) != 1 and hasattr(est, "classes_"):
-        raise UnsupportedModelError(
-            f"multi-output {type(est).__name__} is not supported yet (single-output "
-            "classifiers and multi-output regressors are)"
-        )
-
-
 def _nan_policy(ctx, est):
     if not _allows_nan(est):
         ctx.refuses_nan(est)
 
 
 def _classifier_head(ctx, proba, est, log_proba=True):
+    """predict / predict_proba / predict_log_proba over class probabilities; multi-output
+    models return lists of per-output blocks, as scikit-learn does."""
     g = ctx.graph
-    outputs = {"predict": (g.add("ArgMax", [proba]), True), "predict_proba": (proba, False)}
+    if getattr(est, "n_outputs_", 1) == 1:
+        predict = (g.add("ArgMax", [proba]), True)
+        classes, splits = np.asarray(est.classes_), None
+    else:
+        sizes = [int(n) for n in est.n_classes_]
+        predict = (g.add("SegmentArgMax", [proba], segments=g.tensor(sizes, "int64")), False)
+        classes = [np.asarray(c) for c in est.classes_]
+        splits = {"predict_proba": sizes, "predict_log_proba": sizes}
+    outputs = {"predict": predict, "predict_proba": (proba, False)}
     if log_proba and hasattr(est, "predict_log_proba"):
         outputs["predict_log_proba"] = (g.add("Log", [proba]), False)
-    return Head(outputs, "classifier", np.asarray(est.classes_))
+    return Head(outputs, "classifier", classes, splits)
 
 
 @register("DecisionTreeClassifier", "ExtraTreeClassifier", kind="predictor")
 def decision_tree_classifier(est, ctx, x):
-    _check_single_output(est)
     _nan_policy(ctx, est)
     proba = _sk_ensemble(ctx, x, [_sk_tree(est.tree_, _tree_proba(est))], "sum",
                          est.n_features_in_)
@@ -90,7 +95,6 @@ def decision_tree_regressor(est, ctx, x):
 
 @register("RandomForestClassifier", "ExtraTreesClassifier", kind="predictor")
 def forest_classifier(est, ctx, x):
-    _check_single_output(est)
     _nan_policy(ctx, est)
     trees = [_sk_tree(e.tree_, _tree_proba(e)) for e in est.estimators_]
     return _classifier_head(ctx, _sk_ensemble(ctx, x, trees, "mean", est.n_features_in_), est)
