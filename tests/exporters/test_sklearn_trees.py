@@ -458,6 +458,50 @@ def test_multi_output_regressor_parity(name, tmp_path):
     assert proxy.predict(X).shape == (len(X), 2)
 
 
+def _assert_output_or_list(expected, got, exact, what):
+    """scikit-learn's multi-output classifiers return lists of per-output arrays."""
+    if isinstance(expected, list):
+        assert isinstance(got, list), f"{what}: got {type(got).__name__}, expected list"
+        assert len(got) == len(expected), f"{what}: {len(got)} outputs != {len(expected)}"
+        for k, (e, g) in enumerate(zip(expected, got)):
+            _assert_output(e, g, exact, f"{what} [output {k}]")
+    else:
+        _assert_output(expected, got, exact, what)
+
+
+MULTI_OUTPUT_CLASSIFIERS = {
+    "DecisionTreeClassifier": lambda: DecisionTreeClassifier(max_depth=6, random_state=0),
+    "ExtraTreeClassifier": lambda: ExtraTreeClassifier(max_depth=8, random_state=0),
+    "RandomForestClassifier": lambda: RandomForestClassifier(n_estimators=8, max_depth=6,
+                                                             random_state=0),
+    "ExtraTreesClassifier": lambda: ExtraTreesClassifier(n_estimators=8, max_depth=8,
+                                                         random_state=0),
+}
+
+
+@pytest.mark.parametrize("labels", ["int", "str"])
+@pytest.mark.parametrize("name", list(MULTI_OUTPUT_CLASSIFIERS))
+def test_multi_output_classifier_parity(name, labels, tmp_path):
+    """y of shape (n, 2): a 3-class and a 2-class output. predict is (n, 2); predict_proba and
+    predict_log_proba are lists of per-output arrays, as in scikit-learn."""
+    X, y = data("clf3")
+    Y = np.column_stack([y, (y + (X[:, 0] > 0)) % 2])
+    if labels == "str":
+        names = np.array([["a", "b", "c"], ["no", "yes", "-"]])
+        Y = names[[0, 1], Y]  # Y[i, j] -> names[j, Y[i, j]]
+    model = MULTI_OUTPUT_CLASSIFIERS[name]().fit(X, Y)
+    assert model.n_outputs_ == 2 and list(model.n_classes_) == [3, 2]
+    proxy = _roundtrip(model, tmp_path)
+    present = _assert_methods_match(model, proxy)
+    variants = [("float64", X), ("float32", X.astype(np.float32))]
+    variants += [(f"row {i}", X[i:i + 1]) for i in _rows(len(X))]
+    for method in present:
+        for label, Xv in variants:
+            _assert_output_or_list(_call(model, method, Xv), _call(proxy, method, Xv),
+                                   method != "predict_log_proba",
+                                   f"{name}.{method} on {label} input")
+
+
 @pytest.mark.parametrize("name", ["RandomForestClassifier", "DecisionTreeClassifier",
                                   "GradientBoostingClassifier",
                                   "HistGradientBoostingClassifier"])
@@ -867,21 +911,6 @@ def _assert_unsupported(model, tmp_path, *words):
         assert w.lower() in msg.lower(), f"{w!r} not in error message {msg!r}"
     assert not path.exists()  # a refused dump leaves no file behind
     assert not list(tmp_path.iterdir())
-
-
-@pytest.mark.parametrize("factory", [
-    lambda: DecisionTreeClassifier(max_depth=4, random_state=0),
-    lambda: ExtraTreeClassifier(max_depth=4, random_state=0),
-    lambda: RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0),
-    lambda: ExtraTreesClassifier(n_estimators=5, max_depth=4, random_state=0),
-], ids=["DecisionTreeClassifier", "ExtraTreeClassifier", "RandomForestClassifier",
-        "ExtraTreesClassifier"])
-def test_multi_output_classifier_unsupported(factory, tmp_path):
-    X, y = data("clf3")
-    Y = np.column_stack([y, (y + X[:, 0].astype(np.int64)) % 2])
-    model = factory().fit(X, Y)
-    assert model.n_outputs_ == 2
-    _assert_unsupported(model, tmp_path, "multi-output", type(model).__name__)
 
 
 def test_hist_gradient_boosting_string_categories_unsupported(tmp_path):

@@ -115,11 +115,13 @@ def _gb_base(est):
     if isinstance(init, str) and init == "zero":
         return np.zeros(est.n_trees_per_iteration_)
     if type(init).__name__ in ("DummyClassifier", "DummyRegressor") and \
-            type(init).__module__.startswith("sklearn."):
+            type(init).__module__.startswith("sklearn.") and \
+            getattr(init, "strategy", None) != "stratified":  # the others are constant
         return np.asarray(est._raw_predict_init(np.zeros((1, est.n_features_in_))))[0]
     raise UnsupportedModelError(
         f"{type(est).__name__} with init={type(init).__name__} is not supported yet; "
-        "supported: init=None (the default), 'zero', or a DummyClassifier/DummyRegressor"
+        "supported: init=None (the default), 'zero', or a DummyClassifier/DummyRegressor with "
+        "a constant prediction (every strategy but 'stratified', which draws at random)"
     )
 
 
