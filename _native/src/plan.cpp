@@ -26,6 +26,13 @@ Status NodeBuild::expect_inputs(size_t n) const {
   return Status::OK();
 }
 
+Status NodeBuild::float_input(ValueInfo* in) const {
+  MLE_RETURN_IF_ERROR(expect_inputs(1));
+  if (inputs_[0].kind == ValueKind::kI64) return error("input must be floating point");
+  *in = inputs_[0];
+  return Status::OK();
+}
+
 static const char* dtype_name(DType t) {
   switch (t) {
     case DType::kF32: return "float32";

@@ -44,6 +44,8 @@ class NodeBuild {
   }
   Status error(const std::string& what) const { return Status::Format(where() + ": " + what); }
   Status expect_inputs(size_t n) const;
+  // Checks for exactly one floating-point input (the common case) and returns its info.
+  Status float_input(ValueInfo* in) const;
 
   // A tensor attribute: dtype must match; dims[i] >= 0 pins that dimension, -1 leaves it free.
   // With optional=true a missing or null attribute yields *out = nullptr.

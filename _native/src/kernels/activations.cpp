@@ -26,9 +26,8 @@ inline void put(const View& v, int64_t r, int64_t c, double x) {
 ValueInfo same_kind(const NodeBuild& b, int64_t cols) { return ValueInfo{cols, b.inputs()[0].kind}; }
 
 Status float_input(const NodeBuild& b) {
-  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
-  if (b.inputs()[0].kind == ValueKind::kI64) return b.error("input must be floating point");
-  return Status::OK();
+  ValueInfo in;
+  return b.float_input(&in);
 }
 
 // Elementwise maps: Sigmoid (scipy.special.expit), Log (np.log), Exp (np.exp) and HuberScale

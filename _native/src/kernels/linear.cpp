@@ -50,9 +50,8 @@ class Linear final : public Kernel {
 };
 
 Status make_linear(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
-  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
-  const ValueInfo in = b.inputs()[0];
-  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
   const TensorRef *w, *bias;
   MLE_RETURN_IF_ERROR(b.tensor("weight", DType::kF64, {-1, in.cols}, &w));
   if (w->shape[0] == 0) return b.error("weight has no rows");

@@ -46,9 +46,8 @@ class SubDiv final : public Kernel {
 };
 
 Status make_subdiv(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
-  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
-  const ValueInfo in = b.inputs()[0];
-  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
   const TensorRef *sub, *div;
   MLE_RETURN_IF_ERROR(b.tensor("sub", DType::kF64, {in.cols}, &sub, true));
   MLE_RETURN_IF_ERROR(b.tensor("div", DType::kF64, {in.cols}, &div, true));
@@ -92,9 +91,8 @@ class MulAdd final : public Kernel {
 };
 
 Status make_muladd(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
-  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
-  const ValueInfo in = b.inputs()[0];
-  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
   const TensorRef *mul, *add;
   MLE_RETURN_IF_ERROR(b.tensor("mul", DType::kF64, {in.cols}, &mul, true));
   MLE_RETURN_IF_ERROR(b.tensor("add", DType::kF64, {in.cols}, &add, true));
@@ -148,9 +146,8 @@ class Normalize final : public Kernel {
 };
 
 Status make_normalize(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
-  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
-  const ValueInfo in = b.inputs()[0];
-  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
   std::string norm;
   MLE_RETURN_IF_ERROR(b.string("norm", &norm));
   Normalize::Norm n;
@@ -198,9 +195,8 @@ class Impute final : public Kernel {
 };
 
 Status make_impute(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
-  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
-  const ValueInfo in = b.inputs()[0];
-  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
   const TensorRef *cols, *fill;
   MLE_RETURN_IF_ERROR(b.tensor("columns", DType::kI64, {-1}, &cols, true));
   const int64_t n_out = cols ? cols->shape[0] : in.cols;
@@ -261,9 +257,8 @@ class OrdinalEncode final : public Kernel {
 };
 
 Status make_ordinal_encode(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
-  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
-  const ValueInfo in = b.inputs()[0];
-  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
   const TensorRef *cols, *offs, *cats;
   MLE_RETURN_IF_ERROR(b.tensor("columns", DType::kI64, {-1}, &cols));
   const int64_t n = cols->shape[0];

@@ -464,9 +464,8 @@ Status check_categories(const NodeBuild& b, TreeEnsemble& e, int64_t n_nodes) {
 }
 
 Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
-  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
-  const ValueInfo in = b.inputs()[0];
-  if (in.kind == ValueKind::kI64) return b.error("input must be floating point");
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
   std::string fmt, agg, cmp;
   MLE_RETURN_IF_ERROR(b.string("node_format", &fmt));
   MLE_RETURN_IF_ERROR(b.string("aggregate", &agg));
