@@ -25,7 +25,7 @@ bench: install
 
 # asv against the installed package (see README).
 asv: install
-	cd asv_bench && asv run --python=same --quick --show-stderr
+	cd asv_bench && asv machine --yes && asv run --python=same --quick --show-stderr
 
 clean:
 	rm -rf build dist *.egg-info mle_runtime/*.so _native/mle_native.cpp .pytest_cache

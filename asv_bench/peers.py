@@ -384,40 +384,55 @@ def get_peers(names):
 # --------------------------------------------------------------------------------------------
 
 
-def median_ns(fns, budget_s=0.2, min_samples=5, max_samples=20000, sample_ns=50_000):
+def median_ns(fns, budget_s=0.2, min_samples=5, rounds=3, sample_ns=50_000, settle_ns=10e6,
+              pause_s=0.0):
     """Median time of one call of each of ``fns`` (zero-argument callables), in ns.
 
-    The callables are sampled in turn, round after round, so that every peer meets the same
-    machine conditions (another process waking up, a CPU frequency change) and the ratios stay
-    fair. Calls are grouped so that one sample lasts about ``sample_ns`` (the timer's own cost
-    stays negligible for microsecond calls); rounds go on until ``budget_s`` per callable is
-    spent (at least ``min_samples``). The first calls are a warm-up and are not counted.
+    The callables take turns in ``rounds`` blocks each, so that every peer meets the same
+    machine conditions and the ratios stay fair. Within a block one callable runs alone: thread
+    pools of different runtimes (OpenMP, OpenBLAS, ONNX Runtime) spin for a while after each
+    call, and alternating call by call would measure their contention for the cores instead of
+    the runtimes. Each block starts after a ``pause_s`` sleep (OpenBLAS's idle workers keep
+    spinning for tens of milliseconds after a call, and on a machine with few cores they
+    delay the next runtime's threads by whole scheduler ticks) and ``settle_ns`` of uncounted
+    calls (at least one). Calls are grouped so that one sample lasts about ``sample_ns`` (the
+    timer's own cost stays negligible for microsecond calls); each callable gets ``budget_s``
+    in all and at least ``min_samples`` samples.
     """
     clock = time.perf_counter_ns
-    inner = []
-    for fn in fns:
-        t0 = clock()
-        fn()
-        first = max(clock() - t0, 1)
-        n = max(1, int(sample_ns // first))
-        t0 = clock()  # refine the group size once warm
-        for _ in range(n):
-            fn()
-        inner.append(max(1, int(sample_ns // max((clock() - t0) / n, 1))))
     samples = [[] for _ in fns]
-    budget = budget_s * 1e9 * len(fns)
+    inner = [None] * len(fns)
+    block_ns = budget_s * 1e9 / rounds
+    block_min = -(-min_samples // rounds)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start = clock()
-        for _ in range(max_samples):
-            for fn, n, out in zip(fns, inner, samples):
+        for _ in range(rounds):
+            for i, fn in enumerate(fns):
+                if pause_s:
+                    time.sleep(pause_s)
                 t0 = clock()
-                for _ in range(n):
+                calls = 0
+                while True:  # settle: the previous callable's threads go quiet, caches warm up
                     fn()
-                out.append((clock() - t0) / n)
-            if len(samples[0]) >= min_samples and clock() - start >= budget:
-                break
+                    calls += 1
+                    elapsed = clock() - t0
+                    if elapsed >= settle_ns:
+                        break
+                if inner[i] is None:
+                    inner[i] = max(1, int(sample_ns // max(elapsed / calls, 1)))
+                n, out = inner[i], samples[i]
+                taken = 0
+                start = clock()
+                while True:
+                    t0 = clock()
+                    for _ in range(n):
+                        fn()
+                    t1 = clock()
+                    out.append((t1 - t0) / n)
+                    taken += 1
+                    if taken >= block_min and t1 - start >= block_ns:
+                        break
     finally:
         if was_enabled:
             gc.enable()
@@ -498,7 +513,9 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
 
     timed("load_ns", lambda p: lambda: p.load(paths[p.name]))
     timed("one_row_ns", lambda p: p.predictor(handles[p.name], est, X1))
-    timed("batch_ns", lambda p: p.predictor(handles[p.name], est, XB), min_samples=3)
+    # batches use threads (OpenMP, OpenBLAS, ONNX Runtime's pool): let each pool go idle first
+    timed("batch_ns", lambda p: p.predictor(handles[p.name], est, XB), min_samples=3,
+          pause_s=min(0.1, budget_s / 2))
 
     ref_scores, ref_labels = active[0].outputs(handles[active[0].name], est, X)
     for peer in active[1:]:
@@ -551,6 +568,8 @@ def fmt_bytes(n):
 def fmt_ns(ns):
     if ns is None:
         return "-"
+    if ns < 0:
+        return "-" + fmt_ns(-ns)
     if ns < 1e3:
         return f"{ns:.0f} ns"
     if ns < 1e6:
@@ -666,15 +685,18 @@ def render(rows, peers, *, split=False):
 
 
 def render_cold(results):
+    """The cold-start results, each against the first (numpy alone) and against mle."""
     base = results[0][2]
-    by_label = {label: ns for label, _, ns in results}
-    mle = next((ns for label, ns in by_label.items() if label.startswith("mle:")), None)
+    mle = next((ns for label, _, ns in results if label.startswith("mle:")), None)
     width = max(len(label) for label, _, _ in results)
     lines = []
-    for label, _, ns in results:
-        extra = f"   (+{fmt_ns(ns - base)} over numpy)" if ns is not base else ""
-        if mle is not None and not label.startswith("mle:") and ns is not base:
-            extra += f"   mle is {fmt_ratio(ns / mle)} faster"
+    for i, (label, _, ns) in enumerate(results):
+        extra = ""
+        if i:
+            diff = fmt_ns(ns - base)
+            extra = f"   ({diff if diff.startswith('-') else '+' + diff} vs numpy alone)"
+            if mle is not None and not label.startswith("mle:"):
+                extra += f"   mle is {fmt_ratio(ns / mle)} faster"
         lines.append(f"  {label.ljust(width)}  {fmt_ns(ns).rjust(9)}{extra}")
     return "\n".join(lines)
 
@@ -760,9 +782,7 @@ def main(argv=None, *, peer_names=("joblib", "mle"), split=False, description=No
             "machine": info,
             "config": {"quick": args.quick, "budget_s": budget, "batch_rows": batch_rows,
                        "peers": [p.name for p in peers]},
-            "rows": [{**{k: v for k, v in asdict(r).items() if k != "cells"},
-                      "cells": {k: {f: getattr(c, f) for f in Cell.__dataclass_fields__}
-                                for k, c in r.cells.items()}} for r in rows],
+            "rows": [asdict(r) for r in rows],
             "cold_start": None if cold is None else [
                 {"label": label, "code": code, "median_ns": ns} for label, code, ns in cold],
         }

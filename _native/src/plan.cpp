@@ -381,6 +381,7 @@ Status Model::build_outputs(const json::Value&) {
       int v = nodes_[k].output;
       if (!need[v]) continue;
       po.nodes.push_back(k);
+      po.cost_per_row += nodes_[k].kernel->cost_per_row();
       if (v != po.value) {
         po.scratch_offset[v] = off;
         off += values_[v].cols * 8;  // 8 bytes covers every value kind
@@ -504,6 +505,9 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   threads = 1;
 #endif
   if (threads > nblocks) threads = static_cast<int>(nblocks);
+  const double work = static_cast<double>(n) * (po.cost_per_row + x_cols);
+  const double useful = std::max(1.0, work / kWorkPerThread);
+  if (threads > useful) threads = static_cast<int>(useful);
   if (threads <= 1) {
     std::vector<uint8_t> scratch(static_cast<size_t>(po.scratch_per_row * kBlockRows));
     std::vector<View> views(values_.size());

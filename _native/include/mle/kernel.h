@@ -28,6 +28,8 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void run(int64_t rows, const View* in, const View& out) const = 0;
+  // Rough work per row, in units of a multiply-add; decides whether a batch is worth threads.
+  virtual double cost_per_row() const { return 8.0; }
 };
 
 // What a kernel factory sees while the plan is built. Every accessor validates against the

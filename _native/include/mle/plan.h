@@ -28,6 +28,7 @@ struct PlanOutput {
   std::vector<int> nodes;  // node ids to run, in order
   std::vector<int64_t> scratch_offset;  // per value id: byte offset per row-block, -1 if none
   int64_t scratch_per_row = 0;          // bytes of scratch per row of a block
+  double cost_per_row = 0;              // summed kernel costs (see Kernel::cost_per_row)
 };
 
 class Model {
@@ -55,6 +56,9 @@ class Model {
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   static constexpr int64_t kBlockRows = 128;
   static constexpr uint32_t kMaxOutputs = 64;  // proxies expose a handful of methods
+  // A thread is worth starting for about this much work (multiply-adds): below it, waking a
+  // team costs more than it saves, and on a busy machine it can stall for a scheduler tick.
+  static constexpr double kWorkPerThread = 2.0e6;
 
  private:
   Status build();

@@ -9,6 +9,8 @@ class Linear final : public Kernel {
   Linear(int64_t in_cols, int64_t out_cols, const double* w, const double* bias)
       : n_(in_cols), k_(out_cols), w_(w), b_(bias) {}
 
+  double cost_per_row() const override { return static_cast<double>(n_ * k_); }
+
   void run(int64_t rows, const View* in, const View& out) const override {
     dispatch_float(in[0].dtype, [&](auto tag) {
       using TI = decltype(tag);

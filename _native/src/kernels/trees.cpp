@@ -126,6 +126,9 @@ class TreeEnsemble final : public Kernel {
   bool has_cat = false;
   CategorySets cats;
 
+  // A node visit costs a few multiply-adds' time; assume depth ~8 per tree.
+  double cost_per_row() const override { return 32.0 * static_cast<double>(n_trees); }
+
   void run(int64_t rows, const View* in, const View& out) const override {
     if (median_weights) {
       dispatch_float(in[0].dtype, [&](auto tag) {

@@ -118,10 +118,14 @@ def _gb_base(est):
             type(init).__module__.startswith("sklearn.") and \
             getattr(init, "strategy", None) != "stratified":  # the others are constant
         return np.asarray(est._raw_predict_init(np.zeros((1, est.n_features_in_))))[0]
+    # Any other init estimator is fitted by scikit-learn on X cast to float32 and predicts in
+    # float32 arithmetic (BLAS order); near-saturated probabilities then make the link's
+    # logits differ by whole units, so it is refused rather than approximated.
     raise UnsupportedModelError(
-        f"{type(est).__name__} with init={type(init).__name__} is not supported yet; "
-        "supported: init=None (the default), 'zero', or a DummyClassifier/DummyRegressor with "
-        "a constant prediction (every strategy but 'stratified', which draws at random)"
+        f"{type(est).__name__} with init={type(init).__name__} is not supported; supported: "
+        "init=None (the default), 'zero', or a DummyClassifier/DummyRegressor with a constant "
+        "prediction (every strategy but 'stratified', which draws at random). Other init "
+        "estimators predict in float32 arithmetic whose rounding cannot be reproduced exactly"
     )
 
 
