@@ -1,6 +1,12 @@
 #include "mle/crc32c.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <nmmintrin.h>
@@ -34,6 +40,30 @@ struct Tables {
 const Tables& tables() {
   static const Tables tb;
   return tb;
+}
+
+// Multiplies two polynomials modulo P in the reflected domain.
+uint32_t gf2_multiply(uint32_t a, uint32_t b) {
+  uint32_t prod = 0;
+  for (int i = 0; i < 32; ++i) {
+    if (a & 0x80000000u) prod ^= b;
+    a <<= 1;
+    b = (b & 1) ? (b >> 1) ^ kPoly : (b >> 1);
+  }
+  return prod;
+}
+
+// x^(8*len) mod P in the reflected domain, for shifting a CRC over `len` zero bytes.
+uint32_t shift_constant(size_t len) {
+  uint32_t result = 0x80000000u;  // x^0
+  uint32_t sq = 0x00800000u;      // x^8 (one byte)
+  size_t k = len;
+  while (k) {
+    if (k & 1) result = gf2_multiply(result, sq);
+    sq = gf2_multiply(sq, sq);
+    k >>= 1;
+  }
+  return result;
 }
 
 uint32_t crc_table(const uint8_t* p, size_t n, uint32_t crc) {
@@ -75,30 +105,6 @@ __attribute__((target("sse4.2"))) uint32_t crc_sse42_serial(const uint8_t* p, si
   }
   while (n--) c = _mm_crc32_u8(static_cast<uint32_t>(c), *p++);
   return static_cast<uint32_t>(c);
-}
-
-// Multiply a (x^?) polynomials modulo P in the reflected domain.
-uint32_t gf2_multiply(uint32_t a, uint32_t b) {
-  uint32_t prod = 0;
-  for (int i = 0; i < 32; ++i) {
-    if (a & 0x80000000u) prod ^= b;
-    a <<= 1;
-    b = (b & 1) ? (b >> 1) ^ kPoly : (b >> 1);
-  }
-  return prod;
-}
-
-// x^(8*len) mod P in the reflected domain, for shifting a CRC over `len` zero bytes.
-uint32_t shift_constant(size_t len) {
-  uint32_t result = 0x80000000u;  // x^0
-  uint32_t sq = 0x00800000u;      // x^8 (one byte)
-  size_t k = len;
-  while (k) {
-    if (k & 1) result = gf2_multiply(result, sq);
-    sq = gf2_multiply(sq, sq);
-    k >>= 1;
-  }
-  return result;
 }
 
 __attribute__((target("sse4.2"))) uint32_t crc_sse42(const uint8_t* p, size_t n, uint32_t crc) {
@@ -173,5 +179,33 @@ uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
 }
 
 const char* crc32c_impl() { return impl().name; }
+
+uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2) {
+  return gf2_multiply(crc1, shift_constant(len2)) ^ crc2;
+}
+
+uint32_t crc32c_parallel(const void* data, size_t n) {
+#ifdef _OPENMP
+  constexpr size_t kMinChunk = 1 << 20;  // below this a thread team costs more than it saves
+  int chunks = std::min<int>(omp_get_max_threads(), static_cast<int>(n / kMinChunk));
+  if (chunks >= 2) {
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    const size_t step = (n / chunks + 63) / 64 * 64;
+    std::vector<uint32_t> crcs(static_cast<size_t>(chunks));
+    std::vector<size_t> lens(static_cast<size_t>(chunks));
+#pragma omp parallel for num_threads(chunks) schedule(static, 1)
+    for (int c = 0; c < chunks; ++c) {
+      const size_t begin = std::min(n, static_cast<size_t>(c) * step);
+      const size_t end = c + 1 == chunks ? n : std::min(n, begin + step);
+      lens[c] = end - begin;
+      crcs[c] = crc32c(p + begin, end - begin);
+    }
+    uint32_t crc = crcs[0];
+    for (int c = 1; c < chunks; ++c) crc = crc32c_combine(crc, crcs[c], lens[c]);
+    return crc;
+  }
+#endif
+  return crc32c(data, n);
+}
 
 }  // namespace mle
