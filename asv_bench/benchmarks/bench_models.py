@@ -1,5 +1,6 @@
-"""asv benchmarks: mle_runtime against joblib + scikit-learn on the linear models and pipelines
-of ``asv_bench/peers.py`` (the same cases ``examples/compare.py`` prints).
+"""asv benchmarks: mle_runtime against joblib + scikit-learn on every model of
+``asv_bench/peers.py`` (linear models, pipelines and tree ensembles; the same cases
+``examples/compare.py`` prints).
 
 Every class shares one ``setup_cache``: it trains every case once and stores it with joblib and
 with mle_runtime in asv's working directory; the benchmarks receive the file paths.
