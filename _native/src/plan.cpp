@@ -9,6 +9,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace mle {
 
@@ -402,9 +405,48 @@ Status Model::build_outputs(const json::Value&) {
 
 // 0 when every value passes, 1 for a refused NaN, 2 for a refused infinity, 3 for a finite
 // float64 value that overflows float32 when the model casts its input to float32.
+// True when any value is NaN or +-inf, branch-free: x - x is +0.0 (all bits zero) for every
+// finite x and NaN otherwise, so OR-ing the bits of x - x finds them. The exact classification
+// runs only when this is true.
+#if defined(__SSE2__)
+static bool any_non_finite(const double* x, int64_t count) {
+  __m128d acc = _mm_setzero_pd();
+  int64_t i = 0;
+  for (; i + 2 <= count; i += 2) {
+    const __m128d v = _mm_loadu_pd(x + i);
+    acc = _mm_or_pd(acc, _mm_sub_pd(v, v));
+  }
+  bool hit = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_castpd_si128(acc), _mm_setzero_si128())) !=
+             0xFFFF;
+  for (; i < count; ++i) hit |= !std::isfinite(x[i]);
+  return hit;
+}
+static bool any_non_finite(const float* x, int64_t count) {
+  __m128 acc = _mm_setzero_ps();
+  int64_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const __m128 v = _mm_loadu_ps(x + i);
+    acc = _mm_or_ps(acc, _mm_sub_ps(v, v));
+  }
+  bool hit = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_castps_si128(acc), _mm_setzero_si128())) !=
+             0xFFFF;
+  for (; i < count; ++i) hit |= !std::isfinite(x[i]);
+  return hit;
+}
+#else
+template <class T>
+static bool any_non_finite(const T* x, int64_t count) {
+  bool hit = false;
+  for (int64_t i = 0; i < count; ++i) hit |= !std::isfinite(x[i]);
+  return hit;
+}
+#endif
+
 template <class T>
 static int first_bad(const T* x, int64_t count, bool allow_nan, bool allow_inf, bool cast_f32,
                      int64_t* where) {
+  // Fast path: all finite and nothing overflowing float32 to look for.
+  if (!(cast_f32 && !allow_inf) && !any_non_finite(x, count)) return 0;
   for (int64_t i = 0; i < count; ++i) {
     T v = x[i];
     if (std::isfinite(v)) {
