@@ -1,11 +1,13 @@
 """mle_runtime next to joblib + scikit-learn on real models (this is what ``make demo`` runs).
 
-Trains linear models and pipelines on the datasets bundled with scikit-learn (iris, wine,
-breast_cancer, diabetes), stores each one with ``joblib.dump`` and with ``mle_runtime.dump``, and
+Trains linear models, pipelines and tree ensembles on the datasets bundled with scikit-learn
+(iris, wine, breast_cancer, diabetes) and on seeded synthetic data (20,000 rows, 3 classes, for
+the random forest and the histogram gradient boosting), stores each one with ``joblib.dump`` and
+with ``mle_runtime.dump``, and
 prints one table: file size, load time, single-row latency, batch throughput and parity of the
 outputs, followed by the cold-process start of a fresh ``python -c`` that loads and predicts.
 
-    python examples/compare.py            # about a minute
+    python examples/compare.py            # about a minute and a half
     python examples/compare.py --quick    # seconds; a smoke test, not numbers
     python examples/compare.py --json results.json
 
