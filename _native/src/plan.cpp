@@ -81,20 +81,6 @@ Status NodeBuild::number(const char* key, double* out) const {
   return Status::OK();
 }
 
-Status NodeBuild::number_or(const char* key, double dflt, double* out) const {
-  if (!attr(key)) { *out = dflt; return Status::OK(); }
-  return number(key, out);
-}
-
-Status NodeBuild::integer(const char* key, int64_t lo, int64_t hi, int64_t* out) const {
-  const json::Value* v = attr(key);
-  if (!v || !v->is_number() || !v->is_int || v->integer < lo || v->integer > hi)
-    return error(std::string("attribute '") + key + "' must be an integer in [" +
-                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  *out = v->integer;
-  return Status::OK();
-}
-
 Status NodeBuild::boolean(const char* key, bool* out) const {
   const json::Value* v = attr(key);
   if (!v || !v->is_bool()) return error(std::string("attribute '") + key + "' must be a boolean");

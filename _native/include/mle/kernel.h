@@ -54,8 +54,6 @@ class NodeBuild {
   Status tensor(const char* key, DType dtype, std::vector<int64_t> dims, const TensorRef** out,
                 bool optional = false) const;
   Status number(const char* key, double* out) const;
-  Status number_or(const char* key, double dflt, double* out) const;
-  Status integer(const char* key, int64_t lo, int64_t hi, int64_t* out) const;
   Status boolean(const char* key, bool* out) const;
   Status boolean_or(const char* key, bool dflt, bool* out) const;
   Status string(const char* key, std::string* out) const;
