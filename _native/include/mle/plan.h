@@ -58,7 +58,7 @@ class Model {
   static constexpr uint32_t kMaxOutputs = 64;  // proxies expose a handful of methods
   // A thread is worth starting for about this much work (multiply-adds): below it, waking a
   // team costs more than it saves, and on a busy machine it can stall for a scheduler tick.
-  static constexpr double kWorkPerThread = 2.0e6;
+  static constexpr double kWorkPerThread = 1.0e6;
 
  private:
   Status build();
