@@ -64,6 +64,8 @@ OPS = {
             "leaves": "tensor:float64",
             "base?": "tensor:float64",
             "median_weights?": "tensor:float64",
+            "targets?": "tensor:int32",
+            "n_outputs?": "number",
             "cat_offsets?": "tensor:uint32",
             "cat_words?": "tensor:uint32",
             "category_rule?": "string",

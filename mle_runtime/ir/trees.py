@@ -148,9 +148,11 @@ def pack(trees, n_features, *, wide, threshold32=None):
 
 
 def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=None,
-                 threshold32=None, median_weights=None, category_sets=None, category_rule=None):
+                 threshold32=None, median_weights=None, category_sets=None, category_rule=None,
+                 targets=None, n_outputs=None):
     """Adds a TreeEnsemble node over value x (n_features columns); returns its output value.
 
+    targets, n_outputs : per tree, the output column (of n_outputs) its one-value leaves add to.
     category_sets : list of uint32 bitset arrays, referenced by the trees' cat_left/cat_known.
     """
     nodes, roots, leaves = pack(trees, n_features, wide=wide, threshold32=threshold32)
@@ -164,6 +166,9 @@ def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=
         attrs["category_rule"] = category_rule
     if median_weights is not None:
         attrs["median_weights"] = graph.tensor(np.asarray(median_weights, np.float64), "float64")
+    if targets is not None:
+        attrs["targets"] = graph.tensor(np.asarray(targets), "int32")
+        attrs["n_outputs"] = int(n_outputs)
     return graph.add(
         "TreeEnsemble", [x],
         nodes=graph.tensor(nodes, "uint8"), roots=graph.tensor(roots, "int32"),

@@ -732,3 +732,56 @@ def test_real_category_rule_unknown(cat_case):
     s.attrs["category_rule"] = "xgboost_partition"
     err = cat_case.refuse(s.pack(), exc=UnsupportedModelError, match="xgboost_partition")
     assert isinstance(err, TypeError)
+
+
+# ----------------------------------------------------------------------------- per-tree targets
+
+
+@pytest.mark.parametrize("kind", ["DecisionTreeRegressor", "HistGradientBoostingRegressor"])
+def test_per_tree_targets(kind, tmp_path):
+    """`targets` sends each tree's one-value leaves to one output column: valid targets give the
+    sums column by column; a target outside [0, n_outputs), a missing or fractional n_outputs,
+    or a leaf matrix with more than one column is refused."""
+    c = _make_case(kind, tmp_path)
+
+    def with_targets(tg, n_outputs=2):
+        sg = c.surgery()
+        sg.attrs["targets"] = sg.add_tensor(tg, "i4")
+        if n_outputs is not None:
+            sg.attrs["n_outputs"] = n_outputs
+        sg.attrs.pop("base", None)
+        sg.graph["outputs"] = [o[:2] for o in sg.graph["outputs"]]  # now several columns
+        return sg
+
+    n_trees = len(c.surgery().roots)
+    targets = np.arange(n_trees, dtype=np.int32) % 2
+    s = with_targets(targets)
+    path = tmp_path / "targets.mle"
+    path.write_bytes(s.pack())
+    got = mle.load(path)._native.run(np.ascontiguousarray(c.X, dtype=np.float64),
+                                     mle.load(path)._native.outputs["predict"])
+    assert got.shape == (len(c.X), 2)
+    # Column k must hold the sum of the trees whose target is k, each evaluated separately.
+    per_tree = []
+    for t in range(n_trees):
+        one = with_targets(np.where(np.arange(n_trees) == t, 0, 1).astype(np.int32))
+        p = tmp_path / f"one{t}.mle"
+        p.write_bytes(one.pack())
+        nm = mle.load(p)._native
+        per_tree.append(nm.run(np.ascontiguousarray(c.X, dtype=np.float64),
+                               nm.outputs["predict"])[:, 0])
+    for k in (0, 1):
+        expected = np.zeros(len(c.X))
+        for t in range(n_trees):
+            if targets[t] == k:
+                expected = expected + per_tree[t]
+        np.testing.assert_array_equal(got[:, k], expected)
+
+    for bad_targets, n_outputs, match in [
+            (np.full(n_trees, 2, np.int32), 2, "target column out of range"),
+            (np.full(n_trees, -1, np.int32), 2, "target column out of range"),
+            (np.zeros(n_trees, np.int32), 1.5, "n_outputs"),
+            (np.zeros(n_trees, np.int32), 0, "n_outputs"),
+            (np.zeros(n_trees, np.int32), None, "n_outputs")]:
+        c.refuse(with_targets(bad_targets, n_outputs).pack(), match=match)
+    c.refuse(with_targets(np.zeros(n_trees + 1, np.int32)).pack(), match="targets")

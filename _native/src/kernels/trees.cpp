@@ -121,6 +121,7 @@ class TreeEnsemble final : public Kernel {
   const double* base = nullptr;
   bool average = false;
   const double* median_weights = nullptr;  // aggregate="weighted_median" (AdaBoostRegressor)
+  const int32_t* targets = nullptr;  // per tree: the one output column its scalar leaves add to
   bool lt = false;
   bool has_missing = false;
   bool has_cat = false;
@@ -194,7 +195,12 @@ class TreeEnsemble final : public Kernel {
     const Node* all = reinterpret_cast<const Node*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
       const Node* tree = all + roots[t];
-      if (n_out == 1) {
+      if (targets) {  // one scalar per leaf, added to this tree's output column
+        const int64_t col = targets[t];
+        for (int64_t r = 0; r < rows; ++r)
+          y.row<double>(r)[col] +=
+              leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)];
+      } else if (n_out == 1) {
         for (int64_t r = 0; r < rows; ++r)
           y.row<double>(r)[0] +=
               leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)];
@@ -489,7 +495,24 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   MLE_RETURN_IF_ERROR(b.tensor("leaves", DType::kF64, {-1, -1}, &leaves));
   if (roots->shape[0] == 0) return b.error("ensemble has no trees");
   if (leaves->shape[1] == 0) return b.error("leaf values have no columns");
-  MLE_RETURN_IF_ERROR(b.tensor("base", DType::kF64, {leaves->shape[1]}, &base, true));
+  // With `targets`, every leaf holds one value and tree t adds it to column targets[t] of
+  // `n_outputs` (a tree per class and round, as gradient boosting builds them).
+  const TensorRef* targets;
+  MLE_RETURN_IF_ERROR(b.tensor("targets", DType::kI32, {roots->shape[0]}, &targets, true));
+  int64_t n_out = leaves->shape[1];
+  if (targets) {
+    double n_outputs;
+    MLE_RETURN_IF_ERROR(b.number("n_outputs", &n_outputs));
+    if (!(n_outputs >= 1 && n_outputs <= 65536) || n_outputs != static_cast<int64_t>(n_outputs))
+      return b.error("n_outputs must be an integer in [1, 65536]");
+    if (leaves->shape[1] != 1) return b.error("with targets, leaves must have one column");
+    n_out = static_cast<int64_t>(n_outputs);
+    for (int64_t t = 0; t < roots->shape[0]; ++t)
+      if (targets->as<int32_t>()[t] < 0 || targets->as<int32_t>()[t] >= n_out)
+        return b.error("tree " + std::to_string(t) + ": target column out of range");
+    e->targets = targets->as<int32_t>();
+  }
+  MLE_RETURN_IF_ERROR(b.tensor("base", DType::kF64, {n_out}, &base, true));
   if (nodes->shape[0] > (int64_t(1) << 31)) return b.error("too many nodes");
   if (reinterpret_cast<uintptr_t>(nodes->data) % (e->wide ? 8 : 4) != 0)
     return b.error("node records are not aligned to their threshold size");
@@ -497,7 +520,7 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   e->roots = roots->as<int32_t>();
   e->n_trees = roots->shape[0];
   e->leaves = leaves->as<double>();
-  e->n_out = leaves->shape[1];
+  e->n_out = n_out;
   e->base = base ? base->as<double>() : nullptr;
   if (e->wide)
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node64*>(e->nodes),
@@ -510,7 +533,8 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   if (agg == "weighted_median") {
     const TensorRef* w;
     MLE_RETURN_IF_ERROR(b.tensor("median_weights", DType::kF64, {e->n_trees}, &w));
-    if (e->n_out != 1 || base) return b.error("weighted_median needs one output and no base");
+    if (e->n_out != 1 || base || e->targets)
+      return b.error("weighted_median needs one output, no base and no targets");
     e->median_weights = w->as<double>();
   }
   if (e->has_cat) MLE_RETURN_IF_ERROR(check_categories(b, *e, nodes->shape[0]));

@@ -46,12 +46,14 @@ def _tree_proba(est):
                           axis=1).astype(np.float64)
 
 
-def _sk_ensemble(ctx, x, trees, aggregate, n_features, base=None, median_weights=None):
+def _sk_ensemble(ctx, x, trees, aggregate, n_features, base=None, median_weights=None,
+                 targets=None, n_outputs=None):
     if x == "X":  # scikit-learn's trees cast X to float32 and refuse what overflows it
         ctx.graph.cast_float32 = True
     return add_ensemble(ctx.graph, x, trees, n_features=n_features, wide=False,
                         compare="<=", aggregate=aggregate, base=base,
-                        threshold32=largest_float32_not_above, median_weights=median_weights)
+                        threshold32=largest_float32_not_above, median_weights=median_weights,
+                        targets=targets, n_outputs=n_outputs)
 
 
 def _nan_policy(ctx, est):
@@ -132,15 +134,17 @@ def _gb_base(est):
 def _gb_raw(est, ctx, x):
     K = est.n_trees_per_iteration_
     lr = float(est.learning_rate)
-    trees = []
+    trees, targets = [], []
     for stage in est.estimators_:
         for k in range(K):
             t = stage[k].tree_
-            leaf = np.zeros((t.node_count, K))
-            leaf[:, k] = lr * t.value[:, 0, 0]  # the same product predict_stages forms
-            trees.append(_sk_tree(t, leaf))
+            # the same product predict_stages forms; the tree adds to column k only
+            trees.append(_sk_tree(t, (lr * t.value[:, 0, 0]).reshape(-1, 1)))
+            targets.append(k)
     ctx.refuses_nan(est)
-    return _sk_ensemble(ctx, x, trees, "sum", est.n_features_in_, base=_gb_base(est)), K
+    multi = K > 1  # a single column needs no per-tree targets
+    return _sk_ensemble(ctx, x, trees, "sum", est.n_features_in_, base=_gb_base(est),
+                        targets=targets if multi else None, n_outputs=K if multi else None), K
 
 
 @register("GradientBoostingRegressor", kind="predictor")
@@ -211,12 +215,12 @@ def _hgb_raw(est, ctx, x):
         sets = [row for row in np.asarray(known, dtype=np.uint32)]  # set k: known of cat feature k
     else:
         f_idx_map = None
-    trees = []
+    trees, targets = [], []
     for iteration in est._predictors:
         for k, predictor in enumerate(iteration):
             n = predictor.nodes
-            leaf = np.zeros((len(n), K))
-            leaf[:, k] = n["value"]
+            leaf = np.asarray(n["value"], dtype=np.float64).reshape(-1, 1)
+            targets.append(k)
             is_leaf = n["is_leaf"].astype(bool)
             cat = n["is_categorical"].astype(bool) & ~is_leaf
             cat_left = cat_known = None
@@ -236,7 +240,8 @@ def _hgb_raw(est, ctx, x):
     ctx.accepts_inf = True
     raw = add_ensemble(ctx.graph, x, trees, n_features=est.n_features_in_, wide=True,
                        compare="<=", aggregate="sum", base=np.broadcast_to(base, (K,)),
-                       category_sets=sets, category_rule="hist_gradient_boosting" if sets else None)
+                       category_sets=sets, category_rule="hist_gradient_boosting" if sets else None,
+                       targets=targets if K > 1 else None, n_outputs=K if K > 1 else None)
     return raw, K
 
 
