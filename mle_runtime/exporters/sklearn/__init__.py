@@ -5,7 +5,8 @@ import numpy as np
 from mle_runtime import _version
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
-from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
+from mle_runtime.exporters.sklearn.common import (REGISTRY, Context, describe_classes,
+                                                  export_estimator, lookup)
 from mle_runtime.ir.graph import Graph
 
 
@@ -105,8 +106,6 @@ def export(model):
     if integer_rule is not None:
         meta["integer_input"] = integer_rule
     if head.classes is not None:
-        from mle_runtime.exporters.sklearn.common import describe_classes
-
         meta["classes"] = ([describe_classes(c) for c in head.classes]
                            if isinstance(head.classes, list) else describe_classes(head.classes))
     if head.splits:
