@@ -100,6 +100,14 @@ Status NodeBuild::string(const char* key, std::string* out) const {
   return Status::OK();
 }
 
+Status NodeBuild::string_or(const char* key, const char* dflt, std::string* out) const {
+  if (!attr(key)) {
+    *out = dflt;
+    return Status::OK();
+  }
+  return string(key, out);
+}
+
 KernelFactory find_kernel(std::string_view op) {
   static const std::unordered_map<std::string_view, KernelFactory> table = [] {
     std::unordered_map<std::string_view, KernelFactory> t;

@@ -69,6 +69,7 @@ OPS = {
             "cat_offsets?": "tensor:uint32",
             "cat_words?": "tensor:uint32",
             "category_rule?": "string",
+            "accumulate?": "string",
             "node_format": "string",
             "compare": "string",
             "aggregate": "string",

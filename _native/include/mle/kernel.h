@@ -57,6 +57,8 @@ class NodeBuild {
   Status boolean(const char* key, bool* out) const;
   Status boolean_or(const char* key, bool dflt, bool* out) const;
   Status string(const char* key, std::string* out) const;
+  // A string attribute that may be absent (then *out = dflt).
+  Status string_or(const char* key, const char* dflt, std::string* out) const;
 
  private:
   const json::Value* attr(const char* key) const;
