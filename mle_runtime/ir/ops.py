@@ -76,6 +76,10 @@ OPS = {
         },
     },
     "Scale": {"inputs": 1, "attrs": {"factor": "number"}},
+    # Float32 links (kernels/float32_links.cpp), XGBoost's arithmetic. Output float64.
+    "SigmoidF32": {"inputs": 1, "attrs": {}},
+    "SoftmaxF32": {"inputs": 1, "attrs": {}},
+    "ExpF32": {"inputs": 1, "attrs": {}},
 }
 
 # Names of graph outputs that proxies expose as methods.

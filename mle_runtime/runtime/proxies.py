@@ -115,6 +115,19 @@ def _with_integer_rule(method, keep, fill_dtypes, model):
     return wrapped
 
 
+_OUTPUT_DTYPES = ("float32", "float64", "int32", "int64")
+
+
+def _with_dtype(method, dtype):
+    """Wraps a bound method so that its array is returned as ``dtype``. The graph's values are
+    exact in that dtype (float32 sums and links), so the cast only changes the storage."""
+
+    def wrapped(X, *, n_threads=None):
+        return method(X, n_threads=n_threads).astype(dtype, copy=False)
+
+    return wrapped
+
+
 def _same_value(a, b):
     """Keyword value equality that keeps True apart from 1 and "1"."""
     return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) \
@@ -295,6 +308,19 @@ class MLEModel:
                 table.setdefault(entry[1], []).append((entry[2], entry[3]))
         return table
 
+    def _output_dtype(self, output):
+        """The dtype metadata "output_dtypes" gives an output (the source framework returns
+        float32 or int32 arrays where the graph computes in float64/int64), or None."""
+        spec = self._metadata().get("output_dtypes")
+        if spec is None:
+            return None
+        if not isinstance(spec, dict) or not all(
+                isinstance(v, str) and v in _OUTPUT_DTYPES for v in spec.values()):
+            raise FormatError(f"metadata 'output_dtypes' must map outputs to one of "
+                              f"{sorted(_OUTPUT_DTYPES)}")
+        dt = spec.get(output)
+        return None if dt is None else np.dtype(dt)
+
     def _integer_rule(self):
         """(keep, fill_dtypes) from the metadata's "integer_input", or None when absent."""
         spec = self._metadata().get("integer_input")
@@ -356,6 +382,9 @@ class MLEModel:
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
                 return run(as_matrix(X, model), idx, t)
 
+        cast = self._output_dtype(name)
+        if cast is not None:
+            method = _with_dtype(method, cast)
         rule = self._integer_rule()
         if rule is not None:
             method = _with_integer_rule(method, name == "transform" and rule[0], rule[1], model)
