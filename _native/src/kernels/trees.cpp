@@ -36,6 +36,7 @@ struct Cmp<Node64> {
 struct CategorySets {
   const uint32_t* offsets = nullptr;
   const uint32_t* words = nullptr;
+  bool lightgbm = false;  // category_rule="lightgbm" (else "hist_gradient_boosting")
   bool contains(uint32_t set, uint32_t c) const {
     const uint32_t w = c >> 5;
     if (w >= offsets[set + 1] - offsets[set]) return false;
@@ -62,8 +63,22 @@ inline void category_refs(const trees::Node32& nd, uint32_t* left, uint32_t* kno
 // HistGradientBoosting's categorical rule (_predictor.pyx): a negative value is missing; the
 // value is truncated to an 8-bit bin like scikit-learn's cast; a category in the left set goes
 // left, a known category goes right, an unknown one is treated as missing.
+// LightGBM's rule (Tree::CategoricalDecision): the value is truncated toward zero to an int;
+// a negative int goes right, so do NaN and values beyond the int range (on x86-64 the
+// conversion gives INT_MIN for them, which is what LightGBM's predictions show, whatever the
+// node's missing_type); a category in the left set goes left, any other goes right.
+template <class Node, class TX>
+inline bool lightgbm_category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
+  if (!(v > TX(-1)) || !(v < TX(2147483648.0))) return false;  // NaN, <= -1, >= 2**31, inf
+  const uint32_t c = static_cast<uint32_t>(static_cast<int64_t>(v));  // (-1, 0] -> 0
+  uint32_t left, known;
+  category_refs(nd, &left, &known);
+  return cats.contains(left, c);
+}
+
 template <class Node, class TX>
 inline bool category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
+  if (cats.lightgbm) return lightgbm_category_goes_left(nd, v, cats);
   const bool dflt = (nd.feature_flags & trees::kDefaultLeft) != 0;
   if (std::isnan(v) || v < TX(0)) return dflt;
   if (!(v < TX(4294967296.0))) return dflt;  // beyond any category (and keeps the cast defined)
@@ -98,7 +113,8 @@ inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cat
           }
           v = TC(0);
         }
-        if (mk == trees::kMissingZero && v == TC(0)) {
+        // LightGBM's IsZero: |v| <= kZeroThreshold (what its predictor zeroes on input)
+        if (mk == trees::kMissingZero && std::fabs(v) <= TC(trees::kZeroThreshold)) {
           i = (ff & trees::kDefaultLeft) ? i + 1 : nd.right;
           continue;
         }
@@ -454,8 +470,9 @@ Status check_categories(const NodeBuild& b, TreeEnsemble& e, int64_t n_nodes) {
   MLE_RETURN_IF_ERROR(b.tensor("cat_words", DType::kU32, {-1}, &words));
   std::string rule;
   MLE_RETURN_IF_ERROR(b.string("category_rule", &rule));
-  if (rule != "hist_gradient_boosting")
+  if (rule != "hist_gradient_boosting" && rule != "lightgbm")
     return Status::Unsupported(b.where() + ": category rule '" + rule + "' is not supported");
+  e.cats.lightgbm = rule == "lightgbm";
   const int64_t n_sets = off->shape[0] - 1;
   if (n_sets < 1 || n_sets >= kNoSet) return b.error("cat_offsets must list at least one set");
   const uint32_t* o = off->as<uint32_t>();
