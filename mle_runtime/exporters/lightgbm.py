@@ -18,7 +18,8 @@ the C API's dense-row readers):
   ``category_rule="lightgbm"``.
 - Raw scores: the trees' leaf values added in tree order in double, starting from 0, per
   output column (``num_tree_per_iteration`` trees per iteration); ``boosting="rf"``
-  (``average_output``) divides the sums by the number of iterations. The iterations used are
+  (``average_output``) divides the sums by the number of iterations before the output
+  transform, but not the raw scores (as ``GBDT::PredictRaw`` does not). The iterations used are
   those ``Booster.predict`` uses by default: the first ``best_iteration`` when early stopping
   set it, else all.
 - Objectives' output transforms (``ObjectiveFunction::ConvertOutput``), applied unless
@@ -198,9 +199,11 @@ def _convert_tree(info, sets, set_index):
 def _sigmoid_factor(booster, dump_value, n_features, K):
     """The sigmoid parameter the booster predicts with.
 
-    The objective string keeps it with 6 significant digits (C++ stream default); a booster
-    trained in this process predicts with its exact parameter, one loaded from a file with the
-    rounded one. When the two candidates differ, the booster's own predictions decide.
+    The objective string keeps it with 6 significant digits (C++ stream default). A booster
+    reloaded from its text (what ``lightgbm.train`` returns by default, and every loaded model)
+    predicts with that rounded value; one kept as trained (``keep_training_booster=True``)
+    with its exact parameter. When the two candidates differ, the booster's own predictions
+    decide.
     """
     params = getattr(booster, "params", None) or {}
     exact = params.get("sigmoid")
@@ -210,17 +213,20 @@ def _sigmoid_factor(booster, dump_value, n_features, K):
         exact = None
     if exact is None or exact == dump_value:
         return dump_value
+    import math
+
     rng = np.random.default_rng(0)
     X = rng.normal(size=(8, n_features)) * 3.0
-    raw = np.asarray(booster.predict(X, raw_score=True), dtype=np.float64).reshape(8, K)
-    prob = np.asarray(booster.predict(X), dtype=np.float64).reshape(8, K)
+    raw = np.asarray(booster.predict(X, raw_score=True), dtype=np.float64).reshape(-1)
+    prob = np.asarray(booster.predict(X), dtype=np.float64).reshape(-1)
     for s in (dump_value, exact):
-        if np.array_equal(1.0 / (1.0 + np.exp(-s * raw)), prob):
+        # math.exp is the C library's exp, as LightGBM's std::exp (numpy's may differ by an ulp)
+        if all(1.0 / (1.0 + math.exp(-s * r)) == p for r, p in zip(raw.tolist(), prob.tolist())):
             return s
     raise UnsupportedModelError(
         f"cannot tell which sigmoid parameter this LightGBM model predicts with ({exact!r} or "
-        f"the rounded {dump_value!r}); save and reload the model (which fixes the rounded value) "
-        "before exporting it"
+        f"the rounded {dump_value!r}); reload the model from its text "
+        "(lightgbm.Booster(model_str=booster.model_to_string())) before exporting it"
     )
 
 
@@ -291,24 +297,26 @@ def build(booster, graph, x, n_features):
                        aggregate="sum", category_sets=sets,
                        category_rule="lightgbm" if sets else None,
                        targets=targets if K > 1 else None, n_outputs=K if K > 1 else None)
+    score = raw
     if dump.get("average_output"):
+        # GBDT::Predict divides by the iteration count; PredictRaw (raw_score=True) does not
         iterations = len(trees) // K
-        raw = g.add("SubDiv", [raw], div=g.tensor(np.full(K, float(iterations)), "float64"))
+        score = g.add("SubDiv", [raw], div=g.tensor(np.full(K, float(iterations)), "float64"))
     if name in _IDENTITY_SQRT:
-        out = g.add("SignedSquare", [raw]) if "sqrt" in flags else raw
+        out = g.add("SignedSquare", [score]) if "sqrt" in flags else score
     elif name in _EXP:
-        out = g.add("Exp", [raw])
+        out = g.add("Exp", [score])
     elif name in _RANKING:
-        out = raw
+        out = score
     elif name == "multiclass":
-        out = g.add("Softmax", [raw])
+        out = g.add("Softmax", [score])
     elif name == "cross_entropy_lambda":
-        out = g.add("Log1pExp", [raw])
+        out = g.add("Log1pExp", [score])
     elif name == "cross_entropy":
-        out = g.add("Sigmoid", [raw])
-    else:  # binary, multiclassova: 1 / (1 + exp(-sigmoid * raw))
+        out = g.add("Sigmoid", [score])
+    else:  # binary, multiclassova: 1 / (1 + exp(-sigmoid * score))
         s = _sigmoid_factor(booster, float(opts.get("sigmoid", "1")), n_features, K)
-        out = g.add("Sigmoid", [raw if s == 1.0 else g.add("Scale", [raw], factor=s)])
+        out = g.add("Sigmoid", [score if s == 1.0 else g.add("Scale", [score], factor=s)])
     return raw, out, K, name, dump
 
 
