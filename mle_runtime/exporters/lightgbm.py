@@ -331,29 +331,27 @@ def _feature_names(obj, dump, wrapper):
     return names
 
 
-def export(obj):
-    """Returns (Graph, metadata dict) for a fitted LightGBM model."""
-    import lightgbm
-
+def _fitted_booster(obj):
+    """(booster, kind) of a LightGBM model; refuses other classes and unfitted models."""
     cls = type(obj)
     if cls.__name__ not in _CLASSES or cls.__module__.split(".")[0] != "lightgbm":
         _refuse_class(obj)
     kind = _CLASSES[cls.__name__]
-    wrapper = kind != "booster"
-    if wrapper:
-        if not obj.__sklearn_is_fitted__():
-            raise ValueError(f"{cls.__name__} is not fitted; call fit before dumping it")
-        if callable(getattr(obj, "objective", None)):
-            _parse_objective(None)
-        booster = obj.booster_
-    else:
-        booster = obj
-    n_features = int(booster.num_feature())
-    graph = Graph(cls.__name__, n_features)
-    graph.allow_nan = True
-    graph.allow_inf = True
-    raw, out, K, objective, dump = build(booster, graph, "X", n_features)
-    keyword = []
+    if kind == "booster":
+        return obj, kind
+    if not obj.__sklearn_is_fitted__():
+        raise ValueError(f"{cls.__name__} is not fitted; call fit before dumping it")
+    if callable(getattr(obj, "objective", None)):
+        _parse_objective(None)
+    return obj.booster_, kind
+
+
+def _heads(obj, kind, graph, x, n_features):
+    """Graph outputs ``{name: (value, ravel)}``, the ``keyword_outputs`` list, the objective
+    name, the classes (classifiers) and the ``dump_model()`` dict."""
+    booster = obj if kind == "booster" else obj.booster_
+    raw, out, K, objective, dump = build(booster, graph, x, n_features)
+    classes = None
     if kind == "classifier":
         classes = np.asarray(obj.classes_)
         multiclass = len(classes) > 2
@@ -361,15 +359,53 @@ def export(obj):
             raise UnsupportedModelError(
                 f"LGBMClassifier with {len(classes)} classes and objective {objective!r} "
                 f"({K} trees per iteration) is not supported")
+        # LGBMClassifier.predict_proba: [1 - p, p] for one column; predict: the first arg-max
+        # of predict_proba's rows, mapped to classes_
         proba = out if multiclass else graph.add("BinaryProba", [out])
-        graph.output("predict", graph.add("ArgMax", [proba]), True)
-        graph.output("predict_proba", proba, False)
+        outputs = {"predict": (graph.add("ArgMax", [proba]), True),
+                   "predict_proba": (proba, False)}
         keyword = [["predict", "raw_score", True, "raw"],
                    ["predict_proba", "raw_score", True, "raw"]]
     else:
-        graph.output("predict", out, K == 1)
+        outputs = {"predict": (out, K == 1)}
         keyword = [["predict", "raw_score", True, "raw"]]
-    graph.output("raw", raw, K == 1)
+    outputs["raw"] = (raw, K == 1)
+    return outputs, keyword, objective, classes, dump
+
+
+def pipeline_step(est, ctx, x):
+    """Exports a LightGBM scikit-learn model as the last step of a scikit-learn Pipeline
+    (``mle_runtime.exporters.sklearn``'s predictor role); returns its Head."""
+    from mle_runtime.exporters.sklearn.common import Head
+
+    booster, kind = _fitted_booster(est)
+    if kind == "booster":
+        _refuse_class(est)
+    if booster.pandas_categorical:
+        raise UnsupportedModelError(
+            f"{type(est).__name__} fitted on pandas category columns cannot be a Pipeline step "
+            "here (the steps before it would have to output those columns); export the "
+            "LightGBM model on its own")
+    ctx.accepts_inf = True  # LightGBM takes infinity (and NaN) as they are
+    outputs, keyword, objective, classes, _ = _heads(est, kind, ctx.graph, x,
+                                                     int(booster.num_feature()))
+    return Head(outputs, kind, classes,
+                meta={"keyword_outputs": keyword, "objective": objective})
+
+
+def export(obj):
+    """Returns (Graph, metadata dict) for a fitted LightGBM model."""
+    import lightgbm
+
+    booster, kind = _fitted_booster(obj)
+    cls = type(obj)
+    n_features = int(booster.num_feature())
+    graph = Graph(cls.__name__, n_features)
+    graph.allow_nan = True
+    graph.allow_inf = True
+    outputs, keyword, objective, classes, dump = _heads(obj, kind, graph, "X", n_features)
+    for name, (value, ravel) in outputs.items():
+        graph.output(name, value, ravel)
     meta = {
         "mle_runtime_version": _version.__version__,
         "framework": "lightgbm",
@@ -379,11 +415,11 @@ def export(obj):
         "objective": objective,
         "keyword_outputs": keyword,
     }
-    if kind == "classifier":
+    if classes is not None:
         from mle_runtime.exporters.sklearn.common import describe_classes
 
-        meta["classes"] = describe_classes(np.asarray(obj.classes_))
-    names = _feature_names(obj, dump, wrapper)
+        meta["classes"] = describe_classes(classes)
+    names = _feature_names(obj, dump, kind != "booster")
     if names is not None:
         meta["feature_names_in"] = names
     cats = _pandas_categories(dump)

@@ -510,6 +510,44 @@ def test_dataframe_feature_names(rt):
     assert not hasattr(plain, "feature_names_in_")
 
 
+# ----------------------------------------------------------------------------- pipelines
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "wine"])
+def test_pipeline_scaler_classifier(rt, name):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data(name)
+    model = make_pipeline(StandardScaler(), lgb.LGBMClassifier(n_estimators=6, num_leaves=6,
+                                                               verbose=-1)).fit(X, y)
+    proxy = rt(model)
+    assert proxy.metadata["summary"] == "Pipeline(StandardScaler, LGBMClassifier)"
+    _check(model, proxy, X, ("predict", "predict_proba"))
+    np.testing.assert_array_equal(proxy.classes_, model.classes_)
+
+
+def test_pipeline_imputer_regressor_with_nan(rt):
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    X, y = _synthetic()
+    model = make_pipeline(SimpleImputer(strategy="median"), MinMaxScaler(),
+                          lgb.LGBMRegressor(n_estimators=6, num_leaves=6, verbose=-1)).fit(X, y)
+    _check(model, rt(model), X)
+
+
+def test_pipeline_with_pandas_categories_is_refused(tmp_path):
+    from sklearn.pipeline import make_pipeline
+
+    df, y = _frame()
+    model = make_pipeline(lgb.LGBMRegressor(n_estimators=2, min_data_per_group=5,
+                                            verbose=-1)).fit(df, y)
+    with pytest.raises(UnsupportedModelError, match="pandas category columns"):
+        mle.dump(model, tmp_path / "m.mle")
+
+
 # ----------------------------------------------------------------------------- refusals
 
 
