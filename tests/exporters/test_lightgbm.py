@@ -245,7 +245,7 @@ def test_best_iteration_from_early_stopping(rt):
     tr, va = idx[:350], idx[350:]
     stop = [lgb.early_stopping(3, verbose=False)]
     model = lgb.LGBMClassifier(n_estimators=200, learning_rate=0.3, num_leaves=8,
-                               verbose=-1).fit(X[tr], y[tr], eval_set=[(X[va], y[va])],
+                               verbose=-1).fit(X[tr], y[tr], eval_X=(X[va],), eval_y=(y[va],),
                                                callbacks=stop)
     assert 0 < model.best_iteration_ < 200
     _check(model, rt(model), X, ("predict", "predict_proba"))
