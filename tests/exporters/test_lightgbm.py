@@ -285,30 +285,25 @@ def _synthetic(n=600, seed=0, nan_fraction=0.15, zero_fraction=0.1):
     return X, y
 
 
-def _thresholds(dump):
-    """(feature, threshold) of every numerical split."""
-    out = []
+def _splits(dump):
+    """Every internal node of the dumped trees."""
     for info in dump["tree_info"]:
         stack = [info["tree_structure"]]
         while stack:
             node = stack.pop()
             if "split_feature" in node:
-                if node["decision_type"] == "<=":
-                    out.append((node["split_feature"], float(node["threshold"])))
+                yield node
                 stack += [node["left_child"], node["right_child"]]
-    return out
+
+
+def _thresholds(dump):
+    """(feature, threshold) of every numerical split."""
+    return [(n["split_feature"], float(n["threshold"])) for n in _splits(dump)
+            if n["decision_type"] == "<="]
 
 
 def _missing_types(dump):
-    kinds = set()
-    for info in dump["tree_info"]:
-        stack = [info["tree_structure"]]
-        while stack:
-            node = stack.pop()
-            if "split_feature" in node:
-                kinds.add((node["missing_type"], node["default_left"]))
-                stack += [node["left_child"], node["right_child"]]
-    return kinds
+    return {(n["missing_type"], n["default_left"]) for n in _splits(dump)}
 
 
 def _edge_rows(X, dump):
@@ -424,7 +419,7 @@ def test_categorical_numpy_codes(rt, nan):
                               cat_smooth=1.0, max_cat_threshold=64, verbose=-1).fit(
         X, y, categorical_feature=[0, 1])
     dump = model.booster_.dump_model()
-    assert any(k == "==" for k in _decision_types(dump))
+    assert any(n["decision_type"] == "==" for n in _splits(dump))
     rows = []
     for f in (0, 1):
         for v in CATEGORY_EDGES:
@@ -436,18 +431,6 @@ def test_categorical_numpy_codes(rt, nan):
     _check(model, proxy, np.vstack([X, E]))
     _same(model.predict(E.astype(np.float32)), proxy.predict(E.astype(np.float32)),
           "float32 category edges")
-
-
-def _decision_types(dump):
-    out = []
-    for info in dump["tree_info"]:
-        stack = [info["tree_structure"]]
-        while stack:
-            node = stack.pop()
-            if "split_feature" in node:
-                out.append(node["decision_type"])
-                stack += [node["left_child"], node["right_child"]]
-    return out
 
 
 def test_categorical_classifier_multiclass(rt):
@@ -494,6 +477,27 @@ def test_pandas_category_columns(rt):
     codes = df.assign(colour=df["colour"].cat.codes, size=df["size"].cat.codes).to_numpy(
         dtype=np.float64)
     _same(model.predict(codes), proxy.predict(codes), "codes as numpy")
+
+
+def test_booster_trained_on_a_dataframe(rt):
+    df, y = _frame(seed=6)
+    booster = lgb.train({"objective": "regression", "num_leaves": 6, "min_data_per_group": 5,
+                         "cat_smooth": 1.0, "verbose": -1}, lgb.Dataset(df, y), 5)
+    proxy = rt(booster)
+    assert proxy.metadata["feature_names_in"] == ["colour", "x", "size", "z"]
+    assert set(proxy.metadata["pandas_categories"]) == {"colour", "size"}
+    _same(booster.predict(df), proxy.predict(df), "DataFrame")
+    _same(booster.predict(df, raw_score=True), proxy.predict(df, raw_score=True), "raw")
+
+
+def test_small_integer_input(rt):
+    """Integer arrays: LightGBM converts them to float32, exact for these values."""
+    X, y = _data("diabetes")
+    Xi = np.round(X * 400).astype(np.int64)
+    model = lgb.LGBMRegressor(n_estimators=5, num_leaves=6, verbose=-1).fit(Xi, y)
+    proxy = rt(model)
+    _same(model.predict(Xi), proxy.predict(Xi), "int64")
+    _same(model.predict(Xi[:3].tolist()), proxy.predict(Xi[:3].tolist()), "list")
 
 
 def test_dataframe_feature_names(rt):
