@@ -23,7 +23,14 @@ the C API's dense-row readers):
   those ``Booster.predict`` uses by default: the first ``best_iteration`` when early stopping
   set it, else all.
 - Objectives' output transforms (``ObjectiveFunction::ConvertOutput``), applied unless
-  ``raw_score=True``.
+  ``raw_score=True`` (metadata ``keyword_outputs``: graph output ``"raw"``).
+
+The scikit-learn models may also end a scikit-learn Pipeline (:func:`pipeline_step`, reached
+through the scikit-learn exporter), except when fitted on pandas category columns. Refused with
+UnsupportedModelError: linear trees, custom (callable) objectives, objectives other than the
+supported ones, subclasses of the LightGBM classes, and category-dtype columns that cannot be
+matched to the model's categorical features (ordered categoricals, explicit
+``categorical_feature`` lists naming other columns).
 """
 
 import numpy as np
