@@ -307,7 +307,7 @@ def test_lightgbm_heads_values():
     graph["outputs"] += [["transform", "v6"], ["score_samples", "v7"]]
     m = _native.load_buffer(encode(graph, arrays))
     X = np.array([[2.0, 3.0, 1.0], [-1e200, 1e-170, -7.5], [800.0, -800.0, 37.25],
-                  [3.0, 2.0, 1.0 + 2**-40]])
+                  [3000.0, 2.0, 1.0 + 2**-40]])
     z = (X[:, COLS] - SUB) / DIV
     assert np.any(z == 0) and np.any(z < 0) and np.any(z > 0)
     sq = m.run(X, m.outputs["transform"])
