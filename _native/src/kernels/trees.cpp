@@ -33,7 +33,7 @@ struct Cmp<Node64> {
 };
 
 // Category sets: set k is the bitset cat_words[cat_offsets[k] .. cat_offsets[k + 1]).
-enum class CategoryRule : uint8_t { kHistGradientBoosting, kXGBoost };
+enum class CategoryRule : uint8_t { kHistGradientBoosting, kXGBoost, kLightGBM };
 
 struct CategorySets {
   const uint32_t* offsets = nullptr;
@@ -62,9 +62,6 @@ inline void category_refs(const trees::Node32& nd, uint32_t* left, uint32_t* kno
   *known = kNoSet;
 }
 
-// HistGradientBoosting's categorical rule (_predictor.pyx): a negative value is missing; the
-// value is truncated to an 8-bit bin like scikit-learn's cast; a category in the left set goes
-// left, a known category goes right, an unknown one is treated as missing.
 // XGBoost's rule (common::Decision): the value is cast to float32 as XGBoost stores its input;
 // NaN is missing (default direction); a negative value or one from 2**24 on is no valid
 // category and goes left; a category in the node's set goes right, any other left.
@@ -78,9 +75,26 @@ inline bool xgboost_category_goes_left(const Node& nd, TX v, const CategorySets&
   return !cats.contains(set, static_cast<uint32_t>(f));
 }
 
+// LightGBM's rule (Tree::CategoricalDecision): the value is truncated toward zero to an int;
+// a negative int goes right, so do NaN and values beyond the int range (on x86-64 the
+// conversion gives INT_MIN for them, which is what LightGBM's predictions show, whatever the
+// node's missing_type); a category in the left set goes left, any other goes right.
+template <class Node, class TX>
+inline bool lightgbm_category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
+  if (!(v > TX(-1)) || !(v < TX(2147483648.0))) return false;  // NaN, <= -1, >= 2**31, inf
+  const uint32_t c = static_cast<uint32_t>(static_cast<int64_t>(v));  // (-1, 0] -> 0
+  uint32_t left, known;
+  category_refs(nd, &left, &known);
+  return cats.contains(left, c);
+}
+
+// HistGradientBoosting's categorical rule (_predictor.pyx): a negative value is missing; the
+// value is truncated to an 8-bit bin like scikit-learn's cast; a category in the left set goes
+// left, a known category goes right, an unknown one is treated as missing.
 template <class Node, class TX>
 inline bool category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
   if (cats.rule == CategoryRule::kXGBoost) return xgboost_category_goes_left(nd, v, cats);
+  if (cats.rule == CategoryRule::kLightGBM) return lightgbm_category_goes_left(nd, v, cats);
   const bool dflt = (nd.feature_flags & trees::kDefaultLeft) != 0;
   if (std::isnan(v) || v < TX(0)) return dflt;
   if (!(v < TX(4294967296.0))) return dflt;  // beyond any category (and keeps the cast defined)
@@ -115,7 +129,8 @@ inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cat
           }
           v = TC(0);
         }
-        if (mk == trees::kMissingZero && v == TC(0)) {
+        // LightGBM's IsZero: |v| <= kZeroThreshold (what its predictor zeroes on input)
+        if (mk == trees::kMissingZero && std::fabs(v) <= TC(trees::kZeroThreshold)) {
           i = (ff & trees::kDefaultLeft) ? i + 1 : nd.right;
           continue;
         }
@@ -629,6 +644,8 @@ Status check_categories(const NodeBuild& b, TreeEnsemble& e, int64_t n_nodes) {
     e.cats.rule = CategoryRule::kHistGradientBoosting;
   else if (rule == "xgboost")
     e.cats.rule = CategoryRule::kXGBoost;
+  else if (rule == "lightgbm")
+    e.cats.rule = CategoryRule::kLightGBM;
   else
     return Status::Unsupported(b.where() + ": category rule '" + rule + "' is not supported");
   const int64_t n_sets = off->shape[0] - 1;
