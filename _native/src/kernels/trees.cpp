@@ -147,11 +147,10 @@ constexpr int kLanes = 8;
 
 // Walks kLanes rows through one tree at once without branches on the data: each step moves
 // every row that is not at a leaf yet one level down (conditional moves), so the rows' load
-// chains overlap and no comparison outcome is ever predicted. Only for trees without
-// categorical nodes whose missing-value rule is "none" or "NaN" (the common case); the result
-// is the same as find_leaf's. Leaves have feature bits 0 after validation's masking below,
-// and a leaf never moves.
-template <class Node, bool LT, class TX>
+// chains overlap and no comparison outcome is ever predicted. For trees without categorical
+// nodes; gives find_leaf's result for every missing-value rule (Zero: the "zero" rules, LightGBM's,
+// occur in the ensemble). A leaf never moves, and reads column 0 whatever its feature bits.
+template <class Node, bool LT, bool Zero, class TX>
 inline void find_leaves_lanes(const Node* tree, const TX* const* xr, uint32_t* leaf_rows) {
   using TC = typename Cmp<Node>::T;
   uint32_t idx[kLanes] = {};
@@ -161,15 +160,18 @@ inline void find_leaves_lanes(const Node* tree, const TX* const* xr, uint32_t* l
       const Node& nd = tree[idx[j]];
       const uint32_t ff = nd.feature_flags;
       const uint32_t internal = (~ff) >> 31;
-      // leaves may carry any feature bits in a damaged file: read column 0 for them
       const uint32_t f = (ff & trees::kFeatureMask) & (0u - internal);
-      const TC v = static_cast<TC>(xr[j][f]);
-      const TC t = static_cast<TC>(nd.threshold);
+      TC v = static_cast<TC>(xr[j][f]);
+      const uint32_t mk = (ff & trees::kMissingMask) >> trees::kMissingShift;
       const bool nan = v != v;
+      bool use_default = nan && mk == trees::kMissingNaN;
+      if (Zero) {
+        v = (nan && mk >= trees::kMissingZero) ? TC(0) : v;
+        use_default |= mk == trees::kMissingZero && std::fabs(v) <= TC(trees::kZeroThreshold);
+      }
+      const TC t = static_cast<TC>(nd.threshold);
       const bool cmp = LT ? (v < t) : (v <= t);
-      const bool dl = (ff & trees::kDefaultLeft) &&
-                      ((ff & trees::kMissingMask) >> trees::kMissingShift) == trees::kMissingNaN;
-      const bool left = nan ? dl : cmp;
+      const bool left = use_default ? (ff & trees::kDefaultLeft) != 0 : cmp;
       const uint32_t next = left ? idx[j] + 1 : nd.right;
       idx[j] = internal ? next : idx[j];
       active |= internal;
@@ -249,7 +251,8 @@ class TreeEnsemble final : public Kernel {
   bool acc32 = false;  // accumulate="float32": the sum is rounded to float32 after every tree
   bool has_missing = false;
   bool has_cat = false;
-  bool lanes_ok = false;  // every node's missing rule is "none" or "NaN" (find_leaves_lanes)
+  bool lanes_ok = false;  // no categorical node (find_leaves_lanes)
+  bool has_zero = false;  // some node uses a "zero" missing-value rule
   CategorySets cats;
 
   // A node visit costs a few multiply-adds' time; assume depth ~8 per tree.
@@ -334,7 +337,10 @@ class TreeEnsemble final : public Kernel {
   template <class Node, bool LT, bool HasMissing, bool HasCat, class TX, bool Acc32>
   void walk_acc(int64_t rows, const View& x, const View& y) const {
     if constexpr (!HasCat) {
-      if (lanes_ok && rows >= kLanes) return walk_lanes<Node, LT, TX, Acc32>(rows, x, y);
+      if (lanes_ok && rows >= kLanes) {
+        if (has_zero) return walk_lanes<Node, LT, true, TX, Acc32>(rows, x, y);
+        return walk_lanes<Node, LT, false, TX, Acc32>(rows, x, y);
+      }
     }
     const Node* all = reinterpret_cast<const Node*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
@@ -363,7 +369,7 @@ class TreeEnsemble final : public Kernel {
 
   // walk_acc with kLanes rows at a time (find_leaves_lanes); the last group repeats row 0 in
   // its spare lanes and drops their results. Sums are added in the same tree order.
-  template <class Node, bool LT, class TX, bool Acc32>
+  template <class Node, bool LT, bool Zero, class TX, bool Acc32>
   void walk_lanes(int64_t rows, const View& x, const View& y) const {
     const Node* all = reinterpret_cast<const Node*>(nodes);
 #if defined(__x86_64__)
@@ -378,7 +384,7 @@ class TreeEnsemble final : public Kernel {
         const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - r0));
         uint32_t leaf[kLanes];
 #if defined(__x86_64__)
-        if (std::is_same_v<Node, Node32> && avx2 && x_stride < (int64_t(1) << 27)) {
+        if (std::is_same_v<Node, Node32> && !Zero && avx2 && x_stride < (int64_t(1) << 27)) {
           find_leaves_avx2<LT, TX>(reinterpret_cast<const Node32*>(tree), x.row<TX>(r0),
                                    x_stride, n, leaf);
         } else
@@ -386,7 +392,7 @@ class TreeEnsemble final : public Kernel {
         {
           const TX* xr[kLanes];
           for (int j = 0; j < kLanes; ++j) xr[j] = x.row<TX>(j < n ? r0 + j : r0);
-          find_leaves_lanes<Node, LT, TX>(tree, xr, leaf);
+          find_leaves_lanes<Node, LT, Zero, TX>(tree, xr, leaf);
         }
         if (targets || n_out == 1) {
           for (int j = 0; j < n; ++j) add<Acc32>(y.row<double>(r0 + j)[col], leaves[leaf[j]]);
@@ -583,7 +589,7 @@ Status tree_error(const NodeBuild& b, int64_t t, const Node* nodes, int64_t size
 template <class Node>
 Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const int32_t* roots,
                    int64_t n_trees, int64_t n_features, int64_t n_leaves, bool* has_missing,
-                   bool* has_cat, bool* lanes_ok) {
+                   bool* has_cat, bool* lanes_ok, bool* has_zero) {
   if (n_features > static_cast<int64_t>(trees::kMaxFeatures) || n_leaves >= (int64_t(1) << 32))
     return b.error("too many features or leaves for tree nodes");
   for (int64_t t = 0; t < n_trees; ++t) {
@@ -614,8 +620,9 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
   }
   *has_cat = (seen & trees::kCategorical) != 0;
   *has_missing = (seen & trees::kMissingMask) != 0;
+  *lanes_ok = !*has_cat;
   // the "zero" rules (values 2 and 3) have the field's high bit; "none"/"NaN" do not
-  *lanes_ok = !*has_cat && (seen & (2u << trees::kMissingShift)) == 0;
+  *has_zero = (seen & (2u << trees::kMissingShift)) != 0;
   return Status::OK();
 }
 
@@ -723,12 +730,12 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node64*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
                                     leaves->shape[0], &e->has_missing, &e->has_cat,
-                                    &e->lanes_ok));
+                                    &e->lanes_ok, &e->has_zero));
   else
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node32*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
                                     leaves->shape[0], &e->has_missing, &e->has_cat,
-                                    &e->lanes_ok));
+                                    &e->lanes_ok, &e->has_zero));
   if (agg == "weighted_median") {
     const TensorRef* w;
     MLE_RETURN_IF_ERROR(b.tensor("median_weights", DType::kF64, {e->n_trees}, &w));
