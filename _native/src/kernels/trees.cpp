@@ -532,6 +532,67 @@ __attribute__((target("avx2"))) uint32_t tree_ok_avx2_node32(const trees::Node32
   return i;
 }
 
+// Word `perm` of each of the eight 16-byte records held by a..d (two per register), in lanes.
+__attribute__((target("avx2"))) inline __m256i node64_lanes(__m256i a, __m256i b, __m256i c,
+                                                            __m256i d, __m256i perm) {
+  return _mm256_blend_epi32(
+      _mm256_blend_epi32(_mm256_permutevar8x32_epi32(a, perm),
+                         _mm256_permutevar8x32_epi32(b, perm), 0x0C),
+      _mm256_blend_epi32(_mm256_permutevar8x32_epi32(c, perm),
+                         _mm256_permutevar8x32_epi32(d, perm), 0xC0),
+      0xF0);
+}
+
+// The same checks for 16-byte Node64 records: four 256-bit loads hold eight records, whose
+// feature_flags (word 2 of each) and right (word 3) words are permuted into lanes.
+__attribute__((target("avx2"))) uint32_t tree_ok_avx2_node64(const trees::Node64* nodes,
+                                                             uint32_t sz, uint32_t n_features,
+                                                             uint32_t n_leaves, uint32_t* bad_out,
+                                                             uint32_t* seen_out) {
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(nodes);
+  const __m256i pf = _mm256_setr_epi32(2, 6, 2, 6, 2, 6, 2, 6);
+  const __m256i pr = _mm256_setr_epi32(3, 7, 3, 7, 3, 7, 3, 7);
+  const __m256i feat_mask = _mm256_set1_epi32(static_cast<int>(trees::kFeatureMask));
+  const __m256i unknown = _mm256_set1_epi32(
+      static_cast<int>(trees::kFlagMask & ~trees::kKnownFlags));
+  const __m256i nf = _mm256_set1_epi32(static_cast<int>(n_features));
+  const __m256i nl = _mm256_set1_epi32(static_cast<int>(n_leaves));
+  const __m256i vsz = _mm256_set1_epi32(static_cast<int>(sz));
+  __m256i idx = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8);  // i + 1
+  const __m256i eight = _mm256_set1_epi32(8);
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i bad = zero, seen = zero;
+  uint32_t i = 0;
+  for (; i + 8 <= sz; i += 8, w += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 8));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 24));
+    const __m256i ff = node64_lanes(a, b, c, d, pf);
+    const __m256i rt = node64_lanes(a, b, c, d, pr);
+    const __m256i m = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);  // internal
+    const __m256i val = _mm256_sub_epi32(rt, _mm256_and_si256(idx, m));
+    const __m256i lim = _mm256_or_si256(_mm256_and_si256(_mm256_sub_epi32(vsz, idx), m),
+                                        _mm256_andnot_si256(m, nl));
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_max_epu32(val, lim), val));
+    const __m256i feat = _mm256_and_si256(_mm256_and_si256(ff, feat_mask), m);
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_max_epu32(feat, nf), feat));
+    bad = _mm256_or_si256(bad, _mm256_and_si256(ff, unknown));
+    seen = _mm256_or_si256(seen, _mm256_and_si256(ff, m));
+    idx = _mm256_add_epi32(idx, eight);
+  }
+  alignas(32) uint32_t out[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out), bad);
+  uint32_t b_all = 0;
+  for (uint32_t v : out) b_all |= v;
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out), seen);
+  uint32_t s_all = 0;
+  for (uint32_t v : out) s_all |= v;
+  *bad_out |= b_all;
+  *seen_out |= s_all;
+  return i;
+}
+
 bool cpu_has_avx2() {
   static const bool has = [] {
     __builtin_cpu_init();
@@ -551,12 +612,13 @@ bool tree_ok(const Node* nodes, int64_t size, uint32_t n_features, uint32_t n_le
   const uint32_t sz = static_cast<uint32_t>(size);
   uint32_t from = 0;
 #if defined(__x86_64__)
-  if constexpr (std::is_same_v<Node, trees::Node32>) {
-    if (cpu_has_avx2()) {
-      uint32_t bad = 0;
+  if (cpu_has_avx2()) {
+    uint32_t bad = 0;
+    if constexpr (std::is_same_v<Node, trees::Node32>)
       from = tree_ok_avx2_node32(nodes, sz, n_features, n_leaves, &bad, flags_seen);
-      if (bad) return false;
-    }
+    else
+      from = tree_ok_avx2_node64(nodes, sz, n_features, n_leaves, &bad, flags_seen);
+    if (bad) return false;
   }
 #endif
   return tree_ok_scalar(nodes, from, sz, n_features, n_leaves, flags_seen);
@@ -601,9 +663,10 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
   }
   uint32_t seen = 0;
   int64_t first_bad = -1;
-  // Large ensembles are checked on all cores (this is most of the load time of a big forest).
+  // Large ensembles are checked on all cores (this is most of the load time of a big forest);
+  // below a few hundred thousand nodes the check takes less time than waking a thread team.
 #pragma omp parallel for schedule(static) reduction(| : seen) reduction(max : first_bad) \
-    if (n_nodes > 65536)
+    if (n_nodes > 262144)
   for (int64_t t = 0; t < n_trees; ++t) {
     const int64_t start = roots[t];
     const int64_t end = t + 1 < n_trees ? roots[t + 1] : n_nodes;
