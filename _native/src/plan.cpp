@@ -103,7 +103,8 @@ Status NodeBuild::string(const char* key, std::string* out) const {
 KernelFactory find_kernel(std::string_view op) {
   static const std::unordered_map<std::string_view, KernelFactory> table = [] {
     std::unordered_map<std::string_view, KernelFactory> t;
-    for (const OpEntry* fam : {kPreprocessOps, kLinearOps, kActivationOps, kTreeOps})
+    for (const OpEntry* fam : {kPreprocessOps, kLinearOps, kActivationOps, kTreeOps,
+                               kObliviousOps})
       for (const OpEntry* e = fam; e->name; ++e) t.emplace(e->name, e->factory);
     return t;
   }();

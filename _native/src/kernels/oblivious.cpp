@@ -1,0 +1,275 @@
+// Oblivious (symmetric) tree ensembles, as CatBoost builds them: every level of a tree tests one
+// binary feature "x[feature] > border", the same for all nodes of that level, so a row's leaf
+// index is one bit per level (level d sets bit d) and no branch is needed.
+//
+// Per block of rows the kernel first binarises each used feature once: the row's bin is the
+// number of that feature's borders the value is greater than (borders strictly increase, so
+// "x > border j" is "bin > j"). Values are compared as float32, as CatBoost stores its input:
+// float64 input is rounded to float32 first. NaN compares false against every border (bin 0,
+// CatBoost's "AsIs" and "AsFalse" treatments); features with the "AsTrue" treatment count NaN
+// as above every border. Then each tree builds the leaf indices of all rows of the block from
+// its levels' bits, and adds its leaf values (one per output dimension) to each row's sum, in
+// tree order and in double precision, exactly as CatBoost sums them. Last comes
+// `scale * sum + bias`.
+//
+// Layout (attributes of the op, validated here before any use):
+//   features       int32 [F]        input column of each used feature
+//   border_offsets int32 [F + 1]    borders of feature f: borders[border_offsets[f] ..
+//                                   border_offsets[f + 1]), strictly increasing, no NaN
+//   borders        float32 [B]
+//   nan_as_true    uint8 [F]        1: NaN counts as greater than every border
+//   splits         int32 [S, 2]     per level, in tree order: (feature slot f, border index j
+//                                   within feature f); the level's bit is "bin[f] > j"
+//   depths         int32 [T]        levels per tree (0 .. kMaxDepth); their sum is S
+//   leaves         float64 [L, D]   leaf rows, tree after tree; L = sum of 2^depth
+//   scale          number           ; bias float64 [D]
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "mle/kernel.h"
+
+namespace mle {
+namespace {
+
+constexpr int32_t kMaxDepth = 16;  // CatBoost's own limit for symmetric trees
+constexpr int64_t kMaxRows = 128;  // rows per block (Model::kBlockRows)
+constexpr int64_t kLinearBorders = 12;  // up to this many borders: count with a linear scan
+
+class ObliviousEnsemble final : public Kernel {
+ public:
+  const int32_t* features = nullptr;
+  const int32_t* border_offsets = nullptr;
+  const float* borders = nullptr;
+  const uint8_t* nan_as_true = nullptr;
+  const int32_t* splits = nullptr;  // pairs (feature slot, border index)
+  const int32_t* depths = nullptr;
+  const double* leaves = nullptr;
+  const double* bias = nullptr;
+  double scale = 1.0;
+  int64_t n_used = 0;
+  int64_t n_trees = 0;
+  int64_t dim = 1;
+  int32_t max_depth = 0;
+  bool wide_bins = false;  // some feature has more than 255 borders: 16-bit bins
+  int64_t total_depth = 0;
+
+  double cost_per_row() const override {
+    return 2.0 * static_cast<double>(total_depth) +
+           static_cast<double>(n_trees) * static_cast<double>(dim) +
+           4.0 * static_cast<double>(n_used);
+  }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(in[0].dtype, [&](auto tag) {
+      using TX = decltype(tag);
+      if (wide_bins) {
+        if (max_depth <= 8)
+          eval<TX, uint16_t, uint8_t>(rows, in[0], out);
+        else
+          eval<TX, uint16_t, uint16_t>(rows, in[0], out);
+      } else {
+        if (max_depth <= 8)
+          eval<TX, uint8_t, uint8_t>(rows, in[0], out);
+        else
+          eval<TX, uint8_t, uint16_t>(rows, in[0], out);
+      }
+    });
+  }
+
+ private:
+  // bins[f * stride + r] for the rows of one block.
+  template <class TX, class BinT>
+  void binarize(int64_t rows, const View& x, BinT* bins, int64_t stride) const {
+    float vals[kMaxRows];
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int64_t f = 0; f < n_used; ++f) {
+      const int64_t col = features[f];
+      const float* b = borders + border_offsets[f];
+      const int64_t nb = border_offsets[f + 1] - border_offsets[f];
+      BinT* out = bins + f * stride;
+      const TX* xc = x.row<TX>(0) + col;
+      for (int64_t r = 0; r < rows; ++r) vals[r] = static_cast<float>(xc[r * x.ld]);
+      if (nan_as_true[f])
+        for (int64_t r = 0; r < rows; ++r)
+          if (std::isnan(vals[r])) vals[r] = inf;
+      if (nb <= kLinearBorders) {
+        for (int64_t r = 0; r < rows; ++r) out[r] = 0;
+        for (int64_t k = 0; k < nb; ++k) {
+          const float t = b[k];
+          for (int64_t r = 0; r < rows; ++r) out[r] = static_cast<BinT>(out[r] + (vals[r] > t));
+        }
+      } else {
+        // Branch-free lower bound: the number of borders below the value (NaN: none).
+        for (int64_t r = 0; r < rows; ++r) {
+          const float v = vals[r];
+          const float* base = b;
+          int64_t n = nb;
+          while (n > 1) {
+            const int64_t half = n >> 1;
+            base = (base[half - 1] < v) ? base + half : base;
+            n -= half;
+          }
+          out[r] = static_cast<BinT>((base - b) + (*base < v));
+        }
+      }
+    }
+  }
+
+  template <class TX, class BinT, class IdxT>
+  void eval(int64_t rows, const View& x, const View& y) const {
+    // Per-thread scratch, reused across blocks and calls.
+    thread_local std::vector<uint8_t> scratch;
+    const size_t need = static_cast<size_t>(n_used * rows) * sizeof(BinT);
+    if (scratch.size() < need) scratch.resize(need);
+    BinT* bins = reinterpret_cast<BinT*>(scratch.data());
+    binarize<TX, BinT>(rows, x, bins, rows);
+
+    for (int64_t r = 0; r < rows; ++r) {
+      double* yr = y.row<double>(r);
+      for (int64_t k = 0; k < dim; ++k) yr[k] = 0.0;
+    }
+    IdxT idx[kMaxRows];
+    const int32_t* sp = splits;
+    const double* lv = leaves;
+    for (int64_t t = 0; t < n_trees; ++t) {
+      const int32_t depth = depths[t];
+      for (int64_t r = 0; r < rows; ++r) idx[r] = 0;
+      for (int32_t d = 0; d < depth; ++d, sp += 2) {
+        const BinT* b = bins + static_cast<int64_t>(sp[0]) * rows;
+        const BinT j = static_cast<BinT>(sp[1]);
+        for (int64_t r = 0; r < rows; ++r)
+          idx[r] = static_cast<IdxT>(idx[r] | (static_cast<IdxT>(b[r] > j) << d));
+      }
+      if (dim == 1) {
+        for (int64_t r = 0; r < rows; ++r) y.row<double>(r)[0] += lv[idx[r]];
+      } else {
+        for (int64_t r = 0; r < rows; ++r) {
+          const double* l = lv + static_cast<int64_t>(idx[r]) * dim;
+          double* yr = y.row<double>(r);
+          for (int64_t k = 0; k < dim; ++k) yr[k] += l[k];
+        }
+      }
+      lv += (int64_t(1) << depth) * dim;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      double* yr = y.row<double>(r);
+      for (int64_t k = 0; k < dim; ++k) yr[k] = yr[k] * scale + bias[k];
+    }
+  }
+};
+
+Status make_oblivious(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  const TensorRef *features, *offsets, *borders, *nan_true, *splits, *depths, *leaves, *bias;
+  MLE_RETURN_IF_ERROR(b.tensor("features", DType::kI32, {-1}, &features));
+  const int64_t n_used = features->shape[0];
+  MLE_RETURN_IF_ERROR(b.tensor("border_offsets", DType::kI32, {n_used + 1}, &offsets));
+  MLE_RETURN_IF_ERROR(b.tensor("borders", DType::kF32, {-1}, &borders));
+  MLE_RETURN_IF_ERROR(b.tensor("nan_as_true", DType::kU8, {n_used}, &nan_true));
+  MLE_RETURN_IF_ERROR(b.tensor("splits", DType::kI32, {-1, 2}, &splits));
+  MLE_RETURN_IF_ERROR(b.tensor("depths", DType::kI32, {-1}, &depths));
+  MLE_RETURN_IF_ERROR(b.tensor("leaves", DType::kF64, {-1, -1}, &leaves));
+  const int64_t dim = leaves->shape[1];
+  if (dim < 1 || dim > 65536) return b.error("leaf values must have 1 to 65536 columns");
+  MLE_RETURN_IF_ERROR(b.tensor("bias", DType::kF64, {dim}, &bias));
+  double scale;
+  MLE_RETURN_IF_ERROR(b.number("scale", &scale));
+  if (!std::isfinite(scale)) return b.error("scale must be finite");
+
+  auto e = std::make_unique<ObliviousEnsemble>();
+  // Used features: input columns in range.
+  const int32_t* f = features->as<int32_t>();
+  for (int64_t i = 0; i < n_used; ++i)
+    if (f[i] < 0 || f[i] >= in.cols)
+      return b.error("feature " + std::to_string(i) + " reads input column " +
+                     std::to_string(f[i]) + ", outside the input's " + std::to_string(in.cols) +
+                     " columns");
+  // Borders: offsets start at 0, never decrease, end at the border count; each feature's
+  // borders strictly increase and are not NaN.
+  const int32_t* off = offsets->as<int32_t>();
+  const float* bd = borders->as<float>();
+  const int64_t n_borders = borders->shape[0];
+  if (off[0] != 0 || off[n_used] != n_borders)
+    return b.error("border_offsets must start at 0 and end at the number of borders (" +
+                   std::to_string(n_borders) + ")");
+  int64_t widest = 0;
+  for (int64_t i = 0; i < n_used; ++i) {
+    if (off[i + 1] < off[i])
+      return b.error("border_offsets must not decrease (feature " + std::to_string(i) + ")");
+    const int64_t nb = off[i + 1] - off[i];
+    widest = std::max(widest, nb);
+    for (int64_t j = off[i]; j < off[i + 1]; ++j) {
+      if (std::isnan(bd[j])) return b.error("feature " + std::to_string(i) + " has a NaN border");
+      if (j > off[i] && !(bd[j - 1] < bd[j]))
+        return b.error("the borders of feature " + std::to_string(i) +
+                       " must strictly increase");
+    }
+    const uint8_t nt = nan_true->as<uint8_t>()[i];
+    if (nt > 1) return b.error("nan_as_true must hold 0 or 1");
+  }
+  if (widest > 65535) return b.error("a feature has more than 65535 borders");
+  // Trees: depths in [0, kMaxDepth], the splits they use add up to the split table, each split
+  // names a used feature and one of its borders, and the leaf rows add up to the leaf table.
+  const int64_t n_trees = depths->shape[0];
+  if (n_trees < 1) return b.error("ensemble has no trees");
+  const int32_t* dp = depths->as<int32_t>();
+  int64_t total_depth = 0, total_leaves = 0;
+  int32_t max_depth = 0;
+  for (int64_t t = 0; t < n_trees; ++t) {
+    if (dp[t] < 0 || dp[t] > kMaxDepth)
+      return b.error("tree " + std::to_string(t) + " has depth " + std::to_string(dp[t]) +
+                     "; depths must be in [0, " + std::to_string(kMaxDepth) + "]");
+    max_depth = std::max(max_depth, dp[t]);
+    total_depth += dp[t];
+    total_leaves += int64_t(1) << dp[t];
+  }
+  if (total_depth != splits->shape[0])
+    return b.error("the trees' depths add up to " + std::to_string(total_depth) +
+                   " levels but the split table has " + std::to_string(splits->shape[0]));
+  if (total_leaves != leaves->shape[0])
+    return b.error("the trees need " + std::to_string(total_leaves) +
+                   " leaf rows but the leaf table has " + std::to_string(leaves->shape[0]));
+  const int32_t* sp = splits->as<int32_t>();
+  for (int64_t s = 0; s < total_depth; ++s) {
+    const int32_t slot = sp[2 * s], j = sp[2 * s + 1];
+    if (slot < 0 || slot >= n_used)
+      return b.error("split " + std::to_string(s) + " names feature slot " +
+                     std::to_string(slot) + ", outside [0, " + std::to_string(n_used) + ")");
+    if (j < 0 || j >= off[slot + 1] - off[slot])
+      return b.error("split " + std::to_string(s) + " names border " + std::to_string(j) +
+                     " of a feature with " + std::to_string(off[slot + 1] - off[slot]) +
+                     " borders");
+  }
+  e->features = f;
+  e->border_offsets = off;
+  e->borders = bd;
+  e->nan_as_true = nan_true->as<uint8_t>();
+  e->splits = sp;
+  e->depths = dp;
+  e->leaves = leaves->as<double>();
+  e->bias = bias->as<double>();
+  e->scale = scale;
+  e->n_used = n_used;
+  e->n_trees = n_trees;
+  e->dim = dim;
+  e->max_depth = max_depth;
+  e->wide_bins = widest > 255;
+  e->total_depth = total_depth;
+  *out = ValueInfo{dim, ValueKind::kF64};
+  *k = std::move(e);
+  return Status::OK();
+}
+
+}  // namespace
+
+const OpEntry kObliviousOps[] = {
+    {"ObliviousEnsemble", make_oblivious},
+    {nullptr, nullptr},
+};
+
+}  // namespace mle

@@ -1,0 +1,301 @@
+"""CatBoost exporter: ``CatBoostClassifier``, ``CatBoostRegressor``, ``CatBoostRanker`` and the
+plain ``CatBoost`` model, read from CatBoost's own JSON export (``save_model(format="json")``),
+never from pickles. Importing this module does not import catboost; ``export`` does.
+
+The trees become one ``ObliviousEnsemble`` node (kernels/oblivious.cpp), which keeps CatBoost's
+rules exactly: input values are rounded to float32, a level's bit is ``x > border``, NaN is
+below every border (nan_mode "Min" and "Forbidden") or above every border (nan_mode "Max"),
+leaf values are summed in tree order in double precision, then ``scale * sum + bias``. The raw
+values are therefore bit-identical to ``predict(prediction_type="RawFormulaVal")``.
+
+Output heads follow CatBoost's prediction types:
+
+- classifiers: ``predict`` (labels, "Class"), ``predict_proba`` ("Probability"),
+  ``predict_log_proba`` ("LogProbability"), ``predict(X, prediction_type=...)`` for
+  "RawFormulaVal" (and "Exponent" for binary models);
+- regressors: ``predict`` as CatBoostRegressor's default (the exponent for Poisson and Tweedie,
+  mean and variance for RMSEWithUncertainty, the raw value otherwise), and "RawFormulaVal" /
+  "Exponent" through ``prediction_type``;
+- rankers and plain ``CatBoost`` models: raw values, and "Exponent".
+
+Not supported (UnsupportedModelError): categorical, text and embedding features, trees grown with
+grow_policy "Depthwise" or "Lossguide", a binary probability threshold other than 0.5, and loss
+functions outside the lists below.
+"""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from mle_runtime import _version
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.ir.graph import Graph
+
+_CLASSES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor", "CatBoostRanker")
+
+_BINARY_LOSSES = ("Logloss", "CrossEntropy")
+_MULTI_LOSSES = ("MultiClass", "MultiClassOneVsAll")
+_REGRESSION_LOSSES = ("RMSE", "MAE", "Quantile", "Expectile", "LogLinQuantile", "Poisson",
+                      "Tweedie", "MAPE", "Huber", "RMSEWithUncertainty", "LogCosh", "Lq",
+                      "FairLoss", "MultiRMSE")
+_RANKING_LOSSES = ("YetiRank", "YetiRankPairwise", "PairLogit", "PairLogitPairwise", "QueryRMSE",
+                   "QuerySoftMax", "QueryCrossEntropy", "StochasticFilter", "StochasticRank",
+                   "GroupQuantile", "LambdaMart")
+# CatBoostRegressor.predict's default prediction type is "Exponent" for these losses.
+_EXPONENT_LOSSES = ("Poisson", "Tweedie")
+
+
+def supported():
+    """Names of the supported CatBoost classes."""
+    return sorted(_CLASSES)
+
+
+def _unsupported(model_class, what):
+    return UnsupportedModelError(
+        f"{model_class}: {what} is not supported. Supported: CatBoost models with numeric "
+        "features only and symmetric trees (grow_policy='SymmetricTree', the default), with "
+        f"losses {', '.join(_BINARY_LOSSES + _MULTI_LOSSES)} (CatBoostClassifier), "
+        f"{', '.join(_REGRESSION_LOSSES)} (CatBoostRegressor), "
+        f"{', '.join(_RANKING_LOSSES)} (CatBoostRanker). Retrain without it, or keep this model "
+        "in CatBoost's own format.")
+
+
+def _json_export(model):
+    """The model's JSON export as a dict (written to a temporary file and read back)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model.json")
+        model.save_model(path, format="json")
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+
+def _describe_classes(classes):
+    """classes_ as the metadata's {"dtype", "values"} record (values and dtype restored
+    exactly by the proxy)."""
+    arr = np.asarray(classes)
+    if arr.dtype.kind == "O":
+        values = arr.tolist()
+        if all(isinstance(v, str) for v in values):
+            return {"dtype": "object", "values": values}
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            return {"dtype": "object", "values": [int(v) for v in values]}
+        raise UnsupportedModelError("classes_ mixes value types; only numeric, bool and string "
+                                    "class labels are supported")
+    if arr.dtype.kind in "biufU":
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise UnsupportedModelError("classes_ contains NaN or infinity")
+        return {"dtype": arr.dtype.str, "values": arr.tolist()}
+    raise UnsupportedModelError(f"classes_ of dtype {arr.dtype} are not supported")
+
+
+def _float32_exact(values, what):
+    arr = np.asarray(values, dtype=np.float64)
+    f32 = arr.astype(np.float32)
+    if not np.array_equal(f32.astype(np.float64), arr):
+        raise UnsupportedModelError(f"{what}: borders are not float32 values; this CatBoost "
+                                    "export is not understood")
+    return f32
+
+
+def _add_trees(graph, doc, model_class):
+    """Adds the ObliviousEnsemble node; returns (raw value name, dimension)."""
+    info = doc.get("features_info", {})
+    for key, what in (("categorical_features", "categorical features"),
+                      ("text_features", "text features"),
+                      ("embedding_features", "embedding features")):
+        if info.get(key):
+            raise _unsupported(model_class, what + " (cat_features / text_features / "
+                               "embedding_features)")
+    if "ctr_data" in doc:
+        raise _unsupported(model_class, "CTR-based categorical features")
+    if "oblivious_trees" not in doc:
+        raise _unsupported(model_class, "a model with non-symmetric trees (grow_policy "
+                           "'Depthwise' or 'Lossguide')")
+    floats = info.get("float_features", [])
+    scale, bias = doc["scale_and_bias"]
+    bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
+    dim = len(bias)
+
+    # Used features: those with borders, in float-feature order.
+    slots, columns, offsets, borders, nan_true = {}, [], [0], [], []
+    for ff in floats:
+        b = _float32_exact(ff.get("borders") or [], model_class)
+        if not len(b):
+            continue
+        b = np.unique(b)  # sorted, strictly increasing
+        slots[int(ff["feature_index"])] = (len(columns), b)
+        columns.append(int(ff["flat_feature_index"]))
+        borders.append(b)
+        offsets.append(offsets[-1] + len(b))
+        treatment = ff.get("nan_value_treatment", "AsIs")
+        if treatment not in ("AsIs", "AsFalse", "AsTrue"):
+            raise _unsupported(model_class, f"nan_value_treatment {treatment!r}")
+        nan_true.append(1 if treatment == "AsTrue" else 0)
+
+    splits, depths, leaves = [], [], []
+    for t, tree in enumerate(doc["oblivious_trees"]):
+        tsplits = tree.get("splits") or []
+        for s in tsplits:
+            kind = s.get("split_type")
+            if kind != "FloatFeature":
+                raise _unsupported(model_class, f"split type {kind!r} (tree {t})")
+            slot, b = slots[int(s["float_feature_index"])]
+            border = _float32_exact([s["border"]], model_class)[0]
+            j = int(np.searchsorted(b, border))
+            if j >= len(b) or b[j] != border:
+                raise UnsupportedModelError(f"{model_class}: tree {t} splits on a border that "
+                                            "its feature does not list; the export is damaged")
+            splits.append((slot, j))
+        depths.append(len(tsplits))
+        lv = np.asarray(tree["leaf_values"], dtype=np.float64)
+        if lv.size != (1 << len(tsplits)) * dim:
+            raise UnsupportedModelError(f"{model_class}: tree {t} has {lv.size} leaf values, "
+                                        f"expected {(1 << len(tsplits)) * dim}")
+        leaves.append(lv.reshape(-1, dim))
+    if not depths:
+        raise UnsupportedModelError(f"{model_class} has no trees; is it fitted?")
+
+    g = graph
+    raw = g.add(
+        "ObliviousEnsemble", ["X"],
+        features=g.tensor(np.asarray(columns, dtype=np.int32), "int32"),
+        border_offsets=g.tensor(np.asarray(offsets, dtype=np.int32), "int32"),
+        borders=g.tensor(np.concatenate(borders) if borders else np.zeros(0, np.float32),
+                         "float32"),
+        nan_as_true=g.tensor(np.asarray(nan_true, dtype=np.uint8), "uint8"),
+        splits=g.tensor(np.asarray(splits, dtype=np.int32).reshape(-1, 2), "int32"),
+        depths=g.tensor(np.asarray(depths, dtype=np.int32), "int32"),
+        leaves=g.tensor(np.concatenate(leaves), "float64"),
+        bias=g.tensor(bias, "float64"),
+        scale=float(scale),
+    )
+    return raw, dim
+
+
+def _loss(doc):
+    lf = doc["model_info"]["params"].get("loss_function", {})
+    return lf.get("type") if isinstance(lf, dict) else None
+
+
+def export(model):
+    """Returns (Graph, metadata dict) for a fitted CatBoost model."""
+    import catboost
+
+    cls = type(model)
+    name = cls.__name__
+    if cls.__module__.split(".")[0] != "catboost" or name not in _CLASSES:
+        base = next((c.__name__ for c in cls.__mro__[1:] if c.__name__ in _CLASSES
+                     and c.__module__.split(".")[0] == "catboost"), None)
+        if base is not None:
+            raise UnsupportedModelError(
+                f"{cls.__module__}.{cls.__qualname__} subclasses catboost.{base}; its methods "
+                f"may differ, so it is not exported. Export a plain {base} instead.")
+        raise UnsupportedModelError(f"catboost class {name} is not supported yet. Supported: "
+                                    f"{', '.join(supported())}.")
+    if not model.is_fitted():
+        raise ValueError(f"{name} is not fitted; call fit() before dumping it")
+    doc = _json_export(model)
+    loss = _loss(doc)
+    info = doc.get("features_info", {})
+    n_features = model.n_features_in_
+    if n_features is None:
+        n_features = sum(len(info.get(k) or []) for k in info)
+    graph = Graph(name, int(n_features))
+    graph.allow_nan = True  # CatBoost's nan treatments are part of the kernel
+    graph.allow_inf = True
+    raw, dim = _add_trees(graph, doc, name)
+    meta = {
+        "mle_runtime_version": _version.__version__,
+        "framework": "catboost",
+        "framework_version": catboost.__version__,
+        "model_class": f"catboost.{name}",
+    }
+    kw = []  # keyword_outputs: [method, keyword, value, output name]
+
+    def pt(value, output):
+        kw.append(["predict", "prediction_type", value, output])
+
+    if name == "CatBoostClassifier":
+        threshold = doc["model_info"].get("binclass_probability_threshold")
+        if threshold is not None and float(threshold) != 0.5:
+            raise _unsupported(name, f"a probability threshold of {threshold} (set with "
+                               "set_probability_threshold; only 0.5 is)")
+        classes = model.classes_
+        if loss in _BINARY_LOSSES and dim == 1:
+            graph.output("raw", raw, ravel=True)
+            graph.output("predict", graph.add("ArgMax", [raw]), ravel=True)
+            graph.output("predict_proba", graph.add("BinaryProba", [graph.add("Sigmoid", [raw])]))
+            graph.output("predict_log_proba", graph.add("BinaryLogProba", [raw]))
+            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+            pt("Exponent", "exponent")
+        elif loss in _MULTI_LOSSES and dim > 1:
+            graph.output("raw", raw)
+            graph.output("predict", graph.add("ArgMax", [raw]), ravel=True)
+            if loss == "MultiClass":
+                graph.output("predict_proba", graph.add("Softmax", [raw]))
+                graph.output("predict_log_proba", graph.add("LogSoftmax", [raw]))
+            else:  # one-vs-all: an independent sigmoid per class
+                graph.output("predict_proba", graph.add("Sigmoid", [raw]))
+                graph.output("predict_log_proba", graph.add("LogSigmoid", [raw]))
+        else:
+            raise _unsupported(name, f"loss function {loss!r}")
+        if len(classes) != max(dim, 2):
+            raise UnsupportedModelError(f"{name}: {len(classes)} classes_ for {dim} raw "
+                                        "values; this export is not understood")
+        pt("Class", "predict")
+        pt("RawFormulaVal", "raw")
+        pt("Probability", "predict_proba")
+        pt("LogProbability", "predict_log_proba")
+        meta["estimator_type"] = "classifier"
+        meta["classes"] = _describe_classes(classes)
+    elif name == "CatBoostRegressor" or (name == "CatBoost" and loss in _REGRESSION_LOSSES):
+        if loss not in _REGRESSION_LOSSES:
+            raise _unsupported(name, f"loss function {loss!r}")
+        expected = 2 if loss == "RMSEWithUncertainty" else (None if loss == "MultiRMSE" else 1)
+        if expected is not None and dim != expected:
+            raise UnsupportedModelError(f"{name}: {dim} raw values per row for loss {loss}; "
+                                        "this export is not understood")
+        graph.output("raw", raw, ravel=dim == 1)
+        pt("RawFormulaVal", "raw")
+        if dim == 1:
+            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+            pt("Exponent", "exponent")
+        default = "raw"
+        if loss == "RMSEWithUncertainty":
+            graph.output("uncertainty", graph.add("MeanVariance", [raw]))
+            pt("RMSEWithUncertainty", "uncertainty")
+            default = "uncertainty"
+        elif loss.split(":")[0] in _EXPONENT_LOSSES:
+            default = "exponent"
+        if name == "CatBoost":
+            default = "raw"  # CatBoost.predict's default is "RawFormulaVal" for every loss
+        first = next(o for o in graph.outputs if o["name"] == default)
+        graph.output("predict", first["value"], first["ravel"])
+        meta["estimator_type"] = "regressor"
+    elif name == "CatBoostRanker" or (name == "CatBoost" and loss in _RANKING_LOSSES):
+        if loss not in _RANKING_LOSSES or dim != 1:
+            raise _unsupported(name, f"loss function {loss!r}")
+        graph.output("predict", raw, ravel=True)
+        graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+        pt("RawFormulaVal", "predict")
+        pt("Exponent", "exponent")
+        meta["estimator_type"] = "ranker"
+    else:
+        # A plain CatBoost model with a classification loss: predict gives raw values.
+        if loss not in _BINARY_LOSSES + _MULTI_LOSSES:
+            raise _unsupported(name, f"loss function {loss!r}")
+        graph.output("predict", raw, ravel=dim == 1)
+        pt("RawFormulaVal", "predict")
+        if dim == 1:
+            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+            pt("Exponent", "exponent")
+        meta["estimator_type"] = None
+    meta["keyword_outputs"] = kw
+    names = [ff.get("feature_id") for ff in info.get("float_features", [])]
+    if names and all(isinstance(n, str) and n for n in names) and len(names) == n_features:
+        meta["feature_names_in"] = list(names)
+    if loss is not None:
+        meta["loss_function"] = loss
+    return graph, meta
