@@ -199,9 +199,14 @@ def export(model):
     doc = _json_export(model)
     loss = _loss(doc)
     info = doc.get("features_info", {})
-    n_features = model.n_features_in_
-    if n_features is None:
-        n_features = sum(len(info.get(k) or []) for k in info)
+    # Every input column is listed in the export (unused ones with no borders); a model read
+    # back with load_model() reports n_features_in_ as 0.
+    flat = [int(f.get("flat_feature_index", -1)) for k in info if isinstance(info[k], list)
+            for f in info[k] if isinstance(f, dict)]
+    n_features = max(flat, default=-1) + 1
+    if model.n_features_in_ and model.n_features_in_ != n_features:
+        raise UnsupportedModelError(f"{name} has n_features_in_={model.n_features_in_} but its "
+                                    f"export lists {n_features} features; not understood")
     graph = Graph(name, int(n_features))
     graph.allow_nan = True  # CatBoost's nan treatments are part of the kernel
     graph.allow_inf = True

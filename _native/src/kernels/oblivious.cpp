@@ -38,6 +38,7 @@ namespace {
 constexpr int32_t kMaxDepth = 16;  // CatBoost's own limit for symmetric trees
 constexpr int64_t kMaxRows = 128;  // rows per block (Model::kBlockRows)
 constexpr int64_t kLinearBorders = 12;  // up to this many borders: count with a linear scan
+constexpr int64_t kChunk = 64;  // trees whose leaf indices are built before summing
 
 class ObliviousEnsemble final : public Kernel {
  public:
@@ -103,8 +104,27 @@ class ObliviousEnsemble final : public Kernel {
           for (int64_t r = 0; r < rows; ++r) out[r] = static_cast<BinT>(out[r] + (vals[r] > t));
         }
       } else {
-        // Branch-free lower bound: the number of borders below the value (NaN: none).
-        for (int64_t r = 0; r < rows; ++r) {
+        // Branch-free lower bound (the number of borders below the value; NaN: none), four
+        // rows at a time so that their independent searches overlap.
+        int64_t r = 0;
+        for (; r + 4 <= rows; r += 4) {
+          const float v0 = vals[r], v1 = vals[r + 1], v2 = vals[r + 2], v3 = vals[r + 3];
+          const float *p0 = b, *p1 = b, *p2 = b, *p3 = b;
+          int64_t n = nb;
+          while (n > 1) {
+            const int64_t half = n >> 1;
+            p0 = (p0[half - 1] < v0) ? p0 + half : p0;
+            p1 = (p1[half - 1] < v1) ? p1 + half : p1;
+            p2 = (p2[half - 1] < v2) ? p2 + half : p2;
+            p3 = (p3[half - 1] < v3) ? p3 + half : p3;
+            n -= half;
+          }
+          out[r] = static_cast<BinT>((p0 - b) + (*p0 < v0));
+          out[r + 1] = static_cast<BinT>((p1 - b) + (*p1 < v1));
+          out[r + 2] = static_cast<BinT>((p2 - b) + (*p2 < v2));
+          out[r + 3] = static_cast<BinT>((p3 - b) + (*p3 < v3));
+        }
+        for (; r < rows; ++r) {
           const float v = vals[r];
           const float* base = b;
           int64_t n = nb;
@@ -121,43 +141,101 @@ class ObliviousEnsemble final : public Kernel {
 
   template <class TX, class BinT, class IdxT>
   void eval(int64_t rows, const View& x, const View& y) const {
-    // Per-thread scratch, reused across blocks and calls.
+    // Per-thread scratch, reused across blocks and calls: the block's bins, then the leaf
+    // indices of a chunk of trees.
     thread_local std::vector<uint8_t> scratch;
-    const size_t need = static_cast<size_t>(n_used * rows) * sizeof(BinT);
+    const size_t bin_bytes = static_cast<size_t>(n_used * rows) * sizeof(BinT);
+    const size_t need = bin_bytes + static_cast<size_t>(kChunk * rows) * sizeof(IdxT) + 64;
     if (scratch.size() < need) scratch.resize(need);
     BinT* bins = reinterpret_cast<BinT*>(scratch.data());
+    IdxT* idx = reinterpret_cast<IdxT*>(scratch.data() + ((bin_bytes + 63) & ~size_t(63)));
     binarize<TX, BinT>(rows, x, bins, rows);
-
     for (int64_t r = 0; r < rows; ++r) {
       double* yr = y.row<double>(r);
       for (int64_t k = 0; k < dim; ++k) yr[k] = 0.0;
     }
-    IdxT idx[kMaxRows];
-    const int32_t* sp = splits;
-    const double* lv = leaves;
-    for (int64_t t = 0; t < n_trees; ++t) {
-      const int32_t depth = depths[t];
-      for (int64_t r = 0; r < rows; ++r) idx[r] = 0;
-      for (int32_t d = 0; d < depth; ++d, sp += 2) {
-        const BinT* b = bins + static_cast<int64_t>(sp[0]) * rows;
-        const BinT j = static_cast<BinT>(sp[1]);
-        for (int64_t r = 0; r < rows; ++r)
-          idx[r] = static_cast<IdxT>(idx[r] | (static_cast<IdxT>(b[r] > j) << d));
-      }
-      if (dim == 1) {
-        for (int64_t r = 0; r < rows; ++r) y.row<double>(r)[0] += lv[idx[r]];
-      } else {
-        for (int64_t r = 0; r < rows; ++r) {
-          const double* l = lv + static_cast<int64_t>(idx[r]) * dim;
-          double* yr = y.row<double>(r);
-          for (int64_t k = 0; k < dim; ++k) yr[k] += l[k];
-        }
-      }
-      lv += (int64_t(1) << depth) * dim;
+    switch (dim) {
+      case 1: trees<BinT, IdxT, 1>(rows, bins, idx, y); break;
+      case 2: trees<BinT, IdxT, 2>(rows, bins, idx, y); break;
+      case 3: trees<BinT, IdxT, 3>(rows, bins, idx, y); break;
+      case 4: trees<BinT, IdxT, 4>(rows, bins, idx, y); break;
+      default: trees<BinT, IdxT, 0>(rows, bins, idx, y); break;
     }
     for (int64_t r = 0; r < rows; ++r) {
       double* yr = y.row<double>(r);
       for (int64_t k = 0; k < dim; ++k) yr[k] = yr[k] * scale + bias[k];
+    }
+  }
+
+  // Trees in chunks of kChunk: first every tree's leaf index for every row of the block (one
+  // bit per level, vectorised across rows), then each row's sum over the chunk's trees, in
+  // tree order, kept in registers (DIM > 0: the output width, fixed at compile time).
+  template <class BinT, class IdxT, int DIM>
+  void trees(int64_t rows, const BinT* bins, IdxT* idx, const View& y) const {
+    const int32_t* sp = splits;
+    const double* lv = leaves;
+    int64_t leaf_off[kChunk];
+    for (int64_t t0 = 0; t0 < n_trees; t0 += kChunk) {
+      const int64_t nc = std::min<int64_t>(kChunk, n_trees - t0);
+      int64_t lo = 0;
+      for (int64_t c = 0; c < nc; ++c) {
+        const int32_t depth = depths[t0 + c];
+        IdxT* id = idx + c * rows;
+        for (int64_t r = 0; r < rows; ++r) id[r] = 0;
+        for (int32_t d = 0; d < depth; ++d, sp += 2) {
+          const BinT* b = bins + static_cast<int64_t>(sp[0]) * rows;
+          const BinT j = static_cast<BinT>(sp[1]);
+          const IdxT bit = static_cast<IdxT>(1u << d);
+          for (int64_t r = 0; r < rows; ++r)
+            id[r] = static_cast<IdxT>(id[r] | (bit & static_cast<IdxT>(-(b[r] > j))));
+        }
+        leaf_off[c] = lo;
+        lo += int64_t(1) << depth;
+      }
+      if (DIM > 0) {
+        // Rows in groups of kGroup: their sums are independent chains of additions, so the
+        // additions of several rows overlap (each row's own sum stays in tree order).
+        constexpr int kGroup = DIM == 1 ? 8 : 4;
+        constexpr int D = DIM > 0 ? DIM : 1;
+        int64_t r = 0;
+        for (; r + kGroup <= rows; r += kGroup) {
+          double a[kGroup][D];
+          for (int i = 0; i < kGroup; ++i)
+            for (int k = 0; k < D; ++k) a[i][k] = y.row<double>(r + i)[k];
+          const IdxT* id = idx + r;
+          for (int64_t c = 0; c < nc; ++c) {
+            const double* lc = lv + leaf_off[c] * D;
+            const IdxT* ic = id + c * rows;
+            for (int i = 0; i < kGroup; ++i) {
+              const double* l = lc + static_cast<int64_t>(ic[i]) * D;
+              for (int k = 0; k < D; ++k) a[i][k] += l[k];
+            }
+          }
+          for (int i = 0; i < kGroup; ++i)
+            for (int k = 0; k < D; ++k) y.row<double>(r + i)[k] = a[i][k];
+        }
+        for (; r < rows; ++r) {
+          double a[D];
+          double* yr = y.row<double>(r);
+          for (int k = 0; k < D; ++k) a[k] = yr[k];
+          const IdxT* id = idx + r;
+          for (int64_t c = 0; c < nc; ++c) {
+            const double* l = lv + (leaf_off[c] + id[c * rows]) * D;
+            for (int k = 0; k < D; ++k) a[k] += l[k];
+          }
+          for (int k = 0; k < D; ++k) yr[k] = a[k];
+        }
+      } else {
+        for (int64_t r = 0; r < rows; ++r) {
+          double* yr = y.row<double>(r);
+          const IdxT* id = idx + r;
+          for (int64_t c = 0; c < nc; ++c) {
+            const double* l = lv + (leaf_off[c] + id[c * rows]) * dim;
+            for (int64_t k = 0; k < dim; ++k) yr[k] += l[k];
+          }
+        }
+      }
+      lv += lo * dim;
     }
   }
 };
