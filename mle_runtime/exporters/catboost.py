@@ -196,6 +196,12 @@ def export(model):
                                     f"{', '.join(supported())}.")
     if not model.is_fitted():
         raise ValueError(f"{name} is not fitted; call fit() before dumping it")
+    for getter, what in (("get_cat_feature_indices", "categorical features (cat_features)"),
+                         ("get_text_feature_indices", "text features (text_features)"),
+                         ("get_embedding_feature_indices",
+                          "embedding features (embedding_features)")):
+        if list(getattr(model, getter)() or []):
+            raise _unsupported(name, what)
     doc = _json_export(model)
     loss = _loss(doc)
     info = doc.get("features_info", {})
