@@ -31,12 +31,14 @@
 #include <vector>
 
 #include "mle/kernel.h"
+#include "mle/plan.h"
 
 namespace mle {
 namespace {
 
 constexpr int32_t kMaxDepth = 16;  // CatBoost's own limit for symmetric trees
-constexpr int64_t kMaxRows = 128;  // rows per block (Model::kBlockRows)
+constexpr int64_t kMaxRows = 128;  // rows per block
+static_assert(kMaxRows == Model::kBlockRows, "the kernel's row buffers hold one block");
 constexpr int64_t kLinearBorders = 12;  // up to this many borders: count with a linear scan
 constexpr int64_t kChunk = 64;  // trees whose leaf indices are built before summing
 
@@ -275,10 +277,12 @@ Status make_oblivious(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo*
   if (off[0] != 0 || off[n_used] != n_borders)
     return b.error("border_offsets must start at 0 and end at the number of borders (" +
                    std::to_string(n_borders) + ")");
-  int64_t widest = 0;
-  for (int64_t i = 0; i < n_used; ++i) {
+  // All offsets first (non-decreasing, so inside [0, n_borders]), then the borders they delimit.
+  for (int64_t i = 0; i < n_used; ++i)
     if (off[i + 1] < off[i])
       return b.error("border_offsets must not decrease (feature " + std::to_string(i) + ")");
+  int64_t widest = 0;
+  for (int64_t i = 0; i < n_used; ++i) {
     const int64_t nb = off[i + 1] - off[i];
     widest = std::max(widest, nb);
     for (int64_t j = off[i]; j < off[i + 1]; ++j) {
