@@ -18,9 +18,12 @@ Output heads follow CatBoost's prediction types:
   "Exponent" through ``prediction_type``;
 - rankers and plain ``CatBoost`` models: raw values, and "Exponent".
 
-Not supported (UnsupportedModelError): categorical, text and embedding features, trees grown with
-grow_policy "Depthwise" or "Lossguide", a binary probability threshold other than 0.5, and loss
-functions outside the lists below.
+Trees grown with grow_policy "Depthwise" or "Lossguide" (non-symmetric) become a
+``TreeEnsemble`` node with the same float32 comparison and NaN rule, followed by CatBoost's
+scale and bias (the sum is again bit-identical).
+
+Not supported (UnsupportedModelError): categorical, text and embedding features, a binary
+probability threshold other than 0.5, and loss functions outside the lists below.
 """
 
 import json
@@ -55,8 +58,7 @@ def supported():
 def _unsupported(model_class, what):
     return UnsupportedModelError(
         f"{model_class}: {what} is not supported. Supported: CatBoost models with numeric "
-        "features only and symmetric trees (grow_policy='SymmetricTree', the default), with "
-        f"losses {', '.join(_BINARY_LOSSES + _MULTI_LOSSES)} (CatBoostClassifier), "
+        f"features only, with losses {', '.join(_BINARY_LOSSES + _MULTI_LOSSES)} (CatBoostClassifier), "
         f"{', '.join(_REGRESSION_LOSSES)} (CatBoostRegressor), "
         f"{', '.join(_RANKING_LOSSES)} (CatBoostRanker). Retrain without it, or keep this model "
         "in CatBoost's own format.")
@@ -110,13 +112,14 @@ def _add_trees(graph, doc, model_class):
                                "embedding_features)")
     if "ctr_data" in doc:
         raise _unsupported(model_class, "CTR-based categorical features")
-    if "oblivious_trees" not in doc:
-        raise _unsupported(model_class, "a model with non-symmetric trees (grow_policy "
-                           "'Depthwise' or 'Lossguide')")
     floats = info.get("float_features", [])
     scale, bias = doc["scale_and_bias"]
     bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
     dim = len(bias)
+    if "oblivious_trees" not in doc:
+        if "trees" not in doc:
+            raise _unsupported(model_class, "a model export without trees")
+        return _add_nonsymmetric(graph, doc, floats, float(scale), bias, model_class), dim
 
     # Used features: those with borders, in float-feature order.
     slots, columns, offsets, borders, nan_true = {}, [], [0], [], []
@@ -172,6 +175,70 @@ def _add_trees(graph, doc, model_class):
         scale=float(scale),
     )
     return raw, dim
+
+
+def _add_nonsymmetric(graph, doc, floats, scale, bias, model_class):
+    """Trees grown with grow_policy "Depthwise" or "Lossguide" (each node has its own split):
+    a TreeEnsemble node with float32 thresholds, ``float32(x) <= border`` going left
+    (CatBoost sends ``x > border`` right) and NaN going left, or right for features whose
+    nan treatment is "AsTrue"; then ``scale * sum + bias`` as CatBoost applies it."""
+    from mle_runtime.format import layout as L
+    from mle_runtime.ir.trees import Tree, add_ensemble
+
+    by_index = {int(ff["feature_index"]): ff for ff in floats}
+    dim = len(bias)
+    trees = []
+    for t, root in enumerate(doc["trees"]):
+        left, right, feature, threshold, dleft, values = [], [], [], [], [], []
+
+        def visit(node, depth):
+            if depth > 64:
+                raise UnsupportedModelError(f"{model_class}: tree {t} is deeper than 64 levels")
+            i = len(left)
+            left.append(-1)
+            right.append(-1)
+            feature.append(0)
+            threshold.append(0.0)
+            dleft.append(True)
+            values.append(np.zeros(dim))
+            if "split" not in node:
+                v = np.atleast_1d(np.asarray(node["value"], dtype=np.float64))
+                if v.shape != (dim,):
+                    raise UnsupportedModelError(f"{model_class}: tree {t} has leaves of "
+                                                f"{v.size} values, expected {dim}")
+                values[i] = v
+                return i
+            s = node["split"]
+            if s.get("split_type") != "FloatFeature":
+                raise _unsupported(model_class, f"split type {s.get('split_type')!r} "
+                                   f"(tree {t})")
+            ff = by_index[int(s["float_feature_index"])]
+            treatment = ff.get("nan_value_treatment", "AsIs")
+            if treatment not in ("AsIs", "AsFalse", "AsTrue"):
+                raise _unsupported(model_class, f"nan_value_treatment {treatment!r}")
+            feature[i] = int(ff["flat_feature_index"])
+            threshold[i] = float(_float32_exact([s["border"]], model_class)[0])
+            dleft[i] = treatment != "AsTrue"
+            left[i] = visit(node["left"], depth + 1)
+            right[i] = visit(node["right"], depth + 1)
+            return i
+
+        visit(root, 0)
+        n = len(left)
+        trees.append(Tree(left=np.asarray(left), right=np.asarray(right),
+                          feature=np.asarray(feature), threshold=np.asarray(threshold),
+                          leaf_value=np.asarray(values).reshape(n, dim),
+                          default_left=np.asarray(dleft),
+                          missing=np.full(n, L.TREE_MISSING_NAN)))
+    if not trees:
+        raise UnsupportedModelError(f"{model_class} has no trees; is it fitted?")
+    raw = add_ensemble(graph, "X", trees, n_features=graph.n_features, wide=False, compare="<=",
+                       aggregate="sum")
+    if scale != 1.0 or np.any(bias != 0.0):
+        raw = graph.add("MulAdd", [raw],
+                        mul=None if scale == 1.0 else graph.tensor(np.full(dim, scale), "float64"),
+                        add=graph.tensor(bias, "float64"))
+    return raw
 
 
 def _loss(doc):

@@ -113,6 +113,7 @@ def test_classifier_parity(name, loss, roundtrip):
     X, y = _data(name)
     model = catboost.CatBoostClassifier(iterations=40, depth=5, loss_function=loss, **FAST)
     model.fit(X, y.astype(float) * 0.8 + 0.1 if loss == "CrossEntropy" else y)
+    assert _ops(model)[0] == "ObliviousEnsemble"
     p = roundtrip(model)
     _check_classifier(model, p, X)
     np.testing.assert_array_equal(p.classes_, model.classes_)
@@ -171,12 +172,14 @@ def _json_export(model, tmp=None):
             return f.read()
 
 
-def test_border_edges(roundtrip):
+@pytest.mark.parametrize("policy", ["SymmetricTree", "Depthwise"])
+def test_border_edges(policy, roundtrip):
     """Values at, just below and just above each border (float32 neighbours), float64 values
     that round to the border in float32, +-inf and NaN, against CatBoost bit for bit."""
     X, y = _data("diabetes")
     for nan_mode in ("Min", "Max"):
-        model = catboost.CatBoostRegressor(iterations=30, depth=6, nan_mode=nan_mode, **FAST)
+        model = catboost.CatBoostRegressor(iterations=30, depth=6, nan_mode=nan_mode,
+                                           grow_policy=policy, **FAST)
         model.fit(X, y)
         p = roundtrip(model)
         doc = json.loads(_json_export(model))
@@ -203,6 +206,31 @@ def test_border_edges(roundtrip):
                                       model.predict(E.astype(np.float32)))
         for i in range(0, len(E), 37):  # single rows
             np.testing.assert_array_equal(p.predict(E[i:i + 1]), model.predict(E[i:i + 1]))
+
+
+@pytest.mark.parametrize("policy", ["Depthwise", "Lossguide"])
+@pytest.mark.parametrize("name,nan_mode", [("wine", "Min"), ("breast_cancer", "Max"),
+                                           ("synthetic_nan", "Min"), ("synthetic_nan", "Max"),
+                                           ("diabetes", "Min")])
+def test_non_symmetric_trees(policy, name, nan_mode, roundtrip):
+    """grow_policy Depthwise / Lossguide: TreeEnsemble node, NaN by the nan treatment, then
+    scale and bias; raw values bit-exact."""
+    X, y = _data(name)
+    cls = catboost.CatBoostRegressor if name == "diabetes" else catboost.CatBoostClassifier
+    model = cls(iterations=25, depth=5, grow_policy=policy, nan_mode=nan_mode, **FAST).fit(X, y)
+    p = roundtrip(model)
+    assert _ops(model)[0] == "TreeEnsemble"
+    if cls is catboost.CatBoostClassifier:
+        _check_classifier(model, p, X)
+    else:
+        for label, data in _variants(X):
+            np.testing.assert_array_equal(p.predict(data), model.predict(data), err_msg=label)
+
+
+def _ops(model):
+    from mle_runtime.exporters import export
+    graph, _ = export(model)
+    return [n.op for n in graph.nodes]
 
 
 # ------------------------------------------------------------------------------- regressors
@@ -357,16 +385,6 @@ def test_refuses_text_features(tmp_path):
         pytest.fail(f"CatBoost could not fit a text model: {e}")
     with pytest.raises(UnsupportedModelError, match="text features"):
         mle.dump(model, tmp_path / "m.mle")
-
-
-@pytest.mark.parametrize("policy", ["Depthwise", "Lossguide"])
-def test_refuses_non_symmetric_trees(policy, tmp_path):
-    X, y = _data("breast_cancer")
-    model = catboost.CatBoostClassifier(iterations=5, depth=3, grow_policy=policy, **FAST)
-    model.fit(X, y)
-    with pytest.raises(UnsupportedModelError, match="non-symmetric trees"):
-        mle.dump(model, tmp_path / "m.mle")
-    assert not (tmp_path / "m.mle").exists()
 
 
 def test_refuses_probability_threshold(tmp_path):
