@@ -209,16 +209,49 @@ class ObliviousEnsemble final : public Kernel {
       double* yr = y.row<double>(r);
       for (int64_t k = 0; k < dim; ++k) yr[k] = 0.0;
     }
-    switch (dim) {
-      case 1: trees<BinT, IdxT, 1>(rows, bins, idx, y); break;
-      case 2: trees<BinT, IdxT, 2>(rows, bins, idx, y); break;
-      case 3: trees<BinT, IdxT, 3>(rows, bins, idx, y); break;
-      case 4: trees<BinT, IdxT, 4>(rows, bins, idx, y); break;
-      default: trees<BinT, IdxT, 0>(rows, bins, idx, y); break;
+    if (rows == 1) {
+      one_row<BinT>(bins, y.row<double>(0));
+    } else {
+      switch (dim) {
+        case 1: trees<BinT, IdxT, 1>(rows, bins, idx, y); break;
+        case 2: trees<BinT, IdxT, 2>(rows, bins, idx, y); break;
+        case 3: trees<BinT, IdxT, 3>(rows, bins, idx, y); break;
+        case 4: trees<BinT, IdxT, 4>(rows, bins, idx, y); break;
+        default: trees<BinT, IdxT, 0>(rows, bins, idx, y); break;
+      }
     }
     for (int64_t r = 0; r < rows; ++r) {
       double* yr = y.row<double>(r);
       for (int64_t k = 0; k < dim; ++k) yr[k] = yr[k] * scale + bias[k];
+    }
+  }
+
+  // A single row: no per-block loops; each tree's leaf index straight from the row's bins.
+  template <class BinT>
+  void one_row(const BinT* bins, double* yr) const {
+    const int32_t* sp = splits;
+    const double* lv = leaves;
+    if (dim == 1) {
+      double a = yr[0];
+      for (int64_t t = 0; t < n_trees; ++t) {
+        const int32_t depth = depths[t];
+        uint32_t id = 0;
+        for (int32_t d = 0; d < depth; ++d, sp += 2)
+          id |= static_cast<uint32_t>(bins[sp[0]] > static_cast<BinT>(sp[1])) << d;
+        a += lv[id];
+        lv += int64_t(1) << depth;
+      }
+      yr[0] = a;
+      return;
+    }
+    for (int64_t t = 0; t < n_trees; ++t) {
+      const int32_t depth = depths[t];
+      uint32_t id = 0;
+      for (int32_t d = 0; d < depth; ++d, sp += 2)
+        id |= static_cast<uint32_t>(bins[sp[0]] > static_cast<BinT>(sp[1])) << d;
+      const double* l = lv + static_cast<int64_t>(id) * dim;
+      for (int64_t k = 0; k < dim; ++k) yr[k] += l[k];
+      lv += (int64_t(1) << depth) * dim;
     }
   }
 
