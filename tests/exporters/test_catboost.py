@@ -233,6 +233,36 @@ def _ops(model):
     return [n.op for n in graph.nodes]
 
 
+def test_kernel_paths(roundtrip):
+    """The kernel's variants against CatBoost: more than 255 borders on a feature (16-bit
+    bins), trees deeper than 8 levels (16-bit leaf indices), blocks of 2..15 rows (border
+    search instead of counting), and several threads over many blocks."""
+    rng = np.random.RandomState(3)
+    X = rng.randn(3000, 3)
+    y = np.sin(3 * X[:, 0]) + 0.3 * X[:, 1] * X[:, 2] + 0.01 * rng.randn(3000)
+    X1 = np.c_[X[:, 0], np.zeros(len(X))]  # one informative feature: all splits use it
+    wide = catboost.CatBoostRegressor(iterations=50, depth=8, border_count=2048,
+                                      learning_rate=0.5, **FAST)
+    wide.fit(X1, y)
+    doc = json.loads(_json_export(wide))
+    assert max(len(f["borders"]) for f in doc["features_info"]["float_features"]) > 255
+    deep = catboost.CatBoostRegressor(iterations=8, depth=11, **FAST).fit(X, y)
+    multi = catboost.CatBoostClassifier(iterations=30, depth=10, border_count=512, **FAST)
+    multi.fit(X, np.digitize(y, [-0.5, 0.0, 0.5]))
+    for model, X in ((wide, X1), (deep, X), (multi, X)):
+        p = roundtrip(model)
+        expected = model.predict(X, prediction_type="RawFormulaVal")
+        for n_threads in (1, 2):
+            np.testing.assert_array_equal(_raw(p, X) if n_threads == 1 else
+                                          p.predict(X, prediction_type="RawFormulaVal",
+                                                    n_threads=2), expected)
+        for n in (2, 7, 15, 16, 17, 129):
+            np.testing.assert_array_equal(_raw(p, X[:n]), expected[:n])
+            np.testing.assert_array_equal(_raw(p, X[:n].astype(np.float32)),
+                                          model.predict(X[:n].astype(np.float32),
+                                                        prediction_type="RawFormulaVal"))
+
+
 # ------------------------------------------------------------------------------- regressors
 
 REGRESSION_LOSSES = ["RMSE", "MAE", "Quantile:alpha=0.3", "Expectile:alpha=0.7",
