@@ -16,7 +16,10 @@ Output heads follow CatBoost's prediction types:
 - regressors: ``predict`` as CatBoostRegressor's default (the exponent for Poisson and Tweedie,
   mean and variance for RMSEWithUncertainty, the raw value otherwise), and "RawFormulaVal" /
   "Exponent" through ``prediction_type``;
-- rankers and plain ``CatBoost`` models: raw values, and "Exponent".
+- rankers: raw values, and "Exponent";
+- plain ``CatBoost`` models (also those made by ``catboost.sum_models``): raw values whatever
+  the loss, as ``CatBoost.predict`` gives by default, and "Exponent" for one-dimensional
+  models.
 
 Trees grown with grow_policy "Depthwise" or "Lossguide" (non-symmetric) become a
 ``TreeEnsemble`` node with the same float32 comparison and NaN rule, followed by CatBoost's
@@ -242,7 +245,7 @@ def _add_nonsymmetric(graph, doc, floats, scale, bias, model_class):
 
 
 def _loss(doc):
-    lf = doc["model_info"]["params"].get("loss_function", {})
+    lf = (doc.get("model_info", {}).get("params") or {}).get("loss_function", {})
     return lf.get("type") if isinstance(lf, dict) else None
 
 
@@ -277,9 +280,10 @@ def export(model):
     flat = [int(f.get("flat_feature_index", -1)) for k in info if isinstance(info[k], list)
             for f in info[k] if isinstance(f, dict)]
     n_features = max(flat, default=-1) + 1
-    if model.n_features_in_ and model.n_features_in_ != n_features:
-        raise UnsupportedModelError(f"{name} has n_features_in_={model.n_features_in_} but its "
-                                    f"export lists {n_features} features; not understood")
+    declared = getattr(model, "_n_features_in", None)  # absent on sum_models results
+    if declared and declared != n_features:
+        raise UnsupportedModelError(f"{name} has n_features_in_={declared} but its export "
+                                    f"lists {n_features} features; not understood")
     graph = Graph(name, int(n_features))
     graph.allow_nan = True  # CatBoost's nan treatments are part of the kernel
     graph.allow_inf = True
@@ -328,7 +332,17 @@ def export(model):
         pt("LogProbability", "predict_log_proba")
         meta["estimator_type"] = "classifier"
         meta["classes"] = _describe_classes(classes)
-    elif name == "CatBoostRegressor" or (name == "CatBoost" and loss in _REGRESSION_LOSSES):
+    elif name == "CatBoost":
+        # CatBoost.predict gives raw values by default, whatever the loss (also for models
+        # made by sum_models, whose export names no loss).
+        graph.output("predict", raw, ravel=dim == 1)
+        pt("RawFormulaVal", "predict")
+        if dim == 1:
+            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+            pt("Exponent", "exponent")
+        meta["estimator_type"] = ("regressor" if loss in _REGRESSION_LOSSES else
+                                  "ranker" if loss in _RANKING_LOSSES else None)
+    elif name == "CatBoostRegressor":
         if loss not in _REGRESSION_LOSSES:
             raise _unsupported(name, f"loss function {loss!r}")
         expected = 2 if loss == "RMSEWithUncertainty" else (None if loss == "MultiRMSE" else 1)
@@ -347,12 +361,10 @@ def export(model):
             default = "uncertainty"
         elif loss.split(":")[0] in _EXPONENT_LOSSES:
             default = "exponent"
-        if name == "CatBoost":
-            default = "raw"  # CatBoost.predict's default is "RawFormulaVal" for every loss
         first = next(o for o in graph.outputs if o["name"] == default)
         graph.output("predict", first["value"], first["ravel"])
         meta["estimator_type"] = "regressor"
-    elif name == "CatBoostRanker" or (name == "CatBoost" and loss in _RANKING_LOSSES):
+    else:  # CatBoostRanker
         if loss not in _RANKING_LOSSES or dim != 1:
             raise _unsupported(name, f"loss function {loss!r}")
         graph.output("predict", raw, ravel=True)
@@ -360,16 +372,6 @@ def export(model):
         pt("RawFormulaVal", "predict")
         pt("Exponent", "exponent")
         meta["estimator_type"] = "ranker"
-    else:
-        # A plain CatBoost model with a classification loss: predict gives raw values.
-        if loss not in _BINARY_LOSSES + _MULTI_LOSSES:
-            raise _unsupported(name, f"loss function {loss!r}")
-        graph.output("predict", raw, ravel=dim == 1)
-        pt("RawFormulaVal", "predict")
-        if dim == 1:
-            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
-            pt("Exponent", "exponent")
-        meta["estimator_type"] = None
     meta["keyword_outputs"] = kw
     names = [ff.get("feature_id") for ff in info.get("float_features", [])]
     if names and all(isinstance(n, str) and n for n in names) and len(names) == n_features:

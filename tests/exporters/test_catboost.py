@@ -365,6 +365,48 @@ def test_plain_catboost(roundtrip):
     np.testing.assert_array_equal(p.predict(Xr), model.predict(Xr))
 
 
+@pytest.mark.parametrize("policy", ["SymmetricTree", "Depthwise"])
+def test_scale_and_bias(policy, roundtrip):
+    """A model's own scale and bias (set_scale_and_bias) are applied as CatBoost applies them:
+    scale * sum + bias, bit for bit."""
+    X, y = _data("diabetes")
+    model = catboost.CatBoostRegressor(iterations=20, depth=4, grow_policy=policy, **FAST)
+    model.fit(X, y)
+    model.set_scale_and_bias(0.7310585786, [-3.25])
+    assert json.loads(_json_export(model))["scale_and_bias"][0] != 1
+    p = roundtrip(model)
+    for label, data in _variants(X):
+        np.testing.assert_array_equal(p.predict(data), model.predict(data), err_msg=label)
+    Xc, yc = _data("iris")
+    clf = catboost.CatBoostClassifier(iterations=20, depth=4, grow_policy=policy, **FAST)
+    clf.fit(Xc, yc)
+    clf.set_scale_and_bias(1.5, [0.5, -1.0, 0.25])
+    p = roundtrip(clf)
+    _check_classifier(clf, p, Xc)
+
+
+def test_sum_models(roundtrip):
+    X, y = _data("diabetes")
+    a = catboost.CatBoostRegressor(iterations=10, depth=3, **FAST).fit(X, y)
+    b = catboost.CatBoostRegressor(iterations=15, depth=5, **{**FAST, "random_seed": 5})
+    b.fit(X, y)
+    total = catboost.sum_models([a, b], weights=[0.3, 0.7])
+    p = roundtrip(total)
+    np.testing.assert_array_equal(p.predict(X), total.predict(X))
+    np.testing.assert_array_equal(p.predict(X[:1]), total.predict(X[:1]))
+    assert p.metadata["model_class"] == "catboost.CatBoost"
+
+
+def test_class_names_order(roundtrip):
+    X, y = _data("wine")
+    labels = np.array(["c", "a", "b"], dtype=object)[y]
+    model = catboost.CatBoostClassifier(iterations=15, depth=3, class_names=["c", "a", "b"],
+                                        **FAST).fit(X, labels)
+    p = roundtrip(model)
+    np.testing.assert_array_equal(p.classes_, model.classes_)
+    _check_classifier(model, p, X)
+
+
 # ------------------------------------------------------------------------------- metadata
 
 
