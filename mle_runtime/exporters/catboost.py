@@ -45,7 +45,7 @@ _BINARY_LOSSES = ("Logloss", "CrossEntropy")
 _MULTI_LOSSES = ("MultiClass", "MultiClassOneVsAll")
 _REGRESSION_LOSSES = ("RMSE", "MAE", "Quantile", "Expectile", "LogLinQuantile", "Poisson",
                       "Tweedie", "MAPE", "Huber", "RMSEWithUncertainty", "LogCosh", "Lq",
-                      "FairLoss", "MultiRMSE")
+                      "FairLoss", "Cox", "SurvivalAft", "MultiRMSE", "MultiQuantile")
 _RANKING_LOSSES = ("YetiRank", "YetiRankPairwise", "PairLogit", "PairLogitPairwise", "QueryRMSE",
                    "QuerySoftMax", "QueryCrossEntropy", "StochasticFilter", "StochasticRank",
                    "GroupQuantile", "LambdaMart")
@@ -345,7 +345,8 @@ def export(model):
     elif name == "CatBoostRegressor":
         if loss not in _REGRESSION_LOSSES:
             raise _unsupported(name, f"loss function {loss!r}")
-        expected = 2 if loss == "RMSEWithUncertainty" else (None if loss == "MultiRMSE" else 1)
+        expected = 2 if loss == "RMSEWithUncertainty" else (
+            None if loss in ("MultiRMSE", "MultiQuantile") else 1)
         if expected is not None and dim != expected:
             raise UnsupportedModelError(f"{name}: {dim} raw values per row for loss {loss}; "
                                         "this export is not understood")

@@ -297,10 +297,13 @@ def test_regressor_losses(loss, roundtrip):
     assert not hasattr(p, "predict_proba")
 
 
-def test_multi_rmse(roundtrip):
+@pytest.mark.parametrize("loss", ["MultiRMSE", "MultiQuantile:alpha=0.1,0.5,0.9", "Cox",
+                                  "SurvivalAft"])
+def test_other_regression_losses(loss, roundtrip):
     X, y = _data("diabetes")
-    Y = np.c_[y, np.sqrt(y), -y]
-    model = catboost.CatBoostRegressor(iterations=30, depth=4, loss_function="MultiRMSE", **FAST)
+    Y = {"MultiRMSE": np.c_[y, np.sqrt(y), -y], "Cox": np.where(np.arange(len(y)) % 3, y, -y),
+         "SurvivalAft": np.c_[y, y + 10.0]}.get(loss, y)
+    model = catboost.CatBoostRegressor(iterations=30, depth=4, loss_function=loss, **FAST)
     model.fit(X, Y)
     p = roundtrip(model)
     for label, data in _variants(X):
@@ -467,11 +470,20 @@ def test_refuses_probability_threshold(tmp_path):
         mle.dump(model, tmp_path / "m.mle")
 
 
+class _UserObjective:
+    """A user-defined objective (squared error) written in Python."""
+
+    def calc_ders_range(self, approxes, targets, weights):
+        return [(t - a, -1.0) for a, t in zip(approxes, targets)]
+
+
 def test_refuses_unsupported_loss(tmp_path):
     X, y = _data("diabetes")
-    model = catboost.CatBoostRegressor(iterations=5, depth=3, loss_function="Cox", **FAST)
-    model.fit(X, np.where(np.arange(len(y)) % 3 == 0, -y, y))
-    with pytest.raises(UnsupportedModelError, match="loss function 'Cox'"):
+    model = catboost.CatBoostRegressor(iterations=5, depth=3, loss_function=_UserObjective(),
+                                       eval_metric="RMSE", **FAST)
+    model.fit(X, y)
+    with pytest.raises(UnsupportedModelError,
+                       match="loss function 'PythonUserDefinedPerObject' is not supported"):
         mle.dump(model, tmp_path / "m.mle")
 
 
