@@ -30,6 +30,7 @@ OPS = {
             "fill": "tensor:float64",
             "missing_is_nan": "bool",
             "missing_value?": "number",
+            "compare_float32?": "bool",
         },
     },
     "OrdinalEncode": {
