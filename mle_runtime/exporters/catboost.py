@@ -116,7 +116,7 @@ def _add_trees(graph, doc, model_class):
     if "ctr_data" in doc:
         raise _unsupported(model_class, "CTR-based categorical features")
     floats = info.get("float_features", [])
-    scale, bias = doc["scale_and_bias"]
+    scale, bias = doc.get("scale_and_bias") or (1.0, np.zeros(_dimension(doc)))
     bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
     dim = len(bias)
     if "oblivious_trees" not in doc:
@@ -178,6 +178,17 @@ def _add_trees(graph, doc, model_class):
         scale=float(scale),
     )
     return raw, dim
+
+
+def _dimension(doc):
+    """Values per leaf, from the first tree (for exports without "scale_and_bias")."""
+    if doc.get("oblivious_trees"):
+        tree = doc["oblivious_trees"][0]
+        return len(tree["leaf_values"]) >> len(tree.get("splits") or [])
+    node = (doc.get("trees") or [{"value": 0.0}])[0]
+    while "split" in node:
+        node = node["left"]
+    return np.size(node["value"])
 
 
 def _add_nonsymmetric(graph, doc, floats, scale, bias, model_class):
