@@ -7,10 +7,13 @@
 // "x > border j" is "bin > j"). Values are compared as float32, as CatBoost stores its input:
 // float64 input is rounded to float32 first. NaN compares false against every border (bin 0,
 // CatBoost's "AsIs" and "AsFalse" treatments); features with the "AsTrue" treatment count NaN
-// as above every border. Then each tree builds the leaf indices of all rows of the block from
-// its levels' bits, and adds its leaf values (one per output dimension) to each row's sum, in
-// tree order and in double precision, exactly as CatBoost sums them. Last comes
-// `scale * sum + bias`.
+// as above every border. Bins are counted with AVX2 compares across rows where the CPU has
+// them (chosen at run time), by a branch-free binary search otherwise and for single rows.
+// Then, for a chunk of trees at a time, each tree builds the leaf indices of all rows of the
+// block from its levels' bits (vectorised across rows), and each row adds the chunk's leaf
+// values (one per output dimension) to its sum, kept in registers: in tree order and in double
+// precision, exactly as CatBoost sums them. Last comes `scale * sum + bias`. A single row skips
+// the block loops.
 //
 // Layout (attributes of the op, validated here before any use):
 //   features       int32 [F]        input column of each used feature
