@@ -25,11 +25,12 @@ Trees grown with grow_policy "Depthwise" or "Lossguide" (non-symmetric) become a
 ``TreeEnsemble`` node with the same float32 comparison and NaN rule, followed by CatBoost's
 scale and bias (the sum is again bit-identical).
 
-Not supported (UnsupportedModelError): categorical, text and embedding features, a binary
-probability threshold other than 0.5, and loss functions outside the lists below.
+Not supported (UnsupportedModelError): categorical, text and embedding features, and loss
+functions outside the lists below.
 """
 
 import json
+import math
 import os
 import tempfile
 
@@ -58,13 +59,20 @@ def supported():
     return sorted(_CLASSES)
 
 
-def _unsupported(model_class, what):
+def _unsupported(model_class, what, advice="Retrain without it, or keep this model in "
+                                           "CatBoost's own format."):
+    losses = ", ".join(_BINARY_LOSSES + _MULTI_LOSSES)
     return UnsupportedModelError(
-        f"{model_class}: {what} is not supported. Supported: CatBoost models with numeric "
-        f"features only, with losses {', '.join(_BINARY_LOSSES + _MULTI_LOSSES)} (CatBoostClassifier), "
+        f"{model_class} with {what} is not supported. Supported: CatBoost models with numeric "
+        f"features only, with losses {losses} (CatBoostClassifier), "
         f"{', '.join(_REGRESSION_LOSSES)} (CatBoostRegressor), "
-        f"{', '.join(_RANKING_LOSSES)} (CatBoostRanker). Retrain without it, or keep this model "
-        "in CatBoost's own format.")
+        f"{', '.join(_RANKING_LOSSES)} (CatBoostRanker). {advice}")
+
+
+_CATEGORICAL_ADVICE = (
+    "CatBoost keeps only hashes of the training categories in its export, so they cannot be "
+    "matched to input values exactly; encode such columns as numbers (e.g. ordinal codes) and "
+    "retrain, or keep this model in CatBoost's own format.")
 
 
 def _json_export(model):
@@ -111,17 +119,19 @@ def _add_trees(graph, doc, model_class):
                       ("text_features", "text features"),
                       ("embedding_features", "embedding features")):
         if info.get(key):
-            raise _unsupported(model_class, what + " (cat_features / text_features / "
-                               "embedding_features)")
+            raise _unsupported(model_class, what, _CATEGORICAL_ADVICE
+                               if key == "categorical_features" else
+                               "Retrain without them, or keep this model in CatBoost's own "
+                               "format.")
     if "ctr_data" in doc:
-        raise _unsupported(model_class, "CTR-based categorical features")
+        raise _unsupported(model_class, "CTR-based categorical features", _CATEGORICAL_ADVICE)
     floats = info.get("float_features", [])
     scale, bias = doc.get("scale_and_bias") or (1.0, np.zeros(_dimension(doc)))
     bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
     dim = len(bias)
     if "oblivious_trees" not in doc:
         if "trees" not in doc:
-            raise _unsupported(model_class, "a model export without trees")
+            raise _unsupported(model_class, "an export without trees")
         return _add_nonsymmetric(graph, doc, floats, float(scale), bias, model_class), dim
 
     # Used features: those with borders, in float-feature order.
@@ -277,12 +287,15 @@ def export(model):
                                     f"{', '.join(supported())}.")
     if not model.is_fitted():
         raise ValueError(f"{name} is not fitted; call fit() before dumping it")
-    for getter, what in (("get_cat_feature_indices", "categorical features (cat_features)"),
+    for getter, what in (("get_cat_feature_indices", "categorical features (cat_features, "
+                                                     "one-hot or CTR-encoded)"),
                          ("get_text_feature_indices", "text features (text_features)"),
                          ("get_embedding_feature_indices",
                           "embedding features (embedding_features)")):
         if list(getattr(model, getter)() or []):
-            raise _unsupported(name, what)
+            raise _unsupported(name, what, _CATEGORICAL_ADVICE if "categorical" in what
+                               else "Retrain without them, or keep this model in CatBoost's "
+                               "own format.")
     doc = _json_export(model)
     loss = _loss(doc)
     info = doc.get("features_info", {})
@@ -311,14 +324,20 @@ def export(model):
         kw.append(["predict", "prediction_type", value, output])
 
     if name == "CatBoostClassifier":
-        threshold = doc["model_info"].get("binclass_probability_threshold")
-        if threshold is not None and float(threshold) != 0.5:
-            raise _unsupported(name, f"a probability threshold of {threshold} (set with "
-                               "set_probability_threshold; only 0.5 is)")
+        # Binary labels: raw > logit(threshold), CatBoost's "Class" rule (the threshold is the
+        # probability set with set_probability_threshold, 0.5 by default).
+        threshold = float(doc.get("model_info", {}).get("binclass_probability_threshold", 0.5))
+        if not 0.0 < threshold < 1.0:
+            raise _unsupported(name, f"a probability threshold of {threshold}")
         classes = model.classes_
         if loss in _BINARY_LOSSES and dim == 1:
             graph.output("raw", raw, ravel=True)
-            graph.output("predict", graph.add("ArgMax", [raw]), ravel=True)
+            decision = raw
+            if threshold != 0.5:  # raw - logit > 0 exactly when raw > logit
+                logit = math.log(threshold / (1.0 - threshold))
+                decision = graph.add("MulAdd", [raw],
+                                     add=graph.tensor(np.array([-logit]), "float64"))
+            graph.output("predict", graph.add("ArgMax", [decision]), ravel=True)
             graph.output("predict_proba", graph.add("BinaryProba", [graph.add("Sigmoid", [raw])]))
             graph.output("predict_log_proba", graph.add("BinaryLogProba", [raw]))
             graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
