@@ -21,9 +21,11 @@ Output heads follow CatBoost's prediction types:
   the loss, as ``CatBoost.predict`` gives by default, and "Exponent" for one-dimensional
   models.
 
-Trees grown with grow_policy "Depthwise" or "Lossguide" (non-symmetric) become a
-``TreeEnsemble`` node with the same float32 comparison and NaN rule, followed by CatBoost's
-scale and bias (the sum is again bit-identical).
+Trees grown with grow_policy "Depthwise" or "Lossguide" (non-symmetric) are padded to complete
+binary trees and run on the same kernel with one split per node (``complete=True``); trees too
+unbalanced to pad (more than ``_MAX_PADDING`` times their leaves) become a ``TreeEnsemble``
+node with the same float32 comparison and NaN rule, followed by CatBoost's scale and bias.
+Either way the sum is bit-identical to CatBoost's.
 
 Not supported (UnsupportedModelError): categorical, text and embedding features, and loss
 functions outside the lists below.
@@ -113,7 +115,8 @@ def _float32_exact(values, what):
 
 
 def _add_trees(graph, doc, model_class):
-    """Adds the ObliviousEnsemble node; returns (raw value name, dimension)."""
+    """Adds the trees (an ObliviousEnsemble node, or a TreeEnsemble one for unbalanced
+    non-symmetric trees); returns (raw value name, dimension)."""
     info = doc.get("features_info", {})
     for key, what in (("categorical_features", "categorical features"),
                       ("text_features", "text features"),
@@ -129,10 +132,8 @@ def _add_trees(graph, doc, model_class):
     scale, bias = doc.get("scale_and_bias") or (1.0, np.zeros(_dimension(doc)))
     bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
     dim = len(bias)
-    if "oblivious_trees" not in doc:
-        if "trees" not in doc:
-            raise _unsupported(model_class, "an export without trees")
-        return _add_nonsymmetric(graph, doc, floats, float(scale), bias, model_class), dim
+    if "oblivious_trees" not in doc and "trees" not in doc:
+        raise _unsupported(model_class, "an export without trees")
 
     # Used features: those with borders, in float-feature order.
     slots, columns, offsets, borders, nan_true = {}, [], [0], [], []
@@ -150,20 +151,32 @@ def _add_trees(graph, doc, model_class):
             raise _unsupported(model_class, f"nan_value_treatment {treatment!r}")
         nan_true.append(1 if treatment == "AsTrue" else 0)
 
+    def split_ref(s, t):
+        kind = s.get("split_type")
+        if kind != "FloatFeature":
+            raise _unsupported(model_class, f"split type {kind!r} (tree {t})")
+        slot, b = slots[int(s["float_feature_index"])]
+        border = _float32_exact([s["border"]], model_class)[0]
+        j = int(np.searchsorted(b, border))
+        if j >= len(b) or b[j] != border:
+            raise UnsupportedModelError(f"{model_class}: tree {t} splits on a border that "
+                                        "its feature does not list; the export is damaged")
+        return slot, j
+
     splits, depths, leaves = [], [], []
-    for t, tree in enumerate(doc["oblivious_trees"]):
+    complete = "oblivious_trees" not in doc
+    if complete:
+        for t, root in enumerate(doc["trees"]):
+            tree = _complete_tree(root, t, dim, split_ref, model_class)
+            if tree is None:  # too unbalanced to pad: walk the nodes instead
+                return _add_nonsymmetric(graph, doc, floats, float(scale), bias,
+                                         model_class), dim
+            splits += tree[0]
+            depths.append(tree[1])
+            leaves.append(tree[2])
+    for t, tree in enumerate(doc.get("oblivious_trees") or []):
         tsplits = tree.get("splits") or []
-        for s in tsplits:
-            kind = s.get("split_type")
-            if kind != "FloatFeature":
-                raise _unsupported(model_class, f"split type {kind!r} (tree {t})")
-            slot, b = slots[int(s["float_feature_index"])]
-            border = _float32_exact([s["border"]], model_class)[0]
-            j = int(np.searchsorted(b, border))
-            if j >= len(b) or b[j] != border:
-                raise UnsupportedModelError(f"{model_class}: tree {t} splits on a border that "
-                                            "its feature does not list; the export is damaged")
-            splits.append((slot, j))
+        splits += [split_ref(s, t) for s in tsplits]
         depths.append(len(tsplits))
         lv = np.asarray(tree["leaf_values"], dtype=np.float64)
         if lv.size != (1 << len(tsplits)) * dim:
@@ -186,8 +199,64 @@ def _add_trees(graph, doc, model_class):
         leaves=g.tensor(np.concatenate(leaves), "float64"),
         bias=g.tensor(bias, "float64"),
         scale=float(scale),
+        complete=True if complete else None,
     )
     return raw, dim
+
+
+_MAX_PADDING = 4  # a padded tree may hold at most this many times its real leaves (+ 64)
+
+
+def _complete_tree(root, t, dim, split_ref, model_class):
+    """A non-symmetric tree as a complete binary tree of its depth D: (splits of its 2^D - 1
+    nodes level by level, D, leaf values [2^D, dim]); None when padding would make it too big.
+    A leaf above level D becomes a subtree of placeholder splits whose leaves all hold its
+    value, so every path of the original tree reaches the same value."""
+    def depth_and_leaves(node, d):
+        if "split" not in node:
+            return d, 1
+        a, na = depth_and_leaves(node["left"], d + 1)
+        b, nb = depth_and_leaves(node["right"], d + 1)
+        return max(a, b), na + nb
+
+    if _tree_too_deep(root):
+        return None
+    depth, n_leaves = depth_and_leaves(root, 0)
+    if depth > 16 or (1 << depth) > _MAX_PADDING * n_leaves + 64:
+        return None
+    splits = [None] * ((1 << depth) - 1)
+    leaves = np.zeros(((1 << depth), dim))
+    placeholder = None
+
+    def fill(node, level, pos):
+        nonlocal placeholder
+        if "split" not in node:
+            v = np.atleast_1d(np.asarray(node["value"], dtype=np.float64))
+            if v.shape != (dim,):
+                raise UnsupportedModelError(f"{model_class}: tree {t} has leaves of {v.size} "
+                                            f"values, expected {dim}")
+            span = 1 << (depth - level)
+            leaves[pos * span:(pos + 1) * span] = v
+            return
+        ref = split_ref(node["split"], t)
+        placeholder = placeholder or ref
+        splits[(1 << level) - 1 + pos] = ref
+        fill(node["left"], level + 1, 2 * pos)  # float32(x) <= border
+        fill(node["right"], level + 1, 2 * pos + 1)  # float32(x) > border
+
+    fill(root, 0, 0)
+    return [s if s is not None else placeholder for s in splits], depth, leaves
+
+
+def _tree_too_deep(root, limit=64):
+    stack = [(root, 0)]
+    while stack:
+        node, d = stack.pop()
+        if d > limit:
+            return True
+        if "split" in node:
+            stack += [(node["left"], d + 1), (node["right"], d + 1)]
+    return False
 
 
 def _dimension(doc):

@@ -97,6 +97,7 @@ OPS = {
             "leaves": "tensor:float64",
             "bias": "tensor:float64",
             "scale": "number",
+            "complete?": "bool",
         },
     },
     # Float32 links (kernels/float32_links.cpp), XGBoost's arithmetic. Output float64.

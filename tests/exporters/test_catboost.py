@@ -217,14 +217,23 @@ def test_border_edges(policy, roundtrip):
 @pytest.mark.parametrize("name,nan_mode", [("wine", "Min"), ("breast_cancer", "Max"),
                                            ("synthetic_nan", "Min"), ("synthetic_nan", "Max"),
                                            ("diabetes", "Min")])
-def test_non_symmetric_trees(policy, name, nan_mode, roundtrip):
-    """grow_policy Depthwise / Lossguide: TreeEnsemble node, NaN by the nan treatment, then
-    scale and bias; raw values bit-exact."""
+@pytest.mark.parametrize("kernel", ["ObliviousEnsemble", "TreeEnsemble"])
+def test_non_symmetric_trees(policy, name, nan_mode, kernel, roundtrip, monkeypatch):
+    """grow_policy Depthwise / Lossguide: trees padded to complete binary trees on the
+    ObliviousEnsemble kernel (one split per node), or, for trees too unbalanced to pad (forced
+    here), a TreeEnsemble node with NaN sent by the nan treatment, then scale and bias. Raw
+    values bit-exact either way."""
+    from mle_runtime.exporters import catboost as exporter
+    if kernel == "TreeEnsemble":
+        monkeypatch.setattr(exporter, "_complete_tree", lambda *a: None)
     X, y = _data(name)
     cls = catboost.CatBoostRegressor if name == "diabetes" else catboost.CatBoostClassifier
     model = cls(iterations=25, depth=5, grow_policy=policy, nan_mode=nan_mode, **FAST).fit(X, y)
     p = roundtrip(model)
-    assert _ops(model)[0] == "TreeEnsemble"
+    nodes = _nodes(model)
+    assert nodes[0].op == kernel
+    if kernel == "ObliviousEnsemble":
+        assert nodes[0].attrs["complete"] is True
     if cls is catboost.CatBoostClassifier:
         _check_classifier(model, p, X)
     else:
@@ -232,10 +241,28 @@ def test_non_symmetric_trees(policy, name, nan_mode, roundtrip):
             np.testing.assert_array_equal(p.predict(data), model.predict(data), err_msg=label)
 
 
-def _ops(model):
+def test_unbalanced_lossguide_trees(roundtrip):
+    """Lossguide trees deeper than padding allows fall back to TreeEnsemble; either way the
+    raw values are bit-exact."""
+    rng = np.random.RandomState(5)
+    X = rng.randn(2000, 4)
+    y = np.exp(3 * X[:, 0]) + X[:, 1]  # a skewed target grows long chains
+    model = catboost.CatBoostRegressor(iterations=15, depth=14, grow_policy="Lossguide",
+                                       max_leaves=12, **FAST).fit(X, y)
+    assert _ops(model)[0] == "TreeEnsemble"
+    p = roundtrip(model)
+    np.testing.assert_array_equal(p.predict(X), model.predict(X))
+    np.testing.assert_array_equal(p.predict(X[:3]), model.predict(X[:3]))
+
+
+def _nodes(model):
     from mle_runtime.exporters import export
     graph, _ = export(model)
-    return [n.op for n in graph.nodes]
+    return graph.nodes
+
+
+def _ops(model):
+    return [n.op for n in _nodes(model)]
 
 
 def test_kernel_paths(roundtrip):

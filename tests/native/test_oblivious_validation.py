@@ -73,7 +73,7 @@ class Surgery:
                                      (L.SECTION_DATA, bytes(self.blob), L.DATA_ALIGN)])
 
 
-@pytest.fixture(scope="module", params=["regressor", "multiclass"])
+@pytest.fixture(scope="module", params=["regressor", "multiclass", "depthwise"])
 def case(request, tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -82,6 +82,12 @@ def case(request, tmp_path_factory):
             model = catboost.CatBoostRegressor(iterations=12, depth=5, verbose=0,
                                                allow_writing_files=False, thread_count=1,
                                                nan_mode="Max").fit(X, y)
+            method = "predict"
+        elif request.param == "depthwise":  # non-symmetric trees: one split per node
+            X, y = load_diabetes(return_X_y=True)
+            model = catboost.CatBoostRegressor(iterations=12, depth=5, verbose=0,
+                                               allow_writing_files=False, thread_count=1,
+                                               grow_policy="Depthwise").fit(X, y)
             method = "predict"
         else:
             X, y = load_wine(return_X_y=True)
@@ -205,15 +211,15 @@ def test_depths(case, edit):
 
 
 def test_depths_matching_splits_but_not_leaves(case):
-    """Moving one level from tree 0 to tree 1 keeps the split count but changes the number of
-    leaf rows needed (2^a + 2^b): refused unless the counts happen to agree."""
+    """Moving levels between trees keeps the level count (oblivious layout) but changes the
+    number of leaf rows needed; for complete trees it changes the split count too."""
     s = case.surgery()
     d = s.get("depths")
     d[0] -= 1
     d[1] += 2
     d[2] -= 1
     s.set("depths", d)
-    case.refuse(s.pack(), "leaf")
+    case.refuse(s.pack(), "leaf|splits")
 
 
 @pytest.mark.parametrize("edit", ["fewer-leaves", "more-leaves", "bias", "no-trees",
@@ -272,3 +278,14 @@ def test_fuzz_index_tensors(case):
         out = getattr(proxy, case.method)(case.X[:40])
         assert out.shape[0] == 40
     assert refused > 50
+
+
+def test_layout_flag(case):
+    """The same tables read with the other layout no longer add up (the split count differs
+    as soon as a tree is deeper than 1)."""
+    s = case.surgery()
+    if s.attrs.get("complete"):
+        del s.attrs["complete"]
+    else:
+        s.attrs["complete"] = True
+    case.refuse(s.pack(), "splits")

@@ -26,6 +26,10 @@
 //   depths         int32 [T]        levels per tree (0 .. kMaxDepth); their sum is S
 //   leaves         float64 [L, D]   leaf rows, tree after tree; L = sum of 2^depth
 //   scale          number           ; bias float64 [D]
+//   complete       bool, default false: non-symmetric trees stored as complete
+//                  binary trees, one split per node (2^depth - 1 per tree, level by level; node
+//                  2^d - 1 + p is the p-th of level d), the leaf index built from the root's bit
+//                  down (bit 1: right child, "x > border")
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -111,6 +115,7 @@ class ObliviousEnsemble final : public Kernel {
   int64_t dim = 1;
   int32_t max_depth = 0;
   bool wide_bins = false;  // some feature has more than 255 borders: 16-bit bins
+  bool complete = false;   // one split per node (non-symmetric trees), see "complete" above
   int64_t total_depth = 0;
 
   double cost_per_row() const override {
@@ -234,6 +239,21 @@ class ObliviousEnsemble final : public Kernel {
   void one_row(const BinT* bins, double* yr) const {
     const int32_t* sp = splits;
     const double* lv = leaves;
+    if (complete) {
+      for (int64_t t = 0; t < n_trees; ++t) {
+        const int32_t depth = depths[t];
+        uint32_t pos = 0;
+        for (int32_t d = 0; d < depth; ++d) {
+          const int32_t* nd = sp + 2 * ((int64_t(1) << d) - 1 + pos);
+          pos = 2 * pos + static_cast<uint32_t>(bins[nd[0]] > static_cast<BinT>(nd[1]));
+        }
+        sp += 2 * ((int64_t(1) << depth) - 1);
+        const double* l = lv + static_cast<int64_t>(pos) * dim;
+        for (int64_t k = 0; k < dim; ++k) yr[k] += l[k];
+        lv += (int64_t(1) << depth) * dim;
+      }
+      return;
+    }
     if (dim == 1) {
       double a = yr[0];
       for (int64_t t = 0; t < n_trees; ++t) {
@@ -273,6 +293,20 @@ class ObliviousEnsemble final : public Kernel {
         const int32_t depth = depths[t0 + c];
         IdxT* id = idx + c * rows;
         for (int64_t r = 0; r < rows; ++r) id[r] = 0;
+        if (complete) {  // level d: node 2^d - 1 + position; bit 1 goes to the right child
+          for (int32_t d = 0; d < depth; ++d) {
+            const int32_t* level = sp + 2 * ((int64_t(1) << d) - 1);
+            for (int64_t r = 0; r < rows; ++r) {
+              const int32_t* nd = level + 2 * static_cast<int64_t>(id[r]);
+              id[r] = static_cast<IdxT>(2 * id[r] +
+                                        (bins[nd[0] * rows + r] > static_cast<BinT>(nd[1])));
+            }
+          }
+          sp += 2 * ((int64_t(1) << depth) - 1);
+          leaf_off[c] = lo;
+          lo += int64_t(1) << depth;
+          continue;
+        }
         for (int32_t d = 0; d < depth; ++d, sp += 2) {
           const BinT* b = bins + static_cast<int64_t>(sp[0]) * rows;
           const BinT j = static_cast<BinT>(sp[1]);
@@ -386,10 +420,12 @@ Status make_oblivious(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo*
   if (widest > 65535) return b.error("a feature has more than 65535 borders");
   // Trees: depths in [0, kMaxDepth], the splits they use add up to the split table, each split
   // names a used feature and one of its borders, and the leaf rows add up to the leaf table.
+  bool complete = false;
+  MLE_RETURN_IF_ERROR(b.boolean_or("complete", false, &complete));
   const int64_t n_trees = depths->shape[0];
   if (n_trees < 1) return b.error("ensemble has no trees");
   const int32_t* dp = depths->as<int32_t>();
-  int64_t total_depth = 0, total_leaves = 0;
+  int64_t total_depth = 0, total_leaves = 0, total_splits = 0;
   int32_t max_depth = 0;
   for (int64_t t = 0; t < n_trees; ++t) {
     if (dp[t] < 0 || dp[t] > kMaxDepth)
@@ -398,15 +434,17 @@ Status make_oblivious(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo*
     max_depth = std::max(max_depth, dp[t]);
     total_depth += dp[t];
     total_leaves += int64_t(1) << dp[t];
+    total_splits += complete ? (int64_t(1) << dp[t]) - 1 : dp[t];
   }
-  if (total_depth != splits->shape[0])
-    return b.error("the trees' depths add up to " + std::to_string(total_depth) +
-                   " levels but the split table has " + std::to_string(splits->shape[0]));
+  if (total_splits != splits->shape[0])
+    return b.error("the trees' depths need " + std::to_string(total_splits) +
+                   " splits (levels) but the split table has " +
+                   std::to_string(splits->shape[0]));
   if (total_leaves != leaves->shape[0])
     return b.error("the trees need " + std::to_string(total_leaves) +
                    " leaf rows but the leaf table has " + std::to_string(leaves->shape[0]));
   const int32_t* sp = splits->as<int32_t>();
-  for (int64_t s = 0; s < total_depth; ++s) {
+  for (int64_t s = 0; s < total_splits; ++s) {
     const int32_t slot = sp[2 * s], j = sp[2 * s + 1];
     if (slot < 0 || slot >= n_used)
       return b.error("split " + std::to_string(s) + " names feature slot " +
@@ -431,6 +469,7 @@ Status make_oblivious(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo*
   e->max_depth = max_depth;
   e->wide_bins = widest > 255;
   e->total_depth = total_depth;
+  e->complete = complete;
   *out = ValueInfo{dim, ValueKind::kF64};
   *k = std::move(e);
   return Status::OK();
