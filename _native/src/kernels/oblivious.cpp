@@ -23,7 +23,8 @@
 //   nan_as_true    uint8 [F]        1: NaN counts as greater than every border
 //   splits         int32 [S, 2]     per level, in tree order: (feature slot f, border index j
 //                                   within feature f); the level's bit is "bin[f] > j"
-//   depths         int32 [T]        levels per tree (0 .. kMaxDepth); their sum is S
+//   depths         int32 [T]        levels per tree (0 .. kMaxDepth); their sum is S (see
+//                                   "complete" for non-symmetric trees)
 //   leaves         float64 [L, D]   leaf rows, tree after tree; L = sum of 2^depth
 //   scale          number           ; bias float64 [D]
 //   complete       bool, default false: non-symmetric trees stored as complete
