@@ -412,6 +412,7 @@ def export(model):
             graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
             pt("Exponent", "exponent")
         elif loss in _MULTI_LOSSES and dim > 1:
+            meta["column_outputs"] = ["predict"]  # CatBoost returns multiclass labels (n, 1)
             graph.output("raw", raw)
             graph.output("predict", graph.add("ArgMax", [raw]), ravel=True)
             if loss == "MultiClass":

@@ -11,8 +11,8 @@ Tolerances, stated once:
   borders, adds the double leaf values tree after tree from 0, then applies
   ``scale * sum + bias``; the kernel does the same operations in the same order, so any
   difference is a bug;
-- labels (``predict`` of classifiers): identical values and dtype (CatBoost returns a column
-  ``(n, 1)`` for multiclass models; the proxy returns ``(n,)``, compared after ravel);
+- labels (``predict`` of classifiers): identical values, dtype and shape (a column ``(n, 1)``
+  for multiclass models, as CatBoost returns them);
 - outputs through exp / log / sigmoid / softmax (probabilities, log-probabilities, the
   exponent, RMSEWithUncertainty's variance): ``atol=1e-12`` and ``rtol=1e-12``. CatBoost uses
   its own vectorised exponent; the differences measured are below 5e-16. That is far inside
@@ -91,7 +91,8 @@ def _check_classifier(model, p, X):
         expected = model.predict(data)
         got = p.predict(data)
         assert got.dtype == expected.dtype, label
-        np.testing.assert_array_equal(got, np.ravel(expected), err_msg=label)
+        assert got.shape == expected.shape, label
+        np.testing.assert_array_equal(got, expected, err_msg=label)
         np.testing.assert_allclose(p.predict_proba(data), model.predict_proba(data), **TOL,
                                    err_msg=label)
         np.testing.assert_allclose(p.predict_log_proba(data), model.predict_log_proba(data),
@@ -142,9 +143,9 @@ def test_classifier_label_types(labels, roundtrip):
         y = y * 10 + 3
     model = catboost.CatBoostClassifier(iterations=20, depth=4, **FAST).fit(X, y)
     p = roundtrip(model)
-    expected = np.ravel(model.predict(X))
+    expected = model.predict(X)
     got = p.predict(X)
-    assert got.dtype == expected.dtype
+    assert got.dtype == expected.dtype and got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(p.classes_, model.classes_)
     assert p.classes_.dtype == model.classes_.dtype
@@ -365,7 +366,8 @@ def test_model_read_back_from_cbm(tmp_path, roundtrip):
     p = roundtrip(again)
     assert p.n_features_in_ == 4
     np.testing.assert_array_equal(_raw(p, X), again.predict(X, prediction_type="RawFormulaVal"))
-    np.testing.assert_array_equal(p.predict(X), np.ravel(again.predict(X)))
+    np.testing.assert_array_equal(p.predict(X), again.predict(X))
+    assert p.predict(X).shape == again.predict(X).shape
 
 
 # ---------------------------------------------------------------------------------- rankers
@@ -554,4 +556,4 @@ def test_load_does_not_import_catboost(tmp_path):
     out = json.loads(proc.stdout)
     assert out["imported"] == []
     np.testing.assert_allclose(out["proba"], model.predict_proba(X[:3]), **TOL)
-    assert out["predict"] == np.ravel(model.predict(X[:3])).tolist()
+    assert out["predict"] == model.predict(X[:3]).tolist()
