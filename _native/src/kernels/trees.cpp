@@ -184,35 +184,32 @@ inline void find_leaves_lanes(const Node* tree, const TX* const* xr, uint32_t* l
 #if defined(__x86_64__)
 bool cpu_has_avx2();
 
-// find_leaves_lanes for Node32 trees with AVX2: the eight rows' node words and feature values
-// are gathered into vector lanes and every step is a handful of vector instructions. The rows
-// are x_rows[j * stride] for the lanes j < n (spare lanes repeat row 0).
-template <bool LT, class TX>
-__attribute__((target("avx2"))) inline void find_leaves_avx2(const trees::Node32* tree,
-                                                              const TX* x_rows, int64_t stride,
-                                                              int n, uint32_t* leaf_rows) {
-  const int* words = reinterpret_cast<const int*>(tree);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i row_off = _mm256_mullo_epi32(
-      _mm256_and_si256(lane, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane)),
-      _mm256_set1_epi32(static_cast<int>(stride)));
-  const __m256i feat_mask = _mm256_set1_epi32(static_cast<int>(trees::kFeatureMask));
-  const __m256i dl_bits = _mm256_set1_epi32(
-      static_cast<int>(trees::kDefaultLeft | trees::kMissingMask));
-  const __m256i dl_nan = _mm256_set1_epi32(
-      static_cast<int>(trees::kDefaultLeft | (trees::kMissingNaN << trees::kMissingShift)));
-  const __m256i one = _mm256_set1_epi32(1);
-  const __m256i zero = _mm256_setzero_si256();
-  __m256i idx = zero;
-  for (;;) {
+// find_leaves_lanes for Node32 trees with AVX2: the rows' node words and feature values are
+// gathered into vector lanes and every step is a handful of vector instructions. Two groups of
+// eight rows advance together so that one group's gathers overlap the other's. The rows are
+// x_rows[j * stride] for j < n (n <= 16; spare lanes repeat row 0).
+struct Avx2Walk {
+  __m256i feat_mask, dl_bits, dl_nan, one, zero;
+  __attribute__((target("avx2"))) Avx2Walk()
+      : feat_mask(_mm256_set1_epi32(static_cast<int>(trees::kFeatureMask))),
+        dl_bits(_mm256_set1_epi32(static_cast<int>(trees::kDefaultLeft | trees::kMissingMask))),
+        dl_nan(_mm256_set1_epi32(static_cast<int>(
+            trees::kDefaultLeft | (trees::kMissingNaN << trees::kMissingShift)))),
+        one(_mm256_set1_epi32(1)),
+        zero(_mm256_setzero_si256()) {}
+
+  // One level down for the eight rows at idx (rows at leaves stay); *internal: lanes that moved.
+  template <bool LT, class TX>
+  __attribute__((target("avx2"))) inline __m256i step(const int* words, const TX* x_rows,
+                                                      __m256i row_off, __m256i idx,
+                                                      __m256i* internal) const {
     const __m256i w = _mm256_add_epi32(idx, _mm256_add_epi32(idx, idx));  // 3 words per node
     const __m256i ff = _mm256_i32gather_epi32(words + 1, w, 4);
-    const __m256i internal = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);
-    if (_mm256_movemask_epi8(internal) == 0) break;
+    const __m256i in = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);
+    *internal = in;
     const __m256 t = _mm256_castsi256_ps(_mm256_i32gather_epi32(words, w, 4));
     const __m256i right = _mm256_i32gather_epi32(words + 2, w, 4);
-    const __m256i f = _mm256_and_si256(_mm256_and_si256(ff, feat_mask), internal);
-    const __m256i at = _mm256_add_epi32(row_off, f);
+    const __m256i at = _mm256_add_epi32(row_off, _mm256_and_si256(_mm256_and_si256(ff, feat_mask), in));
     __m256 v;
     if constexpr (std::is_same_v<TX, float>) {
       v = _mm256_i32gather_ps(x_rows, at, 4);
@@ -227,11 +224,36 @@ __attribute__((target("avx2"))) inline void find_leaves_avx2(const trees::Node32
     const __m256i left = _mm256_or_si256(_mm256_castps_si256(cmp),
                                          _mm256_and_si256(_mm256_castps_si256(nan), dl));
     const __m256i next = _mm256_blendv_epi8(right, _mm256_add_epi32(idx, one), left);
-    idx = _mm256_blendv_epi8(idx, next, internal);
+    return _mm256_blendv_epi8(idx, next, in);
   }
-  const __m256i w = _mm256_add_epi32(idx, _mm256_add_epi32(idx, idx));
+};
+
+template <bool LT, class TX>
+__attribute__((target("avx2"))) inline void find_leaves_avx2(const trees::Node32* tree,
+                                                              const TX* x_rows, int64_t stride,
+                                                              int n, uint32_t* leaf_rows) {
+  static const Avx2Walk k;
+  const int* words = reinterpret_cast<const int*>(tree);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i vn = _mm256_set1_epi32(n);
+  const __m256i vs = _mm256_set1_epi32(static_cast<int>(stride));
+  const __m256i lane2 = _mm256_add_epi32(lane, _mm256_set1_epi32(8));
+  const __m256i off_a = _mm256_mullo_epi32(_mm256_and_si256(lane, _mm256_cmpgt_epi32(vn, lane)), vs);
+  const __m256i off_b =
+      _mm256_mullo_epi32(_mm256_and_si256(lane2, _mm256_cmpgt_epi32(vn, lane2)), vs);
+  __m256i a = k.zero, b = k.zero;
+  for (;;) {
+    __m256i ia, ib;
+    a = k.step<LT>(words, x_rows, off_a, a, &ia);
+    b = k.step<LT>(words, x_rows, off_b, b, &ib);
+    if (_mm256_movemask_epi8(_mm256_or_si256(ia, ib)) == 0) break;
+  }
+  const __m256i wa = _mm256_add_epi32(a, _mm256_add_epi32(a, a));
+  const __m256i wb = _mm256_add_epi32(b, _mm256_add_epi32(b, b));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf_rows),
-                      _mm256_i32gather_epi32(words + 2, w, 4));
+                      _mm256_i32gather_epi32(words + 2, wa, 4));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf_rows + 8),
+                      _mm256_i32gather_epi32(words + 2, wb, 4));
 }
 #endif
 
@@ -380,11 +402,18 @@ class TreeEnsemble final : public Kernel {
     for (int64_t t = 0; t < n_trees; ++t) {
       const Node* tree = all + roots[t];
       const int64_t col = targets ? targets[t] : 0;
-      for (int64_t r0 = 0; r0 < rows; r0 += kLanes) {
-        const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - r0));
-        uint32_t leaf[kLanes];
 #if defined(__x86_64__)
-        if (std::is_same_v<Node, Node32> && !Zero && avx2 && x_stride < (int64_t(1) << 27)) {
+      const bool vec = std::is_same_v<Node, Node32> && !Zero && avx2 &&
+                       x_stride < (int64_t(1) << 26);
+#else
+      const bool vec = false;
+#endif
+      const int64_t group = vec ? 2 * kLanes : kLanes;
+      for (int64_t r0 = 0; r0 < rows; r0 += group) {
+        const int n = static_cast<int>(std::min<int64_t>(group, rows - r0));
+        uint32_t leaf[2 * kLanes];
+#if defined(__x86_64__)
+        if (vec) {
           find_leaves_avx2<LT, TX>(reinterpret_cast<const Node32*>(tree), x.row<TX>(r0),
                                    x_stride, n, leaf);
         } else
