@@ -499,20 +499,58 @@ bool tree_ok_scalar(const Node* nodes, uint32_t from, uint32_t sz, uint32_t n_fe
 }
 
 #if defined(__x86_64__)
-// The same checks, eight 12-byte Node32 records at a time: three 256-bit loads, the
-// feature_flags and right words gathered into lanes with permutes, unsigned compares as
-// max/equal. Returns how many nodes it checked (a multiple of 8).
-__attribute__((target("avx2"))) uint32_t tree_ok_avx2_node32(const trees::Node32* nodes,
-                                                             uint32_t sz, uint32_t n_features,
-                                                             uint32_t n_leaves, uint32_t* bad_out,
-                                                             uint32_t* seen_out) {
+// The feature_flags and right words of eight consecutive records, gathered into lanes from
+// plain 256-bit loads with permutes and blends (12-byte Node32: three loads; 16-byte Node64:
+// four). kWords: 32-bit words per eight records.
+struct Node32Lanes {
+  static constexpr uint32_t kWords = 24;
+  __attribute__((target("avx2"))) static void load(const uint32_t* w, __m256i* ff, __m256i* rt) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 8));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    // ff at words 1,4,7 | 10,13 | 16,19,22; right at 2,5 | 8,11,14 | 17,20,23
+    *ff = _mm256_blend_epi32(
+        _mm256_blend_epi32(_mm256_permutevar8x32_epi32(a, _mm256_setr_epi32(1, 4, 7, 0, 0, 0, 0, 0)),
+                           _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 0, 0, 2, 5, 0, 0, 0)),
+                           0x18),
+        _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 3, 6)), 0xE0);
+    *rt = _mm256_blend_epi32(
+        _mm256_blend_epi32(_mm256_permutevar8x32_epi32(a, _mm256_setr_epi32(2, 5, 0, 0, 0, 0, 0, 0)),
+                           _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 0, 0, 3, 6, 0, 0, 0)),
+                           0x1C),
+        _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 4, 7)), 0xE0);
+  }
+};
+
+struct Node64Lanes {
+  static constexpr uint32_t kWords = 32;
+  // word `perm` of each of the eight records held by a..d (two per register)
+  __attribute__((target("avx2"))) static __m256i pick(__m256i a, __m256i b, __m256i c,
+                                                      __m256i d, __m256i perm) {
+    return _mm256_blend_epi32(
+        _mm256_blend_epi32(_mm256_permutevar8x32_epi32(a, perm),
+                           _mm256_permutevar8x32_epi32(b, perm), 0x0C),
+        _mm256_blend_epi32(_mm256_permutevar8x32_epi32(c, perm),
+                           _mm256_permutevar8x32_epi32(d, perm), 0xC0),
+        0xF0);
+  }
+  __attribute__((target("avx2"))) static void load(const uint32_t* w, __m256i* ff, __m256i* rt) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 8));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 24));
+    *ff = pick(a, b, c, d, _mm256_setr_epi32(2, 6, 2, 6, 2, 6, 2, 6));
+    *rt = pick(a, b, c, d, _mm256_setr_epi32(3, 7, 3, 7, 3, 7, 3, 7));
+  }
+};
+
+// tree_ok_scalar's checks, eight records at a time: unsigned compares as max/equal. Returns
+// how many nodes it checked (a multiple of 8).
+template <class Lanes, class Node>
+__attribute__((target("avx2"))) uint32_t tree_ok_avx2(const Node* nodes, uint32_t sz,
+                                                      uint32_t n_features, uint32_t n_leaves,
+                                                      uint32_t* bad_out, uint32_t* seen_out) {
   const uint32_t* w = reinterpret_cast<const uint32_t*>(nodes);
-  const __m256i pf_a = _mm256_setr_epi32(1, 4, 7, 0, 0, 0, 0, 0);
-  const __m256i pf_b = _mm256_setr_epi32(0, 0, 0, 2, 5, 0, 0, 0);
-  const __m256i pf_c = _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 3, 6);
-  const __m256i pr_a = _mm256_setr_epi32(2, 5, 0, 0, 0, 0, 0, 0);
-  const __m256i pr_b = _mm256_setr_epi32(0, 0, 0, 3, 6, 0, 0, 0);
-  const __m256i pr_c = _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 4, 7);
   const __m256i feat_mask = _mm256_set1_epi32(static_cast<int>(trees::kFeatureMask));
   const __m256i unknown = _mm256_set1_epi32(
       static_cast<int>(trees::kFlagMask & ~trees::kKnownFlags));
@@ -524,19 +562,9 @@ __attribute__((target("avx2"))) uint32_t tree_ok_avx2_node32(const trees::Node32
   const __m256i zero = _mm256_setzero_si256();
   __m256i bad = zero, seen = zero;
   uint32_t i = 0;
-  for (; i + 8 <= sz; i += 8, w += 24) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 8));
-    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
-    // ff at words 1,4,7 | 10,13 | 16,19,22; right at 2,5 | 8,11,14 | 17,20,23
-    const __m256i ff = _mm256_blend_epi32(
-        _mm256_blend_epi32(_mm256_permutevar8x32_epi32(a, pf_a),
-                           _mm256_permutevar8x32_epi32(b, pf_b), 0x18),
-        _mm256_permutevar8x32_epi32(c, pf_c), 0xE0);
-    const __m256i rt = _mm256_blend_epi32(
-        _mm256_blend_epi32(_mm256_permutevar8x32_epi32(a, pr_a),
-                           _mm256_permutevar8x32_epi32(b, pr_b), 0x1C),
-        _mm256_permutevar8x32_epi32(c, pr_c), 0xE0);
+  for (; i + 8 <= sz; i += 8, w += Lanes::kWords) {
+    __m256i ff, rt;
+    Lanes::load(w, &ff, &rt);
     const __m256i m = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);  // internal
     const __m256i val = _mm256_sub_epi32(rt, _mm256_and_si256(idx, m));
     const __m256i lim = _mm256_or_si256(_mm256_and_si256(_mm256_sub_epi32(vsz, idx), m),
@@ -556,67 +584,6 @@ __attribute__((target("avx2"))) uint32_t tree_ok_avx2_node32(const trees::Node32
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), seen);
   uint32_t s_all = 0;
   for (uint32_t v : lanes) s_all |= v;
-  *bad_out |= b_all;
-  *seen_out |= s_all;
-  return i;
-}
-
-// Word `perm` of each of the eight 16-byte records held by a..d (two per register), in lanes.
-__attribute__((target("avx2"))) inline __m256i node64_lanes(__m256i a, __m256i b, __m256i c,
-                                                            __m256i d, __m256i perm) {
-  return _mm256_blend_epi32(
-      _mm256_blend_epi32(_mm256_permutevar8x32_epi32(a, perm),
-                         _mm256_permutevar8x32_epi32(b, perm), 0x0C),
-      _mm256_blend_epi32(_mm256_permutevar8x32_epi32(c, perm),
-                         _mm256_permutevar8x32_epi32(d, perm), 0xC0),
-      0xF0);
-}
-
-// The same checks for 16-byte Node64 records: four 256-bit loads hold eight records, whose
-// feature_flags (word 2 of each) and right (word 3) words are permuted into lanes.
-__attribute__((target("avx2"))) uint32_t tree_ok_avx2_node64(const trees::Node64* nodes,
-                                                             uint32_t sz, uint32_t n_features,
-                                                             uint32_t n_leaves, uint32_t* bad_out,
-                                                             uint32_t* seen_out) {
-  const uint32_t* w = reinterpret_cast<const uint32_t*>(nodes);
-  const __m256i pf = _mm256_setr_epi32(2, 6, 2, 6, 2, 6, 2, 6);
-  const __m256i pr = _mm256_setr_epi32(3, 7, 3, 7, 3, 7, 3, 7);
-  const __m256i feat_mask = _mm256_set1_epi32(static_cast<int>(trees::kFeatureMask));
-  const __m256i unknown = _mm256_set1_epi32(
-      static_cast<int>(trees::kFlagMask & ~trees::kKnownFlags));
-  const __m256i nf = _mm256_set1_epi32(static_cast<int>(n_features));
-  const __m256i nl = _mm256_set1_epi32(static_cast<int>(n_leaves));
-  const __m256i vsz = _mm256_set1_epi32(static_cast<int>(sz));
-  __m256i idx = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8);  // i + 1
-  const __m256i eight = _mm256_set1_epi32(8);
-  const __m256i zero = _mm256_setzero_si256();
-  __m256i bad = zero, seen = zero;
-  uint32_t i = 0;
-  for (; i + 8 <= sz; i += 8, w += 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 8));
-    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
-    const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 24));
-    const __m256i ff = node64_lanes(a, b, c, d, pf);
-    const __m256i rt = node64_lanes(a, b, c, d, pr);
-    const __m256i m = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);  // internal
-    const __m256i val = _mm256_sub_epi32(rt, _mm256_and_si256(idx, m));
-    const __m256i lim = _mm256_or_si256(_mm256_and_si256(_mm256_sub_epi32(vsz, idx), m),
-                                        _mm256_andnot_si256(m, nl));
-    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_max_epu32(val, lim), val));
-    const __m256i feat = _mm256_and_si256(_mm256_and_si256(ff, feat_mask), m);
-    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_max_epu32(feat, nf), feat));
-    bad = _mm256_or_si256(bad, _mm256_and_si256(ff, unknown));
-    seen = _mm256_or_si256(seen, _mm256_and_si256(ff, m));
-    idx = _mm256_add_epi32(idx, eight);
-  }
-  alignas(32) uint32_t out[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out), bad);
-  uint32_t b_all = 0;
-  for (uint32_t v : out) b_all |= v;
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out), seen);
-  uint32_t s_all = 0;
-  for (uint32_t v : out) s_all |= v;
   *bad_out |= b_all;
   *seen_out |= s_all;
   return i;
@@ -644,9 +611,9 @@ bool tree_ok(const Node* nodes, int64_t size, uint32_t n_features, uint32_t n_le
   if (cpu_has_avx2()) {
     uint32_t bad = 0;
     if constexpr (std::is_same_v<Node, trees::Node32>)
-      from = tree_ok_avx2_node32(nodes, sz, n_features, n_leaves, &bad, flags_seen);
+      from = tree_ok_avx2<Node32Lanes>(nodes, sz, n_features, n_leaves, &bad, flags_seen);
     else
-      from = tree_ok_avx2_node64(nodes, sz, n_features, n_leaves, &bad, flags_seen);
+      from = tree_ok_avx2<Node64Lanes>(nodes, sz, n_features, n_leaves, &bad, flags_seen);
     if (bad) return false;
   }
 #endif
