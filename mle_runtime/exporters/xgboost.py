@@ -1,6 +1,6 @@
 """XGBoost exporter: XGBClassifier, XGBRegressor, XGBRFClassifier, XGBRFRegressor, XGBRanker and
-raw Boosters, read from the booster's JSON model (never from pickles). Importing this module
-imports xgboost (dump time only).
+raw Boosters, read from the booster's JSON model (never from pickles). xgboost itself is
+imported only when a model is exported.
 
 Semantics kept exactly (XGBoost's CPU predictor):
 - the input is read as float32; a node sends ``x < split_condition`` (float32) left, NaN (and
