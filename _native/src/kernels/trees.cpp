@@ -106,7 +106,9 @@ inline bool category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
   return dflt;
 }
 
-template <class Node, bool LT, bool HasMissing, bool HasCat, class TX>
+// Miss: 0 no node has a missing-value rule; 1 only "NaN" rules (missing values are rare, so
+// they are tested once, on the value, before the rule is looked at); 2 "zero" rules too.
+template <class Node, bool LT, int Miss, bool HasCat, class TX>
 inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cats) {
   using TC = typename Cmp<Node>::T;
   uint32_t i = 0;
@@ -119,7 +121,13 @@ inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cat
       continue;
     }
     TC v = static_cast<TC>(x[ff & trees::kFeatureMask]);
-    if (HasMissing) {
+    if (Miss == 1 && std::isnan(v)) {
+      // "NaN": the default direction; "none": compared as is (goes right)
+      const uint32_t mk = (ff & trees::kMissingMask) >> trees::kMissingShift;
+      i = (mk == trees::kMissingNaN && (ff & trees::kDefaultLeft)) ? i + 1 : nd.right;
+      continue;
+    }
+    if (Miss == 2) {
       const uint32_t mk = (ff & trees::kMissingMask) >> trees::kMissingShift;
       if (mk != trees::kMissingNone) {
         if (std::isnan(v)) {
@@ -322,10 +330,12 @@ class TreeEnsemble final : public Kernel {
         f(lt_tag, miss_tag, std::false_type{});
     };
     auto miss = [&](auto lt_tag) {
-      if (has_missing)
-        cat(lt_tag, std::true_type{});
+      if (has_zero)
+        cat(lt_tag, std::integral_constant<int, 2>{});
+      else if (has_missing)
+        cat(lt_tag, std::integral_constant<int, 1>{});
       else
-        cat(lt_tag, std::false_type{});
+        cat(lt_tag, std::integral_constant<int, 0>{});
     };
     if (lt)
       miss(std::true_type{});
@@ -340,12 +350,25 @@ class TreeEnsemble final : public Kernel {
     });
   }
 
-  template <class Node, bool LT, bool HasMissing, bool HasCat, class TX>
+  template <class Node, bool LT, int Miss, bool HasCat, class TX>
   void walk(int64_t rows, const View& x, const View& y) const {
+    // float32 nodes compare float32 values: a float64 block is rounded once, here, instead of
+    // at every node visit (the same rounding), when there are enough trees to repay it.
+    if constexpr (std::is_same_v<Node, Node32> && std::is_same_v<TX, double>) {
+      if (n_trees >= 16 && x.ld > 0) {
+        std::vector<float> f(static_cast<size_t>(rows * x.ld));
+        for (int64_t r = 0; r < rows; ++r) {
+          const double* src = x.row<double>(r);
+          float* dst = f.data() + r * x.ld;
+          for (int64_t c = 0; c < x.ld; ++c) dst[c] = static_cast<float>(src[c]);
+        }
+        return walk<Node, LT, Miss, HasCat, float>(rows, View{f.data(), x.ld, DType::kF32}, y);
+      }
+    }
     if (acc32)
-      walk_acc<Node, LT, HasMissing, HasCat, TX, true>(rows, x, y);
+      walk_acc<Node, LT, Miss, HasCat, TX, true>(rows, x, y);
     else
-      walk_acc<Node, LT, HasMissing, HasCat, TX, false>(rows, x, y);
+      walk_acc<Node, LT, Miss, HasCat, TX, false>(rows, x, y);
   }
 
   template <bool Acc32>
@@ -356,7 +379,7 @@ class TreeEnsemble final : public Kernel {
       y += v;
   }
 
-  template <class Node, bool LT, bool HasMissing, bool HasCat, class TX, bool Acc32>
+  template <class Node, bool LT, int Miss, bool HasCat, class TX, bool Acc32>
   void walk_acc(int64_t rows, const View& x, const View& y) const {
     if constexpr (!HasCat) {
       if (lanes_ok && rows >= kLanes) {
@@ -371,16 +394,16 @@ class TreeEnsemble final : public Kernel {
         const int64_t col = targets[t];
         for (int64_t r = 0; r < rows; ++r)
           add<Acc32>(y.row<double>(r)[col],
-                     leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)]);
+                     leaves[find_leaf<Node, LT, Miss, HasCat>(tree, x.row<TX>(r), cats)]);
       } else if (n_out == 1) {
         for (int64_t r = 0; r < rows; ++r)
           add<Acc32>(y.row<double>(r)[0],
-                     leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)]);
+                     leaves[find_leaf<Node, LT, Miss, HasCat>(tree, x.row<TX>(r), cats)]);
       } else {
         for (int64_t r = 0; r < rows; ++r) {
           const double* lv =
               leaves + static_cast<int64_t>(
-                           find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)) *
+                           find_leaf<Node, LT, Miss, HasCat>(tree, x.row<TX>(r), cats)) *
                            n_out;
           double* yr = y.row<double>(r);
           for (int64_t k = 0; k < n_out; ++k) add<Acc32>(yr[k], lv[k]);
@@ -393,22 +416,6 @@ class TreeEnsemble final : public Kernel {
   // its spare lanes and drops their results. Sums are added in the same tree order.
   template <class Node, bool LT, bool Zero, class TX, bool Acc32>
   void walk_lanes(int64_t rows, const View& x, const View& y) const {
-#if defined(__x86_64__)
-    // float32 nodes compare float32 values: a float64 block is rounded once, here, instead of
-    // at every gather (the same rounding), when that costs less than the walks save.
-    if constexpr (std::is_same_v<Node, Node32> && std::is_same_v<TX, double> && !Zero) {
-      if (cpu_has_avx2() && n_trees >= 16 && x.ld > 0) {
-        std::vector<float> f(static_cast<size_t>(rows * x.ld));
-        for (int64_t r = 0; r < rows; ++r) {
-          const double* src = x.row<double>(r);
-          float* dst = f.data() + r * x.ld;
-          for (int64_t c = 0; c < x.ld; ++c) dst[c] = static_cast<float>(src[c]);
-        }
-        return walk_lanes<Node, LT, Zero, float, Acc32>(rows, View{f.data(), x.ld, DType::kF32},
-                                                        y);
-      }
-    }
-#endif
     const Node* all = reinterpret_cast<const Node*>(nodes);
 #if defined(__x86_64__)
     const bool avx2 = cpu_has_avx2();
