@@ -80,6 +80,15 @@ def _models():
     out["lightgbm categorical"] = (
         LGBMClassifier(n_estimators=4, num_leaves=6, min_data_per_group=5, cat_smooth=1.0,
                        verbose=-1).fit(X, y, categorical_feature=[0]), X[::9])
+    # XGBoost: float32 node records with category sets (category_rule "xgboost"), float32
+    # accumulation and the float32 link ops.
+    import xgboost
+
+    d = xgboost.DMatrix(X, label=y, feature_types=["c", "q", "q", "q"], enable_categorical=True)
+    booster = xgboost.train({"objective": "binary:logistic", "max_depth": 3,
+                             "tree_method": "hist", "max_cat_to_onehot": 1}, d,
+                            num_boost_round=4)
+    out["xgboost categorical booster"] = (booster, X[::9])
     # Over 64 KiB: with the read threshold lowered to that (fixture below), loads through a
     # path take the memory-mapped route.
     rng = np.random.default_rng(1)
@@ -116,8 +125,9 @@ def models(tmp_path_factory):
 
 MODEL_NAMES = ["iris scaler+logreg", "diabetes ridge", "wine imputer+minmax+sgd",
                "iris random forest", "diabetes hist gradient boosting", "wide ridge (mapped)",
-               "lightgbm categorical"]
-TREE_MODELS = ["iris random forest", "diabetes hist gradient boosting", "lightgbm categorical"]
+               "lightgbm categorical", "xgboost categorical booster"]
+TREE_MODELS = ["iris random forest", "diabetes hist gradient boosting", "lightgbm categorical",
+               "xgboost categorical booster"]
 
 
 # ------------------------------------------------------------------------------ file layout
