@@ -17,8 +17,15 @@ if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from mle_runtime._version import __version__  # noqa: E402
-from mle_runtime.api import dump, load  # noqa: E402
-from mle_runtime.errors import FormatError, InputError, MLEError, UnsupportedModelError  # noqa: E402
+from mle_runtime.api import (dump, generate_keys, inspect_model, load, save_keys,  # noqa: E402
+                             sign_file, verify_file)
+from mle_runtime.errors import (DecryptionError, FormatError, InputError, MLEError,  # noqa: E402
+                                SignatureError, UnsupportedModelError)
+from mle_runtime.legacy import (CompressionUtils, MLEFormat, MLERuntime,  # noqa: E402
+                                SecurityUtils, benchmark_model, export_catboost_model,
+                                export_lightgbm_model, export_model, export_sklearn_model,
+                                export_xgboost_model, get_supported_operators,
+                                get_version_info, load_model)
 
 __all__ = [
     "__version__",
@@ -28,4 +35,25 @@ __all__ = [
     "FormatError",
     "InputError",
     "UnsupportedModelError",
+    "SignatureError",
+    "DecryptionError",
+    "inspect_model",
+    "sign_file",
+    "verify_file",
+    "generate_keys",
+    "save_keys",
+    # the names of the older MLE API (mle_runtime.legacy)
+    "export_model",
+    "export_sklearn_model",
+    "export_xgboost_model",
+    "export_lightgbm_model",
+    "export_catboost_model",
+    "load_model",
+    "MLERuntime",
+    "benchmark_model",
+    "get_version_info",
+    "get_supported_operators",
+    "SecurityUtils",
+    "CompressionUtils",
+    "MLEFormat",
 ]

@@ -282,6 +282,14 @@ class MLEModel:
         method.__doc__ = _METHOD_TEMPLATE.format(summary=_DOCS.get(name, name))
         return method
 
+    def get_model_info(self):
+        """The model's description, as :func:`mle_runtime.inspect_model` gives it for its file:
+        versions, framework, model class, creation time, content hash, model version, lineage,
+        user metadata, quantisation, and the loaded graph's features and outputs."""
+        from mle_runtime.api import model_info
+
+        return model_info(self)
+
     def __repr__(self):
         try:
             meta = self._metadata()
