@@ -100,10 +100,19 @@ Status NodeBuild::string(const char* key, std::string* out) const {
   return Status::OK();
 }
 
+Status NodeBuild::string_or(const char* key, const char* dflt, std::string* out) const {
+  if (!attr(key)) {
+    *out = dflt;
+    return Status::OK();
+  }
+  return string(key, out);
+}
+
 KernelFactory find_kernel(std::string_view op) {
   static const std::unordered_map<std::string_view, KernelFactory> table = [] {
     std::unordered_map<std::string_view, KernelFactory> t;
-    for (const OpEntry* fam : {kPreprocessOps, kLinearOps, kActivationOps, kTreeOps})
+    for (const OpEntry* fam :
+         {kPreprocessOps, kLinearOps, kActivationOps, kTreeOps, kFloat32LinkOps})
       for (const OpEntry* e = fam; e->name; ++e) t.emplace(e->name, e->factory);
     return t;
   }();

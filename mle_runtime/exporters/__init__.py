@@ -11,6 +11,7 @@ from mle_runtime.errors import UnsupportedModelError
 # top-level package of the model's class -> exporter module (imported on first use)
 _FRAMEWORKS = {
     "sklearn": "mle_runtime.exporters.sklearn",
+    "xgboost": "mle_runtime.exporters.xgboost",
 }
 
 

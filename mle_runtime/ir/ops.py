@@ -69,12 +69,17 @@ OPS = {
             "cat_offsets?": "tensor:uint32",
             "cat_words?": "tensor:uint32",
             "category_rule?": "string",
+            "accumulate?": "string",
             "node_format": "string",
             "compare": "string",
             "aggregate": "string",
         },
     },
     "Scale": {"inputs": 1, "attrs": {"factor": "number"}},
+    # Float32 links (kernels/float32_links.cpp), XGBoost's arithmetic. Output float64.
+    "SigmoidF32": {"inputs": 1, "attrs": {}},
+    "SoftmaxF32": {"inputs": 1, "attrs": {}},
+    "ExpF32": {"inputs": 1, "attrs": {}},
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -120,13 +120,18 @@ def pack(trees, n_features, *, wide, threshold32=None):
                 raise UnsupportedModelError("tree thresholds do not fit float32 exactly")
             rec["threshold"] = t32
         if cat.any():
-            if not wide:
-                raise UnsupportedModelError("categorical splits need float64 node records")
             left_set = np.asarray(tree.cat_left, dtype=np.int64)[order]
-            known = np.asarray(tree.cat_known, dtype=np.int64)[order]
-            known = np.where(known < 0, 0xFFFFFFFF, known).astype(np.uint64)
-            bits = (known << np.uint64(32)) | left_set.astype(np.uint64)
-            tbits = rec["threshold"].view(np.uint64)
+            known = (np.full(len(order), -1, dtype=np.int64) if tree.cat_known is None
+                     else np.asarray(tree.cat_known, dtype=np.int64)[order])
+            if wide:
+                known = np.where(known < 0, 0xFFFFFFFF, known).astype(np.uint64)
+                bits = (known << np.uint64(32)) | left_set.astype(np.uint64)
+                tbits = rec["threshold"].view(np.uint64)
+            else:  # Node32 holds the one set reference in the threshold's 32 bits
+                if np.any(known[cat] >= 0):
+                    raise UnsupportedModelError("known-category sets need float64 node records")
+                bits = left_set.astype(np.uint32)
+                tbits = rec["threshold"].view(np.uint32)
             tbits[cat] = bits[cat]
         records.append(rec)
         leaves.append(np.asarray(tree.leaf_value, dtype=np.float64)[order][is_leaf])
@@ -149,10 +154,12 @@ def pack(trees, n_features, *, wide, threshold32=None):
 
 def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=None,
                  threshold32=None, median_weights=None, category_sets=None, category_rule=None,
-                 targets=None, n_outputs=None):
+                 targets=None, n_outputs=None, accumulate=None):
     """Adds a TreeEnsemble node over value x (n_features columns); returns its output value.
 
     targets, n_outputs : per tree, the output column (of n_outputs) its one-value leaves add to.
+    accumulate : "float32" rounds the running sum to float32 after every tree (XGBoost);
+        None or "float64" adds in float64.
     category_sets : list of uint32 bitset arrays, referenced by the trees' cat_left/cat_known.
     """
     nodes, roots, leaves = pack(trees, n_features, wide=wide, threshold32=threshold32)
@@ -175,5 +182,5 @@ def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=
         leaves=graph.tensor(leaves, "float64"),
         base=None if base is None else graph.tensor(np.asarray(base, dtype=np.float64), "float64"),
         node_format="node64" if wide else "node32", compare=compare, aggregate=aggregate,
-        **attrs,
+        accumulate=None if accumulate in (None, "float64") else accumulate, **attrs,
     )

@@ -24,7 +24,7 @@ def _is_dataframe(X):
                for c in t.__mro__[1:])
 
 
-def _from_dataframe(X, feature_names, model_name):
+def _from_dataframe(X, feature_names, model_name, categories=None):
     columns = list(X.columns)
     if feature_names is not None:
         names = list(feature_names)
@@ -42,6 +42,8 @@ def _from_dataframe(X, feature_names, model_name):
                     "(scikit-learn refuses them too); drop them before predicting."
                 )
             X = X[names]  # reorder by name
+    if categories:
+        return _with_category_codes(X, categories, model_name)
     dtypes = set(X.dtypes)
     target = _F32 if dtypes == {_F32} else _F64
     try:
@@ -51,6 +53,45 @@ def _from_dataframe(X, feature_names, model_name):
             f"cannot convert the DataFrame's columns to floating point ({e}); {model_name} "
             "expects numeric columns."
         ) from None
+
+
+def _category_codes(col, categories, name, model_name):
+    """Category codes of one pandas column as float64 (missing and unseen values: NaN).
+
+    ``categories`` is the list the model was trained with (the code of a value is its position
+    in it, as ``col.cat.set_categories(categories)`` gives) or None (the column's own codes).
+    Columns without a category dtype are taken as codes already.
+    """
+    dtype = col.dtype
+    if getattr(dtype, "name", None) != "category":
+        try:
+            return col.to_numpy(dtype=_F64, na_value=np.nan)
+        except (TypeError, ValueError) as e:
+            raise InputError(
+                f"column {name!r} of X must hold category codes or have a pandas 'category' "
+                f"dtype ({model_name} was trained with it as a categorical feature); converting "
+                f"it to numbers failed: {e}") from None
+    if categories is not None:
+        col = col.cat.set_categories(categories)
+    codes = col.cat.codes.to_numpy().astype(_F64)
+    codes[codes < 0] = np.nan
+    return codes
+
+
+def _with_category_codes(X, categories, model_name):
+    out = np.empty(X.shape, dtype=_F64)
+    for j, name in enumerate(X.columns):
+        col = X.iloc[:, j]
+        if name in categories:
+            out[:, j] = _category_codes(col, categories[name], name, model_name)
+            continue
+        try:
+            out[:, j] = col.to_numpy(dtype=_F64, na_value=np.nan)
+        except (TypeError, ValueError) as e:
+            raise InputError(
+                f"cannot convert column {name!r} of the DataFrame to floating point ({e}); "
+                f"{model_name} expects numeric columns there.") from None
+    return out
 
 
 def as_matrix(X, model):
@@ -65,7 +106,7 @@ def as_matrix(X, model):
             return X if X.flags.c_contiguous else np.ascontiguousarray(X)
     model_name = model._summary()
     if _is_dataframe(X):
-        X = _from_dataframe(X, model._feature_names(), model_name)
+        X = _from_dataframe(X, model._feature_names(), model_name, model._pandas_categories())
     elif hasattr(X, "tocsr") and hasattr(X, "nnz"):
         raise InputError(
             f"{model_name} got a sparse matrix; mle_runtime models take dense input. "

@@ -115,6 +115,57 @@ def _with_integer_rule(method, keep, fill_dtypes, model):
     return wrapped
 
 
+_OUTPUT_DTYPES = ("float32", "float64", "int32", "int64")
+
+
+def _with_dtype(method, dtype):
+    """Wraps a bound method so that its array is returned as ``dtype``. The graph's values are
+    exact in that dtype (float32 sums and links), so the cast only changes the storage."""
+
+    def wrapped(X, *, n_threads=None):
+        return method(X, n_threads=n_threads).astype(dtype, copy=False)
+
+    return wrapped
+
+
+def _same_value(a, b):
+    """Keyword value equality that keeps True apart from 1 and "1"."""
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) \
+        else a == b
+
+
+def _with_keywords(method, name, keywords, model):
+    """Wraps a bound method so that ``method(X, keyword=value)`` runs the graph output the
+    metadata's "keyword_outputs" names for that value (e.g. ``predict(X, raw_score=True)``,
+    ``predict(X, prediction_type="RawFormulaVal")``). A bool keyword at False, or any keyword
+    at None, is the plain method."""
+
+    def wrapped(X, *, n_threads=None, **kwargs):
+        target = None
+        for key, value in kwargs.items():
+            choices = keywords.get(key)
+            if choices is None:
+                raise TypeError(
+                    f"{name}() got an unexpected keyword argument {key!r}; {model._summary()} "
+                    f"proxies accept: n_threads, {', '.join(sorted(keywords))}")
+            if value is None or (value is False and all(v is True for v, _ in choices)):
+                continue
+            hit = next((out for v, out in choices if _same_value(v, value)), None)
+            if hit is None:
+                raise ValueError(
+                    f"{name}({key}={value!r}) is not supported for {model._summary()}; "
+                    f"accepted values: {', '.join(repr(v) for v, _ in choices)}")
+            if target is not None and hit != target:
+                raise ValueError(f"{name}(): keywords {sorted(kwargs)} ask for different "
+                                 "outputs; pass one of them")
+            target = hit
+        if target is None or target == name:
+            return method(X, n_threads=n_threads)
+        return model._method_for_output(target)(X, n_threads=n_threads)
+
+    return wrapped
+
+
 class _Output:
     """A proxy method backed by one graph output; absent outputs raise AttributeError."""
 
@@ -221,6 +272,55 @@ class MLEModel:
             raise FormatError("metadata 'feature_names_in' must be a list of strings")
         return names
 
+    def _pandas_categories(self):
+        """Metadata "pandas_categories": {column name: training categories or None}, or None."""
+        spec = self._metadata().get("pandas_categories")
+        if spec is None:
+            return None
+        ok = isinstance(spec, dict) and all(
+            v is None or (isinstance(v, list) and
+                          all(isinstance(c, (str, int, float, bool)) for c in v))
+            for v in spec.values())
+        if not ok:
+            raise FormatError("metadata 'pandas_categories' must map column names to lists of "
+                              "categories or null")
+        return spec
+
+    def _keyword_outputs(self, method):
+        """{keyword: [(value, output name), ...]} of metadata "keyword_outputs" for a method."""
+        spec = self._metadata().get("keyword_outputs")
+        if spec is None:
+            return {}
+        table = {}
+        if not isinstance(spec, list):
+            raise FormatError("metadata 'keyword_outputs' must be a list")
+        for entry in spec:
+            if not (isinstance(entry, list) and len(entry) == 4 and
+                    isinstance(entry[0], str) and isinstance(entry[1], str) and
+                    isinstance(entry[2], (str, int, float, bool)) and
+                    isinstance(entry[3], str)):
+                raise FormatError("metadata 'keyword_outputs' entries must be "
+                                  "[method, keyword, value, output]")
+            if entry[3] not in self._outputs:
+                raise FormatError(f"metadata 'keyword_outputs' names output {entry[3]!r}, "
+                                  "which the graph does not have")
+            if entry[0] == method:
+                table.setdefault(entry[1], []).append((entry[2], entry[3]))
+        return table
+
+    def _output_dtype(self, output):
+        """The dtype metadata "output_dtypes" gives an output (the source framework returns
+        float32 or int32 arrays where the graph computes in float64/int64), or None."""
+        spec = self._metadata().get("output_dtypes")
+        if spec is None:
+            return None
+        if not isinstance(spec, dict) or not all(
+                isinstance(v, str) and v in _OUTPUT_DTYPES for v in spec.values()):
+            raise FormatError(f"metadata 'output_dtypes' must map outputs to one of "
+                              f"{sorted(_OUTPUT_DTYPES)}")
+        dt = spec.get(output)
+        return None if dt is None else np.dtype(dt)
+
     def _integer_rule(self):
         """(keep, fill_dtypes) from the metadata's "integer_input", or None when absent."""
         spec = self._metadata().get("integer_input")
@@ -236,7 +336,15 @@ class MLEModel:
         return keep, fills
 
     # -- prediction ------------------------------------------------------------------------
-    def _bind(self, name, idx):
+    def _method_for_output(self, output):
+        """The plain callable of a graph output (a method name or another output's name)."""
+        cache = self.__dict__.setdefault("_by_output", {})
+        fn = cache.get(output)
+        if fn is None:
+            fn = cache[output] = self._bind(output, self._outputs[output], keywords=False)
+        return fn
+
+    def _bind(self, name, idx, keywords=True):
         run = self._native.run
         model = self
         labels = name == "predict" and self._metadata().get("estimator_type") == "classifier"
@@ -274,9 +382,15 @@ class MLEModel:
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
                 return run(as_matrix(X, model), idx, t)
 
+        cast = self._output_dtype(name)
+        if cast is not None:
+            method = _with_dtype(method, cast)
         rule = self._integer_rule()
         if rule is not None:
             method = _with_integer_rule(method, name == "transform" and rule[0], rule[1], model)
+        keywords = self._keyword_outputs(name) if keywords else None
+        if keywords:
+            method = _with_keywords(method, name, keywords, model)
         method.__name__ = name
         method.__qualname__ = f"MLEModel.{name}"
         method.__doc__ = _METHOD_TEMPLATE.format(summary=_DOCS.get(name, name))

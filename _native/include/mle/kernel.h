@@ -57,6 +57,8 @@ class NodeBuild {
   Status boolean(const char* key, bool* out) const;
   Status boolean_or(const char* key, bool dflt, bool* out) const;
   Status string(const char* key, std::string* out) const;
+  // A string attribute that may be absent (then *out = dflt).
+  Status string_or(const char* key, const char* dflt, std::string* out) const;
 
  private:
   const json::Value* attr(const char* key) const;
@@ -82,6 +84,7 @@ extern const OpEntry kPreprocessOps[];
 extern const OpEntry kLinearOps[];
 extern const OpEntry kActivationOps[];
 extern const OpEntry kTreeOps[];
+extern const OpEntry kFloat32LinkOps[];
 
 // Calls f.template operator()<T>() with T = float or double according to dt.
 template <class F>

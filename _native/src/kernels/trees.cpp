@@ -33,9 +33,12 @@ struct Cmp<Node64> {
 };
 
 // Category sets: set k is the bitset cat_words[cat_offsets[k] .. cat_offsets[k + 1]).
+enum class CategoryRule : uint8_t { kHistGradientBoosting, kXGBoost };
+
 struct CategorySets {
   const uint32_t* offsets = nullptr;
   const uint32_t* words = nullptr;
+  CategoryRule rule = CategoryRule::kHistGradientBoosting;
   bool contains(uint32_t set, uint32_t c) const {
     const uint32_t w = c >> 5;
     if (w >= offsets[set + 1] - offsets[set]) return false;
@@ -62,8 +65,22 @@ inline void category_refs(const trees::Node32& nd, uint32_t* left, uint32_t* kno
 // HistGradientBoosting's categorical rule (_predictor.pyx): a negative value is missing; the
 // value is truncated to an 8-bit bin like scikit-learn's cast; a category in the left set goes
 // left, a known category goes right, an unknown one is treated as missing.
+// XGBoost's rule (common::Decision): the value is cast to float32 as XGBoost stores its input;
+// NaN is missing (default direction); a negative value or one from 2**24 on is no valid
+// category and goes left; a category in the node's set goes right, any other left.
+template <class Node, class TX>
+inline bool xgboost_category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
+  const float f = static_cast<float>(v);
+  if (std::isnan(f)) return (nd.feature_flags & trees::kDefaultLeft) != 0;
+  if (f < 0.0f || !(f < 16777216.0f)) return true;
+  uint32_t set, known;
+  category_refs(nd, &set, &known);
+  return !cats.contains(set, static_cast<uint32_t>(f));
+}
+
 template <class Node, class TX>
 inline bool category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
+  if (cats.rule == CategoryRule::kXGBoost) return xgboost_category_goes_left(nd, v, cats);
   const bool dflt = (nd.feature_flags & trees::kDefaultLeft) != 0;
   if (std::isnan(v) || v < TX(0)) return dflt;
   if (!(v < TX(4294967296.0))) return dflt;  // beyond any category (and keeps the cast defined)
@@ -123,6 +140,7 @@ class TreeEnsemble final : public Kernel {
   const double* median_weights = nullptr;  // aggregate="weighted_median" (AdaBoostRegressor)
   const int32_t* targets = nullptr;  // per tree: the one output column its scalar leaves add to
   bool lt = false;
+  bool acc32 = false;  // accumulate="float32": the sum is rounded to float32 after every tree
   bool has_missing = false;
   bool has_cat = false;
   CategorySets cats;
@@ -192,18 +210,34 @@ class TreeEnsemble final : public Kernel {
 
   template <class Node, bool LT, bool HasMissing, bool HasCat, class TX>
   void walk(int64_t rows, const View& x, const View& y) const {
+    if (acc32)
+      walk_acc<Node, LT, HasMissing, HasCat, TX, true>(rows, x, y);
+    else
+      walk_acc<Node, LT, HasMissing, HasCat, TX, false>(rows, x, y);
+  }
+
+  template <bool Acc32>
+  static void add(double& y, double v) {
+    if (Acc32)
+      y = static_cast<double>(static_cast<float>(y) + static_cast<float>(v));
+    else
+      y += v;
+  }
+
+  template <class Node, bool LT, bool HasMissing, bool HasCat, class TX, bool Acc32>
+  void walk_acc(int64_t rows, const View& x, const View& y) const {
     const Node* all = reinterpret_cast<const Node*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
       const Node* tree = all + roots[t];
       if (targets) {  // one scalar per leaf, added to this tree's output column
         const int64_t col = targets[t];
         for (int64_t r = 0; r < rows; ++r)
-          y.row<double>(r)[col] +=
-              leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)];
+          add<Acc32>(y.row<double>(r)[col],
+                     leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)]);
       } else if (n_out == 1) {
         for (int64_t r = 0; r < rows; ++r)
-          y.row<double>(r)[0] +=
-              leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)];
+          add<Acc32>(y.row<double>(r)[0],
+                     leaves[find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)]);
       } else {
         for (int64_t r = 0; r < rows; ++r) {
           const double* lv =
@@ -211,7 +245,7 @@ class TreeEnsemble final : public Kernel {
                            find_leaf<Node, LT, HasMissing, HasCat>(tree, x.row<TX>(r), cats)) *
                            n_out;
           double* yr = y.row<double>(r);
-          for (int64_t k = 0; k < n_out; ++k) yr[k] += lv[k];
+          for (int64_t k = 0; k < n_out; ++k) add<Acc32>(yr[k], lv[k]);
         }
       }
     }
@@ -454,7 +488,11 @@ Status check_categories(const NodeBuild& b, TreeEnsemble& e, int64_t n_nodes) {
   MLE_RETURN_IF_ERROR(b.tensor("cat_words", DType::kU32, {-1}, &words));
   std::string rule;
   MLE_RETURN_IF_ERROR(b.string("category_rule", &rule));
-  if (rule != "hist_gradient_boosting")
+  if (rule == "hist_gradient_boosting")
+    e.cats.rule = CategoryRule::kHistGradientBoosting;
+  else if (rule == "xgboost")
+    e.cats.rule = CategoryRule::kXGBoost;
+  else
     return Status::Unsupported(b.where() + ": category rule '" + rule + "' is not supported");
   const int64_t n_sets = off->shape[0] - 1;
   if (n_sets < 1 || n_sets >= kNoSet) return b.error("cat_offsets must list at least one set");
@@ -488,6 +526,11 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   e->wide = fmt == "node64";
   e->average = agg == "mean";
   e->lt = cmp == "<";
+  std::string acc;
+  MLE_RETURN_IF_ERROR(b.string_or("accumulate", "float64", &acc));
+  if (acc != "float64" && acc != "float32")
+    return b.error("accumulate must be 'float64' or 'float32', got '" + acc + "'");
+  e->acc32 = acc == "float32";
   const int64_t rec = e->wide ? sizeof(Node64) : sizeof(Node32);
   const TensorRef *nodes, *roots, *leaves, *base;
   MLE_RETURN_IF_ERROR(b.tensor("nodes", DType::kU8, {-1, rec}, &nodes));

@@ -1,0 +1,302 @@
+"""XGBoost exporter: XGBClassifier, XGBRegressor, XGBRFClassifier, XGBRFRegressor, XGBRanker and
+raw Boosters, read from the booster's JSON model (never from pickles). Importing this module
+imports xgboost (dump time only).
+
+Semantics kept exactly (XGBoost's CPU predictor):
+- the input is read as float32; a node sends ``x < split_condition`` (float32) left, NaN (and
+  the wrapper's ``missing`` value) along ``default_left``;
+- categorical nodes send a category in the node's set right, any other valid category left,
+  negative or too large values left (``category_rule="xgboost"``);
+- the margin starts at the base margin and adds each tree's leaf value in float32, in tree
+  order (``accumulate="float32"``), so margins are bit-identical;
+- links (sigmoid, softmax, exp) run in float32 as XGBoost computes them, and outputs are
+  float32 arrays as XGBoost returns them.
+"""
+
+import json
+
+import numpy as np
+
+from mle_runtime import _version
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.format import layout as L
+from mle_runtime.ir.graph import Graph
+from mle_runtime.ir.trees import Tree, add_ensemble
+
+_WRAPPERS = ("XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor", "XGBRanker")
+_CLASSES = _WRAPPERS + ("Booster",)
+
+# objective -> link applied to the margin by predict (None: the margin itself)
+_LINKS = {
+    "reg:squarederror": None, "reg:linear": None, "reg:squaredlogerror": None,
+    "reg:pseudohubererror": None, "reg:absoluteerror": None, "reg:quantileerror": None,
+    "reg:logistic": "sigmoid", "binary:logistic": "sigmoid", "binary:logitraw": None,
+    "binary:hinge": "hinge", "count:poisson": "exp", "reg:gamma": "exp", "reg:tweedie": "exp",
+    "survival:cox": "exp", "survival:aft": "exp", "multi:softprob": "softmax",
+    "multi:softmax": "argmax", "rank:pairwise": None, "rank:ndcg": None, "rank:map": None,
+}
+
+
+def supported():
+    """Names of the supported XGBoost classes."""
+    return sorted(_CLASSES)
+
+
+def _check_class(obj):
+    cls = type(obj)
+    if cls.__module__.split(".")[0] != "xgboost" or cls.__name__ not in _CLASSES:
+        base = next((c.__name__ for c in cls.__mro__[1:] if c.__name__ in _CLASSES
+                     and c.__module__.split(".")[0] == "xgboost"), None)
+        hint = (f" It subclasses {base}, whose methods it may change; export a plain {base}."
+                if base else "")
+        raise UnsupportedModelError(
+            f"{cls.__module__}.{cls.__qualname__} is not supported.{hint} Supported XGBoost "
+            f"classes: {', '.join(supported())}.")
+
+
+def _floats(text):
+    """learner_model_param's base_score: "5E-1" or "[5E-1,2E-1]"."""
+    return [float(v) for v in str(text).strip("[]").split(",") if v.strip()]
+
+
+def _base_margin(model, n_features, n_groups):
+    """The margin before any tree, exactly as XGBoost computes it (the objective's transform of
+    base_score, in XGBoost's arithmetic): the booster cut to its first iteration with every leaf
+    set to 0, asked for its margin on one row."""
+    import xgboost as xgb
+
+    cut = json.loads(json.dumps(model))
+    gb = cut["learner"]["gradient_booster"]
+    inner = gb["gbtree"]["model"] if gb["name"] == "dart" else gb["model"]
+    indptr = [int(v) for v in inner.get("iteration_indptr") or []]
+    keep = indptr[1] if len(indptr) > 1 else len(inner["trees"])
+    inner["trees"] = inner["trees"][:keep]
+    inner["tree_info"] = inner["tree_info"][:keep]
+    inner["iteration_indptr"] = [0, keep]
+    inner["gbtree_model_param"]["num_trees"] = str(keep)
+    for t in inner["trees"]:
+        leaf = [c == -1 for c in t["left_children"]]
+        t["split_conditions"] = [0.0 if is_leaf else v
+                                 for is_leaf, v in zip(leaf, t["split_conditions"])]
+        t["base_weights"] = [0.0] * len(t["base_weights"])
+    if gb["name"] == "dart":
+        gb["weight_drop"] = [1.0] * keep
+    zeroed = xgb.Booster(model_file=bytearray(json.dumps(cut).encode()))
+    margin = zeroed.predict(xgb.DMatrix(np.zeros((1, n_features), dtype=np.float32)),
+                            output_margin=True)
+    margin = np.asarray(margin, dtype=np.float32).reshape(-1)
+    if margin.size != n_groups:
+        raise UnsupportedModelError(
+            f"XGBoost returned {margin.size} base margins for a model with {n_groups} outputs")
+    return margin.astype(np.float64)
+
+
+def _decode_categories(enc):
+    """Training categories of one feature from the model's "cats" record (XGBoost >= 3.1)."""
+    offsets, values = enc.get("offsets") or [], enc.get("values") or []
+    if offsets:  # strings, as UTF-8 bytes between offsets
+        raw = bytes(int(v) & 0xFF for v in values)
+        return [raw[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:])]
+    return [v.item() if hasattr(v, "item") else v for v in values]
+
+
+def _tree(t, n_features, sets):
+    """One XGBoost tree record -> Tree (its categorical sets appended to ``sets``)."""
+    left = np.asarray(t["left_children"], dtype=np.int64)
+    right = np.asarray(t["right_children"], dtype=np.int64)
+    n = len(left)
+    size_leaf = int(t["tree_param"].get("size_leaf_vector", "1") or 1)
+    # the JSON prints XGBoost's float32 values in their shortest form: parse them as float32
+    cond = np.asarray(t["split_conditions"], dtype=np.float32).astype(np.float64)
+    if size_leaf > 1:
+        leaf_value = np.asarray(t["base_weights"], dtype=np.float32).astype(
+            np.float64).reshape(n, size_leaf)
+    else:
+        leaf_value = cond.reshape(-1, 1)
+    split_type = np.asarray(t.get("split_type") or np.zeros(n), dtype=np.int64)
+    categorical = (split_type == 1) & (left >= 0)
+    cat_left = None
+    if categorical.any():
+        cat_left = np.full(n, -1, dtype=np.int64)
+        cats = np.asarray(t["categories"], dtype=np.int64)
+        for node, seg, size in zip(t["categories_nodes"], t["categories_segments"],
+                                   t["categories_sizes"]):
+            values = cats[int(seg):int(seg) + int(size)]
+            if values.size and (values.min() < 0 or values.max() >= 2 ** 24):
+                raise UnsupportedModelError("an XGBoost tree holds a category outside [0, 2**24)")
+            words = np.zeros(int(values.max()) // 32 + 1 if values.size else 1, dtype=np.uint32)
+            np.bitwise_or.at(words, values // 32, (1 << (values % 32)).astype(np.uint32))
+            cat_left[int(node)] = len(sets)  # the set of categories going RIGHT (see module doc)
+            sets.append(words)
+        if np.any(cat_left[categorical] < 0):
+            raise UnsupportedModelError("an XGBoost categorical node has no category list")
+    return Tree(left=left, right=right, feature=np.asarray(t["split_indices"], dtype=np.int64),
+                threshold=np.where(categorical, 0.0, cond), leaf_value=leaf_value,
+                default_left=np.asarray(t["default_left"], dtype=bool),
+                missing=np.full(n, L.TREE_MISSING_NAN), categorical=categorical,
+                cat_left=cat_left)
+
+
+def _iteration_limit(obj, is_wrapper):
+    """Iterations XGBoost's predict uses by default: best_iteration + 1 for the scikit-learn
+    wrappers after early stopping, every iteration otherwise (Booster.predict)."""
+    if not is_wrapper:
+        return None
+    try:
+        return int(obj.best_iteration) + 1
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def export(obj):
+    """Returns (Graph, metadata dict) for a fitted XGBoost model."""
+    import xgboost as xgb
+
+    _check_class(obj)
+    name = type(obj).__name__
+    is_wrapper = name != "Booster"
+    try:
+        booster = obj.get_booster() if is_wrapper else obj
+    except xgb.core.XGBoostError as e:
+        raise ValueError(f"{name} is not fitted: {e}") from None
+    model = json.loads(booster.save_raw("json"))
+    learner = model["learner"]
+    objective = learner["objective"]["name"]
+    gb = learner["gradient_booster"]
+    if gb["name"] == "gblinear":
+        raise UnsupportedModelError(
+            f"{name} with booster='gblinear' is not supported; supported: booster='gbtree' and "
+            "'dart'")
+    if gb["name"] not in ("gbtree", "dart"):
+        raise UnsupportedModelError(f"XGBoost booster {gb['name']!r} is not supported")
+    if objective not in _LINKS:
+        raise UnsupportedModelError(
+            f"XGBoost objective {objective!r} is not supported; supported: "
+            f"{', '.join(sorted(_LINKS))}")
+    inner = gb["gbtree"]["model"] if gb["name"] == "dart" else gb["model"]
+    param = learner["learner_model_param"]
+    n_features = int(param["num_feature"])
+    n_class = int(param.get("num_class", "0") or 0)
+    n_target = int(param.get("num_target", "1") or 1)
+    n_groups = max(n_class, n_target, 1)
+    records = inner["trees"]
+    info = [int(v) for v in inner["tree_info"]]
+    indptr = [int(v) for v in inner.get("iteration_indptr") or []]
+    weights = [float(w) for w in gb.get("weight_drop", [])] if gb["name"] == "dart" else None
+
+    limit = _iteration_limit(obj, is_wrapper)
+    if limit is not None and indptr and limit < len(indptr):
+        records, info = records[:indptr[limit]], info[:indptr[limit]]
+        weights = weights[:indptr[limit]] if weights is not None else None
+    if not records:
+        raise UnsupportedModelError(f"{name} has no trees; nothing to predict with")
+
+    sets = []
+    trees = [_tree(t, n_features, sets) for t in records]
+    if weights is not None:  # dart scales each tree's leaves (float32 product, as XGBoost)
+        for tr, w in zip(trees, weights):
+            tr.leaf_value = (tr.leaf_value.astype(np.float32) * np.float32(w)).astype(np.float64)
+    vector = trees[0].leaf_value.shape[1] > 1
+    if any((tr.leaf_value.shape[1] > 1) != vector for tr in trees):
+        raise UnsupportedModelError("XGBoost model mixes scalar and vector leaves")
+    if vector and trees[0].leaf_value.shape[1] != n_groups:
+        raise UnsupportedModelError("XGBoost vector leaves do not match the number of targets")
+    if any(not 0 <= g < n_groups for g in info):
+        raise UnsupportedModelError("an XGBoost tree's output group is out of range")
+
+    graph = Graph(name, n_features)
+    graph.allow_nan = True
+    graph.allow_inf = True
+    x = "X"
+    missing = getattr(obj, "missing", np.nan) if is_wrapper else np.nan
+    if missing is not None and not np.isnan(missing):
+        # the wrapper's missing value counts as missing, as NaN does; XGBoost compares it with
+        # the float32 value it stores
+        x = graph.add("Impute", [x], fill=graph.tensor(np.full(n_features, np.nan), "float64"),
+                      missing_is_nan=False, missing_value=float(np.float32(missing)))
+    base = _base_margin(model, n_features, n_groups)
+    multi = n_groups > 1 and not vector
+    margin = add_ensemble(
+        graph, x, trees, n_features=n_features, wide=False, compare="<", aggregate="sum",
+        base=base, category_sets=sets or None, category_rule="xgboost" if sets else None,
+        targets=info if multi else None, n_outputs=n_groups if multi else None,
+        accumulate="float32")
+    meta, outputs = _heads(obj, name, is_wrapper, objective, graph, margin, n_groups, n_class)
+    for out_name, (value, ravel) in outputs.items():
+        graph.output(out_name, value, ravel)
+
+    meta.update({
+        "mle_runtime_version": _version.__version__,
+        "framework": "xgboost",
+        "framework_version": xgb.__version__,
+        "model_class": f"xgboost.{name}",
+        "objective": objective,
+    })
+    names = learner.get("feature_names") or []
+    if names:
+        meta["feature_names_in"] = [str(n) for n in names]
+    types = learner.get("feature_types") or []
+    cat_cols = [i for i, t in enumerate(types) if t == "c"]
+    if cat_cols and names:
+        encs = (inner.get("cats") or {}).get("enc") or []
+        cats = {}
+        for i in cat_cols:
+            values = _decode_categories(encs[i]) if i < len(encs) else []
+            cats[str(names[i])] = values or None
+        meta["pandas_categories"] = cats
+    return graph, meta
+
+
+def _heads(obj, name, is_wrapper, objective, g, margin, n_groups, n_class):
+    """Graph outputs and metadata of each wrapper/Booster kind for the objective's link."""
+    link = _LINKS[objective]
+    single = n_groups == 1
+
+    def transformed():
+        if link == "sigmoid":
+            return g.add("SigmoidF32", [margin])
+        if link == "softmax":
+            return g.add("SoftmaxF32", [margin])
+        if link == "exp":
+            return g.add("ExpF32", [margin])
+        if link == "hinge":
+            return g.add("ArgMax", [margin])  # margin > 0 -> 1
+        if link == "argmax":
+            return g.add("ArgMax", [margin])
+        return margin
+
+    outputs = {"margin": (margin, single)}
+    keyword = [["predict", "output_margin", True, "margin"]]
+    float32 = {"margin": "float32"}
+    meta = {"keyword_outputs": keyword}
+    if name in ("XGBClassifier", "XGBRFClassifier"):
+        if n_class == 0 and n_groups > 1:
+            raise UnsupportedModelError(
+                f"multi-label {name} (binary objective with {n_groups} targets) is not "
+                "supported yet")
+        if objective == "multi:softmax":
+            outputs["predict"] = (transformed(), True)
+            float32["predict"] = "int32"
+        elif link == "sigmoid" and single:
+            proba = g.add("BinaryProba", [transformed()])
+            outputs["predict_proba"] = (proba, False)
+            outputs["predict"] = (g.add("ArgMax", [proba]), True)
+            float32["predict_proba"] = "float32"
+        elif link == "softmax":
+            proba = transformed()
+            outputs["predict_proba"] = (proba, False)
+            outputs["predict"] = (g.add("ArgMax", [proba]), True)
+            float32["predict_proba"] = "float32"
+        else:
+            raise UnsupportedModelError(f"{name} with objective {objective!r} is not supported")
+        n_classes = int(getattr(obj, "n_classes_", max(n_class, 2)))
+        meta["classes"] = {"dtype": "<i8", "values": list(range(n_classes))}
+        meta["estimator_type"] = "classifier"
+        # XGBClassifier.predict returns class indices (classes_ is arange(n_classes_))
+    else:
+        outputs["predict"] = (transformed(), single or link == "argmax")
+        float32["predict"] = "float32"
+        meta["estimator_type"] = {"XGBRegressor": "regressor", "XGBRFRegressor": "regressor",
+                                  "XGBRanker": "ranker"}.get(name, "booster")
+    meta["output_dtypes"] = float32
+    return meta, outputs
