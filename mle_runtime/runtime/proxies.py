@@ -61,7 +61,7 @@ def _decode_classes(spec):
         if arr.shape != (len(values),):
             raise ValueError("'values' must be a flat list")
         return arr
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError, SyntaxError) as e:
         raise FormatError(f"metadata 'classes' is malformed: {e}") from None
 
 
@@ -331,7 +331,7 @@ class MLEModel:
             fills = [np.dtype(n) for n in spec.get("fill_dtypes", [])]
             if not isinstance(keep, bool) or any(d.kind not in "biuf" for d in fills):
                 raise ValueError("unexpected values")
-        except (AttributeError, TypeError, ValueError) as e:
+        except (AttributeError, TypeError, ValueError, SyntaxError) as e:
             raise FormatError(f"metadata 'integer_input' is malformed: {e}") from None
         return keep, fills
 
