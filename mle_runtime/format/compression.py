@@ -48,7 +48,7 @@ def normalize(compress):
         level = int(level) if int(level) == level else None
     except (TypeError, ValueError):
         level = None
-    lo, hi = _LEVELS.get(method, (1, 9))
+    lo, hi = _LEVELS.get(method, (1, 9)) if isinstance(compress, tuple) else (1, 9)
     if level is None or level < 0 or level > hi:
         raise ValueError(f"compress={compress!r}: the level must be an integer from 0 to {hi}")
     if level == 0:
