@@ -101,6 +101,18 @@ def parse(data, verify=True):
     n = len(data)
     mv = memoryview(data).cast("B") if not isinstance(data, bytes) else data
     if n < 8 or bytes(mv[:8]) != L.MAGIC:
+        head = bytes(mv[:6])
+        if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+            raise FormatError("this is a pickle/joblib file, not an .mle file. Pickle files can "
+                              "execute code when loaded; if you trust it, convert it with "
+                              "mle-export (or joblib.load and mle_runtime.dump)")
+        if head[:2] in (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x1f\x8b",
+                        b"ZF") or head[:3] in (b"BZh", b"\x5d\x00\x00") or \
+                head[:4] in (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18") or \
+                head[:5] == b"\xfd7zXZ":
+            raise FormatError("this looks like a compressed joblib/pickle file, not an .mle "
+                              "file. If you trust it, convert it with mle-export (or "
+                              "joblib.load and mle_runtime.dump)")
         if n >= 8:
             raise FormatError("not an .mle file: the first 8 bytes are not the .mle magic number")
         raise FormatError(f"file is truncated: {n} bytes")
