@@ -182,7 +182,7 @@ def repack(container, replace=None, drop=(), append=()):
     """The bytes of a new file holding ``container``'s sections in order, with
     ``replace={kind: bytes}`` substituted, kinds in ``drop`` left out, and ``append``
     (``[(kind, bytes, flags)]``) added at the end. Each kept section keeps the alignment of
-    its old offset (up to 64), so tensors stay aligned. The minor version becomes
+    its old offset (64 for tensor data placed at a multiple of 64), so tensors stay aligned. The minor version becomes
     ``MINOR_EXTENDED`` when any 1.1 section kind is present."""
     from mle_runtime.format.writer import pack_sections
 
@@ -194,7 +194,9 @@ def repack(container, replace=None, drop=(), append=()):
         data = replace.get(s.kind)
         if data is None:
             data = bytes(container.payload(s))
-        align = L.DATA_ALIGN if s.offset % L.DATA_ALIGN == 0 else L.SECTION_ALIGN
+        # tensor data (and sections of unknown kinds) keep a 64-byte alignment they had
+        keeps = s.kind == L.SECTION_DATA or s.kind not in KNOWN_KINDS
+        align = L.DATA_ALIGN if keeps and s.offset % L.DATA_ALIGN == 0 else L.SECTION_ALIGN
         payloads.append((s.kind, data, align, s.flags))
     for kind, data, flags in append:
         payloads.append((kind, data, L.SECTION_ALIGN, flags))
