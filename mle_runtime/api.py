@@ -83,6 +83,8 @@ def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_ver
     if isinstance(encryption_key, (bytes, bytearray)) and len(encryption_key) != 32:
         raise ValueError(f"an encryption key must be 32 bytes (got {len(encryption_key)}); "
                          "pass a passphrase as a str")
+    if quantize is not None and quantize not in ("fp16", "int8"):
+        raise ValueError(f"quantize={quantize!r}: expected 'fp16' or 'int8'")
     extra = _dump_metadata(metadata, model_version, parent)
     if sign_with is not None:
         from mle_runtime.format import crypto
@@ -94,17 +96,20 @@ def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_ver
     meta.update(extra)
     if quantize is not None:
         from mle_runtime import quantization
+        from mle_runtime.format import envelope
 
-        meta.update(quantization.quantize_graph(graph, quantize, value, calibration))
-    elif calibration is not None:
-        raise ValueError("calibration= is only used with quantize=")
-    data = writer.encode(meta, graph, hash_key="content_hash")
-    if codec is not None or encryption_key is not None:
-        from mle_runtime.format import container, envelope
+        inner, entries, meta_bytes = quantization.quantize(graph, meta, quantize, calibration)
+        data = envelope.seal(inner, meta_bytes, codec, encryption_key, quantization=entries)
+    else:
+        if calibration is not None:
+            raise ValueError("calibration= is only used with quantize=")
+        data = writer.encode(meta, graph, hash_key="content_hash")
+        if codec is not None or encryption_key is not None:
+            from mle_runtime.format import container, envelope
 
-        inner = container.parse(data, verify=())
-        meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
-        data = envelope.seal(data, meta_bytes, codec, encryption_key)
+            inner = container.parse(data, verify=())
+            meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
+            data = envelope.seal(data, meta_bytes, codec, encryption_key)
     if sign_with is not None:
         data = crypto.sign_file_bytes(data, sign_with)
     if is_path:

@@ -17,14 +17,17 @@ from mle_runtime.format.writer import encode_json, pack_sections
 PUBLIC_KEYS = ("mle_runtime_version", "created")
 
 
-def seal(inner, meta_bytes, compress=None, encryption_key=None):
+def seal(inner, meta_bytes, compress=None, encryption_key=None, quantization=None):
     """The bytes of an envelope around ``inner`` (a plain .mle file).
 
     ``meta_bytes``: the inner file's metadata JSON; an unencrypted envelope repeats it, an
     encrypted one keeps only :data:`PUBLIC_KEYS` of it. ``compress``: ``(method, level)`` or
-    None. ``encryption_key``: 32 bytes, a passphrase str, or None.
+    None. ``encryption_key``: 32 bytes, a passphrase str, or None. ``quantization``: the
+    entries of :func:`mle_runtime.quantization.quantize` when ``inner`` holds codes.
     """
     env = {"inner_size": len(inner)}
+    if quantization:
+        env["quantization"] = quantization
     payload = inner
     if compress is not None:
         method, level = compress
@@ -57,6 +60,8 @@ def describe(container):
     comp = env.get("compression")
     if comp is not None:
         out["compression"] = comp
+    if "quantization" in env:
+        out["quantized"] = True
     enc = env.get("encryption")
     if enc is not None:
         kdf = enc.get("kdf") if isinstance(enc, dict) else None
@@ -95,7 +100,13 @@ def open_inner(container, encryption_key=None):
     if comp is not None:
         if not isinstance(comp, dict) or not isinstance(comp.get("method"), str):
             raise FormatError("envelope: malformed 'compression'")
-        return compression.decompress(payload, comp["method"], size)
-    if len(payload) != size:
+        inner = compression.decompress(payload, comp["method"], size)
+    elif len(payload) != size:
         raise FormatError(f"envelope: payload has {len(payload)} bytes, 'inner_size' says {size}")
-    return payload
+    else:
+        inner = payload
+    if "quantization" in env:
+        from mle_runtime import quantization
+
+        return quantization.dequantize_inner(inner, env["quantization"])
+    return inner
