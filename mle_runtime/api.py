@@ -119,9 +119,10 @@ def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_ver
     return None
 
 
-_SEMVER = re.compile(
+_PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+_SEMVER = re.compile(  # semver.org 2.0.0
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$")
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -149,7 +150,7 @@ def _dump_metadata(metadata, model_version, parent):
                             f"lists and dicts; no NaN): {e}") from None
         out["user"] = metadata
     if model_version is not None:
-        if not isinstance(model_version, str) or not _SEMVER.match(model_version):
+        if not isinstance(model_version, str) or not _SEMVER.fullmatch(model_version):
             raise ValueError(f"model_version={model_version!r} is not a semantic version "
                              "(MAJOR.MINOR.PATCH, optionally -prerelease and +build)")
         out["model_version"] = model_version
@@ -159,7 +160,7 @@ def _dump_metadata(metadata, model_version, parent):
 
 
 def _content_hash_of(parent):
-    if isinstance(parent, str) and _HASH.match(parent):
+    if isinstance(parent, str) and _HASH.fullmatch(parent):
         return parent
     if isinstance(parent, MLEModel):
         h = parent._metadata().get("content_hash")
@@ -168,7 +169,7 @@ def _content_hash_of(parent):
     else:
         raise TypeError("parent must be a content hash ('sha256:<64 hex digits>'), an .mle "
                         f"file path or a loaded model, got {type(parent).__name__}")
-    if not isinstance(h, str) or not _HASH.match(h):
+    if not isinstance(h, str) or not _HASH.fullmatch(h):
         raise ValueError("the parent model has no content hash (it was saved by an older "
                          "mle_runtime); pass its hash or re-save it")
     return h
@@ -327,7 +328,13 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
 
     if isinstance(filename, (str, os.PathLike)):
         with open(filename, "rb") as f:
-            data = f.read()
+            size = os.fstat(f.fileno()).st_size
+            if size > (1 << 20):  # map big files: only the sections described are read
+                import mmap
+
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            else:
+                data = f.read()
     elif isinstance(filename, (bytes, bytearray, memoryview)):
         data = filename
     elif hasattr(filename, "read"):

@@ -181,9 +181,9 @@ def parse(data, verify=True):
 def repack(container, replace=None, drop=(), append=()):
     """The bytes of a new file holding ``container``'s sections in order, with
     ``replace={kind: bytes}`` substituted, kinds in ``drop`` left out, and ``append``
-    (``[(kind, bytes, flags)]``) added at the end. Each kept section keeps the alignment of
-    its old offset (64 for tensor data placed at a multiple of 64), so tensors stay aligned. The minor version becomes
-    ``MINOR_EXTENDED`` when any 1.1 section kind is present."""
+    (``[(kind, bytes, flags)]``) added at the end. Tensor data placed at a multiple of 64
+    stays at one (so tensors stay aligned); other sections go at multiples of 8. The minor
+    version becomes ``MINOR_EXTENDED`` when any 1.1 section kind is present."""
     from mle_runtime.format.writer import pack_sections
 
     replace = replace or {}
