@@ -21,11 +21,27 @@ from mle_runtime.api import (dump, generate_keys, inspect_model, load, save_keys
                              sign_file, verify_file)
 from mle_runtime.errors import (DecryptionError, FormatError, InputError, MLEError,  # noqa: E402
                                 SignatureError, UnsupportedModelError)
-from mle_runtime.legacy import (CompressionUtils, MLEFormat, MLERuntime,  # noqa: E402
-                                SecurityUtils, benchmark_model, export_catboost_model,
-                                export_lightgbm_model, export_model, export_sklearn_model,
-                                export_xgboost_model, get_supported_operators,
-                                get_version_info, load_model)
+
+# The older MLE API's names (mle_runtime.legacy), imported on first use so that importing
+# mle_runtime stays as light as it was.
+_LEGACY = ("CompressionUtils", "MLEFormat", "MLERuntime", "SecurityUtils", "benchmark_model",
+           "export_catboost_model", "export_lightgbm_model", "export_model",
+           "export_sklearn_model", "export_xgboost_model", "get_supported_operators",
+           "get_version_info", "load_model")
+
+
+def __getattr__(name):
+    if name in _LEGACY:
+        from mle_runtime import legacy
+
+        value = getattr(legacy, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mle_runtime' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LEGACY))
 
 __all__ = [
     "__version__",

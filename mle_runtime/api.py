@@ -1,9 +1,7 @@
 """``dump`` and ``load``: joblib's signatures and return values, without pickle."""
 
-import datetime
 import io
 import os
-import re
 
 from mle_runtime import cache as _cache
 from mle_runtime._version import __version__
@@ -120,14 +118,22 @@ def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_ver
 
 
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
-_SEMVER = re.compile(  # semver.org 2.0.0
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+_SEMVER = (  # semver.org 2.0.0
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$")
-_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?")
+_HASH = r"sha256:[0-9a-f]{64}"
+
+
+def _matches(pattern, text):
+    import re
+
+    return isinstance(text, str) and re.fullmatch(pattern, text) is not None
 
 
 def _created():
+    import datetime
+
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     t = datetime.datetime.now(datetime.timezone.utc) if not epoch else \
         datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
@@ -150,7 +156,7 @@ def _dump_metadata(metadata, model_version, parent):
                             f"lists and dicts; no NaN): {e}") from None
         out["user"] = metadata
     if model_version is not None:
-        if not isinstance(model_version, str) or not _SEMVER.fullmatch(model_version):
+        if not isinstance(model_version, str) or not _matches(_SEMVER, model_version):
             raise ValueError(f"model_version={model_version!r} is not a semantic version "
                              "(MAJOR.MINOR.PATCH, optionally -prerelease and +build)")
         out["model_version"] = model_version
@@ -160,7 +166,7 @@ def _dump_metadata(metadata, model_version, parent):
 
 
 def _content_hash_of(parent):
-    if isinstance(parent, str) and _HASH.fullmatch(parent):
+    if _matches(_HASH, parent):
         return parent
     if isinstance(parent, MLEModel):
         h = parent._metadata().get("content_hash")
@@ -169,7 +175,7 @@ def _content_hash_of(parent):
     else:
         raise TypeError("parent must be a content hash ('sha256:<64 hex digits>'), an .mle "
                         f"file path or a loaded model, got {type(parent).__name__}")
-    if not isinstance(h, str) or not _HASH.fullmatch(h):
+    if not _matches(_HASH, h):
         raise ValueError("the parent model has no content hash (it was saved by an older "
                          "mle_runtime); pass its hash or re-save it")
     return h

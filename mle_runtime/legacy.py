@@ -5,7 +5,6 @@ Nothing here is a second implementation: exporting is :func:`mle_runtime.dump`, 
 container's own functions.
 """
 
-import hashlib
 import os
 import time
 
@@ -267,6 +266,8 @@ class SecurityUtils:
     @staticmethod
     def compute_hash(data):
         """SHA-256 of ``data`` as a hex string."""
+        import hashlib
+
         return hashlib.sha256(bytes(data)).hexdigest()
 
 
