@@ -47,11 +47,21 @@ def test_export_model_failures_are_reported(clf, tmp_path):
 
 
 def test_framework_specific_exporters(clf, tmp_path):
-    model, _ = clf
+    from xgboost import XGBClassifier
+
+    model, X = clf
     assert mle.export_sklearn_model(model, tmp_path / "a.mle")["success"]
     for fn in (mle.export_xgboost_model, mle.export_lightgbm_model, mle.export_catboost_model):
         with pytest.raises(mle.UnsupportedModelError, match="not a"):
             fn(model, tmp_path / "b.mle")
+    y = model.predict(X)
+    xgb = XGBClassifier(n_estimators=5, max_depth=2).fit(X, y)
+    res = mle.export_xgboost_model(xgb, tmp_path / "x.mle", compression=True)
+    assert res["success"] and res["model_class"] == "xgboost.XGBClassifier"
+    np.testing.assert_array_equal(mle.load_model(tmp_path / "x.mle").model.predict(X),
+                                  xgb.predict(X))
+    with pytest.raises(mle.UnsupportedModelError, match="not a"):
+        mle.export_sklearn_model(xgb, tmp_path / "c.mle")
 
 
 def test_load_model_run_info_benchmark(clf, tmp_path):
