@@ -240,8 +240,11 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
         try:
             native = reader.open_path(filename)
         except FormatError as e:
-            with open(filename, "rb") as f:
-                data = f.read()
+            with open(filename, "rb") as f:  # an envelope (1.1)? Other files fail as before.
+                data = f.read(len(L.MAGIC))
+                if data != L.MAGIC:
+                    raise
+                data += f.read()
             native, meta = _load_envelope(data, e, None)
             if cache:
                 _cache.store(path, meta, native)
