@@ -171,6 +171,34 @@ def _hist_gradient_boosting():
     return HistGradientBoostingClassifier(max_iter=200, random_state=0)
 
 
+def _xgboost():
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(n_estimators=500, max_depth=6, random_state=0, n_jobs=2)
+
+
+def _lightgbm():
+    from lightgbm import LGBMClassifier
+
+    return LGBMClassifier(n_estimators=500, random_state=0, verbose=-1, n_jobs=2)
+
+
+def _catboost():
+    from catboost import CatBoostClassifier
+
+    return CatBoostClassifier(iterations=500, depth=6, random_seed=0, verbose=0,
+                              thread_count=2, allow_writing_files=False)
+
+
+BOOSTING_LIBRARIES = ("xgboost", "lightgbm", "catboost")
+
+
+def library_of(est):
+    """The gradient-boosting library that defines ``est``'s class, or None."""
+    top = type(est).__module__.split(".")[0]
+    return top if top in BOOSTING_LIBRARIES else None
+
+
 CASES = [
     Case(ds, model, build, missing)
     for ds in ("iris", "wine", "breast_cancer")
@@ -188,6 +216,9 @@ CASES = [
     Case("breast_cancer", "standard_scaler", _standard_scaler),
     Case("synthetic", "random_forest_100", _random_forest),
     Case("synthetic", "hist_gbdt_200", _hist_gradient_boosting),
+    Case("synthetic", "xgboost_500", _xgboost),
+    Case("synthetic", "lightgbm_500", _lightgbm),
+    Case("synthetic", "catboost_500", _catboost),
 ]
 CASES_BY_NAME = {c.name: c for c in CASES}
 
@@ -317,8 +348,110 @@ class MLEPeer(_EstimatorPeer):
                 f"m.predict(numpy.array([{row!r}]))")
 
 
+class NativePeer(Peer):
+    """Each boosting library's own file format and predictor: XGBoost's UBJSON model and
+    ``Booster.inplace_predict``, LightGBM's text model and ``Booster.predict``, CatBoost's
+    ``.cbm`` model and ``predict_proba``. Not defined for scikit-learn models."""
+
+    name = "native"
+    engine = "native"
+    ext = ".native"
+
+    def save(self, est, X, path):
+        lib = library_of(est)
+        if lib is None:
+            raise Unsupported("scikit-learn models have no format of their own besides pickle")
+        if lib == "xgboost":
+            est.get_booster().save_model(path + ".ubj")
+            os.replace(path + ".ubj", path)
+        elif lib == "lightgbm":
+            est.booster_.save_model(path)
+        else:
+            est.save_model(path, format="cbm")
+        self._libs = getattr(self, "_libs", {})
+        self._libs[path] = lib
+
+    def load(self, path):
+        lib = self._libs[path]
+        if lib == "xgboost":
+            import xgboost
+
+            return lib, xgboost.Booster(model_file=path)
+        if lib == "lightgbm":
+            import lightgbm
+
+            return lib, lightgbm.Booster(model_file=path)
+        from catboost import CatBoost
+
+        return lib, CatBoost().load_model(path, format="cbm")
+
+    @staticmethod
+    def _proba(handle):
+        lib, model = handle
+        if lib == "xgboost":
+            return model.inplace_predict
+        if lib == "lightgbm":
+            return model.predict
+        return lambda X: model.predict(X, prediction_type="Probability")
+
+    def predictor(self, handle, est, X):
+        proba = self._proba(handle)
+        return lambda: proba(X)
+
+    def outputs(self, handle, est, X):
+        p = np.asarray(self._proba(handle)(X))
+        labels = np.argmax(p, axis=1) if p.ndim == 2 else (p > 0.5).astype(np.int64)
+        return p, np.asarray(est.classes_)[labels]
+
+    def cold_code(self, path, row):
+        lib = self._libs.get(path)
+        load = {"xgboost": "import xgboost, numpy; m = xgboost.Booster(model_file={p!r}); "
+                           "m.inplace_predict(numpy.array([{r!r}]))",
+                "lightgbm": "import lightgbm, numpy; m = lightgbm.Booster(model_file={p!r}); "
+                            "m.predict(numpy.array([{r!r}]))",
+                "catboost": "import catboost, numpy; m = catboost.CatBoost().load_model({p!r});"
+                            " m.predict(numpy.array([{r!r}]))"}.get(lib)
+        return load.format(p=path, r=row) if load else None
+
+
+def _to_onnx_boosting(est, X, path):
+    """ONNX export of a boosting model: onnxmltools for XGBoost and LightGBM, CatBoost's own
+    exporter for CatBoost."""
+    lib = library_of(est)
+    if lib == "catboost":
+        est.save_model(path, format="onnx")
+        return
+    try:
+        import onnxmltools
+        from onnxmltools.convert.common.data_types import FloatTensorType
+    except ImportError as e:
+        raise Unsupported(f"{e.name} is not installed") from None
+    types = [("input", FloatTensorType([None, X.shape[1]]))]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if lib == "xgboost":
+                onx = onnxmltools.convert_xgboost(est, initial_types=types)
+            else:
+                onx = onnxmltools.convert_lightgbm(est, initial_types=types, zipmap=False)
+    except Exception as e:  # the converters raise many types for unsupported models
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise Unsupported(f"onnxmltools: {type(e).__name__}: {first[:160]}") from None
+    with open(path, "wb") as f:
+        f.write(onx.SerializeToString())
+
+
+def _dense_proba(out):
+    """Class probabilities from an ONNX output: a tensor, or ZipMap's list of dicts."""
+    if isinstance(out, list) and out and isinstance(out[0], dict):
+        keys = sorted(out[0])
+        return np.array([[d[k] for k in keys] for d in out])
+    return np.asarray(out)
+
+
 class OnnxRuntimePeer(Peer):
-    """skl2onnx conversion (float32 input, the converters' supported type), ONNX Runtime CPU.
+    """skl2onnx conversion (float32 input, the converters' supported type), ONNX Runtime CPU;
+    onnxmltools for XGBoost and LightGBM, CatBoost's own ONNX export.
 
     Load time is ``InferenceSession`` built from the file's bytes (reading them included).
     """
@@ -335,6 +468,8 @@ class OnnxRuntimePeer(Peer):
             raise Unsupported(f"{e.name} is not installed") from None
 
     def save(self, est, X, path):
+        if library_of(est) is not None:
+            return _to_onnx_boosting(est, X, path)
         from skl2onnx import to_onnx
 
         final = est.steps[-1][1] if hasattr(est, "steps") else est
@@ -366,7 +501,7 @@ class OnnxRuntimePeer(Peer):
     def outputs(self, handle, est, X):
         out = handle.run(None, {handle.get_inputs()[0].name: X.astype(np.float32)})
         if is_classifier(est):
-            return (out[1] if len(out) > 1 else None), out[0]
+            return (_dense_proba(out[1]) if len(out) > 1 else None), np.asarray(out[0])
         return out[0], None
 
     def cold_code(self, path, row):
@@ -377,7 +512,7 @@ class OnnxRuntimePeer(Peer):
                 "dtype=numpy.float32)})")
 
 
-PEERS = {p.name: p for p in (JoblibPeer(), MLEPeer(), OnnxRuntimePeer())}
+PEERS = {p.name: p for p in (JoblibPeer(), MLEPeer(), NativePeer(), OnnxRuntimePeer())}
 
 
 def get_peers(names):

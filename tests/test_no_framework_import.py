@@ -34,9 +34,14 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("kind", ["pipeline-classifier", "regressor"])
+@pytest.mark.parametrize("kind", ["pipeline-classifier", "regressor", "lightgbm-classifier"])
 def test_load_and_predict_import_no_framework(kind, dataset, tmp_path):
-    if kind == "pipeline-classifier":
+    if kind == "lightgbm-classifier":
+        from lightgbm import LGBMClassifier
+
+        X, y = dataset("wine")
+        model = LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1).fit(X, y)
+    elif kind == "pipeline-classifier":
         X, y = dataset("iris")
         model = make_pipeline(SimpleImputer(), StandardScaler(),
                               LogisticRegression(max_iter=300)).fit(X, y)

@@ -12,6 +12,7 @@ from mle_runtime.errors import UnsupportedModelError
 _FRAMEWORKS = {
     "sklearn": "mle_runtime.exporters.sklearn",
     "xgboost": "mle_runtime.exporters.xgboost",
+    "lightgbm": "mle_runtime.exporters.lightgbm",
 }
 
 

@@ -79,11 +79,17 @@ def _base_margin(model, n_features, n_groups):
         t["split_conditions"] = [0.0 if is_leaf else v
                                  for is_leaf, v in zip(leaf, t["split_conditions"])]
         t["base_weights"] = [0.0] * len(t["base_weights"])
+        if "leaf_weights" in t:
+            t["leaf_weights"] = [0.0] * len(t["leaf_weights"])
     if gb["name"] == "dart":
         gb["weight_drop"] = [1.0] * keep
     zeroed = xgb.Booster(model_file=bytearray(json.dumps(cut).encode()))
-    margin = zeroed.predict(xgb.DMatrix(np.zeros((1, n_features), dtype=np.float32)),
-                            output_margin=True)
+    learner = cut["learner"]
+    row = xgb.DMatrix(np.zeros((1, n_features), dtype=np.float32),
+                      feature_names=learner.get("feature_names") or None,
+                      feature_types=learner.get("feature_types") or None,
+                      enable_categorical=True)
+    margin = zeroed.predict(row, output_margin=True)
     margin = np.asarray(margin, dtype=np.float32).reshape(-1)
     if margin.size != n_groups:
         raise UnsupportedModelError(
@@ -109,8 +115,17 @@ def _tree(t, n_features, sets):
     # the JSON prints XGBoost's float32 values in their shortest form: parse them as float32
     cond = np.asarray(t["split_conditions"], dtype=np.float32).astype(np.float64)
     if size_leaf > 1:
-        leaf_value = np.asarray(t["base_weights"], dtype=np.float32).astype(
-            np.float64).reshape(n, size_leaf)
+        # vector leaves (multi_strategy="multi_output_tree"): a leaf's right_children entry is
+        # its row in leaf_weights
+        rows = np.asarray(t["leaf_weights"], dtype=np.float32).astype(np.float64).reshape(
+            -1, size_leaf)
+        leaf_value = np.zeros((n, size_leaf))
+        is_leaf = left < 0
+        k = right[is_leaf]
+        if np.any((k < 0) | (k >= len(rows))):
+            raise UnsupportedModelError("an XGBoost vector leaf points outside leaf_weights")
+        leaf_value[is_leaf] = rows[k]
+        right = np.where(is_leaf, -1, right)
     else:
         leaf_value = cond.reshape(-1, 1)
     split_type = np.asarray(t.get("split_type") or np.zeros(n), dtype=np.int64)
@@ -135,6 +150,21 @@ def _tree(t, n_features, sets):
                 default_left=np.asarray(t["default_left"], dtype=bool),
                 missing=np.full(n, L.TREE_MISSING_NAN), categorical=categorical,
                 cat_left=cat_left)
+
+
+def _dart_leaves(trees, groups, weights, base, inplace):
+    """Scales dart trees' leaves by their weights as XGBoost's predictor does, in float32.
+
+    ``Booster.predict`` (a DMatrix) adds ``leaf * w``; the scikit-learn wrappers predict in
+    place, which adds ``((base + leaf) - base) * w`` (each tree's prediction carries the base
+    margin, taken off again). Both are per-leaf values, computed here once."""
+    f32 = np.float32
+    for tr, g, w in zip(trees, groups, weights):
+        leaf = tr.leaf_value.astype(f32)
+        if inplace:
+            b = base.astype(f32)[g] if leaf.shape[1] == 1 else base.astype(f32)
+            leaf = (leaf + b).astype(f32) - b
+        tr.leaf_value = (leaf.astype(f32) * f32(w)).astype(np.float64)
 
 
 def _iteration_limit(obj, is_wrapper):
@@ -193,9 +223,9 @@ def export(obj):
 
     sets = []
     trees = [_tree(t, n_features, sets) for t in records]
-    if weights is not None:  # dart scales each tree's leaves (float32 product, as XGBoost)
-        for tr, w in zip(trees, weights):
-            tr.leaf_value = (tr.leaf_value.astype(np.float32) * np.float32(w)).astype(np.float64)
+    base = _base_margin(model, n_features, n_groups)
+    if weights is not None:
+        _dart_leaves(trees, info, weights, base, inplace=is_wrapper)
     vector = trees[0].leaf_value.shape[1] > 1
     if any((tr.leaf_value.shape[1] > 1) != vector for tr in trees):
         raise UnsupportedModelError("XGBoost model mixes scalar and vector leaves")
@@ -213,8 +243,8 @@ def export(obj):
         # the wrapper's missing value counts as missing, as NaN does; XGBoost compares it with
         # the float32 value it stores
         x = graph.add("Impute", [x], fill=graph.tensor(np.full(n_features, np.nan), "float64"),
-                      missing_is_nan=False, missing_value=float(np.float32(missing)))
-    base = _base_margin(model, n_features, n_groups)
+                      missing_is_nan=False, missing_value=float(np.float32(missing)),
+                      compare_float32=True)
     multi = n_groups > 1 and not vector
     margin = add_ensemble(
         graph, x, trees, n_features=n_features, wide=False, compare="<", aggregate="sum",
@@ -244,6 +274,9 @@ def export(obj):
             values = _decode_categories(encs[i]) if i < len(encs) else []
             cats[str(names[i])] = values or None
         meta["pandas_categories"] = cats
+        # XGBoost refuses categories it did not see in training (3.2 only detects some of
+        # them and maps the others to a neighbouring category's code; here all are refused)
+        meta["pandas_unseen"] = "error"
     return graph, meta
 
 

@@ -30,6 +30,7 @@ OPS = {
             "fill": "tensor:float64",
             "missing_is_nan": "bool",
             "missing_value?": "number",
+            "compare_float32?": "bool",
         },
     },
     "OrdinalEncode": {
@@ -51,6 +52,8 @@ OPS = {
     "SegmentArgMax": {"inputs": 1, "attrs": {"segments": "tensor:int64"}},
     "Log": {"inputs": 1, "attrs": {}},
     "HuberScale": {"inputs": 1, "attrs": {}},
+    "SignedSquare": {"inputs": 1, "attrs": {}},
+    "Log1pExp": {"inputs": 1, "attrs": {}},
     "BinaryProba": {"inputs": 1, "attrs": {}},
     "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": "string"}},
     "Softmax": {"inputs": 1, "attrs": {}},

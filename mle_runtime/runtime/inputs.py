@@ -24,7 +24,7 @@ def _is_dataframe(X):
                for c in t.__mro__[1:])
 
 
-def _from_dataframe(X, feature_names, model_name, categories=None):
+def _from_dataframe(X, feature_names, model_name, categories=None, unseen=None):
     columns = list(X.columns)
     if feature_names is not None:
         names = list(feature_names)
@@ -43,7 +43,7 @@ def _from_dataframe(X, feature_names, model_name, categories=None):
                 )
             X = X[names]  # reorder by name
     if categories:
-        return _with_category_codes(X, categories, model_name)
+        return _with_category_codes(X, categories, model_name, unseen)
     dtypes = set(X.dtypes)
     target = _F32 if dtypes == {_F32} else _F64
     try:
@@ -55,12 +55,13 @@ def _from_dataframe(X, feature_names, model_name, categories=None):
         ) from None
 
 
-def _category_codes(col, categories, name, model_name):
+def _category_codes(col, categories, name, model_name, unseen=None):
     """Category codes of one pandas column as float64 (missing and unseen values: NaN).
 
     ``categories`` is the list the model was trained with (the code of a value is its position
     in it, as ``col.cat.set_categories(categories)`` gives) or None (the column's own codes).
-    Columns without a category dtype are taken as codes already.
+    Columns without a category dtype are taken as codes already. ``unseen="error"`` refuses
+    values outside ``categories`` (otherwise they become NaN, i.e. missing).
     """
     dtype = col.dtype
     if getattr(dtype, "name", None) != "category":
@@ -72,18 +73,27 @@ def _category_codes(col, categories, name, model_name):
                 f"dtype ({model_name} was trained with it as a categorical feature); converting "
                 f"it to numbers failed: {e}") from None
     if categories is not None:
-        col = col.cat.set_categories(categories)
+        known = col.cat.set_categories(categories)
+        if unseen == "error":
+            bad = known.isna().to_numpy() & ~col.isna().to_numpy()
+            if bad.any():
+                raise InputError(
+                    f"column {name!r} of X holds categories that {model_name} did not see in "
+                    f"training: {sorted(set(map(str, col[bad].unique())))[:10]}; known "
+                    f"categories: {list(categories)[:20]}. Map them to a known category or "
+                    "to a missing value first.")
+        col = known
     codes = col.cat.codes.to_numpy().astype(_F64)
     codes[codes < 0] = np.nan
     return codes
 
 
-def _with_category_codes(X, categories, model_name):
+def _with_category_codes(X, categories, model_name, unseen=None):
     out = np.empty(X.shape, dtype=_F64)
     for j, name in enumerate(X.columns):
         col = X.iloc[:, j]
         if name in categories:
-            out[:, j] = _category_codes(col, categories[name], name, model_name)
+            out[:, j] = _category_codes(col, categories[name], name, model_name, unseen)
             continue
         try:
             out[:, j] = col.to_numpy(dtype=_F64, na_value=np.nan)
@@ -106,7 +116,7 @@ def as_matrix(X, model):
             return X if X.flags.c_contiguous else np.ascontiguousarray(X)
     model_name = model._summary()
     if _is_dataframe(X):
-        X = _from_dataframe(X, model._feature_names(), model_name, model._pandas_categories())
+        X = _from_dataframe(X, model._feature_names(), model_name, *model._pandas_categories())
     elif hasattr(X, "tocsr") and hasattr(X, "nnz"):
         raise InputError(
             f"{model_name} got a sparse matrix; mle_runtime models take dense input. "

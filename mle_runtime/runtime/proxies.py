@@ -273,10 +273,14 @@ class MLEModel:
         return names
 
     def _pandas_categories(self):
-        """Metadata "pandas_categories": {column name: training categories or None}, or None."""
+        """(metadata "pandas_categories" {column name: training categories or None} or None,
+        metadata "pandas_unseen": "error" to refuse unseen categories, or None)."""
         spec = self._metadata().get("pandas_categories")
         if spec is None:
-            return None
+            return None, None
+        unseen = self._metadata().get("pandas_unseen")
+        if unseen not in (None, "error"):
+            raise FormatError("metadata 'pandas_unseen' must be \"error\" or absent")
         ok = isinstance(spec, dict) and all(
             v is None or (isinstance(v, list) and
                           all(isinstance(c, (str, int, float, bool)) for c in v))
@@ -284,7 +288,7 @@ class MLEModel:
         if not ok:
             raise FormatError("metadata 'pandas_categories' must map column names to lists of "
                               "categories or null")
-        return spec
+        return spec, unseen
 
     def _keyword_outputs(self, method):
         """{keyword: [(value, output name), ...]} of metadata "keyword_outputs" for a method."""

@@ -69,6 +69,17 @@ def _models():
     X[::4, 2] = np.nan
     out["diabetes hist gradient boosting"] = (
         HistGradientBoostingRegressor(max_iter=8, random_state=0).fit(X, y), X[::20])
+    # LightGBM: float64 node records, missing-value kinds and category bitsets (category_rule
+    # "lightgbm") whose tables the plan must validate too.
+    from lightgbm import LGBMClassifier
+
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.integers(0, 40, 400), rng.normal(size=(400, 3))])
+    y = (np.isin(X[:, 0], [1, 5, 9, 33]) ^ (X[:, 1] > 0.3)).astype(int)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    out["lightgbm categorical"] = (
+        LGBMClassifier(n_estimators=4, num_leaves=6, min_data_per_group=5, cat_smooth=1.0,
+                       verbose=-1).fit(X, y, categorical_feature=[0]), X[::9])
     # Over 64 KiB, so that loads through a path take the memory-mapped route.
     rng = np.random.default_rng(1)
     X = rng.normal(size=(40, 9000))
@@ -94,8 +105,9 @@ def models(tmp_path_factory):
 
 
 MODEL_NAMES = ["iris scaler+logreg", "diabetes ridge", "wine imputer+minmax+sgd",
-               "iris random forest", "diabetes hist gradient boosting", "wide ridge (mapped)"]
-TREE_MODELS = ["iris random forest", "diabetes hist gradient boosting"]
+               "iris random forest", "diabetes hist gradient boosting", "wide ridge (mapped)",
+               "lightgbm categorical"]
+TREE_MODELS = ["iris random forest", "diabetes hist gradient boosting", "lightgbm categorical"]
 
 
 # ------------------------------------------------------------------------------ file layout

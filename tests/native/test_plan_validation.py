@@ -290,6 +290,37 @@ def test_float_op_on_integer_value(refuse):
     refuse(graph, arrays, "graph node 5 (Sigmoid)", "floating point")
 
 
+@pytest.mark.parametrize("op", ["SignedSquare", "Log1pExp"])
+def test_lightgbm_heads_refuse_integer_input(refuse, op):
+    graph, arrays = base()
+    graph["nodes"].append([op, ["v5"], "v6"])  # v5 = ArgMax output, int64
+    refuse(graph, arrays, f"graph node 5 ({op})", "floating point")
+
+
+def test_lightgbm_heads_values():
+    """SignedSquare and Log1pExp as LightGBM writes them (Common::Sign(x) * x * x and
+    std::log1p(std::exp(x)); Python's math calls the same C library functions)."""
+    import math
+
+    graph, arrays = base()
+    graph["nodes"] += [["SignedSquare", ["v2"], "v6"], ["Log1pExp", ["v2"], "v7"]]
+    graph["outputs"] += [["transform", "v6"], ["score_samples", "v7"]]
+    m = _native.load_buffer(encode(graph, arrays))
+    X = np.array([[2.0, 3.0, 1.0], [-1e200, 1e-170, -7.5], [800.0, -800.0, 37.25],
+                  [3000.0, 2.0, 1.0 + 2**-40]])
+    z = (X[:, COLS] - SUB) / DIV
+    assert np.any(z == 0) and np.any(z < 0) and np.any(z > 0)
+    sq = m.run(X, m.outputs["transform"])
+    sp = m.run(X, m.outputs["score_samples"])
+    for v, a, b in zip(z.ravel().tolist(), sq.ravel().tolist(), sp.ravel().tolist()):
+        assert a == float((v > 0) - (v < 0)) * v * v
+        try:
+            want = math.log1p(math.exp(v))
+        except OverflowError:
+            want = math.inf
+        assert b == want
+
+
 @pytest.mark.parametrize("op", ["SubDiv", "Linear", "Impute", "Softmax", "Log", "Normalize"])
 def test_ops_refuse_integer_input(refuse, op):
     graph, arrays = base()

@@ -173,13 +173,28 @@ def _fit(kind):
                                                   categorical_features=[0],
                                                   random_state=0).fit(X, y)
             method = "predict"
+        elif kind == "LGBMRegressor(categorical)":
+            from lightgbm import LGBMRegressor
+
+            X, y = _categorical_diabetes()
+            model = LGBMRegressor(n_estimators=5, num_leaves=8, min_data_per_group=5,
+                                  cat_smooth=1.0, verbose=-1).fit(X, y, categorical_feature=[0])
+            method = "predict"
+        elif kind == "LGBMClassifier(multiclass)":
+            from lightgbm import LGBMClassifier
+
+            X, y = load_wine(return_X_y=True)
+            model = LGBMClassifier(n_estimators=3, num_leaves=6, verbose=-1).fit(X, y)
+            method = "predict_proba"
         else:
             raise KeyError(kind)
     return model, X, method
 
 
 KINDS = ["DecisionTreeRegressor", "RandomForestClassifier", "HistGradientBoostingRegressor",
-         "HistGradientBoostingRegressor(categorical)"]
+         "HistGradientBoostingRegressor(categorical)", "LGBMRegressor(categorical)",
+         "LGBMClassifier(multiclass)"]
+CATEGORICAL_KINDS = ["HistGradientBoostingRegressor(categorical)", "LGBMRegressor(categorical)"]
 
 
 def _make_case(kind, tmp_path):
@@ -232,10 +247,11 @@ def case(request, tmp_path):
     return _make_case(request.param, tmp_path)
 
 
-@pytest.fixture
-def cat_case(tmp_path):
-    """A HistGradientBoostingRegressor whose trees split on a categorical feature."""
-    c = _make_case("HistGradientBoostingRegressor(categorical)", tmp_path)
+@pytest.fixture(params=CATEGORICAL_KINDS)
+def cat_case(request, tmp_path):
+    """A HistGradientBoostingRegressor or LGBMRegressor whose trees split on a categorical
+    feature (category_rule "hist_gradient_boosting" / "lightgbm")."""
+    c = _make_case(request.param, tmp_path)
     s = c.surgery()
     assert "cat_offsets" in s.attrs and "cat_words" in s.attrs
     assert any(int(r["feature_flags"]) & L.TREE_CATEGORICAL for r in s.nodes if not is_leaf(r))

@@ -26,9 +26,13 @@ constexpr uint32_t kKnownFlags = kLeaf | kDefaultLeft | kCategorical | kMissingM
 enum Missing : uint32_t {
   kMissingNone = 0,   // compare as is (NaN compares false: goes right)
   kMissingNaN = 1,    // NaN takes the default direction (scikit-learn, XGBoost, LightGBM "NaN")
-  kMissingZero = 2,   // NaN counts as 0, and 0 takes the default direction (LightGBM "Zero")
+  kMissingZero = 2,   // NaN counts as 0, and |x| <= kZeroThreshold takes the default direction
+                      // (LightGBM "Zero": its IsZero)
   kMissingAsZero = 3  // NaN counts as 0, then compared (LightGBM "None")
 };
+
+// LightGBM's kZeroThreshold: the float literal 1e-35f widened to double.
+constexpr double kZeroThreshold = static_cast<double>(1e-35f);
 
 #pragma pack(push, 1)
 // float32 thresholds (scikit-learn trees after exact rounding, XGBoost).

@@ -30,8 +30,10 @@ Status float_input(const NodeBuild& b) {
   return b.float_input(&in);
 }
 
-// Elementwise maps: Sigmoid (scipy.special.expit), Log (np.log), Exp (np.exp) and HuberScale
-// ((clip(x, -1, 1) + 1) / 2, SGDClassifier's modified_huber probability).
+// Elementwise maps: Sigmoid (scipy.special.expit), Log (np.log), Exp (np.exp), HuberScale
+// ((clip(x, -1, 1) + 1) / 2, SGDClassifier's modified_huber probability), SignedSquare
+// (sign(x) * x * x, LightGBM's regression objectives with reg_sqrt) and Log1pExp
+// (log1p(exp(x)), LightGBM's cross_entropy_lambda), each written as its framework writes it.
 template <int Fn>
 class Elementwise final : public Kernel {
  public:
@@ -47,6 +49,11 @@ class Elementwise final : public Kernel {
           y = std::log(v);
         } else if (Fn == 3) {
           y = std::exp(v);
+        } else if (Fn == 5) {
+          const double sign = static_cast<double>((v > 0.0) - (v < 0.0));
+          y = sign * v * v;
+        } else if (Fn == 6) {
+          y = std::log1p(std::exp(v));
         } else if (Fn == 4) {
           y = -std::pow(2.0, -v);  // IsolationForest.score_samples: -(2 ** -(depth / c))
         } else {
@@ -298,6 +305,8 @@ const OpEntry kActivationOps[] = {
     {"OutlierLabel", make_outlier_label},
     {"SegmentArgMax", make_segment_argmax},
     {"HuberScale", make_elementwise<2>},
+    {"SignedSquare", make_elementwise<5>},
+    {"Log1pExp", make_elementwise<6>},
     {"BinaryProba", make_binary_proba},
     {"NormalizeRows", make_normalize_rows},
     {"Softmax", make_softmax},

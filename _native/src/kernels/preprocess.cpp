@@ -166,11 +166,13 @@ Status make_normalize(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo*
 
 // SimpleImputer: output column j takes input column columns[j] (j itself when `columns` is
 // absent); missing entries (NaN, or equal to missing_value) become fill[j]. Columns dropped by
-// the imputer are simply not listed.
+// the imputer are simply not listed. With compare_float32, a value is missing when its float32
+// rounding equals missing_value (XGBoost reads its input as float32 before the comparison).
 class Impute final : public Kernel {
  public:
-  Impute(int64_t out_cols, const int64_t* columns, const double* fill, bool nan, double missing)
-      : cols_(out_cols), columns_(columns), fill_(fill), nan_(nan), missing_(missing) {}
+  Impute(int64_t out_cols, const int64_t* columns, const double* fill, bool nan, double missing,
+         bool f32)
+      : cols_(out_cols), columns_(columns), fill_(fill), nan_(nan), missing_(missing), f32_(f32) {}
   void run(int64_t rows, const View* in, const View& out) const override {
     dispatch_float(out.dtype, [&](auto tag) {
       using T = decltype(tag);
@@ -179,7 +181,9 @@ class Impute final : public Kernel {
         T* y = out.row<T>(r);
         for (int64_t c = 0; c < cols_; ++c) {
           T v = x[columns_ ? columns_[c] : c];
-          bool miss = nan_ ? std::isnan(v) : (v == static_cast<T>(missing_));
+          bool miss = nan_ ? std::isnan(v)
+                      : f32_ ? (static_cast<float>(v) == static_cast<float>(missing_))
+                             : (v == static_cast<T>(missing_));
           y[c] = miss ? static_cast<T>(fill_[c]) : v;
         }
       }
@@ -192,6 +196,7 @@ class Impute final : public Kernel {
   const double* fill_;
   bool nan_;
   double missing_;
+  bool f32_;
 };
 
 Status make_impute(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
@@ -212,8 +217,10 @@ Status make_impute(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   double missing = 0;
   MLE_RETURN_IF_ERROR(b.boolean("missing_is_nan", &nan));
   if (!nan) MLE_RETURN_IF_ERROR(b.number("missing_value", &missing));
+  bool f32;
+  MLE_RETURN_IF_ERROR(b.boolean_or("compare_float32", false, &f32));
   k->reset(new Impute(n_out, cols ? cols->as<int64_t>() : nullptr, fill->as<double>(), nan,
-                      missing));
+                      missing, f32));
   *out = ValueInfo{n_out, in.kind};
   return Status::OK();
 }

@@ -33,7 +33,7 @@ struct Cmp<Node64> {
 };
 
 // Category sets: set k is the bitset cat_words[cat_offsets[k] .. cat_offsets[k + 1]).
-enum class CategoryRule : uint8_t { kHistGradientBoosting, kXGBoost };
+enum class CategoryRule : uint8_t { kHistGradientBoosting, kXGBoost, kLightGBM };
 
 struct CategorySets {
   const uint32_t* offsets = nullptr;
@@ -62,9 +62,6 @@ inline void category_refs(const trees::Node32& nd, uint32_t* left, uint32_t* kno
   *known = kNoSet;
 }
 
-// HistGradientBoosting's categorical rule (_predictor.pyx): a negative value is missing; the
-// value is truncated to an 8-bit bin like scikit-learn's cast; a category in the left set goes
-// left, a known category goes right, an unknown one is treated as missing.
 // XGBoost's rule (common::Decision): the value is cast to float32 as XGBoost stores its input;
 // NaN is missing (default direction); a negative value or one from 2**24 on is no valid
 // category and goes left; a category in the node's set goes right, any other left.
@@ -78,9 +75,26 @@ inline bool xgboost_category_goes_left(const Node& nd, TX v, const CategorySets&
   return !cats.contains(set, static_cast<uint32_t>(f));
 }
 
+// LightGBM's rule (Tree::CategoricalDecision): the value is truncated toward zero to an int;
+// a negative int goes right, so do NaN and values beyond the int range (on x86-64 the
+// conversion gives INT_MIN for them, which is what LightGBM's predictions show, whatever the
+// node's missing_type); a category in the left set goes left, any other goes right.
+template <class Node, class TX>
+inline bool lightgbm_category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
+  if (!(v > TX(-1)) || !(v < TX(2147483648.0))) return false;  // NaN, <= -1, >= 2**31, inf
+  const uint32_t c = static_cast<uint32_t>(static_cast<int64_t>(v));  // (-1, 0] -> 0
+  uint32_t left, known;
+  category_refs(nd, &left, &known);
+  return cats.contains(left, c);
+}
+
+// HistGradientBoosting's categorical rule (_predictor.pyx): a negative value is missing; the
+// value is truncated to an 8-bit bin like scikit-learn's cast; a category in the left set goes
+// left, a known category goes right, an unknown one is treated as missing.
 template <class Node, class TX>
 inline bool category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
   if (cats.rule == CategoryRule::kXGBoost) return xgboost_category_goes_left(nd, v, cats);
+  if (cats.rule == CategoryRule::kLightGBM) return lightgbm_category_goes_left(nd, v, cats);
   const bool dflt = (nd.feature_flags & trees::kDefaultLeft) != 0;
   if (std::isnan(v) || v < TX(0)) return dflt;
   if (!(v < TX(4294967296.0))) return dflt;  // beyond any category (and keeps the cast defined)
@@ -115,7 +129,8 @@ inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cat
           }
           v = TC(0);
         }
-        if (mk == trees::kMissingZero && v == TC(0)) {
+        // LightGBM's IsZero: |v| <= kZeroThreshold (what its predictor zeroes on input)
+        if (mk == trees::kMissingZero && std::fabs(v) <= TC(trees::kZeroThreshold)) {
           i = (ff & trees::kDefaultLeft) ? i + 1 : nd.right;
           continue;
         }
@@ -126,6 +141,97 @@ inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cat
     i = left ? i + 1 : nd.right;
   }
 }
+
+// Rows walked through one tree together by find_leaves_lanes.
+constexpr int kLanes = 8;
+
+// Walks kLanes rows through one tree at once without branches on the data: each step moves
+// every row that is not at a leaf yet one level down (conditional moves), so the rows' load
+// chains overlap and no comparison outcome is ever predicted. Only for trees without
+// categorical nodes whose missing-value rule is "none" or "NaN" (the common case); the result
+// is the same as find_leaf's. Leaves have feature bits 0 after validation's masking below,
+// and a leaf never moves.
+template <class Node, bool LT, class TX>
+inline void find_leaves_lanes(const Node* tree, const TX* const* xr, uint32_t* leaf_rows) {
+  using TC = typename Cmp<Node>::T;
+  uint32_t idx[kLanes] = {};
+  for (;;) {
+    uint32_t active = 0;
+    for (int j = 0; j < kLanes; ++j) {
+      const Node& nd = tree[idx[j]];
+      const uint32_t ff = nd.feature_flags;
+      const uint32_t internal = (~ff) >> 31;
+      // leaves may carry any feature bits in a damaged file: read column 0 for them
+      const uint32_t f = (ff & trees::kFeatureMask) & (0u - internal);
+      const TC v = static_cast<TC>(xr[j][f]);
+      const TC t = static_cast<TC>(nd.threshold);
+      const bool nan = v != v;
+      const bool cmp = LT ? (v < t) : (v <= t);
+      const bool dl = (ff & trees::kDefaultLeft) &&
+                      ((ff & trees::kMissingMask) >> trees::kMissingShift) == trees::kMissingNaN;
+      const bool left = nan ? dl : cmp;
+      const uint32_t next = left ? idx[j] + 1 : nd.right;
+      idx[j] = internal ? next : idx[j];
+      active |= internal;
+    }
+    if (!active) break;
+  }
+  for (int j = 0; j < kLanes; ++j) leaf_rows[j] = tree[idx[j]].right;
+}
+
+#if defined(__x86_64__)
+bool cpu_has_avx2();
+
+// find_leaves_lanes for Node32 trees with AVX2: the eight rows' node words and feature values
+// are gathered into vector lanes and every step is a handful of vector instructions. The rows
+// are x_rows[j * stride] for the lanes j < n (spare lanes repeat row 0).
+template <bool LT, class TX>
+__attribute__((target("avx2"))) inline void find_leaves_avx2(const trees::Node32* tree,
+                                                              const TX* x_rows, int64_t stride,
+                                                              int n, uint32_t* leaf_rows) {
+  const int* words = reinterpret_cast<const int*>(tree);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i row_off = _mm256_mullo_epi32(
+      _mm256_and_si256(lane, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane)),
+      _mm256_set1_epi32(static_cast<int>(stride)));
+  const __m256i feat_mask = _mm256_set1_epi32(static_cast<int>(trees::kFeatureMask));
+  const __m256i dl_bits = _mm256_set1_epi32(
+      static_cast<int>(trees::kDefaultLeft | trees::kMissingMask));
+  const __m256i dl_nan = _mm256_set1_epi32(
+      static_cast<int>(trees::kDefaultLeft | (trees::kMissingNaN << trees::kMissingShift)));
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i idx = zero;
+  for (;;) {
+    const __m256i w = _mm256_add_epi32(idx, _mm256_add_epi32(idx, idx));  // 3 words per node
+    const __m256i ff = _mm256_i32gather_epi32(words + 1, w, 4);
+    const __m256i internal = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);
+    if (_mm256_movemask_epi8(internal) == 0) break;
+    const __m256 t = _mm256_castsi256_ps(_mm256_i32gather_epi32(words, w, 4));
+    const __m256i right = _mm256_i32gather_epi32(words + 2, w, 4);
+    const __m256i f = _mm256_and_si256(_mm256_and_si256(ff, feat_mask), internal);
+    const __m256i at = _mm256_add_epi32(row_off, f);
+    __m256 v;
+    if constexpr (std::is_same_v<TX, float>) {
+      v = _mm256_i32gather_ps(x_rows, at, 4);
+    } else {
+      const __m256d lo = _mm256_i32gather_pd(x_rows, _mm256_castsi256_si128(at), 8);
+      const __m256d hi = _mm256_i32gather_pd(x_rows, _mm256_extracti128_si256(at, 1), 8);
+      v = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+    }
+    const __m256 cmp = _mm256_cmp_ps(v, t, LT ? _CMP_LT_OQ : _CMP_LE_OQ);
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    const __m256i dl = _mm256_cmpeq_epi32(_mm256_and_si256(ff, dl_bits), dl_nan);
+    const __m256i left = _mm256_or_si256(_mm256_castps_si256(cmp),
+                                         _mm256_and_si256(_mm256_castps_si256(nan), dl));
+    const __m256i next = _mm256_blendv_epi8(right, _mm256_add_epi32(idx, one), left);
+    idx = _mm256_blendv_epi8(idx, next, internal);
+  }
+  const __m256i w = _mm256_add_epi32(idx, _mm256_add_epi32(idx, idx));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf_rows),
+                      _mm256_i32gather_epi32(words + 2, w, 4));
+}
+#endif
 
 class TreeEnsemble final : public Kernel {
  public:
@@ -143,6 +249,7 @@ class TreeEnsemble final : public Kernel {
   bool acc32 = false;  // accumulate="float32": the sum is rounded to float32 after every tree
   bool has_missing = false;
   bool has_cat = false;
+  bool lanes_ok = false;  // every node's missing rule is "none" or "NaN" (find_leaves_lanes)
   CategorySets cats;
 
   // A node visit costs a few multiply-adds' time; assume depth ~8 per tree.
@@ -226,6 +333,9 @@ class TreeEnsemble final : public Kernel {
 
   template <class Node, bool LT, bool HasMissing, bool HasCat, class TX, bool Acc32>
   void walk_acc(int64_t rows, const View& x, const View& y) const {
+    if constexpr (!HasCat) {
+      if (lanes_ok && rows >= kLanes) return walk_lanes<Node, LT, TX, Acc32>(rows, x, y);
+    }
     const Node* all = reinterpret_cast<const Node*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
       const Node* tree = all + roots[t];
@@ -246,6 +356,46 @@ class TreeEnsemble final : public Kernel {
                            n_out;
           double* yr = y.row<double>(r);
           for (int64_t k = 0; k < n_out; ++k) add<Acc32>(yr[k], lv[k]);
+        }
+      }
+    }
+  }
+
+  // walk_acc with kLanes rows at a time (find_leaves_lanes); the last group repeats row 0 in
+  // its spare lanes and drops their results. Sums are added in the same tree order.
+  template <class Node, bool LT, class TX, bool Acc32>
+  void walk_lanes(int64_t rows, const View& x, const View& y) const {
+    const Node* all = reinterpret_cast<const Node*>(nodes);
+#if defined(__x86_64__)
+    const bool avx2 = cpu_has_avx2();
+    // row stride in elements (the gather's 32-bit offsets reach 7 strides plus a feature)
+    const int64_t x_stride = rows > 1 ? (x.row<TX>(1) - x.row<TX>(0)) : 0;
+#endif
+    for (int64_t t = 0; t < n_trees; ++t) {
+      const Node* tree = all + roots[t];
+      const int64_t col = targets ? targets[t] : 0;
+      for (int64_t r0 = 0; r0 < rows; r0 += kLanes) {
+        const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - r0));
+        uint32_t leaf[kLanes];
+#if defined(__x86_64__)
+        if (std::is_same_v<Node, Node32> && avx2 && x_stride < (int64_t(1) << 27)) {
+          find_leaves_avx2<LT, TX>(reinterpret_cast<const Node32*>(tree), x.row<TX>(r0),
+                                   x_stride, n, leaf);
+        } else
+#endif
+        {
+          const TX* xr[kLanes];
+          for (int j = 0; j < kLanes; ++j) xr[j] = x.row<TX>(j < n ? r0 + j : r0);
+          find_leaves_lanes<Node, LT, TX>(tree, xr, leaf);
+        }
+        if (targets || n_out == 1) {
+          for (int j = 0; j < n; ++j) add<Acc32>(y.row<double>(r0 + j)[col], leaves[leaf[j]]);
+        } else {
+          for (int j = 0; j < n; ++j) {
+            const double* lv = leaves + static_cast<int64_t>(leaf[j]) * n_out;
+            double* yr = y.row<double>(r0 + j);
+            for (int64_t k = 0; k < n_out; ++k) add<Acc32>(yr[k], lv[k]);
+          }
         }
       }
     }
@@ -433,7 +583,7 @@ Status tree_error(const NodeBuild& b, int64_t t, const Node* nodes, int64_t size
 template <class Node>
 Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const int32_t* roots,
                    int64_t n_trees, int64_t n_features, int64_t n_leaves, bool* has_missing,
-                   bool* has_cat) {
+                   bool* has_cat, bool* lanes_ok) {
   if (n_features > static_cast<int64_t>(trees::kMaxFeatures) || n_leaves >= (int64_t(1) << 32))
     return b.error("too many features or leaves for tree nodes");
   for (int64_t t = 0; t < n_trees; ++t) {
@@ -464,6 +614,8 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
   }
   *has_cat = (seen & trees::kCategorical) != 0;
   *has_missing = (seen & trees::kMissingMask) != 0;
+  // the "zero" rules (values 2 and 3) have the field's high bit; "none"/"NaN" do not
+  *lanes_ok = !*has_cat && (seen & (2u << trees::kMissingShift)) == 0;
   return Status::OK();
 }
 
@@ -492,6 +644,8 @@ Status check_categories(const NodeBuild& b, TreeEnsemble& e, int64_t n_nodes) {
     e.cats.rule = CategoryRule::kHistGradientBoosting;
   else if (rule == "xgboost")
     e.cats.rule = CategoryRule::kXGBoost;
+  else if (rule == "lightgbm")
+    e.cats.rule = CategoryRule::kLightGBM;
   else
     return Status::Unsupported(b.where() + ": category rule '" + rule + "' is not supported");
   const int64_t n_sets = off->shape[0] - 1;
@@ -568,11 +722,13 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   if (e->wide)
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node64*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
-                                    leaves->shape[0], &e->has_missing, &e->has_cat));
+                                    leaves->shape[0], &e->has_missing, &e->has_cat,
+                                    &e->lanes_ok));
   else
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node32*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
-                                    leaves->shape[0], &e->has_missing, &e->has_cat));
+                                    leaves->shape[0], &e->has_missing, &e->has_cat,
+                                    &e->lanes_ok));
   if (agg == "weighted_median") {
     const TensorRef* w;
     MLE_RETURN_IF_ERROR(b.tensor("median_weights", DType::kF64, {e->n_trees}, &w));

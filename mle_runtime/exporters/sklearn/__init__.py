@@ -110,4 +110,6 @@ def export(model):
                            if isinstance(head.classes, list) else describe_classes(head.classes))
     if head.splits:
         meta["output_splits"] = head.splits
+    if head.meta:
+        meta.update(head.meta)
     return graph, meta

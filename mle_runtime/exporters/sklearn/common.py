@@ -32,6 +32,7 @@ class Head:
     estimator_type: str  # "classifier", "regressor", "transformer", ...
     classes: object = None  # classes_ for classifiers (a list of arrays for multi-output)
     splits: dict = None  # method -> column counts: the method returns a list of column blocks
+    meta: dict = None  # further metadata keys the final step needs (e.g. "keyword_outputs")
 
 
 @dataclass
@@ -69,6 +70,11 @@ def lookup(est):
     cls = type(est)
     if cls.__module__.split(".")[0] == "sklearn" and cls.__name__ in REGISTRY:
         return REGISTRY[cls.__name__]
+    if any(c.__module__.split(".")[0] == "lightgbm" for c in cls.__mro__):
+        # LightGBM's scikit-learn models may end a Pipeline (their exporter refuses the rest)
+        from mle_runtime.exporters import lightgbm
+
+        return {"predictor": lightgbm.pipeline_step}
     base = next((c for c in cls.__mro__[1:]
                  if c.__module__.split(".")[0] == "sklearn" and c.__name__ in REGISTRY), None)
     if base is not None:

@@ -1,0 +1,435 @@
+"""LightGBM exporter: ``LGBMClassifier``, ``LGBMRegressor``, ``LGBMRanker`` and a raw
+``lightgbm.Booster``, read from ``Booster.dump_model()`` (never from pickles) onto the shared
+TreeEnsemble kernel. Importing this module does not import LightGBM; :func:`export` does.
+
+LightGBM's prediction semantics, kept exactly (LightGBM 4.x, ``include/LightGBM/tree.h`` and
+the C API's dense-row readers):
+
+- Input rows are read as double (float32 input widens exactly). Every value with
+  ``|x| <= kZeroThreshold`` (``1e-35f`` widened to double) is dropped from the sparse row the
+  predictor builds, so the trees see it as ``0.0``. Numerical thresholds are rewritten once, at
+  export, so that comparing the caller's value gives the comparison LightGBM makes with the
+  zeroed one (:func:`zeroed_threshold`); no per-value work is added at predict time.
+- ``NumericalDecision``: missing_type ``None``: NaN counts as 0 and is compared
+  (``TREE_MISSING_AS_ZERO``); ``Zero``: NaN and ``|x| <= kZeroThreshold`` take the default
+  direction (``TREE_MISSING_ZERO``, whose kernel test is LightGBM's ``IsZero``); ``NaN``: NaN
+  takes the default direction. Otherwise ``x <= threshold`` (double) goes left.
+- ``CategoricalDecision`` (``decision_type "=="``, threshold ``"1||3||5"``): the kernel's
+  ``category_rule="lightgbm"``.
+- Raw scores: the trees' leaf values added in tree order in double, starting from 0, per
+  output column (``num_tree_per_iteration`` trees per iteration); ``boosting="rf"``
+  (``average_output``) divides the sums by the number of iterations before the output
+  transform, but not the raw scores (as ``GBDT::PredictRaw`` does not). The iterations used are
+  those ``Booster.predict`` uses by default: the first ``best_iteration`` when early stopping
+  set it, else all.
+- Objectives' output transforms (``ObjectiveFunction::ConvertOutput``), applied unless
+  ``raw_score=True`` (metadata ``keyword_outputs``: graph output ``"raw"``).
+
+The scikit-learn models may also end a scikit-learn Pipeline (:func:`pipeline_step`, reached
+through the scikit-learn exporter), except when fitted on pandas category columns. Refused with
+UnsupportedModelError: linear trees, custom (callable) objectives, objectives other than the
+supported ones, subclasses of the LightGBM classes, and category-dtype columns that cannot be
+matched to the model's categorical features (ordered categoricals, explicit
+``categorical_feature`` lists naming other columns).
+"""
+
+import numpy as np
+
+from mle_runtime import _version
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.format import layout as L
+from mle_runtime.ir.graph import Graph
+from mle_runtime.ir.trees import Tree, add_ensemble
+
+_CLASSES = {
+    "LGBMClassifier": "classifier",
+    "LGBMRegressor": "regressor",
+    "LGBMRanker": "ranker",
+    "Booster": "booster",
+}
+
+# LightGBM's kZeroThreshold: ``const double kZeroThreshold = 1e-35f;``
+ZERO_THRESHOLD = float(np.float32(1e-35))
+
+# objective name -> output transform (see ObjectiveFunction::ConvertOutput)
+_IDENTITY_SQRT = ("regression", "regression_l1", "huber", "fair", "quantile", "mape")
+_EXP = ("poisson", "gamma", "tweedie")
+_RANKING = ("lambdarank", "rank_xendcg")
+_SIGMOID = ("binary", "multiclassova", "cross_entropy")
+_SUPPORTED_OBJECTIVES = (_IDENTITY_SQRT + _EXP + _RANKING + _SIGMOID
+                         + ("multiclass", "cross_entropy_lambda"))
+
+_MISSING = {"None": L.TREE_MISSING_AS_ZERO, "Zero": L.TREE_MISSING_ZERO,
+            "NaN": L.TREE_MISSING_NAN}
+
+
+def supported():
+    """Names of the supported LightGBM classes."""
+    return sorted(_CLASSES)
+
+
+def zeroed_threshold(t):
+    """The threshold t' with ``x <= t'  <=>  z(x) <= t`` for every x, where z(x) is 0 when
+    ``|x| <= kZeroThreshold`` and x otherwise (what LightGBM's predictor feeds the trees).
+
+    t >= 0: z(x) <= t holds for x <= t and for every x in [-k, k], so t' = max(t, k).
+    t < 0: z(x) <= t needs x <= t and x outside [-k, k], i.e. x <= t and x < -k, so
+    t' = t when t < -k and the largest double below -k otherwise.
+    NaN is not affected (missing_type None maps it to 0, and 0 <= t' iff 0 <= t).
+    """
+    k = ZERO_THRESHOLD
+    if t >= 0:
+        return max(t, k)
+    if t < -k:
+        return t
+    return float(np.nextafter(-k, -np.inf))
+
+
+def _refuse_class(obj):
+    cls = type(obj)
+    base = next((c for c in cls.__mro__[1:]
+                 if c.__module__.split(".")[0] == "lightgbm" and c.__name__ in _CLASSES), None)
+    if base is not None and cls.__module__.split(".")[0] != "lightgbm":
+        raise UnsupportedModelError(
+            f"{cls.__module__}.{cls.__qualname__} subclasses LightGBM's {base.__name__}; its "
+            f"methods may differ from the base class, so it is not exported. Export a plain "
+            f"{base.__name__} instead."
+        )
+    raise UnsupportedModelError(
+        f"LightGBM class {cls.__name__} is not supported. Supported: "
+        f"{', '.join('lightgbm.' + n for n in supported())}."
+    )
+
+
+def _parse_objective(text):
+    """(name, options dict, flags set) from the model's objective string, e.g.
+    ``"binary sigmoid:1"`` or ``"regression sqrt"``."""
+    if not text:
+        raise UnsupportedModelError(
+            "LightGBM models with a custom (callable) objective are not supported: the model "
+            "does not record how predictions are computed. Supported objectives: "
+            f"{', '.join(_SUPPORTED_OBJECTIVES)}."
+        )
+    name, *rest = str(text).split()
+    opts = dict(p.split(":", 1) for p in rest if ":" in p)
+    flags = {p for p in rest if ":" not in p}
+    if name not in _SUPPORTED_OBJECTIVES:
+        raise UnsupportedModelError(
+            f"LightGBM objective {name!r} is not supported. Supported objectives: "
+            f"{', '.join(_SUPPORTED_OBJECTIVES)}. Retrain with one of them, or store the model "
+            "with joblib."
+        )
+    return name, opts, flags
+
+
+def _bitset(categories):
+    cats = np.asarray(categories, dtype=np.int64)
+    if cats.size == 0:
+        return np.zeros(1, dtype=np.uint32)
+    if cats.min() < 0 or cats.max() >= 2**31:
+        raise UnsupportedModelError("a LightGBM categorical split lists a category outside "
+                                    "[0, 2**31)")
+    words = np.zeros(int(cats.max()) // 32 + 1, dtype=np.uint64)
+    np.bitwise_or.at(words, cats // 32, np.uint64(1) << (cats % 32).astype(np.uint64))
+    return words.astype(np.uint32)
+
+
+def _convert_tree(info, sets, set_index):
+    """A Tree (framework numbering = depth-first visit order) from one ``tree_info`` entry;
+    categorical splits append their left sets to ``sets`` (shared, deduplicated)."""
+    left, right, feature, threshold, value = [], [], [], [], []
+    default_left, missing, categorical, cat_left = [], [], [], []
+    stack = [(info["tree_structure"], -1, False)]
+    while stack:
+        node, parent, is_right = stack.pop()
+        i = len(left)
+        if parent >= 0:
+            (right if is_right else left)[parent] = i
+        left.append(-1)
+        right.append(-1)
+        if "leaf_const" in node or "leaf_coeff" in node:
+            raise UnsupportedModelError(
+                "LightGBM linear trees (linear_tree=True) are not supported: their leaves "
+                "evaluate a linear model of the features. Retrain with linear_tree=False, or "
+                "store the model with joblib."
+            )
+        if "split_feature" not in node:  # a leaf
+            feature.append(0)
+            threshold.append(0.0)
+            value.append(float(node["leaf_value"]))
+            default_left.append(False)
+            missing.append(L.TREE_MISSING_NONE)
+            categorical.append(False)
+            cat_left.append(0)
+            continue
+        feature.append(int(node["split_feature"]))
+        value.append(0.0)
+        default_left.append(bool(node.get("default_left", False)))
+        kind = node.get("missing_type", "None")
+        if kind not in _MISSING:
+            raise UnsupportedModelError(f"unknown LightGBM missing_type {kind!r}")
+        decision = node.get("decision_type")
+        if decision == "<=":
+            threshold.append(zeroed_threshold(float(node["threshold"])))
+            missing.append(_MISSING[kind])
+            categorical.append(False)
+            cat_left.append(0)
+        elif decision == "==":
+            cats = [int(c) for c in str(node["threshold"]).split("||") if c != ""]
+            key = tuple(sorted(set(cats)))
+            if key not in set_index:
+                set_index[key] = len(sets)
+                sets.append(_bitset(key))
+            threshold.append(0.0)
+            missing.append(L.TREE_MISSING_NONE)
+            categorical.append(True)
+            cat_left.append(set_index[key])
+        else:
+            raise UnsupportedModelError(
+                f"LightGBM decision_type {decision!r} is not supported (known: '<=', '==')")
+        stack.append((node["right_child"], i, True))
+        stack.append((node["left_child"], i, False))
+    n = len(left)
+    return Tree(
+        left=np.asarray(left, dtype=np.int64), right=np.asarray(right, dtype=np.int64),
+        feature=np.asarray(feature, dtype=np.int64),
+        threshold=np.asarray(threshold, dtype=np.float64),
+        leaf_value=np.asarray(value, dtype=np.float64).reshape(n, 1),
+        default_left=np.asarray(default_left, dtype=bool),
+        missing=np.asarray(missing, dtype=np.int64),
+        categorical=np.asarray(categorical, dtype=bool),
+        cat_left=np.asarray(cat_left, dtype=np.int64),
+        cat_known=np.full(n, -1, dtype=np.int64),
+    )
+
+
+def _sigmoid_factor(booster, dump_value, n_features, K):
+    """The sigmoid parameter the booster predicts with.
+
+    The objective string keeps it with 6 significant digits (C++ stream default). A booster
+    reloaded from its text (what ``lightgbm.train`` returns by default, and every loaded model)
+    predicts with that rounded value; one kept as trained (``keep_training_booster=True``)
+    with its exact parameter. When the two candidates differ, the booster's own predictions
+    decide.
+    """
+    params = getattr(booster, "params", None) or {}
+    exact = params.get("sigmoid")
+    try:
+        exact = float(exact) if exact is not None else None
+    except (TypeError, ValueError):
+        exact = None
+    if exact is None or exact == dump_value:
+        return dump_value
+    import math
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, n_features)) * 3.0
+    raw = np.asarray(booster.predict(X, raw_score=True), dtype=np.float64).reshape(-1)
+    prob = np.asarray(booster.predict(X), dtype=np.float64).reshape(-1)
+    for s in (dump_value, exact):
+        # math.exp is the C library's exp, as LightGBM's std::exp (numpy's may differ by an ulp)
+        if all(1.0 / (1.0 + math.exp(-s * r)) == p for r, p in zip(raw.tolist(), prob.tolist())):
+            return s
+    raise UnsupportedModelError(
+        f"cannot tell which sigmoid parameter this LightGBM model predicts with ({exact!r} or "
+        f"the rounded {dump_value!r}); reload the model from its text "
+        "(lightgbm.Booster(model_str=booster.model_to_string())) before exporting it"
+    )
+
+
+def _pandas_categories(dump):
+    """``{feature name: categories}`` for the DataFrame's category columns (metadata key
+    ``pandas_categories``), or None.
+
+    LightGBM keeps the category lists of the training DataFrame's category-dtype columns in
+    column order (``pandas_categorical``) without their names; the categorical features of the
+    model (those whose feature_infos list values) are those columns when the counts agree.
+    """
+    lists = dump.get("pandas_categorical")
+    if not lists:
+        return None
+    names = dump["feature_names"]
+    infos = dump.get("feature_infos") or {}
+    cat_names = [n for n in names if isinstance(infos.get(n), dict) and infos[n].get("values")]
+    if len(cat_names) != len(lists):
+        raise UnsupportedModelError(
+            f"this LightGBM model was trained on a DataFrame with {len(lists)} category-dtype "
+            f"column(s) but has {len(cat_names)} categorical feature(s) ({cat_names}); which "
+            "columns hold which categories cannot be told from the model (ordered categoricals "
+            "or an explicit categorical_feature list cause this). Supported: unordered "
+            "category columns as the only categorical features."
+        )
+    out = {}
+    for name, values in zip(cat_names, lists):
+        vals = []
+        for v in values:
+            if isinstance(v, (bool, np.bool_)):
+                vals.append(bool(v))
+            elif isinstance(v, (int, np.integer)):
+                vals.append(int(v))
+            elif isinstance(v, (float, np.floating)):
+                vals.append(float(v))
+            elif isinstance(v, str):
+                vals.append(v)
+            else:
+                raise UnsupportedModelError(
+                    f"category values of type {type(v).__name__} (column {name!r}) are not "
+                    "supported; use str, int or float categories")
+        out[name] = vals
+    return out
+
+
+def build(booster, graph, x, n_features):
+    """Adds the model's ensemble and output transform over value ``x``.
+
+    Returns ``(raw, transformed, K, objective name, dump)``: raw scores (K columns), the values
+    ``Booster.predict`` returns by default, and the ``dump_model()`` dict.
+    """
+    dump = booster.dump_model(num_iteration=booster.best_iteration)
+    name, opts, flags = _parse_objective(dump.get("objective"))
+    K = int(dump["num_tree_per_iteration"])
+    infos = dump["tree_info"]
+    if not infos:
+        raise UnsupportedModelError("the LightGBM model has no trees")
+    if int(dump["max_feature_idx"]) + 1 != n_features:
+        raise UnsupportedModelError("the LightGBM model's feature count is inconsistent")
+    sets, set_index = [], {}
+    trees = [_convert_tree(info, sets, set_index) for info in infos]
+    targets = [int(info["tree_index"]) % K for info in infos]
+    if len(trees) % K:
+        raise UnsupportedModelError("the LightGBM model's tree count is not a multiple of "
+                                    "num_tree_per_iteration")
+    g = graph
+    raw = add_ensemble(g, x, trees, n_features=n_features, wide=True, compare="<=",
+                       aggregate="sum", category_sets=sets,
+                       category_rule="lightgbm" if sets else None,
+                       targets=targets if K > 1 else None, n_outputs=K if K > 1 else None)
+    score = raw
+    if dump.get("average_output"):
+        # GBDT::Predict divides by the iteration count; PredictRaw (raw_score=True) does not
+        iterations = len(trees) // K
+        score = g.add("SubDiv", [raw], div=g.tensor(np.full(K, float(iterations)), "float64"))
+    if name in _IDENTITY_SQRT:
+        out = g.add("SignedSquare", [score]) if "sqrt" in flags else score
+    elif name in _EXP:
+        out = g.add("Exp", [score])
+    elif name in _RANKING:
+        out = score
+    elif name == "multiclass":
+        out = g.add("Softmax", [score])
+    elif name == "cross_entropy_lambda":
+        out = g.add("Log1pExp", [score])
+    elif name == "cross_entropy":
+        out = g.add("Sigmoid", [score])
+    else:  # binary, multiclassova: 1 / (1 + exp(-sigmoid * score))
+        s = _sigmoid_factor(booster, float(opts.get("sigmoid", "1")), n_features, K)
+        out = g.add("Sigmoid", [score if s == 1.0 else g.add("Scale", [score], factor=s)])
+    return raw, out, K, name, dump
+
+
+def _feature_names(obj, dump, wrapper):
+    """Column names to match DataFrame input against, or None for models fitted on arrays."""
+    if wrapper:
+        names = getattr(obj, "feature_names_in_", None)
+        return None if names is None else [str(n) for n in np.asarray(names)]
+    names = [str(n) for n in dump["feature_names"]]
+    if names == [f"Column_{i}" for i in range(len(names))]:
+        return None  # LightGBM's names for unnamed (array) columns
+    return names
+
+
+def _fitted_booster(obj):
+    """(booster, kind) of a LightGBM model; refuses other classes and unfitted models."""
+    cls = type(obj)
+    if cls.__name__ not in _CLASSES or cls.__module__.split(".")[0] != "lightgbm":
+        _refuse_class(obj)
+    kind = _CLASSES[cls.__name__]
+    if kind == "booster":
+        return obj, kind
+    if not obj.__sklearn_is_fitted__():
+        raise ValueError(f"{cls.__name__} is not fitted; call fit before dumping it")
+    if callable(getattr(obj, "objective", None)):
+        _parse_objective(None)
+    return obj.booster_, kind
+
+
+def _heads(obj, kind, graph, x, n_features):
+    """Graph outputs ``{name: (value, ravel)}``, the ``keyword_outputs`` list, the objective
+    name, the classes (classifiers) and the ``dump_model()`` dict."""
+    booster = obj if kind == "booster" else obj.booster_
+    raw, out, K, objective, dump = build(booster, graph, x, n_features)
+    classes = None
+    if kind == "classifier":
+        classes = np.asarray(obj.classes_)
+        multiclass = len(classes) > 2
+        if multiclass != (K > 1) or (multiclass and K != len(classes)):
+            raise UnsupportedModelError(
+                f"LGBMClassifier with {len(classes)} classes and objective {objective!r} "
+                f"({K} trees per iteration) is not supported")
+        # LGBMClassifier.predict_proba: [1 - p, p] for one column; predict: the first arg-max
+        # of predict_proba's rows, mapped to classes_
+        proba = out if multiclass else graph.add("BinaryProba", [out])
+        outputs = {"predict": (graph.add("ArgMax", [proba]), True),
+                   "predict_proba": (proba, False)}
+        keyword = [["predict", "raw_score", True, "raw"],
+                   ["predict_proba", "raw_score", True, "raw"]]
+    else:
+        outputs = {"predict": (out, K == 1)}
+        keyword = [["predict", "raw_score", True, "raw"]]
+    outputs["raw"] = (raw, K == 1)
+    return outputs, keyword, objective, classes, dump
+
+
+def pipeline_step(est, ctx, x):
+    """Exports a LightGBM scikit-learn model as the last step of a scikit-learn Pipeline
+    (``mle_runtime.exporters.sklearn``'s predictor role); returns its Head."""
+    from mle_runtime.exporters.sklearn.common import Head
+
+    booster, kind = _fitted_booster(est)
+    if kind == "booster":
+        _refuse_class(est)
+    if booster.pandas_categorical:
+        raise UnsupportedModelError(
+            f"{type(est).__name__} fitted on pandas category columns cannot be a Pipeline step "
+            "here (the steps before it would have to output those columns); export the "
+            "LightGBM model on its own")
+    ctx.accepts_inf = True  # LightGBM takes infinity (and NaN) as they are
+    outputs, keyword, objective, classes, _ = _heads(est, kind, ctx.graph, x,
+                                                     int(booster.num_feature()))
+    return Head(outputs, kind, classes,
+                meta={"keyword_outputs": keyword, "objective": objective})
+
+
+def export(obj):
+    """Returns (Graph, metadata dict) for a fitted LightGBM model."""
+    import lightgbm
+
+    booster, kind = _fitted_booster(obj)
+    cls = type(obj)
+    n_features = int(booster.num_feature())
+    graph = Graph(cls.__name__, n_features)
+    graph.allow_nan = True
+    graph.allow_inf = True
+    outputs, keyword, objective, classes, dump = _heads(obj, kind, graph, "X", n_features)
+    for name, (value, ravel) in outputs.items():
+        graph.output(name, value, ravel)
+    meta = {
+        "mle_runtime_version": _version.__version__,
+        "framework": "lightgbm",
+        "framework_version": lightgbm.__version__,
+        "model_class": f"lightgbm.{cls.__name__}",
+        "estimator_type": kind,
+        "objective": objective,
+        "keyword_outputs": keyword,
+    }
+    if classes is not None:
+        from mle_runtime.exporters.sklearn.common import describe_classes
+
+        meta["classes"] = describe_classes(classes)
+    names = _feature_names(obj, dump, kind != "booster")
+    if names is not None:
+        meta["feature_names_in"] = names
+    cats = _pandas_categories(dump)
+    if cats is not None:
+        meta["pandas_categories"] = cats
+    return graph, meta
