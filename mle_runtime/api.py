@@ -211,6 +211,7 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
     cache : bool, default True
         Return the already-loaded model when the same unchanged file was loaded before (see
         :mod:`mle_runtime.cache`: large and compressed files only). False always reloads.
+        Loads that verify a signature or decrypt never use the cache.
 
     Returns
     -------
@@ -233,7 +234,7 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
     is_path = isinstance(filename, (str, os.PathLike))
     if is_path and public_key is None and not require_signature and encryption_key is None:
         path = os.fspath(filename)
-        if cache and path in _cache._entries:
+        if cache and path in _cache._entries:  # (a dict lookup: nothing more for other files)
             native = _cache.lookup(path)
             if native is not None:
                 return MLEModel(native, n_threads)
@@ -252,6 +253,9 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
         if cache and native.mapped:
             _cache.store(path, native.meta_bytes(), native)
         return MLEModel(native, n_threads)
+    if public_key is None and require_signature:
+        raise ValueError("require_signature=True needs public_key= (the key the file must be "
+                         "signed with)")
     if is_path:
         with open(filename, "rb") as f:
             data = f.read()
@@ -266,9 +270,6 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
             f"filename must be a str, an os.PathLike or a binary file object, got "
             f"{type(filename).__name__}"
         )
-    if public_key is None and require_signature:
-        raise ValueError("require_signature=True needs public_key= (the key the file must be "
-                         "signed with)")
     if public_key is not None:
         from mle_runtime.format import container, crypto
 
