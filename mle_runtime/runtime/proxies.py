@@ -128,6 +128,15 @@ def _with_dtype(method, dtype):
     return wrapped
 
 
+def _as_column(method):
+    """Wraps a bound method so that its 1-D result is returned as a column (n, 1)."""
+
+    def wrapped(X, *, n_threads=None):
+        return method(X, n_threads=n_threads).reshape(-1, 1)
+
+    return wrapped
+
+
 def _same_value(a, b):
     """Keyword value equality that keeps True apart from 1 and "1"."""
     return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) \
@@ -325,6 +334,16 @@ class MLEModel:
         dt = spec.get(output)
         return None if dt is None else np.dtype(dt)
 
+    def _column_output(self, output):
+        """Whether metadata "column_outputs" lists this output: the framework returns it as a
+        column of shape (n, 1) (CatBoost's multiclass labels)."""
+        spec = self._metadata().get("column_outputs")
+        if spec is None:
+            return False
+        if not isinstance(spec, list) or not all(isinstance(v, str) for v in spec):
+            raise FormatError("metadata 'column_outputs' must be a list of output names")
+        return output in spec
+
     def _integer_rule(self):
         """(keep, fill_dtypes) from the metadata's "integer_input", or None when absent."""
         spec = self._metadata().get("integer_input")
@@ -389,6 +408,8 @@ class MLEModel:
         cast = self._output_dtype(name)
         if cast is not None:
             method = _with_dtype(method, cast)
+        if self._column_output(name):
+            method = _as_column(method)
         rule = self._integer_rule()
         if rule is not None:
             method = _with_integer_rule(method, name == "transform" and rule[0], rule[1], model)

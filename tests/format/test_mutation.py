@@ -80,11 +80,21 @@ def _models():
     out["lightgbm categorical"] = (
         LGBMClassifier(n_estimators=4, num_leaves=6, min_data_per_group=5, cat_smooth=1.0,
                        verbose=-1).fit(X, y, categorical_feature=[0]), X[::9])
-    # Over 64 KiB, so that loads through a path take the memory-mapped route.
+    # Over 64 KiB: with the read threshold lowered to that (fixture below), loads through a
+    # path take the memory-mapped route.
     rng = np.random.default_rng(1)
     X = rng.normal(size=(40, 9000))
     out["wide ridge (mapped)"] = (Ridge().fit(X, rng.normal(size=40)), X[:5])
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_read_threshold():
+    """Files over 64 KiB are memory-mapped in this module (2 MiB by default), so that the
+    mapped route meets every mutation without multi-megabyte test models."""
+    old = _native._read_threshold(64 * 1024)
+    yield
+    _native._read_threshold(old)
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,7 @@ extern const OpEntry kPreprocessOps[];
 extern const OpEntry kLinearOps[];
 extern const OpEntry kActivationOps[];
 extern const OpEntry kTreeOps[];
+extern const OpEntry kObliviousOps[];
 extern const OpEntry kFloat32LinkOps[];
 
 // Calls f.template operator()<T>() with T = float or double according to dt.

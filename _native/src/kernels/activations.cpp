@@ -294,9 +294,105 @@ Status make_scale(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out
   return Status::OK();
 }
 
+// Log-probabilities from raw scores, computed without cancellation: log(sigmoid(x)) is
+// -log1p(exp(-x)) for x >= 0 and x - log1p(exp(x)) below (CatBoost's "LogProbability").
+inline double log_sigmoid(double x) {
+  return x >= 0.0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x));
+}
+
+// One raw score column x -> [log(1 - sigmoid(x)), log(sigmoid(x))].
+class BinaryLogProba final : public Kernel {
+ public:
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      const double x = get(in[0], r, 0);
+      put(out, r, 0, log_sigmoid(-x));
+      put(out, r, 1, log_sigmoid(x));
+    }
+  }
+};
+
+Status make_binary_log_proba(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  if (b.inputs()[0].cols != 1) return b.error("input must have exactly one column");
+  k->reset(new BinaryLogProba());
+  *out = same_kind(b, 2);
+  return Status::OK();
+}
+
+// log(sigmoid(x)) per element (one-vs-all classifiers).
+class LogSigmoid final : public Kernel {
+ public:
+  explicit LogSigmoid(int64_t cols) : cols_(cols) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols_; ++c) put(out, r, c, log_sigmoid(get(in[0], r, c)));
+  }
+
+ private:
+  int64_t cols_;
+};
+
+Status make_log_sigmoid(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  k->reset(new LogSigmoid(b.inputs()[0].cols));
+  *out = same_kind(b, b.inputs()[0].cols);
+  return Status::OK();
+}
+
+// Row-wise log of the softmax: x - max - log(sum(exp(x - max))).
+class LogSoftmax final : public Kernel {
+ public:
+  explicit LogSoftmax(int64_t cols) : cols_(cols) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      double m = get(in[0], r, 0);
+      for (int64_t c = 1; c < cols_; ++c) m = std::max(m, get(in[0], r, c));
+      double s = 0.0;
+      for (int64_t c = 0; c < cols_; ++c) s += std::exp(get(in[0], r, c) - m);
+      const double ls = std::log(s);
+      for (int64_t c = 0; c < cols_; ++c) put(out, r, c, (get(in[0], r, c) - m) - ls);
+    }
+  }
+
+ private:
+  int64_t cols_;
+};
+
+Status make_log_softmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  k->reset(new LogSoftmax(b.inputs()[0].cols));
+  *out = same_kind(b, b.inputs()[0].cols);
+  return Status::OK();
+}
+
+// [mean, log_sigma] -> [mean, exp(2 * log_sigma)] (CatBoost's RMSEWithUncertainty prediction:
+// the mean and the variance).
+class MeanVariance final : public Kernel {
+ public:
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      put(out, r, 0, get(in[0], r, 0));
+      put(out, r, 1, std::exp(2.0 * get(in[0], r, 1)));
+    }
+  }
+};
+
+Status make_mean_variance(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(float_input(b));
+  if (b.inputs()[0].cols != 2) return b.error("input must have exactly two columns");
+  k->reset(new MeanVariance());
+  *out = same_kind(b, 2);
+  return Status::OK();
+}
+
 }  // namespace
 
 const OpEntry kActivationOps[] = {
+    {"BinaryLogProba", make_binary_log_proba},
+    {"LogSigmoid", make_log_sigmoid},
+    {"LogSoftmax", make_log_softmax},
+    {"MeanVariance", make_mean_variance},
     {"Scale", make_scale},
     {"Sigmoid", make_elementwise<0>},
     {"Log", make_elementwise<1>},

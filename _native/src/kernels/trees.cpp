@@ -147,11 +147,10 @@ constexpr int kLanes = 8;
 
 // Walks kLanes rows through one tree at once without branches on the data: each step moves
 // every row that is not at a leaf yet one level down (conditional moves), so the rows' load
-// chains overlap and no comparison outcome is ever predicted. Only for trees without
-// categorical nodes whose missing-value rule is "none" or "NaN" (the common case); the result
-// is the same as find_leaf's. Leaves have feature bits 0 after validation's masking below,
-// and a leaf never moves.
-template <class Node, bool LT, class TX>
+// chains overlap and no comparison outcome is ever predicted. For trees without categorical
+// nodes; gives find_leaf's result for every missing-value rule (Zero: the "zero" rules, LightGBM's,
+// occur in the ensemble). A leaf never moves, and reads column 0 whatever its feature bits.
+template <class Node, bool LT, bool Zero, class TX>
 inline void find_leaves_lanes(const Node* tree, const TX* const* xr, uint32_t* leaf_rows) {
   using TC = typename Cmp<Node>::T;
   uint32_t idx[kLanes] = {};
@@ -161,15 +160,18 @@ inline void find_leaves_lanes(const Node* tree, const TX* const* xr, uint32_t* l
       const Node& nd = tree[idx[j]];
       const uint32_t ff = nd.feature_flags;
       const uint32_t internal = (~ff) >> 31;
-      // leaves may carry any feature bits in a damaged file: read column 0 for them
       const uint32_t f = (ff & trees::kFeatureMask) & (0u - internal);
-      const TC v = static_cast<TC>(xr[j][f]);
-      const TC t = static_cast<TC>(nd.threshold);
+      TC v = static_cast<TC>(xr[j][f]);
+      const uint32_t mk = (ff & trees::kMissingMask) >> trees::kMissingShift;
       const bool nan = v != v;
+      bool use_default = nan && mk == trees::kMissingNaN;
+      if (Zero) {
+        v = (nan && mk >= trees::kMissingZero) ? TC(0) : v;
+        use_default |= mk == trees::kMissingZero && std::fabs(v) <= TC(trees::kZeroThreshold);
+      }
+      const TC t = static_cast<TC>(nd.threshold);
       const bool cmp = LT ? (v < t) : (v <= t);
-      const bool dl = (ff & trees::kDefaultLeft) &&
-                      ((ff & trees::kMissingMask) >> trees::kMissingShift) == trees::kMissingNaN;
-      const bool left = nan ? dl : cmp;
+      const bool left = use_default ? (ff & trees::kDefaultLeft) != 0 : cmp;
       const uint32_t next = left ? idx[j] + 1 : nd.right;
       idx[j] = internal ? next : idx[j];
       active |= internal;
@@ -182,35 +184,32 @@ inline void find_leaves_lanes(const Node* tree, const TX* const* xr, uint32_t* l
 #if defined(__x86_64__)
 bool cpu_has_avx2();
 
-// find_leaves_lanes for Node32 trees with AVX2: the eight rows' node words and feature values
-// are gathered into vector lanes and every step is a handful of vector instructions. The rows
-// are x_rows[j * stride] for the lanes j < n (spare lanes repeat row 0).
-template <bool LT, class TX>
-__attribute__((target("avx2"))) inline void find_leaves_avx2(const trees::Node32* tree,
-                                                              const TX* x_rows, int64_t stride,
-                                                              int n, uint32_t* leaf_rows) {
-  const int* words = reinterpret_cast<const int*>(tree);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i row_off = _mm256_mullo_epi32(
-      _mm256_and_si256(lane, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane)),
-      _mm256_set1_epi32(static_cast<int>(stride)));
-  const __m256i feat_mask = _mm256_set1_epi32(static_cast<int>(trees::kFeatureMask));
-  const __m256i dl_bits = _mm256_set1_epi32(
-      static_cast<int>(trees::kDefaultLeft | trees::kMissingMask));
-  const __m256i dl_nan = _mm256_set1_epi32(
-      static_cast<int>(trees::kDefaultLeft | (trees::kMissingNaN << trees::kMissingShift)));
-  const __m256i one = _mm256_set1_epi32(1);
-  const __m256i zero = _mm256_setzero_si256();
-  __m256i idx = zero;
-  for (;;) {
+// find_leaves_lanes for Node32 trees with AVX2: the rows' node words and feature values are
+// gathered into vector lanes and every step is a handful of vector instructions. Two groups of
+// eight rows advance together so that one group's gathers overlap the other's. The rows are
+// x_rows[j * stride] for j < n (n <= 16; spare lanes repeat row 0).
+struct Avx2Walk {
+  __m256i feat_mask, dl_bits, dl_nan, one, zero;
+  __attribute__((target("avx2"))) Avx2Walk()
+      : feat_mask(_mm256_set1_epi32(static_cast<int>(trees::kFeatureMask))),
+        dl_bits(_mm256_set1_epi32(static_cast<int>(trees::kDefaultLeft | trees::kMissingMask))),
+        dl_nan(_mm256_set1_epi32(static_cast<int>(
+            trees::kDefaultLeft | (trees::kMissingNaN << trees::kMissingShift)))),
+        one(_mm256_set1_epi32(1)),
+        zero(_mm256_setzero_si256()) {}
+
+  // One level down for the eight rows at idx (rows at leaves stay); *internal: lanes that moved.
+  template <bool LT, class TX>
+  __attribute__((target("avx2"))) inline __m256i step(const int* words, const TX* x_rows,
+                                                      __m256i row_off, __m256i idx,
+                                                      __m256i* internal) const {
     const __m256i w = _mm256_add_epi32(idx, _mm256_add_epi32(idx, idx));  // 3 words per node
     const __m256i ff = _mm256_i32gather_epi32(words + 1, w, 4);
-    const __m256i internal = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);
-    if (_mm256_movemask_epi8(internal) == 0) break;
+    const __m256i in = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);
+    *internal = in;
     const __m256 t = _mm256_castsi256_ps(_mm256_i32gather_epi32(words, w, 4));
     const __m256i right = _mm256_i32gather_epi32(words + 2, w, 4);
-    const __m256i f = _mm256_and_si256(_mm256_and_si256(ff, feat_mask), internal);
-    const __m256i at = _mm256_add_epi32(row_off, f);
+    const __m256i at = _mm256_add_epi32(row_off, _mm256_and_si256(_mm256_and_si256(ff, feat_mask), in));
     __m256 v;
     if constexpr (std::is_same_v<TX, float>) {
       v = _mm256_i32gather_ps(x_rows, at, 4);
@@ -225,11 +224,36 @@ __attribute__((target("avx2"))) inline void find_leaves_avx2(const trees::Node32
     const __m256i left = _mm256_or_si256(_mm256_castps_si256(cmp),
                                          _mm256_and_si256(_mm256_castps_si256(nan), dl));
     const __m256i next = _mm256_blendv_epi8(right, _mm256_add_epi32(idx, one), left);
-    idx = _mm256_blendv_epi8(idx, next, internal);
+    return _mm256_blendv_epi8(idx, next, in);
   }
-  const __m256i w = _mm256_add_epi32(idx, _mm256_add_epi32(idx, idx));
+};
+
+template <bool LT, class TX>
+__attribute__((target("avx2"))) inline void find_leaves_avx2(const trees::Node32* tree,
+                                                              const TX* x_rows, int64_t stride,
+                                                              int n, uint32_t* leaf_rows) {
+  static const Avx2Walk k;
+  const int* words = reinterpret_cast<const int*>(tree);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i vn = _mm256_set1_epi32(n);
+  const __m256i vs = _mm256_set1_epi32(static_cast<int>(stride));
+  const __m256i lane2 = _mm256_add_epi32(lane, _mm256_set1_epi32(8));
+  const __m256i off_a = _mm256_mullo_epi32(_mm256_and_si256(lane, _mm256_cmpgt_epi32(vn, lane)), vs);
+  const __m256i off_b =
+      _mm256_mullo_epi32(_mm256_and_si256(lane2, _mm256_cmpgt_epi32(vn, lane2)), vs);
+  __m256i a = k.zero, b = k.zero;
+  for (;;) {
+    __m256i ia, ib;
+    a = k.step<LT>(words, x_rows, off_a, a, &ia);
+    b = k.step<LT>(words, x_rows, off_b, b, &ib);
+    if (_mm256_movemask_epi8(_mm256_or_si256(ia, ib)) == 0) break;
+  }
+  const __m256i wa = _mm256_add_epi32(a, _mm256_add_epi32(a, a));
+  const __m256i wb = _mm256_add_epi32(b, _mm256_add_epi32(b, b));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf_rows),
-                      _mm256_i32gather_epi32(words + 2, w, 4));
+                      _mm256_i32gather_epi32(words + 2, wa, 4));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf_rows + 8),
+                      _mm256_i32gather_epi32(words + 2, wb, 4));
 }
 #endif
 
@@ -249,7 +273,8 @@ class TreeEnsemble final : public Kernel {
   bool acc32 = false;  // accumulate="float32": the sum is rounded to float32 after every tree
   bool has_missing = false;
   bool has_cat = false;
-  bool lanes_ok = false;  // every node's missing rule is "none" or "NaN" (find_leaves_lanes)
+  bool lanes_ok = false;  // no categorical node (find_leaves_lanes)
+  bool has_zero = false;  // some node uses a "zero" missing-value rule
   CategorySets cats;
 
   // A node visit costs a few multiply-adds' time; assume depth ~8 per tree.
@@ -334,7 +359,10 @@ class TreeEnsemble final : public Kernel {
   template <class Node, bool LT, bool HasMissing, bool HasCat, class TX, bool Acc32>
   void walk_acc(int64_t rows, const View& x, const View& y) const {
     if constexpr (!HasCat) {
-      if (lanes_ok && rows >= kLanes) return walk_lanes<Node, LT, TX, Acc32>(rows, x, y);
+      if (lanes_ok && rows >= kLanes) {
+        if (has_zero) return walk_lanes<Node, LT, true, TX, Acc32>(rows, x, y);
+        return walk_lanes<Node, LT, false, TX, Acc32>(rows, x, y);
+      }
     }
     const Node* all = reinterpret_cast<const Node*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
@@ -363,7 +391,7 @@ class TreeEnsemble final : public Kernel {
 
   // walk_acc with kLanes rows at a time (find_leaves_lanes); the last group repeats row 0 in
   // its spare lanes and drops their results. Sums are added in the same tree order.
-  template <class Node, bool LT, class TX, bool Acc32>
+  template <class Node, bool LT, bool Zero, class TX, bool Acc32>
   void walk_lanes(int64_t rows, const View& x, const View& y) const {
     const Node* all = reinterpret_cast<const Node*>(nodes);
 #if defined(__x86_64__)
@@ -374,11 +402,18 @@ class TreeEnsemble final : public Kernel {
     for (int64_t t = 0; t < n_trees; ++t) {
       const Node* tree = all + roots[t];
       const int64_t col = targets ? targets[t] : 0;
-      for (int64_t r0 = 0; r0 < rows; r0 += kLanes) {
-        const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - r0));
-        uint32_t leaf[kLanes];
 #if defined(__x86_64__)
-        if (std::is_same_v<Node, Node32> && avx2 && x_stride < (int64_t(1) << 27)) {
+      const bool vec = std::is_same_v<Node, Node32> && !Zero && avx2 &&
+                       x_stride < (int64_t(1) << 26);
+#else
+      const bool vec = false;
+#endif
+      const int64_t group = vec ? 2 * kLanes : kLanes;
+      for (int64_t r0 = 0; r0 < rows; r0 += group) {
+        const int n = static_cast<int>(std::min<int64_t>(group, rows - r0));
+        uint32_t leaf[2 * kLanes];
+#if defined(__x86_64__)
+        if (vec) {
           find_leaves_avx2<LT, TX>(reinterpret_cast<const Node32*>(tree), x.row<TX>(r0),
                                    x_stride, n, leaf);
         } else
@@ -386,7 +421,7 @@ class TreeEnsemble final : public Kernel {
         {
           const TX* xr[kLanes];
           for (int j = 0; j < kLanes; ++j) xr[j] = x.row<TX>(j < n ? r0 + j : r0);
-          find_leaves_lanes<Node, LT, TX>(tree, xr, leaf);
+          find_leaves_lanes<Node, LT, Zero, TX>(tree, xr, leaf);
         }
         if (targets || n_out == 1) {
           for (int j = 0; j < n; ++j) add<Acc32>(y.row<double>(r0 + j)[col], leaves[leaf[j]]);
@@ -526,6 +561,67 @@ __attribute__((target("avx2"))) uint32_t tree_ok_avx2_node32(const trees::Node32
   return i;
 }
 
+// Word `perm` of each of the eight 16-byte records held by a..d (two per register), in lanes.
+__attribute__((target("avx2"))) inline __m256i node64_lanes(__m256i a, __m256i b, __m256i c,
+                                                            __m256i d, __m256i perm) {
+  return _mm256_blend_epi32(
+      _mm256_blend_epi32(_mm256_permutevar8x32_epi32(a, perm),
+                         _mm256_permutevar8x32_epi32(b, perm), 0x0C),
+      _mm256_blend_epi32(_mm256_permutevar8x32_epi32(c, perm),
+                         _mm256_permutevar8x32_epi32(d, perm), 0xC0),
+      0xF0);
+}
+
+// The same checks for 16-byte Node64 records: four 256-bit loads hold eight records, whose
+// feature_flags (word 2 of each) and right (word 3) words are permuted into lanes.
+__attribute__((target("avx2"))) uint32_t tree_ok_avx2_node64(const trees::Node64* nodes,
+                                                             uint32_t sz, uint32_t n_features,
+                                                             uint32_t n_leaves, uint32_t* bad_out,
+                                                             uint32_t* seen_out) {
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(nodes);
+  const __m256i pf = _mm256_setr_epi32(2, 6, 2, 6, 2, 6, 2, 6);
+  const __m256i pr = _mm256_setr_epi32(3, 7, 3, 7, 3, 7, 3, 7);
+  const __m256i feat_mask = _mm256_set1_epi32(static_cast<int>(trees::kFeatureMask));
+  const __m256i unknown = _mm256_set1_epi32(
+      static_cast<int>(trees::kFlagMask & ~trees::kKnownFlags));
+  const __m256i nf = _mm256_set1_epi32(static_cast<int>(n_features));
+  const __m256i nl = _mm256_set1_epi32(static_cast<int>(n_leaves));
+  const __m256i vsz = _mm256_set1_epi32(static_cast<int>(sz));
+  __m256i idx = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8);  // i + 1
+  const __m256i eight = _mm256_set1_epi32(8);
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i bad = zero, seen = zero;
+  uint32_t i = 0;
+  for (; i + 8 <= sz; i += 8, w += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 8));
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+    const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 24));
+    const __m256i ff = node64_lanes(a, b, c, d, pf);
+    const __m256i rt = node64_lanes(a, b, c, d, pr);
+    const __m256i m = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);  // internal
+    const __m256i val = _mm256_sub_epi32(rt, _mm256_and_si256(idx, m));
+    const __m256i lim = _mm256_or_si256(_mm256_and_si256(_mm256_sub_epi32(vsz, idx), m),
+                                        _mm256_andnot_si256(m, nl));
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_max_epu32(val, lim), val));
+    const __m256i feat = _mm256_and_si256(_mm256_and_si256(ff, feat_mask), m);
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_max_epu32(feat, nf), feat));
+    bad = _mm256_or_si256(bad, _mm256_and_si256(ff, unknown));
+    seen = _mm256_or_si256(seen, _mm256_and_si256(ff, m));
+    idx = _mm256_add_epi32(idx, eight);
+  }
+  alignas(32) uint32_t out[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out), bad);
+  uint32_t b_all = 0;
+  for (uint32_t v : out) b_all |= v;
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out), seen);
+  uint32_t s_all = 0;
+  for (uint32_t v : out) s_all |= v;
+  *bad_out |= b_all;
+  *seen_out |= s_all;
+  return i;
+}
+
 bool cpu_has_avx2() {
   static const bool has = [] {
     __builtin_cpu_init();
@@ -545,12 +641,13 @@ bool tree_ok(const Node* nodes, int64_t size, uint32_t n_features, uint32_t n_le
   const uint32_t sz = static_cast<uint32_t>(size);
   uint32_t from = 0;
 #if defined(__x86_64__)
-  if constexpr (std::is_same_v<Node, trees::Node32>) {
-    if (cpu_has_avx2()) {
-      uint32_t bad = 0;
+  if (cpu_has_avx2()) {
+    uint32_t bad = 0;
+    if constexpr (std::is_same_v<Node, trees::Node32>)
       from = tree_ok_avx2_node32(nodes, sz, n_features, n_leaves, &bad, flags_seen);
-      if (bad) return false;
-    }
+    else
+      from = tree_ok_avx2_node64(nodes, sz, n_features, n_leaves, &bad, flags_seen);
+    if (bad) return false;
   }
 #endif
   return tree_ok_scalar(nodes, from, sz, n_features, n_leaves, flags_seen);
@@ -583,7 +680,7 @@ Status tree_error(const NodeBuild& b, int64_t t, const Node* nodes, int64_t size
 template <class Node>
 Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const int32_t* roots,
                    int64_t n_trees, int64_t n_features, int64_t n_leaves, bool* has_missing,
-                   bool* has_cat, bool* lanes_ok) {
+                   bool* has_cat, bool* lanes_ok, bool* has_zero) {
   if (n_features > static_cast<int64_t>(trees::kMaxFeatures) || n_leaves >= (int64_t(1) << 32))
     return b.error("too many features or leaves for tree nodes");
   for (int64_t t = 0; t < n_trees; ++t) {
@@ -595,9 +692,10 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
   }
   uint32_t seen = 0;
   int64_t first_bad = -1;
-  // Large ensembles are checked on all cores (this is most of the load time of a big forest).
+  // Large ensembles are checked on all cores (this is most of the load time of a big forest);
+  // below a few hundred thousand nodes the check takes less time than waking a thread team.
 #pragma omp parallel for schedule(static) reduction(| : seen) reduction(max : first_bad) \
-    if (n_nodes > 65536)
+    if (n_nodes > 262144)
   for (int64_t t = 0; t < n_trees; ++t) {
     const int64_t start = roots[t];
     const int64_t end = t + 1 < n_trees ? roots[t + 1] : n_nodes;
@@ -614,8 +712,9 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
   }
   *has_cat = (seen & trees::kCategorical) != 0;
   *has_missing = (seen & trees::kMissingMask) != 0;
+  *lanes_ok = !*has_cat;
   // the "zero" rules (values 2 and 3) have the field's high bit; "none"/"NaN" do not
-  *lanes_ok = !*has_cat && (seen & (2u << trees::kMissingShift)) == 0;
+  *has_zero = (seen & (2u << trees::kMissingShift)) != 0;
   return Status::OK();
 }
 
@@ -723,12 +822,12 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node64*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
                                     leaves->shape[0], &e->has_missing, &e->has_cat,
-                                    &e->lanes_ok));
+                                    &e->lanes_ok, &e->has_zero));
   else
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node32*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
                                     leaves->shape[0], &e->has_missing, &e->has_cat,
-                                    &e->lanes_ok));
+                                    &e->lanes_ok, &e->has_zero));
   if (agg == "weighted_median") {
     const TensorRef* w;
     MLE_RETURN_IF_ERROR(b.tensor("median_weights", DType::kF64, {e->n_trees}, &w));

@@ -1,0 +1,482 @@
+"""CatBoost exporter: ``CatBoostClassifier``, ``CatBoostRegressor``, ``CatBoostRanker`` and the
+plain ``CatBoost`` model, read from CatBoost's own JSON export (``save_model(format="json")``),
+never from pickles. Importing this module does not import catboost; ``export`` does.
+
+The trees become one ``ObliviousEnsemble`` node (kernels/oblivious.cpp), which keeps CatBoost's
+rules exactly: input values are rounded to float32, a level's bit is ``x > border``, NaN is
+below every border (nan_mode "Min" and "Forbidden") or above every border (nan_mode "Max"),
+leaf values are summed in tree order in double precision, then ``scale * sum + bias``. The raw
+values are therefore bit-identical to ``predict(prediction_type="RawFormulaVal")``.
+
+Output heads follow CatBoost's prediction types:
+
+- classifiers: ``predict`` (labels, "Class"), ``predict_proba`` ("Probability"),
+  ``predict_log_proba`` ("LogProbability"), ``predict(X, prediction_type=...)`` for
+  "RawFormulaVal" (and "Exponent" for binary models);
+- regressors: ``predict`` as CatBoostRegressor's default (the exponent for Poisson and Tweedie,
+  mean and variance for RMSEWithUncertainty, the raw value otherwise), and "RawFormulaVal" /
+  "Exponent" through ``prediction_type``;
+- rankers: raw values, and "Exponent";
+- plain ``CatBoost`` models (also those made by ``catboost.sum_models``): raw values whatever
+  the loss, as ``CatBoost.predict`` gives by default, and "Exponent" for one-dimensional
+  models.
+
+Trees grown with grow_policy "Depthwise" or "Lossguide" (non-symmetric) are padded to complete
+binary trees and run on the same kernel with one split per node (``complete=True``); trees too
+unbalanced to pad (more than ``_MAX_PADDING`` times their leaves) become a ``TreeEnsemble``
+node with the same float32 comparison and NaN rule, followed by CatBoost's scale and bias.
+Either way the sum is bit-identical to CatBoost's.
+
+Not supported (UnsupportedModelError): categorical, text and embedding features, and loss
+functions outside the lists below.
+"""
+
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from mle_runtime import _version
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.ir.graph import Graph
+
+_CLASSES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor", "CatBoostRanker")
+
+_BINARY_LOSSES = ("Logloss", "CrossEntropy")
+_MULTI_LOSSES = ("MultiClass", "MultiClassOneVsAll")
+_REGRESSION_LOSSES = ("RMSE", "MAE", "Quantile", "Expectile", "LogLinQuantile", "Poisson",
+                      "Tweedie", "MAPE", "Huber", "RMSEWithUncertainty", "LogCosh", "Lq",
+                      "FairLoss", "Cox", "SurvivalAft", "MultiRMSE", "MultiQuantile")
+_RANKING_LOSSES = ("YetiRank", "YetiRankPairwise", "PairLogit", "PairLogitPairwise", "QueryRMSE",
+                   "QuerySoftMax", "QueryCrossEntropy", "StochasticFilter", "StochasticRank",
+                   "GroupQuantile", "LambdaMart")
+# CatBoostRegressor.predict's default prediction type is "Exponent" for these losses.
+_EXPONENT_LOSSES = ("Poisson", "Tweedie")
+
+
+def supported():
+    """Names of the supported CatBoost classes."""
+    return sorted(_CLASSES)
+
+
+def _unsupported(model_class, what, advice="Retrain without it, or keep this model in "
+                                           "CatBoost's own format."):
+    losses = ", ".join(_BINARY_LOSSES + _MULTI_LOSSES)
+    return UnsupportedModelError(
+        f"{model_class} with {what} is not supported. Supported: CatBoost models with numeric "
+        f"features only, with losses {losses} (CatBoostClassifier), "
+        f"{', '.join(_REGRESSION_LOSSES)} (CatBoostRegressor), "
+        f"{', '.join(_RANKING_LOSSES)} (CatBoostRanker). {advice}")
+
+
+_CATEGORICAL_ADVICE = (
+    "CatBoost keeps only hashes of the training categories in its export, so they cannot be "
+    "matched to input values exactly; encode such columns as numbers (e.g. ordinal codes) and "
+    "retrain, or keep this model in CatBoost's own format.")
+
+
+def _json_export(model):
+    """The model's JSON export as a dict (written to a temporary file and read back)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model.json")
+        model.save_model(path, format="json")
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+
+def _describe_classes(classes):
+    """classes_ as the metadata's {"dtype", "values"} record (values and dtype restored
+    exactly by the proxy)."""
+    arr = np.asarray(classes)
+    if arr.dtype.kind == "O":
+        values = arr.tolist()
+        if all(isinstance(v, str) for v in values):
+            return {"dtype": "object", "values": values}
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            return {"dtype": "object", "values": [int(v) for v in values]}
+        raise UnsupportedModelError("classes_ mixes value types; only numeric, bool and string "
+                                    "class labels are supported")
+    if arr.dtype.kind in "biufU":
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise UnsupportedModelError("classes_ contains NaN or infinity")
+        return {"dtype": arr.dtype.str, "values": arr.tolist()}
+    raise UnsupportedModelError(f"classes_ of dtype {arr.dtype} are not supported")
+
+
+def _float32_exact(values, what):
+    arr = np.asarray(values, dtype=np.float64)
+    f32 = arr.astype(np.float32)
+    if not np.array_equal(f32.astype(np.float64), arr):
+        raise UnsupportedModelError(f"{what}: borders are not float32 values; this CatBoost "
+                                    "export is not understood")
+    return f32
+
+
+def _add_trees(graph, doc, model_class):
+    """Adds the trees (an ObliviousEnsemble node, or a TreeEnsemble one for unbalanced
+    non-symmetric trees); returns (raw value name, dimension)."""
+    info = doc.get("features_info", {})
+    for key, what in (("categorical_features", "categorical features"),
+                      ("text_features", "text features"),
+                      ("embedding_features", "embedding features")):
+        if info.get(key):
+            raise _unsupported(model_class, what, _CATEGORICAL_ADVICE
+                               if key == "categorical_features" else
+                               "Retrain without them, or keep this model in CatBoost's own "
+                               "format.")
+    if "ctr_data" in doc:
+        raise _unsupported(model_class, "CTR-based categorical features", _CATEGORICAL_ADVICE)
+    floats = info.get("float_features", [])
+    scale, bias = doc.get("scale_and_bias") or (1.0, np.zeros(_dimension(doc)))
+    bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
+    dim = len(bias)
+    if "oblivious_trees" not in doc and "trees" not in doc:
+        raise _unsupported(model_class, "an export without trees")
+
+    # Used features: those with borders, in float-feature order.
+    slots, columns, offsets, borders, nan_true = {}, [], [0], [], []
+    for ff in floats:
+        b = _float32_exact(ff.get("borders") or [], model_class)
+        if not len(b):
+            continue
+        b = np.unique(b)  # sorted, strictly increasing
+        slots[int(ff["feature_index"])] = (len(columns), b)
+        columns.append(int(ff["flat_feature_index"]))
+        borders.append(b)
+        offsets.append(offsets[-1] + len(b))
+        treatment = ff.get("nan_value_treatment", "AsIs")
+        if treatment not in ("AsIs", "AsFalse", "AsTrue"):
+            raise _unsupported(model_class, f"nan_value_treatment {treatment!r}")
+        nan_true.append(1 if treatment == "AsTrue" else 0)
+
+    def split_ref(s, t):
+        kind = s.get("split_type")
+        if kind != "FloatFeature":
+            raise _unsupported(model_class, f"split type {kind!r} (tree {t})")
+        slot, b = slots[int(s["float_feature_index"])]
+        border = _float32_exact([s["border"]], model_class)[0]
+        j = int(np.searchsorted(b, border))
+        if j >= len(b) or b[j] != border:
+            raise UnsupportedModelError(f"{model_class}: tree {t} splits on a border that "
+                                        "its feature does not list; the export is damaged")
+        return slot, j
+
+    splits, depths, leaves = [], [], []
+    complete = "oblivious_trees" not in doc
+    if complete:
+        for t, root in enumerate(doc["trees"]):
+            tree = _complete_tree(root, t, dim, split_ref, model_class)
+            if tree is None:  # too unbalanced to pad: walk the nodes instead
+                return _add_nonsymmetric(graph, doc, floats, float(scale), bias,
+                                         model_class), dim
+            splits += tree[0]
+            depths.append(tree[1])
+            leaves.append(tree[2])
+    for t, tree in enumerate(doc.get("oblivious_trees") or []):
+        tsplits = tree.get("splits") or []
+        splits += [split_ref(s, t) for s in tsplits]
+        depths.append(len(tsplits))
+        lv = np.asarray(tree["leaf_values"], dtype=np.float64)
+        if lv.size != (1 << len(tsplits)) * dim:
+            raise UnsupportedModelError(f"{model_class}: tree {t} has {lv.size} leaf values, "
+                                        f"expected {(1 << len(tsplits)) * dim}")
+        leaves.append(lv.reshape(-1, dim))
+    if not depths:
+        raise UnsupportedModelError(f"{model_class} has no trees; is it fitted?")
+
+    g = graph
+    raw = g.add(
+        "ObliviousEnsemble", ["X"],
+        features=g.tensor(np.asarray(columns, dtype=np.int32), "int32"),
+        border_offsets=g.tensor(np.asarray(offsets, dtype=np.int32), "int32"),
+        borders=g.tensor(np.concatenate(borders) if borders else np.zeros(0, np.float32),
+                         "float32"),
+        nan_as_true=g.tensor(np.asarray(nan_true, dtype=np.uint8), "uint8"),
+        splits=g.tensor(np.asarray(splits, dtype=np.int32).reshape(-1, 2), "int32"),
+        depths=g.tensor(np.asarray(depths, dtype=np.int32), "int32"),
+        leaves=g.tensor(np.concatenate(leaves), "float64"),
+        bias=g.tensor(bias, "float64"),
+        scale=float(scale),
+        complete=True if complete else None,
+    )
+    return raw, dim
+
+
+_MAX_PADDING = 4  # a padded tree may hold at most this many times its real leaves (+ 64)
+
+
+def _complete_tree(root, t, dim, split_ref, model_class):
+    """A non-symmetric tree as a complete binary tree of its depth D: (splits of its 2^D - 1
+    nodes level by level, D, leaf values [2^D, dim]); None when padding would make it too big.
+    A leaf above level D becomes a subtree of placeholder splits whose leaves all hold its
+    value, so every path of the original tree reaches the same value."""
+    def depth_and_leaves(node, d):
+        if "split" not in node:
+            return d, 1
+        a, na = depth_and_leaves(node["left"], d + 1)
+        b, nb = depth_and_leaves(node["right"], d + 1)
+        return max(a, b), na + nb
+
+    if _tree_too_deep(root):
+        return None
+    depth, n_leaves = depth_and_leaves(root, 0)
+    if depth > 16 or (1 << depth) > _MAX_PADDING * n_leaves + 64:
+        return None
+    splits = [None] * ((1 << depth) - 1)
+    leaves = np.zeros(((1 << depth), dim))
+    placeholder = None
+
+    def fill(node, level, pos):
+        nonlocal placeholder
+        if "split" not in node:
+            v = np.atleast_1d(np.asarray(node["value"], dtype=np.float64))
+            if v.shape != (dim,):
+                raise UnsupportedModelError(f"{model_class}: tree {t} has leaves of {v.size} "
+                                            f"values, expected {dim}")
+            span = 1 << (depth - level)
+            leaves[pos * span:(pos + 1) * span] = v
+            return
+        ref = split_ref(node["split"], t)
+        placeholder = placeholder or ref
+        splits[(1 << level) - 1 + pos] = ref
+        fill(node["left"], level + 1, 2 * pos)  # float32(x) <= border
+        fill(node["right"], level + 1, 2 * pos + 1)  # float32(x) > border
+
+    fill(root, 0, 0)
+    return [s if s is not None else placeholder for s in splits], depth, leaves
+
+
+def _tree_too_deep(root, limit=64):
+    stack = [(root, 0)]
+    while stack:
+        node, d = stack.pop()
+        if d > limit:
+            return True
+        if "split" in node:
+            stack += [(node["left"], d + 1), (node["right"], d + 1)]
+    return False
+
+
+def _dimension(doc):
+    """Values per leaf, from the first tree (for exports without "scale_and_bias")."""
+    if doc.get("oblivious_trees"):
+        tree = doc["oblivious_trees"][0]
+        return len(tree["leaf_values"]) >> len(tree.get("splits") or [])
+    node = (doc.get("trees") or [{"value": 0.0}])[0]
+    while "split" in node:
+        node = node["left"]
+    return np.size(node["value"])
+
+
+def _add_nonsymmetric(graph, doc, floats, scale, bias, model_class):
+    """Trees grown with grow_policy "Depthwise" or "Lossguide" (each node has its own split):
+    a TreeEnsemble node with float32 thresholds, ``float32(x) <= border`` going left
+    (CatBoost sends ``x > border`` right) and NaN going left, or right for features whose
+    nan treatment is "AsTrue"; then ``scale * sum + bias`` as CatBoost applies it."""
+    from mle_runtime.format import layout as L
+    from mle_runtime.ir.trees import Tree, add_ensemble
+
+    by_index = {int(ff["feature_index"]): ff for ff in floats}
+    dim = len(bias)
+    trees = []
+    for t, root in enumerate(doc["trees"]):
+        left, right, feature, threshold, dleft, values = [], [], [], [], [], []
+
+        def visit(node, depth):
+            if depth > 64:
+                raise UnsupportedModelError(f"{model_class}: tree {t} is deeper than 64 levels")
+            i = len(left)
+            left.append(-1)
+            right.append(-1)
+            feature.append(0)
+            threshold.append(0.0)
+            dleft.append(True)
+            values.append(np.zeros(dim))
+            if "split" not in node:
+                v = np.atleast_1d(np.asarray(node["value"], dtype=np.float64))
+                if v.shape != (dim,):
+                    raise UnsupportedModelError(f"{model_class}: tree {t} has leaves of "
+                                                f"{v.size} values, expected {dim}")
+                values[i] = v
+                return i
+            s = node["split"]
+            if s.get("split_type") != "FloatFeature":
+                raise _unsupported(model_class, f"split type {s.get('split_type')!r} "
+                                   f"(tree {t})")
+            ff = by_index[int(s["float_feature_index"])]
+            treatment = ff.get("nan_value_treatment", "AsIs")
+            if treatment not in ("AsIs", "AsFalse", "AsTrue"):
+                raise _unsupported(model_class, f"nan_value_treatment {treatment!r}")
+            feature[i] = int(ff["flat_feature_index"])
+            threshold[i] = float(_float32_exact([s["border"]], model_class)[0])
+            dleft[i] = treatment != "AsTrue"
+            left[i] = visit(node["left"], depth + 1)
+            right[i] = visit(node["right"], depth + 1)
+            return i
+
+        visit(root, 0)
+        n = len(left)
+        trees.append(Tree(left=np.asarray(left), right=np.asarray(right),
+                          feature=np.asarray(feature), threshold=np.asarray(threshold),
+                          leaf_value=np.asarray(values).reshape(n, dim),
+                          default_left=np.asarray(dleft),
+                          missing=np.full(n, L.TREE_MISSING_NAN)))
+    if not trees:
+        raise UnsupportedModelError(f"{model_class} has no trees; is it fitted?")
+    raw = add_ensemble(graph, "X", trees, n_features=graph.n_features, wide=False, compare="<=",
+                       aggregate="sum")
+    if scale != 1.0 or np.any(bias != 0.0):
+        raw = graph.add("MulAdd", [raw],
+                        mul=None if scale == 1.0 else graph.tensor(np.full(dim, scale), "float64"),
+                        add=graph.tensor(bias, "float64"))
+    return raw
+
+
+def _loss(doc):
+    lf = (doc.get("model_info", {}).get("params") or {}).get("loss_function", {})
+    return lf.get("type") if isinstance(lf, dict) else None
+
+
+def export(model):
+    """Returns (Graph, metadata dict) for a fitted CatBoost model."""
+    import catboost
+
+    cls = type(model)
+    name = cls.__name__
+    if cls.__module__.split(".")[0] != "catboost" or name not in _CLASSES:
+        base = next((c.__name__ for c in cls.__mro__[1:] if c.__name__ in _CLASSES
+                     and c.__module__.split(".")[0] == "catboost"), None)
+        if base is not None:
+            raise UnsupportedModelError(
+                f"{cls.__module__}.{cls.__qualname__} subclasses catboost.{base}; its methods "
+                f"may differ, so it is not exported. Export a plain {base} instead.")
+        raise UnsupportedModelError(f"catboost class {name} is not supported yet. Supported: "
+                                    f"{', '.join(supported())}.")
+    if not model.is_fitted():
+        raise ValueError(f"{name} is not fitted; call fit() before dumping it")
+    for getter, what in (("get_cat_feature_indices", "categorical features (cat_features, "
+                                                     "one-hot or CTR-encoded)"),
+                         ("get_text_feature_indices", "text features (text_features)"),
+                         ("get_embedding_feature_indices",
+                          "embedding features (embedding_features)")):
+        if list(getattr(model, getter)() or []):
+            raise _unsupported(name, what, _CATEGORICAL_ADVICE if "categorical" in what
+                               else "Retrain without them, or keep this model in CatBoost's "
+                               "own format.")
+    doc = _json_export(model)
+    loss = _loss(doc)
+    info = doc.get("features_info", {})
+    # Every input column is listed in the export (unused ones with no borders); a model read
+    # back with load_model() reports n_features_in_ as 0.
+    flat = [int(f.get("flat_feature_index", -1)) for k in info if isinstance(info[k], list)
+            for f in info[k] if isinstance(f, dict)]
+    n_features = max(flat, default=-1) + 1
+    declared = getattr(model, "_n_features_in", None)  # absent on sum_models results
+    if declared and declared != n_features:
+        raise UnsupportedModelError(f"{name} has n_features_in_={declared} but its export "
+                                    f"lists {n_features} features; not understood")
+    graph = Graph(name, int(n_features))
+    graph.allow_nan = True  # CatBoost's nan treatments are part of the kernel
+    graph.allow_inf = True
+    raw, dim = _add_trees(graph, doc, name)
+    meta = {
+        "mle_runtime_version": _version.__version__,
+        "framework": "catboost",
+        "framework_version": catboost.__version__,
+        "model_class": f"catboost.{name}",
+    }
+    kw = []  # keyword_outputs: [method, keyword, value, output name]
+
+    def pt(value, output):
+        kw.append(["predict", "prediction_type", value, output])
+
+    if name == "CatBoostClassifier":
+        # Binary labels: raw > logit(threshold), CatBoost's "Class" rule (the threshold is the
+        # probability set with set_probability_threshold, 0.5 by default).
+        threshold = float(doc.get("model_info", {}).get("binclass_probability_threshold", 0.5))
+        if not 0.0 < threshold < 1.0:
+            raise _unsupported(name, f"a probability threshold of {threshold}")
+        classes = model.classes_
+        if loss in _BINARY_LOSSES and dim == 1:
+            graph.output("raw", raw, ravel=True)
+            decision = raw
+            if threshold != 0.5:  # raw - logit > 0 exactly when raw > logit
+                logit = math.log(threshold / (1.0 - threshold))
+                decision = graph.add("MulAdd", [raw],
+                                     add=graph.tensor(np.array([-logit]), "float64"))
+            graph.output("predict", graph.add("ArgMax", [decision]), ravel=True)
+            graph.output("predict_proba", graph.add("BinaryProba", [graph.add("Sigmoid", [raw])]))
+            graph.output("predict_log_proba", graph.add("BinaryLogProba", [raw]))
+            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+            pt("Exponent", "exponent")
+        elif loss in _MULTI_LOSSES and dim > 1:
+            meta["column_outputs"] = ["predict"]  # CatBoost returns multiclass labels (n, 1)
+            graph.output("raw", raw)
+            graph.output("predict", graph.add("ArgMax", [raw]), ravel=True)
+            if loss == "MultiClass":
+                graph.output("predict_proba", graph.add("Softmax", [raw]))
+                graph.output("predict_log_proba", graph.add("LogSoftmax", [raw]))
+            else:  # one-vs-all: an independent sigmoid per class
+                graph.output("predict_proba", graph.add("Sigmoid", [raw]))
+                graph.output("predict_log_proba", graph.add("LogSigmoid", [raw]))
+        else:
+            raise _unsupported(name, f"loss function {loss!r}")
+        if len(classes) != max(dim, 2):
+            raise UnsupportedModelError(f"{name}: {len(classes)} classes_ for {dim} raw "
+                                        "values; this export is not understood")
+        pt("Class", "predict")
+        pt("RawFormulaVal", "raw")
+        pt("Probability", "predict_proba")
+        pt("LogProbability", "predict_log_proba")
+        meta["estimator_type"] = "classifier"
+        meta["classes"] = _describe_classes(classes)
+    elif name == "CatBoost":
+        # CatBoost.predict gives raw values by default, whatever the loss (also for models
+        # made by sum_models, whose export names no loss).
+        graph.output("predict", raw, ravel=dim == 1)
+        pt("RawFormulaVal", "predict")
+        if dim == 1:
+            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+            pt("Exponent", "exponent")
+        meta["estimator_type"] = ("regressor" if loss in _REGRESSION_LOSSES else
+                                  "ranker" if loss in _RANKING_LOSSES else None)
+    elif name == "CatBoostRegressor":
+        if loss not in _REGRESSION_LOSSES:
+            raise _unsupported(name, f"loss function {loss!r}")
+        expected = 2 if loss == "RMSEWithUncertainty" else (
+            None if loss in ("MultiRMSE", "MultiQuantile") else 1)
+        if expected is not None and dim != expected:
+            raise UnsupportedModelError(f"{name}: {dim} raw values per row for loss {loss}; "
+                                        "this export is not understood")
+        graph.output("raw", raw, ravel=dim == 1)
+        pt("RawFormulaVal", "raw")
+        if dim == 1:
+            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+            pt("Exponent", "exponent")
+        default = "raw"
+        if loss == "RMSEWithUncertainty":
+            graph.output("uncertainty", graph.add("MeanVariance", [raw]))
+            pt("RMSEWithUncertainty", "uncertainty")
+            default = "uncertainty"
+        elif loss.split(":")[0] in _EXPONENT_LOSSES:
+            default = "exponent"
+        first = next(o for o in graph.outputs if o["name"] == default)
+        graph.output("predict", first["value"], first["ravel"])
+        meta["estimator_type"] = "regressor"
+    else:  # CatBoostRanker
+        if loss not in _RANKING_LOSSES or dim != 1:
+            raise _unsupported(name, f"loss function {loss!r}")
+        graph.output("predict", raw, ravel=True)
+        graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+        pt("RawFormulaVal", "predict")
+        pt("Exponent", "exponent")
+        meta["estimator_type"] = "ranker"
+    meta["keyword_outputs"] = kw
+    names = [ff.get("feature_id") for ff in info.get("float_features", [])]
+    if names and all(isinstance(n, str) and n for n in names) and len(names) == n_features:
+        meta["feature_names_in"] = list(names)
+    if loss is not None:
+        meta["loss_function"] = loss
+    return graph, meta
