@@ -250,7 +250,7 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
             if cache:
                 _cache.store(path, meta, native)
             return MLEModel(native, n_threads)
-        if cache and native.mapped:
+        if cache and native.file_size >= _cache.MIN_SIZE:
             _cache.store(path, native.meta_bytes(), native)
         return MLEModel(native, n_threads)
     if public_key is None and require_signature:

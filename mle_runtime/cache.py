@@ -7,10 +7,10 @@ size and modification time *and* the same metadata bytes on disk, which hold the
 SHA-256 content hash: a file rewritten in place within the clock's resolution is still seen
 as changed.
 
-Only loads that are expensive to repeat are cached: memory-mapped files (over 64 KiB, whose
-load verifies every checksum) and compressed files. Small plain files load in a few
-microseconds, about what checking the cache would cost, so they are never cached and their
-load does no extra work. Files without a content hash (written by mle_runtime before it
+Only loads that are expensive to repeat are cached: files of :data:`MIN_SIZE` (64 KiB) or
+more, whose load verifies every checksum and validates every tree, and compressed files.
+Small plain files load in a few microseconds, about what checking the cache would cost, so
+they are never cached and their load does no extra work. Files without a content hash (written by mle_runtime before it
 recorded one), and loads that verify a signature or decrypt, are not cached.
 
 The cache is a bounded LRU (:func:`set_max_entries`, default 32) guarded by a lock; it holds
@@ -27,6 +27,7 @@ from mle_runtime.format import layout as L
 _lock = threading.Lock()
 _entries = collections.OrderedDict()  # path -> (stat key, metadata bytes, native model)
 _max_entries = 32
+MIN_SIZE = 64 * 1024  # plain files below this are not cached
 _HASH_MARK = b'"content_hash":"sha256:'
 
 
