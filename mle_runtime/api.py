@@ -10,6 +10,9 @@ from mle_runtime.format import layout as L
 from mle_runtime.format import reader
 from mle_runtime.runtime.proxies import MLEModel
 
+_CACHED = _cache._entries  # the cache's dict (never rebound): empty means nothing to look up
+_CACHE_MIN_SIZE = _cache.MIN_SIZE
+
 _MMAP_MODES = (None, "r+", "r", "w+", "c")
 
 
@@ -231,11 +234,11 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
     """
     if mmap_mode not in _MMAP_MODES:
         raise ValueError(f"mmap_mode must be one of {_MMAP_MODES}, got {mmap_mode!r}")
-    is_path = isinstance(filename, (str, os.PathLike))
-    if is_path and public_key is None and not require_signature and encryption_key is None:
-        path = os.fspath(filename)
-        if cache and path in _cache._entries:  # (a dict lookup: nothing more for other files)
-            native = _cache.lookup(path)
+    if public_key is None and encryption_key is None and not require_signature and \
+            isinstance(filename, (str, os.PathLike)):
+        # The plain path: one native call. The cache costs a dict lookup while it is empty.
+        if _CACHED and cache and os.fspath(filename) in _CACHED:
+            native = _cache.lookup(os.fspath(filename))
             if native is not None:
                 return MLEModel(native, n_threads)
         try:
@@ -248,11 +251,12 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
                 data += f.read()
             native, meta = _load_envelope(data, e, None)
             if cache:
-                _cache.store(path, meta, native)
+                _cache.store(os.fspath(filename), meta, native)
             return MLEModel(native, n_threads)
-        if cache and native.file_size >= _cache.MIN_SIZE:
-            _cache.store(path, native.meta_bytes(), native)
+        if cache and native.file_size >= _CACHE_MIN_SIZE:
+            _cache.store(os.fspath(filename), native.meta_bytes(), native)
         return MLEModel(native, n_threads)
+    is_path = isinstance(filename, (str, os.PathLike))
     if public_key is None and require_signature:
         raise ValueError("require_signature=True needs public_key= (the key the file must be "
                          "signed with)")
