@@ -17,8 +17,31 @@ if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from mle_runtime._version import __version__  # noqa: E402
-from mle_runtime.api import dump, load  # noqa: E402
-from mle_runtime.errors import FormatError, InputError, MLEError, UnsupportedModelError  # noqa: E402
+from mle_runtime.api import (dump, generate_keys, inspect_model, load, save_keys,  # noqa: E402
+                             sign_file, verify_file)
+from mle_runtime.errors import (DecryptionError, FormatError, InputError, MLEError,  # noqa: E402
+                                SignatureError, UnsupportedModelError)
+
+# The older MLE API's names (mle_runtime.legacy), imported on first use so that importing
+# mle_runtime stays as light as it was.
+_LEGACY = ("CompressionUtils", "MLEFormat", "MLERuntime", "SecurityUtils", "benchmark_model",
+           "export_catboost_model", "export_lightgbm_model", "export_model",
+           "export_sklearn_model", "export_xgboost_model", "get_supported_operators",
+           "get_version_info", "load_model")
+
+
+def __getattr__(name):
+    if name in _LEGACY:
+        from mle_runtime import legacy
+
+        value = getattr(legacy, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mle_runtime' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LEGACY))
 
 __all__ = [
     "__version__",
@@ -28,4 +51,25 @@ __all__ = [
     "FormatError",
     "InputError",
     "UnsupportedModelError",
+    "SignatureError",
+    "DecryptionError",
+    "inspect_model",
+    "sign_file",
+    "verify_file",
+    "generate_keys",
+    "save_keys",
+    # the names of the older MLE API (mle_runtime.legacy)
+    "export_model",
+    "export_sklearn_model",
+    "export_xgboost_model",
+    "export_lightgbm_model",
+    "export_catboost_model",
+    "load_model",
+    "MLERuntime",
+    "benchmark_model",
+    "get_version_info",
+    "get_supported_operators",
+    "SecurityUtils",
+    "CompressionUtils",
+    "MLEFormat",
 ]

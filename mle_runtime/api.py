@@ -3,29 +3,21 @@
 import io
 import os
 
+from mle_runtime import cache as _cache
+from mle_runtime._version import __version__
+from mle_runtime.errors import FormatError
+from mle_runtime.format import layout as L
 from mle_runtime.format import reader
 from mle_runtime.runtime.proxies import MLEModel
+
+_CACHED = _cache._entries  # the cache's dict (never rebound): empty means nothing to look up
+_CACHE_MIN_SIZE = _cache.MIN_SIZE
 
 _MMAP_MODES = (None, "r+", "r", "w+", "c")
 
 
-def _check_compress(compress):
-    # joblib accepts 0-9, a bool, a method name or a (method, level) tuple.
-    level = compress
-    if isinstance(compress, tuple) and len(compress) == 2:
-        level = compress[1]
-    elif isinstance(compress, str):
-        level = 3
-    if level in (0, False, None):
-        return
-    raise ValueError(
-        f"compress={compress!r}: this version of mle_runtime writes uncompressed files only "
-        "(they are memory-mapped at load and already much smaller than joblib's). "
-        "Use compress=0."
-    )
-
-
-def dump(value, filename, compress=0, protocol=None):
+def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_version=None,
+         parent=None, sign_with=None, encryption_key=None, quantize=None, calibration=None):
     """Stores a fitted model in an .mle file, like ``joblib.dump``.
 
     Parameters
@@ -37,20 +29,47 @@ def dump(value, filename, compress=0, protocol=None):
         Where to write. Paths are written atomically: the bytes go to a temporary file in the
         same directory that replaces ``filename`` only once complete, so a failed dump leaves
         any previous file untouched.
-    compress : int, bool or tuple, default 0
-        Accepted for joblib compatibility; only no compression is available in this version.
+    compress : int, bool, str or tuple, default 0
+        As in joblib: 0-9 (0: none), a bool (True: level 3), a method name (level 3) or a
+        ``(method, level)`` tuple. The default method is zstd (joblib's is zlib); ``"zlib"``,
+        ``"gzip"``, ``"bz2"``, ``"lzma"`` and ``"xz"`` are also accepted. A compressed file is
+        decompressed once, into memory, when loaded (so ``mmap_mode`` has no effect on it, as
+        with joblib).
     protocol : int, optional
         Accepted for joblib compatibility and ignored (no pickle is involved).
+    metadata : dict, optional
+        Your own JSON-serialisable description (stored under the metadata key ``"user"``).
+    model_version : str, optional
+        The model's semantic version (``"MAJOR.MINOR.PATCH"``, as semver.org).
+    parent : str, os.PathLike or MLEModel, optional
+        The model this one derives from (lineage): its content hash (``"sha256:..."``), its
+        .mle file, or the loaded model; recorded as ``{"parent": "sha256:..."}``.
+    sign_with : Ed25519 private key, optional
+        Signs the file (a key object, PEM/DER/raw bytes, or a key file path); see
+        :func:`mle_runtime.generate_keys`.
+    encryption_key : bytes or str, optional
+        Encrypts the model with AES-256-GCM: a 32-byte key, or a passphrase (str, stretched
+        with scrypt). Only the writer's version and the creation time stay readable.
+    quantize : {"fp16", "int8"}, optional
+        Lossy storage of float weights (linear coefficients and tree leaf values; never tree
+        thresholds), dequantised at load. Recorded in the metadata.
+    calibration : array-like, optional
+        Rows on which the quantisation error is measured and recorded (with ``quantize``).
 
     Returns
     -------
     list of str or None
         ``[filename]`` for a path, ``None`` for a file object, as joblib returns.
+
+    Notes
+    -----
+    The metadata records the creation time (UTC; ``SOURCE_DATE_EPOCH`` overrides it, for
+    reproducible files) and the model's SHA-256 content hash.
     """
     from mle_runtime.exporters import export
-    from mle_runtime.format import writer
+    from mle_runtime.format import compression, writer
 
-    _check_compress(compress)
+    codec = compression.normalize(compress)
     is_path = isinstance(filename, (str, os.PathLike))
     if not is_path and not hasattr(filename, "write"):
         raise TypeError(
@@ -59,8 +78,41 @@ def dump(value, filename, compress=0, protocol=None):
         )
     if not is_path and isinstance(filename, io.TextIOBase):
         raise TypeError("the file object is open in text mode; open it in binary mode ('wb')")
+    if encryption_key is not None and not isinstance(encryption_key, (str, bytes, bytearray)):
+        raise TypeError("encryption_key must be 32 bytes or a passphrase str, got "
+                        f"{type(encryption_key).__name__}")
+    if isinstance(encryption_key, (bytes, bytearray)) and len(encryption_key) != 32:
+        raise ValueError(f"an encryption key must be 32 bytes (got {len(encryption_key)}); "
+                         "pass a passphrase as a str")
+    if quantize is not None and quantize not in ("fp16", "int8"):
+        raise ValueError(f"quantize={quantize!r}: expected 'fp16' or 'int8'")
+    extra = _dump_metadata(metadata, model_version, parent)
+    if sign_with is not None:
+        from mle_runtime.format import crypto
+
+        sign_with = crypto.load_private_key(sign_with)
     graph, meta = export(value)
-    data = writer.encode(meta, graph)
+    meta = dict(meta)
+    meta.setdefault("mle_runtime_version", __version__)
+    meta.update(extra)
+    if quantize is not None:
+        from mle_runtime import quantization
+        from mle_runtime.format import envelope
+
+        inner, entries, meta_bytes = quantization.quantize(graph, meta, quantize, calibration)
+        data = envelope.seal(inner, meta_bytes, codec, encryption_key, quantization=entries)
+    else:
+        if calibration is not None:
+            raise ValueError("calibration= is only used with quantize=")
+        data = writer.encode(meta, graph, hash_key="content_hash")
+        if codec is not None or encryption_key is not None:
+            from mle_runtime.format import container, envelope
+
+            inner = container.parse(data, verify=())
+            meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
+            data = envelope.seal(data, meta_bytes, codec, encryption_key)
+    if sign_with is not None:
+        data = crypto.sign_file_bytes(data, sign_with)
     if is_path:
         writer.write_atomic(filename, data)
         return [os.fspath(filename)]
@@ -68,7 +120,72 @@ def dump(value, filename, compress=0, protocol=None):
     return None
 
 
-def load(filename, mmap_mode=None, *, n_threads=None):
+_PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+_SEMVER = (  # semver.org 2.0.0
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?")
+_HASH = r"sha256:[0-9a-f]{64}"
+
+
+def _matches(pattern, text):
+    import re
+
+    return isinstance(text, str) and re.fullmatch(pattern, text) is not None
+
+
+def _created():
+    import datetime
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    t = datetime.datetime.now(datetime.timezone.utc) if not epoch else \
+        datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _dump_metadata(metadata, model_version, parent):
+    """The metadata keys ``dump`` adds to the exporter's: creation time, user dict, version,
+    lineage (validated before any work is done)."""
+    from mle_runtime.format import writer
+
+    out = {"created": _created()}
+    if metadata is not None:
+        if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+            raise TypeError("metadata must be a dict with str keys")
+        try:
+            writer.encode_json(metadata)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"metadata must be JSON-serialisable (str, numbers, bools, None, "
+                            f"lists and dicts; no NaN): {e}") from None
+        out["user"] = metadata
+    if model_version is not None:
+        if not isinstance(model_version, str) or not _matches(_SEMVER, model_version):
+            raise ValueError(f"model_version={model_version!r} is not a semantic version "
+                             "(MAJOR.MINOR.PATCH, optionally -prerelease and +build)")
+        out["model_version"] = model_version
+    if parent is not None:
+        out["lineage"] = {"parent": _content_hash_of(parent)}
+    return out
+
+
+def _content_hash_of(parent):
+    if _matches(_HASH, parent):
+        return parent
+    if isinstance(parent, MLEModel):
+        h = parent._metadata().get("content_hash")
+    elif isinstance(parent, (str, os.PathLike)):
+        h = inspect_model(parent).get("content_hash")
+    else:
+        raise TypeError("parent must be a content hash ('sha256:<64 hex digits>'), an .mle "
+                        f"file path or a loaded model, got {type(parent).__name__}")
+    if not _matches(_HASH, h):
+        raise ValueError("the parent model has no content hash (it was saved by an older "
+                         "mle_runtime); pass its hash or re-save it")
+    return h
+
+
+def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_signature=None,
+         encryption_key=None, cache=True):
     """Loads an .mle file, like ``joblib.load``; nothing in the file is executed.
 
     Parameters
@@ -78,10 +195,26 @@ def load(filename, mmap_mode=None, *, n_threads=None):
         file objects are read into memory once.
     mmap_mode : {None, 'r+', 'r', 'w+', 'c'}, optional
         Accepted for joblib compatibility. Model data is always read-only and mapped when that
-        is faster, whatever this says.
+        is faster, whatever this says. It has no effect on compressed or encrypted files, which
+        are restored into memory once (as joblib does for compressed files).
     n_threads : int, optional
         Default thread count for predictions (None: all cores; see
         :func:`mle_runtime.runtime.plan.resolve_n_threads`).
+    public_key : Ed25519 public key, optional
+        Verifies the file's signature with this key (a key object, PEM/DER/OpenSSH/raw bytes
+        or a key file path) before anything else is read; the model is then built from the
+        very bytes that were verified.
+    require_signature : bool, optional
+        Refuse a file that is not signed by ``public_key``. Defaults to True when
+        ``public_key`` is given; with False, an unsigned file is accepted but a signed one is
+        still verified.
+    encryption_key : bytes or str, optional
+        The 32-byte key or the passphrase an encrypted file was saved with. Giving one for a
+        file that is not encrypted raises :class:`~mle_runtime.DecryptionError`.
+    cache : bool, default True
+        Return the already-loaded model when the same unchanged file was loaded before (see
+        :mod:`mle_runtime.cache`: large and compressed files only). False always reloads.
+        Loads that verify a signature or decrypt never use the cache.
 
     Returns
     -------
@@ -92,23 +225,259 @@ def load(filename, mmap_mode=None, *, n_threads=None):
     ------
     FormatError
         The file is not a valid .mle file (with the reason; joblib/pickle files are recognised).
+    SignatureError
+        A signature is required and missing, made by another key, or the file was modified.
+    DecryptionError
+        The file is encrypted and no key, a wrong key, or modified data was given.
     OSError
         The file cannot be opened.
     """
     if mmap_mode not in _MMAP_MODES:
         raise ValueError(f"mmap_mode must be one of {_MMAP_MODES}, got {mmap_mode!r}")
-    if isinstance(filename, (str, os.PathLike)):
-        native = reader.open_path(filename)
+    if public_key is None and encryption_key is None and not require_signature and \
+            isinstance(filename, (str, os.PathLike)):
+        # The plain path: one native call. The cache costs a dict lookup while it is empty.
+        if _CACHED and cache and os.fspath(filename) in _CACHED:
+            native = _cache.lookup(os.fspath(filename))
+            if native is not None:
+                return MLEModel(native, n_threads)
+        try:
+            native = reader.open_path(filename)
+        except FormatError as e:
+            with open(filename, "rb") as f:  # an envelope (1.1)? Other files fail as before.
+                data = f.read(len(L.MAGIC))
+                if data != L.MAGIC:
+                    raise
+                data += f.read()
+            native, meta = _load_envelope(data, e, None)
+            if cache:
+                _cache.store(os.fspath(filename), meta, native)
+            return MLEModel(native, n_threads)
+        if cache and native.file_size >= _CACHE_MIN_SIZE:
+            _cache.store(os.fspath(filename), native.meta_bytes(), native)
+        return MLEModel(native, n_threads)
+    is_path = isinstance(filename, (str, os.PathLike))
+    if public_key is None and require_signature:
+        raise ValueError("require_signature=True needs public_key= (the key the file must be "
+                         "signed with)")
+    if is_path:
+        with open(filename, "rb") as f:
+            data = f.read()
     elif hasattr(filename, "read"):
         if isinstance(filename, io.TextIOBase):
             raise TypeError("the file object is open in text mode; open it in binary mode ('rb')")
         data = filename.read()
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("the file object must return bytes from read(); open it in 'rb' mode")
-        native = reader.open_bytes(data)
     else:
         raise TypeError(
             f"filename must be a str, an os.PathLike or a binary file object, got "
             f"{type(filename).__name__}"
         )
+    if public_key is not None:
+        from mle_runtime.format import container, crypto
+
+        c = container.parse(data, verify=(L.SECTION_META, L.SECTION_ENVELOPE,
+                                           L.SECTION_SIGNATURE))
+        if require_signature is not False or c.find(L.SECTION_SIGNATURE) is not None:
+            crypto.verify(c, public_key)
+    if encryption_key is not None:
+        native, _ = _load_envelope(data, None, encryption_key)
+        return MLEModel(native, n_threads)
+    try:
+        native = reader.open_bytes(data)
+    except FormatError as e:
+        native, _ = _load_envelope(data, e, None)
     return MLEModel(native, n_threads)
+
+
+def _load_envelope(data, error, encryption_key):
+    """``(native model, outer metadata bytes)`` of an envelope file; when ``data`` is not an
+    envelope, re-raises ``error`` (the native reader's verdict on it)."""
+    from mle_runtime.errors import DecryptionError
+    from mle_runtime.format import container, envelope
+
+    try:
+        c = container.parse(data)
+    except FormatError:
+        if error is not None:
+            raise error from None
+        raise
+    if c.find(L.SECTION_ENVELOPE) is None:
+        if error is not None:
+            raise error
+        raise DecryptionError("encryption_key was given, but the file is not encrypted; "
+                              "refusing to load it as if it were authenticated by the key")
+    inner = envelope.open_inner(c, encryption_key)
+    try:
+        native = reader.open_bytes(inner)
+    except FormatError as e:
+        raise FormatError(f"the model inside the envelope is invalid: {e}") from None
+    return native, c.payload(c.find(L.SECTION_META))
+
+
+def inspect_model(filename, *, public_key=None, encryption_key=None):
+    """Describes an .mle file without building its execution plan.
+
+    Parameters
+    ----------
+    filename : str, os.PathLike, bytes-like or binary file object
+    public_key : Ed25519 public key, optional
+        Verify the signature (``signature["verified"]`` is then True, or a
+        :class:`~mle_runtime.SignatureError` is raised).
+    encryption_key : bytes or str, optional
+        Decrypt an encrypted file to report its full metadata.
+
+    Returns
+    -------
+    dict
+        ``format_version``, ``file_size``, ``sections``, ``mle_runtime_version``,
+        ``framework``, ``framework_version``, ``model_class``, ``estimator_type``,
+        ``created``, ``content_hash``, ``model_version``, ``parent``, ``user_metadata``,
+        ``compression``, ``encryption``, ``signature``, ``quantization``, ``graph`` (number of
+        features, outputs, op counts, tensor bytes; None while encrypted) and the full
+        ``metadata`` dict. Keys without a value are None.
+    """
+    from mle_runtime.format import container, crypto, envelope
+
+    if isinstance(filename, (str, os.PathLike)):
+        with open(filename, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > (1 << 20):  # map big files: only the sections described are read
+                import mmap
+
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            else:
+                data = f.read()
+    elif isinstance(filename, (bytes, bytearray, memoryview)):
+        data = filename
+    elif hasattr(filename, "read"):
+        data = filename.read()
+    else:
+        raise TypeError(f"expected a path, bytes or a binary file object, got "
+                        f"{type(filename).__name__}")
+    c = container.parse(data, verify=(L.SECTION_META, L.SECTION_GRAPH, L.SECTION_ENVELOPE,
+                                      L.SECTION_SIGNATURE))
+    sig = crypto.signature_info(c)
+    if sig is not None:
+        sig["verified"] = False
+        if public_key is not None:
+            crypto.verify(c, public_key)
+            sig["verified"] = True
+    elif public_key is not None:
+        crypto.verify(c, public_key)  # raises: unsigned
+    env = envelope.describe(c)
+    meta = c.json(L.SECTION_META)
+    inner = c
+    if env is not None and ("encryption" not in env or encryption_key is not None):
+        inner = container.parse(envelope.open_inner(c, encryption_key))
+        meta = inner.json(L.SECTION_META)
+    out = {
+        "format_version": c.version,
+        "file_size": len(data),
+        "sections": [{"kind": s.name() if s.name() != "unknown" else s.kind, "size": s.size}
+                     for s in c.sections],
+    }
+    for key in ("mle_runtime_version", "framework", "framework_version", "model_class",
+                "estimator_type", "summary", "created", "content_hash", "model_version"):
+        v = meta.get(key)
+        out[key] = v if isinstance(v, (str, int, float)) else None
+    lineage = meta.get("lineage")
+    out["parent"] = lineage.get("parent") if isinstance(lineage, dict) else None
+    out["user_metadata"] = meta.get("user")
+    out["compression"] = env.get("compression") if env else None
+    out["encryption"] = env.get("encryption") if env else None
+    if env:
+        out["uncompressed_size"] = env.get("inner_size")
+    out["signature"] = sig
+    out["quantization"] = meta.get("quantization")
+    graph = inner.json(L.SECTION_GRAPH) if inner.find(L.SECTION_GRAPH) else None
+    out["graph"] = _graph_summary(graph, inner) if graph is not None else None
+    out["metadata"] = meta
+    return out
+
+
+def model_info(model):
+    """:meth:`MLEModel.get_model_info`: the description of a loaded model."""
+    meta = model.metadata
+    out = {}
+    for key in ("mle_runtime_version", "framework", "framework_version", "model_class",
+                "estimator_type", "summary", "created", "content_hash", "model_version"):
+        v = meta.get(key)
+        out[key] = v if isinstance(v, (str, int, float)) else None
+    lineage = meta.get("lineage")
+    out["parent"] = lineage.get("parent") if isinstance(lineage, dict) else None
+    out["user_metadata"] = meta.get("user")
+    out["quantization"] = meta.get("quantization")
+    native = model._native
+    out["n_features"] = int(native.n_features)
+    out["outputs"] = list(model._outputs)
+    out["memory_mapped"] = bool(native.mapped)
+    out["file_size"] = int(native.file_size)
+    out["metadata"] = meta
+    return out
+
+
+def _graph_summary(graph, c):
+    ops = {}
+    for node in graph.get("nodes") or []:
+        if isinstance(node, list) and node and isinstance(node[0], str):
+            ops[node[0]] = ops.get(node[0], 0) + 1
+    outputs = [o[0] for o in graph.get("outputs") or []
+               if isinstance(o, list) and o and isinstance(o[0], str)]
+    data = c.find(L.SECTION_DATA)
+    return {"name": graph.get("name"), "n_features": graph.get("n_features"),
+            "outputs": outputs, "ops": ops,
+            "tensors": len(graph.get("tensors") or []),
+            "tensor_bytes": data.size if data is not None else 0}
+
+
+def sign_file(filename, private_key, output=None):
+    """Signs an existing .mle file (plain, compressed or encrypted) with an Ed25519 key.
+
+    The signed file replaces ``filename`` atomically (or is written to ``output``); an
+    existing signature is replaced. Returns the key's fingerprint (``"sha256:..."``).
+    """
+    from mle_runtime.format import crypto, writer
+
+    key = crypto.load_private_key(private_key)
+    with open(filename, "rb") as f:
+        data = f.read()
+    writer.write_atomic(output if output is not None else filename,
+                        crypto.sign_file_bytes(data, key))
+    return crypto.fingerprint(key.public_key())
+
+
+def verify_file(filename, public_key):
+    """Verifies the signature of an .mle file; returns ``{"algorithm", "key_fingerprint"}``
+    or raises :class:`~mle_runtime.SignatureError` (or ``FormatError`` for a damaged file).
+    Every section's checksum is verified too."""
+    from mle_runtime.format import container, crypto
+
+    with open(filename, "rb") as f:
+        data = f.read()
+    return crypto.verify(container.parse(data), public_key)
+
+
+def generate_keys():
+    """A new Ed25519 key pair ``(private_key, public_key)`` (``cryptography`` key objects;
+    :func:`save_keys` writes them as PEM)."""
+    from mle_runtime.format import crypto
+
+    private = crypto.generate_private_key()
+    return private, private.public_key()
+
+
+def save_keys(private_key, private_path, public_path=None):
+    """Writes an Ed25519 private key (PKCS#8 PEM, mode 0600) and optionally its public key
+    (SubjectPublicKeyInfo PEM). Returns the key's fingerprint."""
+    from mle_runtime.format import crypto
+
+    key = crypto.load_private_key(private_key)
+    fd = os.open(os.fspath(private_path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(crypto.private_pem(key))
+    if public_path is not None:
+        with open(public_path, "wb") as f:
+            f.write(crypto.public_pem(key.public_key()))
+    return crypto.fingerprint(key.public_key())

@@ -20,3 +20,14 @@ class UnsupportedModelError(MLEError, TypeError):
 
 class InputError(MLEError, ValueError):
     """The data given to predict/transform does not fit the model (shape, columns, NaN...)."""
+
+
+class SignatureError(MLEError, ValueError):
+    """A signature is required or was checked and does not hold: the file is unsigned, signed
+    by another key, or was modified after it was signed."""
+
+
+class DecryptionError(MLEError, ValueError):
+    """An encrypted file cannot be decrypted: no key was given, the key or passphrase is
+    wrong, or the encrypted data was modified (or a key was given for a file that is not
+    encrypted)."""

@@ -71,7 +71,8 @@ def test_dump_to_bytesio(iris_model):
     _same_predictions(mle.load(io.BytesIO(data)), model, X)
 
 
-def test_file_objects(iris_model, tmp_path):
+def test_file_objects(iris_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     model, X = iris_model
     path = tmp_path / "m.mle"
     with open(path, "wb") as f:
@@ -108,7 +109,9 @@ def test_bad_filename_types(iris_model):
             mle.load(bad)
 
 
-def test_dump_is_deterministic(iris_model, tmp_path):
+def test_dump_is_deterministic(iris_model, tmp_path, monkeypatch):
+    # The metadata records the creation time; SOURCE_DATE_EPOCH pins it.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     model, _ = iris_model
     mle.dump(model, tmp_path / "a.mle")
     mle.dump(model, tmp_path / "b.mle")
@@ -211,8 +214,18 @@ def test_compress_off_accepted(compress, iris_model, tmp_path):
     _same_predictions(mle.load(path), model, X)
 
 
-@pytest.mark.parametrize("compress", [3, 9, True, "zlib", ("zlib", 3), ("lz4", 1)])
-def test_compress_on_refused(compress, iris_model, tmp_path):
+@pytest.mark.parametrize("compress", [3, 9, True, "zlib", ("zlib", 3), ("zstd", 19)])
+def test_compress_on_round_trips(compress, iris_model, tmp_path):
+    model, X = iris_model
+    path = tmp_path / "m.mle"
+    assert mle.dump(model, path, compress=compress) == [str(path)]
+    assert mle.inspect_model(path)["compression"] is not None
+    _same_predictions(mle.load(path), model, X)
+
+
+@pytest.mark.parametrize("compress", [("lz4", 1), "lz4", 10, -1, ("zlib", 3.5), "snappy",
+                                      ("zstd",), ("zstd", 23)])
+def test_bad_compress_refused(compress, iris_model, tmp_path):
     model, _ = iris_model
     path = tmp_path / "m.mle"
     with pytest.raises(ValueError, match="compress"):
@@ -220,7 +233,8 @@ def test_compress_on_refused(compress, iris_model, tmp_path):
     assert not path.exists()
 
 
-def test_protocol_accepted_and_ignored(iris_model, tmp_path):
+def test_protocol_accepted_and_ignored(iris_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     model, _ = iris_model
     mle.dump(model, tmp_path / "a.mle", protocol=pickle.HIGHEST_PROTOCOL)
     mle.dump(model, tmp_path / "b.mle")

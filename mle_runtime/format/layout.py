@@ -25,6 +25,16 @@ SECTION_GRAPH = 2
 SECTION_DATA = 3
 SECTION_OPTIONAL = 1 << 0
 
+# Format 1.1 (docs/FORMAT.md, section 16): envelopes (compressed and/or encrypted files) and
+# signatures. Only Python reads these kinds; the native reader refuses the two required ones
+# (so a 1.0 reader refuses an envelope) and skips the optional signature.
+MINOR_EXTENDED = 1
+SECTION_ENVELOPE = 4   # required; UTF-8 JSON object describing the payload
+SECTION_PAYLOAD = 5    # required; the inner .mle file, compressed and/or encrypted
+SECTION_SIGNATURE = 6  # optional; Ed25519 signature of the whole file
+MAX_ENVELOPE_JSON = 1 << 20
+SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
+
 HEADER_DTYPE = np.dtype(
     [
         ("magic", "V8"),

@@ -1,5 +1,6 @@
 """Serialising a graph and its metadata to .mle bytes, and writing files atomically."""
 
+import hashlib
 import json
 import os
 import tempfile
@@ -39,15 +40,26 @@ def pack_tensors(arrays):
     return bytes(blob), offsets, L.DATA_ALIGN if big else L.SECTION_ALIGN
 
 
-def encode(meta, graph):
+def content_hash(graph_bytes, blob):
+    """The model's content hash: ``"sha256:"`` and the hex SHA-256 of the graph section's
+    bytes followed by the tensor data section's bytes (everything that affects predictions)."""
+    h = hashlib.sha256(graph_bytes)
+    h.update(blob)
+    return "sha256:" + h.hexdigest()
+
+
+def encode(meta, graph, hash_key=None):
     """Returns the bytes of a .mle file holding ``meta`` (dict) and ``graph`` (ir.Graph).
 
     Section order: metadata JSON, graph JSON, then the tensor data section (when the graph has
-    tensors).
+    tensors). With ``hash_key``, the metadata gets that key set to :func:`content_hash`.
     """
     blob, offsets, data_align = pack_tensors(graph.tensors)
-    meta_bytes = encode_json(meta)
     graph_bytes = encode_json(graph.to_json(offsets))
+    if hash_key is not None:
+        meta = dict(meta)
+        meta[hash_key] = content_hash(graph_bytes, blob)
+    meta_bytes = encode_json(meta)
     if len(meta_bytes) > L.MAX_META_JSON:
         raise ValueError(f"metadata JSON is {len(meta_bytes)} bytes; the cap is {L.MAX_META_JSON}")
     if len(graph_bytes) > L.MAX_GRAPH_JSON:
@@ -58,15 +70,17 @@ def encode(meta, graph):
     return pack_sections(payloads)
 
 
-def pack_sections(payloads, flags=0):
-    """Lays out ``[(kind, bytes-like[, alignment])]`` after the header and section table
-    (8-byte aligned unless an alignment is given) and fills in every checksum."""
+def pack_sections(payloads, flags=0, minor=L.MINOR):
+    """Lays out ``[(kind, bytes-like[, alignment[, section flags]])]`` after the header and
+    section table (8-byte aligned unless an alignment is given) and fills in every checksum.
+    ``minor`` is the format minor version written in the header."""
     count = len(payloads)
     table = np.zeros(count, dtype=L.SECTION_DTYPE)
     offset = L.HEADER_SIZE + count * L.SECTION_ENTRY_SIZE
-    for i, (kind, data, *align) in enumerate(payloads):
-        offset = L.align_up(offset, align[0] if align else L.SECTION_ALIGN)
-        table[i] = (kind, 0, offset, len(data), _native.crc32c(data), 0)
+    for i, (kind, data, *rest) in enumerate(payloads):
+        offset = L.align_up(offset, rest[0] if rest else L.SECTION_ALIGN)
+        sflags = rest[1] if len(rest) > 1 else 0
+        table[i] = (kind, sflags, offset, len(data), _native.crc32c(data), 0)
         offset += len(data)
     out = bytearray(offset)
     for (kind, data, *_), entry in zip(payloads, table):
@@ -77,7 +91,7 @@ def pack_sections(payloads, flags=0):
     header = np.zeros((), dtype=L.HEADER_DTYPE)
     header["magic"] = np.void(L.MAGIC)
     header["major"] = L.MAJOR
-    header["minor"] = L.MINOR
+    header["minor"] = minor
     header["flags"] = flags
     header["file_size"] = len(out)
     header["section_count"] = count

@@ -61,7 +61,7 @@ def _decode_classes(spec):
         if arr.shape != (len(values),):
             raise ValueError("'values' must be a flat list")
         return arr
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError, SyntaxError) as e:
         raise FormatError(f"metadata 'classes' is malformed: {e}") from None
 
 
@@ -354,7 +354,7 @@ class MLEModel:
             fills = [np.dtype(n) for n in spec.get("fill_dtypes", [])]
             if not isinstance(keep, bool) or any(d.kind not in "biuf" for d in fills):
                 raise ValueError("unexpected values")
-        except (AttributeError, TypeError, ValueError) as e:
+        except (AttributeError, TypeError, ValueError, SyntaxError) as e:
             raise FormatError(f"metadata 'integer_input' is malformed: {e}") from None
         return keep, fills
 
@@ -420,6 +420,14 @@ class MLEModel:
         method.__qualname__ = f"MLEModel.{name}"
         method.__doc__ = _METHOD_TEMPLATE.format(summary=_DOCS.get(name, name))
         return method
+
+    def get_model_info(self):
+        """The model's description, as :func:`mle_runtime.inspect_model` gives it for its file:
+        versions, framework, model class, creation time, content hash, model version, lineage,
+        user metadata, quantisation, and the loaded graph's features and outputs."""
+        from mle_runtime.api import model_info
+
+        return model_info(self)
 
     def __repr__(self):
         try:

@@ -1,0 +1,105 @@
+"""``mle-inspect model.mle [--json]``: describes an .mle file without loading the model."""
+
+import argparse
+import json
+import sys
+
+from mle_runtime.cli import add_key_options, read_encryption_key, run
+
+
+def parser():
+    p = argparse.ArgumentParser(
+        prog="mle-inspect",
+        description="Describe an .mle file (versions, model class, content hash, metadata, "
+                    "compression, encryption, signature) without building the model.")
+    p.add_argument("model", help="the .mle file")
+    p.add_argument("--json", action="store_true", help="print everything as one JSON object")
+    p.add_argument("--public-key", metavar="KEY",
+                   help="verify the signature with this Ed25519 public key (exit 1 if invalid)")
+    add_key_options(p, verb="decrypt")
+    return p
+
+
+def _size(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def render(info):
+    """The human-readable description printed without --json."""
+    lines = []
+
+    def row(label, value):
+        if value is not None:
+            lines.append(f"{label + ':':22s}{value}")
+
+    row("file", info.get("path"))
+    row("size", _size(info["file_size"]))
+    row("format version", info["format_version"])
+    row("model", info.get("summary") or info.get("model_class"))
+    row("model class", info.get("model_class"))
+    row("estimator type", info.get("estimator_type"))
+    fw = info.get("framework")
+    if fw:
+        row("framework", f"{fw} {info.get('framework_version') or ''}".strip())
+    row("written by", info.get("mle_runtime_version") and
+        f"mle_runtime {info['mle_runtime_version']}")
+    row("created", info.get("created"))
+    row("content hash", info.get("content_hash"))
+    row("model version", info.get("model_version"))
+    row("parent", info.get("parent"))
+    g = info.get("graph")
+    if g:
+        row("features", g.get("n_features"))
+        row("outputs", ", ".join(g.get("outputs") or []))
+        row("ops", ", ".join(f"{k} x{v}" for k, v in (g.get("ops") or {}).items()))
+        row("tensor data", _size(g.get("tensor_bytes") or 0))
+    comp = info.get("compression")
+    row("compression", comp and f"{comp.get('method')} level {comp.get('level')} "
+        f"({_size(info.get('uncompressed_size') or 0)} uncompressed)")
+    enc = info.get("encryption")
+    if enc:
+        kdf = (enc.get("kdf") or {}).get("name") if isinstance(enc.get("kdf"), dict) else None
+        row("encryption", f"{enc.get('cipher')}" + (" (passphrase, scrypt)" if kdf == "scrypt"
+                                                    else " (32-byte key)"))
+        if info.get("model_class") is None:
+            lines.append("  (the model's description is encrypted; pass --key-file or "
+                         "--passphrase-env to show it)")
+    sig = info.get("signature")
+    if sig:
+        state = "verified" if sig.get("verified") else "not verified (pass --public-key)"
+        row("signature", f"{sig['algorithm']} by {sig['key_fingerprint']}, {state}")
+    else:
+        row("signature", "none")
+    q = info.get("quantization")
+    if q:
+        row("quantization", json.dumps(q))
+    user = info.get("user_metadata")
+    if user is not None:
+        row("user metadata", json.dumps(user, ensure_ascii=False))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+
+    def go(_):
+        import mle_runtime as mle
+
+        key = read_encryption_key(args)
+        info = mle.inspect_model(args.model, public_key=args.public_key, encryption_key=key)
+        info = {"path": args.model, **info}
+        if args.json:
+            print(json.dumps(info, indent=2, ensure_ascii=False))
+        else:
+            print(render(info))
+        return 0
+
+    return run("mle-inspect", go, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Quantisation of float weights at dump time: ``mle.dump(model, path, quantize="fp16")``.
+
+Lossy and opt-in. What is quantised: the weight matrices of ``Linear`` ops and the leaf values
+of ``TreeEnsemble`` ops (float64 tensors). What never is: tree node records (thresholds,
+features, children: a split always goes the way the source model sends it), biases, base
+scores, scaler/imputer parameters and category tables.
+
+- ``"fp16"``: each value rounded to IEEE binary16 (2 bytes instead of 8). A tensor with a
+  value binary16 cannot hold (beyond +-65504, or NaN/inf) is stored exactly instead.
+- ``"int8"``: per-tensor affine codes, ``w ~= (q - zero_point) * scale`` with ``q`` in
+  0..255 (1 byte instead of 8; 0.0 is represented exactly). Non-finite tensors are stored
+  exactly.
+
+The quantised file is an envelope (docs/FORMAT.md 16.2) whose inner file stores the codes as
+``u1`` tensors; loading dequantises them once, in memory, into the float64 tensors the kernels
+read. The metadata key ``"quantization"`` records the mode, the tensors quantised, the bytes
+saved and, when ``calibration=`` rows are given, the measured error of every output on them
+(reported by ``inspect_model``). The content hash is that of the dequantised model (what is
+computed at load).
+"""
+
+import copy
+import hashlib
+import math
+
+import numpy as np
+
+from mle_runtime.errors import FormatError
+
+MODES = ("fp16", "int8")
+_TARGETS = {"Linear": ("weight",), "TreeEnsemble": ("leaves",)}
+
+
+def _targets(graph):
+    """Indices of the float64 tensors that may be quantised."""
+    out = []
+    for node in graph.nodes:
+        for attr in _TARGETS.get(node.op, ()):
+            idx = node.attrs.get(attr)
+            if isinstance(idx, int) and graph.tensors[idx].dtype == np.dtype("<f8") and \
+                    idx not in out:
+                out.append(idx)
+    return out
+
+
+def _encode(w, mode):
+    """``(codes as uint8 bytes array, params dict, dequantised float64 array)`` or None when
+    the tensor must stay exact."""
+    if w.size == 0 or not np.all(np.isfinite(w)):
+        return None
+    if mode == "fp16":
+        if np.max(np.abs(w)) > 65504.0:
+            return None
+        h = w.astype("<f2")
+        return np.frombuffer(h.tobytes(), dtype=np.uint8), {}, h.astype(np.float64)
+    lo, hi = min(float(w.min()), 0.0), max(float(w.max()), 0.0)
+    scale = (hi - lo) / 255.0
+    if scale == 0.0:
+        scale = 1.0
+    zero_point = int(min(255, max(0, round(-lo / scale))))
+    q = np.clip(np.round(w / scale) + zero_point, 0, 255).astype(np.uint8)
+    return q.reshape(-1), {"scale": scale, "zero_point": zero_point}, \
+        (q.astype(np.float64) - zero_point) * scale
+
+
+def _decode(codes, scheme, params, shape):
+    n = math.prod(shape)
+    if scheme == "fp16":
+        return np.frombuffer(codes, dtype="<f2", count=n).astype(np.float64).reshape(shape)
+    scale, zp = params["scale"], params["zero_point"]
+    return ((np.frombuffer(codes, dtype=np.uint8, count=n).astype(np.float64) - zp) *
+            scale).reshape(shape)
+
+
+def quantize(graph, meta, mode, calibration=None):
+    """Quantises ``graph``; returns ``(inner file bytes, envelope entry, metadata bytes)``.
+
+    The inner file holds the codes; the envelope entry tells a reader how to restore the
+    float64 tensors. ``meta`` gets ``"quantization"`` and ``"content_hash"`` keys.
+    """
+    from mle_runtime import _native
+    from mle_runtime.format import writer
+
+    if mode not in MODES:
+        raise ValueError(f"quantize={mode!r}: expected one of {MODES}")
+    deq = copy.copy(graph)
+    deq.tensors = list(graph.tensors)
+    stored = copy.copy(graph)
+    stored.tensors = list(graph.tensors)
+    entries, before, after, kept = [], 0, 0, 0
+    for idx in _targets(graph):
+        w = graph.tensors[idx]
+        enc = _encode(w, mode)
+        if enc is None:
+            kept += 1
+            continue
+        codes, params, restored = enc
+        deq.tensors[idx] = np.ascontiguousarray(restored, dtype="<f8")
+        stored.tensors[idx] = np.ascontiguousarray(codes, dtype=np.uint8)
+        entries.append({"index": idx, "scheme": mode, "shape": list(w.shape), **params})
+        before += w.nbytes
+        after += codes.nbytes
+    if not entries:
+        from mle_runtime.errors import UnsupportedModelError
+
+        raise UnsupportedModelError(
+            f"quantize={mode!r}: the model has no float weights that can be quantised "
+            "(linear weights and tree leaf values are; thresholds never are). Save it without "
+            "quantize=.")
+    info = {"mode": mode, "tensors": len(entries), "kept_exact": kept,
+            "weight_bytes": before, "quantized_bytes": after}
+    meta = dict(meta)
+    if calibration is not None:
+        X = np.ascontiguousarray(np.asarray(calibration, dtype=np.float64))
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError("calibration must be a non-empty 2-D array of rows")
+        exact = _native.load_buffer(writer.encode(meta, graph))
+        approx = _native.load_buffer(writer.encode(meta, deq))
+        info["calibration"] = {"rows": int(X.shape[0]),
+                               "sha256": hashlib.sha256(X.tobytes()).hexdigest(),
+                               "outputs": _errors(exact, approx, X)}
+    meta["quantization"] = info
+    full = writer.encode(meta, deq, hash_key="content_hash")
+    from mle_runtime.format import container
+    from mle_runtime.format import layout as L
+
+    c = container.parse(full, verify=())
+    meta_bytes = bytes(c.payload(c.find(L.SECTION_META)))
+    import json
+
+    inner = writer.encode(json.loads(meta_bytes), stored)
+    return inner, entries, meta_bytes
+
+
+def _errors(exact, approx, X):
+    out = {}
+    for name, idx in exact.outputs.items():
+        a = exact.run(X, idx, 0)
+        b = approx.run(X, idx, 0)
+        if a.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                same = (a == b) | (np.isnan(a) & np.isnan(b))  # equal infinities included
+                d = np.where(same, 0.0, np.abs(a - b))
+            finite = np.isfinite(d)
+            out[name] = {"max_abs_error": float(np.max(d[finite])) if finite.any() else 0.0,
+                         "mean_abs_error": float(np.mean(d[finite])) if finite.any() else 0.0,
+                         "nonfinite_mismatches": int(np.sum(~finite))}
+        else:
+            out[name] = {"agreement": float(np.mean(a == b))}
+    return out
+
+
+def dequantize_inner(inner, entries):
+    """The loadable inner file: ``inner`` (untrusted bytes, codes stored as u1 tensors) with
+    each listed tensor restored to float64, appended to the tensor data section."""
+    import json
+
+    from mle_runtime.format import container
+    from mle_runtime.format import layout as L
+    from mle_runtime.format.writer import encode_json, pack_sections
+
+    c = container.parse(inner)
+    graph = c.json(L.SECTION_GRAPH)
+    data_s = c.find(L.SECTION_DATA)
+    if graph is None or data_s is None or not isinstance(entries, list):
+        raise FormatError("quantised envelope: the inner file lacks a graph or tensor data")
+    tensors = graph.get("tensors")
+    if not isinstance(tensors, list):
+        raise FormatError("quantised envelope: malformed tensor table")
+    data = bytearray(c.payload(data_s))
+    seen = set()
+    for e in entries:
+        try:
+            idx, scheme, shape = e["index"], e["scheme"], e["shape"]
+            ok = isinstance(idx, int) and not isinstance(idx, bool) and \
+                0 <= idx < len(tensors) and idx not in seen and scheme in MODES and \
+                isinstance(shape, list) and len(shape) <= 4 and \
+                all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 1 << 40
+                    for d in shape)
+            n = math.prod(shape) if ok else 0
+            params = {}
+            if ok and scheme == "int8":
+                params = {"scale": e["scale"], "zero_point": e["zero_point"]}
+                ok = isinstance(params["scale"], (int, float)) and \
+                    math.isfinite(params["scale"]) and isinstance(params["zero_point"], int) \
+                    and 0 <= params["zero_point"] <= 255
+            entry = tensors[idx] if ok else None
+            ok = ok and isinstance(entry, list) and len(entry) == 3 and entry[1] == "u1" and \
+                entry[2] == [n * (2 if scheme == "fp16" else 1)] and \
+                isinstance(entry[0], int) and 0 <= entry[0] <= len(data) - entry[2][0] and \
+                n <= 1 << 34
+        except (KeyError, TypeError):
+            ok = False
+        if not ok:
+            raise FormatError("quantised envelope: malformed quantisation entry")
+        seen.add(idx)
+        off, nbytes = entry[0], entry[2][0]
+        values = _decode(bytes(data[off:off + nbytes]), scheme, params, shape)
+        pos = (len(data) + 63) // 64 * 64
+        data += bytes(pos - len(data))
+        data += np.ascontiguousarray(values, dtype="<f8").tobytes()
+        tensors[idx] = [pos, "f8", shape]
+    meta = bytes(c.payload(c.find(L.SECTION_META)))
+    return pack_sections([(L.SECTION_META, meta), (L.SECTION_GRAPH, encode_json(graph)),
+                          (L.SECTION_DATA, bytes(data), L.DATA_ALIGN)])
+
