@@ -57,7 +57,7 @@ def main():
         mle.dump(m, a)
         joblib.dump(m, b)
         joblib.load(b)  # imports scikit-learn outside the timing
-        tm = median_seconds(lambda: mle.load(a), 2000)
+        tm = median_seconds(lambda: mle.load(a, cache=False), 2000)
         tj = median_seconds(lambda: joblib.load(b), 200)
         name = type(m).__name__
         if name == "Pipeline":

@@ -341,7 +341,10 @@ class MLEPeer(_EstimatorPeer):
     def load(self, path):
         import mle_runtime
 
-        return mle_runtime.load(path)
+        # cache=False: every timed load reads, verifies and validates the file, as a first
+        # load in a process does (loading an unchanged file again is served by the model
+        # cache in microseconds)
+        return mle_runtime.load(path, cache=False)
 
     def cold_code(self, path, row):
         return (f"import mle_runtime, numpy; m = mle_runtime.load({path!r}); "
@@ -677,8 +680,11 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
         scores, labels = peer.outputs(handles[peer.name], est, X)
         cell.max_abs_diff = _max_abs_diff(scores, ref_scores)
         if ref_labels is not None:
-            cell.labels_equal = bool(labels is not None and labels.shape == ref_labels.shape
-                                     and np.array_equal(labels, ref_labels))
+            # values compared in row order: CatBoost's own predict gives a column (n, 1) for
+            # multiclass models, its predict_proba-based peers a vector
+            cell.labels_equal = bool(labels is not None and labels.size == ref_labels.size
+                                     and np.array_equal(labels.reshape(-1),
+                                                        ref_labels.reshape(-1)))
     if log:
         log(f"  measured {case.name}")
     return row, paths
