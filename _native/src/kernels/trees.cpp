@@ -150,50 +150,18 @@ inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cat
   }
 }
 
-// Rows walked through one tree together by find_leaves_lanes.
-constexpr int kLanes = 8;
-
-// Walks kLanes rows through one tree at once without branches on the data: each step moves
-// every row that is not at a leaf yet one level down (conditional moves), so the rows' load
-// chains overlap and no comparison outcome is ever predicted. For trees without categorical
-// nodes; gives find_leaf's result for every missing-value rule (Zero: the "zero" rules, LightGBM's,
-// occur in the ensemble). A leaf never moves, and reads column 0 whatever its feature bits.
-template <class Node, bool LT, bool Zero, class TX>
-inline void find_leaves_lanes(const Node* tree, const TX* const* xr, uint32_t* leaf_rows) {
-  using TC = typename Cmp<Node>::T;
-  uint32_t idx[kLanes] = {};
-  for (;;) {
-    uint32_t active = 0;
-    for (int j = 0; j < kLanes; ++j) {
-      const Node& nd = tree[idx[j]];
-      const uint32_t ff = nd.feature_flags;
-      const uint32_t internal = (~ff) >> 31;
-      const uint32_t f = (ff & trees::kFeatureMask) & (0u - internal);
-      TC v = static_cast<TC>(xr[j][f]);
-      const uint32_t mk = (ff & trees::kMissingMask) >> trees::kMissingShift;
-      const bool nan = v != v;
-      bool use_default = nan && mk == trees::kMissingNaN;
-      if (Zero) {
-        v = (nan && mk >= trees::kMissingZero) ? TC(0) : v;
-        use_default |= mk == trees::kMissingZero && std::fabs(v) <= TC(trees::kZeroThreshold);
-      }
-      const TC t = static_cast<TC>(nd.threshold);
-      const bool cmp = LT ? (v < t) : (v <= t);
-      const bool left = use_default ? (ff & trees::kDefaultLeft) != 0 : cmp;
-      const uint32_t next = left ? idx[j] + 1 : nd.right;
-      idx[j] = internal ? next : idx[j];
-      active |= internal;
-    }
-    if (!active) break;
-  }
-  for (int j = 0; j < kLanes; ++j) leaf_rows[j] = tree[idx[j]].right;
-}
+// Rows walked through one tree together: two AVX2 registers of eight.
+constexpr int kLanes = 16;
 
 #if defined(__x86_64__)
 bool cpu_has_avx2();
 
-// find_leaves_lanes for Node32 trees with AVX2: the rows' node words and feature values are
-// gathered into vector lanes and every step is a handful of vector instructions. Two groups of
+// Walks sixteen rows through one Node32 tree at once without branches on the data: each step
+// moves every row that is not at a leaf yet one level down, and no comparison outcome is ever
+// predicted. The rows' node words and feature values are gathered into AVX2 lanes and every
+// step is a handful of vector instructions. For trees without categorical nodes whose
+// missing-value rules are "none" or "NaN"; gives find_leaf's result. A leaf never moves, and
+// reads column 0 whatever its feature bits. Two groups of
 // eight rows advance together so that one group's gathers overlap the other's. The rows are
 // x_rows[j * stride] for j < n (n <= 16; spare lanes repeat row 0).
 struct Avx2Walk {
@@ -281,7 +249,7 @@ class TreeEnsemble final : public Kernel {
   bool acc32 = false;  // accumulate="float32": the sum is rounded to float32 after every tree
   bool has_missing = false;
   bool has_cat = false;
-  bool lanes_ok = false;  // no categorical node (find_leaves_lanes)
+  bool lanes_ok = false;  // no categorical node (find_leaves_avx2)
   bool has_zero = false;  // some node uses a "zero" missing-value rule
   CategorySets cats;
 
@@ -381,12 +349,16 @@ class TreeEnsemble final : public Kernel {
 
   template <class Node, bool LT, int Miss, bool HasCat, class TX, bool Acc32>
   void walk_acc(int64_t rows, const View& x, const View& y) const {
-    if constexpr (!HasCat) {
-      if (lanes_ok && rows >= kLanes) {
-        if (has_zero) return walk_lanes<Node, LT, true, TX, Acc32>(rows, x, y);
-        return walk_lanes<Node, LT, false, TX, Acc32>(rows, x, y);
-      }
+#if defined(__x86_64__)
+    // Measured: the vector walk beats the per-row one for float32 nodes (XGBoost, scikit-learn
+    // trees); for float64 nodes (LightGBM, HistGradientBoosting) a branch-free walk without
+    // gathers was slower than the per-row one, so those stay per row.
+    if constexpr (!HasCat && Miss < 2 && std::is_same_v<Node, Node32>) {
+      const int64_t x_stride = rows > 1 ? (x.row<TX>(1) - x.row<TX>(0)) : 0;
+      if (lanes_ok && rows >= kLanes / 2 && x_stride < (int64_t(1) << 26) && cpu_has_avx2())
+        return walk_lanes<LT, TX, Acc32>(rows, x, x_stride, y);
     }
+#endif
     const Node* all = reinterpret_cast<const Node*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
       const Node* tree = all + roots[t];
@@ -412,40 +384,19 @@ class TreeEnsemble final : public Kernel {
     }
   }
 
-  // walk_acc with kLanes rows at a time (find_leaves_lanes); the last group repeats row 0 in
+#if defined(__x86_64__)
+  // walk_acc with kLanes rows at a time (find_leaves_avx2); the last group repeats row 0 in
   // its spare lanes and drops their results. Sums are added in the same tree order.
-  template <class Node, bool LT, bool Zero, class TX, bool Acc32>
-  void walk_lanes(int64_t rows, const View& x, const View& y) const {
-    const Node* all = reinterpret_cast<const Node*>(nodes);
-#if defined(__x86_64__)
-    const bool avx2 = cpu_has_avx2();
-    // row stride in elements (the gather's 32-bit offsets reach 7 strides plus a feature)
-    const int64_t x_stride = rows > 1 ? (x.row<TX>(1) - x.row<TX>(0)) : 0;
-#endif
+  template <bool LT, class TX, bool Acc32>
+  void walk_lanes(int64_t rows, const View& x, int64_t x_stride, const View& y) const {
+    const Node32* all = reinterpret_cast<const Node32*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
-      const Node* tree = all + roots[t];
+      const Node32* tree = all + roots[t];
       const int64_t col = targets ? targets[t] : 0;
-#if defined(__x86_64__)
-      const bool vec = std::is_same_v<Node, Node32> && !Zero && avx2 &&
-                       x_stride < (int64_t(1) << 26);
-#else
-      const bool vec = false;
-#endif
-      const int64_t group = vec ? 2 * kLanes : kLanes;
-      for (int64_t r0 = 0; r0 < rows; r0 += group) {
-        const int n = static_cast<int>(std::min<int64_t>(group, rows - r0));
-        uint32_t leaf[2 * kLanes];
-#if defined(__x86_64__)
-        if (vec) {
-          find_leaves_avx2<LT, TX>(reinterpret_cast<const Node32*>(tree), x.row<TX>(r0),
-                                   x_stride, n, leaf);
-        } else
-#endif
-        {
-          const TX* xr[kLanes];
-          for (int j = 0; j < kLanes; ++j) xr[j] = x.row<TX>(j < n ? r0 + j : r0);
-          find_leaves_lanes<Node, LT, Zero, TX>(tree, xr, leaf);
-        }
+      for (int64_t r0 = 0; r0 < rows; r0 += kLanes) {
+        const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - r0));
+        uint32_t leaf[kLanes];
+        find_leaves_avx2<LT, TX>(tree, x.row<TX>(r0), x_stride, n, leaf);
         if (targets || n_out == 1) {
           for (int j = 0; j < n; ++j) add<Acc32>(y.row<double>(r0 + j)[col], leaves[leaf[j]]);
         } else {
@@ -458,6 +409,7 @@ class TreeEnsemble final : public Kernel {
       }
     }
   }
+#endif
 
   // AdaBoostRegressor._get_median_predict: the prediction of the tree at which the cumulative
   // weight, in order of increasing prediction, first reaches half the total.
