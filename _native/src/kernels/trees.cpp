@@ -150,20 +150,22 @@ inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cat
   }
 }
 
-// Rows walked through one tree together: two AVX2 registers of eight.
-constexpr int kLanes = 16;
+// Rows walked through one tree together: four AVX2 registers of eight, whose gathers overlap
+// (measured on a 2-core AMD EPYC: 16 rows 68k rows/s, 24 rows 61k, 32 rows 72k for XGBoost's
+// 500 x 3 trees of depth 6, one thread).
+constexpr int kLanes = 32;
 
 #if defined(__x86_64__)
 bool cpu_has_avx2();
 
-// Walks sixteen rows through one Node32 tree at once without branches on the data: each step
+// Walks kLanes rows through one Node32 tree at once without branches on the data: each step
 // moves every row that is not at a leaf yet one level down, and no comparison outcome is ever
 // predicted. The rows' node words and feature values are gathered into AVX2 lanes and every
-// step is a handful of vector instructions. For trees without categorical nodes whose
-// missing-value rules are "none" or "NaN"; gives find_leaf's result. A leaf never moves, and
-// reads column 0 whatever its feature bits. Two groups of
-// eight rows advance together so that one group's gathers overlap the other's. The rows are
-// x_rows[j * stride] for j < n (n <= 16; spare lanes repeat row 0).
+// step is a handful of vector instructions; the groups of eight rows advance together so that
+// their gathers overlap. For trees without categorical nodes whose missing-value rules are
+// "none" or "NaN"; gives find_leaf's result. A leaf never moves, and reads column 0 whatever
+// its feature bits. The rows are x_rows[j * stride] for j < n (n <= kLanes; spare lanes repeat
+// row 0).
 struct Avx2Walk {
   __m256i feat_mask, dl_bits, dl_nan, one, zero;
   __attribute__((target("avx2"))) Avx2Walk()
@@ -174,15 +176,20 @@ struct Avx2Walk {
         one(_mm256_set1_epi32(1)),
         zero(_mm256_setzero_si256()) {}
 
-  // One level down for the eight rows at idx (rows at leaves stay); *internal: lanes that moved.
+  // The feature_flags word of the node each lane is at (w: the node's word offset).
+  __attribute__((target("avx2"))) static inline __m256i flags(const int* words, __m256i w) {
+    return _mm256_i32gather_epi32(words + 1, w, 4);
+  }
+  __attribute__((target("avx2"))) inline __m256i internal(__m256i ff) const {
+    return _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);
+  }
+
+  // One level down for the eight rows at idx (w = 3 * idx, ff their flags, in the lanes at
+  // internal nodes; rows at leaves stay).
   template <bool LT, class TX>
   __attribute__((target("avx2"))) inline __m256i step(const int* words, const TX* x_rows,
-                                                      __m256i row_off, __m256i idx,
-                                                      __m256i* internal) const {
-    const __m256i w = _mm256_add_epi32(idx, _mm256_add_epi32(idx, idx));  // 3 words per node
-    const __m256i ff = _mm256_i32gather_epi32(words + 1, w, 4);
-    const __m256i in = _mm256_cmpeq_epi32(_mm256_srli_epi32(ff, 31), zero);
-    *internal = in;
+                                                      __m256i row_off, __m256i idx, __m256i w,
+                                                      __m256i ff, __m256i in) const {
     const __m256 t = _mm256_castsi256_ps(_mm256_i32gather_epi32(words, w, 4));
     const __m256i right = _mm256_i32gather_epi32(words + 2, w, 4);
     const __m256i at = _mm256_add_epi32(row_off, _mm256_and_si256(_mm256_and_si256(ff, feat_mask), in));
@@ -209,27 +216,32 @@ __attribute__((target("avx2"))) inline void find_leaves_avx2(const trees::Node32
                                                               const TX* x_rows, int64_t stride,
                                                               int n, uint32_t* leaf_rows) {
   static const Avx2Walk k;
+  constexpr int G = kLanes / 8;  // independent groups of eight rows
   const int* words = reinterpret_cast<const int*>(tree);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i vn = _mm256_set1_epi32(n);
   const __m256i vs = _mm256_set1_epi32(static_cast<int>(stride));
-  const __m256i lane2 = _mm256_add_epi32(lane, _mm256_set1_epi32(8));
-  const __m256i off_a = _mm256_mullo_epi32(_mm256_and_si256(lane, _mm256_cmpgt_epi32(vn, lane)), vs);
-  const __m256i off_b =
-      _mm256_mullo_epi32(_mm256_and_si256(lane2, _mm256_cmpgt_epi32(vn, lane2)), vs);
-  __m256i a = k.zero, b = k.zero;
-  for (;;) {
-    __m256i ia, ib;
-    a = k.step<LT>(words, x_rows, off_a, a, &ia);
-    b = k.step<LT>(words, x_rows, off_b, b, &ib);
-    if (_mm256_movemask_epi8(_mm256_or_si256(ia, ib)) == 0) break;
+  __m256i off[G], idx[G], w[G], ff[G], in[G];
+  for (int g = 0; g < G; ++g) {
+    const __m256i lane = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                          _mm256_set1_epi32(8 * g));
+    off[g] = _mm256_mullo_epi32(_mm256_and_si256(lane, _mm256_cmpgt_epi32(vn, lane)), vs);
+    idx[g] = k.zero;
   }
-  const __m256i wa = _mm256_add_epi32(a, _mm256_add_epi32(a, a));
-  const __m256i wb = _mm256_add_epi32(b, _mm256_add_epi32(b, b));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf_rows),
-                      _mm256_i32gather_epi32(words + 2, wa, 4));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf_rows + 8),
-                      _mm256_i32gather_epi32(words + 2, wb, 4));
+  for (;;) {
+    __m256i any = k.zero;
+    for (int g = 0; g < G; ++g) {
+      w[g] = _mm256_add_epi32(idx[g], _mm256_add_epi32(idx[g], idx[g]));  // 3 words per node
+      ff[g] = Avx2Walk::flags(words, w[g]);
+      in[g] = k.internal(ff[g]);
+      any = _mm256_or_si256(any, in[g]);
+    }
+    if (_mm256_movemask_epi8(any) == 0) break;  // every row at a leaf
+    for (int g = 0; g < G; ++g)
+      idx[g] = k.step<LT>(words, x_rows, off[g], idx[g], w[g], ff[g], in[g]);
+  }
+  for (int g = 0; g < G; ++g)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf_rows + 8 * g),
+                        _mm256_i32gather_epi32(words + 2, w[g], 4));
 }
 #endif
 
