@@ -180,7 +180,21 @@ def test_single_bit_flips_change_the_crc(big):
 
 
 def test_build_info_names_the_implementation():
-    assert _native.build_info()["crc32c"] in ("sse4.2", "armv8-crc", "table")
+    assert _native.build_info()["crc32c"] in ("avx512-vpclmulqdq", "sse4.2", "armv8-crc",
+                                              "table")
+
+
+# Buffers of 4 KiB and more take the folding path where the CPU has AVX-512 VPCLMULQDQ: 256
+# bytes per round, then the tail through the crc32 instruction.
+@pytest.mark.parametrize("n", [4095, 4096, 4097, 4096 + 255, 4096 + 256, 4096 + 257, 8191,
+                               65536 + 63, 300_001])
+@pytest.mark.parametrize("start", [0, 1, 13])
+def test_folding_boundaries_match_the_reference(n, start):
+    rng = np.random.default_rng(n + start)
+    data = rng.integers(0, 256, n + start, dtype=np.uint8).tobytes()
+    view = memoryview(data)[start:]
+    assert _native.crc32c(view) == crc32c_py(view)
+    assert _native.crc32c(view, 0x12345678) == crc32c_py(view, 0x12345678)
 
 
 def test_large_sections_are_verified_on_all_cores():
