@@ -99,8 +99,8 @@ def _models():
 
 @pytest.fixture(scope="module", autouse=True)
 def small_read_threshold():
-    """Files over 64 KiB are memory-mapped in this module (2 MiB by default), so that the
-    mapped route meets every mutation without multi-megabyte test models."""
+    """Files over 64 KiB are memory-mapped in this module (the default, pinned here so that
+    the mapped route meets every mutation whatever the default becomes)."""
     old = _native._read_threshold(64 * 1024)
     yield
     _native._read_threshold(old)

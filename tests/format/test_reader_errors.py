@@ -602,8 +602,8 @@ def test_directory_is_an_os_error(tmp_path):
 
 
 def test_large_file_goes_through_the_mapped_path(tmp_path):
-    # Files above the read threshold (2 MiB) are memory-mapped: the same validation applies.
-    assert _native._read_threshold() == 2 * 1024 * 1024
+    # Files above the read threshold (64 KiB) are memory-mapped: the same validation applies.
+    assert _native._read_threshold() == 64 * 1024
     big = pack(meta=_padded_json(META, 3 << 20))
     path = tmp_path / "big.mle"
     path.write_bytes(big)
