@@ -367,6 +367,7 @@ class NativePeer(Peer):
         if lib == "xgboost":
             est.get_booster().save_model(path + ".ubj")
             os.replace(path + ".ubj", path)
+            os.symlink(os.path.basename(path), path + ".ubj")  # XGBoost reads the extension
         elif lib == "lightgbm":
             est.booster_.save_model(path)
         else:
@@ -379,7 +380,7 @@ class NativePeer(Peer):
         if lib == "xgboost":
             import xgboost
 
-            return lib, xgboost.Booster(model_file=path)
+            return lib, xgboost.Booster(model_file=path + ".ubj")
         if lib == "lightgbm":
             import lightgbm
 
@@ -408,7 +409,7 @@ class NativePeer(Peer):
 
     def cold_code(self, path, row):
         lib = self._libs.get(path)
-        load = {"xgboost": "import xgboost, numpy; m = xgboost.Booster(model_file={p!r}); "
+        load = {"xgboost": "import xgboost, numpy; m = xgboost.Booster(model_file={p!r} + '.ubj'); "
                            "m.inplace_predict(numpy.array([{r!r}]))",
                 "lightgbm": "import lightgbm, numpy; m = lightgbm.Booster(model_file={p!r}); "
                             "m.predict(numpy.array([{r!r}]))",
