@@ -378,13 +378,7 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
         "sections": [{"kind": s.name() if s.name() != "unknown" else s.kind, "size": s.size}
                      for s in c.sections],
     }
-    for key in ("mle_runtime_version", "framework", "framework_version", "model_class",
-                "estimator_type", "summary", "created", "content_hash", "model_version"):
-        v = meta.get(key)
-        out[key] = v if isinstance(v, (str, int, float)) else None
-    lineage = meta.get("lineage")
-    out["parent"] = lineage.get("parent") if isinstance(lineage, dict) else None
-    out["user_metadata"] = meta.get("user")
+    out.update(_described(meta))
     out["compression"] = env.get("compression") if env else None
     out["encryption"] = env.get("encryption") if env else None
     if env:
@@ -397,9 +391,9 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
     return out
 
 
-def model_info(model):
-    """:meth:`MLEModel.get_model_info`: the description of a loaded model."""
-    meta = model.metadata
+def _described(meta):
+    """The descriptive metadata keys (values of unexpected types as None), the parent's
+    content hash and the user's metadata."""
     out = {}
     for key in ("mle_runtime_version", "framework", "framework_version", "model_class",
                 "estimator_type", "summary", "created", "content_hash", "model_version"):
@@ -408,6 +402,14 @@ def model_info(model):
     lineage = meta.get("lineage")
     out["parent"] = lineage.get("parent") if isinstance(lineage, dict) else None
     out["user_metadata"] = meta.get("user")
+    return out
+
+
+def model_info(model):
+    """:meth:`MLEModel.get_model_info`: the description of a loaded model."""
+    meta = model.metadata
+    out = {}
+    out.update(_described(meta))
     out["quantization"] = meta.get("quantization")
     native = model._native
     out["n_features"] = int(native.n_features)
