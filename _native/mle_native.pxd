@@ -28,6 +28,7 @@ cdef extern from "mle/crc32c.h" namespace "mle" nogil:
 cdef extern from "mle/build_info.h" namespace "mle" nogil:
     cbool c_built_with_openmp "mle::built_with_openmp"()
     int c_max_threads "mle::max_threads"()
+    const char* c_simd_level "mle::simd_level"()
 
 
 cdef extern from "mle/layout.h" namespace "mle::layout" nogil:

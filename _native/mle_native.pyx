@@ -215,4 +215,6 @@ def build_info():
         "openmp": bool(c_built_with_openmp()),
         "max_threads": c_max_threads(),
         "crc32c": c_crc32c_impl().decode(),
+        "simd": c_simd_level().decode(),
+        "cuda": False,  # this build has no CUDA kernels
     }

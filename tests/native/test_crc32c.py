@@ -180,8 +180,12 @@ def test_single_bit_flips_change_the_crc(big):
 
 
 def test_build_info_names_the_implementation():
-    assert _native.build_info()["crc32c"] in ("avx512-vpclmulqdq", "sse4.2", "armv8-crc",
-                                              "table")
+    info = _native.build_info()
+    assert info["crc32c"] in ("avx512-vpclmulqdq", "sse4.2", "armv8-crc", "table")
+    assert info["simd"] in ("avx2 avx512-vpclmulqdq", "avx2", "sse4.2", "baseline")
+    assert info["cuda"] is False
+    if info["crc32c"] == "avx512-vpclmulqdq":
+        assert "avx512-vpclmulqdq" in info["simd"]
 
 
 # Buffers of 4 KiB and more take the folding path where the CPU has AVX-512 VPCLMULQDQ: 256

@@ -13,4 +13,9 @@ inline bool built_with_openmp() {
 
 int max_threads();  // OpenMP's default team size (1 without OpenMP)
 
+// The vector instruction sets the kernels use on this CPU, chosen at run time: the tree walks
+// and tree validation use AVX2, the checksum AVX-512 VPCLMULQDQ (or SSE4.2's crc32). Like
+// "avx2 avx512-vpclmulqdq", or "baseline" without either.
+const char* simd_level();
+
 }  // namespace mle
