@@ -40,6 +40,7 @@ import numpy as np
 
 from mle_runtime import _version
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.classes import describe_classes
 from mle_runtime.ir.graph import Graph
 
 _CLASSES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor", "CatBoostRanker")
@@ -84,25 +85,6 @@ def _json_export(model):
         model.save_model(path, format="json")
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-
-
-def _describe_classes(classes):
-    """classes_ as the metadata's {"dtype", "values"} record (values and dtype restored
-    exactly by the proxy)."""
-    arr = np.asarray(classes)
-    if arr.dtype.kind == "O":
-        values = arr.tolist()
-        if all(isinstance(v, str) for v in values):
-            return {"dtype": "object", "values": values}
-        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-            return {"dtype": "object", "values": [int(v) for v in values]}
-        raise UnsupportedModelError("classes_ mixes value types; only numeric, bool and string "
-                                    "class labels are supported")
-    if arr.dtype.kind in "biufU":
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise UnsupportedModelError("classes_ contains NaN or infinity")
-        return {"dtype": arr.dtype.str, "values": arr.tolist()}
-    raise UnsupportedModelError(f"classes_ of dtype {arr.dtype} are not supported")
 
 
 def _float32_exact(values, what):
@@ -431,7 +413,7 @@ def export(model):
         pt("Probability", "predict_proba")
         pt("LogProbability", "predict_log_proba")
         meta["estimator_type"] = "classifier"
-        meta["classes"] = _describe_classes(classes)
+        meta["classes"] = describe_classes(classes)
     elif name == "CatBoost":
         # CatBoost.predict gives raw values by default, whatever the loss (also for models
         # made by sum_models, whose export names no loss).

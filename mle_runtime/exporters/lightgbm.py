@@ -37,6 +37,7 @@ import numpy as np
 
 from mle_runtime import _version
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.classes import describe_classes
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
 from mle_runtime.ir.trees import Tree, add_ensemble
@@ -423,8 +424,6 @@ def export(obj):
         "keyword_outputs": keyword,
     }
     if classes is not None:
-        from mle_runtime.exporters.sklearn.common import describe_classes
-
         meta["classes"] = describe_classes(classes)
     names = _feature_names(obj, dump, kind != "booster")
     if names is not None:

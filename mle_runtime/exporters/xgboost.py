@@ -19,6 +19,7 @@ import numpy as np
 
 from mle_runtime import _version
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.classes import describe_classes
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
 from mle_runtime.ir.trees import Tree, add_ensemble
@@ -323,7 +324,7 @@ def _heads(obj, name, is_wrapper, objective, g, margin, n_groups, n_class):
         else:
             raise UnsupportedModelError(f"{name} with objective {objective!r} is not supported")
         n_classes = int(getattr(obj, "n_classes_", max(n_class, 2)))
-        meta["classes"] = {"dtype": "<i8", "values": list(range(n_classes))}
+        meta["classes"] = describe_classes(np.arange(n_classes, dtype=np.int64))
         meta["estimator_type"] = "classifier"
         # XGBClassifier.predict returns class indices (classes_ is arange(n_classes_))
     else:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.classes import describe_classes  # noqa: F401  (re-exported)
 
 # class name -> {"transformer": fn(est, ctx, x) -> value name, "predictor": fn(...) -> Head}.
 # A class may have both roles (a Pipeline is a transformer inside another pipeline).
@@ -125,22 +126,3 @@ def as_float64(a, what):
     if not np.all(np.isfinite(arr)):
         raise UnsupportedModelError(f"{what} contains NaN or infinity; the model cannot predict")
     return arr
-
-
-def describe_classes(classes):
-    """JSON description of classes_ that restores values and dtype exactly."""
-    classes = np.asarray(classes)
-    if classes.dtype.kind == "O":
-        values = classes.tolist()
-        if not all(isinstance(v, str) for v in values) and not all(
-                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-            raise UnsupportedModelError(
-                "classes_ mixes value types or holds objects other than str/int; "
-                "only numeric, bool and string class labels are supported"
-            )
-        return {"dtype": "object", "values": [v if isinstance(v, str) else int(v) for v in values]}
-    if classes.dtype.kind in "biufU":
-        if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
-            raise UnsupportedModelError("classes_ contains NaN or infinity")
-        return {"dtype": classes.dtype.str, "values": classes.tolist()}
-    raise UnsupportedModelError(f"classes_ of dtype {classes.dtype} are not supported")
