@@ -336,13 +336,21 @@ class TreeEnsemble final : public Kernel {
     // at every node visit (the same rounding), when there are enough trees to repay it.
     if constexpr (std::is_same_v<Node, Node32> && std::is_same_v<TX, double>) {
       if (n_trees >= 16 && x.ld > 0) {
-        std::vector<float> f(static_cast<size_t>(rows * x.ld));
+        // a block of narrow rows (the common case) fits on the stack: no allocation per call
+        constexpr int64_t kStack = 4096;
+        float stack[kStack];
+        std::vector<float> heap;
+        float* f = stack;
+        if (rows * x.ld > kStack) {
+          heap.resize(static_cast<size_t>(rows * x.ld));
+          f = heap.data();
+        }
         for (int64_t r = 0; r < rows; ++r) {
           const double* src = x.row<double>(r);
-          float* dst = f.data() + r * x.ld;
+          float* dst = f + r * x.ld;
           for (int64_t c = 0; c < x.ld; ++c) dst[c] = static_cast<float>(src[c]);
         }
-        return walk<Node, LT, Miss, HasCat, float>(rows, View{f.data(), x.ld, DType::kF32}, y);
+        return walk<Node, LT, Miss, HasCat, float>(rows, View{f, x.ld, DType::kF32}, y);
       }
     }
     if (acc32)
