@@ -65,6 +65,8 @@ cdef extern from "mle/plan.h" namespace "mle" nogil:
         CModel()
         CStatus load_file(const char* path)
         CStatus load_bytes(const void* data, size_t size)
+        CStatus load_view(const void* data, size_t size)
+        const uint8_t* file_data() const
         CStatus run(int out_idx, const void* X, CDType x_dtype, int64_t n, int64_t x_cols,
                     void* out, int n_threads) const
         int num_outputs() const

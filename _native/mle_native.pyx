@@ -5,7 +5,7 @@ and running a plan are each a single native call."""
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_ANY_CONTIGUOUS, \
     PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t, uintptr_t
 from libcpp.memory cimport unique_ptr
 
 from mle_native cimport *
@@ -64,6 +64,7 @@ cdef class NativeModel:
     """A loaded, validated .mle file and its executable plan (immutable, thread-safe)."""
 
     cdef unique_ptr[CModel] _m
+    cdef object _owner  # the read-only buffer a borrowed model reads (see load_view)
     cdef readonly dict outputs
     """Graph output name -> index."""
     cdef readonly tuple ravel
@@ -89,6 +90,16 @@ cdef class NativeModel:
         """The raw bytes of the metadata JSON section."""
         cdef const CSection* s = &self._m.get().meta()
         return (<const char*> s.data)[:s.size]
+
+    def file_bytes(self):
+        """A copy of the whole .mle file the model was built from (as validated)."""
+        cdef CModel* m = self._m.get()
+        return (<const char*> m.file_data())[:m.file_size()]
+
+    @property
+    def borrowed(self):
+        """True when the model reads memory owned by a Python object (see load_view)."""
+        return self._owner is not None
 
     @property
     def mapped(self):
@@ -173,6 +184,32 @@ def load_buffer(data):
     finally:
         PyBuffer_Release(&b)
     check_status(st)
+    nm._finish()
+    return nm
+
+
+def load_view(data):
+    """Like load_buffer, without the copy when ``data`` is a read-only, contiguous buffer
+    starting at a 64-byte boundary (a slice of a read-only mmap, say): the model then keeps a
+    memoryview of it, which keeps the memory alive and an mmap from being closed. Writable or
+    unaligned buffers are copied, as by load_buffer."""
+    cdef NativeModel nm
+    cdef Py_buffer b
+    cdef CStatus st
+    mv = memoryview(data)
+    if not mv.readonly or not mv.c_contiguous:
+        return load_buffer(data)
+    PyObject_GetBuffer(mv, &b, PyBUF_ANY_CONTIGUOUS)
+    try:
+        if (<uintptr_t> b.buf) % 64:
+            return load_buffer(data)
+        nm = NativeModel.__new__(NativeModel)
+        with nogil:
+            st = nm._m.get().load_view(b.buf, <size_t> b.len)
+    finally:
+        PyBuffer_Release(&b)
+    check_status(st)
+    nm._owner = mv  # holds its own export of the underlying buffer for the model's lifetime
     nm._finish()
     return nm
 

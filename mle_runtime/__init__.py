@@ -20,7 +20,7 @@ from mle_runtime._version import __version__  # noqa: E402
 from mle_runtime.api import (dump, generate_keys, inspect_model, load, save_keys,  # noqa: E402
                              sign_file, verify_file)
 from mle_runtime.errors import (DecryptionError, FormatError, InputError, MLEError,  # noqa: E402
-                                SignatureError, UnsupportedModelError)
+                                PickleNotAllowedError, SignatureError, UnsupportedModelError)
 
 # The older MLE API's names (mle_runtime.legacy), imported on first use so that importing
 # mle_runtime stays as light as it was.
@@ -53,6 +53,7 @@ __all__ = [
     "UnsupportedModelError",
     "SignatureError",
     "DecryptionError",
+    "PickleNotAllowedError",
     "inspect_model",
     "sign_file",
     "verify_file",

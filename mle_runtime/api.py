@@ -16,15 +16,22 @@ _CACHE_MIN_SIZE = _cache.MIN_SIZE
 _MMAP_MODES = (None, "r+", "r", "w+", "c")
 
 
-def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_version=None,
-         parent=None, sign_with=None, encryption_key=None, quantize=None, calibration=None):
-    """Stores a fitted model in an .mle file, like ``joblib.dump``.
+def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, metadata=None,
+         model_version=None, parent=None, sign_with=None, encryption_key=None, quantize=None,
+         calibration=None):
+    """Stores a fitted model, or any value holding models, in an .mle file, like
+    ``joblib.dump``.
 
     Parameters
     ----------
-    value : estimator
-        A fitted model that mle_runtime can represent natively (see the README). Anything else
-        raises :class:`~mle_runtime.UnsupportedModelError`; nothing is ever pickled.
+    value : estimator or value
+        A fitted model that mle_runtime can represent natively (see the README), a model
+        loaded by :func:`load`, or a value made of dicts, lists, tuples, sets, str, bytes,
+        numbers, None, numpy arrays and scalars (any dtype but object; object arrays element
+        by element), pandas DataFrame/Series/Index/Categorical, datetime types and such
+        models, nested freely. Anything else raises
+        :class:`~mle_runtime.UnsupportedModelError` naming where it sits in the value (such
+        as ``value['model'].steps[2]``), unless ``allow_pickle`` is True.
     filename : str, os.PathLike or binary file object
         Where to write. Paths are written atomically: the bytes go to a temporary file in the
         same directory that replaces ``filename`` only once complete, so a failed dump leaves
@@ -36,7 +43,12 @@ def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_ver
         decompressed once, into memory, when loaded (so ``mmap_mode`` has no effect on it, as
         with joblib).
     protocol : int, optional
-        Accepted for joblib compatibility and ignored (no pickle is involved).
+        The pickle protocol of the pickle section (with ``allow_pickle=True``; default the
+        highest); otherwise unused.
+    allow_pickle : bool, default False
+        Store the objects that cannot be represented natively (arbitrary classes, lambdas,
+        unsupported estimators) in a pickle section. Loading such a file then needs
+        ``load(..., allow_pickle=True)``, because unpickling can execute arbitrary code.
     metadata : dict, optional
         Your own JSON-serialisable description (stored under the metadata key ``"user"``).
     model_version : str, optional
@@ -61,12 +73,22 @@ def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_ver
     list of str or None
         ``[filename]`` for a path, ``None`` for a file object, as joblib returns.
 
+    Raises
+    ------
+    UnsupportedModelError
+        Part of ``value`` cannot be stored natively and ``allow_pickle`` is False; the message
+        names its path in the value and why.
+    ValueError
+        The value has a reference cycle, nests more than 200 levels deep, or an option is
+        invalid.
+
     Notes
     -----
     The metadata records the creation time (UTC; ``SOURCE_DATE_EPOCH`` overrides it, for
     reproducible files) and the model's SHA-256 content hash.
     """
-    from mle_runtime.exporters import export
+    from mle_runtime.errors import UnsupportedModelError
+    from mle_runtime.exporters import export, framework_of
     from mle_runtime.format import compression, writer
 
     codec = compression.normalize(compress)
@@ -91,7 +113,31 @@ def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_ver
         from mle_runtime.format import crypto
 
         sign_with = crypto.load_private_key(sign_with)
-    graph, meta = export(value)
+    graph = None
+    if isinstance(value, MLEModel):
+        if quantize is not None:
+            raise ValueError("quantize= needs the original estimator; this model was loaded "
+                             "from an .mle file")
+        data = _resaved(value, extra, metadata is not None or model_version is not None or
+                        parent is not None)
+    elif framework_of(value) is not None:
+        try:
+            graph, meta = export(value)
+        except UnsupportedModelError:
+            graph = None  # stored as a value below: pickled, or refused naming the part
+    if graph is None and not isinstance(value, MLEModel):
+        if quantize is not None:
+            raise ValueError("quantize= applies to a single supported model, not to "
+                             f"{type(value).__name__} values")
+        data = _encode_value(value, allow_pickle, protocol, extra)
+    if graph is None:
+        if codec is not None or encryption_key is not None:
+            from mle_runtime.format import container, envelope
+
+            inner = container.parse(data, verify=())
+            meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
+            data = envelope.seal(data, meta_bytes, codec, encryption_key)
+        return _write(data, filename, is_path, sign_with)
     meta = dict(meta)
     meta.setdefault("mle_runtime_version", __version__)
     meta.update(extra)
@@ -111,13 +157,51 @@ def dump(value, filename, compress=0, protocol=None, *, metadata=None, model_ver
             inner = container.parse(data, verify=())
             meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
             data = envelope.seal(data, meta_bytes, codec, encryption_key)
+    return _write(data, filename, is_path, sign_with)
+
+
+def _write(data, filename, is_path, sign_with):
+    from mle_runtime.format import writer
+
     if sign_with is not None:
+        from mle_runtime.format import crypto
+
         data = crypto.sign_file_bytes(data, sign_with)
     if is_path:
         writer.write_atomic(filename, data)
         return [os.fspath(filename)]
     filename.write(data)
     return None
+
+
+def _encode_value(value, allow_pickle, protocol, extra):
+    """The bytes of a value file (docs/FORMAT.md, section 17) holding ``value``."""
+    from mle_runtime.format import values, writer
+
+    sections, contents, digest = values.encode(value, allow_pickle, protocol)
+    meta = {"kind": "value", "summary": values.summary(contents),
+            "mle_runtime_version": __version__, "content_hash": digest, "contents": contents}
+    meta.update(extra)
+    meta_bytes = writer.encode_json(meta)
+    if len(meta_bytes) > L.MAX_META_JSON:
+        raise ValueError(f"metadata JSON is {len(meta_bytes)} bytes; the cap is "
+                         f"{L.MAX_META_JSON}")
+    return writer.pack_sections([(L.SECTION_META, meta_bytes)] + sections,
+                                minor=L.MINOR_VALUES)
+
+
+def _resaved(model, extra, changed):
+    """The file of a loaded model, again: its own bytes, with the metadata updated when the
+    caller gave metadata, a version or a parent."""
+    from mle_runtime.format import container, writer
+
+    data = model._native.file_bytes()
+    if not changed:
+        return data
+    c = container.parse(data, verify=())
+    meta = c.json(L.SECTION_META)
+    meta.update(extra)
+    return container.repack(c, replace={L.SECTION_META: writer.encode_json(meta)})
 
 
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
@@ -184,19 +268,28 @@ def _content_hash_of(parent):
     return h
 
 
-def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_signature=None,
-         encryption_key=None, cache=True):
-    """Loads an .mle file, like ``joblib.load``; nothing in the file is executed.
+def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public_key=None,
+         require_signature=None, encryption_key=None, cache=True):
+    """Loads an .mle file, like ``joblib.load``; nothing in the file is executed (unless
+    ``allow_pickle=True`` and the file has a pickle section).
 
     Parameters
     ----------
     filename : str, os.PathLike or binary file object
         The .mle file. Paths of large files are memory-mapped read-only (small ones are read);
         file objects are read into memory once.
-    mmap_mode : {None, 'r+', 'r', 'w+', 'c'}, optional
-        Accepted for joblib compatibility. Model data is always read-only and mapped when that
-        is faster, whatever this says. It has no effect on compressed or encrypted files, which
-        are restored into memory once (as joblib does for compressed files).
+    mmap_mode : {None, 'r', 'c', 'r+', 'w+'}, optional
+        For numpy arrays inside a stored value, as joblib: None gives ordinary in-memory
+        arrays; 'r' gives read-only arrays mapped from the file (``numpy.memmap``); 'c' gives
+        copy-on-write maps (writable; the file never changes). 'r+' and 'w+' are refused for
+        files holding arrays: writing into the file would break its checksums. Model data is
+        always read-only and mapped when that is faster, whatever this says. It has no effect
+        on compressed or encrypted files, which are restored into memory once (as joblib does
+        for compressed files).
+    allow_pickle : bool, default False
+        Unpickle the file's pickle section, if it has one (see ``dump``). Unpickling can
+        execute arbitrary code: only for files you trust. Without it such a file raises
+        :class:`~mle_runtime.PickleNotAllowedError` and its pickle bytes are never read.
     n_threads : int, optional
         Default thread count for predictions (None: all cores; see
         :func:`mle_runtime.runtime.plan.resolve_n_threads`).
@@ -218,11 +311,14 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
 
     Returns
     -------
-    MLEModel
-        A proxy with the original estimator's prediction methods and attributes.
+    MLEModel or value
+        For a model, a proxy with the original estimator's prediction methods and attributes;
+        for a stored value, the value, with such proxies where it held models.
 
     Raises
     ------
+    PickleNotAllowedError
+        The file has a pickle section and ``allow_pickle`` is False.
     FormatError
         The file is not a valid .mle file (with the reason; joblib/pickle files are recognised).
     SignatureError
@@ -244,15 +340,17 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
         try:
             native = reader.open_path(filename)
         except FormatError as e:
-            with open(filename, "rb") as f:  # an envelope (1.1)? Other files fail as before.
-                data = f.read(len(L.MAGIC))
-                if data != L.MAGIC:
-                    raise
-                data += f.read()
-            native, meta = _load_envelope(data, e, None)
-            if cache:
-                _cache.store(os.fspath(filename), meta, native)
-            return MLEModel(native, n_threads)
+            # A value file (1.2) or an envelope (1.1)? Other files fail as before.
+            from mle_runtime.format import values
+
+            data = values.open_file(filename, mmap_mode)
+            if bytes(data[:len(L.MAGIC)]) != L.MAGIC:
+                raise
+            out, meta = _load_other(data, e, None, mmap_mode, n_threads, allow_pickle,
+                                    os.fspath(filename))
+            if cache and meta is not None:
+                _cache.store(os.fspath(filename), meta, out._native)
+            return out
         if cache and native.file_size >= _CACHE_MIN_SIZE:
             _cache.store(os.fspath(filename), native.meta_bytes(), native)
         return MLEModel(native, n_threads)
@@ -282,38 +380,66 @@ def load(filename, mmap_mode=None, *, n_threads=None, public_key=None, require_s
         if require_signature is not False or c.find(L.SECTION_SIGNATURE) is not None:
             crypto.verify(c, public_key)
     if encryption_key is not None:
-        native, _ = _load_envelope(data, None, encryption_key)
-        return MLEModel(native, n_threads)
+        return _load_other(data, None, encryption_key, mmap_mode, n_threads, allow_pickle)[0]
     try:
         native = reader.open_bytes(data)
     except FormatError as e:
-        native, _ = _load_envelope(data, e, None)
+        return _load_other(data, e, None, mmap_mode, n_threads, allow_pickle)[0]
     return MLEModel(native, n_threads)
 
 
-def _load_envelope(data, error, encryption_key):
-    """``(native model, outer metadata bytes)`` of an envelope file; when ``data`` is not an
-    envelope, re-raises ``error`` (the native reader's verdict on it)."""
+def _load_other(data, error, encryption_key, mmap_mode, n_threads, allow_pickle,
+                filename=None):
+    """What a file that the native reader refused holds: ``(value or MLEModel, outer
+    metadata bytes or None)``, for a value file or an envelope. For any other file,
+    re-raises ``error`` (the native reader's verdict on it)."""
     from mle_runtime.errors import DecryptionError
-    from mle_runtime.format import container, envelope
+    from mle_runtime.format import container, envelope, values
 
     try:
-        c = container.parse(data)
+        c = container.parse(data, verify=())
     except FormatError:
         if error is not None:
             raise error from None
         raise
+    if values.is_value_file(c):
+        if encryption_key is not None:
+            raise DecryptionError("encryption_key was given, but the file is not encrypted; "
+                                  "refusing to load it as if it were authenticated by the key")
+        return _load_value(data, mmap_mode, n_threads, allow_pickle, filename), None
     if c.find(L.SECTION_ENVELOPE) is None:
         if error is not None:
             raise error
         raise DecryptionError("encryption_key was given, but the file is not encrypted; "
                               "refusing to load it as if it were authenticated by the key")
+    c = container.parse(data)  # every checksum
     inner = envelope.open_inner(c, encryption_key)
+    meta = c.payload(c.find(L.SECTION_META))
     try:
         native = reader.open_bytes(inner)
     except FormatError as e:
+        try:
+            ic = container.parse(inner, verify=())
+        except FormatError:
+            ic = None
+        if ic is not None and values.is_value_file(ic):
+            # restored into memory: ordinary arrays, as joblib gives for compressed files
+            return _load_value(inner, None, n_threads, allow_pickle, None), None
         raise FormatError(f"the model inside the envelope is invalid: {e}") from None
-    return native, c.payload(c.find(L.SECTION_META))
+    return MLEModel(native, n_threads), meta
+
+
+def _load_value(data, mmap_mode, n_threads, allow_pickle, filename):
+    from mle_runtime.format import container, values
+
+    c = container.parse(data)  # every checksum
+    if mmap_mode in ("r+", "w+") and c.find(L.SECTION_DATA) is not None:
+        raise ValueError(f"mmap_mode={mmap_mode!r} would let writes change the .mle file "
+                         "behind its checksums; use mmap_mode='c' for writable "
+                         "copy-on-write arrays, 'r' for read-only maps or None for arrays "
+                         "in memory")
+    return values.decode(c, mmap_mode=mmap_mode, n_threads=n_threads,
+                         allow_pickle=allow_pickle, filename=filename)
 
 
 def inspect_model(filename, *, public_key=None, encryption_key=None):

@@ -31,3 +31,8 @@ class DecryptionError(MLEError, ValueError):
     """An encrypted file cannot be decrypted: no key was given, the key or passphrase is
     wrong, or the encrypted data was modified (or a key was given for a file that is not
     encrypted)."""
+
+
+class PickleNotAllowedError(MLEError, ValueError):
+    """The file holds objects stored with pickle (``dump(..., allow_pickle=True)``), and
+    loading it was not allowed to unpickle them (``load(..., allow_pickle=True)``)."""

@@ -39,7 +39,7 @@ const FieldInfo* persisted_fields() {
 Buffer::~Buffer() { release(); }
 
 void Buffer::release() {
-  if (data_) {
+  if (data_ && !borrowed_) {
     if (mapped_)
       munmap(data_, size_);
     else
@@ -48,6 +48,7 @@ void Buffer::release() {
   data_ = nullptr;
   size_ = 0;
   mapped_ = false;
+  borrowed_ = false;
 }
 
 static uint8_t* aligned_alloc_bytes(size_t n) {
@@ -62,6 +63,14 @@ Status Buffer::copy_from(const void* src, size_t n) {
   if (!data_) return Status::Memory("cannot allocate " + std::to_string(n) + " bytes");
   if (n) std::memcpy(data_, src, n);
   size_ = n;
+  return Status::OK();
+}
+
+Status Buffer::borrow(const void* src, size_t n) {
+  release();
+  data_ = const_cast<uint8_t*>(static_cast<const uint8_t*>(src));
+  size_ = n;
+  borrowed_ = true;
   return Status::OK();
 }
 

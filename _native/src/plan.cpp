@@ -142,6 +142,13 @@ Status Model::load_file(const char* path) {
   });
 }
 
+Status Model::load_view(const void* data, size_t size) {
+  return guarded([&] {
+    MLE_RETURN_IF_ERROR(buffer_.borrow(data, size));
+    return build();
+  });
+}
+
 Status Model::load_bytes(const void* data, size_t size) {
   return guarded([&] {
     MLE_RETURN_IF_ERROR(buffer_.copy_from(data, size));

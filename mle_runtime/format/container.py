@@ -18,9 +18,12 @@ _HEADER = struct.Struct("<8sHHIQII28sI")
 _ENTRY = struct.Struct("<IIQQII")
 KNOWN_KINDS = {L.SECTION_META: "metadata", L.SECTION_GRAPH: "graph",
                L.SECTION_DATA: "tensor data", L.SECTION_ENVELOPE: "envelope",
-               L.SECTION_PAYLOAD: "payload", L.SECTION_SIGNATURE: "signature"}
+               L.SECTION_PAYLOAD: "payload", L.SECTION_SIGNATURE: "signature",
+               L.SECTION_VALUE: "value", L.SECTION_MODEL: "model", L.SECTION_PICKLE: "pickle"}
+_REPEATABLE = {L.SECTION_MODEL}
 _CAPS = {L.SECTION_META: L.MAX_META_JSON, L.SECTION_GRAPH: L.MAX_GRAPH_JSON,
-         L.SECTION_ENVELOPE: L.MAX_ENVELOPE_JSON, L.SECTION_SIGNATURE: L.SIGNATURE_SIZE}
+         L.SECTION_ENVELOPE: L.MAX_ENVELOPE_JSON, L.SECTION_SIGNATURE: L.SIGNATURE_SIZE,
+         L.SECTION_VALUE: L.MAX_VALUE_JSON}
 
 
 class Section:
@@ -163,7 +166,7 @@ def parse(data, verify=True):
             if _native.crc32c(mv[offset:offset + size]) != crc:
                 raise FormatError(f"checksum mismatch in {where}")
         if kind in KNOWN_KINDS:
-            if kind in seen:
+            if kind in seen and kind not in _REPEATABLE:
                 raise FormatError(f"more than one {KNOWN_KINDS[kind]} section")
             seen.add(kind)
             cap = _CAPS.get(kind)
@@ -202,4 +205,5 @@ def repack(container, replace=None, drop=(), append=()):
         payloads.append((kind, data, L.SECTION_ALIGN, flags))
     extended = any(p[0] in (L.SECTION_ENVELOPE, L.SECTION_PAYLOAD, L.SECTION_SIGNATURE)
                    for p in payloads)
-    return pack_sections(payloads, minor=L.MINOR_EXTENDED if extended else container.minor)
+    minor = max(container.minor, L.MINOR_EXTENDED) if extended else container.minor
+    return pack_sections(payloads, minor=minor)

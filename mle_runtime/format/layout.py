@@ -33,6 +33,15 @@ SECTION_ENVELOPE = 4   # required; UTF-8 JSON object describing the payload
 SECTION_PAYLOAD = 5    # required; the inner .mle file, compressed and/or encrypted
 SECTION_SIGNATURE = 6  # optional; Ed25519 signature of the whole file
 MAX_ENVELOPE_JSON = 1 << 20
+
+# Format 1.2 (docs/FORMAT.md, section 17): value files, which hold containers, arrays and
+# models (mle_runtime.format.values). Only Python reads them; the native reader refuses the
+# required kinds, so a bare-model reader refuses a value file.
+MINOR_VALUES = 2
+SECTION_VALUE = 7      # required; UTF-8 JSON: the value's tree
+SECTION_MODEL = 8      # required, may repeat; a complete plain .mle file (64-byte aligned)
+SECTION_PICKLE = 9     # required; pickled objects, read only with allow_pickle=True
+MAX_VALUE_JSON = 256 << 20
 SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
 
 HEADER_DTYPE = np.dtype(

@@ -33,12 +33,17 @@ class Buffer {
   static void set_read_threshold(size_t n);
   Status open_file(const char* path);
   Status copy_from(const void* src, size_t n);
+  // Uses n bytes at src without copying them. The caller keeps them alive and unchanged for
+  // the Buffer's lifetime (the Cython layer holds a read-only Python buffer export).
+  Status borrow(const void* src, size_t n);
+  bool borrowed() const { return borrowed_; }
 
  private:
   void release();
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
+  bool borrowed_ = false;
 };
 
 struct Section {

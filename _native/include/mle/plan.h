@@ -35,6 +35,10 @@ class Model {
  public:
   Status load_file(const char* path);
   Status load_bytes(const void* data, size_t size);
+  // Like load_bytes without the copy: `data` must stay alive and unchanged while the model
+  // lives, and be 64-byte aligned (tensors are aligned relative to the file start).
+  Status load_view(const void* data, size_t size);
+  const uint8_t* file_data() const { return buffer_.data(); }
 
   // Runs output `out_idx` on n rows of X (C-contiguous, n_features columns) into `out`
   // (C-contiguous n x output_cols, dtype output_dtype). Releases nothing; the caller

@@ -1,0 +1,841 @@
+"""Python values stored natively: containers, scalars, arrays and models, without pickle.
+
+A *value file* (docs/FORMAT.md, section 17) holds what ``joblib.dump`` is given besides a bare
+model: dicts of models and thresholds, lists of column names, numpy arrays, pandas objects,
+tuples of (model, scaler), nested freely. Its sections:
+
+- metadata (JSON): ``"kind": "value"``, what the value holds (``contents``), the usual keys;
+- value (JSON): the value's tree, every node a JSON scalar or a tagged array (see ``_decode``);
+- tensor data: the bytes of arrays, ``bytes`` and numpy scalars (arrays at 64-byte
+  boundaries when large, so they can be memory-mapped in place);
+- one model section per model inside the value: a complete plain .mle file, 64-byte aligned,
+  loaded without a copy from the file's mapping;
+- a pickle section, only when the caller asked for it (``allow_pickle=True``): the objects
+  that cannot be stored natively, unpickled on load only with ``allow_pickle=True``.
+
+Everything read from a file is untrusted: every node's shape is checked before use and any
+violation raises ``FormatError``; nothing but the opt-in pickle section can run code.
+"""
+
+import datetime
+import hashlib
+import math
+import mmap as _mmap_module
+
+import numpy as np
+
+from mle_runtime.errors import FormatError, PickleNotAllowedError, UnsupportedModelError
+from mle_runtime.format import layout as L
+
+MAX_DEPTH = 200  # nesting depth of a value (both ways: dump refuses deeper values)
+_INT64 = 1 << 63
+# Tags whose nodes can be referred to again by ["ref", k] (k counts them in the order they
+# are completed), so that an object stored twice is one object after loading.
+MEMO_TAGS = frozenset(("list", "dict", "dictk", "odict", "set", "bytearray", "array",
+                       "objarray", "model", "pickle"))
+
+
+class _Problem(Exception):
+    """An object that cannot be stored natively (internal: becomes UnsupportedModelError or
+    goes to the pickle section)."""
+
+    def __init__(self, reason, path=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.path = path
+
+
+def _type_name(obj):
+    t = type(obj)
+    mod = t.__module__
+    return t.__qualname__ if mod == "builtins" else f"{mod}.{t.__qualname__}"
+
+
+def _describe_path_key(k):
+    return repr(k)
+
+
+# --------------------------------------------------------------------------- dtypes ----------
+
+def dtype_to_json(dt):
+    """The JSON form of a non-object dtype: numpy's ``descr`` (``np.lib.format``), lists for
+    tuples."""
+    if dt.hasobject:
+        raise _Problem(f"numpy dtype {dt} holds Python objects")
+    descr = np.lib.format.dtype_to_descr(dt)
+
+    def conv(d):
+        if isinstance(d, str):
+            return d
+        if isinstance(d, tuple):
+            return [conv(x) for x in d]
+        if isinstance(d, list):
+            return [conv(x) for x in d]
+        if isinstance(d, int):
+            return d
+        raise _Problem(f"numpy dtype {dt} cannot be described")
+
+    return conv(descr)
+
+
+def dtype_from_json(spec):
+    """The dtype of a JSON descr (untrusted): a type string, or a list of
+    ``[name, descr]`` / ``[name, descr, shape]`` fields."""
+    def conv(d, depth):
+        if depth > 16:
+            raise ValueError("dtype nests too deeply")
+        if isinstance(d, str):
+            return d
+        if not isinstance(d, list):
+            raise ValueError(f"unexpected dtype description {d!r}")
+        fields = []
+        for f in d:
+            if not isinstance(f, list) or len(f) not in (2, 3) or not isinstance(f[0], str):
+                raise ValueError("a structured dtype field must be [name, type(, shape)]")
+            item = (f[0], conv(f[1], depth + 1))
+            if len(f) == 3:
+                if not isinstance(f[2], list) or len(f[2]) > 32 or \
+                        not all(type(n) is int and 0 <= n < (1 << 31) for n in f[2]):
+                    raise ValueError("a field shape must be a list of small integers")
+                item += (tuple(f[2]),)
+            fields.append(item)
+        return fields
+
+    try:
+        dt = np.lib.format.descr_to_dtype(conv(spec, 0))
+    except (TypeError, ValueError, KeyError, SyntaxError, OverflowError, RecursionError) as e:
+        raise FormatError(f"value section: invalid dtype {spec!r}: {e}") from None
+    if dt.hasobject:
+        raise FormatError(f"value section: dtype {spec!r} holds Python objects; files store "
+                          "object arrays element by element")
+    return dt
+
+
+# --------------------------------------------------------------------------- encoding --------
+
+class Encoder:
+    """Turns a value into the JSON tree, the data blob, model files and pickled objects."""
+
+    def __init__(self, allow_pickle=False):
+        self.allow_pickle = allow_pickle
+        self.chunks = []        # (offset, contiguous ndarray or bytes)
+        self.size = 0
+        self.models = []        # bytes of each embedded .mle file
+        self.models_info = []
+        self.pickled = []       # objects for the pickle section
+        self.pickled_info = []
+        self.problems = []      # (path, type name, reason) when pickle is not allowed
+        self.memo = {}          # id(obj) -> ref index
+        self.n_memo = 0
+        self.keep = []          # keeps memoised objects alive (ids stay unique)
+        self.active = set()     # ids of containers being encoded (cycle detection)
+        self.n_arrays = 0
+
+    # -- the data blob --
+    def add_bytes(self, buf, nbytes, align=8):
+        """Places ``nbytes`` of ``buf`` (bytes or a contiguous array) in the blob; returns
+        the offset."""
+        if nbytes >= L.BIG_TENSOR:
+            align = L.DATA_ALIGN
+        off = L.align_up(self.size, align)
+        if nbytes:
+            self.chunks.append((off, buf))
+        self.size = off + nbytes
+        return off
+
+    def blob(self):
+        out = bytearray(self.size)
+        mv = memoryview(out)
+        for off, buf in self.chunks:
+            if isinstance(buf, np.ndarray):
+                src = buf.reshape(-1).view(np.uint8)
+                mv[off:off + src.size] = src.data
+            else:
+                mv[off:off + len(buf)] = buf
+        return out
+
+    def remember(self, obj, node):
+        if isinstance(node, list) and node and node[0] in MEMO_TAGS or \
+                isinstance(node, list) and node and isinstance(node[0], str) and \
+                node[0].startswith("pd."):
+            self.memo[id(obj)] = self.n_memo
+            self.keep.append(obj)
+            self.n_memo += 1
+        return node
+
+    # -- dispatch --
+    def encode(self, obj, path, depth=0):
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{path}: the value nests more than {MAX_DEPTH} levels deep; "
+                             "flatten it before dumping")
+        t = type(obj)
+        if obj is None or t is bool or t is str:
+            return obj
+        if t is int:
+            return obj if -_INT64 <= obj < _INT64 else ["int", format(obj, "x")]
+        if t is float:
+            return obj if math.isfinite(obj) else ["float", repr(obj)]
+        ref = self.memo.get(id(obj))
+        if ref is not None:
+            return ["ref", ref]
+        key = id(obj)
+        if key in self.active:
+            raise ValueError(f"{path} refers back to a container that holds it (a reference "
+                             "cycle); values with cycles cannot be stored natively")
+        self.active.add(key)
+        try:
+            node = self._encode(obj, t, path, depth)
+        except _Problem as p:
+            node = self._fallback(obj, p.path or path, p.reason)
+        finally:
+            self.active.discard(key)
+        return self.remember(obj, node)
+
+    def _fallback(self, obj, path, reason):
+        if self.allow_pickle:
+            self.pickled.append(obj)
+            self.pickled_info.append({"path": path, "type": _type_name(obj)})
+            return ["pickle", len(self.pickled) - 1]
+        self.problems.append((path, _type_name(obj), reason))
+        return None
+
+    def _encode(self, obj, t, path, depth):
+        d = depth + 1
+        if t is list:
+            return ["list"] + [self.encode(v, f"{path}[{i}]", d) for i, v in enumerate(obj)]
+        if t is tuple:
+            return ["tuple"] + [self.encode(v, f"{path}[{i}]", d) for i, v in enumerate(obj)]
+        if t is dict or t.__module__ == "collections" and t.__name__ == "OrderedDict":
+            return self._dict(obj, path, d, "odict" if t is not dict else "dict")
+        if t is set or t is frozenset:
+            items = [self.encode(v, f"{path}{{element {i}}}", d)
+                     for i, v in enumerate(_stable_order(obj))]
+            return ["set" if t is set else "frozenset"] + items
+        if t is bytes or t is bytearray:
+            off = self.add_bytes(bytes(obj), len(obj))
+            return ["bytes" if t is bytes else "bytearray", off, len(obj)]
+        if t is complex:
+            return ["complex", self.encode(obj.real, path, d), self.encode(obj.imag, path, d)]
+        if t is np.ndarray or t is np.memmap:
+            return self._array(obj, path, d)
+        if isinstance(obj, np.generic):
+            return self._scalar(obj, path)
+        if t in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta,
+                 datetime.timezone) or _is_zone(obj):
+            return self._datetime(obj, path)
+        mod = t.__module__ or ""
+        if mod == "decimal" and t.__name__ == "Decimal":
+            return ["decimal", str(obj)]
+        if t is range:
+            return ["range", obj.start, obj.stop, obj.step]
+        if mod.startswith("mle_runtime.") and t.__name__ == "MLEModel":
+            return self._model_bytes(obj._native.file_bytes(), obj._metadata(), path)
+        if mod.split(".")[0] == "pandas":
+            from mle_runtime.format import values_pandas
+
+            return values_pandas.encode(self, obj, path, d)
+        return self._model(obj, path)
+
+    def _dict(self, obj, path, d, tag):
+        if all(type(k) is str for k in obj):
+            return [tag, {k: self.encode(v, f"{path}[{k!r}]", d) for k, v in obj.items()}]
+        pairs = []
+        for k, v in obj.items():
+            kp = f"{path}[{_describe_path_key(k)}]"
+            pairs.append([self.encode(k, kp + " (key)", d), self.encode(v, kp, d)])
+        return ["dictk" if tag == "dict" else "odictk", pairs]
+
+    def _array(self, a, path, d):
+        if a.dtype.hasobject:
+            if a.dtype != np.dtype(object):
+                raise _Problem(f"numpy structured dtype {a.dtype} holds Python objects")
+            order = "F" if a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous \
+                else "C"
+            flat = a.reshape(-1, order=order)
+            items = [self.encode(v, f"{path}[{_index(a.shape, i, order)}]", d)
+                     for i, v in enumerate(flat)]
+            return ["objarray", list(a.shape), order, items]
+        if a.dtype.itemsize == 0 and a.size:
+            raise _Problem(f"numpy dtype {a.dtype} has no size")
+        descr = dtype_to_json(a.dtype)
+        order = "F" if a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous \
+            else "C"
+        data = a.T if order == "F" else a
+        data = np.ascontiguousarray(data)
+        self.n_arrays += 1
+        off = self.add_bytes(data, data.nbytes, align=min(16, max(8, a.dtype.alignment)))
+        return ["array", descr, list(a.shape), off, order]
+
+    def _scalar(self, s, path):
+        dt = s.dtype
+        if dt.hasobject:
+            raise _Problem(f"numpy scalar of dtype {dt} holds a Python object")
+        a = np.array(s, dtype=dt).reshape(1)
+        off = self.add_bytes(a, a.nbytes, align=8)
+        return ["scalar", dtype_to_json(dt), off]
+
+    def tz(self, tz, path):
+        """The node of a tzinfo (None, datetime.timezone, zoneinfo.ZoneInfo, pytz zones)."""
+        if tz is None:
+            return None
+        if type(tz) is datetime.timezone:
+            off = tz.utcoffset(None)
+            name = tz.tzname(None)
+            default = datetime.timezone(off).tzname(None)
+            node = ["tz", off.days, off.seconds, off.microseconds]
+            return node + [name] if name != default else node
+        mod = type(tz).__module__ or ""
+        if mod == "zoneinfo" or mod.startswith("zoneinfo."):
+            if tz.key is None:
+                raise _Problem("a ZoneInfo built from a file (it has no key)", path)
+            return ["zone", tz.key]
+        if mod.split(".")[0] == "pytz":
+            zone = getattr(tz, "zone", None)
+            if isinstance(zone, str):
+                return ["pytz", zone]
+            off = tz.utcoffset(None)
+            return ["tz", off.days, off.seconds, off.microseconds]
+        raise _Problem(f"time zone of type {_type_name(tz)} (supported: datetime.timezone, "
+                       "zoneinfo.ZoneInfo, pytz zones)", path)
+
+    def _datetime(self, v, path):
+        t = type(v)
+        if t is datetime.datetime:
+            return ["datetime", v.year, v.month, v.day, v.hour, v.minute, v.second,
+                    v.microsecond, v.fold, self.tz(v.tzinfo, path)]
+        if t is datetime.date:
+            return ["date", v.year, v.month, v.day]
+        if t is datetime.time:
+            return ["time", v.hour, v.minute, v.second, v.microsecond, v.fold,
+                    self.tz(v.tzinfo, path)]
+        if t is datetime.timedelta:
+            return ["timedelta", v.days, v.seconds, v.microseconds]
+        return ["tzinfo", self.tz(v, path)]
+
+    def _model(self, obj, path):
+        from mle_runtime.exporters import export, framework_of
+
+        if framework_of(obj) is None:
+            raise _Problem(f"mle_runtime cannot store objects of type {_type_name(obj)} "
+                           "natively")
+        try:
+            graph, meta = export(obj)
+        except UnsupportedModelError as e:
+            raise _Problem(str(e), _locate(obj, path)) from None
+        except (TypeError, ValueError, AttributeError) as e:
+            # e.g. an unfitted estimator
+            raise _Problem(f"{type(e).__name__}: {e}", path) from None
+        from mle_runtime._version import __version__
+        from mle_runtime.format import writer
+
+        meta = dict(meta)
+        meta.setdefault("mle_runtime_version", __version__)
+        data = writer.encode(meta, graph, hash_key="content_hash")
+        return self._model_bytes(data, None, path)
+
+    def _model_bytes(self, data, meta, path):
+        from mle_runtime.format import container
+
+        if meta is None:
+            c = container.parse(data, verify=())
+            meta = c.json(L.SECTION_META)
+        elif not isinstance(data, bytes):
+            data = bytes(data)
+        self.models.append(data)
+        info = {"path": path}
+        for k in ("model_class", "framework", "content_hash"):
+            if isinstance(meta.get(k), str):
+                info[k] = meta[k]
+        self.models_info.append(info)
+        return ["model", len(self.models) - 1]
+
+
+def _is_zone(obj):
+    mod = type(obj).__module__ or ""
+    return isinstance(obj, datetime.tzinfo) and (mod.startswith("zoneinfo") or
+                                                 mod.split(".")[0] == "pytz")
+
+
+def _stable_order(s):
+    """Set elements in a reproducible order where they can be sorted (same value, same
+    file); otherwise in iteration order."""
+    try:
+        return sorted(s)
+    except TypeError:
+        return list(s)
+
+
+def _index(shape, flat, order):
+    idx = np.unravel_index(flat, shape, order=order)
+    return ", ".join(str(int(i)) for i in idx)
+
+
+def _locate(obj, path):
+    """The path of the part of a composite estimator that cannot be exported (the first step
+    of a Pipeline, ColumnTransformer or FeatureUnion that fails on its own), else ``path``."""
+    from mle_runtime.exporters import export
+
+    for attr in ("steps", "transformers", "transformer_list"):
+        parts = getattr(obj, attr, None)
+        if not isinstance(parts, list):
+            continue
+        for i, part in enumerate(parts):
+            if not isinstance(part, tuple) or len(part) < 2:
+                continue
+            sub = part[1]
+            if sub is None or isinstance(sub, str):
+                continue
+            try:
+                export(sub)
+            except UnsupportedModelError:
+                return _locate(sub, f"{path}.{attr}[{i}]")
+            except Exception:  # noqa: BLE001 - only locating; the caller reports the reason
+                return f"{path}.{attr}[{i}]"
+    return path
+
+
+def encode(value, allow_pickle=False, protocol=None):
+    """Encodes ``value``: returns ``(sections, contents)`` where sections is the list of
+    ``(kind, bytes[, align])`` after the metadata, and contents describes what is inside.
+
+    Raises UnsupportedModelError naming every object that cannot be stored natively (unless
+    ``allow_pickle``), ValueError for cycles and over-deep nesting."""
+    from mle_runtime.format.writer import encode_json
+
+    enc = Encoder(allow_pickle)
+    try:
+        root = enc.encode(value, "value")
+    except RecursionError:
+        raise ValueError("the value nests too deeply to be stored") from None
+    if enc.problems:
+        raise UnsupportedModelError(_problems_message(enc.problems))
+    tree = {"root": root, "memo": enc.n_memo}
+    try:
+        tree_bytes = encode_json(tree)
+    except UnicodeEncodeError:  # lone surrogates: JSON's \u escapes keep them
+        import json
+
+        tree_bytes = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
+    if len(tree_bytes) > L.MAX_VALUE_JSON:
+        raise ValueError(f"the value's description is {len(tree_bytes)} bytes of JSON; the cap "
+                         f"is {L.MAX_VALUE_JSON}. Store long sequences as numpy arrays")
+    sections = [(L.SECTION_VALUE, tree_bytes)]
+    blob = enc.blob()
+    if blob:
+        sections.append((L.SECTION_DATA, blob, L.DATA_ALIGN))
+    for m in enc.models:
+        sections.append((L.SECTION_MODEL, m, L.DATA_ALIGN))
+    if enc.pickled:
+        from mle_runtime.compat import pickle_fallback
+
+        sections.append((L.SECTION_PICKLE, pickle_fallback.dumps(enc.pickled, protocol)))
+    h = hashlib.sha256()
+    for s in sections:
+        h.update(len(s[1]).to_bytes(8, "little"))
+        h.update(s[1])
+    contents = {"type": _type_name(value), "arrays": enc.n_arrays,
+                "models": enc.models_info, "pickled": enc.pickled_info}
+    return sections, contents, "sha256:" + h.hexdigest()
+
+
+def _problems_message(problems):
+    path, tname, reason = problems[0]
+    msg = (f"{path} (a {tname}) cannot be stored natively: {reason}")
+    if len(problems) > 1:
+        more = "; ".join(f"{p} ({t})" for p, t, _ in problems[1:6])
+        extra = f" and {len(problems) - 6} more" if len(problems) > 6 else ""
+        msg += f"\nAlso not storable natively: {more}{extra}."
+    return (msg + "\nTo store such objects anyway, pass allow_pickle=True: they go into a "
+            "pickle section, and loading the file will then need allow_pickle=True too "
+            "(unpickling can execute arbitrary code, so only for files you trust).")
+
+
+def describe_problems(value):
+    """``[(path, type name, reason)]`` of every object in ``value`` that would need pickle
+    (empty when the whole value can be stored natively)."""
+    enc = Encoder(False)
+    enc.encode(value, "value")
+    return list(enc.problems)
+
+
+def summary(contents):
+    """A one-line description of a value file's contents."""
+    t = contents["type"]
+    parts = []
+    if contents["models"]:
+        parts.append(f"{len(contents['models'])} model(s)")
+    if contents["arrays"]:
+        parts.append(f"{contents['arrays']} array(s)")
+    if contents["pickled"]:
+        parts.append(f"{len(contents['pickled'])} pickled object(s)")
+    return f"{t} holding " + ", ".join(parts) if parts else t
+
+
+# --------------------------------------------------------------------------- decoding --------
+
+class Decoder:
+    """Rebuilds a value from a parsed container (untrusted input)."""
+
+    def __init__(self, container, mmap_mode=None, n_threads=None, allow_pickle=False,
+                 filename=None):
+        self.c = container
+        self.copy = mmap_mode is None
+        self.mmap_mode = mmap_mode
+        self.filename = filename
+        self.n_threads = n_threads
+        self.memo = []
+        data = container.find(L.SECTION_DATA)
+        self.blob = container.payload(data) if data is not None else memoryview(b"")
+        self.blob_offset = data.offset if data is not None else 0
+        self.models = [s for s in container.sections if s.kind == L.SECTION_MODEL]
+        self.model_cache = {}
+        self.pickled = None
+        ps = container.find(L.SECTION_PICKLE)
+        if ps is not None:
+            if not allow_pickle:
+                raise PickleNotAllowedError(_refusal(container))
+            from mle_runtime.compat import pickle_fallback
+
+            objs = pickle_fallback.loads(bytes(container.payload(ps)))
+            if not isinstance(objs, list):
+                raise FormatError("the pickle section does not hold a list")
+            self.pickled = objs
+
+    def decode_root(self):
+        tree = self.c.json(L.SECTION_VALUE)
+        if set(tree) != {"root", "memo"} or type(tree["memo"]) is not int:
+            raise FormatError("value section: expected the keys 'root' and 'memo'")
+        try:
+            value = self.decode(tree["root"], 0)
+        except FormatError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError,
+                RecursionError) as e:
+            raise FormatError(f"value section is malformed: {type(e).__name__}: {e}") from None
+        if len(self.memo) != tree["memo"]:
+            raise FormatError("value section: the reference count does not match")
+        return value
+
+    def decode(self, node, depth):
+        if depth > MAX_DEPTH:
+            raise FormatError(f"value section nests more than {MAX_DEPTH} levels deep")
+        if node is None or isinstance(node, (bool, str, float)):
+            return node
+        if type(node) is int:
+            return node
+        if not isinstance(node, list) or not node or not isinstance(node[0], str):
+            raise FormatError(f"value section: unexpected node {str(node)[:80]}")
+        tag = node[0]
+        if tag == "ref":
+            _expect(node, 2, int)
+            k = node[1]
+            if not 0 <= k < len(self.memo):
+                raise FormatError(f"value section: reference {k} to an object not yet read")
+            return self.memo[k]
+        fn = _DECODERS.get(tag)
+        if fn is None:
+            if tag.startswith("pd."):
+                from mle_runtime.format import values_pandas
+
+                out = values_pandas.decode(self, node, depth + 1)
+            else:
+                raise FormatError(f"value section: unknown node type {tag!r}; this file may "
+                                  "need a newer mle_runtime")
+        else:
+            out = fn(self, node, depth + 1)
+        if tag in MEMO_TAGS or tag.startswith("pd."):
+            self.memo.append(out)
+        return out
+
+    def bytes_at(self, off, n):
+        if type(off) is not int or type(n) is not int or off < 0 or n < 0 or \
+                off + n > len(self.blob):
+            raise FormatError("value section: bytes outside the tensor data section")
+        return self.blob[off:off + n]
+
+    def array(self, descr, shape, off, order="C"):
+        dt = dtype_from_json(descr)
+        if not isinstance(shape, list) or len(shape) > 64 or \
+                not all(type(n) is int and n >= 0 for n in shape):
+            raise FormatError("value section: an array shape must be a list of sizes")
+        if order not in ("C", "F"):
+            raise FormatError("value section: array order must be 'C' or 'F'")
+        count = math.prod(shape)
+        if dt.itemsize == 0 and count:
+            raise FormatError("value section: array of a zero-size dtype")
+        buf = self.bytes_at(off, count * dt.itemsize)
+        if count == 0:
+            a = np.empty(shape, dtype=dt, order=order)
+            return a
+        flat = np.frombuffer(buf, dtype=dt, count=count)
+        a = flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
+        if self.copy:
+            return a.copy(order="K")
+        if self.mmap_mode in ("r", "c") and self.filename is not None:
+            m = a.view(np.memmap)
+            m.filename = self.filename
+            m.offset = self.blob_offset + off
+            m.mode = self.mmap_mode
+            return m
+        return a
+
+    def model(self, k):
+        if type(k) is not int or not 0 <= k < len(self.models):
+            raise FormatError(f"value section: model {k} does not exist")
+        from mle_runtime import _native
+        from mle_runtime.runtime.proxies import MLEModel
+
+        s = self.models[k]
+        try:
+            native = _native.load_view(self.c.payload(s))
+        except FormatError as e:
+            raise FormatError(f"model section {k} is invalid: {e}") from None
+        return MLEModel(native, self.n_threads)
+
+    def tz(self, node):
+        if node is None:
+            return None
+        if not isinstance(node, list) or not node:
+            raise FormatError("value section: bad time zone")
+        if node[0] == "tz":
+            if len(node) not in (4, 5) or not all(type(x) is int for x in node[1:4]):
+                raise FormatError("value section: bad fixed-offset time zone")
+            off = datetime.timedelta(node[1], node[2], node[3])
+            if len(node) == 5:
+                if not isinstance(node[4], str):
+                    raise FormatError("value section: bad time zone name")
+                return datetime.timezone(off, node[4])
+            return datetime.timezone(off)
+        if node[0] == "zone" and len(node) == 2 and isinstance(node[1], str):
+            import zoneinfo
+
+            try:
+                return zoneinfo.ZoneInfo(node[1])
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+                raise FormatError(f"value section: unknown time zone {node[1]!r}: {e}") \
+                    from None
+        if node[0] == "pytz" and len(node) == 2 and isinstance(node[1], str):
+            try:
+                import pytz
+            except ImportError:
+                raise UnsupportedModelError(
+                    f"the value holds a pytz time zone ({node[1]!r}); install pytz to load "
+                    "it") from None
+            try:
+                return pytz.timezone(node[1])
+            except pytz.UnknownTimeZoneError as e:
+                raise FormatError(f"value section: unknown time zone {e}") from None
+        raise FormatError("value section: bad time zone")
+
+
+def _expect(node, n, *types):
+    if len(node) != n:
+        raise FormatError(f"value section: {node[0]!r} node has {len(node)} parts, expected {n}")
+    for x, t in zip(node[1:], types):
+        if type(x) is not t:
+            raise FormatError(f"value section: {node[0]!r} node has a part of the wrong type")
+
+
+def _items(dec, node, depth):
+    return [dec.decode(x, depth) for x in node[1:]]
+
+
+def _dec_dict(dec, node, depth):
+    _expect(node, 2, dict)
+    out = {k: dec.decode(v, depth) for k, v in node[1].items()}
+    if node[0] == "odict":
+        import collections
+
+        return collections.OrderedDict(out)
+    return out
+
+
+def _dec_dictk(dec, node, depth):
+    _expect(node, 2, list)
+    pairs = []
+    for p in node[1]:
+        if not isinstance(p, list) or len(p) != 2:
+            raise FormatError("value section: a dict entry must be [key, value]")
+        pairs.append((dec.decode(p[0], depth), dec.decode(p[1], depth)))
+    if node[0] == "odictk":
+        import collections
+
+        return collections.OrderedDict(pairs)
+    return dict(pairs)
+
+
+def _dec_int(dec, node, depth):
+    _expect(node, 2, str)
+    s = node[1]
+    if not s or len(s) > (1 << 20) or not all(c in "-0123456789abcdef" for c in s):
+        raise FormatError("value section: bad integer")
+    return int(s, 16)
+
+
+def _dec_float(dec, node, depth):
+    _expect(node, 2, str)
+    if node[1] not in ("nan", "inf", "-inf"):
+        raise FormatError("value section: bad special float")
+    return float(node[1])
+
+
+def _dec_bytes(dec, node, depth):
+    _expect(node, 3, int, int)
+    b = dec.bytes_at(node[1], node[2])
+    return bytes(b) if node[0] == "bytes" else bytearray(b)
+
+
+def _dec_complex(dec, node, depth):
+    _expect(node, 3)
+    re_, im = dec.decode(node[1], depth), dec.decode(node[2], depth)
+    if type(re_) is not float or type(im) is not float:
+        raise FormatError("value section: bad complex number")
+    return complex(re_, im)
+
+
+def _dec_array(dec, node, depth):
+    _expect(node, 5)
+    return dec.array(node[1], node[2], node[3], node[4])
+
+
+def _dec_objarray(dec, node, depth):
+    _expect(node, 4, list, str, list)
+    shape, order, items = node[1], node[2], node[3]
+    if len(shape) > 64 or not all(type(n) is int and n >= 0 for n in shape) or \
+            order not in ("C", "F"):
+        raise FormatError("value section: bad object array shape")
+    if math.prod(shape) != len(items):
+        raise FormatError("value section: object array size does not match its shape")
+    flat = np.empty(len(items), dtype=object)
+    for i, x in enumerate(items):
+        flat[i] = dec.decode(x, depth)
+    return flat.reshape(shape[::-1]).T.copy() if order == "F" else flat.reshape(shape)
+
+
+def _dec_scalar(dec, node, depth):
+    _expect(node, 3)
+    dt = dtype_from_json(node[1])
+    if dt.itemsize == 0:
+        raise FormatError("value section: scalar of a zero-size dtype")
+    buf = dec.bytes_at(node[2], dt.itemsize)
+    return np.frombuffer(buf, dtype=dt, count=1)[0].copy()
+
+
+def _dec_datetime(dec, node, depth):
+    tag = node[0]
+    try:
+        if tag == "datetime":
+            _expect(node, 10, int, int, int, int, int, int, int, int)
+            return datetime.datetime(*node[1:8], fold=node[8], tzinfo=dec.tz(node[9]))
+        if tag == "date":
+            _expect(node, 4, int, int, int)
+            return datetime.date(*node[1:4])
+        if tag == "time":
+            _expect(node, 7, int, int, int, int, int)
+            return datetime.time(*node[1:5], fold=node[5], tzinfo=dec.tz(node[6]))
+        if tag == "timedelta":
+            _expect(node, 4, int, int, int)
+            return datetime.timedelta(node[1], node[2], node[3])
+        _expect(node, 2)
+        tz = dec.tz(node[1])
+        if tz is None:
+            raise FormatError("value section: empty tzinfo node")
+        return tz
+    except (ValueError, OverflowError) as e:
+        raise FormatError(f"value section: bad {tag}: {e}") from None
+
+
+def _dec_decimal(dec, node, depth):
+    import decimal
+
+    _expect(node, 2, str)
+    if len(node[1]) > 10000:
+        raise FormatError("value section: decimal too long")
+    try:
+        return decimal.Decimal(node[1])
+    except decimal.InvalidOperation:
+        raise FormatError("value section: bad decimal") from None
+
+
+def _dec_range(dec, node, depth):
+    _expect(node, 4, int, int, int)
+    return range(node[1], node[2], node[3])
+
+
+def _dec_model(dec, node, depth):
+    _expect(node, 2, int)
+    return dec.model(node[1])
+
+
+def _dec_pickle(dec, node, depth):
+    _expect(node, 2, int)
+    if dec.pickled is None:
+        raise FormatError("value section refers to pickled objects, but the file has no "
+                          "pickle section")
+    if not 0 <= node[1] < len(dec.pickled):
+        raise FormatError("value section: pickled object index out of range")
+    return dec.pickled[node[1]]
+
+
+def _dec_set(dec, node, depth):
+    items = _items(dec, node, depth)
+    return set(items) if node[0] == "set" else frozenset(items)
+
+
+_DECODERS = {
+    "list": _items,
+    "tuple": lambda dec, node, depth: tuple(_items(dec, node, depth)),
+    "set": _dec_set, "frozenset": _dec_set,
+    "dict": _dec_dict, "odict": _dec_dict,
+    "dictk": _dec_dictk, "odictk": _dec_dictk,
+    "int": _dec_int, "float": _dec_float,
+    "bytes": _dec_bytes, "bytearray": _dec_bytes,
+    "complex": _dec_complex,
+    "array": _dec_array, "objarray": _dec_objarray, "scalar": _dec_scalar,
+    "datetime": _dec_datetime, "date": _dec_datetime, "time": _dec_datetime,
+    "timedelta": _dec_datetime, "tzinfo": _dec_datetime,
+    "decimal": _dec_decimal, "range": _dec_range,
+    "model": _dec_model, "pickle": _dec_pickle,
+}
+
+
+def _refusal(container):
+    """The message refusing a file with a pickle section (what the metadata says is in it;
+    informative only, since the file is untrusted)."""
+    what = ""
+    try:
+        meta = container.json(L.SECTION_META)
+        pickled = (meta.get("contents") or {}).get("pickled")
+        if isinstance(pickled, list) and pickled:
+            names = [f"{p.get('path')} ({p.get('type')})" for p in pickled[:5]
+                     if isinstance(p, dict)]
+            what = " (it says: " + "; ".join(str(n)[:200] for n in names) + ")"
+    except (FormatError, AttributeError):
+        pass
+    return ("this file holds objects stored with pickle" + what + ". Unpickling can execute "
+            "arbitrary code, so mle_runtime does not load pickle sections by default. If you "
+            "trust the file's origin, load it with allow_pickle=True; otherwise ask for a "
+            "file without pickled objects (mle_runtime.compat.migrate reports which objects "
+            "need pickle).")
+
+
+def is_value_file(container):
+    return container.find(L.SECTION_VALUE) is not None
+
+
+def decode(container, *, mmap_mode=None, n_threads=None, allow_pickle=False, filename=None):
+    """The value held by a parsed value file (checksums already verified)."""
+    return Decoder(container, mmap_mode, n_threads, allow_pickle, filename).decode_root()
+
+
+def open_file(path, mmap_mode):
+    """Bytes of the file at ``path`` for decoding: a read-only map (``mmap_mode`` None or
+    'r'), a copy-on-write map ('c'), or the bytes themselves for small files with None."""
+    import os
+
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0 or (mmap_mode is None and size <= 64 * 1024):
+            return f.read()
+        access = _mmap_module.ACCESS_COPY if mmap_mode == "c" else _mmap_module.ACCESS_READ
+        return _mmap_module.mmap(f.fileno(), 0, access=access)
