@@ -461,7 +461,9 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
         ``framework``, ``framework_version``, ``model_class``, ``estimator_type``,
         ``created``, ``content_hash``, ``model_version``, ``parent``, ``user_metadata``,
         ``compression``, ``encryption``, ``signature``, ``quantization``, ``graph`` (number of
-        features, outputs, op counts, tensor bytes; None while encrypted) and the full
+        features, outputs, op counts, tensor bytes; None while encrypted or for a stored
+        value), ``contents`` (for a stored value: its type, number of arrays, and the path
+        and class of each model and pickled object inside; None otherwise) and the full
         ``metadata`` dict. Keys without a value are None.
     """
     from mle_runtime.format import container, crypto, envelope
@@ -511,6 +513,8 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
         out["uncompressed_size"] = env.get("inner_size")
     out["signature"] = sig
     out["quantization"] = meta.get("quantization")
+    contents = meta.get("contents") if meta.get("kind") == "value" else None
+    out["contents"] = contents if isinstance(contents, dict) else None
     graph = inner.json(L.SECTION_GRAPH) if inner.find(L.SECTION_GRAPH) else None
     out["graph"] = _graph_summary(graph, inner) if graph is not None else None
     out["metadata"] = meta

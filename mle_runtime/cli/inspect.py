@@ -39,7 +39,16 @@ def render(info):
     row("file", info.get("path"))
     row("size", _size(info["file_size"]))
     row("format version", info["format_version"])
-    row("model", info.get("summary") or info.get("model_class"))
+    contents = info.get("contents")
+    row("value" if contents else "model", info.get("summary") or info.get("model_class"))
+    if isinstance(contents, dict):
+        for m in contents.get("models") or []:
+            if isinstance(m, dict):
+                row("  model", f"{m.get('path')}: {m.get('model_class') or 'model'}")
+        for p in contents.get("pickled") or []:
+            if isinstance(p, dict):
+                row("  pickled", f"{p.get('path')}: {p.get('type')} (loading needs "
+                    "allow_pickle=True)")
     row("model class", info.get("model_class"))
     row("estimator type", info.get("estimator_type"))
     fw = info.get("framework")

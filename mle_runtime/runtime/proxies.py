@@ -214,6 +214,7 @@ class MLEModel:
     def __init__(self, native, n_threads=None):
         self._native = native
         self._outputs = native.outputs
+        self._n_threads = n_threads
         self._threads = resolve_n_threads(n_threads)
         self._meta = None
         self._classes = None
@@ -429,6 +430,24 @@ class MLEModel:
 
         return model_info(self)
 
+    # -- pickling: the .mle bytes travel, never code ---------------------------------------
+    def __reduce_ex__(self, protocol):
+        """Pickles the model as its .mle file bytes (for joblib.Parallel, multiprocessing,
+        Dask or Ray workers). Unpickling validates them exactly as :func:`mle_runtime.load`
+        does; with protocol 5 the bytes can travel out of band."""
+        import pickle
+
+        data = self._native.file_bytes()
+        if protocol >= 5:
+            data = pickle.PickleBuffer(data)
+        return (_unpickle, (data, self._n_threads))
+
+    def __copy__(self):
+        return self  # immutable
+
+    def __deepcopy__(self, memo):
+        return self
+
     def __repr__(self):
         try:
             meta = self._metadata()
@@ -436,3 +455,13 @@ class MLEModel:
                     f"{self.n_features_in_} features)>")
         except FormatError:
             return f"<mle_runtime model {self._native.name} (unreadable metadata)>"
+
+
+def _unpickle(data, n_threads=None):
+    """Rebuilds a pickled :class:`MLEModel` from its .mle bytes, validating every byte as
+    :func:`mle_runtime.load` does (a damaged or hostile payload raises ``FormatError``)."""
+    from mle_runtime import _native
+
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        data = memoryview(data)
+    return MLEModel(_native.load_buffer(data), n_threads)
