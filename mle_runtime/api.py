@@ -284,8 +284,8 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
         copy-on-write maps (writable; the file never changes). 'r+' and 'w+' are refused for
         files holding arrays: writing into the file would break its checksums. Model data is
         always read-only and mapped when that is faster, whatever this says. It has no effect
-        on compressed or encrypted files, which are restored into memory once (as joblib does
-        for compressed files).
+        on file objects, nor on compressed or encrypted files, which are restored into memory
+        once (as joblib does for compressed files).
     allow_pickle : bool, default False
         Unpickle the file's pickle section, if it has one (see ``dump``). Unpickling can
         execute arbitrary code: only for files you trust. Without it such a file raises
@@ -433,6 +433,8 @@ def _load_value(data, mmap_mode, n_threads, allow_pickle, filename):
     from mle_runtime.format import container, values
 
     c = container.parse(data)  # every checksum
+    if filename is None:
+        mmap_mode = None  # file objects and restored envelopes: in memory, as joblib does
     if mmap_mode in ("r+", "w+") and c.find(L.SECTION_DATA) is not None:
         raise ValueError(f"mmap_mode={mmap_mode!r} would let writes change the .mle file "
                          "behind its checksums; use mmap_mode='c' for writable "

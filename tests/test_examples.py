@@ -43,6 +43,12 @@ FULL_RUN = sorted(p.name for p in EXAMPLES.glob("*.py") if p.name != "compare.py
 EXPECTED = {
     "quickstart.py": ["predict_proba", "max |difference| vs scikit-learn",
                       "scikit-learn imported: False", "loading a joblib file: FormatError"],
+    "bundle.py": ["predict_proba identical to scikit-learn: True", "reference equal: True",
+                  "train_rows: memmap, read-only: True",
+                  "predicted in 2 worker processes, identical: True",
+                  "custom class refused: value['post']",
+                  "load without allow_pickle: PickleNotAllowedError",
+                  "with allow_pickle=True: Postprocessor 0.35"],
 }
 
 

@@ -161,3 +161,48 @@ class ColdStart:
         return ("import numpy, joblib\n"
                 f"m = joblib.load({files['joblib']!r})\n"
                 f"m.predict(numpy.array([{files['row']!r}]))\n")
+
+
+class ValueFiles:
+    """Bundles people give joblib.dump (``asv_bench/value_files.py``): load time in memory and
+    memory-mapped, file sizes, and shipping a loaded model to a worker (pickle round trip)."""
+
+    timeout = 600
+    params = [["models+settings", "models+arrays(16MB)", "DataFrame(10k rows, mixed)"],
+              [None, "r"]]
+    param_names = ["value", "mmap_mode"]
+
+    def setup_cache(self):
+        import joblib
+
+        import mle_runtime as mle
+        import value_files
+
+        files = {}
+        for name, value in value_files.bundles():
+            stem = os.path.abspath("value-" + "".join(c for c in name if c.isalnum()))
+            mle.dump(value, stem + ".mle")
+            joblib.dump(value, stem + ".joblib")
+            files[name] = stem
+        return files
+
+    def setup(self, files, value, mmap_mode):
+        import joblib
+
+        self.stem = files[value]
+        joblib.load(self.stem + ".joblib")  # framework imports outside the timing
+
+    def time_load_mle(self, files, value, mmap_mode):
+        import mle_runtime as mle
+
+        mle.load(self.stem + ".mle", mmap_mode=mmap_mode)
+
+    def time_load_joblib(self, files, value, mmap_mode):
+        import joblib
+
+        joblib.load(self.stem + ".joblib", mmap_mode=mmap_mode)
+
+    def track_size_ratio(self, files, value, mmap_mode):
+        return os.path.getsize(files[value] + ".mle") / os.path.getsize(files[value] + ".joblib")
+
+    track_size_ratio.unit = "mle/joblib"
