@@ -31,8 +31,8 @@ MAX_DEPTH = 200  # nesting depth of a value (both ways: dump refuses deeper valu
 _INT64 = 1 << 63
 # Tags whose nodes can be referred to again by ["ref", k] (k counts them in the order they
 # are completed), so that an object stored twice is one object after loading.
-MEMO_TAGS = frozenset(("list", "dict", "dictk", "odict", "set", "bytearray", "array",
-                       "objarray", "model", "pickle"))
+MEMO_TAGS = frozenset(("list", "dict", "dictk", "odict", "odictk", "counter", "defaultdict",
+                       "set", "bytearray", "array", "objarray", "model", "pickle"))
 
 
 class _Problem(Exception):
@@ -205,8 +205,10 @@ class Encoder:
             return ["list"] + [self.encode(v, f"{path}[{i}]", d) for i, v in enumerate(obj)]
         if t is tuple:
             return ["tuple"] + [self.encode(v, f"{path}[{i}]", d) for i, v in enumerate(obj)]
-        if t is dict or t.__module__ == "collections" and t.__name__ == "OrderedDict":
-            return self._dict(obj, path, d, "odict" if t is not dict else "dict")
+        if t is dict:
+            return self._dict(obj, path, d, "dict")
+        if t.__module__ == "collections" and t.__name__ in _COLLECTIONS:
+            return self._collection(obj, t.__name__, path, d)
         if t is set or t is frozenset:
             items = [self.encode(v, f"{path}{{element {i}}}", d)
                      for i, v in enumerate(_stable_order(obj))]
@@ -244,6 +246,19 @@ class Encoder:
             kp = f"{path}[{_describe_path_key(k)}]"
             pairs.append([self.encode(k, kp + " (key)", d), self.encode(v, kp, d)])
         return ["dictk" if tag == "dict" else "odictk", pairs]
+
+    def _collection(self, obj, name, path, d):
+        """OrderedDict, Counter, and defaultdict with a builtin type as default_factory."""
+        node = self._dict(obj, path, d, "dict")
+        if name == "OrderedDict":
+            return ["odict" if node[0] == "dict" else "odictk", node[1]]
+        if name == "Counter":
+            return ["counter", node]
+        factory = obj.default_factory
+        if factory is not None and factory not in _FACTORIES.values():
+            raise _Problem(f"defaultdict with default_factory {factory!r} (supported: None, "
+                           f"{', '.join(_FACTORIES)})", path)
+        return ["defaultdict", None if factory is None else factory.__name__, node]
 
     def _array(self, a, path, d):
         if a.dtype.hasobject:
@@ -348,6 +363,10 @@ class Encoder:
                 info[k] = meta[k]
         self.models_info.append(info)
         return ["model", len(self.models) - 1]
+
+
+_COLLECTIONS = ("OrderedDict", "Counter", "defaultdict")
+_FACTORIES = {f.__name__: f for f in (list, dict, set, int, float, str, tuple)}
 
 
 def _is_zone(obj):
@@ -664,6 +683,23 @@ def _dec_dictk(dec, node, depth):
     return dict(pairs)
 
 
+def _dec_collection(dec, node, depth):
+    import collections
+
+    inner = node[-1]
+    # the inner dict node is part of this node (not an object of its own: no memo entry)
+    if not isinstance(inner, list) or len(node) != (2 if node[0] == "counter" else 3) or \
+            not inner or inner[0] not in ("dict", "dictk"):
+        raise FormatError(f"value section: a {node[0]} node must hold a dict node")
+    items = (_dec_dict if inner[0] == "dict" else _dec_dictk)(dec, inner, depth)
+    if node[0] == "counter":
+        return collections.Counter(items)
+    factory = node[1]
+    if factory is not None and factory not in _FACTORIES:
+        raise FormatError(f"value section: unknown defaultdict factory {factory!r}")
+    return collections.defaultdict(_FACTORIES.get(factory), items)
+
+
 def _dec_int(dec, node, depth):
     _expect(node, 2, str)
     s = node[1]
@@ -788,6 +824,7 @@ _DECODERS = {
     "set": _dec_set, "frozenset": _dec_set,
     "dict": _dec_dict, "odict": _dec_dict,
     "dictk": _dec_dictk, "odictk": _dec_dictk,
+    "counter": _dec_collection, "defaultdict": _dec_collection,
     "int": _dec_int, "float": _dec_float,
     "bytes": _dec_bytes, "bytearray": _dec_bytes,
     "complex": _dec_complex,
