@@ -43,3 +43,31 @@ def _pickler_class():
 def loads(data):
     """Unpickles a pickle section. Only called when the caller passed ``allow_pickle=True``."""
     return pickle.loads(data)
+
+
+def load_trusted(source, mmap_mode=None):
+    """Loads a joblib or pickle file (a path or a binary file object) the caller has said it
+    trusts: ``joblib.load`` where joblib is installed (it reads every format joblib writes,
+    compressed ones included), else ``pickle.load`` for plain pickle files. Used by
+    ``mle-export``, :func:`mle_runtime.compat.migrate` and
+    ``mle_runtime.compat.joblib.load(..., allow_pickle=True)``; this runs whatever code the
+    file contains."""
+    try:
+        import joblib
+    except ImportError:
+        if hasattr(source, "read"):
+            return _pickle_load(source)
+        with open(source, "rb") as f:
+            return _pickle_load(f)
+    if mmap_mode is not None:
+        return joblib.load(source, mmap_mode=mmap_mode)
+    return joblib.load(source)
+
+
+def _pickle_load(f):
+    head = f.peek(2)[:2] if hasattr(f, "peek") else b""
+    if head and not (head[:1] == b"\x80" and 2 <= head[1] <= 5):
+        raise ImportError("this file is not a plain pickle (it looks compressed, as joblib "
+                          "writes with compress=...); install joblib (pip install joblib) to "
+                          "read it")
+    return pickle.load(f)
