@@ -172,11 +172,13 @@ Status parse_container(const uint8_t* data, size_t size, Container* out) {
     if (looks_like_pickle(data, size))
       return Status::Format(
           "this is a pickle/joblib file, not an .mle file. Pickle files can execute code when "
-          "loaded; if you trust it, load it with joblib and save it again with mle_runtime.dump()");
+          "loaded; if you trust it, convert it with mle-export (a file or a directory, --trust), "
+          "mle_runtime.compat.migrate(path, trust=True), or joblib.load and mle_runtime.dump");
     if (looks_like_compressed_joblib(data, size))
       return Status::Format(
           "this looks like a compressed joblib/pickle file, not an .mle file. If you trust it, "
-          "load it with joblib and save it again with mle_runtime.dump()");
+          "convert it with mle-export (a file or a directory, --trust), "
+          "mle_runtime.compat.migrate(path, trust=True), or joblib.load and mle_runtime.dump");
     return Status::Format("not an .mle file: the first 8 bytes are not the .mle magic number");
   }
   if (size < kHeaderSize)

@@ -39,10 +39,11 @@ class _Problem(Exception):
     """An object that cannot be stored natively (internal: becomes UnsupportedModelError or
     goes to the pickle section)."""
 
-    def __init__(self, reason, path=None):
+    def __init__(self, reason, path=None, part=None):
         super().__init__(reason)
         self.reason = reason
-        self.path = path
+        self.path = path   # where the problem is, when deeper than the object itself
+        self.part = part   # the object at that path
 
 
 def _type_name(obj):
@@ -186,17 +187,22 @@ class Encoder:
         try:
             node = self._encode(obj, t, path, depth)
         except _Problem as p:
-            node = self._fallback(obj, p.path or path, p.reason)
+            node = self._fallback(obj, path, p)
         finally:
             self.active.discard(key)
         return self.remember(obj, node)
 
-    def _fallback(self, obj, path, reason):
+    def _fallback(self, obj, path, problem):
+        where = problem.path or path
+        part = problem.part if problem.part is not None else obj
         if self.allow_pickle:
             self.pickled.append(obj)
-            self.pickled_info.append({"path": path, "type": _type_name(obj)})
+            info = {"path": path, "type": _type_name(obj)}
+            if where != path:
+                info["because"] = f"{where} ({_type_name(part)})"
+            self.pickled_info.append(info)
             return ["pickle", len(self.pickled) - 1]
-        self.problems.append((path, _type_name(obj), reason))
+        self.problems.append((where, _type_name(part), problem.reason))
         return None
 
     def _encode(self, obj, t, path, depth):
@@ -336,7 +342,15 @@ class Encoder:
         try:
             graph, meta = export(obj)
         except UnsupportedModelError as e:
-            raise _Problem(str(e), _locate(obj, path)) from None
+            where, part = _locate(obj, path)
+            if part is not obj:
+                try:
+                    export(part)
+                except UnsupportedModelError as inner:
+                    e = inner  # the part's own reason
+                except Exception:  # noqa: BLE001 - keep the outer reason
+                    pass
+            raise _Problem(str(e), where, part) from None
         except (TypeError, ValueError, AttributeError) as e:
             # e.g. an unfitted estimator
             raise _Problem(f"{type(e).__name__}: {e}", path) from None
@@ -390,8 +404,9 @@ def _index(shape, flat, order):
 
 
 def _locate(obj, path):
-    """The path of the part of a composite estimator that cannot be exported (the first step
-    of a Pipeline, ColumnTransformer or FeatureUnion that fails on its own), else ``path``."""
+    """``(path, part)``: the part of a composite estimator that cannot be exported (the first
+    step of a Pipeline, ColumnTransformer or FeatureUnion that fails on its own, searched
+    depth-first) and its path, else ``(path, obj)``."""
     from mle_runtime.exporters import export
 
     for attr in ("steps", "transformers", "transformer_list"):
@@ -409,8 +424,8 @@ def _locate(obj, path):
             except UnsupportedModelError:
                 return _locate(sub, f"{path}.{attr}[{i}]")
             except Exception:  # noqa: BLE001 - only locating; the caller reports the reason
-                return f"{path}.{attr}[{i}]"
-    return path
+                return f"{path}.{attr}[{i}]", sub
+    return path, obj
 
 
 def encode(value, allow_pickle=False, protocol=None):
