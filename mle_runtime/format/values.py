@@ -24,7 +24,8 @@ import mmap as _mmap_module
 
 import numpy as np
 
-from mle_runtime.errors import FormatError, PickleNotAllowedError, UnsupportedModelError
+from mle_runtime.errors import (FormatError, MLEError, PickleNotAllowedError,
+                                UnsupportedModelError)
 from mle_runtime.format import layout as L
 
 MAX_DEPTH = 200  # nesting depth of a value (both ways: dump refuses deeper values)
@@ -184,13 +185,32 @@ class Encoder:
             raise ValueError(f"{path} refers back to a container that holds it (a reference "
                              "cycle); values with cycles cannot be stored natively")
         self.active.add(key)
+        mark = self._mark()  # a refused object's parts are not stored
         try:
             node = self._encode(obj, t, path, depth)
         except _Problem as p:
+            self._rollback(mark)
             node = self._fallback(obj, path, p)
         finally:
             self.active.discard(key)
         return self.remember(obj, node)
+
+    def _mark(self):
+        return (self.n_memo, len(self.keep), len(self.chunks), self.size, len(self.models),
+                len(self.pickled), len(self.problems), self.n_arrays)
+
+    def _rollback(self, mark):
+        n_memo, n_keep, n_chunks, size, n_models, n_pickled, n_problems, n_arrays = mark
+        for obj in self.keep[n_keep:]:
+            del self.memo[id(obj)]
+        del self.keep[n_keep:]
+        self.n_memo = n_memo
+        del self.chunks[n_chunks:]
+        self.size = size
+        del self.models[n_models:], self.models_info[n_models:]
+        del self.pickled[n_pickled:], self.pickled_info[n_pickled:]
+        del self.problems[n_problems:]
+        self.n_arrays = n_arrays
 
     def _fallback(self, obj, path, problem):
         where = problem.path or path
@@ -228,6 +248,11 @@ class Encoder:
             return self._array(obj, path, d)
         if isinstance(obj, np.generic):
             return self._scalar(obj, path)
+        if isinstance(obj, np.dtype):
+            if obj.hasobject:
+                return ["dtype", "O"] if obj == np.dtype(object) else \
+                    self._problem_dtype(obj, path)
+            return ["dtype", dtype_to_json(obj)]
         if t in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta,
                  datetime.timezone) or _is_zone(obj):
             return self._datetime(obj, path)
@@ -252,6 +277,10 @@ class Encoder:
             kp = f"{path}[{_describe_path_key(k)}]"
             pairs.append([self.encode(k, kp + " (key)", d), self.encode(v, kp, d)])
         return ["dictk" if tag == "dict" else "odictk", pairs]
+
+    @staticmethod
+    def _problem_dtype(dt, path):
+        raise _Problem(f"numpy structured dtype {dt} holds Python objects", path)
 
     def _collection(self, obj, name, path, d):
         """OrderedDict, Counter, and defaultdict with a builtin type as default_factory."""
@@ -541,7 +570,7 @@ class Decoder:
             raise FormatError("value section: expected the keys 'root' and 'memo'")
         try:
             value = self.decode(tree["root"], 0)
-        except FormatError:
+        except MLEError:  # FormatError, and "install ..." (UnsupportedModelError, a TypeError)
             raise
         except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError,
                 RecursionError) as e:
@@ -715,6 +744,13 @@ def _dec_collection(dec, node, depth):
     return collections.defaultdict(_FACTORIES.get(factory), items)
 
 
+def _dec_dtype(dec, node, depth):
+    _expect(node, 2)
+    if node[1] == "O":
+        return np.dtype(object)
+    return dtype_from_json(node[1])
+
+
 def _dec_int(dec, node, depth):
     _expect(node, 2, str)
     s = node[1]
@@ -840,6 +876,7 @@ _DECODERS = {
     "dict": _dec_dict, "odict": _dec_dict,
     "dictk": _dec_dictk, "odictk": _dec_dictk,
     "counter": _dec_collection, "defaultdict": _dec_collection,
+    "dtype": _dec_dtype,
     "int": _dec_int, "float": _dec_float,
     "bytes": _dec_bytes, "bytearray": _dec_bytes,
     "complex": _dec_complex,
