@@ -31,18 +31,19 @@ MAX_DEPTH = 200  # nesting depth of a value (both ways: dump refuses deeper valu
 _INT64 = 1 << 63
 # Tags whose nodes can be referred to again by ["ref", k] (k counts them in the order they
 # are completed), so that an object stored twice is one object after loading.
-MEMO_TAGS = frozenset(("list", "dict", "dictk", "odict", "set", "bytearray", "array",
-                       "objarray", "model", "pickle"))
+MEMO_TAGS = frozenset(("list", "dict", "dictk", "odict", "odictk", "set", "bytearray",
+                       "array", "objarray", "model", "pickle"))
 
 
 class _Problem(Exception):
     """An object that cannot be stored natively (internal: becomes UnsupportedModelError or
     goes to the pickle section)."""
 
-    def __init__(self, reason, path=None):
+    def __init__(self, reason, path=None, type_name=None):
         super().__init__(reason)
         self.reason = reason
-        self.path = path
+        self.path = path            # where the part that cannot be stored sits (default: the
+        self.type_name = type_name  # object's own path) and its type (default: the object's)
 
 
 def _type_name(obj):
@@ -62,7 +63,10 @@ def dtype_to_json(dt):
     tuples."""
     if dt.hasobject:
         raise _Problem(f"numpy dtype {dt} holds Python objects")
-    descr = np.lib.format.dtype_to_descr(dt)
+    try:
+        descr = np.lib.format.dtype_to_descr(dt)
+    except ValueError as e:  # e.g. overlapping or out-of-order fields
+        raise _Problem(f"numpy dtype {dt} cannot be described: {e}") from None
 
     def conv(d):
         if isinstance(d, str):
@@ -90,9 +94,13 @@ def dtype_from_json(spec):
             raise ValueError(f"unexpected dtype description {d!r}")
         fields = []
         for f in d:
-            if not isinstance(f, list) or len(f) not in (2, 3) or not isinstance(f[0], str):
-                raise ValueError("a structured dtype field must be [name, type(, shape)]")
-            item = (f[0], conv(f[1], depth + 1))
+            if not isinstance(f, list) or len(f) not in (2, 3) or not (
+                    isinstance(f[0], str) or isinstance(f[0], list) and len(f[0]) == 2 and
+                    all(isinstance(x, str) for x in f[0])):
+                raise ValueError("a structured dtype field must be [name, type(, shape)] "
+                                 "(name: a str or [title, name])")
+            name = f[0] if isinstance(f[0], str) else tuple(f[0])
+            item = (name, conv(f[1], depth + 1))
             if len(f) == 3:
                 if not isinstance(f[2], list) or len(f[2]) > 32 or \
                         not all(type(n) is int and 0 <= n < (1 << 31) for n in f[2]):
@@ -186,17 +194,21 @@ class Encoder:
         try:
             node = self._encode(obj, t, path, depth)
         except _Problem as p:
-            node = self._fallback(obj, p.path or path, p.reason)
+            node = self._fallback(obj, path, p)
         finally:
             self.active.discard(key)
         return self.remember(obj, node)
 
-    def _fallback(self, obj, path, reason):
+    def _fallback(self, obj, path, problem):
+        """The node of ``obj`` (at ``path``), which cannot be stored natively: a pickle
+        reference, or None after recording the problem (the part it names: a Pipeline's
+        step, say, with that part's type)."""
         if self.allow_pickle:
-            self.pickled.append(obj)
+            self.pickled.append(obj)  # the whole object goes to the pickle section
             self.pickled_info.append({"path": path, "type": _type_name(obj)})
             return ["pickle", len(self.pickled) - 1]
-        self.problems.append((path, _type_name(obj), reason))
+        self.problems.append((problem.path or path, problem.type_name or _type_name(obj),
+                              problem.reason))
         return None
 
     def _encode(self, obj, t, path, depth):
@@ -247,6 +259,10 @@ class Encoder:
 
     def _array(self, a, path, d):
         if a.dtype.hasobject:
+            if a.dtype.kind == "T":
+                raise _Problem(f"numpy variable-width string dtype {a.dtype} (supported: "
+                               "fixed-width str/bytes dtypes and object arrays of str); convert "
+                               "it with .astype(str) or .astype(object)")
             if a.dtype != np.dtype(object):
                 raise _Problem(f"numpy structured dtype {a.dtype} holds Python objects")
             order = "F" if a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous \
@@ -321,7 +337,8 @@ class Encoder:
         try:
             graph, meta = export(obj)
         except UnsupportedModelError as e:
-            raise _Problem(str(e), _locate(obj, path)) from None
+            where, part = _locate(obj, path)
+            raise _Problem(str(e), where, _type_name(part)) from None
         except (TypeError, ValueError, AttributeError) as e:
             # e.g. an unfitted estimator
             raise _Problem(f"{type(e).__name__}: {e}", path) from None
@@ -371,8 +388,9 @@ def _index(shape, flat, order):
 
 
 def _locate(obj, path):
-    """The path of the part of a composite estimator that cannot be exported (the first step
-    of a Pipeline, ColumnTransformer or FeatureUnion that fails on its own), else ``path``."""
+    """``(path, part)``: the part of a composite estimator that cannot be exported (the first
+    step of a Pipeline, ColumnTransformer or FeatureUnion that fails on its own) and its path,
+    else ``(path, obj)``."""
     from mle_runtime.exporters import export
 
     for attr in ("steps", "transformers", "transformer_list"):
@@ -390,8 +408,8 @@ def _locate(obj, path):
             except UnsupportedModelError:
                 return _locate(sub, f"{path}.{attr}[{i}]")
             except Exception:  # noqa: BLE001 - only locating; the caller reports the reason
-                return f"{path}.{attr}[{i}]"
-    return path
+                return f"{path}.{attr}[{i}]", sub
+    return path, obj
 
 
 def encode(value, allow_pickle=False, protocol=None):
@@ -507,7 +525,9 @@ class Decoder:
             raise FormatError("value section: expected the keys 'root' and 'memo'")
         try:
             value = self.decode(tree["root"], 0)
-        except FormatError:
+        except (FormatError, UnsupportedModelError):
+            # UnsupportedModelError is a TypeError: a model using an op this build lacks, or
+            # a pytz zone without pytz, is not a malformed value section
             raise
         except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError,
                 RecursionError) as e:
@@ -568,6 +588,7 @@ class Decoder:
             a = np.empty(shape, dtype=dt, order=order)
             return a
         flat = np.frombuffer(buf, dtype=dt, count=count)
+        _check_text(flat)
         a = flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
         if self.copy:
             return a.copy(order="K")
@@ -709,16 +730,34 @@ def _dec_objarray(dec, node, depth):
     flat = np.empty(len(items), dtype=object)
     for i, x in enumerate(items):
         flat[i] = dec.decode(x, depth)
-    return flat.reshape(shape[::-1]).T.copy() if order == "F" else flat.reshape(shape)
+    # F: the transpose of the reversed shape is Fortran-contiguous, as the stored array was
+    return flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
 
 
 def _dec_scalar(dec, node, depth):
     _expect(node, 3)
     dt = dtype_from_json(node[1])
-    if dt.itemsize == 0:
-        raise FormatError("value section: scalar of a zero-size dtype")
     buf = dec.bytes_at(node[2], dt.itemsize)
-    return np.frombuffer(buf, dtype=dt, count=1)[0].copy()
+    if dt.itemsize == 0:  # np.str_(''), np.bytes_(b''), np.void(b''): no bytes to read
+        return np.zeros((), dtype=dt)[()]
+    flat = np.frombuffer(buf, dtype=dt, count=1)
+    _check_text(flat)
+    return flat[0].copy()
+
+
+def _check_text(flat):
+    """Refuses unicode data (a 'U' dtype, or 'U' fields) with code points beyond U+10FFFF:
+    numpy would turn them into invalid Python str objects (SystemError on use)."""
+    dt = flat.dtype
+    if dt.names is not None:
+        for name in dt.names:
+            _check_text(flat[name])
+        return
+    if dt.kind != "U" or flat.size == 0 or dt.itemsize == 0:
+        return
+    codes = np.ascontiguousarray(flat).view(np.dtype("u4").newbyteorder(dt.byteorder))
+    if codes.max() > 0x10FFFF:
+        raise FormatError("value section: text data holds a code point beyond U+10FFFF")
 
 
 def _dec_datetime(dec, node, depth):
