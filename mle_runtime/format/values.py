@@ -64,7 +64,10 @@ def dtype_to_json(dt):
     tuples."""
     if dt.hasobject:
         raise _Problem(f"numpy dtype {dt} holds Python objects")
-    descr = np.lib.format.dtype_to_descr(dt)
+    try:
+        descr = np.lib.format.dtype_to_descr(dt)
+    except ValueError as e:  # e.g. overlapping or out-of-order fields
+        raise _Problem(f"numpy dtype {dt} cannot be described: {e}") from None
 
     def conv(d):
         if isinstance(d, str):
@@ -92,9 +95,13 @@ def dtype_from_json(spec):
             raise ValueError(f"unexpected dtype description {d!r}")
         fields = []
         for f in d:
-            if not isinstance(f, list) or len(f) not in (2, 3) or not isinstance(f[0], str):
-                raise ValueError("a structured dtype field must be [name, type(, shape)]")
-            item = (f[0], conv(f[1], depth + 1))
+            if not isinstance(f, list) or len(f) not in (2, 3) or not (
+                    isinstance(f[0], str) or isinstance(f[0], list) and len(f[0]) == 2 and
+                    all(isinstance(x, str) for x in f[0])):
+                raise ValueError("a structured dtype field must be [name, type(, shape)] "
+                                 "(name: a str or [title, name])")
+            name = f[0] if isinstance(f[0], str) else tuple(f[0])
+            item = (name, conv(f[1], depth + 1))
             if len(f) == 3:
                 if not isinstance(f[2], list) or len(f[2]) > 32 or \
                         not all(type(n) is int and 0 <= n < (1 << 31) for n in f[2]):
@@ -297,6 +304,10 @@ class Encoder:
 
     def _array(self, a, path, d):
         if a.dtype.hasobject:
+            if a.dtype.kind == "T":
+                raise _Problem(f"numpy variable-width string dtype {a.dtype} (supported: "
+                               "fixed-width str/bytes dtypes and object arrays of str); convert "
+                               "it with .astype(str) or .astype(object)")
             if a.dtype != np.dtype(object):
                 raise _Problem(f"numpy structured dtype {a.dtype} holds Python objects")
             order = "F" if a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous \
@@ -631,6 +642,7 @@ class Decoder:
             a = np.empty(shape, dtype=dt, order=order)
             return a
         flat = np.frombuffer(buf, dtype=dt, count=count)
+        _check_text(flat)
         a = flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
         if self.copy:
             return a.copy(order="K")
@@ -796,16 +808,34 @@ def _dec_objarray(dec, node, depth):
     flat = np.empty(len(items), dtype=object)
     for i, x in enumerate(items):
         flat[i] = dec.decode(x, depth)
-    return flat.reshape(shape[::-1]).T.copy() if order == "F" else flat.reshape(shape)
+    # F: the transpose of the reversed shape is Fortran-contiguous, as the stored array was
+    return flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
 
 
 def _dec_scalar(dec, node, depth):
     _expect(node, 3)
     dt = dtype_from_json(node[1])
-    if dt.itemsize == 0:
-        raise FormatError("value section: scalar of a zero-size dtype")
     buf = dec.bytes_at(node[2], dt.itemsize)
-    return np.frombuffer(buf, dtype=dt, count=1)[0].copy()
+    if dt.itemsize == 0:  # np.str_(''), np.bytes_(b''), np.void(b''): no bytes to read
+        return np.zeros((), dtype=dt)[()]
+    flat = np.frombuffer(buf, dtype=dt, count=1)
+    _check_text(flat)
+    return flat[0].copy()
+
+
+def _check_text(flat):
+    """Refuses unicode data (a 'U' dtype, or 'U' fields) with code points beyond U+10FFFF:
+    numpy would turn them into invalid Python str objects (SystemError on use)."""
+    dt = flat.dtype
+    if dt.names is not None:
+        for name in dt.names:
+            _check_text(flat[name])
+        return
+    if dt.kind != "U" or flat.size == 0 or dt.itemsize == 0:
+        return
+    codes = np.ascontiguousarray(flat).view(np.dtype("u4").newbyteorder(dt.byteorder))
+    if codes.max() > 0x10FFFF:
+        raise FormatError("value section: text data holds a code point beyond U+10FFFF")
 
 
 def _dec_datetime(dec, node, depth):
