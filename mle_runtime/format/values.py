@@ -21,6 +21,7 @@ import datetime
 import hashlib
 import math
 import mmap as _mmap_module
+import warnings
 
 import numpy as np
 
@@ -111,8 +112,12 @@ def dtype_from_json(spec):
         return fields
 
     try:
-        dt = np.lib.format.descr_to_dtype(conv(spec, 0))
-    except (TypeError, ValueError, KeyError, SyntaxError, OverflowError, RecursionError) as e:
+        with warnings.catch_warnings():
+            # deprecated aliases ('a', ...) are never written: refuse them, quietly
+            warnings.simplefilter("error", DeprecationWarning)
+            dt = np.lib.format.descr_to_dtype(conv(spec, 0))
+    except (TypeError, ValueError, KeyError, SyntaxError, OverflowError, RecursionError,
+            DeprecationWarning) as e:
         raise FormatError(f"value section: invalid dtype {spec!r}: {e}") from None
     if dt.hasobject:
         raise FormatError(f"value section: dtype {spec!r} holds Python objects; files store "

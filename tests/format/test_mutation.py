@@ -148,12 +148,13 @@ def covered_mask(data):
 
 
 def sections(data):
-    """[(kind, payload bytes, alignment)] of a valid file."""
+    """[[kind, payload bytes, alignment, flags]] of a valid file."""
     out = []
     for e in entries(data):
         off, size = int(e["offset"]), int(e["size"])
         out.append([int(e["kind"]), data[off:off + size],
-                    L.DATA_ALIGN if off % L.DATA_ALIGN == 0 else L.SECTION_ALIGN])
+                    L.DATA_ALIGN if off % L.DATA_ALIGN == 0 else L.SECTION_ALIGN,
+                    int(e["flags"])])
     return out
 
 

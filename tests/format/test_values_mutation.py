@@ -119,29 +119,21 @@ def digest(value):
     return values.encode(value)[2]
 
 
-def entries(data):
-    n = int.from_bytes(data[24:28], "little")
-    return np.frombuffer(data, dtype=L.SECTION_DTYPE, count=n, offset=L.HEADER_SIZE)
-
-
 def covered_mask(data):
+    """True for every byte a checksum covers: header, section table, section contents."""
+    c = container.parse(data, verify=())
     mask = np.zeros(len(data), dtype=bool)
-    t = entries(data)
-    mask[:L.HEADER_SIZE + L.SECTION_ENTRY_SIZE * len(t)] = True
-    for e in t:
-        mask[int(e["offset"]):int(e["offset"]) + int(e["size"])] = True
+    mask[:L.HEADER_SIZE + L.SECTION_ENTRY_SIZE * len(c.sections)] = True
+    for s in c.sections:
+        mask[s.offset:s.end] = True
     return mask
 
 
 def sections(data):
     """[[kind, payload bytes, alignment, flags]] of a valid file."""
-    out = []
-    for e in entries(data):
-        off, size = int(e["offset"]), int(e["size"])
-        out.append([int(e["kind"]), data[off:off + size],
-                    L.DATA_ALIGN if off % L.DATA_ALIGN == 0 else L.SECTION_ALIGN,
-                    int(e["flags"])])
-    return out
+    return [[s.kind, data[s.offset:s.end],
+             L.DATA_ALIGN if s.offset % L.DATA_ALIGN == 0 else L.SECTION_ALIGN, s.flags]
+            for s in container.parse(data, verify=()).sections]
 
 
 def repack(parts, minor=L.MINOR_VALUES):
