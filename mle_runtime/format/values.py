@@ -317,9 +317,10 @@ class Encoder:
                 raise _Problem(f"numpy structured dtype {a.dtype} holds Python objects")
             order = "F" if a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous \
                 else "C"
-            flat = a.reshape(-1, order=order)
-            items = [self.encode(v, f"{path}[{_index(a.shape, i, order)}]", d)
-                     for i, v in enumerate(flat)]
+            items = a.reshape(-1, order=order).tolist()
+            if not all(v is None or type(v) is str for v in items):  # else: JSON as they are
+                items = [self.encode(v, f"{path}[{_index(a.shape, i, order)}]", d)
+                         for i, v in enumerate(items)]
             return ["objarray", list(a.shape), order, items]
         if a.dtype.itemsize == 0 and a.size:
             raise _Problem(f"numpy dtype {a.dtype} has no size")
@@ -811,8 +812,11 @@ def _dec_objarray(dec, node, depth):
     if math.prod(shape) != len(items):
         raise FormatError("value section: object array size does not match its shape")
     flat = np.empty(len(items), dtype=object)
-    for i, x in enumerate(items):
-        flat[i] = dec.decode(x, depth)
+    if any(type(x) is list for x in items):
+        for i, x in enumerate(items):
+            flat[i] = dec.decode(x, depth)
+    elif items:  # JSON scalars only: each is its own value
+        flat[:] = items
     # F: the transpose of the reversed shape is Fortran-contiguous, as the stored array was
     return flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
 
