@@ -318,7 +318,7 @@ class Encoder:
             order = "F" if a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous \
                 else "C"
             items = a.reshape(-1, order=order).tolist()
-            if not all(v is None or type(v) is str for v in items):  # else: JSON as they are
+            if not set(map(type, items)) <= {str, type(None)}:  # else: JSON as they are
                 items = [self.encode(v, f"{path}[{_index(a.shape, i, order)}]", d)
                          for i, v in enumerate(items)]
             return ["objarray", list(a.shape), order, items]
@@ -812,7 +812,7 @@ def _dec_objarray(dec, node, depth):
     if math.prod(shape) != len(items):
         raise FormatError("value section: object array size does not match its shape")
     flat = np.empty(len(items), dtype=object)
-    if any(type(x) is list for x in items):
+    if list in set(map(type, items)):
         for i, x in enumerate(items):
             flat[i] = dec.decode(x, depth)
     elif items:  # JSON scalars only: each is its own value

@@ -633,7 +633,7 @@ def _dec_str(dec, node, depth):
     dtype = _string_of(node, node[1], node[2])
     items = _ndarray(node, dec.decode(node[3], depth), "the strings")
     if items.dtype != np.dtype(object) or \
-            not all(x is None or type(x) is str for x in items):
+            not set(map(type, items)) <= {str, type(None)}:
         raise _bad(node, "the strings must be an object array of str and None")
     out = pd.array(items, dtype=dtype, copy=True)
     _check_dtype(node, out.dtype, dtype, "the strings")
