@@ -10,6 +10,8 @@ from libcpp.memory cimport unique_ptr
 
 from mle_native cimport *
 
+import mmap
+
 import numpy as np
 
 from mle_runtime.errors import FormatError, InputError, MLEError, UnsupportedModelError
@@ -189,15 +191,19 @@ def load_buffer(data):
 
 
 def load_view(data):
-    """Like load_buffer, without the copy when ``data`` is a read-only, contiguous buffer
-    starting at a 64-byte boundary (a slice of a read-only mmap, say): the model then keeps a
+    """Like load_buffer, without the copy when ``data`` is a contiguous view of ``bytes`` or of
+    a read-only mmap starting at a 64-byte boundary: the model then keeps a
     memoryview of it, which keeps the memory alive and an mmap from being closed. Writable or
     unaligned buffers are copied, as by load_buffer."""
     cdef NativeModel nm
     cdef Py_buffer b
     cdef CStatus st
     mv = memoryview(data)
-    if not mv.readonly or not mv.c_contiguous:
+    # Borrow only memory nobody can change: bytes, or a read-only mmap (a read-only view of a
+    # bytearray could still be written through the bytearray after validation).
+    owner = mv.obj
+    if not mv.readonly or not mv.c_contiguous or not (
+            type(owner) is bytes or (type(owner) is mmap.mmap and memoryview(owner).readonly)):
         return load_buffer(data)
     PyObject_GetBuffer(mv, &b, PyBUF_ANY_CONTIGUOUS)
     try:

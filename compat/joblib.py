@@ -76,6 +76,7 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
     kwargs = dict(allow_pickle=allow_pickle, n_threads=n_threads, public_key=public_key,
                   require_signature=require_signature, encryption_key=encryption_key,
                   cache=cache)
+    _api._check_allow_pickle(allow_pickle)
     if not allow_pickle or public_key is not None or require_signature or \
             encryption_key is not None:
         return _api.load(filename, mmap_mode, **kwargs)

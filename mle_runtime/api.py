@@ -91,6 +91,7 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     from mle_runtime.exporters import export, framework_of
     from mle_runtime.format import compression, writer
 
+    _check_allow_pickle(allow_pickle)
     codec = compression.normalize(compress)
     is_path = isinstance(filename, (str, os.PathLike))
     if not is_path and not hasattr(filename, "write"):
@@ -158,6 +159,13 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
             meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
             data = envelope.seal(data, meta_bytes, codec, encryption_key)
     return _write(data, filename, is_path, sign_with)
+
+
+def _check_allow_pickle(allow_pickle):
+    """allow_pickle must be a real bool: a truthy string such as "False" must never unpickle."""
+    if type(allow_pickle) is not bool:
+        raise TypeError(f"allow_pickle must be True or False, got {allow_pickle!r} "
+                        f"({type(allow_pickle).__name__})")
 
 
 def _write(data, filename, is_path, sign_with):
@@ -330,6 +338,7 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
     """
     if mmap_mode not in _MMAP_MODES:
         raise ValueError(f"mmap_mode must be one of {_MMAP_MODES}, got {mmap_mode!r}")
+    _check_allow_pickle(allow_pickle)
     if public_key is None and encryption_key is None and not require_signature and \
             isinstance(filename, (str, os.PathLike)):
         # The plain path: one native call. The cache costs a dict lookup while it is empty.

@@ -198,7 +198,7 @@ def repack(container, replace=None, drop=(), append=()):
         if data is None:
             data = bytes(container.payload(s))
         # tensor data (and sections of unknown kinds) keep a 64-byte alignment they had
-        keeps = s.kind == L.SECTION_DATA or s.kind not in KNOWN_KINDS
+        keeps = s.kind in (L.SECTION_DATA, L.SECTION_MODEL) or s.kind not in KNOWN_KINDS
         align = L.DATA_ALIGN if keeps and s.offset % L.DATA_ALIGN == 0 else L.SECTION_ALIGN
         payloads.append((s.kind, data, align, s.flags))
     for kind, data, flags in append:

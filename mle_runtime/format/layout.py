@@ -41,7 +41,7 @@ MINOR_VALUES = 2
 SECTION_VALUE = 7      # required; UTF-8 JSON: the value's tree
 SECTION_MODEL = 8      # required, may repeat; a complete plain .mle file (64-byte aligned)
 SECTION_PICKLE = 9     # required; pickled objects, read only with allow_pickle=True
-MAX_VALUE_JSON = 256 << 20
+MAX_VALUE_JSON = 64 << 20  # parsing JSON takes up to ~30x its size in memory
 SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
 
 HEADER_DTYPE = np.dtype(

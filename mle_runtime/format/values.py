@@ -33,8 +33,9 @@ MAX_DEPTH = 200  # nesting depth of a value (both ways: dump refuses deeper valu
 _INT64 = 1 << 63
 # Tags whose nodes can be referred to again by ["ref", k] (k counts them in the order they
 # are completed), so that an object stored twice is one object after loading.
-MEMO_TAGS = frozenset(("list", "dict", "dictk", "odict", "odictk", "counter", "defaultdict",
-                       "set", "bytearray", "array", "objarray", "model", "pickle"))
+MEMO_TAGS = frozenset(("list", "tuple", "dict", "dictk", "odict", "odictk", "counter",
+                       "defaultdict", "set", "frozenset", "bytes", "bytearray", "array",
+                       "objarray", "model", "pickle"))
 
 
 class _Problem(Exception):
@@ -131,7 +132,7 @@ class Encoder:
     """Turns a value into the JSON tree, the data blob, model files and pickled objects."""
 
     def __init__(self, allow_pickle=False):
-        self.allow_pickle = allow_pickle
+        self.allow_pickle = allow_pickle is True
         self.chunks = []        # (offset, contiguous ndarray or bytes)
         self.size = 0
         self.models = []        # bytes of each embedded .mle file
@@ -292,7 +293,8 @@ class Encoder:
 
     @staticmethod
     def _problem_dtype(dt, path):
-        raise _Problem(f"numpy structured dtype {dt} holds Python objects", path)
+        raise _Problem(f"numpy dtype {dt} holds Python objects (only the plain object dtype "
+                       "is stored)", path)
 
     def _collection(self, obj, name, path, d):
         """OrderedDict, Counter, and defaultdict with a builtin type as default_factory."""
@@ -569,10 +571,13 @@ class Decoder:
         self.blob_offset = data.offset if data is not None else 0
         self.models = [s for s in container.sections if s.kind == L.SECTION_MODEL]
         self.model_cache = {}
+        # What decoding may allocate beyond the file itself: a hostile file that names the
+        # same bytes or objects again and again is refused instead of filling memory.
+        self.budget = 16 * len(container.data) + (256 << 20)
         self.pickled = None
         ps = container.find(L.SECTION_PICKLE)
         if ps is not None:
-            if not allow_pickle:
+            if allow_pickle is not True:
                 raise PickleNotAllowedError(_refusal(container))
             from mle_runtime.compat import pickle_fallback
 
@@ -611,7 +616,10 @@ class Decoder:
             k = node[1]
             if not 0 <= k < len(self.memo):
                 raise FormatError(f"value section: reference {k} to an object not yet read")
-            return self.memo[k]
+            obj = self.memo[k]
+            if isinstance(obj, np.ndarray):  # what a consumer copying it would allocate
+                self.charge(obj.nbytes)
+            return obj
         fn = _DECODERS.get(tag)
         if fn is None:
             if tag.startswith("pd."):
@@ -626,6 +634,14 @@ class Decoder:
         if tag in MEMO_TAGS or tag.startswith("pd."):
             self.memo.append(out)
         return out
+
+    def charge(self, nbytes):
+        """Counts ``nbytes`` of memory decoding allocates against the budget."""
+        self.budget -= nbytes
+        if self.budget < 0:
+            raise FormatError("value section: decoding would allocate far more memory than "
+                              "the file holds (the same data is used over and over); refusing "
+                              "it as damaged or hostile")
 
     def bytes_at(self, off, n):
         if type(off) is not int or type(n) is not int or off < 0 or n < 0 or \
@@ -651,6 +667,7 @@ class Decoder:
         _check_text(flat)
         a = flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
         if self.copy:
+            self.charge(a.nbytes)
             return a.copy(order="K")
         if self.mmap_mode in ("r", "c") and self.filename is not None:
             m = a.view(np.memmap)
@@ -666,12 +683,16 @@ class Decoder:
         from mle_runtime import _native
         from mle_runtime.runtime.proxies import MLEModel
 
+        if k in self.model_cache:
+            return self.model_cache[k]
         s = self.models[k]
+        self.charge(s.size)
         try:
             native = _native.load_view(self.c.payload(s))
         except FormatError as e:
             raise FormatError(f"model section {k} is invalid: {e}") from None
-        return MLEModel(native, self.n_threads)
+        self.model_cache[k] = model = MLEModel(native, self.n_threads)
+        return model
 
     def tz(self, node):
         if node is None:
@@ -721,6 +742,25 @@ def _items(dec, node, depth):
     return [dec.decode(x, depth) for x in node[1:]]
 
 
+_JSON_SCALARS = {str, int, float, bool, type(None)}
+_MAX_SAME_HASH = 64
+
+
+def _check_hashes(keys):
+    """Refuses keys built to share one hash value (a set or dict of them would take
+    quadratic time to build)."""
+    if len(keys) > _MAX_SAME_HASH:
+        import collections
+
+        try:
+            worst = max(collections.Counter(map(hash, keys)).values())
+        except TypeError as e:
+            raise FormatError(f"value section: unhashable key or set element: {e}") from None
+        if worst > _MAX_SAME_HASH:
+            raise FormatError(f"value section: {worst} keys or set elements share one hash "
+                              "value; refusing a file built to make loading slow")
+
+
 def _dec_dict(dec, node, depth):
     _expect(node, 2, dict)
     out = {k: dec.decode(v, depth) for k, v in node[1].items()}
@@ -738,6 +778,7 @@ def _dec_dictk(dec, node, depth):
         if not isinstance(p, list) or len(p) != 2:
             raise FormatError("value section: a dict entry must be [key, value]")
         pairs.append((dec.decode(p[0], depth), dec.decode(p[1], depth)))
+    _check_hashes([k for k, _ in pairs])
     if node[0] == "odictk":
         import collections
 
@@ -787,6 +828,7 @@ def _dec_float(dec, node, depth):
 def _dec_bytes(dec, node, depth):
     _expect(node, 3, int, int)
     b = dec.bytes_at(node[1], node[2])
+    dec.charge(node[2])
     return bytes(b) if node[0] == "bytes" else bytearray(b)
 
 
@@ -812,7 +854,7 @@ def _dec_objarray(dec, node, depth):
     if math.prod(shape) != len(items):
         raise FormatError("value section: object array size does not match its shape")
     flat = np.empty(len(items), dtype=object)
-    if list in set(map(type, items)):
+    if not set(map(type, items)) <= _JSON_SCALARS:
         for i, x in enumerate(items):
             flat[i] = dec.decode(x, depth)
     elif items:  # JSON scalars only: each is its own value
@@ -825,6 +867,7 @@ def _dec_scalar(dec, node, depth):
     _expect(node, 3)
     dt = dtype_from_json(node[1])
     buf = dec.bytes_at(node[2], dt.itemsize)
+    dec.charge(dt.itemsize)
     if dt.itemsize == 0:  # np.str_(''), np.bytes_(b''), np.void(b''): no bytes to read
         return np.zeros((), dtype=dt)[()]
     flat = np.frombuffer(buf, dtype=dt, count=1)
@@ -905,6 +948,7 @@ def _dec_pickle(dec, node, depth):
 
 def _dec_set(dec, node, depth):
     items = _items(dec, node, depth)
+    _check_hashes(items)
     return set(items) if node[0] == "set" else frozenset(items)
 
 
@@ -943,8 +987,7 @@ def _refusal(container):
     return ("this file holds objects stored with pickle" + what + ". Unpickling can execute "
             "arbitrary code, so mle_runtime does not load pickle sections by default. If you "
             "trust the file's origin, load it with allow_pickle=True; otherwise ask for a "
-            "file without pickled objects (mle_runtime.compat.migrate reports which objects "
-            "need pickle).")
+            "file without pickled objects (mle-inspect FILE lists what was pickled).")
 
 
 def is_value_file(container):

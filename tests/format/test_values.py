@@ -1357,7 +1357,7 @@ def test_pickle_bytes_elsewhere_are_never_unpickled(tmp_path):
         "unknown optional section": _pack_value_file(tree, [(1000, payload, 8,
                                                               L.SECTION_OPTIONAL)]),
         "tensor data": _pack_value_file(tree, blob=payload),
-        "bytes node": _pack_value_file({"root": ["bytes", 0, len(payload)], "memo": 0},
+        "bytes node": _pack_value_file({"root": ["bytes", 0, len(payload)], "memo": 1},
                                        blob=payload),
     }
     for name, data in cases.items():
@@ -1377,3 +1377,25 @@ def test_pickle_bytes_elsewhere_are_never_unpickled(tmp_path):
         with pytest.raises(FormatError, match="model section 0 is invalid"):
             mle.load(io.BytesIO(outer), allow_pickle=allow)
     assert not marker.exists()
+
+
+def test_signed_value_files_keep_models_aligned_and_borrowed(tmp_path):
+    """Signing re-packs the file: model sections stay at multiples of 64, so the models
+    are still built from the file's mapping without a copy."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    from mle_runtime.format import container
+
+    X, y = load_breast_cancer(return_X_y=True)
+    est = RandomForestClassifier(30, random_state=0).fit(X, y)
+    private, public = mle.generate_keys()
+    path = tmp_path / "signed.mle"
+    mle.dump({"m": est, "pad": b"x" * 13}, path, sign_with=private)
+    c = container.parse(path.read_bytes())
+    models = [s for s in c.sections if s.kind == L.SECTION_MODEL]
+    assert models and all(s.offset % 64 == 0 for s in models)
+    value = mle.load(path)
+    assert value["m"]._native.borrowed
+    assert (value["m"].predict(X) == est.predict(X)).all()
+    assert (mle.load(path, public_key=public)["m"].predict(X) == est.predict(X)).all()

@@ -814,3 +814,73 @@ def test_text_beyond_unicode_is_refused(descr, blob, node, tmp_path):
     ok = build(["array", "<U2", [1], 0, "C"],
                blob="\U0010ffff\ud800".encode("utf-32-le", "surrogatepass"))
     assert mle.load(io.BytesIO(ok))[0] == "\U0010ffff\ud800"
+
+
+# ------------------------------------------------------------------------ resource limits
+
+def _tiny_value_file(tree, blob=b""):
+    secs = [(L.SECTION_META, writer.encode_json({"kind": "value"})),
+            (L.SECTION_VALUE, writer.encode_json(tree))]
+    if blob:
+        secs.append((L.SECTION_DATA, blob, L.DATA_ALIGN))
+    return writer.pack_sections(secs, minor=L.MINOR_VALUES)
+
+
+@pytest.mark.parametrize("node", [["bytes", 0, 1 << 20], ["array", "|u1", [1 << 20], 0, "C"],
+                                  ["scalar", "|V1048576", 0]], ids=["bytes", "array", "scalar"])
+def test_the_same_bytes_named_again_and_again_are_refused(node):
+    """A 1 MB file naming its 1 MB of data 2000 times would allocate 2 GB."""
+    memo = int(node[0] != "scalar")  # numpy scalars are not memoised
+    data = _tiny_value_file({"root": ["list"] + [node] * 2000, "memo": 1 + 2000 * memo},
+                            b"\0" * (1 << 20))
+    with pytest.raises(FormatError, match="far more memory"):
+        mle.load(io.BytesIO(data))
+    # a handful of uses stays well within the budget
+    ok = _tiny_value_file({"root": ["list"] + [node] * 3, "memo": 1 + 3 * memo},
+                          b"\0" * (1 << 20))
+    assert len(mle.load(io.BytesIO(ok))) == 3
+
+
+def test_arrays_referred_to_again_and_again_are_charged():
+    node = ["objarray", [1 << 18], "C", ["x"] * (1 << 18)]
+    tree = {"root": ["list", node] + [["ref", 0]] * 2000, "memo": 2}
+    with pytest.raises(FormatError, match="far more memory"):
+        mle.load(io.BytesIO(_tiny_value_file(tree)))
+
+
+def test_one_model_section_used_twice_is_one_model(iris):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    est = LogisticRegression(max_iter=1000).fit(X, y)
+    buf = io.BytesIO()
+    mle.dump({"m": est}, buf)
+    parts = sections(buf.getvalue())
+    tree = {"root": ["list", ["model", 0], ["model", 0]], "memo": 3}
+    parts[1][1] = writer.encode_json(tree)
+    a, b = mle.load(io.BytesIO(repack(parts)))
+    assert a is b and (a.predict(X) == est.predict(X)).all()
+
+
+@pytest.mark.parametrize("tag", ["set", "dictk"])
+def test_keys_built_to_collide_are_refused(tag):
+    keys = [["int", format(j * (2 ** 61 - 1), "x")] for j in range(1, 2001)]
+    root = ["set"] + keys if tag == "set" else ["dictk", [[k, None] for k in keys]]
+    with pytest.raises(FormatError, match="share one hash"):
+        mle.load(io.BytesIO(_tiny_value_file({"root": root, "memo": 1})))
+
+
+def test_object_arrays_hold_only_nodes():
+    tree = {"root": ["objarray", [2], "C", [{"a": 1}, "x"]], "memo": 1}
+    with pytest.raises(FormatError, match="unexpected node"):
+        mle.load(io.BytesIO(_tiny_value_file(tree)))
+
+
+@pytest.mark.parametrize("flag", ["False", "0", 1, None])
+def test_allow_pickle_must_be_a_bool(flag, files):
+    out, marker = files
+    with pytest.raises(TypeError, match="allow_pickle must be True or False"):
+        mle.load(io.BytesIO(out["pickled"]), allow_pickle=flag)
+    with pytest.raises(TypeError, match="allow_pickle must be True or False"):
+        mle.dump({"a": 1}, io.BytesIO(), allow_pickle=flag)
+    assert not marker.exists()
