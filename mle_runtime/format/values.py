@@ -28,6 +28,7 @@ import numpy as np
 from mle_runtime.errors import (FormatError, MLEError, PickleNotAllowedError,
                                 UnsupportedModelError)
 from mle_runtime.format import layout as L
+from mle_runtime.runtime.proxies import MLEModel
 
 MAX_DEPTH = 200  # nesting depth of a value (both ways: dump refuses deeper values)
 _INT64 = 1 << 63
@@ -53,10 +54,6 @@ def _type_name(obj):
     t = type(obj)
     mod = t.__module__
     return t.__qualname__ if mod == "builtins" else f"{mod}.{t.__qualname__}"
-
-
-def _describe_path_key(k):
-    return repr(k)
 
 
 # --------------------------------------------------------------------------- dtypes ----------
@@ -274,7 +271,7 @@ class Encoder:
             return ["decimal", str(obj)]
         if t is range:
             return ["range", obj.start, obj.stop, obj.step]
-        if mod.startswith("mle_runtime.") and t.__name__ == "MLEModel":
+        if t is MLEModel:
             return self._model_bytes(obj._native.file_bytes(), obj._metadata(), path)
         if mod.split(".")[0] == "pandas":
             from mle_runtime.format import values_pandas
@@ -287,7 +284,7 @@ class Encoder:
             return [tag, {k: self.encode(v, f"{path}[{k!r}]", d) for k, v in obj.items()}]
         pairs = []
         for k, v in obj.items():
-            kp = f"{path}[{_describe_path_key(k)}]"
+            kp = f"{path}[{k!r}]"
             pairs.append([self.encode(k, kp + " (key)", d), self.encode(v, kp, d)])
         return ["dictk" if tag == "dict" else "odictk", pairs]
 
@@ -681,8 +678,6 @@ class Decoder:
         if type(k) is not int or not 0 <= k < len(self.models):
             raise FormatError(f"value section: model {k} does not exist")
         from mle_runtime import _native
-        from mle_runtime.runtime.proxies import MLEModel
-
         if k in self.model_cache:
             return self.model_cache[k]
         s = self.models[k]

@@ -18,6 +18,7 @@ from mle_runtime import _native
 from mle_runtime.format import layout as L
 from mle_runtime.format import writer
 from mle_runtime.ir import Graph
+from mle_testing import scaler_model
 
 
 def crc32c_py(data, crc=0):
@@ -31,17 +32,6 @@ def crc32c_py(data, crc=0):
 
 
 # ------------------------------------------------------------------ golden 1: StandardScaler
-
-def scaler_model():
-    g = Graph("StandardScaler", 2)
-    sub = g.tensor(np.array([1.0, -2.0]), "float64")
-    div = g.tensor(np.array([2.0, 0.5]), "float64")
-    g.output("transform", g.add("SubDiv", ["X"], sub=sub, div=div))
-    meta = {"mle_runtime_version": "0.0.0+golden", "framework": "sklearn",
-            "framework_version": "0.0", "model_class": "sklearn.StandardScaler",
-            "estimator_type": "transformer"}
-    return meta, g
-
 
 SCALER = {
     "size": 512,

@@ -10,20 +10,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import mle_runtime as mle
 from mle_runtime.format import crypto, writer
-from mle_runtime.ir import Graph
+from mle_testing import scaler_model
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 
 def scaler_file():
-    g = Graph("StandardScaler", 2)
-    sub = g.tensor(np.array([1.0, -2.0]), "float64")
-    div = g.tensor(np.array([2.0, 0.5]), "float64")
-    g.output("transform", g.add("SubDiv", ["X"], sub=sub, div=div))
-    meta = {"mle_runtime_version": "0.0.0+golden", "framework": "sklearn",
-            "framework_version": "0.0", "model_class": "sklearn.StandardScaler",
-            "estimator_type": "transformer"}
-    return writer.encode(meta, g)
+    return writer.encode(*scaler_model())
 
 
 PLAIN_SHA256 = "f5af0fdeeecb59aad050a05b675dbcabd01c88cc5d116803837e47ce1f98aaae"

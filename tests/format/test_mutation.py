@@ -23,6 +23,7 @@ import mle_runtime as mle
 from mle_runtime import FormatError, InputError, UnsupportedModelError, _native
 from mle_runtime.format import layout as L
 from mle_runtime.format import writer
+from mle_testing import json_get, json_nodes
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples")
@@ -407,37 +408,21 @@ POOL = [0, 1, -1, 2, 3, 4, 7, 8, 13, 64, 255, 2 ** 24, 2 ** 31 - 1, 2 ** 31, 2 *
         {"dtype": "<i8", "values": [0]}]
 
 
-def _containers(obj, path=()):
-    yield path, obj
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _containers(v, path + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _containers(v, path + (i,))
-
-
 def _strings(obj):
-    return [o for _, o in _containers(obj) if isinstance(o, str)] + \
-        [k for _, o in _containers(obj) if isinstance(o, dict) for k in o]
-
-
-def _get(obj, path):
-    for p in path:
-        obj = obj[p]
-    return obj
+    return [o for _, o in json_nodes(obj) if isinstance(o, str)] + \
+        [k for _, o in json_nodes(obj) if isinstance(o, dict) for k in o]
 
 
 def mutate_json(doc, rng):
     """One random structural edit of a JSON document (in place); returns a description."""
-    nodes = list(_containers(doc))
+    nodes = list(json_nodes(doc))
     path, target = nodes[int(rng.integers(len(nodes)))]
     op = int(rng.integers(8))
     strings = _strings(doc)
     if not path:
         op = 6 if isinstance(doc, dict) else 2
     if op <= 2 and path:  # replace this value
-        parent = _get(doc, path[:-1])
+        parent = json_get(doc, path[:-1])
         if op == 0:
             new = copy.deepcopy(POOL[int(rng.integers(len(POOL)))])
         elif op == 1 and isinstance(target, (int, float)) and not isinstance(target, bool):
@@ -473,7 +458,7 @@ def mutate_json(doc, rng):
         target[k] = copy.deepcopy(POOL[int(rng.integers(len(POOL)))])
         return f"{list(path)}[{k!r}] = {target[k]!r}"
     if path:
-        parent = _get(doc, path[:-1])
+        parent = json_get(doc, path[:-1])
         parent[path[-1]] = None
         return f"{list(path)} = None"
     return "no-op"

@@ -34,6 +34,7 @@ from mle_runtime.format import container
 from mle_runtime.format import layout as L
 from mle_runtime.format import values, writer
 from mle_runtime.runtime.proxies import MLEModel
+from mle_testing import json_get, json_nodes
 
 N_FLIPS = 6000
 N_HOSTILE_TREE = 6000
@@ -317,27 +318,11 @@ POOL = [0, 1, -1, 2, 3, 7, 8, 64, 255, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, 2
         ["pickle", 0], [["a", "<f8"]], [["a", "|O"]], {"a": 1}]
 
 
-def _containers(obj, path=()):
-    yield path, obj
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _containers(v, path + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _containers(v, path + (i,))
-
-
-def _get(obj, path):
-    for p in path:
-        obj = obj[p]
-    return obj
-
-
 def mutate_json(doc, rng):
     """One random edit of a JSON document in place (never its root); returns a description."""
-    nodes = list(_containers(doc))[1:]
+    nodes = list(json_nodes(doc))[1:]
     path, target = nodes[int(rng.integers(len(nodes)))]
-    parent = _get(doc, path[:-1])
+    parent = json_get(doc, path[:-1])
     op = int(rng.integers(9))
     if op <= 2:  # replace the value
         if op == 1 and type(target) is int:
