@@ -121,37 +121,30 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
                              "from an .mle file")
         data = _resaved(value, extra, metadata is not None or model_version is not None or
                         parent is not None)
-    elif framework_of(value) is not None:
-        try:
-            graph, meta = export(value)
-        except UnsupportedModelError:
-            graph = None  # stored as a value below: pickled, or refused naming the part
-    if graph is None and not isinstance(value, MLEModel):
-        if quantize is not None:
-            raise ValueError("quantize= applies to a single supported model, not to "
-                             f"{type(value).__name__} values")
-        data = _encode_value(value, allow_pickle, protocol, extra)
-    if graph is None:
-        if codec is not None or encryption_key is not None:
-            from mle_runtime.format import container, envelope
-
-            inner = container.parse(data, verify=())
-            meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
-            data = envelope.seal(data, meta_bytes, codec, encryption_key)
-        return _write(data, filename, is_path, sign_with)
-    meta = dict(meta)
-    meta.setdefault("mle_runtime_version", __version__)
-    meta.update(extra)
+    else:
+        if framework_of(value) is not None:
+            try:
+                graph, meta = export(value)
+            except UnsupportedModelError:
+                pass  # stored as a value below: pickled, or refused naming the part
+        if graph is None:
+            if quantize is not None:
+                raise ValueError("quantize= applies to a single supported model, not to "
+                                 f"{type(value).__name__} values")
+            data = _encode_value(value, allow_pickle, protocol, extra)
+    if calibration is not None and quantize is None:
+        raise ValueError("calibration= is only used with quantize=")
     if quantize is not None:
         from mle_runtime import quantization
         from mle_runtime.format import envelope
 
+        meta = dict(meta, **extra)
+        meta.setdefault("mle_runtime_version", __version__)
         inner, entries, meta_bytes = quantization.quantize(graph, meta, quantize, calibration)
         data = envelope.seal(inner, meta_bytes, codec, encryption_key, quantization=entries)
     else:
-        if calibration is not None:
-            raise ValueError("calibration= is only used with quantize=")
-        data = writer.encode(meta, graph, hash_key="content_hash")
+        if graph is not None:
+            data = writer.model_file(graph, meta, extra)
         if codec is not None or encryption_key is not None:
             from mle_runtime.format import container, envelope
 

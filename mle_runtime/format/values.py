@@ -399,13 +399,9 @@ class Encoder:
         except (TypeError, ValueError, AttributeError) as e:
             # e.g. an unfitted estimator
             raise _Problem(f"{type(e).__name__}: {e}", path) from None
-        from mle_runtime._version import __version__
         from mle_runtime.format import writer
 
-        meta = dict(meta)
-        meta.setdefault("mle_runtime_version", __version__)
-        data = writer.encode(meta, graph, hash_key="content_hash")
-        return self._model_bytes(data, None, path)
+        return self._model_bytes(writer.model_file(graph, meta), None, path)
 
     def _model_bytes(self, data, meta, path):
         from mle_runtime.format import container

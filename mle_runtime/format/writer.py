@@ -70,6 +70,16 @@ def encode(meta, graph, hash_key=None):
     return pack_sections(payloads)
 
 
+def model_file(graph, meta, extra=None):
+    """The bytes of a plain .mle file of an exported model: the exporter's metadata ``meta``
+    with ``extra`` keys, the writing version and the content hash."""
+    from mle_runtime._version import __version__
+
+    meta = dict(meta, **(extra or {}))
+    meta.setdefault("mle_runtime_version", __version__)
+    return encode(meta, graph, hash_key="content_hash")
+
+
 def pack_sections(payloads, flags=0, minor=L.MINOR):
     """Lays out ``[(kind, bytes-like[, alignment[, section flags]])]`` after the header and
     section table (8-byte aligned unless an alignment is given) and fills in every checksum.
