@@ -35,3 +35,26 @@ def json_get(obj, path):
     for p in path:
         obj = obj[p]
     return obj
+
+
+class Failures:
+    """Collects unacceptable outcomes of a fuzz pass, grouped by kind (where it happened and
+    the exception type), keeping the first example of each kind (up to 600 characters) with
+    enough detail to reproduce it; :meth:`check` fails the test listing them."""
+
+    def __init__(self, max_reported=20):
+        self.kinds = {}
+        self.max_reported = max_reported
+
+    def add(self, what, exc=None, stage=None):
+        key = (stage or what, type(exc).__name__ if exc is not None else None)
+        if key not in self.kinds:
+            detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
+            self.kinds[key] = [0, f"{what} {detail}".strip()[:600]]
+        self.kinds[key][0] += 1
+
+    def check(self):
+        shown = list(self.kinds.values())[:self.max_reported]
+        lines = [f"[{n} x] {example}" for n, example in shown]
+        assert not self.kinds, (f"{sum(n for n, _ in self.kinds.values())} unacceptable "
+                                f"outcome(s) of {len(self.kinds)} kind(s):\n" + "\n".join(lines))

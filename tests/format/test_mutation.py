@@ -23,7 +23,7 @@ import mle_runtime as mle
 from mle_runtime import FormatError, InputError, UnsupportedModelError, _native
 from mle_runtime.format import layout as L
 from mle_runtime.format import writer
-from mle_testing import json_get, json_nodes
+from mle_testing import Failures, json_get, json_nodes
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples")
@@ -184,26 +184,6 @@ def test_checksum_refresh_is_faithful(models):
 
 # ------------------------------------------------------------------------------ outcomes
 
-class Failures:
-    """Collects unacceptable outcomes, grouped by kind (where it happened and the exception
-    type), keeping the first example of each kind with enough detail to reproduce it."""
-
-    def __init__(self):
-        self.kinds = {}
-
-    def add(self, what, exc=None, stage=None):
-        key = (stage or what, type(exc).__name__ if exc is not None else None)
-        if key not in self.kinds:
-            detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
-            self.kinds[key] = [0, f"{what} {detail}".strip()]
-        self.kinds[key][0] += 1
-
-    def check(self):
-        lines = [f"[{n} x] {example}" for n, example in list(self.kinds.values())[:MAX_REPORTED]]
-        assert not self.kinds, (f"{sum(n for n, _ in self.kinds.values())} unacceptable "
-                                f"outcome(s) of {len(self.kinds)} kind(s):\n" + "\n".join(lines))
-
-
 def same_outputs(model, X, expected):
     for m, exp in expected.items():
         got = getattr(model, m)(X)
@@ -287,7 +267,7 @@ def test_random_byte_changes(models, name, tmp_path):
     data, X, expected = models[name]
     covered = covered_mask(data)
     rng = np.random.default_rng(MODEL_NAMES.index(name))
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcomes = {"refused": 0, "loaded": 0}
     path = tmp_path / "flipped.mle"
     for attempt in range(N_FLIPS):
@@ -334,7 +314,7 @@ def test_random_byte_changes(models, name, tmp_path):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_every_truncation_is_refused(models, name):
     data, _, _ = models[name]
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     for n in range(len(data)):
         try:
             _native.load_buffer(data[:n])
@@ -377,7 +357,7 @@ def test_hostile_byte_changes_with_valid_checksums(models, name):
     data, X, _ = models[name]
     rng = np.random.default_rng(300 + MODEL_NAMES.index(name))
     t = entries(data)
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcomes = {"refused": 0, "loaded": 0, "error": 0}
     for _ in range(N_HOSTILE_BYTES):
         i = int(rng.integers(len(t)))
@@ -469,7 +449,7 @@ def test_hostile_json_edits(models, name):
     data, X, _ = models[name]
     rng = np.random.default_rng(400 + MODEL_NAMES.index(name))
     parts = sections(data)
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcomes = {"refused": 0, "loaded": 0, "error": 0}
     for _ in range(N_HOSTILE_JSON):
         i = int(rng.integers(2))  # 0 metadata, 1 graph
@@ -496,7 +476,7 @@ def test_hostile_tensor_data(models, name):
     parts = sections(data)
     di = [j for j, p in enumerate(parts) if p[0] == L.SECTION_DATA][0]
     blob = parts[di][1]
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     for _ in range(N_HOSTILE_DATA):
         new = bytearray(blob)
         r = rng.random()
@@ -549,7 +529,7 @@ def test_hostile_tree_records(models, name):
     r_off, _, r_shape = graph["tensors"][attrs["roots"]]
     di = [j for j, p in enumerate(parts) if p[0] == L.SECTION_DATA][0]
     blob = parts[di][1]
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcomes = {"refused": 0, "loaded": 0, "error": 0}
     for _ in range(N_HOSTILE_DATA):
         new = bytearray(blob)
@@ -641,7 +621,7 @@ def test_targeted_hostile_metadata_and_graph(models, case):
     name, section, fn = HOSTILE_CASES[case]
     data, X, _ = models[name]
     edit = _edit_meta if section == "meta" else _edit_graph
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcome = load_hostile(edit(data, fn), f"{case}:", X, failures)
     failures.check()
     assert outcome in ("refused", "loaded")

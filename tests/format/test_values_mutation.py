@@ -34,7 +34,7 @@ from mle_runtime.format import container
 from mle_runtime.format import layout as L
 from mle_runtime.format import values, writer
 from mle_runtime.runtime.proxies import MLEModel
-from mle_testing import json_get, json_nodes
+from mle_testing import Failures, json_get, json_nodes
 
 N_FLIPS = 6000
 N_HOSTILE_TREE = 6000
@@ -154,25 +154,6 @@ def test_repack_is_faithful(files):
 
 # ------------------------------------------------------------------------------ outcomes
 
-class Failures:
-    """Unacceptable outcomes, grouped by kind, with the first example of each."""
-
-    def __init__(self):
-        self.kinds = {}
-
-    def add(self, what, exc=None, stage=None):
-        key = (stage or what, type(exc).__name__ if exc is not None else None)
-        if key not in self.kinds:
-            detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
-            self.kinds[key] = [0, f"{what} {detail}".strip()[:600]]
-        self.kinds[key][0] += 1
-
-    def check(self):
-        lines = [f"[{n} x] {ex}" for n, ex in list(self.kinds.values())[:MAX_REPORTED]]
-        assert not self.kinds, (f"{sum(n for n, _ in self.kinds.values())} unacceptable "
-                                f"outcome(s) of {len(self.kinds)} kind(s):\n" + "\n".join(lines))
-
-
 def _models_in(value, seen=None):
     seen = set() if seen is None else seen
     if id(value) in seen:
@@ -230,7 +211,7 @@ def test_random_byte_changes(files, name, iris, tmp_path):
     expected = digest(mle.load(io.BytesIO(data))) if name == "plain" else None
     covered = covered_mask(data)
     rng = np.random.default_rng(SEED + (name == "pickled"))
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcomes = collections.Counter()
     path = tmp_path / "flipped.mle"
     for attempt in range(N_FLIPS):
@@ -273,7 +254,7 @@ def test_random_byte_changes(files, name, iris, tmp_path):
 def test_every_truncation_is_refused(files, name):
     out, marker = files
     data = out[name]
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     for n in range(len(data)):
         try:
             mle.load(io.BytesIO(data[:n]))
@@ -368,7 +349,7 @@ def test_hostile_value_tree_edits(files, iris):
     vi = part(parts, L.SECTION_VALUE)
     tree = json.loads(parts[vi][1])
     rng = np.random.default_rng(SEED + 10)
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcomes = collections.Counter()
     for _ in range(N_HOSTILE_TREE):
         doc = copy.deepcopy(tree)
@@ -388,7 +369,7 @@ def test_hostile_metadata_edits(files, iris):
     parts = sections(out["plain"])
     meta = json.loads(parts[0][1])
     rng = np.random.default_rng(SEED + 11)
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     for _ in range(300):
         doc = copy.deepcopy(meta)
         edits = [mutate_json(doc, rng) for _ in range(int(rng.integers(1, 4)))]
@@ -410,7 +391,7 @@ def test_hostile_tensor_data(files, iris):
     di = part(parts, L.SECTION_DATA)
     blob = parts[di][1]
     rng = np.random.default_rng(SEED + 12)
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcomes = collections.Counter()
     for _ in range(N_HOSTILE_DATA):
         new = bytearray(blob)
@@ -454,7 +435,7 @@ def test_hostile_embedded_model(files, iris):
     inner_parts = sections(inner)
     graph = json.loads(inner_parts[1][1])
     rng = np.random.default_rng(SEED + 13)
-    failures = Failures()
+    failures = Failures(MAX_REPORTED)
     outcomes = collections.Counter()
     for i in range(N_HOSTILE_MODEL):
         ip = copy.deepcopy(inner_parts)
