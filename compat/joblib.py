@@ -43,13 +43,14 @@ _MAGIC = _layout.MAGIC
 
 
 def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public_key=None,
-         require_signature=None, encryption_key=None, cache=True):
+         require_signature=None, encryption_key=None, cache=True, memory_limit=None):
     """Loads an .mle file like :func:`mle_runtime.load`; with ``allow_pickle=True``, also a
     joblib or pickle file, like ``joblib.load``.
 
     Parameters
     ----------
-    filename, mmap_mode, n_threads, public_key, require_signature, encryption_key, cache
+    filename, mmap_mode, n_threads, public_key, require_signature, encryption_key, cache, \
+    memory_limit
         As :func:`mle_runtime.load`.
     allow_pickle : bool, default False
         Unpickle what the file holds in pickle form: an .mle file's pickle section, or, for a
@@ -75,7 +76,7 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
     """
     kwargs = dict(allow_pickle=allow_pickle, n_threads=n_threads, public_key=public_key,
                   require_signature=require_signature, encryption_key=encryption_key,
-                  cache=cache)
+                  cache=cache, memory_limit=memory_limit)
     _api._check_allow_pickle(allow_pickle)
     if not allow_pickle or public_key is not None or require_signature or \
             encryption_key is not None:

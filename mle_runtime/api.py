@@ -7,6 +7,7 @@ from mle_runtime import cache as _cache
 from mle_runtime._version import __version__
 from mle_runtime.errors import FormatError
 from mle_runtime.format import layout as L
+from mle_runtime.format.budget import LoadBudget
 from mle_runtime.format import reader
 from mle_runtime.runtime.proxies import MLEModel
 
@@ -270,7 +271,7 @@ def _content_hash_of(parent):
 
 
 def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public_key=None,
-         require_signature=None, encryption_key=None, cache=True):
+         require_signature=None, encryption_key=None, cache=True, memory_limit=None):
     """Loads an .mle file, like ``joblib.load``; nothing in the file is executed (unless
     ``allow_pickle=True`` and the file has a pickle section).
 
@@ -309,6 +310,11 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
         Return the already-loaded model when the same unchanged file was loaded before (see
         :mod:`mle_runtime.cache`: large and compressed files only). False always reloads.
         Loads that verify a signature or decrypt never use the cache.
+    memory_limit : int, optional
+        Bytes that restoring the file may allocate beyond the file itself (decompression,
+        decryption, dequantisation, decoding a stored value). None: the default budget,
+        32 x the file's size + 64 MiB (docs/FORMAT.md, section 18); a file that needs more is
+        refused as damaged or hostile. Raise it only for a file you trust.
 
     Returns
     -------
@@ -332,6 +338,8 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
     if mmap_mode not in _MMAP_MODES:
         raise ValueError(f"mmap_mode must be one of {_MMAP_MODES}, got {mmap_mode!r}")
     _check_allow_pickle(allow_pickle)
+    if memory_limit is not None:
+        LoadBudget(0, memory_limit)  # the argument's type, before anything is read
     if public_key is None and encryption_key is None and not require_signature and \
             isinstance(filename, (str, os.PathLike)):
         # The plain path: one native call. The cache costs a dict lookup while it is empty.
@@ -349,7 +357,7 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
             if bytes(data[:len(L.MAGIC)]) != L.MAGIC:
                 raise
             out, meta = _load_other(data, e, None, mmap_mode, n_threads, allow_pickle,
-                                    os.fspath(filename))
+                                    LoadBudget(len(data), memory_limit), os.fspath(filename))
             if cache and meta is not None:
                 _cache.store(os.fspath(filename), meta, out._native)
             return out
@@ -381,20 +389,23 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
                                            L.SECTION_SIGNATURE))
         if require_signature is not False or c.find(L.SECTION_SIGNATURE) is not None:
             crypto.verify(c, public_key)
+    budget = LoadBudget(len(data), memory_limit)
     if encryption_key is not None:
-        return _load_other(data, None, encryption_key, mmap_mode, n_threads, allow_pickle)[0]
+        return _load_other(data, None, encryption_key, mmap_mode, n_threads, allow_pickle,
+                           budget)[0]
     try:
         native = reader.open_bytes(data)
     except FormatError as e:
-        return _load_other(data, e, None, mmap_mode, n_threads, allow_pickle)[0]
+        return _load_other(data, e, None, mmap_mode, n_threads, allow_pickle, budget)[0]
     return MLEModel(native, n_threads)
 
 
-def _load_other(data, error, encryption_key, mmap_mode, n_threads, allow_pickle,
+def _load_other(data, error, encryption_key, mmap_mode, n_threads, allow_pickle, budget,
                 filename=None):
     """What a file that the native reader refused holds: ``(value or MLEModel, outer
     metadata bytes or None)``, for a value file or an envelope. For any other file,
-    re-raises ``error`` (the native reader's verdict on it)."""
+    re-raises ``error`` (the native reader's verdict on it). ``budget``: the load's
+    :class:`~mle_runtime.format.budget.LoadBudget`."""
     from mle_runtime.errors import DecryptionError
     from mle_runtime.format import container, envelope, values
 
@@ -410,14 +421,14 @@ def _load_other(data, error, encryption_key, mmap_mode, n_threads, allow_pickle,
         if encryption_key is not None:
             raise DecryptionError("encryption_key was given, but the file is not encrypted; "
                                   "refusing to load it as if it were authenticated by the key")
-        return _load_value(data, mmap_mode, n_threads, allow_pickle, filename), None
+        return _load_value(data, mmap_mode, n_threads, allow_pickle, filename, budget), None
     if c.find(L.SECTION_ENVELOPE) is None:
         if error is not None:
             raise error
         raise DecryptionError("encryption_key was given, but the file is not encrypted; "
                               "refusing to load it as if it were authenticated by the key")
     c = container.parse(data)  # every checksum
-    inner = envelope.open_inner(c, encryption_key)
+    inner = envelope.open_inner(c, encryption_key, budget=budget)
     meta = c.payload(c.find(L.SECTION_META))
     try:
         native = reader.open_bytes(inner)
@@ -428,12 +439,12 @@ def _load_other(data, error, encryption_key, mmap_mode, n_threads, allow_pickle,
             ic = None
         if ic is not None and values.is_value_file(ic):
             # restored into memory: ordinary arrays, as joblib gives for compressed files
-            return _load_value(inner, None, n_threads, allow_pickle, None), None
+            return _load_value(inner, None, n_threads, allow_pickle, None, budget), None
         raise FormatError(f"the model inside the envelope is invalid: {e}") from None
     return MLEModel(native, n_threads), meta
 
 
-def _load_value(data, mmap_mode, n_threads, allow_pickle, filename):
+def _load_value(data, mmap_mode, n_threads, allow_pickle, filename, budget):
     from mle_runtime.format import container, values
 
     c = container.parse(data)  # every checksum
@@ -445,7 +456,7 @@ def _load_value(data, mmap_mode, n_threads, allow_pickle, filename):
                          "copy-on-write arrays, 'r' for read-only maps or None for arrays "
                          "in memory")
     return values.decode(c, mmap_mode=mmap_mode, n_threads=n_threads,
-                         allow_pickle=allow_pickle, filename=filename)
+                         allow_pickle=allow_pickle, filename=filename, budget=budget)
 
 
 def inspect_model(filename, *, public_key=None, encryption_key=None):

@@ -11,6 +11,7 @@ envelope is refused.
 from mle_runtime.errors import DecryptionError, FormatError
 from mle_runtime.format import compression
 from mle_runtime.format import layout as L
+from mle_runtime.format.budget import LoadBudget
 from mle_runtime.format.writer import encode_json, pack_sections
 
 # The metadata keys an encrypted file keeps readable; everything else is encrypted.
@@ -70,8 +71,13 @@ def describe(container):
     return out
 
 
-def open_inner(container, encryption_key=None):
-    """The inner file's bytes of an envelope ``container`` (a bytearray or bytes)."""
+def open_inner(container, encryption_key=None, *, budget=None):
+    """The inner file's bytes of an envelope ``container`` (a bytearray or bytes).
+
+    ``budget``: the load's :class:`~mle_runtime.format.budget.LoadBudget` (None: the default
+    budget for this container's size); the restored bytes are charged to it.
+    """
+    budget = LoadBudget.of(budget, len(container.data))
     env = container.json(L.SECTION_ENVELOPE)
     payload_section = container.find(L.SECTION_PAYLOAD)
     if env is None or payload_section is None:

@@ -28,6 +28,7 @@ import numpy as np
 from mle_runtime.errors import (FormatError, MLEError, PickleNotAllowedError,
                                 UnsupportedModelError)
 from mle_runtime.format import layout as L
+from mle_runtime.format.budget import LoadBudget
 from mle_runtime.runtime.proxies import MLEModel
 
 MAX_DEPTH = 200  # nesting depth of a value (both ways: dump refuses deeper values)
@@ -552,7 +553,7 @@ class Decoder:
     """Rebuilds a value from a parsed container (untrusted input)."""
 
     def __init__(self, container, mmap_mode=None, n_threads=None, allow_pickle=False,
-                 filename=None):
+                 filename=None, budget=None):
         self.c = container
         self.copy = mmap_mode is None
         self.mmap_mode = mmap_mode
@@ -566,7 +567,7 @@ class Decoder:
         self.model_cache = {}
         # What decoding may allocate beyond the file itself: a hostile file that names the
         # same bytes or objects again and again is refused instead of filling memory.
-        self.budget = 16 * len(container.data) + (256 << 20)
+        self.budget = LoadBudget.of(budget, len(container.data))
         self.pickled = None
         ps = container.find(L.SECTION_PICKLE)
         if ps is not None:
@@ -630,11 +631,7 @@ class Decoder:
 
     def charge(self, nbytes):
         """Counts ``nbytes`` of memory decoding allocates against the budget."""
-        self.budget -= nbytes
-        if self.budget < 0:
-            raise FormatError("value section: decoding would allocate far more memory than "
-                              "the file holds (the same data is used over and over); refusing "
-                              "it as damaged or hostile")
+        self.budget.charge(nbytes, "decoding the value section")
 
     def bytes_at(self, off, n):
         if type(off) is not int or type(n) is not int or off < 0 or n < 0 or \
@@ -985,9 +982,13 @@ def is_value_file(container):
     return container.find(L.SECTION_VALUE) is not None
 
 
-def decode(container, *, mmap_mode=None, n_threads=None, allow_pickle=False, filename=None):
-    """The value held by a parsed value file (checksums already verified)."""
-    return Decoder(container, mmap_mode, n_threads, allow_pickle, filename).decode_root()
+def decode(container, *, mmap_mode=None, n_threads=None, allow_pickle=False, filename=None,
+           budget=None):
+    """The value held by a parsed value file (checksums already verified). ``budget``: the
+    load's :class:`~mle_runtime.format.budget.LoadBudget` (None: the default budget for this
+    container's size)."""
+    return Decoder(container, mmap_mode, n_threads, allow_pickle, filename,
+                   budget).decode_root()
 
 
 def open_file(path, mmap_mode):
