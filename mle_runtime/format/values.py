@@ -19,6 +19,7 @@ violation raises ``FormatError``; nothing but the opt-in pickle section can run 
 
 import datetime
 import hashlib
+import json
 import math
 import mmap as _mmap_module
 import warnings
@@ -27,6 +28,7 @@ import numpy as np
 
 from mle_runtime.errors import (FormatError, MLEError, PickleNotAllowedError,
                                 UnsupportedModelError)
+from mle_runtime.format import container
 from mle_runtime.format import layout as L
 from mle_runtime.format.budget import LoadBudget
 from mle_runtime.runtime.proxies import MLEModel
@@ -143,6 +145,11 @@ class Encoder:
         self.keep = []          # keeps memoised objects alive (ids stay unique)
         self.active = set()     # ids of containers being encoded (cycle detection)
         self.n_arrays = 0
+        # Nesting as the reader counts it (Decoder.decode): the deepest position reached
+        # below the node being encoded, and the height of every memoised node, so that an
+        # object stored once and referred to again is as deep at each place it appears.
+        self.reach = 0
+        self.heights = []       # ref index -> height of that node
 
     # -- the data blob --
     def add_bytes(self, buf, nbytes, align=8):
@@ -167,12 +174,13 @@ class Encoder:
                 mv[off:off + len(buf)] = buf
         return out
 
-    def remember(self, obj, node):
+    def remember(self, obj, node, height):
         if isinstance(node, list) and node and node[0] in MEMO_TAGS or \
                 isinstance(node, list) and node and isinstance(node[0], str) and \
                 node[0].startswith("pd."):
             self.memo[id(obj)] = self.n_memo
             self.keep.append(obj)
+            self.heights.append(height)
             self.n_memo += 1
         return node
 
@@ -181,6 +189,8 @@ class Encoder:
         if depth > MAX_DEPTH:
             raise ValueError(f"{path}: the value nests more than {MAX_DEPTH} levels deep; "
                              "flatten it before dumping")
+        if depth > self.reach:
+            self.reach = depth
         t = type(obj)
         if obj is None or t is bool or t is str:
             return obj
@@ -190,6 +200,13 @@ class Encoder:
             return obj if math.isfinite(obj) else ["float", repr(obj)]
         ref = self.memo.get(id(obj))
         if ref is not None:
+            reach = depth + self.heights[ref]
+            if reach > MAX_DEPTH:
+                raise ValueError(f"{path}: the value nests more than {MAX_DEPTH} levels deep "
+                                 "(an object that appears more than once counts at each place "
+                                 "it appears); flatten it before dumping")
+            if reach > self.reach:
+                self.reach = reach
             return ["ref", ref]
         key = id(obj)
         if key in self.active:
@@ -197,14 +214,18 @@ class Encoder:
                              "cycle); values with cycles cannot be stored natively")
         self.active.add(key)
         mark = self._mark()  # a refused object's parts are not stored
+        outer, self.reach = self.reach, depth
         try:
             node = self._encode(obj, t, path, depth)
         except _Problem as p:
             self._rollback(mark)
+            self.reach = depth  # a pickle node, or nothing: no parts below it
             node = self._fallback(obj, path, p)
         finally:
             self.active.discard(key)
-        return self.remember(obj, node)
+        height = self.reach - depth
+        self.reach = max(outer, self.reach)
+        return self.remember(obj, node, height)
 
     def _mark(self):
         return (self.n_memo, len(self.keep), len(self.chunks), self.size, len(self.models),
@@ -215,6 +236,7 @@ class Encoder:
         for obj in self.keep[n_keep:]:
             del self.memo[id(obj)]
         del self.keep[n_keep:]
+        del self.heights[n_memo:]
         self.n_memo = n_memo
         del self.chunks[n_chunks:]
         self.size = size
@@ -321,6 +343,8 @@ class Encoder:
             if not set(map(type, items)) <= {str, type(None)}:  # else: JSON as they are
                 items = [self.encode(v, f"{path}[{_index(a.shape, i, order)}]", d)
                          for i, v in enumerate(items)]
+            elif items and d > self.reach:  # leaves one level down, as the reader counts
+                self.reach = d
             return ["objarray", list(a.shape), order, items]
         if a.dtype.itemsize == 0 and a.size:
             raise _Problem(f"numpy dtype {a.dtype} has no size")
@@ -568,6 +592,17 @@ class Decoder:
         # What decoding may allocate beyond the file itself: a hostile file that names the
         # same bytes or objects again and again is refused instead of filling memory.
         self.budget = LoadBudget.of(budget, len(container.data))
+        # Objects built through references are measured as if every reference were expanded:
+        # ``reach`` is the deepest position reached below the node being decoded (its height
+        # is ``reach - depth``), ``weight`` the number of nodes decoded so far in it. Each
+        # memoised object keeps its (height, weight) in ``shapes``. Hashing and comparing
+        # decoded objects visits up to ``weight`` nodes each, so that work is counted in
+        # ``work`` and bounded by ``work_limit`` (one node visit per byte of the budget).
+        self.shapes = []
+        self.reach = 0
+        self.weight = 0
+        self.work = 0
+        self.work_limit = self.budget.limit
         self.pickled = None
         ps = container.find(L.SECTION_PICKLE)
         if ps is not None:
@@ -580,8 +615,25 @@ class Decoder:
                 raise FormatError("the pickle section does not hold a list")
             self.pickled = objs
 
+    def parse_tree(self):
+        """The value section's JSON, after charging what parsing it will allocate."""
+        s = self.c.find(L.SECTION_VALUE)
+        if s is None:
+            raise FormatError("value file without a value section")
+        self.charge(2 * s.size, "copying the value section's JSON text")
+        raw = bytes(self.c.payload(s))
+        self.charge(json_cost(raw), "parsing the value section's JSON")
+        try:
+            tree = json.loads(raw.decode("utf-8"), parse_constant=container._refuse_constant,
+                              object_pairs_hook=container._no_duplicates)
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise FormatError(f"value section is not valid JSON: {e}") from None
+        if not isinstance(tree, dict):
+            raise FormatError("value section is not a JSON object")
+        return tree
+
     def decode_root(self):
-        tree = self.c.json(L.SECTION_VALUE)
+        tree = self.parse_tree()
         if set(tree) != {"root", "memo"} or type(tree["memo"]) is not int:
             raise FormatError("value section: expected the keys 'root' and 'memo'")
         try:
@@ -596,13 +648,21 @@ class Decoder:
         return value
 
     def decode(self, node, depth):
+        """The value of ``node`` at nesting ``depth``; also adds the node to ``reach`` and
+        ``weight`` (see ``__init__``)."""
         if depth > MAX_DEPTH:
             raise FormatError(f"value section nests more than {MAX_DEPTH} levels deep")
-        if node is None or isinstance(node, (bool, str, float)):
+        t = type(node)
+        if node is None or t is str or t is int or t is bool or t is float:
+            if t is float and node - node != 0.0:  # inf: JSON has no infinite literal
+                raise FormatError("value section: a number too large for a float (it would "
+                                  f"load as {node!r}; non-finite floats are stored as "
+                                  "[\"float\", ...] nodes); the file is damaged or hostile")
+            if depth > self.reach:
+                self.reach = depth
+            self.weight += 1
             return node
-        if type(node) is int:
-            return node
-        if not isinstance(node, list) or not node or not isinstance(node[0], str):
+        if t is not list or not node or type(node[0]) is not str:
             raise FormatError(f"value section: unexpected node {str(node)[:80]}")
         tag = node[0]
         if tag == "ref":
@@ -610,28 +670,81 @@ class Decoder:
             k = node[1]
             if not 0 <= k < len(self.memo):
                 raise FormatError(f"value section: reference {k} to an object not yet read")
+            height, weight = self.shapes[k]
+            reach = depth + height
+            if reach > MAX_DEPTH:
+                raise FormatError(
+                    f"value section nests more than {MAX_DEPTH} levels deep through references "
+                    f"(object {k}, {height} levels deep itself, is referred to at level "
+                    f"{depth}); the file is damaged or hostile")
+            if reach > self.reach:
+                self.reach = reach
+            self.weight = min(self.weight + weight, _WEIGHT_CAP)
             obj = self.memo[k]
             if isinstance(obj, np.ndarray):  # what a consumer copying it would allocate
                 self.charge(obj.nbytes)
             return obj
         fn = _DECODERS.get(tag)
+        if fn is None and not tag.startswith("pd."):
+            raise FormatError(f"value section: unknown node type {tag!r}; this file may "
+                              "need a newer mle_runtime")
+        outer_reach, outer_weight = self.reach, self.weight
+        self.reach, self.weight = depth, 0
         if fn is None:
-            if tag.startswith("pd."):
-                from mle_runtime.format import values_pandas
+            from mle_runtime.format import values_pandas
 
-                out = values_pandas.decode(self, node, depth + 1)
-            else:
-                raise FormatError(f"value section: unknown node type {tag!r}; this file may "
-                                  "need a newer mle_runtime")
+            out = values_pandas.decode(self, node, depth + 1)
         else:
             out = fn(self, node, depth + 1)
+        height = self.reach - depth
+        weight = min(self.weight + 1, _WEIGHT_CAP)
+        if weight > self.work_limit and type(out) in (tuple, frozenset):
+            raise FormatError(
+                f"value section: a {type(out).__name__} that expands through references to "
+                f"{weight} objects (more than {self.work_limit}); hashing or comparing it "
+                "would take that long. The file is damaged or hostile; if you trust it, pass "
+                "a larger memory_limit= to mle.load")
+        if outer_reach > self.reach:
+            self.reach = outer_reach
+        self.weight = min(outer_weight + weight, _WEIGHT_CAP)
         if tag in MEMO_TAGS or tag.startswith("pd."):
             self.memo.append(out)
+            self.shapes.append((height, weight))
         return out
 
-    def charge(self, nbytes):
+    def decode_weighed(self, node, depth):
+        """``(value, weight)``: the value of ``node`` and how many nodes it expands to."""
+        before = self.weight
+        value = self.decode(node, depth)
+        return value, self.weight - before
+
+    def decode_hashed(self, node, depth, times=1):
+        """The value of ``node``, charging the work of hashing or comparing it ``times``
+        times (pandas hashes names, categories and levels)."""
+        value, weight = self.decode_weighed(node, depth)
+        self.charge_work(times * weight, "hashing what it holds")
+        return value
+
+    def leaves(self, n, depth):
+        """Counts ``n`` JSON scalars read without :meth:`decode` (fast paths) at ``depth``."""
+        if n:
+            if depth > self.reach:
+                self.reach = depth
+            self.weight = min(self.weight + n, _WEIGHT_CAP)
+
+    def charge(self, nbytes, what="decoding the value section"):
         """Counts ``nbytes`` of memory decoding allocates against the budget."""
-        self.budget.charge(nbytes, "decoding the value section")
+        self.budget.charge(nbytes, what)
+
+    def charge_work(self, nodes, what):
+        """Counts ``nodes`` node visits of hashing or comparing decoded objects."""
+        self.work += nodes
+        if self.work > self.work_limit:
+            raise FormatError(
+                f"value section: {what} would visit more than {self.work_limit} objects "
+                "(objects that expand through references to many others, hashed as set "
+                "elements, dict keys or pandas labels); the file is damaged or hostile. If you "
+                "trust it, pass a larger memory_limit= to mle.load")
 
     def bytes_at(self, off, n):
         if type(off) is not int or type(n) is not int or off < 0 or n < 0 or \
@@ -701,9 +814,10 @@ class Decoder:
 
             try:
                 return zoneinfo.ZoneInfo(node[1])
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
-                raise FormatError(f"value section: unknown time zone {node[1]!r}: {e}") \
-                    from None
+            except Exception as e:  # noqa: BLE001 - a key naming a directory raises OSError...
+                raise FormatError(f"value section: unknown time zone {node[1][:100]!r} "
+                                  f"({type(e).__name__}: {str(e)[:200]}); expected an IANA "
+                                  "key such as 'Europe/Paris'") from None
         if node[0] == "pytz" and len(node) == 2 and isinstance(node[1], str):
             try:
                 import pytz
@@ -713,9 +827,25 @@ class Decoder:
                     "it") from None
             try:
                 return pytz.timezone(node[1])
-            except pytz.UnknownTimeZoneError as e:
-                raise FormatError(f"value section: unknown time zone {e}") from None
+            except Exception as e:  # noqa: BLE001 - UnknownTimeZoneError, OSError, ...
+                raise FormatError(f"value section: unknown pytz time zone {node[1][:100]!r} "
+                                  f"({type(e).__name__}: {str(e)[:200]}); expected an IANA "
+                                  "key such as 'Europe/Paris'") from None
         raise FormatError("value section: bad time zone")
+
+
+# What parsing JSON allocates, per byte that starts an object (docs/FORMAT.md, section 18):
+# measured for CPython's json module with the duplicate-key hook (an empty dict costs ~75
+# bytes, a list ~60 plus 8 per element, a number up to ~40, a string ~50 plus its text).
+_JSON_COST = ((b"{", 200), (b"[", 96), (b":", 128), (b",", 40), (b'"', 32))
+_WEIGHT_CAP = 1 << 62  # weights above any limit stay small integers
+
+
+def json_cost(raw):
+    """An upper estimate of the bytes ``json.loads`` allocates for the JSON text ``raw``
+    (bytes): per object-starting byte, plus the text (up to 4 bytes a character)."""
+    text = len(raw) if raw.isascii() else 4 * len(raw)
+    return text + sum(cost * raw.count(byte) for byte, cost in _JSON_COST)
 
 
 def _expect(node, n, *types):
@@ -727,47 +857,77 @@ def _expect(node, n, *types):
 
 
 def _items(dec, node, depth):
+    dec.charge(56 + 8 * len(node))
     return [dec.decode(x, depth) for x in node[1:]]
+
+
+def _dec_tuple(dec, node, depth):
+    items = _items(dec, node, depth)
+    dec.charge(40 + 8 * len(items))
+    return tuple(items)
 
 
 _JSON_SCALARS = {str, int, float, bool, type(None)}
 _MAX_SAME_HASH = 64
+# Bytes per element of a dict (or set) as built here, resizing included; an OrderedDict
+# (C implementation) adds its node table.
+_PER_KEY = 64
+_PER_ODICT_KEY = 100
 
 
-def _check_hashes(keys):
-    """Refuses keys built to share one hash value (a set or dict of them would take
-    quadratic time to build)."""
-    if len(keys) > _MAX_SAME_HASH:
-        import collections
-
-        try:
-            worst = max(collections.Counter(map(hash, keys)).values())
-        except TypeError as e:
-            raise FormatError(f"value section: unhashable key or set element: {e}") from None
-        if worst > _MAX_SAME_HASH:
-            raise FormatError(f"value section: {worst} keys or set elements share one hash "
-                              "value; refusing a file built to make loading slow")
+def _check_hashes(dec, keys, weights):
+    """Charges the work of hashing ``keys`` (twice: here, then in the set or dict being
+    built) and of comparing keys that share a hash value; refuses keys built to share one
+    hash value (a set or dict of them would take quadratic time to build)."""
+    n = len(keys)
+    dec.charge_work(2 * sum(weights), "hashing keys or set elements")
+    dec.charge(48 * n)
+    try:
+        hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=n)
+    except TypeError as e:
+        raise FormatError(f"value section: unhashable key or set element: {e}") from None
+    if n < 2:
+        return
+    _, where, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    if len(counts) == n:
+        return
+    worst = int(counts.max())
+    if worst > _MAX_SAME_HASH:
+        raise FormatError(f"value section: {worst} keys or set elements share one hash "
+                          "value; refusing a file built to make loading slow")
+    # each key may be compared with every other key of its hash value
+    shared = counts[where].tolist()
+    extra = sum(w * (c - 1) for w, c in zip(weights, shared) if c > 1)
+    dec.charge_work(extra, "comparing keys or set elements that share a hash value")
 
 
 def _dec_dict(dec, node, depth):
     _expect(node, 2, dict)
+    n = len(node[1])
+    dec.charge(232 + _PER_KEY * n)
     out = {k: dec.decode(v, depth) for k, v in node[1].items()}
     if node[0] == "odict":
         import collections
 
+        dec.charge(_PER_ODICT_KEY * n)
         return collections.OrderedDict(out)
     return out
 
 
 def _dec_dictk(dec, node, depth):
     _expect(node, 2, list)
-    pairs = []
+    n = len(node[1])
+    dec.charge(56 + (8 + 64 + _PER_KEY) * n)  # the pairs, then the dict
+    pairs, weights = [], []
     for p in node[1]:
         if not isinstance(p, list) or len(p) != 2:
             raise FormatError("value section: a dict entry must be [key, value]")
-        pairs.append((dec.decode(p[0], depth), dec.decode(p[1], depth)))
-    _check_hashes([k for k, _ in pairs])
+        key, weight = dec.decode_weighed(p[0], depth)
+        pairs.append((key, dec.decode(p[1], depth)))
+        weights.append(weight)
+    _check_hashes(dec, [k for k, _ in pairs], weights)
     if node[0] == "odictk":
+        dec.charge(_PER_ODICT_KEY * n)
         import collections
 
         return collections.OrderedDict(pairs)
@@ -783,6 +943,7 @@ def _dec_collection(dec, node, depth):
             not inner or inner[0] not in ("dict", "dictk"):
         raise FormatError(f"value section: a {node[0]} node must hold a dict node")
     items = (_dec_dict if inner[0] == "dict" else _dec_dictk)(dec, inner, depth)
+    dec.charge(232 + _PER_KEY * len(items))  # the copy
     if node[0] == "counter":
         return collections.Counter(items)
     factory = node[1]
@@ -841,11 +1002,17 @@ def _dec_objarray(dec, node, depth):
         raise FormatError("value section: bad object array shape")
     if math.prod(shape) != len(items):
         raise FormatError("value section: object array size does not match its shape")
+    dec.charge(112 + 8 * len(items))
     flat = np.empty(len(items), dtype=object)
     if not set(map(type, items)) <= _JSON_SCALARS:
         for i, x in enumerate(items):
             flat[i] = dec.decode(x, depth)
     elif items:  # JSON scalars only: each is its own value
+        if float in set(map(type, items)):
+            for x in items:
+                if type(x) is float and x - x != 0.0:
+                    dec.decode(x, depth)  # refuses it
+        dec.leaves(len(items), depth)
         flat[:] = items
     # F: the transpose of the reversed shape is Fortran-contiguous, as the stored array was
     return flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
@@ -935,14 +1102,20 @@ def _dec_pickle(dec, node, depth):
 
 
 def _dec_set(dec, node, depth):
-    items = _items(dec, node, depth)
-    _check_hashes(items)
+    n = len(node) - 1
+    dec.charge(56 + (8 + _PER_KEY) * n)  # the elements, then the set
+    items, weights = [], []
+    for x in node[1:]:
+        item, weight = dec.decode_weighed(x, depth)
+        items.append(item)
+        weights.append(weight)
+    _check_hashes(dec, items, weights)
     return set(items) if node[0] == "set" else frozenset(items)
 
 
 _DECODERS = {
     "list": _items,
-    "tuple": lambda dec, node, depth: tuple(_items(dec, node, depth)),
+    "tuple": _dec_tuple,
     "set": _dec_set, "frozenset": _dec_set,
     "dict": _dec_dict, "odict": _dec_dict,
     "dictk": _dec_dictk, "odictk": _dec_dictk,

@@ -63,6 +63,10 @@ _MASKED = {  # pandas masked dtype name -> numpy dtype of its data
     "Float32": "float32", "Float64": "float64", "boolean": "bool",
 }
 _CLOSED = ("left", "right", "both", "neither")
+# Bytes per element that pandas allocates when it builds a hash table of labels (uniqueness
+# of categories and MultiIndex levels), and when it validates or converts an array
+# (docs/FORMAT.md, section 18): charged to the load budget before pandas runs.
+_HASH_TABLE = 40
 SUPPORTED = ("DataFrame, Series, Index (numpy dtypes, object, str/string), RangeIndex, "
              "DatetimeIndex, TimedeltaIndex, CategoricalIndex, PeriodIndex, IntervalIndex, "
              "MultiIndex; Categorical, nullable integer/float/boolean, string, datetime "
@@ -364,6 +368,40 @@ def _bad(node, what):
     return FormatError(f"value section: {node[0]!r} node: {what}")
 
 
+def _charge(dec, nbytes, what):
+    """Charges what pandas is about to allocate (``what``: a few words) to the budget."""
+    dec.charge(nbytes, f"decoding the value section (pandas: {what})")
+
+
+def _length(x):
+    """The length of an index or array; a RangeIndex may be too long for ``len``."""
+    import pandas as pd
+
+    if isinstance(x, pd.RangeIndex):
+        r = range(x.start, x.stop, x.step)
+        return (r[-1] - r[0]) // r.step + 1 if r else 0
+    return len(x)
+
+
+def _nbytes(x):
+    """The bytes of the data of an array, index or frame piece (a RangeIndex as if it were
+    materialised)."""
+    if isinstance(x, np.ndarray):
+        return x.nbytes
+    import pandas as pd
+
+    if isinstance(x, pd.RangeIndex):
+        return 8 * _length(x)
+    if isinstance(x, pd.DataFrame):
+        return int(x.memory_usage(index=False, deep=False).sum())
+    return int(x.nbytes)
+
+
+def _name(dec, node, x, depth):
+    """A label (a name) decoded from ``x``: it must be hashable; pandas hashes it."""
+    return _hashable(node, dec.decode_hashed(x, depth, times=2))
+
+
 def _parts(node, n):
     if len(node) != n:
         raise FormatError(f"value section: {node[0]!r} node has {len(node)} parts, expected "
@@ -476,6 +514,8 @@ def _dec_frame(dec, node, depth):
     elif len(pieces) == 1 and isinstance(pieces[0], pd.DataFrame):
         df = pieces[0]
     else:
+        _charge(dec, sum(_nbytes(p) for p in pieces) + 1024 * len(pieces),
+                "joining the columns of a frame")
         df = pd.concat(pieces, axis=1)
     if df.shape != (n, pos):
         raise _bad(node, "the columns do not form a frame")
@@ -500,7 +540,7 @@ def _dec_series(dec, node, depth):
     index = _index(node, dec.decode(node[2], depth), "the index")
     if len(index) != len(values):
         raise _bad(node, f"{len(values)} values for an index of {len(index)}")
-    name = _hashable(node, dec.decode(node[3], depth))
+    name = _name(dec, node, node[3], depth)
     attrs = dec.decode(node[4], depth)
     if attrs is not None and type(attrs) is not dict:
         raise _bad(node, "attrs must be a dict")
@@ -520,7 +560,7 @@ def _dec_range(dec, node, depth):
     start, stop, step = (_int64(node, x, "start, stop and step") for x in node[1:4])
     if step == 0:
         raise _bad(node, "step must not be 0")
-    name = _hashable(node, dec.decode(node[4], depth))
+    name = _name(dec, node, node[4], depth)
     return pd.RangeIndex(start, stop, step, name=name)
 
 
@@ -529,7 +569,7 @@ def _dec_index(dec, node, depth):
 
     _parts(node, 4)
     values = _values(node, dec.decode(node[1], depth), "the values")
-    name = _hashable(node, dec.decode(node[2], depth))
+    name = _name(dec, node, node[2], depth)
     freq = node[3]
     if freq is not None and (type(freq) is not str or not 0 < len(freq) <= 100):
         raise _bad(node, "freq must be null or a short string")
@@ -540,6 +580,8 @@ def _dec_index(dec, node, depth):
     if freq is not None:
         if type(idx) not in (pd.DatetimeIndex, pd.TimedeltaIndex):
             raise _bad(node, "only datetime and timedelta indexes have a frequency")
+        # checking the frequency generates the index it implies and compares
+        _charge(dec, 24 * len(idx), "checking the frequency of an index")
         idx = type(idx)(idx, freq=freq, name=name)
     return idx
 
@@ -554,9 +596,10 @@ def _dec_multi(dec, node, depth):
         raise _bad(node, "levels, codes and names must have the same non-zero length")
     levels = []
     for x in node[1]:
-        lev = _index(node, dec.decode(x, depth), "a level")
+        lev = _index(node, dec.decode_hashed(x, depth), "a level")  # checked unique
         if isinstance(lev, pd.MultiIndex):
             raise _bad(node, "a level must not be a MultiIndex")
+        _charge(dec, _HASH_TABLE * _length(lev), "checking a MultiIndex level")
         levels.append(lev)
     codes = []
     for x in node[2]:
@@ -566,7 +609,9 @@ def _dec_multi(dec, node, depth):
         codes.append(c)
     if len({len(c) for c in codes}) != 1:
         raise _bad(node, "codes must have the same length")
-    names = [_hashable(node, dec.decode(x, depth)) for x in node[3]]
+    # pandas converts, checks and sorts the codes of every level
+    _charge(dec, 32 * len(codes[0]) * len(codes), "checking the codes of a MultiIndex")
+    names = [_name(dec, node, x, depth) for x in node[3]]
     sortorder = node[4]
     if sortorder is not None and (type(sortorder) is not int or
                                   not 0 <= sortorder <= len(levels)):
@@ -579,8 +624,9 @@ def _dec_cat(dec, node, depth):
     import pandas as pd
 
     _parts(node, 4)
-    cats = _index(node, dec.decode(node[1], depth), "the categories")
+    cats = _index(node, dec.decode_hashed(node[1], depth), "the categories")
     codes = _ndarray(node, dec.decode(node[2], depth), "the codes")
+    _charge(dec, _HASH_TABLE * _length(cats) + 16 * len(codes), "checking a Categorical")
     if codes.dtype.kind != "i":
         raise _bad(node, "codes must be signed integers")
     if type(node[3]) is not bool:
@@ -635,6 +681,10 @@ def _dec_str(dec, node, depth):
     if items.dtype != np.dtype(object) or \
             not set(map(type, items)) <= {str, type(None)}:
         raise _bad(node, "the strings must be an object array of str and None")
+    cost = 24 * len(items)  # the copies of the array pandas makes
+    if dtype.storage == "pyarrow":  # the text itself, as UTF-8 (up to 4 bytes a character)
+        cost += 4 * sum(len(x) for x in items if x is not None)
+    _charge(dec, cost, "a string array")
     out = pd.array(items, dtype=dtype, copy=True)
     _check_dtype(node, out.dtype, dtype, "the strings")
     return out
@@ -652,6 +702,7 @@ def _dec_dt(dec, node, depth):
     if tz is None:
         raise _bad(node, "a time zone is required")
     dtype = pd.DatetimeTZDtype(unit=unit, tz=tz)
+    _charge(dec, 2 * utc.nbytes, "a datetime array with a time zone")
     return pd.arrays.DatetimeArray._from_sequence(utc.view("i8"), dtype=dtype)
 
 
@@ -667,6 +718,7 @@ def _dec_npa(dec, node, depth):
         if a.dtype.kind != ("M" if kind == "datetime" else "m"):
             raise _bad(node, f"the values must be {kind}64")
         _unit(node, np.datetime_data(a.dtype)[0])
+        _charge(dec, a.nbytes, f"a {kind} array")
         out = pd.array(a, dtype=a.dtype, copy=False)
         _check_dtype(node, out.dtype, a.dtype, "the values")
         return out
@@ -687,6 +739,7 @@ def _dec_period(dec, node, depth):
     ordinals = _ndarray(node, dec.decode(node[2], depth), "the ordinals")
     if ordinals.dtype != np.dtype(np.int64):
         raise _bad(node, "the ordinals must be int64")
+    _charge(dec, ordinals.nbytes, "a period array")
     return pd.arrays.PeriodArray(ordinals, dtype=dtype, copy=False)
 
 
@@ -699,8 +752,12 @@ def _dec_interval(dec, node, depth):
     left = _index(node, dec.decode(node[2], depth), "left")
     right = _index(node, dec.decode(node[3], depth), "right")
     if isinstance(left, pd.MultiIndex) or isinstance(right, pd.MultiIndex) or \
-            len(left) != len(right) or left.dtype != right.dtype:
+            _length(left) != _length(right) or left.dtype != right.dtype:
         raise _bad(node, "left and right must be indexes of one dtype and length")
+    if left.dtype.kind not in "iufmM":
+        raise _bad(node, f"the bounds must be numbers or times, not {left.dtype}")
+    # pandas materialises both bounds (a RangeIndex too) and compares them
+    _charge(dec, 24 * 2 * _length(left), "an interval array")
     return pd.arrays.IntervalArray.from_arrays(left, right, closed=node[1])
 
 
@@ -774,9 +831,10 @@ def _dec_dtype(dec, node, depth):
     kind = node[1]
     if kind == "category":
         _parts(node, 4)
-        cats = dec.decode(node[2], depth)
+        cats = dec.decode_hashed(node[2], depth)
         if cats is not None:
             _index(node, cats, "the categories")
+            _charge(dec, _HASH_TABLE * _length(cats), "checking categories")
         if type(node[3]) is not bool:
             raise _bad(node, "ordered must be a boolean")
         return pd.CategoricalDtype(cats, ordered=node[3])
