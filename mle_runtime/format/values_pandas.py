@@ -397,6 +397,15 @@ def _nbytes(x):
     return int(x.nbytes)
 
 
+def _table_cost(idx, range_cost):
+    """What checking the labels of ``idx`` for uniqueness allocates: a hash table, or
+    ``range_cost`` bytes per element for a RangeIndex (unique by construction)."""
+    import pandas as pd
+
+    per = range_cost if isinstance(idx, pd.RangeIndex) else _HASH_TABLE
+    return per * _length(idx)
+
+
 def _name(dec, node, x, depth):
     """A label (a name) decoded from ``x``: it must be hashable; pandas hashes it."""
     return _hashable(node, dec.decode_hashed(x, depth, times=2))
@@ -599,7 +608,7 @@ def _dec_multi(dec, node, depth):
         lev = _index(node, dec.decode_hashed(x, depth), "a level")  # checked unique
         if isinstance(lev, pd.MultiIndex):
             raise _bad(node, "a level must not be a MultiIndex")
-        _charge(dec, _HASH_TABLE * _length(lev), "checking a MultiIndex level")
+        _charge(dec, _table_cost(lev, 2), "checking a MultiIndex level")
         levels.append(lev)
     codes = []
     for x in node[2]:
@@ -626,7 +635,7 @@ def _dec_cat(dec, node, depth):
     _parts(node, 4)
     cats = _index(node, dec.decode_hashed(node[1], depth), "the categories")
     codes = _ndarray(node, dec.decode(node[2], depth), "the codes")
-    _charge(dec, _HASH_TABLE * _length(cats) + 16 * len(codes), "checking a Categorical")
+    _charge(dec, _table_cost(cats, 0) + 16 * len(codes), "checking a Categorical")
     if codes.dtype.kind != "i":
         raise _bad(node, "codes must be signed integers")
     if type(node[3]) is not bool:
@@ -834,7 +843,7 @@ def _dec_dtype(dec, node, depth):
         cats = dec.decode_hashed(node[2], depth)
         if cats is not None:
             _index(node, cats, "the categories")
-            _charge(dec, _HASH_TABLE * _length(cats), "checking categories")
+            _charge(dec, _table_cost(cats, 0), "checking categories")
         if type(node[3]) is not bool:
             raise _bad(node, "ordered must be a boolean")
         return pd.CategoricalDtype(cats, ordered=node[3])
