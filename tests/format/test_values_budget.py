@@ -292,25 +292,34 @@ def test_non_finite_floats_still_round_trip(tmp_path):
 
 
 @pytest.fixture
-def tz_dir(tmp_path):
-    """A time zone search path holding a directory ("America"), a file that is no TZif
-    file ("zone.tab"), and an unreadable one ("Secret/Zone")."""
-    root = tmp_path / "zoneinfo"
-    (root / "America").mkdir(parents=True)
-    (root / "zone.tab").write_text("# not a zone\n")
-    (root / "Secret").mkdir()
-    (root / "Secret" / "Zone").write_bytes(b"TZif2" + bytes(40))
-    (root / "Secret" / "Zone").chmod(0)
-    zoneinfo.reset_tzpath([str(root)])
+def tz_dir(tmp_path, monkeypatch):
+    """Time zones looked up in a search path and in a ``tzdata`` package (zoneinfo's
+    fallback) that both hold a directory ("America"), a file that is no TZif file
+    ("zone.tab") and an unreadable one ("Secret/Zone")."""
+    roots = [tmp_path / "zoneinfo", tmp_path / "site" / "tzdata" / "zoneinfo"]
+    for root in roots:
+        (root / "America").mkdir(parents=True)
+        (root / "zone.tab").write_text("# not a zone\n")
+        (root / "Secret").mkdir()
+        (root / "Secret" / "Zone").write_bytes(b"TZif2" + bytes(40))
+        (root / "Secret" / "Zone").chmod(0)
+    for package in (roots[1].parent, roots[1], roots[1] / "America", roots[1] / "Secret"):
+        (package / "__init__.py").write_text("")
+    for name in [m for m in sys.modules if m == "tzdata" or m.startswith("tzdata.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    zoneinfo.reset_tzpath([str(roots[0])])
     zoneinfo.ZoneInfo.clear_cache()
-    yield root
-    (root / "Secret" / "Zone").chmod(0o600)
+    yield roots
+    for root in roots:
+        (root / "Secret" / "Zone").chmod(0o600)
     zoneinfo.reset_tzpath()
     zoneinfo.ZoneInfo.clear_cache()
 
 
 @pytest.mark.parametrize("key", ["America", "zone.tab", "Secret/Zone", "America/", "..",
-                                 "/etc/passwd", "a\0b", "\ud800", "x" * 5000, ""])
+                                 "/etc/passwd", "a\0b", "\ud800", "x" * 5000, "", "Secret",
+                                 "America/__init__.py"], ids=lambda key: repr(key)[:24])
 def test_hostile_zone_keys_raise_format_error(key, tz_dir):
     tree = {"root": ["tzinfo", ["zone", key]], "memo": 0}
     raw = json.dumps(tree).encode()  # keeps lone surrogates as escapes
