@@ -308,13 +308,15 @@ def tz_dir(tmp_path, monkeypatch):
     for name in [m for m in sys.modules if m == "tzdata" or m.startswith("tzdata.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    # (ZoneInfo's cache is kept: zones built before must stay the same objects; failed
+    # lookups are never cached)
     zoneinfo.reset_tzpath([str(roots[0])])
-    zoneinfo.ZoneInfo.clear_cache()
     yield roots
     for root in roots:
         (root / "Secret" / "Zone").chmod(0o600)
     zoneinfo.reset_tzpath()
-    zoneinfo.ZoneInfo.clear_cache()
+    for name in [m for m in sys.modules if m == "tzdata" or m.startswith("tzdata.")]:
+        del sys.modules[name]  # the stand-in; monkeypatch then restores any real one
 
 
 @pytest.mark.parametrize("key", ["America", "zone.tab", "Secret/Zone", "America/", "..",
