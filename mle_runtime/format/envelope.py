@@ -17,6 +17,9 @@ from mle_runtime.format.writer import encode_json, pack_sections
 
 # The metadata keys an encrypted file keeps readable; everything else is encrypted.
 PUBLIC_KEYS = ("mle_runtime_version", "created")
+# Bytes of Python objects one byte of JSON may parse into (at most 26: "[{},{},...]" gives a
+# 64-byte dict and an 8-byte list slot per 3 bytes, besides the decoded text).
+JSON_COST = 32
 
 
 def seal(inner, meta_bytes, compress=None, encryption_key=None, quantization=None):
@@ -79,12 +82,16 @@ def open_inner(c, encryption_key=None, *, budget=None):
     ``budget``: the load's :class:`~mle_runtime.format.budget.LoadBudget` (None: the default
     budget for this container's size). Every declared size is checked against the payload's
     size and codec, and charged to the budget, before anything is decrypted, decompressed or
-    dequantised (docs/FORMAT.md, section 18): the decrypted payload, the decompressed inner
-    file, the dequantised file, and the native loader's aligned copy of a model inner file.
+    dequantised (docs/FORMAT.md, section 18): the envelope's parsed JSON, the decrypted
+    payload, the decompressed inner file, the dequantised file, and the native loader's
+    aligned copy of a model inner file.
     The inner file must be a plain or value file: one that carries envelope, payload or
     signature sections is refused.
     """
     budget = LoadBudget.of(budget, len(c.data))
+    env_section = c.find(L.SECTION_ENVELOPE)
+    if env_section is not None:
+        budget.charge(JSON_COST * env_section.size, "the envelope section's parsed JSON")
     env = c.json(L.SECTION_ENVELOPE)
     payload_section = c.find(L.SECTION_PAYLOAD)
     if env is None or payload_section is None:

@@ -49,8 +49,10 @@ def _load(data, **kw):
 
 def test_the_untampered_envelopes_load(inner):
     for method in compression.METHODS:
-        model = _load(_envelope(len(inner), compression.compress(inner, method, 3), method))
-        np.testing.assert_allclose(model.transform(X2), (X2 - [1.0, -2.0]) / [2.0, 0.5])
+        for level in (1, 9):  # xz/lzma -9: a 64 MiB dictionary, within LZMA_MEMLIMIT
+            packed = compression.compress(inner, method, level)
+            model = _load(_envelope(len(inner), packed, method))
+            np.testing.assert_allclose(model.transform(X2), (X2 - [1.0, -2.0]) / [2.0, 0.5])
     _load(_envelope(len(inner), inner))
 
 
@@ -413,3 +415,23 @@ def test_missing_cryptography_is_named(inner, tmp_path):
                  "dump encryption_key", "generate_keys"):
         _names_the_extra(got[what], "cryptography", "security")
     assert got["dump compress=3"] is None
+
+
+def test_envelope_json_is_charged_before_parsing(inner):
+    # 1 MiB of "{}," parses into ~26 MiB of dicts: charged before json.loads runs
+    big = b'{"inner_size":64,"q":[' + b",".join([b"{}"] * ((1 << 20) // 3 - 20)) + b"]}"
+    data = pack_sections([(L.SECTION_META, b"{}"), (L.SECTION_ENVELOPE, big),
+                          (L.SECTION_PAYLOAD, bytes(64))], minor=L.MINOR_EXTENDED)
+    with pytest.raises(FormatError, match="would allocate .*envelope section's parsed JSON"):
+        _load(data, memory_limit=16 << 20)
+
+
+def test_lzma_decoder_memory_is_limited(inner):
+    """An .lzma header may ask for a dictionary of up to 4 GiB; the decoder is limited to
+    LZMA_MEMLIMIT (every preset fits) and such a stream is refused before decoding."""
+    packed = bytearray(compression.compress(inner, "lzma", 9))
+    assert struct.unpack_from("<I", packed, 1)[0] <= 64 << 20  # the preset's dictionary
+    struct.pack_into("<I", packed, 1, 1 << 31)
+    assert lzma.decompress(bytes(packed), format=lzma.FORMAT_ALONE) == inner  # still valid
+    with pytest.raises(FormatError, match="decoder memory limit"):
+        _load(_envelope(len(inner), bytes(packed), "lzma"))
