@@ -20,7 +20,8 @@ from mle_runtime._version import __version__  # noqa: E402
 from mle_runtime.api import (dump, generate_keys, inspect_model, load, save_keys,  # noqa: E402
                              sign_file, verify_file)
 from mle_runtime.errors import (DecryptionError, FormatError, InputError, MLEError,  # noqa: E402
-                                PickleNotAllowedError, SignatureError, UnsupportedModelError)
+                                MissingDependencyError, PickleNotAllowedError, SignatureError,
+                                UnsupportedModelError)
 
 # The older MLE API's names (mle_runtime.legacy), imported on first use so that importing
 # mle_runtime stays as light as it was.
@@ -54,6 +55,7 @@ __all__ = [
     "SignatureError",
     "DecryptionError",
     "PickleNotAllowedError",
+    "MissingDependencyError",
     "inspect_model",
     "sign_file",
     "verify_file",

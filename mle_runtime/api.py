@@ -82,6 +82,10 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     ValueError
         The value has a reference cycle, nests more than 200 levels deep, or an option is
         invalid.
+    MissingDependencyError
+        ``compress`` asks for zstd without the ``zstandard`` package, or ``sign_with`` /
+        ``encryption_key`` are given without ``cryptography``; the message names the extra to
+        install (``mle_runtime[compression]``, ``mle_runtime[security]``). Nothing is written.
 
     Notes
     -----
@@ -94,6 +98,8 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
 
     _check_allow_pickle(allow_pickle)
     codec = compression.normalize(compress)
+    if codec is not None:
+        compression.require(codec[0])  # a missing codec says which extra to install, up front
     is_path = isinstance(filename, (str, os.PathLike))
     if not is_path and not hasattr(filename, "write"):
         raise TypeError(
@@ -108,6 +114,10 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     if isinstance(encryption_key, (bytes, bytearray)) and len(encryption_key) != 32:
         raise ValueError(f"an encryption key must be 32 bytes (got {len(encryption_key)}); "
                          "pass a passphrase as a str")
+    if encryption_key is not None:
+        from mle_runtime.format import crypto
+
+        crypto.require_cryptography("encryption")
     if quantize is not None and quantize not in ("fp16", "int8"):
         raise ValueError(f"quantize={quantize!r}: expected 'fp16' or 'int8'")
     extra = _dump_metadata(metadata, model_version, parent)

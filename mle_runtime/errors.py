@@ -36,3 +36,10 @@ class DecryptionError(MLEError, ValueError):
 class PickleNotAllowedError(MLEError, ValueError):
     """The file holds objects stored with pickle (``dump(..., allow_pickle=True)``), and
     loading it was not allowed to unpickle them (``load(..., allow_pickle=True)``)."""
+
+
+class MissingDependencyError(MLEError, ImportError):
+    """An optional package that the file or the option needs is not installed: ``zstandard``
+    for zstd compression (``pip install 'mle_runtime[compression]'``), ``cryptography`` for
+    signing, verification and encryption (``pip install 'mle_runtime[security]'``). The file
+    itself may be perfectly valid."""

@@ -63,13 +63,17 @@ def _encode(w, mode):
         (q.astype(np.float64) - zero_point) * scale
 
 
-def _decode(codes, scheme, params, shape):
-    n = math.prod(shape)
+def _decode_into(out, codes, scheme, params):
+    """Restores the float64 values of ``codes`` (a memoryview) into ``out`` (a float64 view of
+    the output buffer), without temporaries the size of the tensor; the arithmetic is that of
+    :func:`_encode`'s restored values, so the content hash of the loaded model matches."""
+    n = out.size
     if scheme == "fp16":
-        return np.frombuffer(codes, dtype="<f2", count=n).astype(np.float64).reshape(shape)
-    scale, zp = params["scale"], params["zero_point"]
-    return ((np.frombuffer(codes, dtype=np.uint8, count=n).astype(np.float64) - zp) *
-            scale).reshape(shape)
+        out[...] = np.frombuffer(codes, dtype="<f2", count=n)
+        return
+    np.subtract(np.frombuffer(codes, dtype=np.uint8, count=n), params["zero_point"], out=out,
+                dtype=np.float64)
+    out *= params["scale"]
 
 
 def quantize(graph, meta, mode, calibration=None):
@@ -150,15 +154,55 @@ def _errors(exact, approx, X):
     return out
 
 
-def dequantize_inner(inner, entries):
-    """The loadable inner file: ``inner`` (untrusted bytes, codes stored as u1 tensors) with
-    each listed tensor restored to float64, appended to the tensor data section."""
-    import json
+def _entry(k, e, tensors, data_size):
+    """``(index, scheme, params, shape, n, code offset, code bytes)`` of one quantisation
+    entry (untrusted), checked against the inner file's tensor table and data section size."""
+    try:
+        idx, scheme, shape = e["index"], e["scheme"], e["shape"]
+        ok = isinstance(idx, int) and not isinstance(idx, bool) and \
+            0 <= idx < len(tensors) and scheme in MODES and \
+            isinstance(shape, list) and len(shape) <= 4 and \
+            all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 1 << 40
+                for d in shape)
+        n = math.prod(shape) if ok else 0
+        params = {}
+        if ok and scheme == "int8":
+            params = {"scale": e["scale"], "zero_point": e["zero_point"]}
+            ok = isinstance(params["scale"], (int, float)) and \
+                not isinstance(params["scale"], bool) and math.isfinite(params["scale"]) and \
+                isinstance(params["zero_point"], int) and \
+                not isinstance(params["zero_point"], bool) and \
+                0 <= params["zero_point"] <= 255
+        entry = tensors[idx] if ok else None
+        nbytes = n * (2 if scheme == "fp16" else 1)
+        ok = ok and n <= 1 << 34 and isinstance(entry, list) and len(entry) == 3 and \
+            entry[1] == "u1" and entry[2] == [nbytes] and isinstance(entry[0], int) and \
+            not isinstance(entry[0], bool) and 0 <= entry[0] <= data_size - nbytes
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise FormatError(f"quantised envelope: quantisation entry {k} is malformed (expected "
+                          "index, scheme, shape, and scale and zero_point for int8, matching a "
+                          "u1 tensor of the inner file); the file is damaged or hostile")
+    return idx, scheme, params, shape, n, entry[0], nbytes
 
+
+def dequantize_inner(inner, entries, *, budget=None):
+    """The loadable inner file: ``inner`` (untrusted bytes, codes stored as u1 tensors) with
+    each listed tensor restored to float64, appended to the tensor data section.
+
+    The entries must name distinct tensors whose code bytes do not overlap (each stored byte
+    is dequantised at most once, so the restored data is at most 8 times the codes). Every
+    byte of the result is charged to ``budget`` (the load's
+    :class:`~mle_runtime.format.budget.LoadBudget`; None: the default budget for ``inner``'s
+    size) before it is allocated.
+    """
     from mle_runtime.format import container
     from mle_runtime.format import layout as L
+    from mle_runtime.format.budget import LoadBudget
     from mle_runtime.format.writer import encode_json, pack_sections
 
+    budget = LoadBudget.of(budget, len(inner))
     c = container.parse(inner)
     graph = c.json(L.SECTION_GRAPH)
     data_s = c.find(L.SECTION_DATA)
@@ -167,40 +211,32 @@ def dequantize_inner(inner, entries):
     tensors = graph.get("tensors")
     if not isinstance(tensors, list):
         raise FormatError("quantised envelope: malformed tensor table")
-    data = bytearray(c.payload(data_s))
-    seen = set()
-    for e in entries:
-        try:
-            idx, scheme, shape = e["index"], e["scheme"], e["shape"]
-            ok = isinstance(idx, int) and not isinstance(idx, bool) and \
-                0 <= idx < len(tensors) and idx not in seen and scheme in MODES and \
-                isinstance(shape, list) and len(shape) <= 4 and \
-                all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 1 << 40
-                    for d in shape)
-            n = math.prod(shape) if ok else 0
-            params = {}
-            if ok and scheme == "int8":
-                params = {"scale": e["scale"], "zero_point": e["zero_point"]}
-                ok = isinstance(params["scale"], (int, float)) and \
-                    math.isfinite(params["scale"]) and isinstance(params["zero_point"], int) \
-                    and 0 <= params["zero_point"] <= 255
-            entry = tensors[idx] if ok else None
-            ok = ok and isinstance(entry, list) and len(entry) == 3 and entry[1] == "u1" and \
-                entry[2] == [n * (2 if scheme == "fp16" else 1)] and \
-                isinstance(entry[0], int) and 0 <= entry[0] <= len(data) - entry[2][0] and \
-                n <= 1 << 34
-        except (KeyError, TypeError):
-            ok = False
-        if not ok:
-            raise FormatError("quantised envelope: malformed quantisation entry")
-        seen.add(idx)
-        off, nbytes = entry[0], entry[2][0]
-        values = _decode(bytes(data[off:off + nbytes]), scheme, params, shape)
-        pos = (len(data) + 63) // 64 * 64
-        data += bytes(pos - len(data))
-        data += np.ascontiguousarray(values, dtype="<f8").tobytes()
-        tensors[idx] = [pos, "f8", shape]
-    meta = bytes(c.payload(c.find(L.SECTION_META)))
-    return pack_sections([(L.SECTION_META, meta), (L.SECTION_GRAPH, encode_json(graph)),
-                          (L.SECTION_DATA, bytes(data), L.DATA_ALIGN)])
-
+    data = c.payload(data_s)
+    plan = [_entry(k, e, tensors, len(data)) for k, e in enumerate(entries)]
+    if len({p[0] for p in plan}) != len(plan):
+        raise FormatError("quantised envelope: a tensor is listed more than once")
+    ranges = sorted((p[5], p[5] + p[6], p[0]) for p in plan if p[6])
+    for (_, end, i), (start, _, j) in zip(ranges, ranges[1:]):
+        if start < end:
+            raise FormatError(f"quantised envelope: tensors {i} and {j} share code bytes "
+                              f"(from byte {start} of the tensor data); each quantised "
+                              "tensor must have codes of its own")
+    positions, pos = [], len(data)
+    for p in plan:
+        pos = L.align_up(pos, L.DATA_ALIGN)
+        positions.append(pos)
+        pos += 8 * p[4]
+    budget.charge(pos, "the dequantised tensor data")
+    out = bytearray(pos)
+    out[:len(data)] = data
+    for (idx, scheme, params, shape, n, off, nbytes), at in zip(plan, positions):
+        _decode_into(np.frombuffer(out, dtype="<f8", count=n, offset=at),
+                     data[off:off + nbytes], scheme, params)
+        tensors[idx] = [at, "f8", shape]
+    meta = c.payload(c.find(L.SECTION_META))
+    graph_bytes = encode_json(graph)
+    # pack_sections lays the file out in a new buffer and returns a copy of it
+    budget.charge(2 * (L.HEADER_SIZE + 3 * (L.SECTION_ENTRY_SIZE + L.DATA_ALIGN) + len(meta) +
+                       len(graph_bytes) + len(out)), "the dequantised inner file")
+    return pack_sections([(L.SECTION_META, meta), (L.SECTION_GRAPH, graph_bytes),
+                          (L.SECTION_DATA, out, L.DATA_ALIGN)])

@@ -14,7 +14,8 @@ import hashlib
 import os
 import struct
 
-from mle_runtime.errors import DecryptionError, FormatError, SignatureError
+from mle_runtime.errors import (DecryptionError, FormatError, MissingDependencyError,
+                                SignatureError)
 from mle_runtime.format import layout as L
 
 SIGNATURE_TAG = b"ed25519\x00"
@@ -28,19 +29,22 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 15, 8, 1
 _SCRYPT_MAX_MEM = 1 << 30
 
 
-def _require_cryptography(what):
+def require_cryptography(what):
+    """Raises :class:`~mle_runtime.MissingDependencyError` naming the extra to install when
+    the ``cryptography`` package is missing."""
     try:
         import cryptography  # noqa: F401
     except ImportError:
-        raise ImportError(f"{what} needs the 'cryptography' package: pip install "
-                          "'mle_runtime[security]'") from None
+        raise MissingDependencyError(
+            f"{what} needs the 'cryptography' package, which is not installed: pip install "
+            "'mle_runtime[security]'", name="cryptography") from None
 
 
 # ------------------------------------------------------------------------------- keys
 
 def generate_private_key():
     """A new Ed25519 private key (a ``cryptography`` key object)."""
-    _require_cryptography("key generation")
+    require_cryptography("key generation")
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     return Ed25519PrivateKey.generate()
@@ -64,7 +68,7 @@ def _read_key_source(obj):
 def load_private_key(obj):
     """An Ed25519 private key from a key object, PEM (PKCS#8 or OpenSSH) or DER bytes, the
     32 raw bytes, or a path to a file holding one of these forms."""
-    _require_cryptography("signing")
+    require_cryptography("signing")
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -93,7 +97,7 @@ def load_private_key(obj):
 def load_public_key(obj):
     """An Ed25519 public key from a key object (a private key gives its public half), PEM,
     OpenSSH (``ssh-ed25519 ...``) or DER bytes, the 32 raw bytes, or a path to such a file."""
-    _require_cryptography("signature verification")
+    require_cryptography("signature verification")
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
                                                                    Ed25519PublicKey)
@@ -235,8 +239,9 @@ def _aad(meta_bytes, env):
     return _AAD_PREFIX + struct.pack("<QQ", len(meta_bytes), len(env)) + bytes(meta_bytes) + env
 
 
-def _key_from(encryption_key, kdf):
-    """The 32-byte AES key for ``encryption_key`` under ``kdf`` (a dict from the envelope)."""
+def _key_from(encryption_key, kdf, budget=None):
+    """The 32-byte AES key for ``encryption_key`` under ``kdf`` (a dict from the envelope).
+    ``budget``: the load's LoadBudget, charged with the memory scrypt will use."""
     if isinstance(encryption_key, str):
         if kdf.get("name") != "scrypt":
             raise DecryptionError("the file was encrypted with a 32-byte key, but a passphrase "
@@ -251,6 +256,8 @@ def _key_from(encryption_key, kdf):
             ok = False
         if not ok:
             raise FormatError("envelope: invalid or out-of-bounds scrypt parameters")
+        if budget is not None:
+            budget.charge(128 * n * r * p, "scrypt's memory for the passphrase")
         from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
         return Scrypt(salt=salt, length=KEY_SIZE, n=n, r=r, p=p).derive(
@@ -274,7 +281,7 @@ def encrypt(plaintext, encryption_key, meta_bytes, env):
     envelope's bytes are bound to the ciphertext as associated data."""
     from mle_runtime.format.writer import encode_json
 
-    _require_cryptography("encryption")
+    require_cryptography("encryption")
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     if isinstance(encryption_key, str):
@@ -291,10 +298,12 @@ def encrypt(plaintext, encryption_key, meta_bytes, env):
     return AESGCM(key).encrypt(nonce, bytes(plaintext), _aad(meta_bytes, env_bytes)), env_bytes
 
 
-def decrypt(ciphertext, encryption_key, meta_bytes, env, env_bytes):
+def decrypt(ciphertext, encryption_key, meta_bytes, env, env_bytes, *, budget=None):
     """The plaintext payload; ``DecryptionError`` for a wrong key or modified data. ``env`` is
-    the parsed envelope, ``env_bytes`` its section's bytes."""
-    _require_cryptography("decryption")
+    the parsed envelope, ``env_bytes`` its section's bytes. ``budget``: the load's
+    :class:`~mle_runtime.format.budget.LoadBudget`, charged with scrypt's memory (for a
+    passphrase) and the plaintext before either is allocated."""
+    require_cryptography("decryption")
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -308,9 +317,13 @@ def decrypt(ciphertext, encryption_key, meta_bytes, env, env_bytes):
         nonce = b""
     if len(nonce) != NONCE_SIZE:
         raise FormatError("envelope: the AES-GCM nonce must be 12 bytes")
-    key = _key_from(encryption_key, spec["kdf"])
+    key = _key_from(encryption_key, spec["kdf"], budget)
+    if len(ciphertext) < 16:
+        raise FormatError("envelope: the encrypted payload is shorter than its 16-byte tag")
+    if budget is not None:
+        budget.charge(len(ciphertext) - 16, "the decrypted payload")
     try:
-        return AESGCM(key).decrypt(nonce, bytes(ciphertext), _aad(meta_bytes, env_bytes))
+        return AESGCM(key).decrypt(nonce, ciphertext, _aad(meta_bytes, env_bytes))
     except InvalidTag:
         raise DecryptionError("cannot decrypt the model: wrong key or passphrase, or the "
                               "encrypted file was modified") from None

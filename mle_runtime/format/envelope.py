@@ -5,17 +5,21 @@ decompressing or decrypting), an envelope section (JSON: how the payload was tra
 its size once restored) and a payload section (the *inner* file: a complete plain .mle file,
 compressed, then encrypted). Loading restores the inner bytes once, in memory, and hands them
 to the native loader, which validates them as any other file; an inner file that is itself an
-envelope is refused.
+envelope, or is signed, is refused. What restoring costs is charged to the load's budget
+before it is allocated (docs/FORMAT.md, section 18).
 """
 
 from mle_runtime.errors import DecryptionError, FormatError
-from mle_runtime.format import compression
+from mle_runtime.format import compression, container
 from mle_runtime.format import layout as L
 from mle_runtime.format.budget import LoadBudget
 from mle_runtime.format.writer import encode_json, pack_sections
 
 # The metadata keys an encrypted file keeps readable; everything else is encrypted.
 PUBLIC_KEYS = ("mle_runtime_version", "created")
+# Bytes of Python objects one byte of JSON may parse into (at most 26: "[{},{},...]" gives a
+# 64-byte dict and an 8-byte list slot per 3 bytes, besides the decoded text).
+JSON_COST = 32
 
 
 def seal(inner, meta_bytes, compress=None, encryption_key=None, quantization=None):
@@ -50,14 +54,14 @@ def seal(inner, meta_bytes, compress=None, encryption_key=None, quantization=Non
                           (L.SECTION_PAYLOAD, payload)], minor=L.MINOR_EXTENDED)
 
 
-def describe(container):
+def describe(c):
     """The envelope's description for inspection (None for a plain file)."""
-    env = container.json(L.SECTION_ENVELOPE)
+    env = c.json(L.SECTION_ENVELOPE)
     if env is None:
         return None
     out = {"inner_size": env.get("inner_size"),
-           "payload_size": container.find(L.SECTION_PAYLOAD).size
-           if container.find(L.SECTION_PAYLOAD) else None}
+           "payload_size": c.find(L.SECTION_PAYLOAD).size
+           if c.find(L.SECTION_PAYLOAD) else None}
     comp = env.get("compression")
     if comp is not None:
         out["compression"] = comp
@@ -71,15 +75,25 @@ def describe(container):
     return out
 
 
-def open_inner(container, encryption_key=None, *, budget=None):
-    """The inner file's bytes of an envelope ``container`` (a bytearray or bytes).
+def open_inner(c, encryption_key=None, *, budget=None):
+    """The inner file's bytes of an envelope ``c`` (a parsed Container; bytes, a bytearray or a memoryview
+    of the container's data).
 
     ``budget``: the load's :class:`~mle_runtime.format.budget.LoadBudget` (None: the default
-    budget for this container's size); the restored bytes are charged to it.
+    budget for this container's size). Every declared size is checked against the payload's
+    size and codec, and charged to the budget, before anything is decrypted, decompressed or
+    dequantised (docs/FORMAT.md, section 18): the envelope's parsed JSON, the decrypted
+    payload, the decompressed inner file, the dequantised file, and the native loader's
+    aligned copy of a model inner file.
+    The inner file must be a plain or value file: one that carries envelope, payload or
+    signature sections is refused.
     """
-    budget = LoadBudget.of(budget, len(container.data))
-    env = container.json(L.SECTION_ENVELOPE)
-    payload_section = container.find(L.SECTION_PAYLOAD)
+    budget = LoadBudget.of(budget, len(c.data))
+    env_section = c.find(L.SECTION_ENVELOPE)
+    if env_section is not None:
+        budget.charge(JSON_COST * env_section.size, "the envelope section's parsed JSON")
+    env = c.json(L.SECTION_ENVELOPE)
+    payload_section = c.find(L.SECTION_PAYLOAD)
     if env is None or payload_section is None:
         raise FormatError("the file has an envelope section without a payload section, or the "
                           "reverse")
@@ -89,30 +103,60 @@ def open_inner(container, encryption_key=None, *, budget=None):
     if size > compression.MAX_UNCOMPRESSED:
         raise FormatError(f"envelope declares {size} bytes, more than the "
                           f"{compression.MAX_UNCOMPRESSED}-byte cap")
-    payload = container.payload(payload_section)
-    if "encryption" in env:
+    payload = c.payload(payload_section)
+    encrypted = "encryption" in env
+    # what the payload holds once decrypted: AES-GCM adds a 16-byte tag
+    stored = len(payload) - 16 if encrypted else len(payload)
+    comp = env.get("compression")
+    if comp is not None:
+        if not isinstance(comp, dict) or not isinstance(comp.get("method"), str):
+            raise FormatError("envelope: malformed 'compression'")
+        method = comp["method"]
+        compression.check_declared(method, size, max(stored, 0))
+        compression.require(method)
+    elif stored != size:
+        raise FormatError(f"envelope: payload has {stored} bytes, 'inner_size' says {size}")
+    if encrypted:
         if encryption_key is None:
             raise DecryptionError("the model is encrypted (AES-256-GCM); pass encryption_key= "
                                   "(the 32-byte key or the passphrase it was saved with)")
         from mle_runtime.format import crypto
 
-        meta = container.payload(container.find(L.SECTION_META))
-        env_bytes = container.payload(container.find(L.SECTION_ENVELOPE))
-        payload = crypto.decrypt(payload, encryption_key, meta, env, env_bytes)
+        meta = c.payload(c.find(L.SECTION_META))
+        env_bytes = c.payload(c.find(L.SECTION_ENVELOPE))
+        payload = crypto.decrypt(payload, encryption_key, meta, env, env_bytes, budget=budget)
     elif encryption_key is not None:
         raise DecryptionError("encryption_key was given, but the file is not encrypted; "
                               "refusing to load it as if it were authenticated by the key")
-    comp = env.get("compression")
     if comp is not None:
-        if not isinstance(comp, dict) or not isinstance(comp.get("method"), str):
-            raise FormatError("envelope: malformed 'compression'")
-        inner = compression.decompress(payload, comp["method"], size)
-    elif len(payload) != size:
-        raise FormatError(f"envelope: payload has {len(payload)} bytes, 'inner_size' says {size}")
+        budget.charge(size, f"the envelope's inner file, decompressed ({method})")
+        inner = compression.decompress(payload, method, size)
     else:
         inner = payload
+    inner_c = _check_inner(inner)
     if "quantization" in env:
         from mle_runtime import quantization
 
-        return quantization.dequantize_inner(inner, env["quantization"])
+        inner = quantization.dequantize_inner(inner, env["quantization"], budget=budget)
+    if inner_c.find(L.SECTION_VALUE) is None:
+        budget.charge(len(inner), "the model loader's aligned copy of the inner file")
     return inner
+
+
+_NOT_INNER = (L.SECTION_ENVELOPE, L.SECTION_PAYLOAD, L.SECTION_SIGNATURE)
+
+
+def _check_inner(inner):
+    """The inner file's container (header and section table validated); refuses an inner file
+    that is itself an envelope or is signed (docs/FORMAT.md, 16.2)."""
+    try:
+        c = container.parse(inner, verify=())
+    except FormatError as e:
+        raise FormatError(f"the file inside the envelope is invalid: {e}") from None
+    for s in c.sections:
+        if s.kind in _NOT_INNER:
+            raise FormatError(
+                f"the file inside the envelope has a {s.name()} section (section {s.index}); "
+                "an envelope's inner file must be a plain model or value file, neither an "
+                "envelope nor signed. Sign the outer file instead (mle_runtime.sign_file)")
+    return c
