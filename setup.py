@@ -18,7 +18,7 @@ def native_sources():
 compile_args = [
     "-std=c++17",
     "-O3",
-    "-fopenmp",
+    "-pthread",
     "-ffp-contract=off",  # keep every rounding step exactly as numpy performs it
     "-fvisibility=hidden",
     "-Wall",
@@ -32,7 +32,7 @@ extension = Extension(
     depends=sorted(glob.glob(os.path.join("_native", "include", "mle", "*.h"))),
     language="c++",
     extra_compile_args=compile_args,
-    extra_link_args=["-fopenmp"],
+    extra_link_args=["-pthread"],
 )
 
 setup(

@@ -1,8 +1,6 @@
 #include "mle/build_info.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "mle/threads.h"
 
 namespace mle {
 
@@ -24,12 +22,6 @@ const char* simd_level() {
 #endif
 }
 
-int max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
+int max_threads() { return threads::default_threads(); }
 
 }  // namespace mle

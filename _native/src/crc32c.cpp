@@ -4,9 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "mle/threads.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -258,26 +256,27 @@ uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2) {
 }
 
 uint32_t crc32c_parallel(const void* data, size_t n) {
-#ifdef _OPENMP
-  constexpr size_t kMinChunk = 1 << 20;  // below this a thread team costs more than it saves
-  int chunks = std::min<int>(omp_get_max_threads(), static_cast<int>(n / kMinChunk));
+  constexpr size_t kMinChunk = 1 << 20;  // below this waking the pool costs more than it saves
+  const int chunks = static_cast<int>(
+      std::min<size_t>(static_cast<size_t>(threads::default_threads()), n / kMinChunk));
   if (chunks >= 2) {
     const uint8_t* p = static_cast<const uint8_t*>(data);
     const size_t step = (n / chunks + 63) / 64 * 64;
     std::vector<uint32_t> crcs(static_cast<size_t>(chunks));
     std::vector<size_t> lens(static_cast<size_t>(chunks));
-#pragma omp parallel for num_threads(chunks) schedule(static, 1)
-    for (int c = 0; c < chunks; ++c) {
-      const size_t begin = std::min(n, static_cast<size_t>(c) * step);
-      const size_t end = c + 1 == chunks ? n : std::min(n, begin + step);
-      lens[c] = end - begin;
-      crcs[c] = crc32c(p + begin, end - begin);
-    }
+    auto body = [&](int, int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const size_t begin = std::min(n, static_cast<size_t>(c) * step);
+        const size_t end = c + 1 == chunks ? n : std::min(n, begin + step);
+        lens[c] = end - begin;
+        crcs[c] = crc32c(p + begin, end - begin);
+      }
+    };
+    threads::parallel_for(chunks, chunks, 1, body);
     uint32_t crc = crcs[0];
     for (int c = 1; c < chunks; ++c) crc = crc32c_combine(crc, crcs[c], lens[c]);
     return crc;
   }
-#endif
   return crc32c(data, n);
 }
 

@@ -6,9 +6,7 @@
 #include <unordered_map>
 #include <atomic>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "mle/threads.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -542,12 +540,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
                   rows * x_cols * xsize);
   };
 
-  int threads = n_threads;
-#ifdef _OPENMP
-  if (threads <= 0) threads = omp_get_max_threads();
-#else
-  threads = 1;
-#endif
+  int threads = n_threads > 0 ? n_threads : threads::default_threads();
   if (threads > nblocks) threads = static_cast<int>(nblocks);
   const double work = static_cast<double>(n) * (po.cost_per_row + x_cols);
   const double useful = std::max(1.0, work / kWorkPerThread);
@@ -558,9 +551,9 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
     std::vector<View> ins;
     for (int64_t b = 0; b < nblocks && bad_kind.load() == 0; ++b) run_block(b, scratch, views, ins);
   } else {
-#ifdef _OPENMP
-    // Per-thread memory is allocated here, outside the parallel region, so that an allocation
-    // failure is reported as a Status; nothing may throw inside the region.
+    // Per-thread memory is allocated here, before the loop, so that an allocation failure is
+    // reported as a Status. Blocks are handed out in ranges of a quarter of each thread's fair
+    // share, so a thread slowed by others still finishes close to the rest.
     struct ThreadState {
       std::vector<uint8_t> scratch;
       std::vector<View> views, ins;
@@ -571,12 +564,10 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
       ts.views.resize(values_.size());
       ts.ins.reserve(values_.size() + 1024);
     }
-#pragma omp parallel num_threads(threads)
-    {
-      ThreadState& ts = states[static_cast<size_t>(omp_get_thread_num())];
-#pragma omp for schedule(static)
-      for (int64_t b = 0; b < nblocks; ++b) {
-        if (bad_kind.load(std::memory_order_relaxed) != 0) continue;
+    auto body = [&](int slot, int64_t b0, int64_t b1) {
+      ThreadState& ts = states[static_cast<size_t>(slot)];
+      for (int64_t b = b0; b < b1; ++b) {
+        if (bad_kind.load(std::memory_order_relaxed) != 0) return;
         try {
           run_block(b, ts.scratch, ts.views, ts.ins);
         } catch (...) {
@@ -584,8 +575,9 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
           bad_kind.compare_exchange_strong(expected, 4);
         }
       }
-    }
-#endif
+    };
+    const int64_t grain = std::max<int64_t>(1, nblocks / (int64_t(threads) * 4));
+    threads::parallel_for(threads, nblocks, grain, body);
   }
   int k = bad_kind.load();
   if (k == 4) return Status::Memory("out of memory while running the model");

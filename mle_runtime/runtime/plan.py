@@ -13,10 +13,23 @@ _MAX = None
 def resolve_n_threads(n_threads):
     """Effective thread count for a native run.
 
-    ``None`` or ``0``: every core OpenMP may use (``OMP_NUM_THREADS`` honoured); a positive
-    number: at most that many; a negative number ``-k``: all cores but ``k - 1`` (joblib's
-    convention, so ``-1`` means all). Single-row and small batches never start threads whatever
-    this says: the plan runs them on the calling thread.
+    ``None`` or ``0``: every core this process may run on (its CPU affinity), or
+    ``OMP_NUM_THREADS`` when that is set to a positive number; a positive number: at most that
+    many; a negative number ``-k``: all cores but ``k - 1`` (joblib's convention, so ``-1``
+    means all). Single-row and small batches never use threads whatever this says: the plan runs
+    them on the calling thread. Batches run on the native core's own thread pool, which survives
+    ``fork()``: a forked child (gunicorn ``--preload``, ``multiprocessing`` with the fork start
+    method) starts a fresh pool on its first batch and predicts multi-threaded like its parent.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        The requested count, as passed to ``load`` or a predict method.
+
+    Returns
+    -------
+    int
+        ``0`` for "the default count" (resolved natively), otherwise the count to use (>= 1).
     """
     global _MAX
     if n_threads is None:

@@ -180,3 +180,106 @@ def test_errors_in_one_thread_do_not_disturb_others(model_path, batches):
     for r in results:
         if r is not None:
             assert np.array_equal(r, expected)
+
+
+# ---------------------------------------------------------------- stress: predict while loading
+
+STRESS_PREDICTORS = 16
+STRESS_LOADERS = 4
+STRESS_ROUNDS = 4   # batches of every size per predictor thread
+STRESS_LOADS = 6    # load / predict / release cycles per loader thread and file
+
+
+@pytest.fixture(scope="module")
+def stress_files(tmp_path_factory, model_path):
+    """A forest (multi-threaded batches), the pipeline above, and a scaler with 400,000
+    features whose 6 MB tensor section is checksummed on several threads at load."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    d = tmp_path_factory.mktemp("stress")
+    X, y = make_classification(n_samples=3000, n_features=20, n_informative=8, n_classes=3,
+                               random_state=1)
+    mle.dump(RandomForestClassifier(n_estimators=30, random_state=0).fit(X, y), d / "rf.mle")
+    wide = np.random.default_rng(3).normal(size=(4, 400_000))
+    mle.dump(StandardScaler().fit(wide), d / "wide.mle")
+    return {"rf": d / "rf.mle", "pipeline": model_path, "wide": d / "wide.mle"}
+
+
+def test_predict_while_other_threads_load_and_release_models(stress_files):
+    import gc
+
+    shared = mle.load(stress_files["rf"])
+    rng = np.random.default_rng(7)
+    batches = [rng.normal(scale=2.0, size=(n, 20)) for n in (1, 3, 200, 5000, 30_000)]
+    serial = [shared.predict_proba(X, n_threads=1) for X in batches]
+    probes = {"rf": batches[3], "pipeline": batches[3],
+              "wide": np.random.default_rng(4).normal(size=(2, 400_000))}
+    methods = {"rf": "predict_proba", "pipeline": "predict_proba", "wide": "transform"}
+    probe_expected = {k: getattr(mle.load(p, cache=False), methods[k])(probes[k], n_threads=1)
+                      for k, p in stress_files.items()}
+    thread_counts = [None, 1, 2, 3, 4, 8, -1, 0]
+    n_workers = STRESS_PREDICTORS + STRESS_LOADERS
+    barrier = threading.Barrier(n_workers)
+
+    def predictor(i):
+        barrier.wait()
+        order = np.random.default_rng(i).permutation(len(batches) * STRESS_ROUNDS)
+        wrong = []
+        for j in order % len(batches):
+            t = thread_counts[(i + int(j)) % len(thread_counts)]
+            if not np.array_equal(shared.predict_proba(batches[j], n_threads=t), serial[j]):
+                wrong.append((int(j), t))
+        return "predict", len(order), wrong
+
+    def loader(i):
+        barrier.wait()
+        wrong, done = [], 0
+        for r in range(STRESS_LOADS):
+            for name, path in stress_files.items():
+                m = mle.load(path, cache=False, n_threads=1 + (i + r) % 4)
+                if not np.array_equal(getattr(m, methods[name])(probes[name]),
+                                      probe_expected[name]):
+                    wrong.append((name, r))
+                del m
+                done += 1
+            if r % 2:
+                gc.collect()
+        return "load", done, wrong
+
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        futures = [pool.submit(predictor, i) for i in range(STRESS_PREDICTORS)]
+        futures += [pool.submit(loader, i) for i in range(STRESS_LOADERS)]
+        results = [f.result() for f in futures]
+
+    counts = {"predict": 0, "load": 0}
+    for kind, done, wrong in results:
+        assert wrong == [], f"{kind} results differ from single-threaded ones: {wrong}"
+        counts[kind] += done
+    assert counts["predict"] == STRESS_PREDICTORS * STRESS_ROUNDS * len(batches)
+    assert counts["load"] == STRESS_LOADERS * STRESS_LOADS * len(stress_files)
+
+
+def test_concurrent_loads_of_a_forest_validated_on_several_threads(tmp_path):
+    # Beyond 262,144 nodes the tree checks of a load run on the thread pool; several loads at
+    # once share it. Every load must accept the file and predict as a single-threaded load.
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(12_000, 10))
+    y = rng.integers(0, 2, size=12_000)  # random labels: deep trees, many nodes
+    rf = ExtraTreesClassifier(n_estimators=24, random_state=0).fit(X, y)
+    n_nodes = sum(t.tree_.node_count for t in rf.estimators_)
+    assert n_nodes > 262_144
+    path = tmp_path / "big_forest.mle"
+    mle.dump(rf, path)
+    Xq = rng.normal(size=(2000, 10))
+    expected = mle.load(path, cache=False).predict_proba(Xq, n_threads=1)
+    np.testing.assert_allclose(expected, rf.predict_proba(Xq), rtol=0, atol=1e-12)
+
+    def work(i):
+        return mle.load(path, cache=False).predict_proba(Xq, n_threads=1 + i % 3)
+
+    for got in _run_concurrently(work, n_workers=6):
+        assert np.array_equal(got, expected)

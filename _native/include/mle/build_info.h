@@ -11,7 +11,7 @@ inline bool built_with_openmp() {
 #endif
 }
 
-int max_threads();  // OpenMP's default team size (1 without OpenMP)
+int max_threads();  // the thread count n_threads <= 0 means (threads::default_threads)
 
 // The vector instruction sets the kernels use on this CPU, chosen at run time: the tree walks
 // and tree validation use AVX2, the checksum AVX-512 VPCLMULQDQ (or SSE4.2's crc32). Like

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mle/kernel.h"
+#include "mle/threads.h"
 #include "mle/trees.h"
 
 namespace mle {
@@ -652,20 +653,28 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
       return b.error("tree " + std::to_string(t) + ": root offsets must increase within the " +
                      "node array");
   }
+  // Large ensembles are checked on all cores (this is most of the load time of a big forest);
+  // below a few hundred thousand nodes the check takes less time than waking the pool.
+  const int nt = n_nodes > 262144 ? threads::default_threads() : 1;
+  std::vector<uint32_t> seen_by(static_cast<size_t>(nt), 0);
+  std::vector<int64_t> bad_by(static_cast<size_t>(nt), -1);
+  auto check = [&](int slot, int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t start = roots[t];
+      const int64_t end = t + 1 < n_trees ? roots[t + 1] : n_nodes;
+      uint32_t s = 0;
+      if (!tree_ok(nodes + start, end - start, static_cast<uint32_t>(n_features),
+                   static_cast<uint32_t>(n_leaves), &s))
+        bad_by[slot] = std::max(bad_by[slot], t);
+      seen_by[slot] |= s;
+    }
+  };
+  threads::parallel_for(nt, n_trees, std::max<int64_t>(1, n_trees / (int64_t(nt) * 4)), check);
   uint32_t seen = 0;
   int64_t first_bad = -1;
-  // Large ensembles are checked on all cores (this is most of the load time of a big forest);
-  // below a few hundred thousand nodes the check takes less time than waking a thread team.
-#pragma omp parallel for schedule(static) reduction(| : seen) reduction(max : first_bad) \
-    if (n_nodes > 262144)
-  for (int64_t t = 0; t < n_trees; ++t) {
-    const int64_t start = roots[t];
-    const int64_t end = t + 1 < n_trees ? roots[t + 1] : n_nodes;
-    uint32_t s = 0;
-    if (!tree_ok(nodes + start, end - start, static_cast<uint32_t>(n_features),
-                 static_cast<uint32_t>(n_leaves), &s))
-      first_bad = std::max(first_bad, t);
-    seen |= s;
+  for (int k = 0; k < nt; ++k) {
+    seen |= seen_by[k];
+    first_bad = std::max(first_bad, bad_by[k]);
   }
   if (first_bad >= 0) {
     const int64_t start = roots[first_bad];
