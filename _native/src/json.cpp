@@ -1,8 +1,8 @@
 #include "mle/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <unordered_set>
 
 namespace mle {
 namespace json {
@@ -40,6 +40,21 @@ class Parser {
   const char* begin_;
 
   std::vector<Value>& nodes() { return doc_->nodes_; }
+
+  // Objects with more keys than this are checked for duplicate keys by sorting.
+  static constexpr uint32_t kScanKeys = 16;
+
+  // Whether the object at nodes()[idx] (complete, with more than kScanKeys members) has a key
+  // twice. Sorting costs O(k log k) comparisons whatever the keys are; a hash set would be
+  // quadratic for keys crafted to collide, and the keys come from an untrusted file.
+  bool duplicate_keys(size_t idx) {
+    keys_.clear();
+    for (size_t c = idx + 1; c; c = nodes()[c].next ? c + nodes()[c].next : 0)
+      keys_.push_back(nodes()[c].key);
+    std::sort(keys_.begin(), keys_.end());
+    return std::adjacent_find(keys_.begin(), keys_.end()) != keys_.end();
+  }
+  std::vector<std::string_view> keys_;  // duplicate_keys' work space
 
   Status error(const char* what) const {
     return Status::Format(std::string("invalid JSON at byte ") +
@@ -101,21 +116,17 @@ class Parser {
     }
     size_t prev = 0;
     uint32_t count = 0;
-    std::unordered_set<std::string_view> seen;  // used only for objects with many keys
     while (true) {
       skip_ws();
       std::string_view key;
       if (object) {
         if (p_ >= end_ || *p_ != '"') return error("expected a string key");
         MLE_RETURN_IF_ERROR(parse_string(&key));
-        if (count < 16) {
+        // Small objects (nearly all of them) compare each key with the earlier ones here;
+        // larger ones are checked once complete, by sorting (see duplicate_keys).
+        if (count < kScanKeys) {
           for (size_t c = prev ? idx + 1 : 0; c; c = nodes()[c].next ? c + nodes()[c].next : 0)
             if (nodes()[c].key == key) return error("duplicate key in object");
-        } else {
-          if (seen.empty())
-            for (size_t c = idx + 1; c; c = nodes()[c].next ? c + nodes()[c].next : 0)
-              seen.insert(nodes()[c].key);
-          if (!seen.insert(key).second) return error("duplicate key in object");
         }
         skip_ws();
         if (p_ >= end_ || *p_ != ':') return error("expected ':'");
@@ -135,6 +146,8 @@ class Parser {
         continue;
       }
       if (*p_ == close) {
+        if (object && count > kScanKeys && duplicate_keys(idx))
+          return error("duplicate key in object");
         ++p_;
         nodes()[idx].size = count;
         return Status::OK();

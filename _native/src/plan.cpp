@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <unordered_map>
 #include <atomic>
 
@@ -68,6 +69,16 @@ Status NodeBuild::tensor(const char* key, DType dtype, std::vector<int64_t> dims
     if (dims[i] >= 0 && t.shape[i] != dims[i])
       return error(std::string("tensor '") + key + "' dimension " + std::to_string(i) +
                    " must be " + std::to_string(dims[i]) + ", got " + std::to_string(t.shape[i]));
+  // numel * element size <= 2^53: tensors were checked against the data section
+  budget_->tensor_bytes += t.numel * static_cast<int64_t>(dtype_size(t.dtype));
+  if (budget_->tensor_bytes > budget_->tensor_bytes_limit)
+    return error("the graph's nodes name " + std::to_string(budget_->tensor_bytes) +
+                 " bytes of tensors so far (a tensor counts once per node that names it), "
+                 "more than the " + std::to_string(budget_->tensor_bytes_limit) +
+                 " bytes allowed (" + std::to_string(Model::kScanFactor) +
+                 " x the tensor data section + " + std::to_string(Model::kScanConstant >> 20) +
+                 " MiB): validating them would take time out of proportion to the file, "
+                 "which is damaged or hostile");
   *out = &t;
   return Status::OK();
 }
@@ -275,8 +286,9 @@ Status Model::build_tensors(const json::Value& g) {
 Status Model::build_nodes(const json::Value& g) {
   const json::Value* ns = g.get("nodes");
   if (!ns || !ns->is_array()) return Status::Format("graph section: 'nodes' must be a list");
-  std::unordered_map<std::string_view, int> ids;
-  ids.reserve(ns->size * 2 + 2);
+  // Value names come from the file: an ordered map costs O(log n) comparisons per lookup
+  // whatever they are, where a hash table would be quadratic for names crafted to collide.
+  std::map<std::string_view, int> ids;
   ids.emplace("X", 0);
   static const json::Value kEmpty = [] {
     json::Value v;
@@ -286,6 +298,14 @@ Status Model::build_nodes(const json::Value& g) {
   nodes_.clear();
   nodes_.reserve(ns->size);
   values_.reserve(ns->size + 1);
+  BuildBudget budget;
+  {
+    const int64_t data =
+        container_.data_index < 0
+            ? 0
+            : static_cast<int64_t>(container_.sections[container_.data_index].size);
+    budget.tensor_bytes_limit = kScanFactor * data + kScanConstant;
+  }
   size_t i = 0;
   std::vector<ValueInfo> in_infos;
   for (const json::Value* np = ns->first(); np; np = np->next_sibling(), ++i) {
@@ -326,7 +346,7 @@ Status Model::build_nodes(const json::Value& g) {
     if (ids.count(outname->str))
       return Status::Format(where() + ": value '" + std::string(outname->str) +
                             "' is assigned twice");
-    NodeBuild nb(attrs ? *attrs : kEmpty, tensors_, in_infos, i, pn.op);
+    NodeBuild nb(attrs ? *attrs : kEmpty, tensors_, in_infos, i, pn.op, &budget);
     ValueInfo out;
     MLE_RETURN_IF_ERROR(f(nb, &pn.kernel, &out));
     if (out.cols <= 0 || out.cols > (int64_t(1) << 31))
@@ -397,6 +417,20 @@ Status Model::build_outputs(const json::Value&) {
       return Status::Format("graph output '" + po.name + "' needs " + std::to_string(off) +
                             " bytes of intermediates per row; the limit is " +
                             std::to_string((int64_t(1) << 30) / kBlockRows));
+    // What predicting one row allocates: its output row and one block of scratch. Like
+    // loading, it may not cost more than kRowFactor x the file + kRowConstant (FORMAT.md 18).
+    // cols <= 2^31 and off <= 2^23 here, so nothing overflows.
+    const int64_t one_row = values_[po.value].cols * 8 + off * kBlockRows;
+    const int64_t cap = kRowFactor * static_cast<int64_t>(buffer_.size()) + kRowConstant;
+    if (one_row > cap)
+      return Status::Format(
+          "graph output '" + po.name + "' needs " + std::to_string(one_row) +
+          " bytes to predict one row (" + std::to_string(values_[po.value].cols) +
+          " output columns, " + std::to_string(off) + " bytes of intermediates per row in " +
+          "blocks of " + std::to_string(kBlockRows) + " rows), more than the " +
+          std::to_string(cap) + " bytes allowed for this " + std::to_string(buffer_.size()) +
+          "-byte file (" + std::to_string(kRowFactor) + " x its size + " +
+          std::to_string(kRowConstant >> 20) + " MiB); the file is damaged or hostile");
   }
   return Status::OK();
 }

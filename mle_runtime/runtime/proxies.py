@@ -40,9 +40,24 @@ numpy.ndarray
 """
 
 
-def _decode_classes(spec):
+# A string dtype may be wider than its longest label (numpy keeps the width of the array the
+# labels came from, e.g. np.genfromtxt(dtype="U20")), by at most this many characters.
+_PAD_CHARS = 64
+
+
+def _label_chars(spec):
+    """The longest label (in characters, as numpy stores it) of a metadata 'classes'
+    description, or of a list of them; 0 when there are none to measure."""
+    specs = spec if isinstance(spec, list) else [spec]
+    values = [v for s in specs if isinstance(s, dict) and isinstance(s.get("values"), list)
+              for v in s["values"] if isinstance(v, (str, int, float, bool))]
+    return max((len(str(v)) for v in values), default=0)
+
+
+def _decode_classes(spec, widest=None):
     """classes_ from its metadata description (untrusted: anything unexpected is a
-    FormatError)."""
+    FormatError). ``widest``: the longest label of all the model's classes descriptions
+    (multi-output classifiers share one string width); None measures ``spec`` alone."""
     try:
         dtype = spec["dtype"]
         values = spec["values"]
@@ -50,6 +65,8 @@ def _decode_classes(spec):
             raise ValueError("'values' must be a non-empty list")
         if not all(isinstance(v, (str, int, float, bool)) for v in values):
             raise ValueError("'values' must hold strings, numbers or booleans")
+        if not isinstance(dtype, str):
+            raise ValueError("'dtype' must be a string")
         if dtype == "object":
             arr = np.empty(len(values), dtype=object)
             arr[:] = values
@@ -57,6 +74,15 @@ def _decode_classes(spec):
             dt = np.dtype(dtype)
             if dt.kind not in "biufU":
                 raise ValueError(f"unsupported dtype {dtype!r}")
+            if dt.kind == "U":
+                # Every predicted label is one element of this dtype: its width must come from
+                # the labels the file holds, not from the dtype string alone (docs/FORMAT.md 18).
+                longest = _label_chars(spec) if widest is None else widest
+                limit = max(longest, _PAD_CHARS)
+                if dt.itemsize // 4 > limit:
+                    raise ValueError(
+                        f"dtype {dtype!r} holds {dt.itemsize // 4} characters per label, but "
+                        f"the longest label has {longest}; at most {limit} are accepted")
             arr = np.array(values, dtype=dt)
         if arr.shape != (len(values),):
             raise ValueError("'values' must be a flat list")
@@ -256,7 +282,8 @@ class MLEModel:
                 raise AttributeError(f"'{self._summary()}' has no attribute 'classes_'")
             # Multi-output classifiers have one classes_ array per output, in a list.
             multi = isinstance(spec, list)
-            classes = [_decode_classes(c) for c in spec] if multi else [_decode_classes(spec)]
+            widest = _label_chars(spec)
+            classes = [_decode_classes(c, widest) for c in (spec if multi else [spec])]
             for c in classes:  # predict maps class indices through these very arrays
                 c.setflags(write=False)
             self._classes = classes if multi else classes[0]

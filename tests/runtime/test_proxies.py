@@ -309,6 +309,79 @@ def test_damaged_classes_raise_format_error(edit, dataset):
     repr(proxy)
 
 
+HUGE_LABELS = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+import numpy as np
+import mle_runtime as mle
+proxy = mle.load(sys.argv[1])
+for what in ("classes_", "predict"):
+    try:
+        getattr(proxy, what) if what == "classes_" else proxy.predict(np.zeros((1, 4)))
+    except mle.FormatError as e:
+        print(what, "FormatError", e)
+    except MemoryError:
+        print(what, "MemoryError")
+    else:
+        print(what, "accepted")
+"""
+
+
+def test_huge_string_dtype_of_classes_is_refused(dataset, tmp_path):
+    """classes declared as '<U500000000' (2 GB per label, and per predicted row) from a file
+    of a few KB are refused with FormatError before numpy allocates them (the child process
+    runs with 3 GiB of address space, so the allocation would fail rather than swap)."""
+    import subprocess
+    import sys
+
+    X, y = dataset("iris")
+    proxy = _with_meta(LogisticRegression(max_iter=200).fit(X, np.array(["a", "b", "c"])[y]),
+                       lambda m: m["classes"].update(dtype="<U500000000"))
+    path = tmp_path / "huge-labels.mle"
+    path.write_bytes(proxy._native.file_bytes())
+    assert path.stat().st_size < 16384
+    proc = subprocess.run([sys.executable, "-c", HUGE_LABELS, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and all("FormatError" in ln for ln in lines), proc.stdout
+    assert "holds 500000000 characters per label, but the longest label has 1" in lines[0]
+
+
+@pytest.mark.parametrize("chars,ok", [(3, True), (20, True), (64, True), (65, False)])
+def test_string_classes_may_be_padded_a_little(chars, ok, dataset):
+    """numpy keeps the width of the array labels came from (np.genfromtxt(dtype="U20")):
+    up to 64 characters beyond the longest label are accepted, wider dtypes are refused."""
+    X, y = dataset("iris")
+    labels = np.array(["cat", "dog", "eel"], dtype=f"<U{max(chars, 3)}")
+    model = LogisticRegression(max_iter=200).fit(X, labels[y])
+    proxy = _with_meta(model, lambda m: m["classes"].update(dtype=f"<U{chars}"))
+    if ok:
+        assert proxy.classes_.dtype == np.dtype(f"<U{chars}")
+        pred = proxy.predict(X)
+        np.testing.assert_array_equal(pred, model.predict(X))
+        assert pred.dtype == np.dtype(f"<U{chars}")
+    else:
+        for attempt in (lambda: proxy.classes_, lambda: proxy.predict(X)):
+            with pytest.raises(mle.FormatError, match="at most 64 are accepted"):
+                attempt()
+
+
+def test_multi_output_string_classes_share_the_widest_label(dataset, roundtrip):
+    """A multi-output classifier's classes_ all take the 2-D y's width: an output of short
+    labels may be as wide as the longest label of any output."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = dataset("iris")
+    long = "x" * 100
+    Y = np.stack([np.array(["a", "b", long])[y], np.array(["p", "q", "r"])[(y + 1) % 3]], axis=1)
+    model = DecisionTreeClassifier(random_state=0).fit(X, Y)
+    assert [c.dtype for c in model.classes_] == [np.dtype("<U100")] * 2
+    proxy = roundtrip(model)
+    assert [c.dtype for c in proxy.classes_] == [np.dtype("<U100")] * 2
+    np.testing.assert_array_equal(proxy.predict(X), model.predict(X))
+
+
 def test_regressor_relabelled_classifier(dataset):
     X, y = dataset("diabetes")
     proxy = _with_meta(Ridge().fit(X, y), _set("estimator_type", "classifier"))

@@ -32,13 +32,24 @@ class Kernel {
   virtual double cost_per_row() const { return 8.0; }
 };
 
+// What validating a graph may cost (docs/FORMAT.md, section 18). A factory may scan every
+// tensor it is given, and several nodes may name the same tensor (each validates it again), so
+// the bytes of the tensors the nodes name are counted once per naming and capped: validation
+// work stays linear in the file's size however the tensors are shared.
+struct BuildBudget {
+  int64_t tensor_bytes = 0;        // named so far
+  int64_t tensor_bytes_limit = 0;  // see Model::kScanFactor, Model::kScanConstant
+};
+
 // What a kernel factory sees while the plan is built. Every accessor validates against the
 // untrusted graph and names the node in its error.
 class NodeBuild {
  public:
   NodeBuild(const json::Value& attrs, const std::vector<TensorRef>& tensors,
-            const std::vector<ValueInfo>& inputs, size_t index, const std::string& op)
-      : attrs_(attrs), tensors_(tensors), inputs_(inputs), index_(index), op_(op) {}
+            const std::vector<ValueInfo>& inputs, size_t index, const std::string& op,
+            BuildBudget* budget)
+      : attrs_(attrs), tensors_(tensors), inputs_(inputs), index_(index), op_(op),
+        budget_(budget) {}
 
   const std::vector<ValueInfo>& inputs() const { return inputs_; }
   std::string where() const {
@@ -50,7 +61,8 @@ class NodeBuild {
   Status float_input(ValueInfo* in) const;
 
   // A tensor attribute: dtype must match; dims[i] >= 0 pins that dimension, -1 leaves it free.
-  // With optional=true a missing or null attribute yields *out = nullptr.
+  // With optional=true a missing or null attribute yields *out = nullptr. Its bytes are
+  // charged to the build budget (the factory may scan them), and refused beyond it.
   Status tensor(const char* key, DType dtype, std::vector<int64_t> dims, const TensorRef** out,
                 bool optional = false) const;
   Status number(const char* key, double* out) const;
@@ -67,6 +79,7 @@ class NodeBuild {
   const std::vector<ValueInfo>& inputs_;
   size_t index_;
   const std::string& op_;
+  BuildBudget* budget_;
 };
 
 // A kernel factory validates the node and creates its kernel and output description.

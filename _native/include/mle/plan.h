@@ -60,6 +60,15 @@ class Model {
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   static constexpr int64_t kBlockRows = 128;
   static constexpr uint32_t kMaxOutputs = 64;  // proxies expose a handful of methods
+  // Load-time caps derived from the file (docs/FORMAT.md, section 18). Validation: the nodes
+  // may name at most kScanFactor x the tensor data section + kScanConstant bytes of tensors
+  // (counted once per naming node). Prediction: one row of an output (its output row and one
+  // block of scratch) may need at most kRowFactor x the file size + kRowConstant bytes, the
+  // load budget's own formula (mle_runtime/format/budget.py).
+  static constexpr int64_t kScanFactor = 4;
+  static constexpr int64_t kScanConstant = int64_t(16) << 20;
+  static constexpr int64_t kRowFactor = 32;
+  static constexpr int64_t kRowConstant = int64_t(64) << 20;
   // A thread is worth starting for about this much work (multiply-adds): below it, waking a
   // team costs more than it saves, and on a busy machine it can stall for a scheduler tick.
   static constexpr double kWorkPerThread = 1.0e6;

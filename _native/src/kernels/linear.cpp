@@ -91,6 +91,12 @@ Status make_linear(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   MLE_RETURN_IF_ERROR(b.tensor("weight", DType::kF64, {-1, in.cols}, &w));
   if (w->shape[0] == 0) return b.error("weight has no rows");
   MLE_RETURN_IF_ERROR(b.tensor("bias", DType::kF64, {w->shape[0]}, &bias, true));
+  // Every output column comes from stored numbers (its weight row or its bias): a weight of
+  // shape (k, 0) holds nothing, and without a bias k would be a width the file only claims.
+  if (in.cols == 0 && !bias)
+    return b.error("weight has " + std::to_string(w->shape[0]) +
+                   " rows but no columns (the input has none) and there is no bias: the " +
+                   "output columns are not backed by any stored number");
   // follow_input: scikit-learn computes float32 @ float32 coefficients in float32, so the
   // output keeps the caller's float type; otherwise the result is float64.
   bool follow;

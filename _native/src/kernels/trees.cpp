@@ -646,9 +646,11 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
                    bool* has_cat, bool* lanes_ok, bool* has_zero) {
   if (n_features > static_cast<int64_t>(trees::kMaxFeatures) || n_leaves >= (int64_t(1) << 32))
     return b.error("too many features or leaves for tree nodes");
+  int64_t largest = 0;  // nodes of the largest tree
   for (int64_t t = 0; t < n_trees; ++t) {
     const int64_t start = roots[t];
     const int64_t end = t + 1 < n_trees ? roots[t + 1] : n_nodes;
+    largest = std::max(largest, end - start);
     if (start < 0 || end <= start || end > n_nodes)
       return b.error("tree " + std::to_string(t) + ": root offsets must increase within the " +
                      "node array");
@@ -683,7 +685,8 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
   }
   *has_cat = (seen & trees::kCategorical) != 0;
   *has_missing = (seen & trees::kMissingMask) != 0;
-  *lanes_ok = !*has_cat;
+  // The AVX2 walk addresses a node's words as 32-bit lane offsets (3 words per Node32 record)
+  *lanes_ok = !*has_cat && largest <= INT32_MAX / 3;
   // the "zero" rules (values 2 and 3) have the field's high bit; "none"/"NaN" do not
   *has_zero = (seen & (2u << trees::kMissingShift)) != 0;
   return Status::OK();
@@ -780,6 +783,11 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
     e->targets = targets->as<int32_t>();
   }
   MLE_RETURN_IF_ERROR(b.tensor("base", DType::kF64, {n_out}, &base, true));
+  // Every output column is backed by the file: by a base value, or by a tree adding to it.
+  if (targets && !base && n_out > roots->shape[0])
+    return b.error("n_outputs is " + std::to_string(n_out) + " but there are only " +
+                   std::to_string(roots->shape[0]) + " trees and no base: some output " +
+                   "columns would come from no stored number");
   if (nodes->shape[0] > (int64_t(1) << 31)) return b.error("too many nodes");
   if (reinterpret_cast<uintptr_t>(nodes->data) % (e->wide ? 8 : 4) != 0)
     return b.error("node records are not aligned to their threshold size");
