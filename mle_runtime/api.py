@@ -459,8 +459,12 @@ def _load_value(data, mmap_mode, n_threads, allow_pickle, filename, budget):
                          allow_pickle=allow_pickle, filename=filename, budget=budget)
 
 
-def inspect_model(filename, *, public_key=None, encryption_key=None):
-    """Describes an .mle file without building its execution plan.
+def inspect_model(filename, *, public_key=None, encryption_key=None, verify=False):
+    """Describes an .mle file without building its execution plan (unless ``verify``).
+
+    A file is described as what :func:`load` makes of it: a file that :func:`load` refuses
+    (such as a model file that also carries envelope or value-file sections) raises
+    :class:`~mle_runtime.FormatError` here too.
 
     Parameters
     ----------
@@ -470,18 +474,32 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
         :class:`~mle_runtime.SignatureError` is raised).
     encryption_key : bytes or str, optional
         Decrypt an encrypted file to report its full metadata.
+    verify : bool, default False
+        Also check every byte as :func:`load` would: every section's checksum (by default
+        only the described sections' are checked, and large files are mapped so that tensor
+        data is not read), the restored inner file of an envelope, and each model's graph
+        against the native loader's rules (the plan is built, then released). A failure
+        raises :class:`~mle_runtime.FormatError`. What could not be checked is listed in
+        ``verified["unchecked"]``: a signature without ``public_key``, an encrypted payload
+        without ``encryption_key``, the value tree of a value file (decoded only by
+        :func:`load`).
 
     Returns
     -------
     dict
-        ``format_version``, ``file_size``, ``sections``, ``mle_runtime_version``,
-        ``framework``, ``framework_version``, ``model_class``, ``estimator_type``,
-        ``created``, ``content_hash``, ``model_version``, ``parent``, ``user_metadata``,
-        ``compression``, ``encryption``, ``signature``, ``quantization``, ``graph`` (number of
-        features, outputs, op counts, tensor bytes; None while encrypted or for a stored
-        value), ``contents`` (for a stored value: its type, number of arrays, and the path
-        and class of each model and pickled object inside; None otherwise) and the full
-        ``metadata`` dict. Keys without a value are None.
+        ``format_version``, ``file_size``, ``sections`` (each ``{"kind", "size"}``, with
+        ``kind`` the section's name; a section of a kind this version does not know, which
+        readers skip, is ``{"kind": <number>, "size", "unknown": True, "optional": True}``),
+        ``mle_runtime_version``, ``framework``, ``framework_version``, ``model_class``,
+        ``estimator_type``, ``created``, ``content_hash``, ``model_version``, ``parent``,
+        ``user_metadata``, ``compression``, ``encryption``, ``signature``, ``quantization``,
+        ``graph`` (number of features, outputs, op counts, tensor bytes; None while
+        encrypted or for a stored value), ``contents`` (for a stored value: its type, number
+        of arrays, and the path and class of each model and pickled object inside; None
+        otherwise), ``verified`` (None unless ``verify``; then ``{"checksums": True,
+        "models": <number of model graphs validated>, "signature": True | None,
+        "unchecked": [<what could not be checked, and why>]}``) and the full ``metadata``
+        dict. Keys without a value are None.
     """
     from mle_runtime.format import container, crypto, envelope
 
@@ -501,8 +519,8 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
     else:
         raise TypeError(f"expected a path, bytes or a binary file object, got "
                         f"{type(filename).__name__}")
-    c = container.parse(data, verify=(L.SECTION_META, L.SECTION_GRAPH, L.SECTION_ENVELOPE,
-                                      L.SECTION_SIGNATURE))
+    c = container.parse(data, verify=True if verify else (
+        L.SECTION_META, L.SECTION_GRAPH, L.SECTION_ENVELOPE, L.SECTION_SIGNATURE))
     sig = crypto.signature_info(c)
     if sig is not None:
         sig["verified"] = False
@@ -520,8 +538,7 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
     out = {
         "format_version": c.version,
         "file_size": len(data),
-        "sections": [{"kind": s.name() if s.name() != "unknown" else s.kind, "size": s.size}
-                     for s in c.sections],
+        "sections": [_section_summary(s) for s in c.sections],
     }
     out.update(_described(meta))
     out["compression"] = env.get("compression") if env else None
@@ -534,8 +551,54 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
     out["contents"] = contents if isinstance(contents, dict) else None
     graph = inner.json(L.SECTION_GRAPH) if inner.find(L.SECTION_GRAPH) else None
     out["graph"] = _graph_summary(graph, inner) if graph is not None else None
+    out["verified"] = _verified(c, inner, sig) if verify else None
     out["metadata"] = meta
     return out
+
+
+def _section_summary(s):
+    if s.name() != "unknown":
+        return {"kind": s.name(), "size": s.size}
+    # container.parse refuses unknown kinds without the optional flag
+    return {"kind": s.kind, "size": s.size, "unknown": True, "optional": True}
+
+
+def _verified(c, inner, sig):
+    """``inspect_model(verify=True)``'s report on the parsed file ``c`` (every checksum
+    verified) and ``inner`` (``c``, or the envelope's restored inner file): validates each
+    model's graph with the native loader; raises FormatError on the first failure."""
+    from mle_runtime.format import container, values
+
+    signature = True if sig is not None and sig["verified"] else None
+    unchecked = []
+    if sig is not None and not sig["verified"]:
+        unchecked.append("signature: no public key given (the signer cannot be verified)")
+    if inner is c and c.find(L.SECTION_ENVELOPE) is not None:
+        unchecked.append("payload: encrypted, no key given (its authentication tag and the "
+                         "inner file are checked only with the key)")
+        return {"checksums": True, "models": 0, "signature": signature,
+                "unchecked": unchecked}
+    models = 0
+    if values.is_value_file(inner):
+        for s in inner.sections:
+            if s.kind == L.SECTION_MODEL:
+                try:
+                    container.parse(inner.payload(s))
+                    reader.open_bytes(inner.payload(s))
+                except FormatError as e:
+                    raise FormatError(f"model section {s.index}: {e}") from None
+                models += 1
+        unchecked.append("value tree: decoded only by load (arrays and objects are not "
+                         "rebuilt here)")
+    else:
+        try:
+            reader.open_bytes(inner.data)
+        except FormatError as e:
+            where = "the model inside the envelope" if inner is not c else "the model"
+            raise FormatError(f"{where} is invalid: {e}") from None
+        models = 1
+    return {"checksums": True, "models": models, "signature": signature,
+            "unchecked": unchecked}
 
 
 def _described(meta):
