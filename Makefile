@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 export MAKEFLAGS := -j2
 
-.PHONY: install build test demo bench asv clean
+.PHONY: install build test wheel-smoke demo bench asv clean
 
 # Editable install with the test/benchmark dependencies; compiles the C++ core in place.
 install:
@@ -15,6 +15,19 @@ build:
 
 test: install
 	$(PYTHON) -m pytest -q tests
+
+# What users get: builds a wheel, installs it (not editable) into a fresh virtual environment
+# (numpy comes from the package index or pip's cache) and runs .ci/wheel_smoke.py there, from a
+# directory outside the checkout: every console script, load + predict, the README's first
+# example. The models are made here first, since the fresh environment has no scikit-learn.
+wheel-smoke:
+	rm -f dist/mle_runtime-*.whl
+	$(PIP) wheel -q --no-deps --no-build-isolation -w dist .
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install -q --disable-pip-version-check dist/mle_runtime-*.whl; \
+	$(PYTHON) .ci/wheel_smoke.py make "$$tmp/files"; \
+	cd "$$tmp/files" && "$$tmp/venv/bin/python" "$(CURDIR)/.ci/wheel_smoke.py" check .
 
 demo: install
 	$(PYTHON) examples/compare.py
