@@ -163,17 +163,44 @@ def _check_allow_pickle(allow_pickle):
 
 
 def _write(data, filename, is_path, sign_with):
-    from mle_runtime.format import writer
-
     if sign_with is not None:
         from mle_runtime.format import crypto
 
         data = crypto.sign_file_bytes(data, sign_with)
     if is_path:
-        writer.write_atomic(filename, data)
+        _write_path(os.fspath(filename), data)
         return [os.fspath(filename)]
     filename.write(data)
     return None
+
+
+def _write_path(path, data):
+    """``writer.write_atomic`` with errors that name ``path`` (not the temporary file next to
+    it) and say what to do; the exception keeps its class (FileNotFoundError, PermissionError,
+    ...) and errno, and chains the original."""
+    import errno
+
+    from mle_runtime.format import writer
+
+    try:
+        writer.write_atomic(path, data)
+    except OSError as e:
+        if e.errno is None:
+            raise
+        directory = os.path.dirname(os.path.abspath(path))
+        if e.errno == errno.ENOENT and not os.path.isdir(directory):
+            why = (f"cannot write the file: the directory {directory} does not exist; "
+                   "create it first (os.makedirs)")
+        elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = (f"cannot write the file: {e.strerror.lower()} in {directory} (dump "
+                   "writes a temporary file there and renames it over the file, so the "
+                   "directory must be writable); any previous file is unchanged")
+        elif e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            why = (f"cannot write the file ({len(data)} bytes): {e.strerror.lower()}; "
+                   "any previous file is unchanged and no partial file is left")
+        else:
+            why = f"cannot write the file: {e.strerror}; any previous file is unchanged"
+        raise type(e)(e.errno, why, path) from e
 
 
 def _encode_value(value, allow_pickle, protocol, extra):
@@ -650,13 +677,13 @@ def sign_file(filename, private_key, output=None):
     The signed file replaces ``filename`` atomically (or is written to ``output``); an
     existing signature is replaced. Returns the key's fingerprint (``"sha256:..."``).
     """
-    from mle_runtime.format import crypto, writer
+    from mle_runtime.format import crypto
 
     key = crypto.load_private_key(private_key)
     with open(filename, "rb") as f:
         data = f.read()
-    writer.write_atomic(output if output is not None else filename,
-                        crypto.sign_file_bytes(data, key))
+    _write_path(os.fspath(output if output is not None else filename),
+                crypto.sign_file_bytes(data, key))
     return crypto.fingerprint(key.public_key())
 
 
