@@ -506,10 +506,11 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
         only the described sections' are checked, and large files are mapped so that tensor
         data is not read), the restored inner file of an envelope, and each model's graph
         against the native loader's rules (the plan is built, then released). A failure
-        raises :class:`~mle_runtime.FormatError`. What could not be checked is listed in
-        ``verified["unchecked"]``: a signature without ``public_key``, an encrypted payload
-        without ``encryption_key``, the value tree of a value file (decoded only by
-        :func:`load`).
+        raises :class:`~mle_runtime.FormatError`. A stored value is decoded as
+        :func:`load` decodes it (within the same budget), unless it holds pickled objects.
+        What could not be checked is listed in ``verified["unchecked"]``: a signature
+        without ``public_key``, an encrypted payload without ``encryption_key``, a value
+        with pickled objects.
 
     Returns
     -------
@@ -525,7 +526,7 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
         of arrays, and the path and class of each model and pickled object inside; None
         otherwise), ``verified`` (None unless ``verify``; then ``{"checksums": True,
         "models": <number of model graphs validated>, "signature": True | None,
-        "unchecked": [<what could not be checked, and why>]}``) and the full ``metadata``
+        "value": True | None, "unchecked": [<what could not be checked, and why>]}``) and the full ``metadata``
         dict. Keys without a value are None.
     """
     from mle_runtime.format import container, crypto, envelope
@@ -594,7 +595,7 @@ def _verified(c, inner, sig):
     """``inspect_model(verify=True)``'s report on the parsed file ``c`` (every checksum
     verified) and ``inner`` (``c``, or the envelope's restored inner file): validates each
     model's graph with the native loader; raises FormatError on the first failure."""
-    from mle_runtime.format import container, values
+    from mle_runtime.format import values
 
     signature = True if sig is not None and sig["verified"] else None
     unchecked = []
@@ -604,19 +605,23 @@ def _verified(c, inner, sig):
         unchecked.append("payload: encrypted, no key given (its authentication tag and the "
                          "inner file are checked only with the key)")
         return {"checksums": True, "models": 0, "signature": signature,
-                "unchecked": unchecked}
+                "value": None, "unchecked": unchecked}
     models = 0
+    value = None
     if values.is_value_file(inner):
         for s in inner.sections:
             if s.kind == L.SECTION_MODEL:
                 try:
-                    container.parse(inner.payload(s))
-                    reader.open_bytes(inner.payload(s))
+                    reader.open_bytes(inner.payload(s))  # a plain file: checksums and graph
                 except FormatError as e:
                     raise FormatError(f"model section {s.index}: {e}") from None
                 models += 1
-        unchecked.append("value tree: decoded only by load (arrays and objects are not "
-                         "rebuilt here)")
+        if inner.find(L.SECTION_PICKLE) is not None:
+            unchecked.append("value: it holds pickled objects, which only "
+                             "load(..., allow_pickle=True) rebuilds")
+        else:
+            values.decode(inner)  # rebuilt as load rebuilds it, then dropped
+            value = True
     else:
         try:
             reader.open_bytes(inner.data)
@@ -624,7 +629,7 @@ def _verified(c, inner, sig):
             where = "the model inside the envelope" if inner is not c else "the model"
             raise FormatError(f"{where} is invalid: {e}") from None
         models = 1
-    return {"checksums": True, "models": models, "signature": signature,
+    return {"checksums": True, "models": models, "signature": signature, "value": value,
             "unchecked": unchecked}
 
 

@@ -108,6 +108,8 @@ def render(info):
         if v.get("models"):
             checked.append("the model's graph" if v["models"] == 1 else
                            f"{v['models']} models' graphs")
+        if v.get("value"):
+            checked.append("the stored value")
         if v.get("signature"):
             checked.append("the signature")
         row("verified", "OK: " + ", ".join(checked))

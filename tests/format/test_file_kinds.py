@@ -155,3 +155,26 @@ def test_verify_checks_the_inner_file_of_an_envelope(tmp_path):
         mle.inspect_model(data, verify=True)
     with pytest.raises(mle.FormatError, match="checksum mismatch"):
         mle.load(io.BytesIO(data))
+
+
+def test_verify_decodes_a_stored_value_as_load_does():
+    """A value section with valid checksums but a malformed tree: load refuses it, and so does
+    verify (a description alone does not decode the tree)."""
+    c = container.parse(value_bytes())
+    bad = container.repack(c, replace={L.SECTION_VALUE: b'{"root":["moon",1]}'})
+    with pytest.raises(mle.FormatError, match="value section") as from_load:
+        mle.load(io.BytesIO(bad))
+    with pytest.raises(mle.FormatError) as from_verify:
+        mle.inspect_model(bad, verify=True)
+    assert str(from_verify.value) == str(from_load.value)
+    assert mle.inspect_model(bad)["verified"] is None
+    good = mle.inspect_model(value_bytes(), verify=True)["verified"]
+    assert good == {"checksums": True, "models": 1, "signature": None, "value": True,
+                    "unchecked": []}
+
+
+def test_verify_says_what_it_could_not_check():
+    buf = io.BytesIO()
+    mle.dump({"f": print}, buf, allow_pickle=True)  # a builtin function: pickled
+    v = mle.inspect_model(buf.getvalue(), verify=True)["verified"]
+    assert v["value"] is None and any("allow_pickle=True" in u for u in v["unchecked"])
