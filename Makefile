@@ -23,6 +23,8 @@ test: install
 # load + predict, the README's first example. The models are made here first, since the fresh
 # environment has no scikit-learn. The wheel is left in dist/.
 wheel-smoke:
+	@git rev-parse --is-inside-work-tree >/dev/null || \
+	    { echo "wheel-smoke copies the files git tracks: run it in a git checkout"; exit 1; }
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; mkdir "$$tmp/src"; \
 	git ls-files -z --cached --others --exclude-standard | \
 	    tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$$tmp/src"; \

@@ -82,6 +82,10 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     ValueError
         The value has a reference cycle, nests more than 200 levels deep, or an option is
         invalid.
+    OSError
+        The file cannot be written (``FileNotFoundError`` for a missing directory,
+        ``PermissionError`` for a read-only one, ``ENOSPC`` for a full disk, ...); the error
+        names ``filename``, and any previous file there is unchanged.
 
     Notes
     -----
@@ -188,18 +192,19 @@ def _write_path(path, data):
         if e.errno is None:
             raise
         directory = os.path.dirname(os.path.abspath(path))
+        reason = (e.strerror or os.strerror(e.errno)).lower()
         if e.errno == errno.ENOENT and not os.path.isdir(directory):
             why = (f"cannot write the file: the directory {directory} does not exist; "
                    "create it first (os.makedirs)")
         elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            why = (f"cannot write the file: {e.strerror.lower()} in {directory} (dump "
+            why = (f"cannot write the file: {reason} in {directory} (dump "
                    "writes a temporary file there and renames it over the file, so the "
                    "directory must be writable); any previous file is unchanged")
         elif e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            why = (f"cannot write the file ({len(data)} bytes): {e.strerror.lower()}; "
+            why = (f"cannot write the file ({len(data)} bytes): {reason}; "
                    "any previous file is unchanged and no partial file is left")
         else:
-            why = f"cannot write the file: {e.strerror}; any previous file is unchanged"
+            why = f"cannot write the file: {reason}; any previous file is unchanged"
         raise type(e)(e.errno, why, path) from e
 
 
