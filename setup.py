@@ -4,7 +4,7 @@ extension module ``mle_runtime._native``; ``compat/`` is installed as ``mle_runt
 import glob
 import os
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from Cython.Build import cythonize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,16 +35,18 @@ extension = Extension(
     extra_link_args=["-pthread"],
 )
 
+
+def packages():
+    """Every package in the source tree: mle_runtime and its subpackages, and compat/ (with
+    any subpackage) installed as mle_runtime.compat. tests/test_packaging.py checks this
+    against the directories, so no subpackage can be left out of a wheel."""
+    compat = ["mle_runtime.compat"] + ["mle_runtime.compat." + p for p in
+                                       find_packages(where=os.path.join(HERE, "compat"))]
+    return find_packages(where=HERE, include=["mle_runtime", "mle_runtime.*"]) + compat
+
+
 setup(
-    packages=[
-        "mle_runtime",
-        "mle_runtime.format",
-        "mle_runtime.ir",
-        "mle_runtime.exporters",
-        "mle_runtime.exporters.sklearn",
-        "mle_runtime.runtime",
-        "mle_runtime.compat",
-    ],
+    packages=packages(),
     package_dir={"mle_runtime.compat": "compat"},
     ext_modules=cythonize(
         [extension],

@@ -86,6 +86,10 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         ``compress`` asks for zstd without the ``zstandard`` package, or ``sign_with`` /
         ``encryption_key`` are given without ``cryptography``; the message names the extra to
         install (``mle_runtime[compression]``, ``mle_runtime[security]``). Nothing is written.
+    OSError
+        The file cannot be written (``FileNotFoundError`` for a missing directory,
+        ``PermissionError`` for a read-only one, ``ENOSPC`` for a full disk, ...); the error
+        names ``filename``, and any previous file there is unchanged.
 
     Notes
     -----
@@ -173,17 +177,45 @@ def _check_allow_pickle(allow_pickle):
 
 
 def _write(data, filename, is_path, sign_with):
-    from mle_runtime.format import writer
-
     if sign_with is not None:
         from mle_runtime.format import crypto
 
         data = crypto.sign_file_bytes(data, sign_with)
     if is_path:
-        writer.write_atomic(filename, data)
+        _write_path(os.fspath(filename), data)
         return [os.fspath(filename)]
     filename.write(data)
     return None
+
+
+def _write_path(path, data):
+    """``writer.write_atomic`` with errors that name ``path`` (not the temporary file next to
+    it) and say what to do; the exception keeps its class (FileNotFoundError, PermissionError,
+    ...) and errno, and chains the original."""
+    import errno
+
+    from mle_runtime.format import writer
+
+    try:
+        writer.write_atomic(path, data)
+    except OSError as e:
+        if e.errno is None:
+            raise
+        directory = os.path.dirname(os.path.abspath(path))
+        reason = (e.strerror or os.strerror(e.errno)).lower()
+        if e.errno == errno.ENOENT and not os.path.isdir(directory):
+            why = (f"cannot write the file: the directory {directory} does not exist; "
+                   "create it first (os.makedirs)")
+        elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = (f"cannot write the file: {reason} in {directory} (dump "
+                   "writes a temporary file there and renames it over the file, so the "
+                   "directory must be writable); any previous file is unchanged")
+        elif e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            why = (f"cannot write the file ({len(data)} bytes): {reason}; "
+                   "any previous file is unchanged and no partial file is left")
+        else:
+            why = f"cannot write the file: {reason}; any previous file is unchanged"
+        raise type(e)(e.errno, why, path) from e
 
 
 def _encode_value(value, allow_pickle, protocol, extra):
@@ -469,8 +501,12 @@ def _load_value(data, mmap_mode, n_threads, allow_pickle, filename, budget):
                          allow_pickle=allow_pickle, filename=filename, budget=budget)
 
 
-def inspect_model(filename, *, public_key=None, encryption_key=None):
-    """Describes an .mle file without building its execution plan.
+def inspect_model(filename, *, public_key=None, encryption_key=None, verify=False):
+    """Describes an .mle file without building its execution plan (unless ``verify``).
+
+    A file is described as what :func:`load` makes of it: a file that :func:`load` refuses
+    (such as a model file that also carries envelope or value-file sections) raises
+    :class:`~mle_runtime.FormatError` here too.
 
     Parameters
     ----------
@@ -480,18 +516,33 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
         :class:`~mle_runtime.SignatureError` is raised).
     encryption_key : bytes or str, optional
         Decrypt an encrypted file to report its full metadata.
+    verify : bool, default False
+        Also check every byte as :func:`load` would: every section's checksum (by default
+        only the described sections' are checked, and large files are mapped so that tensor
+        data is not read), the restored inner file of an envelope, and each model's graph
+        against the native loader's rules (the plan is built, then released). A failure
+        raises :class:`~mle_runtime.FormatError`. A stored value is decoded as
+        :func:`load` decodes it (within the same budget), unless it holds pickled objects.
+        What could not be checked is listed in ``verified["unchecked"]``: a signature
+        without ``public_key``, an encrypted payload without ``encryption_key``, a value
+        with pickled objects.
 
     Returns
     -------
     dict
-        ``format_version``, ``file_size``, ``sections``, ``mle_runtime_version``,
-        ``framework``, ``framework_version``, ``model_class``, ``estimator_type``,
-        ``created``, ``content_hash``, ``model_version``, ``parent``, ``user_metadata``,
-        ``compression``, ``encryption``, ``signature``, ``quantization``, ``graph`` (number of
-        features, outputs, op counts, tensor bytes; None while encrypted or for a stored
-        value), ``contents`` (for a stored value: its type, number of arrays, and the path
-        and class of each model and pickled object inside; None otherwise) and the full
-        ``metadata`` dict. Keys without a value are None.
+        ``format_version``, ``file_size``, ``sections`` (each ``{"kind", "size"}``, with
+        ``kind`` the section's name; a section of a kind this version does not know, which
+        readers skip, is ``{"kind": <number>, "size", "unknown": True, "optional": True}``),
+        ``mle_runtime_version``, ``framework``, ``framework_version``, ``model_class``,
+        ``estimator_type``, ``created``, ``content_hash``, ``model_version``, ``parent``,
+        ``user_metadata``, ``compression``, ``encryption``, ``signature``, ``quantization``,
+        ``graph`` (number of features, outputs, op counts, tensor bytes; None while
+        encrypted or for a stored value), ``contents`` (for a stored value: its type, number
+        of arrays, and the path and class of each model and pickled object inside; None
+        otherwise), ``verified`` (None unless ``verify``; then ``{"checksums": True,
+        "models": <number of model graphs validated>, "signature": True | None,
+        "value": True | None, "unchecked": [<what could not be checked, and why>]}``) and the full ``metadata``
+        dict. Keys without a value are None.
     """
     from mle_runtime.format import container, crypto, envelope
 
@@ -511,8 +562,8 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
     else:
         raise TypeError(f"expected a path, bytes or a binary file object, got "
                         f"{type(filename).__name__}")
-    c = container.parse(data, verify=(L.SECTION_META, L.SECTION_GRAPH, L.SECTION_ENVELOPE,
-                                      L.SECTION_SIGNATURE))
+    c = container.parse(data, verify=True if verify else (
+        L.SECTION_META, L.SECTION_GRAPH, L.SECTION_ENVELOPE, L.SECTION_SIGNATURE))
     sig = crypto.signature_info(c)
     if sig is not None:
         sig["verified"] = False
@@ -530,8 +581,7 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
     out = {
         "format_version": c.version,
         "file_size": len(data),
-        "sections": [{"kind": s.name() if s.name() != "unknown" else s.kind, "size": s.size}
-                     for s in c.sections],
+        "sections": [_section_summary(s) for s in c.sections],
     }
     out.update(_described(meta))
     out["compression"] = env.get("compression") if env else None
@@ -544,8 +594,58 @@ def inspect_model(filename, *, public_key=None, encryption_key=None):
     out["contents"] = contents if isinstance(contents, dict) else None
     graph = inner.json(L.SECTION_GRAPH) if inner.find(L.SECTION_GRAPH) else None
     out["graph"] = _graph_summary(graph, inner) if graph is not None else None
+    out["verified"] = _verified(c, inner, sig) if verify else None
     out["metadata"] = meta
     return out
+
+
+def _section_summary(s):
+    if s.name() != "unknown":
+        return {"kind": s.name(), "size": s.size}
+    # container.parse refuses unknown kinds without the optional flag
+    return {"kind": s.kind, "size": s.size, "unknown": True, "optional": True}
+
+
+def _verified(c, inner, sig):
+    """``inspect_model(verify=True)``'s report on the parsed file ``c`` (every checksum
+    verified) and ``inner`` (``c``, or the envelope's restored inner file): validates each
+    model's graph with the native loader; raises FormatError on the first failure."""
+    from mle_runtime.format import values
+
+    signature = True if sig is not None and sig["verified"] else None
+    unchecked = []
+    if sig is not None and not sig["verified"]:
+        unchecked.append("signature: no public key given (the signer cannot be verified)")
+    if inner is c and c.find(L.SECTION_ENVELOPE) is not None:
+        unchecked.append("payload: encrypted, no key given (its authentication tag and the "
+                         "inner file are checked only with the key)")
+        return {"checksums": True, "models": 0, "signature": signature,
+                "value": None, "unchecked": unchecked}
+    models = 0
+    value = None
+    if values.is_value_file(inner):
+        for s in inner.sections:
+            if s.kind == L.SECTION_MODEL:
+                try:
+                    reader.open_bytes(inner.payload(s))  # a plain file: checksums and graph
+                except FormatError as e:
+                    raise FormatError(f"model section {s.index}: {e}") from None
+                models += 1
+        if inner.find(L.SECTION_PICKLE) is not None:
+            unchecked.append("value: it holds pickled objects, which only "
+                             "load(..., allow_pickle=True) rebuilds")
+        else:
+            values.decode(inner)  # rebuilt as load rebuilds it, then dropped
+            value = True
+    else:
+        try:
+            reader.open_bytes(inner.data)
+        except FormatError as e:
+            where = "the model inside the envelope" if inner is not c else "the model"
+            raise FormatError(f"{where} is invalid: {e}") from None
+        models = 1
+    return {"checksums": True, "models": models, "signature": signature, "value": value,
+            "unchecked": unchecked}
 
 
 def _described(meta):
@@ -597,13 +697,13 @@ def sign_file(filename, private_key, output=None):
     The signed file replaces ``filename`` atomically (or is written to ``output``); an
     existing signature is replaced. Returns the key's fingerprint (``"sha256:..."``).
     """
-    from mle_runtime.format import crypto, writer
+    from mle_runtime.format import crypto
 
     key = crypto.load_private_key(private_key)
     with open(filename, "rb") as f:
         data = f.read()
-    writer.write_atomic(output if output is not None else filename,
-                        crypto.sign_file_bytes(data, key))
+    _write_path(os.fspath(output if output is not None else filename),
+                crypto.sign_file_bytes(data, key))
     return crypto.fingerprint(key.public_key())
 
 

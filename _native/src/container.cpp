@@ -145,6 +145,14 @@ const char* kind_name(uint32_t kind) {
   }
 }
 
+// Kinds of envelopes (4, 5) and value files (7, 8, 9), read by the Python layer only
+// (mle_runtime/format/layout.py). A file carrying one is not a model file, whatever the
+// section's flags: running its graph here would run something other than what the Python
+// layer and inspection describe.
+bool is_envelope_or_value_kind(uint32_t kind) {
+  return kind == 4 || kind == 5 || kind == 7 || kind == 8 || kind == 9;
+}
+
 bool looks_like_pickle(const uint8_t* d, size_t n) {
   if (n >= 2 && d[0] == 0x80 && d[1] >= 2 && d[1] <= 5) return true;  // pickle protocol 2..5
   return false;
@@ -259,6 +267,11 @@ Status parse_container(const uint8_t* data, size_t size, Container* out) {
         out->data_index = static_cast<int>(i);
         break;
       default:
+        if (is_envelope_or_value_kind(e.kind) && (e.flags & kSectionOptional))
+          return Status::Format(where() + ": kind " + std::to_string(e.kind) +
+                                " is a section of envelopes or value files, which a model file "
+                                "cannot carry (its optional flag does not change that); the "
+                                "file is damaged or crafted");
         if (!(e.flags & kSectionOptional))
           return Status::Format(where() + ": required section of unknown kind " +
                                 std::to_string(e.kind) + "; upgrade mle_runtime");

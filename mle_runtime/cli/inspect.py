@@ -1,4 +1,6 @@
-"""``mle-inspect model.mle [--json]``: describes an .mle file without loading the model."""
+"""``mle-inspect model.mle [--json] [--no-verify]``: describes an .mle file and, unless
+``--no-verify``, checks every byte as loading would (every checksum, the model's graph, the
+signature with ``--public-key``); exits 1 on any failure."""
 
 import argparse
 import json
@@ -11,8 +13,18 @@ def parser():
     p = argparse.ArgumentParser(
         prog="mle-inspect",
         description="Describe an .mle file (versions, model class, content hash, metadata, "
-                    "compression, encryption, signature) without building the model.")
+                    "compression, encryption, signature, sections). By default it also "
+                    "verifies the file as loading would (every section's checksum, the "
+                    "restored inner file of a compressed or encrypted one, each model's "
+                    "graph, and the signature when --public-key is given) and exits with "
+                    "status 1 if anything fails.")
     p.add_argument("model", help="the .mle file")
+    p.add_argument("--verify", dest="verify", action="store_true", default=True,
+                   help="verify every checksum, the model's graph and (with --public-key) the "
+                        "signature; exit 1 on failure (the default)")
+    p.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="only describe: check the checksums of the described sections, "
+                        "not the tensor data (faster for large files)")
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
     p.add_argument("--public-key", metavar="KEY",
                    help="verify the signature with this Ed25519 public key (exit 1 if invalid)")
@@ -39,6 +51,7 @@ def render(info):
     row("file", info.get("path"))
     row("size", _size(info["file_size"]))
     row("format version", info["format_version"])
+    row("sections", ", ".join(_section(s) for s in info.get("sections") or []))
     contents = info.get("contents")
     row("value" if contents else "model", info.get("summary") or info.get("model_class"))
     if isinstance(contents, dict):
@@ -89,7 +102,28 @@ def render(info):
     user = info.get("user_metadata")
     if user is not None:
         row("user metadata", json.dumps(user, ensure_ascii=False))
+    v = info.get("verified")
+    if v:
+        checked = ["every checksum"]
+        if v.get("models"):
+            checked.append("the model's graph" if v["models"] == 1 else
+                           f"{v['models']} models' graphs")
+        if v.get("value"):
+            checked.append("the stored value")
+        if v.get("signature"):
+            checked.append("the signature")
+        row("verified", "OK: " + ", ".join(checked))
+        for note in v.get("unchecked") or []:
+            lines.append(f"  not checked: {note}")
+    else:
+        row("verified", "no (--no-verify)")
     return "\n".join(lines)
+
+
+def _section(s):
+    if s.get("unknown"):
+        return f"unknown kind {s['kind']} ({_size(s['size'])}, optional: skipped)"
+    return f"{s['kind']} ({_size(s['size'])})"
 
 
 def main(argv=None):
@@ -99,7 +133,8 @@ def main(argv=None):
         import mle_runtime as mle
 
         key = read_encryption_key(args)
-        info = mle.inspect_model(args.model, public_key=args.public_key, encryption_key=key)
+        info = mle.inspect_model(args.model, public_key=args.public_key, encryption_key=key,
+                                 verify=args.verify)
         info = {"path": args.model, **info}
         if args.json:
             print(json.dumps(info, indent=2, ensure_ascii=False))

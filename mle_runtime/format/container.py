@@ -21,6 +21,12 @@ KNOWN_KINDS = {L.SECTION_META: "metadata", L.SECTION_GRAPH: "graph",
                L.SECTION_PAYLOAD: "payload", L.SECTION_SIGNATURE: "signature",
                L.SECTION_VALUE: "value", L.SECTION_MODEL: "model", L.SECTION_PICKLE: "pickle"}
 _REPEATABLE = {L.SECTION_MODEL}
+# The kinds that make a file an envelope (16.2) or a value file (17.1). A file with a graph
+# section is a model file, which the native loader runs as such; it must hold none of them
+# (whatever their flags), or what inspection and the Python layer describe would differ from
+# what runs.
+ENVELOPE_KINDS = (L.SECTION_ENVELOPE, L.SECTION_PAYLOAD)
+VALUE_KINDS = (L.SECTION_VALUE, L.SECTION_MODEL, L.SECTION_PICKLE)
 _CAPS = {L.SECTION_META: L.MAX_META_JSON, L.SECTION_GRAPH: L.MAX_GRAPH_JSON,
          L.SECTION_ENVELOPE: L.MAX_ENVELOPE_JSON, L.SECTION_SIGNATURE: L.SIGNATURE_SIZE,
          L.SECTION_VALUE: L.MAX_VALUE_JSON}
@@ -178,7 +184,31 @@ def parse(data, verify=True):
         sections.append(Section(i, kind, sflags, offset, size, crc))
     if L.SECTION_META not in seen:
         raise FormatError("file has no metadata section")
+    _check_one_kind_of_file(seen)
     return Container(data, major, minor, flags, sections)
+
+
+def _check_one_kind_of_file(seen):
+    """Refuses a file that mixes the sections of a model file (graph), an envelope (envelope,
+    payload) and a value file (value, model, pickle): each reader would see a different file."""
+    def names(kinds):
+        return ", ".join(KNOWN_KINDS[k] for k in kinds)
+
+    if L.SECTION_GRAPH in seen:
+        extra = [k for k in ENVELOPE_KINDS + VALUE_KINDS if k in seen]
+        if extra:
+            raise FormatError(
+                f"the file has a graph section (a model file) and also {names(extra)} "
+                f"section(s), which only envelopes and value files have; a model file with "
+                "them is damaged or crafted (the native loader would run its graph while the "
+                "other sections describe something else). Re-save the model with "
+                "mle_runtime.dump")
+    elif any(k in seen for k in ENVELOPE_KINDS) and any(k in seen for k in VALUE_KINDS):
+        extra = [k for k in ENVELOPE_KINDS + VALUE_KINDS if k in seen]
+        raise FormatError(
+            f"the file has both envelope and value-file sections ({names(extra)}); an "
+            "envelope holds its value file inside its payload, so this file is damaged or "
+            "crafted. Re-save the value with mle_runtime.dump")
 
 
 def repack(container, replace=None, drop=(), append=()):

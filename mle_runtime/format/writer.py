@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import stat
 import tempfile
 
 import numpy as np
@@ -119,28 +120,42 @@ def _default_mode():
     return 0o666 & ~mask
 
 
+# Temporary files of write_atomic: ".<name>.<random>.tmp" next to <name>.
+_TEMP_SUFFIX = ".tmp"
+_STALE_AFTER = 60.0  # seconds: an unlocked temporary file this old is left from a killed writer
+
+
+def _temp_prefix(path):
+    return "." + os.path.basename(path) + "."
+
+
 def write_atomic(path, data):
     """Writes ``data`` to ``path`` so that readers see either the old file or the new one.
 
-    The bytes go to a temporary file in the same directory, which is flushed, fsynced and then
-    renamed over ``path``. On any failure the temporary file is removed and an existing file at
-    ``path`` is untouched.
+    The bytes go to a temporary file in the same directory (``.<name>.<random>.tmp``), which
+    is flushed, fsynced and then renamed over ``path``. On any failure the temporary file is
+    removed and an existing file at ``path`` is untouched. A writer killed before the rename
+    (SIGKILL, power loss) cannot remove its temporary file: the writer holds an exclusive
+    ``flock`` on it while it works, and the next write to the same ``path`` removes such files
+    once they are unlocked and over a minute old (a live writer's are always locked).
     """
+    import fcntl
+
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = _default_mode()
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when closed, after the rename
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            os.fchmod(f.fileno(), mode)
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -155,3 +170,40 @@ def write_atomic(path, data):
             os.close(dfd)
     except OSError:
         pass
+    _remove_stale_temps(directory, path)
+
+
+def _remove_stale_temps(directory, path):
+    """Removes the temporary files of earlier writes to ``path`` that were killed before
+    their rename: unlocked (their writer is gone) and older than ``_STALE_AFTER`` (so a
+    writer that has created its file but not yet locked it is never disturbed)."""
+    import fcntl
+    import time
+
+    prefix = _temp_prefix(path)
+    try:
+        names = [n for n in os.listdir(directory)
+                 if n.startswith(prefix) and n.endswith(_TEMP_SUFFIX)
+                 and len(n) == len(prefix) + 8 + len(_TEMP_SUFFIX)]  # mkstemp: 8 characters
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        full = os.path.join(directory, name)
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or now - st.st_mtime < _STALE_AFTER:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live writer holds it
+            os.unlink(full)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
