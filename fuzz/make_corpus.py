@@ -2,7 +2,8 @@
 
 ``OUT/load/``: plain model files of each family (scikit-learn linear models, a scaler
 pipeline, a tree and a forest, HistGradientBoosting, XGBoost, LightGBM, CatBoost; each tiny),
-value files (dicts, lists, tuples, sets, arrays, pandas objects, datetimes, models inside),
+value files (dicts, lists, tuples, sets, arrays, pandas objects, datetimes, models inside,
+objects shared through references),
 envelopes (compressed with each codec, encrypted with ``_common.AES_KEY``, quantised fp16 and
 int8), and signed files (signed with ``_common.SIGNING_SEED``).
 
@@ -163,6 +164,23 @@ def value_input(data):
     return tree + (b"\0" + bytes(c.payload(blob)) if blob is not None else b"")
 
 
+def reference_trees():
+    """``{name: value JSON}``: small value trees built from ``["ref", k]`` nodes, the shapes
+    through which flat JSON builds deep or wide objects (a chain of tuples each holding the
+    previous one, levels of tuples each naming the previous level several times), each
+    ending in a set that hashes them."""
+    import json
+
+    def tree(items):
+        n = len(items)
+        root = ["list"] + items + [["set", ["ref", n - 1]]]
+        return json.dumps({"root": root, "memo": n + 2}, separators=(",", ":")).encode()
+
+    chain = [["tuple"]] + [["tuple", ["ref", i]] for i in range(40)]
+    fan = [["tuple", 1, 2]] + [["tuple"] + [["ref", i]] * 4 for i in range(4)]
+    return {"refs_chain": tree(chain), "refs_fanout": tree(fan)}
+
+
 def write_corpus(out_dir):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -199,6 +217,11 @@ def write_corpus(out_dir):
     files["signed_value"] = dumped({"m": fitted["scaler"]}, sign_with=key)
     files["signed_zstd"] = dumped(forest, compress=3, sign_with=key)
     files["signed_aes"] = dumped(forest, encryption_key=_common.AES_KEY, sign_with=key)
+    from fuzz_values import value_file
+
+    refs = reference_trees()
+    for name, tree in refs.items():
+        files[f"value_{name}"] = value_file(tree)
     for name, data in files.items():
         with open(os.path.join(load_dir, name + ".mle"), "wb") as f:
             f.write(data)
