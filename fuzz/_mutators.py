@@ -3,8 +3,9 @@
 libFuzzer's byte mutations of a whole .mle file mostly break the section table or a checksum,
 so the loader refuses them at once. These mutators take the file apart instead: they change one
 section's payload (with libFuzzer's own mutation, or by editing its JSON), drop, duplicate or
-re-label sections, decompress an envelope's payload to mutate the file inside and compress it
-again, and pack everything back with valid offsets and checksums. ``mutate_bytes`` is
+re-label sections, decrypt (with the corpus's key) and decompress an envelope's payload to
+mutate the file inside and compress and encrypt it again, and pack everything back with valid
+offsets and checksums. ``mutate_bytes`` is
 ``atheris.Mutate`` (passed in, so this module works without atheris).
 """
 
@@ -145,33 +146,67 @@ _CODECS = {
 
 
 def _mutate_envelope(sections, i, rng, mutate_bytes):
-    """Mutates the file inside an unencrypted envelope's payload section ``i``: decompressed
-    (when compressed), mutated as a container, compressed again; ``inner_size`` follows
-    (mostly). False when the payload cannot be opened."""
+    """Mutates the file inside an envelope's payload section ``i``: decrypted (when encrypted
+    with the corpus's key), decompressed (when compressed), mutated as a container, then
+    compressed and encrypted again; ``inner_size`` follows (mostly). False when the payload
+    cannot be opened."""
     env_section = next((s for s in sections if s[0] == _ENVELOPE), None)
+    meta_section = next((s for s in sections if s[0] == _META), None)
     try:
         env = json.loads(env_section[2]) if env_section is not None else None
     except (UnicodeDecodeError, ValueError, RecursionError):
         env = None
-    if not isinstance(env, dict) or "encryption" in env:
+    if not isinstance(env, dict):
         return False
+    payload = sections[i][2]
+    enc = env.get("encryption")
+    if enc is not None:
+        try:
+            payload = _aes(enc, meta_section[2], env_section[2]).decrypt(
+                bytes.fromhex(enc["nonce"]), payload,
+                _aad(meta_section[2], env_section[2]))
+        except Exception:  # noqa: BLE001 - not our key, or already damaged
+            return False
     comp = env.get("compression")
     method = comp.get("method") if isinstance(comp, dict) else None
     codec = _CODECS.get(method) if method is not None else None
     if comp is not None and codec is None:
         return False
     try:
-        inner = codec[0](sections[i][2]) if codec else sections[i][2]
+        inner = codec[0](payload) if codec else payload
     except Exception:  # noqa: BLE001 - a payload the codec refuses: mutate it as bytes
         return False
     if len(inner) > _MAX_INNER:
         return False
     inner = mutate_container(inner, _MAX_INNER, rng, mutate_bytes)
-    sections[i][2] = codec[1](inner) if codec else inner
+    payload = codec[1](inner) if codec else inner
     if rng.random() < 0.9:
         env["inner_size"] = len(inner)
         env_section[2] = json.dumps(env, separators=(",", ":")).encode()
+    if enc is not None:
+        payload = _aes(enc, meta_section[2], env_section[2]).encrypt(
+            bytes.fromhex(enc["nonce"]), payload, _aad(meta_section[2], env_section[2]))
+    sections[i][2] = payload
     return True
+
+
+def _aes(enc, meta, env):
+    """AES-GCM with the corpus's key (``_common.AES_KEY``) for envelopes encrypted with a key
+    (not a passphrase)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    import _common
+
+    if not isinstance(enc, dict) or not isinstance(enc.get("kdf"), dict) or \
+            enc["kdf"].get("name") != "none":
+        raise ValueError("not encrypted with a key")
+    return AESGCM(_common.AES_KEY)
+
+
+def _aad(meta, env):
+    from mle_runtime.format import crypto
+
+    return crypto._aad(meta, env)
 
 
 def mutate_container(data, max_size, rng, mutate_bytes):
