@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 export MAKEFLAGS := -j2
 
-.PHONY: install build test wheel-smoke demo bench asv clean
+.PHONY: install build test wheel-smoke demo bench asv clean install-fuzz fuzz sanitize
 
 # Editable install with the test/benchmark dependencies; compiles the C++ core in place.
 install:
@@ -46,6 +46,40 @@ bench: install
 # asv against the installed package (see README).
 asv: install
 	cd asv_bench && asv machine --yes && asv run --python=same --quick --show-stderr
+
+# -- Fuzzing and the sanitizer build (docs/FUZZING.md) -------------------------------------
+# `make fuzz`: both atheris harnesses for FUZZ_TIME seconds each (the bounded CI run); the
+# corpus grows in build/fuzz/corpus, findings land in build/fuzz/artifacts and fail the target.
+# `make sanitize`: the native core built with ASan + UBSan into build/asan (installed into
+# build/asan/site, found first through PYTHONPATH; the in-place build is never touched), then
+# the fuzz corpus and the hostile-file suites replayed under it.
+FUZZ_TIME ?= 90
+FUZZ_ARGS ?=
+SAN_SITE := $(CURDIR)/build/asan/site
+SAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so):$$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONPATH=$(SAN_SITE) PYTHONSAFEPATH=1
+SANITIZE_TESTS ?= tests/format/test_mutation.py tests/format/test_values_mutation.py \
+	tests/format/test_envelope_mutation.py tests/format/test_reader_errors.py \
+	tests/format/test_values_pandas.py $(wildcard tests/native/test_*validation.py) \
+	tests/native/test_crc32c.py
+
+install-fuzz:
+	$(PIP) install -e ".[dev,fuzz]"
+
+fuzz: install-fuzz
+	$(PYTHON) fuzz/run.py --time $(FUZZ_TIME) $(FUZZ_ARGS)
+
+sanitize: install
+	MLE_SANITIZE=1 $(PIP) install -q --no-deps --no-build-isolation --upgrade \
+		--target $(SAN_SITE) .
+	$(SAN_ENV) $(PYTHON) fuzz/make_corpus.py build/fuzz/seeds
+	$(SAN_ENV) $(PYTHON) fuzz/replay.py --sanitized load build/fuzz/seeds/load \
+		$(wildcard build/fuzz/corpus/load)
+	$(SAN_ENV) $(PYTHON) fuzz/replay.py --sanitized values build/fuzz/seeds/values \
+		$(wildcard build/fuzz/corpus/values)
+	cd build/asan && $(SAN_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider \
+		--rootdir=../.. -c ../../pyproject.toml $(addprefix ../../,$(SANITIZE_TESTS))
 
 clean:
 	rm -rf build dist *.egg-info mle_runtime/*.so _native/mle_native.cpp .pytest_cache

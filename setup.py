@@ -44,10 +44,22 @@ def packages():
                                        find_packages(where=os.path.join(HERE, "compat"))]
     return find_packages(where=HERE, include=["mle_runtime", "mle_runtime.*"]) + compat
 
+# -- Sanitizer build (make sanitize, docs/FUZZING.md) ---------------------------------------
+# MLE_SANITIZE=1 compiles the native core with AddressSanitizer and UndefinedBehaviorSanitizer
+# (gcc), every undefined-behaviour report fatal, into build/asan so that the objects of the
+# normal in-place build are never reused or replaced. Load it with libasan preloaded.
+build_options = {}
+if os.environ.get("MLE_SANITIZE") == "1":
+    sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+    extension.extra_compile_args += sanitize + ["-fno-omit-frame-pointer", "-g", "-O1"]
+    extension.extra_link_args += sanitize
+    build_options = {"build": {"build_base": os.path.join("build", "asan")}}
+# -------------------------------------------------------------------------------------------
 
 setup(
     packages=packages(),
     package_dir={"mle_runtime.compat": "compat"},
+    options=build_options,
     ext_modules=cythonize(
         [extension],
         compiler_directives={"language_level": "3"},

@@ -1,0 +1,246 @@
+"""Writes the fuzzers' seed corpus: small files of every kind mle_runtime reads.
+
+``OUT/load/``: plain model files of each family (scikit-learn linear models, a scaler
+pipeline, a tree and a forest, HistGradientBoosting, XGBoost, LightGBM, CatBoost; each tiny),
+value files (dicts, lists, tuples, sets, arrays, pandas objects, datetimes, models inside,
+objects shared through references),
+envelopes (compressed with each codec, encrypted with ``_common.AES_KEY``, quantised fp16 and
+int8), and signed files (signed with ``_common.SIGNING_SEED``).
+
+``OUT/values/``: for each value file, its value section's JSON, a NUL byte and its tensor
+data, the input format of ``fuzz_values.py``.
+
+The corpus is generated, never committed: ``python fuzz/make_corpus.py build/fuzz/seeds``.
+Needs the ``dev`` extra (the frameworks, pandas, zstandard, cryptography).
+"""
+
+import argparse
+import datetime
+import decimal
+import io
+import os
+import sys
+import warnings
+from collections import Counter, OrderedDict
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also under PYTHONSAFEPATH
+import _common  # noqa: E402
+
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")  # reproducible metadata
+
+
+def models():
+    """``{name: fitted model}``: one tiny model of each family."""
+    from sklearn.datasets import load_diabetes, load_iris
+    from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor,
+                                  RandomForestClassifier)
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeRegressor
+
+    Xi, yi = load_iris(return_X_y=True)
+    Xd, yd = load_diabetes(return_X_y=True)
+    Xd, yd = Xd[:, :4], yd
+    out = {
+        "linear_regression": LinearRegression().fit(Xd, yd),
+        "ridge": Ridge(alpha=1.0).fit(Xd, yd),
+        "logistic": LogisticRegression(max_iter=500).fit(Xi, yi),
+        "scaler_pipeline": make_pipeline(StandardScaler(),
+                                         LogisticRegression(max_iter=500)).fit(Xi, yi),
+        "scaler": StandardScaler().fit(Xi),
+        "tree": DecisionTreeRegressor(max_depth=3, random_state=0).fit(Xd, yd),
+        "forest": RandomForestClassifier(n_estimators=3, max_depth=3,
+                                         random_state=0).fit(Xi, yi),
+        "hgb_regressor": HistGradientBoostingRegressor(max_iter=3, max_depth=2).fit(Xd, yd),
+    }
+    cat = np.column_stack([Xi[:, :2], (np.arange(len(Xi)) % 4).astype(float)])
+    cat[::11, 0] = np.nan
+    out["hgb_categorical"] = HistGradientBoostingClassifier(
+        max_iter=3, max_depth=2, categorical_features=[2]).fit(cat, yi)
+    try:
+        import xgboost
+
+        out["xgboost"] = xgboost.XGBClassifier(n_estimators=3, max_depth=2,
+                                               n_jobs=1).fit(Xi, yi)
+    except ImportError:
+        print("xgboost not installed: no XGBoost seeds", file=sys.stderr)
+    try:
+        import lightgbm
+
+        out["lightgbm"] = lightgbm.LGBMRegressor(n_estimators=3, num_leaves=4, verbose=-1,
+                                                 n_jobs=1).fit(Xd, yd)
+    except ImportError:
+        print("lightgbm not installed: no LightGBM seeds", file=sys.stderr)
+    try:
+        import catboost
+
+        out["catboost"] = catboost.CatBoostClassifier(iterations=3, depth=2, verbose=False,
+                                                      thread_count=1,
+                                                      allow_writing_files=False).fit(Xi, yi)
+    except ImportError:
+        print("catboost not installed: no CatBoost seeds", file=sys.stderr)
+    return out
+
+
+def values(fitted):
+    """``{name: value}``: values holding every kind of node the value codec writes."""
+    out = {
+        "dict": {"threshold": 0.5, "name": "model", "n": 3, "flag": True, "none": None,
+                 "nested": {"a": [1, 2.5, "x"], "b": (1, 2)}},
+        "list": [1, -2, 3.25, "s", b"\x00\xffbytes", bytearray(b"ba"), None, [], {}],
+        "containers": (frozenset({1, 2}), {3, "x"}, OrderedDict(a=1),
+                       Counter("abca"), {(1, 2): "tuple key", 7: "int key"}, range(2, 9, 3)),
+        "scalars": [np.float32(1.5), np.int64(-7), np.bool_(True), complex(1, -2),
+                    decimal.Decimal("1.25"), float("nan"), float("-inf"), 2 ** 70],
+        "arrays": {"f8": np.arange(6.0).reshape(2, 3), "f4F": np.asfortranarray(
+                   np.ones((3, 2), np.float32)), "i1": np.arange(-3, 3, dtype=np.int8),
+                   "U": np.array(["a", "bc"]), "S": np.array([b"x", b"yz"]),
+                   "struct": np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]),
+                   "obj": np.array([1, "two", None], dtype=object),
+                   "dt": np.array(["2020-01-01"], dtype="datetime64[D]"),
+                   "empty": np.zeros((0, 3))},
+        "times": [datetime.datetime(2024, 5, 6, 7, 8, 9, 10),
+                  datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+                  datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone(
+                      datetime.timedelta(hours=2), "X")),
+                  datetime.date(2024, 2, 29), datetime.time(1, 2, 3),
+                  datetime.timedelta(days=1, seconds=2)],
+        "shared": [[1, 2]] * 3,
+        "models": {"scaler": fitted["scaler"], "pair": (fitted["scaler"], fitted["tree"]),
+                   "again": fitted["scaler"]},
+    }
+    try:
+        import zoneinfo
+
+        out["times"].append(datetime.datetime(2024, 1, 1,
+                                              tzinfo=zoneinfo.ZoneInfo("Europe/Paris")))
+    except Exception:  # noqa: BLE001 - no tz database: no zone seed
+        pass
+    try:
+        import pandas as pd
+
+        df = pd.DataFrame({"a": [1.0, 2.0, None], "b": ["x", "y", "x"],
+                           "c": pd.Categorical(["p", "q", "p"]),
+                           "d": pd.array([1, None, 3], dtype="Int64"),
+                           "t": pd.date_range("2024-01-01", periods=3, tz="UTC")},
+                          index=pd.RangeIndex(10, 13))
+        out["pandas_frame"] = df
+        out["pandas_misc"] = {
+            "series": pd.Series([1.5, 2.5], index=["r", "s"], name="v"),
+            "multi": pd.MultiIndex.from_tuples([(1, "a"), (2, "b")], names=["n", "l"]),
+            "interval": pd.IntervalIndex.from_breaks([0, 1, 2]),
+            "period": pd.period_range("2024-01", periods=2, freq="M"),
+            "td": pd.to_timedelta([1, 2], unit="s"),
+            "string": pd.array(["a", None], dtype="string"),
+            "bool": pd.array([True, None], dtype="boolean"),
+            "nat": [pd.NaT, pd.NA, pd.Timestamp("2024-01-01"), pd.Timedelta(1, "h"),
+                    pd.Period("2024-01", "M"), pd.Interval(0, 1)],
+        }
+        out["pandas_with_model"] = {"frame": df[["a"]], "model": fitted["logistic"]}
+    except ImportError:
+        print("pandas not installed: no pandas seeds", file=sys.stderr)
+    return out
+
+
+def dumped(value, **kw):
+    import mle_runtime as mle
+
+    buf = io.BytesIO()
+    mle.dump(value, buf, **kw)
+    return buf.getvalue()
+
+
+def value_input(data):
+    """The fuzz_values.py input of a value file: value JSON, NUL, tensor data."""
+    from mle_runtime.format import container
+    from mle_runtime.format import layout as L
+
+    c = container.parse(data)
+    tree = bytes(c.payload(c.find(L.SECTION_VALUE)))
+    blob = c.find(L.SECTION_DATA)
+    return tree + (b"\0" + bytes(c.payload(blob)) if blob is not None else b"")
+
+
+def reference_trees():
+    """``{name: value JSON}``: small value trees built from ``["ref", k]`` nodes, the shapes
+    through which flat JSON builds deep or wide objects (a chain of tuples each holding the
+    previous one, levels of tuples each naming the previous level several times), each
+    ending in a set that hashes them."""
+    import json
+
+    def tree(items):
+        n = len(items)
+        root = ["list"] + items + [["set", ["ref", n - 1]]]
+        return json.dumps({"root": root, "memo": n + 2}, separators=(",", ":")).encode()
+
+    chain = [["tuple"]] + [["tuple", ["ref", i]] for i in range(40)]
+    fan = [["tuple", 1, 2]] + [["tuple"] + [["ref", i]] * 4 for i in range(4)]
+    return {"refs_chain": tree(chain), "refs_fanout": tree(fan)}
+
+
+def write_corpus(out_dir):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mle_runtime import UnsupportedModelError
+
+    key = Ed25519PrivateKey.from_private_bytes(_common.SIGNING_SEED)
+    load_dir = os.path.join(out_dir, "load")
+    values_dir = os.path.join(out_dir, "values")
+    os.makedirs(load_dir, exist_ok=True)
+    os.makedirs(values_dir, exist_ok=True)
+    files = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = models()
+    for name, model in fitted.items():
+        try:
+            files[f"plain_{name}"] = dumped(model)
+        except UnsupportedModelError as e:
+            print(f"{name}: not stored natively ({e}); no seed", file=sys.stderr)
+    for name, value in values(fitted).items():
+        files[f"value_{name}"] = dumped(value)
+    forest = fitted["forest"]
+    for method in ("zstd", "zlib", "gzip", "bz2", "lzma", "xz"):
+        files[f"envelope_{method}"] = dumped(forest, compress=(method, 3))
+    files["envelope_zstd_value"] = dumped({"m": fitted["scaler"], "a": np.arange(4.0)},
+                                          compress=3)
+    files["envelope_aes"] = dumped(forest, encryption_key=_common.AES_KEY)
+    files["envelope_aes_zstd"] = dumped(forest, encryption_key=_common.AES_KEY, compress=3)
+    files["envelope_aes_value"] = dumped([fitted["scaler"]], encryption_key=_common.AES_KEY)
+    for mode in ("fp16", "int8"):
+        files[f"quantized_{mode}_linear"] = dumped(fitted["ridge"], quantize=mode)
+        files[f"quantized_{mode}_forest"] = dumped(forest, quantize=mode, compress=3)
+    files["signed_plain"] = dumped(fitted["logistic"], sign_with=key)
+    files["signed_value"] = dumped({"m": fitted["scaler"]}, sign_with=key)
+    files["signed_zstd"] = dumped(forest, compress=3, sign_with=key)
+    files["signed_aes"] = dumped(forest, encryption_key=_common.AES_KEY, sign_with=key)
+    from fuzz_values import value_file
+
+    refs = reference_trees()
+    for name, tree in refs.items():
+        files[f"value_{name}"] = value_file(tree)
+    for name, data in files.items():
+        with open(os.path.join(load_dir, name + ".mle"), "wb") as f:
+            f.write(data)
+        if name.startswith(("value_", "signed_value")):
+            with open(os.path.join(values_dir, name), "wb") as f:
+                f.write(value_input(data))
+    return files
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir", help="where to write load/ and values/")
+    args = parser.parse_args(argv)
+    files = write_corpus(args.out_dir)
+    sizes = sorted(len(d) for d in files.values())
+    print(f"{len(files)} seed files in {args.out_dir}/load ({sizes[0]}..{sizes[-1]} bytes), "
+          f"{len(os.listdir(os.path.join(args.out_dir, 'values')))} in "
+          f"{args.out_dir}/values")
+
+
+if __name__ == "__main__":
+    main()
