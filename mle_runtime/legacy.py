@@ -106,7 +106,7 @@ def _export_for(framework):
         from mle_runtime.exporters import framework_of
 
         found = framework_of(model)
-        if found != framework:
+        if found is None or found.name != framework:
             cls = type(model)
             raise UnsupportedModelError(
                 f"export_{framework}_model() got {cls.__module__}.{cls.__qualname__}, which is "

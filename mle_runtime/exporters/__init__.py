@@ -1,36 +1,70 @@
 """Exporter registry: turns a fitted model into (Graph, metadata).
 
+Each framework is one :class:`Framework` entry below and one exporter module (or package).
 Dispatch is by the top-level package that defines the model's class (found without importing
-anything), so exporting a scikit-learn model never imports torch, xgboost, and so on.
+anything), so exporting a scikit-learn model never imports torch, xgboost, and so on; an
+exporter module is imported on its first use.
+
+An exporter module provides:
+
+``supported()``
+    names of the classes it exports;
+``export(obj)``
+    ``(graph, metadata)`` for a fitted model (metadata starts with
+    :func:`mle_runtime.exporters.base.header`);
+``pipeline_step(est, ctx, x)`` (optional)
+    the model as a step of a scikit-learn Pipeline: adds its nodes to ``ctx.graph`` reading
+    value ``x`` and returns a :class:`mle_runtime.exporters.base.Head`.
 """
 
 import importlib
+from dataclasses import dataclass
 
 from mle_runtime.errors import UnsupportedModelError
 
-# top-level package of the model's class -> exporter module (imported on first use)
-_FRAMEWORKS = {
-    "sklearn": "mle_runtime.exporters.sklearn",
-    "catboost": "mle_runtime.exporters.catboost",
-    "xgboost": "mle_runtime.exporters.xgboost",
-    "lightgbm": "mle_runtime.exporters.lightgbm",
-}
+
+@dataclass(frozen=True)
+class Framework:
+    """One framework's exporter: ``name`` is the top-level package of the classes it exports,
+    ``module`` the exporter module implementing them."""
+
+    name: str
+    module: str
+
+    def exporter(self):
+        return importlib.import_module(self.module)
+
+
+FRAMEWORKS = {f.name: f for f in (
+    Framework("sklearn", "mle_runtime.exporters.sklearn"),
+    Framework("catboost", "mle_runtime.exporters.catboost"),
+    Framework("xgboost", "mle_runtime.exporters.xgboost"),
+    Framework("lightgbm", "mle_runtime.exporters.lightgbm"),
+)}
 
 
 def framework_of(obj):
-    """Top-level package of the class of ``obj`` or of its nearest known base class."""
+    """The :class:`Framework` of the class of ``obj`` or of its nearest known base class, or
+    None."""
     for cls in type(obj).__mro__:
-        top = (cls.__module__ or "").split(".")[0]
-        if top in _FRAMEWORKS:
-            return top
+        fw = FRAMEWORKS.get((cls.__module__ or "").split(".")[0])
+        if fw is not None:
+            return fw
     return None
+
+
+def pipeline_step(obj):
+    """The exporter function that puts ``obj`` (a model of any framework) into a scikit-learn
+    Pipeline, or None when its framework offers none."""
+    fw = framework_of(obj)
+    return getattr(fw.exporter(), "pipeline_step", None) if fw is not None else None
 
 
 def supported_models():
     """Sorted names of every model class the installed exporters accept."""
     names = []
-    for fw, mod in _FRAMEWORKS.items():
-        names += [f"{fw}.{n}" for n in importlib.import_module(mod).supported()]
+    for fw in FRAMEWORKS.values():
+        names += [f"{fw.name}.{n}" for n in fw.exporter().supported()]
     return sorted(names)
 
 
@@ -49,4 +83,4 @@ def export(obj):
             f"cannot store an object of type {cls.__module__}.{cls.__qualname__} natively. "
             f"Supported: {', '.join(supported_models())}."
         )
-    return importlib.import_module(_FRAMEWORKS[fw]).export(obj)
+    return fw.exporter().export(obj)

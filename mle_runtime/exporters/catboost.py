@@ -38,8 +38,8 @@ import tempfile
 
 import numpy as np
 
-from mle_runtime import _version
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import check_class, header
 from mle_runtime.exporters.classes import describe_classes
 from mle_runtime.ir.graph import Graph
 
@@ -321,37 +321,119 @@ def _loss(doc):
     return lf.get("type") if isinstance(lf, dict) else None
 
 
-def export(model):
-    """Returns (Graph, metadata dict) for a fitted CatBoost model."""
-    import catboost
+def _classifier_head(graph, raw, dim, loss, name, model, doc, meta, pt):
+    """CatBoostClassifier: labels, probabilities and log-probabilities."""
+    # Binary labels: raw > logit(threshold), CatBoost's "Class" rule (the threshold is the
+    # probability set with set_probability_threshold, 0.5 by default).
+    threshold = float(doc.get("model_info", {}).get("binclass_probability_threshold", 0.5))
+    if not 0.0 < threshold < 1.0:
+        raise _unsupported(name, f"a probability threshold of {threshold}")
+    classes = model.classes_
+    if loss in _BINARY_LOSSES and dim == 1:
+        graph.output("raw", raw, ravel=True)
+        decision = raw
+        if threshold != 0.5:  # raw - logit > 0 exactly when raw > logit
+            logit = math.log(threshold / (1.0 - threshold))
+            decision = graph.add("MulAdd", [raw], add=graph.tensor(np.array([-logit]), "float64"))
+        graph.output("predict", graph.add("ArgMax", [decision]), ravel=True)
+        graph.output("predict_proba", graph.add("BinaryProba", [graph.add("Sigmoid", [raw])]))
+        graph.output("predict_log_proba", graph.add("BinaryLogProba", [raw]))
+        graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+        pt("Exponent", "exponent")
+    elif loss in _MULTI_LOSSES and dim > 1:
+        meta["column_outputs"] = ["predict"]  # CatBoost returns multiclass labels (n, 1)
+        graph.output("raw", raw)
+        graph.output("predict", graph.add("ArgMax", [raw]), ravel=True)
+        if loss == "MultiClass":
+            graph.output("predict_proba", graph.add("Softmax", [raw]))
+            graph.output("predict_log_proba", graph.add("LogSoftmax", [raw]))
+        else:  # one-vs-all: an independent sigmoid per class
+            graph.output("predict_proba", graph.add("Sigmoid", [raw]))
+            graph.output("predict_log_proba", graph.add("LogSigmoid", [raw]))
+    else:
+        raise _unsupported(name, f"loss function {loss!r}")
+    if len(classes) != max(dim, 2):
+        raise UnsupportedModelError(f"{name}: {len(classes)} classes_ for {dim} raw "
+                                    "values; this export is not understood")
+    pt("Class", "predict")
+    pt("RawFormulaVal", "raw")
+    pt("Probability", "predict_proba")
+    pt("LogProbability", "predict_log_proba")
+    meta["classes"] = describe_classes(classes)
+    return "classifier"
 
-    cls = type(model)
-    name = cls.__name__
-    if cls.__module__.split(".")[0] != "catboost" or name not in _CLASSES:
-        base = next((c.__name__ for c in cls.__mro__[1:] if c.__name__ in _CLASSES
-                     and c.__module__.split(".")[0] == "catboost"), None)
-        if base is not None:
-            raise UnsupportedModelError(
-                f"{cls.__module__}.{cls.__qualname__} subclasses catboost.{base}; its methods "
-                f"may differ, so it is not exported. Export a plain {base} instead.")
-        raise UnsupportedModelError(f"catboost class {name} is not supported yet. Supported: "
-                                    f"{', '.join(supported())}.")
-    if not model.is_fitted():
-        raise ValueError(f"{name} is not fitted; call fit() before dumping it")
-    for getter, what in (("get_cat_feature_indices", "categorical features (cat_features, "
-                                                     "one-hot or CTR-encoded)"),
-                         ("get_text_feature_indices", "text features (text_features)"),
-                         ("get_embedding_feature_indices",
-                          "embedding features (embedding_features)")):
-        if list(getattr(model, getter)() or []):
-            raise _unsupported(name, what, _CATEGORICAL_ADVICE if "categorical" in what
-                               else "Retrain without them, or keep this model in CatBoost's "
-                               "own format.")
-    doc = _json_export(model)
-    loss = _loss(doc)
-    info = doc.get("features_info", {})
-    # Every input column is listed in the export (unused ones with no borders); a model read
-    # back with load_model() reports n_features_in_ as 0.
+
+def _booster_head(graph, raw, dim, loss, name, model, doc, meta, pt):
+    """CatBoost: predict gives raw values by default, whatever the loss (also for models made
+    by sum_models, whose export names no loss)."""
+    graph.output("predict", raw, ravel=dim == 1)
+    pt("RawFormulaVal", "predict")
+    if dim == 1:
+        graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+        pt("Exponent", "exponent")
+    return ("regressor" if loss in _REGRESSION_LOSSES else
+            "ranker" if loss in _RANKING_LOSSES else None)
+
+
+def _regressor_head(graph, raw, dim, loss, name, model, doc, meta, pt):
+    """CatBoostRegressor: predict is the loss's default prediction type."""
+    if loss not in _REGRESSION_LOSSES:
+        raise _unsupported(name, f"loss function {loss!r}")
+    expected = 2 if loss == "RMSEWithUncertainty" else (
+        None if loss in ("MultiRMSE", "MultiQuantile") else 1)
+    if expected is not None and dim != expected:
+        raise UnsupportedModelError(f"{name}: {dim} raw values per row for loss {loss}; "
+                                    "this export is not understood")
+    graph.output("raw", raw, ravel=dim == 1)
+    pt("RawFormulaVal", "raw")
+    if dim == 1:
+        graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+        pt("Exponent", "exponent")
+    default = "raw"
+    if loss == "RMSEWithUncertainty":
+        graph.output("uncertainty", graph.add("MeanVariance", [raw]))
+        pt("RMSEWithUncertainty", "uncertainty")
+        default = "uncertainty"
+    elif loss.split(":")[0] in _EXPONENT_LOSSES:
+        default = "exponent"
+    first = next(o for o in graph.outputs if o["name"] == default)
+    graph.output("predict", first["value"], first["ravel"])
+    return "regressor"
+
+
+def _ranker_head(graph, raw, dim, loss, name, model, doc, meta, pt):
+    """CatBoostRanker: raw scores and their exponent."""
+    if loss not in _RANKING_LOSSES or dim != 1:
+        raise _unsupported(name, f"loss function {loss!r}")
+    graph.output("predict", raw, ravel=True)
+    graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
+    pt("RawFormulaVal", "predict")
+    pt("Exponent", "exponent")
+    return "ranker"
+
+
+# class name -> head builder: adds the class's methods to the graph (and their
+# prediction_type aliases through ``pt``), returns its estimator type
+_HEADS = {
+    "CatBoostClassifier": _classifier_head,
+    "CatBoost": _booster_head,
+    "CatBoostRegressor": _regressor_head,
+    "CatBoostRanker": _ranker_head,
+}
+
+_UNSUPPORTED_FEATURES = (
+    ("get_cat_feature_indices", "categorical features (cat_features, one-hot or CTR-encoded)",
+     _CATEGORICAL_ADVICE),
+    ("get_text_feature_indices", "text features (text_features)",
+     "Retrain without them, or keep this model in CatBoost's own format."),
+    ("get_embedding_feature_indices", "embedding features (embedding_features)",
+     "Retrain without them, or keep this model in CatBoost's own format."),
+)
+
+
+def _n_features(model, info, name):
+    """Input columns: every one is listed in the export (unused ones with no borders); a model
+    read back with load_model() reports n_features_in_ as 0."""
     flat = [int(f.get("flat_feature_index", -1)) for k in info if isinstance(info[k], list)
             for f in info[k] if isinstance(f, dict)]
     n_features = max(flat, default=-1) + 1
@@ -359,102 +441,34 @@ def export(model):
     if declared and declared != n_features:
         raise UnsupportedModelError(f"{name} has n_features_in_={declared} but its export "
                                     f"lists {n_features} features; not understood")
-    graph = Graph(name, int(n_features))
+    return int(n_features)
+
+
+def export(model):
+    """Returns (Graph, metadata dict) for a fitted CatBoost model."""
+    import catboost
+
+    name = check_class(model, "catboost", _CLASSES, "CatBoost")
+    if not model.is_fitted():
+        raise ValueError(f"{name} is not fitted; call fit() before dumping it")
+    for getter, what, advice in _UNSUPPORTED_FEATURES:
+        if list(getattr(model, getter)() or []):
+            raise _unsupported(name, what, advice)
+    doc = _json_export(model)
+    loss = _loss(doc)
+    info = doc.get("features_info", {})
+    n_features = _n_features(model, info, name)
+    graph = Graph(name, n_features)
     graph.allow_nan = True  # CatBoost's nan treatments are part of the kernel
     graph.allow_inf = True
     raw, dim = _add_trees(graph, doc, name)
-    meta = {
-        "mle_runtime_version": _version.__version__,
-        "framework": "catboost",
-        "framework_version": catboost.__version__,
-        "model_class": f"catboost.{name}",
-    }
+    meta = header("catboost", catboost.__version__, name)
     kw = []  # keyword_outputs: [method, keyword, value, output name]
 
     def pt(value, output):
         kw.append(["predict", "prediction_type", value, output])
 
-    if name == "CatBoostClassifier":
-        # Binary labels: raw > logit(threshold), CatBoost's "Class" rule (the threshold is the
-        # probability set with set_probability_threshold, 0.5 by default).
-        threshold = float(doc.get("model_info", {}).get("binclass_probability_threshold", 0.5))
-        if not 0.0 < threshold < 1.0:
-            raise _unsupported(name, f"a probability threshold of {threshold}")
-        classes = model.classes_
-        if loss in _BINARY_LOSSES and dim == 1:
-            graph.output("raw", raw, ravel=True)
-            decision = raw
-            if threshold != 0.5:  # raw - logit > 0 exactly when raw > logit
-                logit = math.log(threshold / (1.0 - threshold))
-                decision = graph.add("MulAdd", [raw],
-                                     add=graph.tensor(np.array([-logit]), "float64"))
-            graph.output("predict", graph.add("ArgMax", [decision]), ravel=True)
-            graph.output("predict_proba", graph.add("BinaryProba", [graph.add("Sigmoid", [raw])]))
-            graph.output("predict_log_proba", graph.add("BinaryLogProba", [raw]))
-            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
-            pt("Exponent", "exponent")
-        elif loss in _MULTI_LOSSES and dim > 1:
-            meta["column_outputs"] = ["predict"]  # CatBoost returns multiclass labels (n, 1)
-            graph.output("raw", raw)
-            graph.output("predict", graph.add("ArgMax", [raw]), ravel=True)
-            if loss == "MultiClass":
-                graph.output("predict_proba", graph.add("Softmax", [raw]))
-                graph.output("predict_log_proba", graph.add("LogSoftmax", [raw]))
-            else:  # one-vs-all: an independent sigmoid per class
-                graph.output("predict_proba", graph.add("Sigmoid", [raw]))
-                graph.output("predict_log_proba", graph.add("LogSigmoid", [raw]))
-        else:
-            raise _unsupported(name, f"loss function {loss!r}")
-        if len(classes) != max(dim, 2):
-            raise UnsupportedModelError(f"{name}: {len(classes)} classes_ for {dim} raw "
-                                        "values; this export is not understood")
-        pt("Class", "predict")
-        pt("RawFormulaVal", "raw")
-        pt("Probability", "predict_proba")
-        pt("LogProbability", "predict_log_proba")
-        meta["estimator_type"] = "classifier"
-        meta["classes"] = describe_classes(classes)
-    elif name == "CatBoost":
-        # CatBoost.predict gives raw values by default, whatever the loss (also for models
-        # made by sum_models, whose export names no loss).
-        graph.output("predict", raw, ravel=dim == 1)
-        pt("RawFormulaVal", "predict")
-        if dim == 1:
-            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
-            pt("Exponent", "exponent")
-        meta["estimator_type"] = ("regressor" if loss in _REGRESSION_LOSSES else
-                                  "ranker" if loss in _RANKING_LOSSES else None)
-    elif name == "CatBoostRegressor":
-        if loss not in _REGRESSION_LOSSES:
-            raise _unsupported(name, f"loss function {loss!r}")
-        expected = 2 if loss == "RMSEWithUncertainty" else (
-            None if loss in ("MultiRMSE", "MultiQuantile") else 1)
-        if expected is not None and dim != expected:
-            raise UnsupportedModelError(f"{name}: {dim} raw values per row for loss {loss}; "
-                                        "this export is not understood")
-        graph.output("raw", raw, ravel=dim == 1)
-        pt("RawFormulaVal", "raw")
-        if dim == 1:
-            graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
-            pt("Exponent", "exponent")
-        default = "raw"
-        if loss == "RMSEWithUncertainty":
-            graph.output("uncertainty", graph.add("MeanVariance", [raw]))
-            pt("RMSEWithUncertainty", "uncertainty")
-            default = "uncertainty"
-        elif loss.split(":")[0] in _EXPONENT_LOSSES:
-            default = "exponent"
-        first = next(o for o in graph.outputs if o["name"] == default)
-        graph.output("predict", first["value"], first["ravel"])
-        meta["estimator_type"] = "regressor"
-    else:  # CatBoostRanker
-        if loss not in _RANKING_LOSSES or dim != 1:
-            raise _unsupported(name, f"loss function {loss!r}")
-        graph.output("predict", raw, ravel=True)
-        graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
-        pt("RawFormulaVal", "predict")
-        pt("Exponent", "exponent")
-        meta["estimator_type"] = "ranker"
+    meta["estimator_type"] = _HEADS[name](graph, raw, dim, loss, name, model, doc, meta, pt)
     meta["keyword_outputs"] = kw
     names = [ff.get("feature_id") for ff in info.get("float_features", [])]
     if names and all(isinstance(n, str) and n for n in names) and len(names) == n_features:

@@ -35,8 +35,8 @@ matched to the model's categorical features (ordered categoricals, explicit
 
 import numpy as np
 
-from mle_runtime import _version
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import Head, check_class, header
 from mle_runtime.exporters.classes import describe_classes
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
@@ -84,22 +84,6 @@ def zeroed_threshold(t):
     if t < -k:
         return t
     return float(np.nextafter(-k, -np.inf))
-
-
-def _refuse_class(obj):
-    cls = type(obj)
-    base = next((c for c in cls.__mro__[1:]
-                 if c.__module__.split(".")[0] == "lightgbm" and c.__name__ in _CLASSES), None)
-    if base is not None and cls.__module__.split(".")[0] != "lightgbm":
-        raise UnsupportedModelError(
-            f"{cls.__module__}.{cls.__qualname__} subclasses LightGBM's {base.__name__}; its "
-            f"methods may differ from the base class, so it is not exported. Export a plain "
-            f"{base.__name__} instead."
-        )
-    raise UnsupportedModelError(
-        f"LightGBM class {cls.__name__} is not supported. Supported: "
-        f"{', '.join('lightgbm.' + n for n in supported())}."
-    )
 
 
 def _parse_objective(text):
@@ -342,9 +326,7 @@ def _feature_names(obj, dump, wrapper):
 def _fitted_booster(obj):
     """(booster, kind) of a LightGBM model; refuses other classes and unfitted models."""
     cls = type(obj)
-    if cls.__name__ not in _CLASSES or cls.__module__.split(".")[0] != "lightgbm":
-        _refuse_class(obj)
-    kind = _CLASSES[cls.__name__]
+    kind = _CLASSES[check_class(obj, "lightgbm", _CLASSES, "LightGBM")]
     if kind == "booster":
         return obj, kind
     if not obj.__sklearn_is_fitted__():
@@ -382,13 +364,13 @@ def _heads(obj, kind, graph, x, n_features):
 
 
 def pipeline_step(est, ctx, x):
-    """Exports a LightGBM scikit-learn model as the last step of a scikit-learn Pipeline
-    (``mle_runtime.exporters.sklearn``'s predictor role); returns its Head."""
-    from mle_runtime.exporters.sklearn.common import Head
-
+    """Exports a LightGBM scikit-learn model as the last step of a scikit-learn Pipeline (the
+    registry's ``pipeline_step`` hook); returns its Head."""
     booster, kind = _fitted_booster(est)
     if kind == "booster":
-        _refuse_class(est)
+        raise UnsupportedModelError(
+            "a lightgbm.Booster cannot be a scikit-learn Pipeline step; use LGBMClassifier, "
+            "LGBMRegressor or LGBMRanker, or export the Booster on its own")
     if booster.pandas_categorical:
         raise UnsupportedModelError(
             f"{type(est).__name__} fitted on pandas category columns cannot be a Pipeline step "
@@ -414,15 +396,8 @@ def export(obj):
     outputs, keyword, objective, classes, dump = _heads(obj, kind, graph, "X", n_features)
     for name, (value, ravel) in outputs.items():
         graph.output(name, value, ravel)
-    meta = {
-        "mle_runtime_version": _version.__version__,
-        "framework": "lightgbm",
-        "framework_version": lightgbm.__version__,
-        "model_class": f"lightgbm.{cls.__name__}",
-        "estimator_type": kind,
-        "objective": objective,
-        "keyword_outputs": keyword,
-    }
+    meta = header("lightgbm", lightgbm.__version__, cls.__name__, estimator_type=kind,
+                  objective=objective, keyword_outputs=keyword)
     if classes is not None:
         meta["classes"] = describe_classes(classes)
     names = _feature_names(obj, dump, kind != "booster")

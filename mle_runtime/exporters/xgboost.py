@@ -17,8 +17,8 @@ import json
 
 import numpy as np
 
-from mle_runtime import _version
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import check_class, header
 from mle_runtime.exporters.classes import describe_classes
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
@@ -41,18 +41,6 @@ _LINKS = {
 def supported():
     """Names of the supported XGBoost classes."""
     return sorted(_CLASSES)
-
-
-def _check_class(obj):
-    cls = type(obj)
-    if cls.__module__.split(".")[0] != "xgboost" or cls.__name__ not in _CLASSES:
-        base = next((c.__name__ for c in cls.__mro__[1:] if c.__name__ in _CLASSES
-                     and c.__module__.split(".")[0] == "xgboost"), None)
-        hint = (f" It subclasses {base}, whose methods it may change; export a plain {base}."
-                if base else "")
-        raise UnsupportedModelError(
-            f"{cls.__module__}.{cls.__qualname__} is not supported.{hint} Supported XGBoost "
-            f"classes: {', '.join(supported())}.")
 
 
 def _floats(text):
@@ -183,8 +171,7 @@ def export(obj):
     """Returns (Graph, metadata dict) for a fitted XGBoost model."""
     import xgboost as xgb
 
-    _check_class(obj)
-    name = type(obj).__name__
+    name = check_class(obj, "xgboost", _CLASSES, "XGBoost")
     is_wrapper = name != "Booster"
     try:
         booster = obj.get_booster() if is_wrapper else obj
@@ -252,17 +239,11 @@ def export(obj):
         base=base, category_sets=sets or None, category_rule="xgboost" if sets else None,
         targets=info if multi else None, n_outputs=n_groups if multi else None,
         accumulate="float32")
-    meta, outputs = _heads(obj, name, is_wrapper, objective, graph, margin, n_groups, n_class)
+    meta, outputs = _heads(obj, name, objective, graph, margin, n_groups, n_class)
     for out_name, (value, ravel) in outputs.items():
         graph.output(out_name, value, ravel)
 
-    meta.update({
-        "mle_runtime_version": _version.__version__,
-        "framework": "xgboost",
-        "framework_version": xgb.__version__,
-        "model_class": f"xgboost.{name}",
-        "objective": objective,
-    })
+    meta = header("xgboost", xgb.__version__, name, objective=objective, **meta)
     names = learner.get("feature_names") or []
     if names:
         meta["feature_names_in"] = [str(n) for n in names]
@@ -281,56 +262,75 @@ def export(obj):
     return graph, meta
 
 
-def _heads(obj, name, is_wrapper, objective, g, margin, n_groups, n_class):
-    """Graph outputs and metadata of each wrapper/Booster kind for the objective's link."""
+def _link(g, link, margin):
+    """The value predict applies to the margin for the objective's link."""
+    if link == "sigmoid":
+        return g.add("SigmoidF32", [margin])
+    if link == "softmax":
+        return g.add("SoftmaxF32", [margin])
+    if link == "exp":
+        return g.add("ExpF32", [margin])
+    if link in ("hinge", "argmax"):
+        return g.add("ArgMax", [margin])  # hinge: margin > 0 -> 1
+    return margin
+
+
+def _classifier_head(obj, name, objective, g, margin, n_groups, n_class, head):
+    """XGBClassifier / XGBRFClassifier: predict_proba and predict (class indices: classes_ is
+    arange(n_classes_))."""
     link = _LINKS[objective]
-    single = n_groups == 1
-
-    def transformed():
+    if n_class == 0 and n_groups > 1:
+        raise UnsupportedModelError(
+            f"multi-label {name} (binary objective with {n_groups} targets) is not "
+            "supported yet")
+    outputs, dtypes = head["outputs"], head["dtypes"]
+    if objective == "multi:softmax":
+        outputs["predict"] = (_link(g, link, margin), True)
+        dtypes["predict"] = "int32"
+    elif link in ("sigmoid", "softmax") and (link == "softmax" or n_groups == 1):
+        proba = _link(g, link, margin)
         if link == "sigmoid":
-            return g.add("SigmoidF32", [margin])
-        if link == "softmax":
-            return g.add("SoftmaxF32", [margin])
-        if link == "exp":
-            return g.add("ExpF32", [margin])
-        if link == "hinge":
-            return g.add("ArgMax", [margin])  # margin > 0 -> 1
-        if link == "argmax":
-            return g.add("ArgMax", [margin])
-        return margin
-
-    outputs = {"margin": (margin, single)}
-    keyword = [["predict", "output_margin", True, "margin"]]
-    float32 = {"margin": "float32"}
-    meta = {"keyword_outputs": keyword}
-    if name in ("XGBClassifier", "XGBRFClassifier"):
-        if n_class == 0 and n_groups > 1:
-            raise UnsupportedModelError(
-                f"multi-label {name} (binary objective with {n_groups} targets) is not "
-                "supported yet")
-        if objective == "multi:softmax":
-            outputs["predict"] = (transformed(), True)
-            float32["predict"] = "int32"
-        elif link == "sigmoid" and single:
-            proba = g.add("BinaryProba", [transformed()])
-            outputs["predict_proba"] = (proba, False)
-            outputs["predict"] = (g.add("ArgMax", [proba]), True)
-            float32["predict_proba"] = "float32"
-        elif link == "softmax":
-            proba = transformed()
-            outputs["predict_proba"] = (proba, False)
-            outputs["predict"] = (g.add("ArgMax", [proba]), True)
-            float32["predict_proba"] = "float32"
-        else:
-            raise UnsupportedModelError(f"{name} with objective {objective!r} is not supported")
-        n_classes = int(getattr(obj, "n_classes_", max(n_class, 2)))
-        meta["classes"] = describe_classes(np.arange(n_classes, dtype=np.int64))
-        meta["estimator_type"] = "classifier"
-        # XGBClassifier.predict returns class indices (classes_ is arange(n_classes_))
+            proba = g.add("BinaryProba", [proba])
+        outputs["predict_proba"] = (proba, False)
+        outputs["predict"] = (g.add("ArgMax", [proba]), True)
+        dtypes["predict_proba"] = "float32"
     else:
-        outputs["predict"] = (transformed(), single or link == "argmax")
-        float32["predict"] = "float32"
-        meta["estimator_type"] = {"XGBRegressor": "regressor", "XGBRFRegressor": "regressor",
-                                  "XGBRanker": "ranker"}.get(name, "booster")
-    meta["output_dtypes"] = float32
-    return meta, outputs
+        raise UnsupportedModelError(f"{name} with objective {objective!r} is not supported")
+    n_classes = int(getattr(obj, "n_classes_", max(n_class, 2)))
+    head["meta"]["classes"] = describe_classes(np.arange(n_classes, dtype=np.int64))
+    return "classifier"
+
+
+def _value_head(kind):
+    """Regressors, the ranker and the raw Booster: predict is the linked margin."""
+
+    def build(obj, name, objective, g, margin, n_groups, n_class, head):
+        link = _LINKS[objective]
+        head["outputs"]["predict"] = (_link(g, link, margin), n_groups == 1 or link == "argmax")
+        head["dtypes"]["predict"] = "float32"
+        return kind
+
+    return build
+
+
+# class name -> head builder: adds the class's methods to the graph, returns its estimator type
+_HEADS = {
+    "XGBClassifier": _classifier_head,
+    "XGBRFClassifier": _classifier_head,
+    "XGBRegressor": _value_head("regressor"),
+    "XGBRFRegressor": _value_head("regressor"),
+    "XGBRanker": _value_head("ranker"),
+    "Booster": _value_head("booster"),
+}
+
+
+def _heads(obj, name, objective, g, margin, n_groups, n_class):
+    """Graph outputs and metadata of the class's methods (see ``_HEADS``); every class also
+    offers the margin (``predict(X, output_margin=True)``)."""
+    head = {"outputs": {"margin": (margin, n_groups == 1)}, "dtypes": {"margin": "float32"},
+            "meta": {"keyword_outputs": [["predict", "output_margin", True, "margin"]]}}
+    meta = head["meta"]
+    meta["estimator_type"] = _HEADS[name](obj, name, objective, g, margin, n_groups, n_class,
+                                          head)
+    meta["output_dtypes"] = head["dtypes"]
+    return meta, head["outputs"]

@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from mle_runtime import _version
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
-from mle_runtime.exporters.sklearn.common import (REGISTRY, Context, describe_classes,
-                                                  export_estimator, lookup)
+from mle_runtime.exporters.base import header
+from mle_runtime.exporters.classes import describe_classes
+from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
 from mle_runtime.ir.graph import Graph
 
 
@@ -91,13 +91,8 @@ def export(model):
                else cls.__name__)
     # Keys with no value are left out (readers treat a missing key as None): tiny models stay
     # smaller than their joblib files.
-    meta = {
-        "mle_runtime_version": _version.__version__,
-        "framework": "sklearn",
-        "framework_version": sklearn.__version__,
-        "model_class": f"sklearn.{cls.__name__}",
-        "estimator_type": head.estimator_type,
-    }
+    meta = header("sklearn", sklearn.__version__, cls.__name__,
+                  estimator_type=head.estimator_type)
     if summary != cls.__name__:
         meta["summary"] = summary
     if names is not None:

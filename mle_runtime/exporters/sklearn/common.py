@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mle_runtime import exporters
 from mle_runtime.errors import UnsupportedModelError
-from mle_runtime.exporters.classes import describe_classes  # noqa: F401  (re-exported)
+from mle_runtime.exporters.base import Head, check_class, top_package
 
 # class name -> {"transformer": fn(est, ctx, x) -> value name, "predictor": fn(...) -> Head}.
 # A class may have both roles (a Pipeline is a transformer inside another pipeline).
@@ -23,17 +24,6 @@ def register(*names, kind):
         return fn
 
     return deco
-
-
-@dataclass
-class Head:
-    """What exporting an estimator produces: graph outputs by method name."""
-
-    outputs: dict  # method name -> (value name, ravel)
-    estimator_type: str  # "classifier", "regressor", "transformer", ...
-    classes: object = None  # classes_ for classifiers (a list of arrays for multi-output)
-    splits: dict = None  # method -> column counts: the method returns a list of column blocks
-    meta: dict = None  # further metadata keys the final step needs (e.g. "keyword_outputs")
 
 
 @dataclass
@@ -67,27 +57,14 @@ class Context:
 
 
 def lookup(est):
-    """The exporter roles of an estimator; only scikit-learn's own classes are accepted."""
+    """The exporter roles of an estimator: scikit-learn's own classes, and the models of any
+    framework whose exporter offers a ``pipeline_step`` (as the predictor)."""
     cls = type(est)
-    if cls.__module__.split(".")[0] == "sklearn" and cls.__name__ in REGISTRY:
-        return REGISTRY[cls.__name__]
-    if any(c.__module__.split(".")[0] == "lightgbm" for c in cls.__mro__):
-        # LightGBM's scikit-learn models may end a Pipeline (their exporter refuses the rest)
-        from mle_runtime.exporters import lightgbm
-
-        return {"predictor": lightgbm.pipeline_step}
-    base = next((c for c in cls.__mro__[1:]
-                 if c.__module__.split(".")[0] == "sklearn" and c.__name__ in REGISTRY), None)
-    if base is not None:
-        raise UnsupportedModelError(
-            f"{cls.__module__}.{cls.__qualname__} subclasses scikit-learn's {base.__name__}; its "
-            "methods may differ from the base class, so it is not exported. Export a plain "
-            f"{base.__name__} instead."
-        )
-    raise UnsupportedModelError(
-        f"scikit-learn estimator {cls.__name__} is not supported yet. Supported: "
-        f"{', '.join(sorted(REGISTRY))}."
-    )
+    if top_package(cls) != "sklearn":
+        step = exporters.pipeline_step(est)
+        if step is not None:
+            return {"predictor": step}
+    return REGISTRY[check_class(est, "sklearn", REGISTRY, "scikit-learn")]
 
 
 def transform_step(est, ctx, x):

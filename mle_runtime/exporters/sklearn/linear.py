@@ -4,7 +4,8 @@ linear classifier (decision function, labels, and probabilities where scikit-lea
 import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
-from mle_runtime.exporters.sklearn.common import Head, as_float64, register
+from mle_runtime.exporters.base import Head
+from mle_runtime.exporters.sklearn.common import as_float64, register
 
 REGRESSORS = (
     "LinearRegression", "Ridge", "RidgeCV", "Lasso", "LassoCV", "ElasticNet", "ElasticNetCV",

@@ -4,7 +4,8 @@ one-vs-rest logistic regression)."""
 import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
-from mle_runtime.exporters.sklearn.common import Head, as_float64, register
+from mle_runtime.exporters.base import Head
+from mle_runtime.exporters.sklearn.common import as_float64, register
 from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, follows_input_dtype, positive_proba
 
 

@@ -1,6 +1,7 @@
 """Pipeline: transformers chained into the final step's graph (nested pipelines included)."""
 
-from mle_runtime.exporters.sklearn.common import Head, export_estimator, register, transform_step
+from mle_runtime.exporters.base import Head
+from mle_runtime.exporters.sklearn.common import export_estimator, register, transform_step
 
 
 def _active(step):

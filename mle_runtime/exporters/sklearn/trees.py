@@ -12,7 +12,8 @@ Split semantics kept exactly:
 import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
-from mle_runtime.exporters.sklearn.common import Head, register
+from mle_runtime.exporters.base import Head
+from mle_runtime.exporters.sklearn.common import register
 from mle_runtime.format import layout as L
 from mle_runtime.ir.trees import Tree, add_ensemble, largest_float32_not_above
 
