@@ -201,7 +201,10 @@ def test_inner_file_with_envelope_sections_is_refused(inner):
     c = container.parse(inner)
     odd = container.repack(c, append=[(L.SECTION_ENVELOPE, b"{}", L.SECTION_OPTIONAL),
                                       (L.SECTION_PAYLOAD, b"", L.SECTION_OPTIONAL)])
-    with pytest.raises(FormatError, match="inside the envelope has an? (envelope|payload)"):
+    # refused by the envelope's check of the inner file, or already by the container reader
+    # (a model file may not carry envelope sections at all)
+    with pytest.raises(FormatError, match="inside the envelope (has an? (envelope|payload) "
+                                          "section|is invalid: .*envelope, payload section)"):
         _load(_envelope(len(odd), compression.compress(odd, "zstd", 3), "zstd"))
 
 
