@@ -678,16 +678,21 @@ def model_info(model):
 
 
 def _graph_summary(graph, c):
+    """What inspect_model says of a graph section; it reads an unverified file, so every
+    record that is not what the format says is left out rather than trusted."""
+    def records(key):
+        value = graph.get(key)
+        return [r for r in value if isinstance(r, list) and r and isinstance(r[0], str)] \
+            if isinstance(value, list) else []
+
     ops = {}
-    for node in graph.get("nodes") or []:
-        if isinstance(node, list) and node and isinstance(node[0], str):
-            ops[node[0]] = ops.get(node[0], 0) + 1
-    outputs = [o[0] for o in graph.get("outputs") or []
-               if isinstance(o, list) and o and isinstance(o[0], str)]
+    for node in records("nodes"):
+        ops[node[0]] = ops.get(node[0], 0) + 1
+    tensors = graph.get("tensors")
     data = c.find(L.SECTION_DATA)
     return {"name": graph.get("name"), "n_features": graph.get("n_features"),
-            "outputs": outputs, "ops": ops,
-            "tensors": len(graph.get("tensors") or []),
+            "outputs": [o[0] for o in records("outputs")], "ops": ops,
+            "tensors": len(tensors) if isinstance(tensors, list) else 0,
             "tensor_bytes": data.size if data is not None else 0}
 
 
