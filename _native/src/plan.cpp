@@ -85,7 +85,9 @@ Status NodeBuild::check_schema() const {
     if (!a) {
       std::string names;
       for (const AttrSpec& d : op_.attrs) names += (names.empty() ? "" : ", ") + std::string(d.name);
-      return error("unknown attribute '" + std::string(v->key) + "' (" + op_.name + " takes " +
+      const std::string shown = v->key.size() > 64 ? std::string(v->key.substr(0, 64)) + "..."
+                                                    : std::string(v->key);
+      return error("unknown attribute '" + shown + "' (" + op_.name + " takes " +
                    (names.empty() ? std::string("none") : names) +
                    "); the file is damaged or was written for another version");
     }
@@ -114,7 +116,8 @@ Status NodeBuild::check_schema() const {
         for (const std::string& s : a->values) allowed = allowed || v->str == s;
         if (!allowed)
           return error("attribute " + key + " must be " + quoted_list(a->values) + ", got '" +
-                       std::string(v->str) + "'");
+                       (v->str.size() > 64 ? std::string(v->str.substr(0, 64)) + "..."
+                                           : std::string(v->str)) + "'");
         break;
       }
     }

@@ -167,3 +167,16 @@ def test_every_enumerated_value_of_the_tree_ensemble_is_checked(tmp_path):
             del ens[name]
         else:
             ens[name] = saved
+
+
+def test_a_long_hostile_name_is_cut_short_in_the_message():
+    g = graph()
+    node(g, "Softmax").attrs["k" * 100_000] = 1
+    node(g, "NormalizeRows").attrs["zero_rows"] = "z" * 100_000
+    with pytest.raises(FormatError) as info:
+        _native.load_buffer(writer.encode({}, g))
+    assert "unknown attribute 'kkkk" in str(info.value) and len(str(info.value)) < 300
+    del node(g, "Softmax").attrs["k" * 100_000]
+    with pytest.raises(FormatError) as info:
+        _native.load_buffer(writer.encode({}, g))
+    assert "got 'zzzz" in str(info.value) and len(str(info.value)) < 300

@@ -713,26 +713,44 @@ Status check_category_refs(const NodeBuild& b, const Node* nodes, int64_t n_node
   return Status::OK();
 }
 
-// The category rule's five aspects (docs/FORMAT.md 11.2), or the one `category_rule` name that
-// files written before version 1.3 carry, mapped onto them.
+// The names of category rules in files written before version 1.3, and the aspects each one
+// means (docs/FORMAT.md 11.2).
+struct NamedRule {
+  const char* name;
+  const char* cast;
+  const char* nan;
+  const char* invalid;
+  const char* side;
+  bool known;
+};
+constexpr NamedRule kNamedRules[] = {
+    {"hist_gradient_boosting", "truncate_uint8", "default", "default", "left", true},
+    {"xgboost", "float32_truncate", "default", "not_in_set", "right", false},
+    {"lightgbm", "truncate_int32", "not_in_set", "not_in_set", "left", false},
+};
+
+// The category rule's five aspects, or the one `category_rule` name that files written before
+// version 1.3 carry, mapped onto them.
 Status category_rule(const NodeBuild& b, CategorySets* cats) {
-  const bool legacy = b.has("category_rule");
+  const bool named = b.has("category_rule");
   for (const char* key : {"category_cast", "category_nan", "category_invalid", "category_set",
                           "category_known"})
-    if (legacy && b.has(key))
+    if (named && b.has(key))
       return b.error(std::string("'category_rule' (the rule's name in files before version "
                                  "1.3) and '") + key + "' cannot both be given");
   std::string cast, nan, invalid, side;
   bool known = false;
-  if (legacy) {
-    std::string rule;
-    MLE_RETURN_IF_ERROR(b.string("category_rule", &rule));
-    if (rule == "hist_gradient_boosting") {
-      cast = "truncate_uint8", nan = "default", invalid = "default", side = "left", known = true;
-    } else if (rule == "xgboost") {
-      cast = "float32_truncate", nan = "default", invalid = "not_in_set", side = "right";
-    } else {  // "lightgbm" (the schema allows no other name)
-      cast = "truncate_int32", nan = "not_in_set", invalid = "not_in_set", side = "left";
+  if (named) {
+    std::string name;
+    MLE_RETURN_IF_ERROR(b.string("category_rule", &name));
+    // the schema allows only these names
+    for (const NamedRule& r : kNamedRules) {
+      if (name != r.name) continue;
+      cast = r.cast;
+      nan = r.nan;
+      invalid = r.invalid;
+      side = r.side;
+      known = r.known;
     }
   } else {
     MLE_RETURN_IF_ERROR(b.string("category_cast", &cast));
