@@ -86,6 +86,10 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         ``compress`` asks for zstd without the ``zstandard`` package, or ``sign_with`` /
         ``encryption_key`` are given without ``cryptography``; the message names the extra to
         install (``mle_runtime[compression]``, ``mle_runtime[security]``). Nothing is written.
+    MLEError
+        Internal: the bytes made for a model do not load with this version's loader (dump
+        loads every model file before writing it). The message names the exporter; nothing
+        is written.
     OSError
         The file cannot be written (``FileNotFoundError`` for a missing directory,
         ``PermissionError`` for a read-only one, ``ENOSPC`` for a full disk, ...); the error
@@ -156,6 +160,8 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         meta = dict(meta, **extra)
         meta.setdefault("mle_runtime_version", __version__)
         inner, entries, meta_bytes = quantization.quantize(graph, meta, quantize, calibration)
+        # the inner file holds codes; what load builds from it is the dequantised file
+        writer.verify_model(quantization.dequantize_inner(inner, entries), meta)
         data = envelope.seal(inner, meta_bytes, codec, encryption_key, quantization=entries)
     else:
         if graph is not None:
