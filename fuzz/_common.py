@@ -92,8 +92,9 @@ class Finding(Exception):
 def repair(data, nested=True):
     """``data`` with every checksum and the declared file size recomputed, as far as its
     header and section table can be read (otherwise ``data`` unchanged). Model sections of a
-    value file (complete .mle files themselves) are repaired first, in place (one level). A mutation of
-    the repaired bytes reaches the parsers behind the checksums instead of stopping there."""
+    value file (complete .mle files themselves) are repaired first, in place (one level). A
+    mutation of the repaired bytes reaches the parsers behind the checksums instead of
+    stopping there."""
     from mle_runtime import _native
 
     if len(data) < 64 or data[:8] != b"\x89MLE\r\n\x1a\n":

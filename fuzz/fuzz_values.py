@@ -4,9 +4,9 @@
 An input is the value section's JSON, optionally followed by a NUL byte and the bytes of the
 tensor data section (JSON text never holds a raw NUL). The harness packs them into a value
 file with valid checksums, a metadata section and two model sections (a two-feature scaler
-that ``["model", 0]`` and ``["model", 1]`` nodes name), and loads it with ``allow_pickle=False``: from a file
-object (arrays copied) and from a temporary path with ``mmap_mode="r"`` (arrays mapped). So
-every mutation reaches the decoder itself. The decoded value is walked and its models
+that ``["model", 0]`` and ``["model", 1]`` nodes name), and loads it with
+``allow_pickle=False``: from a file object (arrays copied) and from a temporary path with
+``mmap_mode="r"`` (arrays mapped). So every mutation reaches the decoder itself. The decoded value is walked and its models
 exercised. The custom mutator edits JSON nodes (numbers at their limits, copies of other
 nodes, tags) as well as bytes.
 

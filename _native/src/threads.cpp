@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -39,9 +40,30 @@ struct Job {
   // guarded by Pool::mu
   int max_helpers = 0;
   int helpers = 0;  // workers that joined so far; worker k runs as slot k (1-based)
-  int active = 0;   // workers still running ranges of this job
+  std::atomic<int> active{0};  // workers still running ranges of this job (changed under mu)
   std::condition_variable done;  // signalled when `active` drops to 0
 };
+
+// Busy-waits up to kSpinNs for ready() before the caller blocks: batches often come back to
+// back (a server, a loop over chunks), and a worker or caller that is still awake takes the next
+// one at once instead of paying a futex wake-up and a trip through the scheduler.
+constexpr int64_t kSpinNs = 50'000;
+
+template <class Ready>
+bool spin_until(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(kSpinNs);
+  for (;;) {
+    for (int k = 0; k < 64; ++k) {
+      if (ready()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      asm volatile("yield");
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= until) return ready();
+  }
+}
 
 void run_ranges(Job& j, int slot) {
   for (;;) {
@@ -61,6 +83,7 @@ struct Pool {
   std::mutex mu;
   std::condition_variable work;  // idle workers wait here
   std::vector<Job*> jobs;        // loops that may still take helpers
+  std::atomic<int> listed{0};    // jobs.size(), read without the lock by spinning workers
   int n_workers = 0;
 
   // Under mu: a listed job that wants another helper and still has ranges to hand out.
@@ -75,14 +98,21 @@ struct Pool {
   static void worker_main(Pool* p) {
     std::unique_lock<std::mutex> lk(p->mu);
     for (;;) {
-      Job* j = nullptr;
-      p->work.wait(lk, [&] { return (j = p->claimable()) != nullptr; });
+      Job* j = p->claimable();
+      if (!j) {
+        lk.unlock();
+        spin_until([p] { return p->listed.load(std::memory_order_relaxed) > 0; });
+        lk.lock();
+        p->work.wait(lk, [&] { return (j = p->claimable()) != nullptr; });
+      }
       const int slot = ++j->helpers;
       ++j->active;
       lk.unlock();
       run_ranges(*j, slot);
       lk.lock();
-      if (--j->active == 0) j->done.notify_all();  // j is not touched after this
+      // j is not touched after this; its caller takes mu before it lets j go, so this
+      // notify_all has finished by then even when the caller saw active == 0 while spinning
+      if (j->active.fetch_sub(1) == 1) j->done.notify_all();
     }
   }
 
@@ -179,6 +209,7 @@ bool parallel_for(int n_threads, int64_t n_items, int64_t grain, RangeFn body, v
   try {
     std::lock_guard<std::mutex> lk(p->mu);
     p->jobs.push_back(&j);
+    p->listed.store(static_cast<int>(p->jobs.size()), std::memory_order_relaxed);
     p->grow(helpers);
     j.max_helpers = helpers;
   } catch (...) {  // no memory to list the job: run it on this thread alone
@@ -188,9 +219,14 @@ bool parallel_for(int n_threads, int64_t n_items, int64_t grain, RangeFn body, v
   for (int k = 0; k < helpers; ++k) p->work.notify_one();
   run_ranges(j, 0);
   {
-    std::unique_lock<std::mutex> lk(p->mu);
+    std::lock_guard<std::mutex> lk(p->mu);  // no worker joins from now on
     p->jobs.erase(std::find(p->jobs.begin(), p->jobs.end(), &j));
-    j.done.wait(lk, [&] { return j.active == 0; });
+    p->listed.store(static_cast<int>(p->jobs.size()), std::memory_order_relaxed);
+  }
+  spin_until([&] { return j.active.load(std::memory_order_acquire) == 0; });
+  {
+    std::unique_lock<std::mutex> lk(p->mu);
+    j.done.wait(lk, [&] { return j.active.load(std::memory_order_relaxed) == 0; });
   }
   return !j.failed.load();
 }

@@ -140,7 +140,15 @@ def open_inner(c, encryption_key=None, *, budget=None):
         inner = quantization.dequantize_inner(inner, env["quantization"], budget=budget)
     if inner_c.find(L.SECTION_VALUE) is None:
         budget.charge(len(inner), "the model loader's aligned copy of the inner file")
+        graph = inner_c.find(L.SECTION_GRAPH)
+        if graph is not None:
+            # the native loader's parsed JSON tree: up to 32 bytes per byte of text ([0,0,...])
+            budget.charge(JSON_TREE_FACTOR * graph.size, "parsing the inner model's graph")
     return inner
+
+
+# Bytes the native JSON parser may hold per byte of JSON text (a 64-byte value per 2 bytes).
+JSON_TREE_FACTOR = 32
 
 
 _NOT_INNER = (L.SECTION_ENVELOPE, L.SECTION_PAYLOAD, L.SECTION_SIGNATURE)

@@ -19,6 +19,7 @@ violation raises ``FormatError``; nothing but the opt-in pickle section can run 
 
 import datetime
 import hashlib
+import itertools
 import json
 import math
 import mmap as _mmap_module
@@ -836,8 +837,9 @@ class Decoder:
 
 # What parsing JSON allocates, per byte that starts an object (docs/FORMAT.md, section 18):
 # measured for CPython's json module with the duplicate-key hook (an empty dict costs ~75
-# bytes, a list ~60 plus 8 per element, a number up to ~40, a string ~50 plus its text).
-_JSON_COST = ((b"{", 200), (b"[", 96), (b":", 128), (b",", 40), (b'"', 32))
+# bytes, a list ~60 plus 8 per element, a number up to ~40, a string ~50 plus its text),
+# with a quarter more for the allocator's own overhead (peak RSS, not bytes requested).
+_JSON_COST = ((b"{", 256), (b"[", 128), (b":", 160), (b",", 48), (b'"', 40))
 _WEIGHT_CAP = 1 << 62  # weights above any limit stay small integers
 
 
@@ -857,8 +859,8 @@ def _expect(node, n, *types):
 
 
 def _items(dec, node, depth):
-    dec.charge(56 + 8 * len(node))
-    return [dec.decode(x, depth) for x in node[1:]]
+    dec.charge(64 + 12 * len(node))  # a list growing to len(node) - 1 elements
+    return [dec.decode(x, depth) for x in itertools.islice(node, 1, None)]
 
 
 def _dec_tuple(dec, node, depth):

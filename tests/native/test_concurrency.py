@@ -99,7 +99,7 @@ def test_concurrent_mixed_methods_equal_serial(model_path, batches):
 
 
 def test_concurrent_calls_with_explicit_thread_counts(model_path, batches):
-    # Python threads that each start OpenMP teams of different sizes.
+    # Python threads that each ask the thread pool for a different number of threads.
     model = mle.load(model_path)
     big = [X for X in batches if X.shape[0] >= 1000]
     serial = [model.predict_proba(X, n_threads=1) for X in big]
