@@ -278,3 +278,33 @@ def test_one_message_per_problem_whichever_path_finds_it(name, tmp_path):
         messages[what] = str(info.value)
     assert fragment in messages["container.parse"], messages
     assert len(set(messages.values())) == 1, messages
+
+
+# ------------------------------------------------------------------ the cache's reads
+
+def test_cache_reads_metadata_inside_and_beyond_the_head_it_parses(tmp_path):
+    """The cache parses the first bytes of a file (header and table) and reads the metadata
+    section from them when it lies inside, else from the file; a changed byte is refused."""
+    meta, g = scaler_model()
+    small = writer.model_file(g, meta)
+    big = writer.model_file(g, dict(meta, user={"notes": "x" * 5000}))
+    for data, inside in ((small, True), (big, False)):
+        c = container.parse(data)
+        s = c.find(L.SECTION_META)
+        assert (s.end <= cache._HEAD_SIZE) is inside
+        path = tmp_path / "m.mle"
+        path.write_bytes(data)
+        assert cache._disk_meta(str(path), len(data)) == bytes(c.payload(s))
+        path.write_bytes(_flip(data, s.offset + s.size - 2))
+        assert cache._disk_meta(str(path), len(data)) is None
+
+
+def test_cache_refuses_what_the_parser_refuses(tmp_path):
+    model = FILES["model"]
+    many = container.repack(container.parse(model), append=[
+        (90 + i, b"", L.SECTION_OPTIONAL) for i in range(cache._MAX_SECTIONS)])
+    path = tmp_path / "m.mle"
+    for data in (_with_header(model, flags=1), _flip(model, L.HEADER_SIZE + 3), many,
+                 model[:-8], model + bytes(8)):
+        path.write_bytes(data)
+        assert cache._disk_meta(str(path), len(data)) is None
