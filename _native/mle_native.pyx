@@ -232,7 +232,7 @@ cdef object _other_kind(CModel* m):
     return None
 
 
-def open_path(bytes path, object filename=None):
+def load_path_or_kind(bytes path, object filename=None):
     """Like load_path for a model file. For an envelope or a value file (whose sections the
     Python layer reads) returns its kind, "envelope" or "value", instead of raising: the
     file's header and section table are then valid, its checksums not yet verified."""
@@ -250,9 +250,9 @@ def open_path(bytes path, object filename=None):
     return nm
 
 
-def open_buffer(data):
+def load_buffer_or_kind(data):
     """Like load_buffer for a model file; for an envelope or a value file returns its kind,
-    as open_path does."""
+    as load_path_or_kind does."""
     cdef NativeModel nm = NativeModel.__new__(NativeModel)
     cdef Py_buffer b
     cdef CStatus st

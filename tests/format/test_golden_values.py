@@ -75,4 +75,4 @@ def test_bare_model_readers_refuse_value_files(golden_bytes, tmp_path):
 
     with pytest.raises(mle.FormatError, match="a value file .*not a plain model file"):
         _native.load_buffer(golden_bytes)
-    assert _native.open_buffer(golden_bytes) == "value"
+    assert _native.load_buffer_or_kind(golden_bytes) == "value"

@@ -174,7 +174,8 @@ def test_the_loader_reports_the_kind_of_other_files(name, tmp_path):
     data = FILES[name]
     path = tmp_path / "f.mle"
     path.write_bytes(data)
-    for got in (_native.open_buffer(data), _native.open_path(str(path).encode())):
+    for got in (_native.load_buffer_or_kind(data),
+                _native.load_path_or_kind(str(path).encode())):
         if KIND[name] == "model":
             assert isinstance(got, _native.NativeModel)
         else:
