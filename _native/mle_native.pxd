@@ -52,7 +52,30 @@ cdef extern from "mle/container.h" namespace "mle" nogil:
         uint32_t flags
         uint64_t offset
         uint64_t size
+        uint32_t crc
+        cbool verified
         const uint8_t* data
+
+    ctypedef enum CFileKind "mle::FileKind":
+        CFK_MODEL "mle::FileKind::kModel"
+        CFK_ENVELOPE "mle::FileKind::kEnvelope"
+        CFK_VALUE "mle::FileKind::kValue"
+
+    cdef cppclass CContainer "mle::Container":
+        uint16_t major
+        uint16_t minor
+        uint32_t flags
+        CFileKind kind
+        cbool parsed
+        vector[CSection] sections
+
+    cdef cppclass CVerifyPolicy "mle::VerifyPolicy":
+        cbool all
+        uint64_t kinds
+        cbool model_files_only
+
+    CStatus c_parse_file "mle::parse_file"(const uint8_t* data, size_t size, uint64_t file_size,
+                                          const CVerifyPolicy& verify, CContainer* out)
 
 
 cdef extern from "mle/plan.h" namespace "mle" nogil:
@@ -76,6 +99,7 @@ cdef extern from "mle/plan.h" namespace "mle" nogil:
         int64_t n_features() const
         const string& name() const
         const CSection& meta() const
+        const CContainer& container() const
         cbool mapped() const
         size_t file_size() const
         int num_nodes() const

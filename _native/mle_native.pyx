@@ -5,7 +5,7 @@ and running a plan are each a single native call."""
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_ANY_CONTIGUOUS, \
     PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
-from libc.stdint cimport int64_t, uint32_t, uintptr_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libcpp.memory cimport unique_ptr
 
 from mle_native cimport *
@@ -218,6 +218,104 @@ def load_view(data):
     nm._owner = mv  # holds its own export of the underlying buffer for the model's lifetime
     nm._finish()
     return nm
+
+
+_FILE_KINDS = {CFK_MODEL: "model", CFK_ENVELOPE: "envelope", CFK_VALUE: "value"}
+
+
+cdef object _other_kind(CModel* m):
+    """After a failed load: the kind ("envelope" or "value") of a file that parsed as a valid
+    container of another kind than a model file, else None (the failure stands)."""
+    cdef const CContainer* c = &m.container()
+    if c.parsed and c.kind != CFK_MODEL:
+        return _FILE_KINDS[c.kind]
+    return None
+
+
+def load_path_or_kind(bytes path, object filename=None):
+    """Like load_path for a model file. For an envelope or a value file (whose sections the
+    Python layer reads) returns its kind, "envelope" or "value", instead of raising: the
+    file's header and section table are then valid, its checksums not yet verified."""
+    cdef NativeModel nm = NativeModel.__new__(NativeModel)
+    cdef const char* p = path
+    cdef CStatus st
+    with nogil:
+        st = nm._m.get().load_file(p)
+    if not st.ok():
+        kind = _other_kind(nm._m.get())
+        if kind is not None:
+            return kind
+        check_status(st, filename if filename is not None else path.decode("utf-8", "replace"))
+    nm._finish()
+    return nm
+
+
+def load_buffer_or_kind(data):
+    """Like load_buffer for a model file; for an envelope or a value file returns its kind,
+    as load_path_or_kind does."""
+    cdef NativeModel nm = NativeModel.__new__(NativeModel)
+    cdef Py_buffer b
+    cdef CStatus st
+    PyObject_GetBuffer(data, &b, PyBUF_ANY_CONTIGUOUS)
+    try:
+        with nogil:
+            st = nm._m.get().load_bytes(b.buf, <size_t> b.len)
+    finally:
+        PyBuffer_Release(&b)
+    if not st.ok():
+        kind = _other_kind(nm._m.get())
+        if kind is not None:
+            return kind
+        check_status(st)
+    nm._finish()
+    return nm
+
+
+def parse_container(data, verify=True, file_size=None):
+    """Validates the header and section table of the .mle file in ``data`` (bytes-like) with
+    the native loader's parser and messages (docs/FORMAT.md, section 7).
+
+    ``verify``: True checks every section's checksum, a collection of section kinds (each
+    below 64) only those sections', False or () none (the header and table checksums are
+    always checked). ``file_size``: the file's length when ``data`` holds only its first
+    bytes (at least the header and section table); sections are then checked against it and
+    only those inside ``data`` can be verified.
+
+    Returns ``(kind, major, minor, flags, sections)``: ``kind`` is "model", "envelope" or
+    "value"; ``sections`` lists ``(kind, flags, offset, size, crc, verified)`` in table order.
+    Raises FormatError for any violation.
+    """
+    cdef CVerifyPolicy policy
+    cdef CContainer c
+    cdef Py_buffer b
+    cdef CStatus st
+    cdef uint64_t total = 0
+    cdef size_t i
+    cdef const CSection* s
+    policy.model_files_only = False
+    policy.kinds = 0
+    policy.all = verify is True
+    if not policy.all and verify:
+        for k in verify:
+            if not 0 <= k < 64:
+                raise ValueError(f"verify: section kinds are below 64, got {k!r}")
+            policy.kinds |= (<uint64_t> 1) << <int> k
+    PyObject_GetBuffer(data, &b, PyBUF_ANY_CONTIGUOUS)
+    try:
+        if file_size is not None:
+            if file_size < b.len:
+                raise ValueError(f"file_size {file_size} is below the {b.len} bytes given")
+            total = file_size
+        with nogil:
+            st = c_parse_file(<const uint8_t*> b.buf, <size_t> b.len, total, policy, &c)
+    finally:
+        PyBuffer_Release(&b)
+    check_status(st)
+    sections = []
+    for i in range(c.sections.size()):
+        s = &c.sections[i]
+        sections.append((s.kind, s.flags, s.offset, s.size, s.crc, s.verified))
+    return _FILE_KINDS[c.kind], c.major, c.minor, c.flags, sections
 
 
 def crc32c(data, uint32_t crc=0):

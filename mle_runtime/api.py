@@ -395,16 +395,13 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
             native = _cache.lookup(os.fspath(filename))
             if native is not None:
                 return MLEModel(native, n_threads)
-        try:
-            native = reader.open_path(filename)
-        except FormatError as e:
-            # A value file (1.2) or an envelope (1.1)? Other files fail as before.
+        native = reader.open_path_or_kind(filename)
+        if type(native) is str:
+            # An envelope (1.1) or a value file (1.2): its sections are this layer's to read.
             from mle_runtime.format import values
 
             data = values.open_file(filename, mmap_mode)
-            if bytes(data[:len(L.MAGIC)]) != L.MAGIC:
-                raise
-            out, meta = _load_other(data, e, None, mmap_mode, n_threads, allow_pickle,
+            out, meta = _load_other(data, None, mmap_mode, n_threads, allow_pickle,
                                     LoadBudget(len(data), memory_limit), os.fspath(filename))
             if cache and meta is not None:
                 _cache.store(os.fspath(filename), meta, out._native)
@@ -439,63 +436,52 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
             crypto.verify(c, public_key)
     budget = LoadBudget(len(data), memory_limit)
     if encryption_key is not None:
-        return _load_other(data, None, encryption_key, mmap_mode, n_threads, allow_pickle,
+        return _load_other(data, encryption_key, mmap_mode, n_threads, allow_pickle,
                            budget)[0]
-    try:
-        native = reader.open_bytes(data)
-    except FormatError as e:
-        return _load_other(data, e, None, mmap_mode, n_threads, allow_pickle, budget)[0]
+    native = reader.open_bytes_or_kind(data)
+    if type(native) is str:
+        return _load_other(data, None, mmap_mode, n_threads, allow_pickle, budget)[0]
     return MLEModel(native, n_threads)
 
 
-def _load_other(data, error, encryption_key, mmap_mode, n_threads, allow_pickle, budget,
+def _load_other(data, encryption_key, mmap_mode, n_threads, allow_pickle, budget,
                 filename=None):
-    """What a file that the native reader refused holds: ``(value or MLEModel, outer
-    metadata bytes or None)``, for a value file or an envelope. For any other file,
-    re-raises ``error`` (the native reader's verdict on it). ``budget``: the load's
+    """What an envelope or a value file holds: ``(value or MLEModel, outer metadata bytes or
+    None)``. The file kind comes from the container parser, which verifies every checksum
+    here. A model file is loaded as such (the file was replaced since the native loader saw
+    it), unless ``encryption_key`` was given for it. ``budget``: the load's
     :class:`~mle_runtime.format.budget.LoadBudget`."""
     from mle_runtime.errors import DecryptionError
-    from mle_runtime.format import container, envelope, values
+    from mle_runtime.format import container, envelope
 
-    try:
-        c = container.parse(data, verify=())
-    except FormatError:
-        # The native reader's verdict is the precise one for plain (1.0) files; envelopes and
-        # value files (1.1, 1.2) are this layer's to describe.
-        if error is not None and bytes(data[10:12]) in (b"\x00\x00", b""):
-            raise error from None
-        raise
-    if values.is_value_file(c):
+    c = container.parse(data)  # every checksum
+    if c.kind != "envelope":
         if encryption_key is not None:
             raise DecryptionError("encryption_key was given, but the file is not encrypted; "
                                   "refusing to load it as if it were authenticated by the key")
-        return _load_value(data, mmap_mode, n_threads, allow_pickle, filename, budget), None
-    if c.find(L.SECTION_ENVELOPE) is None:
-        if error is not None:
-            raise error
-        raise DecryptionError("encryption_key was given, but the file is not encrypted; "
-                              "refusing to load it as if it were authenticated by the key")
-    c = container.parse(data)  # every checksum
+        if c.kind == "value":
+            return _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget), None
+        return MLEModel(reader.open_bytes(data), n_threads), None
     inner = envelope.open_inner(c, encryption_key, budget=budget)
     meta = c.payload(c.find(L.SECTION_META))
     try:
-        native = reader.open_bytes(inner)
+        native = reader.open_bytes_or_kind(inner)
     except FormatError as e:
-        try:
-            ic = container.parse(inner, verify=())
-        except FormatError:
-            ic = None
-        if ic is not None and values.is_value_file(ic):
-            # restored into memory: ordinary arrays, as joblib gives for compressed files
-            return _load_value(inner, None, n_threads, allow_pickle, None, budget), None
         raise FormatError(f"the model inside the envelope is invalid: {e}") from None
+    if type(native) is str:
+        if native != "value":  # refused by envelope.open_inner already
+            raise FormatError("the file inside the envelope is itself an envelope; an "
+                              "envelope's inner file must be a plain model or value file")
+        # restored into memory: ordinary arrays, as joblib gives for compressed files
+        return _load_value(container.parse(inner), None, n_threads, allow_pickle, None,
+                           budget), None
     return MLEModel(native, n_threads), meta
 
 
-def _load_value(data, mmap_mode, n_threads, allow_pickle, filename, budget):
-    from mle_runtime.format import container, values
+def _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget):
+    """The value held by the value file ``c`` (a parsed container, checksums verified)."""
+    from mle_runtime.format import values
 
-    c = container.parse(data)  # every checksum
     if filename is None:
         mmap_mode = None  # file objects and restored envelopes: in memory, as joblib does
     if mmap_mode in ("r+", "w+") and c.find(L.SECTION_DATA) is not None:

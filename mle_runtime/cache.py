@@ -19,9 +19,11 @@ strong references, so a cached model stays mapped until evicted or :func:`clear`
 
 import collections
 import os
-import struct
 import threading
 
+from mle_runtime import _native
+from mle_runtime.errors import FormatError
+from mle_runtime.format import container
 from mle_runtime.format import layout as L
 
 _lock = threading.Lock()
@@ -35,35 +37,35 @@ def _stat_key(st):
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+# The cache reads this many table entries at most (model files have 3 to 4 sections; a value
+# file has 3 plus one per model): a file with more is loaded normally.
+_MAX_SECTIONS = 64
+_HEAD_SIZE = L.HEADER_SIZE + _MAX_SECTIONS * L.SECTION_ENTRY_SIZE
+
+
 def _disk_meta(path, st_size):
     """The metadata section's bytes of the file at ``path``, read without trusting it (None
-    when anything looks wrong: the caller then loads the file normally)."""
-    from mle_runtime import _native
-
+    when anything looks wrong: the caller then loads the file normally). Only the header,
+    the section table and the metadata section are read; the container parser checks them."""
     try:
         with open(path, "rb") as f:
-            head = f.read(L.HEADER_SIZE)
-            if len(head) != L.HEADER_SIZE or head[:8] != L.MAGIC:
+            head = f.read(_HEAD_SIZE)
+            if len(head) < _HEAD_SIZE:
+                st_size = len(head)  # the whole file
+            elif st_size < len(head):
+                return None  # it changed since it was stat'ed
+            try:
+                c = container.parse_head(head, st_size, verify=(L.SECTION_META,))
+            except FormatError:
                 return None
-            count = struct.unpack_from("<I", head, 24)[0]
-            if not 1 <= count <= 64 or _native.crc32c(head[:60]) != \
-                    struct.unpack_from("<I", head, 60)[0]:
-                return None
-            table = f.read(32 * count)
-            if len(table) != 32 * count or _native.crc32c(table) != \
-                    struct.unpack_from("<I", head, 28)[0]:
-                return None
-            for i in range(count):
-                kind, _, offset, size, crc, _ = struct.unpack_from("<IIQQII", table, 32 * i)
-                if kind == L.SECTION_META:
-                    if size > L.MAX_META_JSON or offset + size > st_size:
-                        return None
-                    f.seek(offset)
-                    meta = f.read(size)
-                    return meta if _native.crc32c(meta) == crc else None
+            s = c.find(L.SECTION_META)
+            if s.verified:
+                return bytes(c.payload(s))
+            f.seek(s.offset)
+            meta = f.read(s.size)
+            return meta if len(meta) == s.size and _native.crc32c(meta) == s.crc else None
     except OSError:
         return None
-    return None
 
 
 def lookup(path):

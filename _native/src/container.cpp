@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -136,21 +137,53 @@ namespace {
 
 std::string u64s(uint64_t v) { return std::to_string(static_cast<unsigned long long>(v)); }
 
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%x", static_cast<unsigned>(v));
+  return buf;
+}
+
 const char* kind_name(uint32_t kind) {
   switch (kind) {
     case layout::kSectionMeta: return "metadata";
     case layout::kSectionGraph: return "graph";
     case layout::kSectionData: return "tensor data";
+    case layout::kSectionEnvelope: return "envelope";
+    case layout::kSectionPayload: return "payload";
+    case layout::kSectionSignature: return "signature";
+    case layout::kSectionValue: return "value";
+    case layout::kSectionModel: return "model";
+    case layout::kSectionPickle: return "pickle";
     default: return "unknown";
   }
 }
 
-// Kinds of envelopes (4, 5) and value files (7, 8, 9), read by the Python layer only
-// (mle_runtime/format/layout.py). A file carrying one is not a model file, whatever the
-// section's flags: running its graph here would run something other than what the Python
-// layer and inspection describe.
-bool is_envelope_or_value_kind(uint32_t kind) {
-  return kind == 4 || kind == 5 || kind == 7 || kind == 8 || kind == 9;
+bool known_kind(uint32_t kind) {
+  return kind >= layout::kSectionMeta && kind <= layout::kSectionPickle;
+}
+bool envelope_kind(uint32_t kind) {
+  return kind == layout::kSectionEnvelope || kind == layout::kSectionPayload;
+}
+bool value_kind(uint32_t kind) {
+  return kind == layout::kSectionValue || kind == layout::kSectionModel ||
+         kind == layout::kSectionPickle;
+}
+
+// The size cap of a section kind (0: none beyond the file's length).
+uint64_t size_cap(uint32_t kind) {
+  switch (kind) {
+    case layout::kSectionMeta: return layout::kMaxMetaJson;
+    case layout::kSectionGraph: return layout::kMaxGraphJson;
+    case layout::kSectionEnvelope: return layout::kMaxEnvelopeJson;
+    case layout::kSectionValue: return layout::kMaxValueJson;
+    case layout::kSectionSignature: return layout::kSignatureSize;
+    default: return 0;
+  }
+}
+
+std::string cap_text(uint64_t cap) {
+  if (cap >= (1u << 20) && cap % (1u << 20) == 0) return u64s(cap >> 20) + " MiB cap";
+  return u64s(cap) + "-byte cap";
 }
 
 bool looks_like_pickle(const uint8_t* d, size_t n) {
@@ -171,12 +204,39 @@ bool looks_like_compressed_joblib(const uint8_t* d, size_t n) {
   return false;
 }
 
+std::string where(uint32_t i, uint32_t kind) {
+  return "section " + std::to_string(i) + " (" + kind_name(kind) + ")";
+}
+
+// The names of the envelope and value-file kinds present, in kind order ("envelope, payload").
+std::string kind_list(const bool* seen) {
+  std::string out;
+  for (uint32_t k = layout::kSectionEnvelope; k <= layout::kSectionPickle; ++k) {
+    if (k == layout::kSectionSignature || !seen[k]) continue;
+    if (!out.empty()) out += ", ";
+    out += kind_name(k);
+  }
+  return out;
+}
+
 }  // namespace
 
-Status parse_container(const uint8_t* data, size_t size, Container* out) {
+const char* file_kind_name(FileKind kind) {
+  switch (kind) {
+    case FileKind::kModel: return "model";
+    case FileKind::kEnvelope: return "envelope";
+    case FileKind::kValue: return "value";
+  }
+  return "unknown";
+}
+
+Status parse_file(const uint8_t* data, size_t size, uint64_t file_size, const VerifyPolicy& verify,
+                  Container* out) {
   using namespace layout;
   *out = Container();
-  if (size >= sizeof(kMagic) && std::memcmp(data, kMagic, sizeof(kMagic)) != 0) {
+  if (file_size == 0) file_size = size;
+  const bool prefix = file_size > size;  // only the header and table are at hand
+  if (size > 0 && std::memcmp(data, kMagic, size < sizeof(kMagic) ? size : sizeof(kMagic)) != 0) {
     if (looks_like_pickle(data, size))
       return Status::Format(
           "this is a pickle/joblib file, not an .mle file. Pickle files can execute code when "
@@ -200,16 +260,16 @@ Status parse_container(const uint8_t* data, size_t size, Container* out) {
                           ". Upgrade mle_runtime to load this file");
   uint32_t hcrc = crc32c(data, offsetof(Header, header_crc));
   if (hcrc != h.header_crc) return Status::Format("checksum mismatch in the file header");
-  if (h.file_size != size) {
-    if (h.file_size > size)
+  if (h.file_size != file_size) {
+    if (h.file_size > file_size)
       return Status::Format("file is truncated: header says " + u64s(h.file_size) +
-                            " bytes, file has " + u64s(size));
-    return Status::Format("file has " + u64s(size - h.file_size) +
+                            " bytes, file has " + u64s(file_size));
+    return Status::Format("file has " + u64s(file_size - h.file_size) +
                           " unexpected trailing bytes after the declared end (" +
                           u64s(h.file_size) + " bytes)");
   }
   if (h.flags & ~kKnownFlags)
-    return Status::Format("file uses header flags 0x" + std::to_string(h.flags) +
+    return Status::Format("file uses header flags " + hex32(h.flags) +
                           " that this mle_runtime does not understand; upgrade mle_runtime");
   for (uint8_t b : h.reserved)
     if (b != 0) return Status::Format("reserved header bytes are not zero");
@@ -220,64 +280,97 @@ Status parse_container(const uint8_t* data, size_t size, Container* out) {
   if (crc32c(data + kHeaderSize, table_end - kHeaderSize) != h.table_crc)
     return Status::Format("checksum mismatch in the section table");
 
+  // Pass 1: every entry's bounds and kind, and the kind of file; no section byte is read.
   out->major = h.major;
   out->minor = h.minor;
   out->flags = h.flags;
   out->sections.resize(h.section_count);
+  bool seen[kSectionPickle + 1] = {};
+  int first_other = -1;  // the first envelope or value-file section
   uint64_t prev_end = table_end;
   for (uint32_t i = 0; i < h.section_count; ++i) {
     SectionEntry e;
     std::memcpy(&e, data + kHeaderSize + i * sizeof(SectionEntry), sizeof(e));
-    auto where = [&] { return "section " + std::to_string(i) + " (" + kind_name(e.kind) + ")"; };
-    if (e.reserved != 0) return Status::Format(where() + ": reserved field is not zero");
+    if (e.reserved != 0) return Status::Format(where(i, e.kind) + ": reserved field is not zero");
     if (e.offset % kSectionAlign != 0)
-      return Status::Format(where() + ": offset " + u64s(e.offset) + " is not " +
+      return Status::Format(where(i, e.kind) + ": offset " + u64s(e.offset) + " is not " +
                             std::to_string(kSectionAlign) + "-byte aligned");
     if (e.offset < prev_end)
-      return Status::Format(where() + ": offset " + u64s(e.offset) +
+      return Status::Format(where(i, e.kind) + ": offset " + u64s(e.offset) +
                             " overlaps the previous section or the section table");
-    if (e.size > size || e.offset > size - e.size)
-      return Status::Format(where() + ": bytes " + u64s(e.offset) + ".." +
+    if (e.size > file_size || e.offset > file_size - e.size)
+      return Status::Format(where(i, e.kind) + ": bytes " + u64s(e.offset) + ".." +
                             u64s(e.offset + e.size) + " lie beyond the end of the file (" +
-                            u64s(size) + " bytes)");
+                            u64s(file_size) + " bytes)");
     prev_end = e.offset + e.size;
     Section& s = out->sections[i];
     s.kind = e.kind;
     s.flags = e.flags;
     s.offset = e.offset;
     s.size = e.size;
-    s.data = data + e.offset;
-    if (crc32c_parallel(s.data, s.size) != e.crc)
-      return Status::Format("checksum mismatch in " + where());
-    switch (e.kind) {
-      case kSectionMeta:
-        if (out->meta_index >= 0) return Status::Format("more than one metadata section");
-        if (e.size > kMaxMetaJson)
-          return Status::Format(where() + ": " + u64s(e.size) + " bytes exceeds the 16 MiB cap");
-        out->meta_index = static_cast<int>(i);
-        break;
-      case kSectionGraph:
-        if (out->graph_index >= 0) return Status::Format("more than one graph section");
-        if (e.size > kMaxGraphJson)
-          return Status::Format(where() + ": " + u64s(e.size) + " bytes exceeds the 16 MiB cap");
-        out->graph_index = static_cast<int>(i);
-        break;
-      case kSectionData:
-        if (out->data_index >= 0) return Status::Format("more than one tensor data section");
-        out->data_index = static_cast<int>(i);
-        break;
-      default:
-        if (is_envelope_or_value_kind(e.kind) && (e.flags & kSectionOptional))
-          return Status::Format(where() + ": kind " + std::to_string(e.kind) +
-                                " is a section of envelopes or value files, which a model file "
-                                "cannot carry (its optional flag does not change that); the "
-                                "file is damaged or crafted");
-        if (!(e.flags & kSectionOptional))
-          return Status::Format(where() + ": required section of unknown kind " +
-                                std::to_string(e.kind) + "; upgrade mle_runtime");
+    s.crc = e.crc;
+    s.data = (!prefix || e.offset + e.size <= size) ? data + e.offset : nullptr;
+    if (!known_kind(e.kind)) {
+      if (!(e.flags & kSectionOptional))
+        return Status::Format(where(i, e.kind) + ": required section of unknown kind " +
+                              std::to_string(e.kind) + "; upgrade mle_runtime");
+      continue;  // a later version's optional section: skipped, still bounds-checked
     }
+    if (seen[e.kind] && e.kind != kSectionModel)
+      return Status::Format(std::string("more than one ") + kind_name(e.kind) + " section");
+    seen[e.kind] = true;
+    uint64_t cap = size_cap(e.kind);
+    if (cap && e.size > cap)
+      return Status::Format(where(i, e.kind) + ": " + u64s(e.size) + " bytes exceeds the " +
+                            cap_text(cap));
+    if ((envelope_kind(e.kind) || value_kind(e.kind)) && first_other < 0)
+      first_other = static_cast<int>(i);
+    if (e.kind == kSectionMeta) out->meta_index = static_cast<int>(i);
+    if (e.kind == kSectionGraph) out->graph_index = static_cast<int>(i);
+    if (e.kind == kSectionData) out->data_index = static_cast<int>(i);
   }
   if (out->meta_index < 0) return Status::Format("file has no metadata section");
+  bool has_envelope = seen[kSectionEnvelope] || seen[kSectionPayload];
+  bool has_value = seen[kSectionValue] || seen[kSectionModel] || seen[kSectionPickle];
+  if (out->graph_index >= 0 && first_other >= 0) {
+    // The model loader would run the graph while the other sections describe something else.
+    const Section& s = out->sections[first_other];
+    return Status::Format(
+        where(first_other, s.kind) + ": kind " + std::to_string(s.kind) +
+        " is a section of envelopes or value files, which a model file (it has a graph "
+        "section) cannot carry, whatever its flags; the file also has " + kind_list(seen) +
+        " section(s) and is damaged or crafted. Re-save the model with mle_runtime.dump");
+  }
+  if (has_envelope && has_value)
+    return Status::Format(
+        "the file has both envelope and value-file sections (" + kind_list(seen) +
+        "); an envelope holds its value file inside its payload, so this file is damaged or "
+        "crafted. Re-save the value with mle_runtime.dump");
+  out->kind = has_envelope ? FileKind::kEnvelope
+                           : has_value ? FileKind::kValue : FileKind::kModel;
+
+  // Pass 2: the checksums asked for, in table order.
+  for (uint32_t i = 0; i < h.section_count; ++i) {
+    Section& s = out->sections[i];
+    if (!s.data || !verify.wants(s.kind, out->kind)) continue;
+    if (crc32c_parallel(s.data, s.size) != s.crc)
+      return Status::Format("checksum mismatch in " + where(i, s.kind));
+    s.verified = true;
+  }
+  out->parsed = true;
+  return Status::OK();
+}
+
+Status parse_container(const uint8_t* data, size_t size, Container* out) {
+  VerifyPolicy verify;
+  verify.model_files_only = true;  // an envelope or value file is verified by its reader
+  MLE_RETURN_IF_ERROR(parse_file(data, size, 0, verify, out));
+  if (out->kind != FileKind::kModel)
+    return Status::Format(std::string("this is ") +
+                          (out->kind == FileKind::kEnvelope
+                               ? "an envelope (a compressed or encrypted .mle file)"
+                               : "a value file (an .mle file holding a value with models)") +
+                          ", not a plain model file; load it with mle_runtime.load");
   if (out->graph_index < 0) return Status::Format("file has no graph section");
   return Status::OK();
 }

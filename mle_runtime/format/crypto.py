@@ -12,7 +12,6 @@ each verified by a checksum, so a change to any byte of a signed file is detecte
 
 import hashlib
 import os
-import struct
 
 from mle_runtime.errors import (DecryptionError, FormatError, MissingDependencyError,
                                 SignatureError)
@@ -163,15 +162,15 @@ def signed_digest(container, sig):
     header_crc set to zero (docs/FORMAT.md, 16.3)."""
     mv = memoryview(container.data).cast("B")
     h = hashlib.sha256()
-    zero4 = bytes(4)
-    h.update(mv[:28])
-    h.update(zero4)
-    h.update(mv[32:60])
-    h.update(zero4)
-    entry = L.HEADER_SIZE + 32 * sig.index
-    h.update(mv[64:entry + 24])
-    h.update(zero4)
-    h.update(mv[entry + 28:sig.offset])
+    zero = bytes(L.CRC_SIZE)
+    h.update(mv[:L.HEADER_TABLE_CRC])
+    h.update(zero)
+    h.update(mv[L.HEADER_TABLE_CRC + L.CRC_SIZE:L.HEADER_CRC])
+    h.update(zero)
+    entry_crc = L.HEADER_SIZE + L.SECTION_ENTRY_SIZE * sig.index + L.ENTRY_CRC
+    h.update(mv[L.HEADER_SIZE:entry_crc])
+    h.update(zero)
+    h.update(mv[entry_crc + L.CRC_SIZE:sig.offset])
     h.update(bytes(sig.size))
     h.update(mv[sig.end:])
     return h.digest()
@@ -236,7 +235,8 @@ def verify(container, public_key):
 
 def _aad(meta_bytes, env):
     env = bytes(env)
-    return _AAD_PREFIX + struct.pack("<QQ", len(meta_bytes), len(env)) + bytes(meta_bytes) + env
+    lengths = len(meta_bytes).to_bytes(8, "little") + len(env).to_bytes(8, "little")
+    return _AAD_PREFIX + lengths + bytes(meta_bytes) + env
 
 
 def _key_from(encryption_key, kdf, budget=None):

@@ -69,6 +69,14 @@ SECTION_DTYPE = np.dtype(
     ]
 )
 
+# Byte offsets of the checksum fields that writing and signing fill in or leave out
+# (docs/FORMAT.md, sections 3, 4 and 16.3); everything else reads the container through the
+# native parser (mle_runtime.format.container).
+HEADER_TABLE_CRC = HEADER_DTYPE.fields["table_crc"][1]
+HEADER_CRC = HEADER_DTYPE.fields["header_crc"][1]
+ENTRY_CRC = SECTION_DTYPE.fields["crc"][1]
+CRC_SIZE = 4
+
 # Tensor element types the graph may name (persisted as numpy's type codes; little-endian).
 TENSOR_DTYPES = {
     "f4": np.dtype("<f4"),

@@ -21,6 +21,20 @@ def open_bytes(data):
     return _native.load_buffer(data)
 
 
+def open_path_or_kind(path):
+    """Like :func:`open_path` for a model file; for an envelope or a value file returns its
+    kind, ``"envelope"`` or ``"value"`` (the native parser's verdict: its header and section
+    table are valid, its checksums are left to the layer that reads it). Any other file
+    raises the native loader's error."""
+    return _native.load_path_or_kind(os.fsencode(path), path)
+
+
+def open_bytes_or_kind(data):
+    """Like :func:`open_bytes`, returning the kind of an envelope or a value file as
+    :func:`open_path_or_kind` does."""
+    return _native.load_buffer_or_kind(data)
+
+
 def read_metadata(native):
     """The metadata section of a loaded model as a dict."""
     try:

@@ -143,7 +143,7 @@ def pack_sections(payloads, flags=0, minor=L.MINOR):
     header["section_count"] = count
     header["table_crc"] = _native.crc32c(table_bytes)
     hb = bytearray(header.tobytes())
-    hb[60:64] = _native.crc32c(hb[:60]).to_bytes(4, "little")
+    hb[L.HEADER_CRC:] = _native.crc32c(hb[:L.HEADER_CRC]).to_bytes(L.CRC_SIZE, "little")
     out[:L.HEADER_SIZE] = hb
     return bytes(out)
 

@@ -20,6 +20,9 @@ constexpr uint32_t kHeaderSize = 64;
 constexpr uint32_t kMaxSections = 1u << 20;
 constexpr uint64_t kMaxMetaJson = 16ull << 20;   // 16 MiB
 constexpr uint64_t kMaxGraphJson = 16ull << 20;  // 16 MiB
+constexpr uint64_t kMaxEnvelopeJson = 1ull << 20;  // 1 MiB
+constexpr uint64_t kMaxValueJson = 64ull << 20;    // 64 MiB
+constexpr uint64_t kSignatureSize = 104;  // "ed25519\0" + sha256(public key) + signature
 
 // Header flags (all must be understood by the reader; unknown bits are refused).
 constexpr uint32_t kKnownFlags = 0;
@@ -28,6 +31,14 @@ constexpr uint32_t kKnownFlags = 0;
 constexpr uint32_t kSectionMeta = 1;    // UTF-8 JSON object: descriptive metadata
 constexpr uint32_t kSectionGraph = 2;   // UTF-8 JSON object: the graph the plan executes
 constexpr uint32_t kSectionData = 3;    // tensor data: little-endian C-order arrays, packed
+// Format 1.1 (docs/FORMAT.md, section 16): envelopes and signatures.
+constexpr uint32_t kSectionEnvelope = 4;   // UTF-8 JSON object describing the payload
+constexpr uint32_t kSectionPayload = 5;    // the inner .mle file, compressed and/or encrypted
+constexpr uint32_t kSectionSignature = 6;  // optional; Ed25519 signature of the whole file
+// Format 1.2 (docs/FORMAT.md, section 17): value files.
+constexpr uint32_t kSectionValue = 7;   // UTF-8 JSON: the value's tree
+constexpr uint32_t kSectionModel = 8;   // may repeat; a complete plain .mle file
+constexpr uint32_t kSectionPickle = 9;  // pickled objects, read only with allow_pickle=True
 
 // Section flags.
 constexpr uint32_t kSectionOptional = 1u << 0;  // a reader may skip it if it does not know the kind

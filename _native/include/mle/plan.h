@@ -55,6 +55,9 @@ class Model {
   int64_t n_features() const { return n_features_; }
   const std::string& name() const { return name_; }
   const Section& meta() const { return container_.sections[container_.meta_index]; }
+  // The parsed container (after a failed load, `parsed` and `kind` say whether the file was
+  // an envelope or a value file rather than a damaged one).
+  const Container& container() const { return container_; }
   bool mapped() const { return buffer_.mapped(); }
   size_t file_size() const { return buffer_.size(); }
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
