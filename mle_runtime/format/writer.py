@@ -9,6 +9,7 @@ import tempfile
 import numpy as np
 
 from mle_runtime import _native
+from mle_runtime._version import __version__
 from mle_runtime.format import layout as L
 
 
@@ -74,8 +75,6 @@ def encode(meta, graph, hash_key=None):
 def model_file(graph, meta, extra=None):
     """The bytes of a plain .mle file of an exported model: the exporter's metadata ``meta``
     with ``extra`` keys, the writing version and the content hash."""
-    from mle_runtime._version import __version__
-
     meta = dict(meta, **(extra or {}))
     meta.setdefault("mle_runtime_version", __version__)
     return encode(meta, graph, hash_key="content_hash")
