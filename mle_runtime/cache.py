@@ -22,6 +22,7 @@ import os
 import struct
 import threading
 
+from mle_runtime import _native
 from mle_runtime.format import layout as L
 
 _lock = threading.Lock()
@@ -38,8 +39,6 @@ def _stat_key(st):
 def _disk_meta(path, st_size):
     """The metadata section's bytes of the file at ``path``, read without trusting it (None
     when anything looks wrong: the caller then loads the file normally)."""
-    from mle_runtime import _native
-
     try:
         with open(path, "rb") as f:
             head = f.read(L.HEADER_SIZE)
