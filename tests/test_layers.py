@@ -17,8 +17,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "mle_runtime"
 
-# (module prefix, layer, rank). The longest matching prefix decides. Layers of equal rank
-# (exporters, runtime) are peers and do not import each other.
+# (module prefix, layer, rank). The longest matching prefix decides; the package's own entry
+# matches mle_runtime/__init__.py only, so a new module must be placed here. Layers of equal
+# rank (exporters, runtime) are peers and do not import each other.
 LAYERS = (
     ("mle_runtime.errors", "base", 0),
     ("mle_runtime._version", "base", 0),
@@ -70,7 +71,7 @@ MODULES = _source_modules()
 def layer_of(module):
     best = None
     for prefix, layer, rank in LAYERS:
-        if (module == prefix or module.startswith(prefix + ".")) and \
+        if (module == prefix or module.startswith(prefix + ".") and prefix != PACKAGE) and \
                 (best is None or len(prefix) > len(best[0])):
             best = (prefix, layer, rank)
     return None if best is None else best[1:]
