@@ -18,7 +18,7 @@ violation raises ``FormatError``; nothing but the opt-in pickle section can run 
 
 This codec sits in the format layer: what it needs from the layers above it (exporting a
 model, wrapping a loaded one, pickling) it receives as :class:`Hooks`, which ``api.dump`` and
-``api.load`` pass in (``mle_runtime.api.VALUE_HOOKS``).
+``api.load`` pass in (``mle_runtime.api.value_hooks()``).
 """
 
 import datetime
@@ -29,8 +29,8 @@ import math
 import mmap as _mmap_module
 import os
 import warnings
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
