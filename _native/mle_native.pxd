@@ -6,7 +6,17 @@ from libcpp.vector cimport vector
 
 
 cdef extern from "mle/status.h" namespace "mle" nogil:
+    ctypedef enum CCode "mle::Code":
+        CCODE_OK "mle::Code::kOk"
+        CCODE_FORMAT "mle::Code::kFormat"
+        CCODE_INPUT "mle::Code::kInput"
+        CCODE_UNSUPPORTED "mle::Code::kUnsupported"
+        CCODE_IO "mle::Code::kIO"
+        CCODE_MEMORY "mle::Code::kMemory"
+        CCODE_INTERNAL "mle::Code::kInternal"
+
     cdef cppclass CStatus "mle::Status":
+        CCode code
         int err_no
         string message
         cbool ok()

@@ -21,25 +21,32 @@ _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
 
 
+# The exception of each Status code (mle/status.h): the one table check_status reads. kIO's
+# OSError also carries errno and the file name; a code without an entry (kInternal, or one
+# this table lacks) is a bug in mle_runtime. tests/native/test_status.py checks the table
+# against the enum in status.h.
+STATUS_EXCEPTIONS = {
+    <int>CCODE_FORMAT: FormatError,
+    <int>CCODE_INPUT: InputError,
+    <int>CCODE_UNSUPPORTED: UnsupportedModelError,
+    <int>CCODE_IO: OSError,
+    <int>CCODE_MEMORY: MemoryError,
+}
+
+
 cdef int check_status(const CStatus& st, object filename=None) except -1:
-    """Turns a C++ Status into the matching Python exception."""
+    """Turns a C++ Status into the matching Python exception (STATUS_EXCEPTIONS)."""
     if st.ok():
         return 0
-    cdef int code = st.code_value()
     msg = st.message.decode("utf-8", "replace")
-    if code == 1:
-        raise FormatError(msg)
-    if code == 2:
-        raise InputError(msg)
-    if code == 3:
-        raise UnsupportedModelError(msg)
-    if code == 4:
+    exc = STATUS_EXCEPTIONS.get(<int>st.code)
+    if exc is None:
+        raise MLEError("internal error in mle_runtime: " + msg)
+    if exc is OSError:
         if filename is not None:
             raise OSError(st.err_no, msg, filename)
         raise OSError(st.err_no, msg)
-    if code == 5:
-        raise MemoryError(msg)
-    raise MLEError("internal error in mle_runtime: " + msg)
+    raise exc(msg)
 
 
 cdef inline CDType _dtype_code(object dt) except *:

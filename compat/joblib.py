@@ -23,6 +23,7 @@ import io as _io
 import os as _os
 
 from mle_runtime import api as _api
+from mle_runtime.compat import pickle_fallback as _pickle_fallback
 from mle_runtime.errors import FormatError as _FormatError
 from mle_runtime.format import layout as _layout
 
@@ -88,7 +89,7 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
             with open(filename, "rb") as f:
                 if f.read(len(_MAGIC)) == _MAGIC:
                     raise
-        return _pickle_fallback().load_trusted(filename, mmap_mode)
+        return _pickle_fallback.load_trusted(filename, mmap_mode)
     if not hasattr(filename, "read") or isinstance(filename, _io.TextIOBase):
         return _api.load(filename, mmap_mode, **kwargs)  # raises the usual TypeError
     data = filename.read()
@@ -100,13 +101,7 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
         if bytes(data[:len(_MAGIC)]) == _MAGIC:
             raise
     # joblib ignores mmap_mode for file objects (with a warning): not passed on
-    return _pickle_fallback().load_trusted(_io.BytesIO(data))
-
-
-def _pickle_fallback():
-    from mle_runtime.compat import pickle_fallback
-
-    return pickle_fallback
+    return _pickle_fallback.load_trusted(_io.BytesIO(data))
 
 
 def _joblib(name):

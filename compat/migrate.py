@@ -17,6 +17,16 @@ import fnmatch
 import io
 import os
 
+import numpy as np
+
+import mle_runtime as mle
+from mle_runtime.api import value_hooks
+from mle_runtime.compat import pickle_fallback
+from mle_runtime.errors import PickleNotAllowedError, UnsupportedModelError
+from mle_runtime.format import compression, values, writer
+from mle_runtime.format import layout as L
+from mle_runtime.runtime.proxies import MLEModel
+
 DEFAULT_PATTERNS = ("*.joblib", "*.pkl", "*.pickle", "*.jbl")
 
 CONVERTED = "converted"        # stored natively: loads without pickle
@@ -259,9 +269,6 @@ def migrate(source, destination=None, *, trust=False, allow_pickle=False, recurs
     atomically: a file that fails at any step leaves nothing behind, and an existing
     destination is never damaged. One file's failure does not stop the others.
     """
-    from mle_runtime.errors import PickleNotAllowedError
-    from mle_runtime.format import compression
-
     if trust is not True:
         raise PickleNotAllowedError(
             "migrate() loads the joblib/pickle files with joblib.load, and unpickling runs "
@@ -344,12 +351,6 @@ def _find(root, patterns, recursive, out_root):
 
 
 def _convert(src, dst, allow_pickle, overwrite, compress):
-    import mle_runtime as mle
-    from mle_runtime.compat import pickle_fallback
-    from mle_runtime.errors import UnsupportedModelError
-    from mle_runtime.format import layout as L
-    from mle_runtime.format import values, writer
-
     res = FileResult(src, dst, size_before=_getsize(src))
     if os.path.abspath(src) == os.path.abspath(dst):
         res.error = "the destination is the source file itself; give another destination"
@@ -375,15 +376,15 @@ def _convert(src, dst, allow_pickle, overwrite, compress):
         return res
     try:
         try:
-            data = _dump_bytes(mle, value, compress, False)
+            data = _dump_bytes(value, compress, False)
         except UnsupportedModelError as e:
-            res.problems = values.describe_problems(value)
+            res.problems = values.describe_problems(value, hooks=value_hooks())
             if not res.problems:
                 raise UnsupportedModelError(str(e)) from None
             if not allow_pickle:
                 res.status = NEEDS_PICKLE
                 return res
-            data = _dump_bytes(mle, value, compress, True)
+            data = _dump_bytes(value, compress, True)
     except Exception as e:  # noqa: BLE001 - exporters and pickling report many kinds
         res.error = f"cannot store: {type(e).__name__}: {e}"
         return res
@@ -412,7 +413,7 @@ def _convert(src, dst, allow_pickle, overwrite, compress):
     return res
 
 
-def _dump_bytes(mle, value, compress, allow_pickle):
+def _dump_bytes(value, compress, allow_pickle):
     buf = io.BytesIO()
     mle.dump(value, buf, compress=compress, allow_pickle=allow_pickle)
     return buf.getvalue()
@@ -425,10 +426,6 @@ _MAX_MISMATCHES = 20
 
 def _compare(orig, got, path, out, depth):
     """Appends to ``out`` how ``got`` (loaded from the .mle bytes) differs from ``orig``."""
-    import numpy as np
-
-    from mle_runtime.runtime.proxies import MLEModel
-
     if len(out) >= _MAX_MISMATCHES:
         return
     if depth > 400:
@@ -501,8 +498,6 @@ def _compare_model(orig, got, path, out):
 
 
 def _compare_array(orig, got, path, out, depth):
-    import numpy as np
-
     if orig.dtype != got.dtype or orig.shape != got.shape:
         out.append(f"{path}: an array of {orig.dtype} {orig.shape} was stored, "
                    f"{got.dtype} {got.shape} loaded back")

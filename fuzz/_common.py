@@ -42,7 +42,7 @@ LOAD_PATH_MODULES = (
     "mle_runtime.api",
     "mle_runtime.cache",
     "mle_runtime.errors",
-    "mle_runtime.quantization",
+    "mle_runtime.format.quantization",
     "mle_runtime.format.budget",
     "mle_runtime.format.compression",
     "mle_runtime.format.container",

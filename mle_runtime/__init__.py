@@ -24,6 +24,7 @@ _LEGACY = ("CompressionUtils", "MLEFormat", "MLERuntime", "SecurityUtils", "benc
 
 def __getattr__(name):
     if name in _LEGACY:
+        # cold start: legacy imports the exporters and the whole format layer
         from mle_runtime import legacy
 
         value = getattr(legacy, name)

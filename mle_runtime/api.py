@@ -5,11 +5,17 @@ import os
 
 from mle_runtime import cache as _cache
 from mle_runtime._version import __version__
-from mle_runtime.errors import FormatError
+from mle_runtime.errors import DecryptionError, FormatError, UnsupportedModelError
 from mle_runtime.format import layout as L
 from mle_runtime.format.budget import LoadBudget
 from mle_runtime.format import reader
 from mle_runtime.runtime.proxies import MLEModel
+
+# Cold start: ``import mle_runtime; mle.load(path)`` of a plain model file imports only the
+# modules above. The rest of the format layer (the writer, containers, envelopes, the value
+# codec; hashlib's OpenSSL with them), the exporters and the pickle codec serve dump, value
+# files, envelopes, signatures and inspection, and are imported by the functions that use
+# them: at module level they would add several milliseconds to every cold start.
 
 _CACHED = _cache._entries  # the cache's dict (never rebound): empty means nothing to look up
 _CACHE_MIN_SIZE = _cache.MIN_SIZE
@@ -100,9 +106,9 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     The metadata records the creation time (UTC; ``SOURCE_DATE_EPOCH`` overrides it, for
     reproducible files) and the model's SHA-256 content hash.
     """
-    from mle_runtime.errors import UnsupportedModelError
+    # dump side (cold start: see the imports above)
     from mle_runtime.exporters import export, framework_of
-    from mle_runtime.format import compression, writer
+    from mle_runtime.format import compression, container, crypto, envelope, quantization, writer
 
     _check_allow_pickle(allow_pickle)
     codec = compression.normalize(compress)
@@ -123,15 +129,11 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         raise ValueError(f"an encryption key must be 32 bytes (got {len(encryption_key)}); "
                          "pass a passphrase as a str")
     if encryption_key is not None:
-        from mle_runtime.format import crypto
-
         crypto.require_cryptography("encryption")
     if quantize is not None and quantize not in ("fp16", "int8"):
         raise ValueError(f"quantize={quantize!r}: expected 'fp16' or 'int8'")
     extra = _dump_metadata(metadata, model_version, parent)
     if sign_with is not None:
-        from mle_runtime.format import crypto
-
         sign_with = crypto.load_private_key(sign_with)
     graph = None
     if isinstance(value, MLEModel):
@@ -154,9 +156,6 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     if calibration is not None and quantize is None:
         raise ValueError("calibration= is only used with quantize=")
     if quantize is not None:
-        from mle_runtime import quantization
-        from mle_runtime.format import envelope
-
         meta = dict(meta, **extra)
         meta.setdefault("mle_runtime_version", __version__)
         inner, entries, meta_bytes = quantization.quantize(graph, meta, quantize, calibration)
@@ -167,12 +166,66 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         if graph is not None:
             data = writer.model_file(graph, meta, extra)
         if codec is not None or encryption_key is not None:
-            from mle_runtime.format import container, envelope
-
             inner = container.parse(data, verify=())
             meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
             data = envelope.seal(data, meta_bytes, codec, encryption_key)
     return _write(data, filename, is_path, sign_with)
+
+
+def _loaded_file(obj):
+    """:attr:`~mle_runtime.format.values.Hooks.loaded`: a loaded model's file bytes and
+    metadata."""
+    if type(obj) is MLEModel:
+        return obj._native.file_bytes(), obj._metadata()
+    return None
+
+
+def _is_model(obj):
+    # dump side: the exporter registry (cold start: see the imports at the top)
+    from mle_runtime.exporters import framework_of
+
+    return framework_of(obj) is not None
+
+
+def _export(obj):
+    # dump side: the exporter registry (cold start: see the imports at the top)
+    from mle_runtime.exporters import export
+
+    return export(obj)
+
+
+def _pickle_dumps(objects, protocol):
+    # opt-in pickle (allow_pickle=True) only; compat's codec imports nothing of this package
+    from mle_runtime.compat import pickle_fallback
+
+    return pickle_fallback.dumps(objects, protocol)
+
+
+def _pickle_loads(data):
+    # opt-in pickle (allow_pickle=True) only; compat's codec imports nothing of this package
+    from mle_runtime.compat import pickle_fallback
+
+    return pickle_fallback.loads(data)
+
+
+_value_hooks = None
+
+
+def value_hooks():
+    """The :class:`mle_runtime.format.values.Hooks` that ``dump`` and ``load`` give the value
+    codec (which imports nothing above the format layer): loaded models are stored as their
+    own files, other models through the exporters, model sections load as
+    :class:`~mle_runtime.runtime.proxies.MLEModel`, and pickling uses
+    :mod:`mle_runtime.compat.pickle_fallback`."""
+    global _value_hooks
+    if _value_hooks is None:
+        # value files only (cold start: see the imports at the top)
+        from mle_runtime.format import values
+
+        _value_hooks = values.Hooks(
+            loaded=_loaded_file, is_model=_is_model, export=_export, wrap_model=MLEModel,
+            pickle_dumps=_pickle_dumps, pickle_loads=_pickle_loads)
+    return _value_hooks
 
 
 def _check_allow_pickle(allow_pickle):
@@ -184,6 +237,7 @@ def _check_allow_pickle(allow_pickle):
 
 def _write(data, filename, is_path, sign_with):
     if sign_with is not None:
+        # dump side (cold start: see the imports at the top)
         from mle_runtime.format import crypto
 
         data = crypto.sign_file_bytes(data, sign_with)
@@ -200,6 +254,7 @@ def _write_path(path, data):
     ...) and errno, and chains the original."""
     import errno
 
+    # dump side (cold start: see the imports at the top)
     from mle_runtime.format import writer
 
     try:
@@ -226,9 +281,11 @@ def _write_path(path, data):
 
 def _encode_value(value, allow_pickle, protocol, extra):
     """The bytes of a value file (docs/FORMAT.md, section 17) holding ``value``."""
+    # dump side (cold start: see the imports at the top)
     from mle_runtime.format import values, writer
 
-    sections, contents, digest = values.encode(value, allow_pickle, protocol)
+    sections, contents, digest = values.encode(value, allow_pickle, protocol,
+                                               hooks=value_hooks())
     meta = {"kind": "value", "summary": values.summary(contents),
             "mle_runtime_version": __version__, "content_hash": digest, "contents": contents}
     meta.update(extra)
@@ -243,6 +300,7 @@ def _encode_value(value, allow_pickle, protocol, extra):
 def _resaved(model, extra, changed):
     """The file of a loaded model, again: its own bytes, with the metadata updated when the
     caller gave metadata, a version or a parent."""
+    # dump side (cold start: see the imports at the top)
     from mle_runtime.format import container, writer
 
     data = model._native.file_bytes()
@@ -280,6 +338,7 @@ def _created():
 def _dump_metadata(metadata, model_version, parent):
     """The metadata keys ``dump`` adds to the exporter's: creation time, user dict, version,
     lineage (validated before any work is done)."""
+    # dump side (cold start: see the imports at the top)
     from mle_runtime.format import writer
 
     out = {"created": _created()}
@@ -398,6 +457,7 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
         native = reader.open_path_or_kind(filename)
         if type(native) is str:
             # An envelope (1.1) or a value file (1.2): its sections are this layer's to read.
+            # (Not a plain model: cold start, see the imports at the top.)
             from mle_runtime.format import values
 
             data = values.open_file(filename, mmap_mode)
@@ -428,6 +488,7 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
             f"{type(filename).__name__}"
         )
     if public_key is not None:
+        # signatures (cold start: see the imports at the top)
         from mle_runtime.format import container, crypto
 
         c = container.parse(data, verify=(L.SECTION_META, L.SECTION_ENVELOPE,
@@ -451,7 +512,7 @@ def _load_other(data, encryption_key, mmap_mode, n_threads, allow_pickle, budget
     here. A model file is loaded as such (the file was replaced since the native loader saw
     it), unless ``encryption_key`` was given for it. ``budget``: the load's
     :class:`~mle_runtime.format.budget.LoadBudget`."""
-    from mle_runtime.errors import DecryptionError
+    # value files and envelopes (cold start: see the imports at the top)
     from mle_runtime.format import container, envelope
 
     c = container.parse(data)  # every checksum
@@ -480,6 +541,7 @@ def _load_other(data, encryption_key, mmap_mode, n_threads, allow_pickle, budget
 
 def _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget):
     """The value held by the value file ``c`` (a parsed container, checksums verified)."""
+    # value files (cold start: see the imports at the top)
     from mle_runtime.format import values
 
     if filename is None:
@@ -489,7 +551,7 @@ def _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget):
                          "behind its checksums; use mmap_mode='c' for writable "
                          "copy-on-write arrays, 'r' for read-only maps or None for arrays "
                          "in memory")
-    return values.decode(c, mmap_mode=mmap_mode, n_threads=n_threads,
+    return values.decode(c, hooks=value_hooks(), mmap_mode=mmap_mode, n_threads=n_threads,
                          allow_pickle=allow_pickle, filename=filename, budget=budget)
 
 
@@ -536,6 +598,7 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
         "value": True | None, "unchecked": [<what could not be checked, and why>]}``) and the full ``metadata``
         dict. Keys without a value are None.
     """
+    # inspection (cold start: see the imports at the top)
     from mle_runtime.format import container, crypto, envelope
 
     if isinstance(filename, (str, os.PathLike)):
@@ -602,6 +665,7 @@ def _verified(c, inner, sig):
     """``inspect_model(verify=True)``'s report on the parsed file ``c`` (every checksum
     verified) and ``inner`` (``c``, or the envelope's restored inner file): validates each
     model's graph with the native loader; raises FormatError on the first failure."""
+    # inspection (cold start: see the imports at the top)
     from mle_runtime.format import values
 
     signature = True if sig is not None and sig["verified"] else None
@@ -627,7 +691,7 @@ def _verified(c, inner, sig):
             unchecked.append("value: it holds pickled objects, which only "
                              "load(..., allow_pickle=True) rebuilds")
         else:
-            values.decode(inner)  # rebuilt as load rebuilds it, then dropped
+            values.decode(inner, hooks=value_hooks())  # rebuilt as load would, then dropped
             value = True
     else:
         try:
@@ -694,6 +758,7 @@ def sign_file(filename, private_key, output=None):
     The signed file replaces ``filename`` atomically (or is written to ``output``); an
     existing signature is replaced. Returns the key's fingerprint (``"sha256:..."``).
     """
+    # signatures and keys (cold start: see the imports at the top)
     from mle_runtime.format import crypto
 
     key = crypto.load_private_key(private_key)
@@ -708,6 +773,7 @@ def verify_file(filename, public_key):
     """Verifies the signature of an .mle file; returns ``{"algorithm", "key_fingerprint"}``
     or raises :class:`~mle_runtime.SignatureError` (or ``FormatError`` for a damaged file).
     Every section's checksum is verified too."""
+    # signatures and keys (cold start: see the imports at the top)
     from mle_runtime.format import container, crypto
 
     with open(filename, "rb") as f:
@@ -718,6 +784,7 @@ def verify_file(filename, public_key):
 def generate_keys():
     """A new Ed25519 key pair ``(private_key, public_key)`` (``cryptography`` key objects;
     :func:`save_keys` writes them as PEM)."""
+    # signatures and keys (cold start: see the imports at the top)
     from mle_runtime.format import crypto
 
     private = crypto.generate_private_key()
@@ -727,6 +794,7 @@ def generate_keys():
 def save_keys(private_key, private_path, public_path=None):
     """Writes an Ed25519 private key (PKCS#8 PEM, mode 0600) and optionally its public key
     (SubjectPublicKeyInfo PEM). Returns the key's fingerprint."""
+    # signatures and keys (cold start: see the imports at the top)
     from mle_runtime.format import crypto
 
     key = crypto.load_private_key(private_key)

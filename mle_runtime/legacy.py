@@ -10,8 +10,15 @@ import time
 
 import numpy as np
 
+from mle_runtime import _native, api
+from mle_runtime._version import __version__
+from mle_runtime.api import inspect_model, sign_file, verify_file
 from mle_runtime.errors import MLEError, UnsupportedModelError
+from mle_runtime.exporters import framework_of
+from mle_runtime.format import compression as _compression
+from mle_runtime.format import crypto
 from mle_runtime.format import layout as _L
+from mle_runtime.ir.ops import OPS
 
 
 class MLEFormat:
@@ -77,8 +84,6 @@ def export_model(model, path, input_shape=None, compression=None, quantization=N
         ``error_type``: models that cannot be represented, invalid arguments and I/O errors are
         reported here rather than raised.
     """
-    from mle_runtime import api, inspect_model
-
     t0 = time.perf_counter()
     try:
         api.dump(model, path, compress=_compress_arg(compression), quantize=quantization,
@@ -103,8 +108,6 @@ def export_model(model, path, input_shape=None, compression=None, quantization=N
 
 def _export_for(framework):
     def export(model, path, **kwargs):
-        from mle_runtime.exporters import framework_of
-
         found = framework_of(model)
         if found is None or found.name != framework:
             cls = type(model)
@@ -192,8 +195,6 @@ def load_model(path, device="cpu", verify_signature=None, public_key=None,
     require a signature by ``public_key`` (True needs ``public_key``; the default verifies
     whenever a key is given).
     """
-    from mle_runtime import api
-
     if device not in ("cpu", "auto"):
         raise ValueError(f"device={device!r} is not available: this build of mle_runtime runs "
                          "on the CPU (device='cpu')")
@@ -211,9 +212,6 @@ def benchmark_model(path, inputs, num_runs=100):
 
 def get_version_info():
     """Versions of the runtime and the format, and the native build's features."""
-    from mle_runtime import _native
-    from mle_runtime._version import __version__
-
     return {"version": __version__, "mle_runtime_version": __version__,
             "format_version": f"{_L.MAJOR}.{_L.MINOR_EXTENDED}",
             "supported_format_versions": [f"{_L.MAJOR}.x"],
@@ -222,8 +220,6 @@ def get_version_info():
 
 def get_supported_operators():
     """Sorted names of the graph ops this runtime executes."""
-    from mle_runtime.ir.ops import OPS
-
     return sorted(OPS)
 
 
@@ -233,23 +229,17 @@ class SecurityUtils:
     @staticmethod
     def generate_keypair():
         """A new Ed25519 pair as PEM bytes: ``(public_key_pem, private_key_pem)``."""
-        from mle_runtime.format import crypto
-
         key = crypto.generate_private_key()
         return crypto.public_pem(key.public_key()), crypto.private_pem(key)
 
     @staticmethod
     def sign_model(path, private_key):
         """Signs the .mle file at ``path`` in place; returns the key's fingerprint."""
-        from mle_runtime.api import sign_file
-
         return sign_file(path, private_key)
 
     @staticmethod
     def verify_model(path, public_key):
         """True when ``path`` is signed by ``public_key`` and unmodified, else False."""
-        from mle_runtime.api import verify_file
-
         try:
             verify_file(path, public_key)
         except MLEError:
@@ -259,8 +249,6 @@ class SecurityUtils:
     @staticmethod
     def compute_checksum(data):
         """CRC-32C of ``data`` (the checksum every .mle section carries), as an int."""
-        from mle_runtime import _native
-
         return _native.crc32c(data)
 
     @staticmethod
@@ -302,18 +290,14 @@ class CompressionUtils:
     @staticmethod
     def compress_data(data, compression_type="zstd", level=3):
         """``data`` compressed with one of ``MLEFormat.COMPRESSION_TYPES``."""
-        from mle_runtime.format import compression
-
         if compression_type in (None, "none"):
             return bytes(data)
-        return compression.compress(bytes(data), compression_type, level)
+        return _compression.compress(bytes(data), compression_type, level)
 
     @staticmethod
     def decompress_data(data, compression_type, size):
         """Inverse of :meth:`compress_data`; ``size`` is the exact uncompressed size (the
         bound that makes decompression of untrusted data safe)."""
-        from mle_runtime.format import compression
-
         if compression_type in (None, "none"):
             return bytes(data)
-        return bytes(compression.decompress(data, compression_type, size))
+        return bytes(_compression.decompress(data, compression_type, size))

@@ -8,6 +8,8 @@ exits with status 1 when the operation fails, 2 for a usage error (argparse), 0 
 import os
 import sys
 
+from mle_runtime.errors import MLEError
+
 
 class CommandError(Exception):
     """A failure to report on stderr with exit status 1."""
@@ -15,8 +17,6 @@ class CommandError(Exception):
 
 def run(prog, main, argv):
     """Runs ``main(argv)``, turning expected failures into a message and exit status 1."""
-    from mle_runtime.errors import MLEError
-
     try:
         return main(argv) or 0
     except (CommandError, MLEError, OSError, ValueError, TypeError, ImportError) as e:

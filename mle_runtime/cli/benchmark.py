@@ -7,6 +7,9 @@ import statistics
 import sys
 import time
 
+import numpy as np
+
+import mle_runtime as mle
 from mle_runtime.cli import CommandError, add_key_options, read_encryption_key, run
 
 
@@ -30,8 +33,6 @@ def parser():
 
 
 def read_data(path):
-    import numpy as np
-
     if path.endswith(".npy"):
         X = np.load(path, allow_pickle=False)
     elif path.endswith(".csv") or path.endswith(".txt"):
@@ -78,10 +79,6 @@ def main(argv=None):
     args = parser().parse_args(argv)
 
     def go(_):
-        import numpy as np
-
-        import mle_runtime as mle
-
         if args.repeat < 1:
             raise CommandError("--repeat must be at least 1")
         key = read_encryption_key(args)

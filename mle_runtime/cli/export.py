@@ -16,7 +16,10 @@ import json
 import os
 import sys
 
+import mle_runtime as mle
 from mle_runtime.cli import CommandError, add_key_options, read_encryption_key, run
+from mle_runtime.compat import pickle_fallback
+from mle_runtime.compat.migrate import DEFAULT_PATTERNS, MigrationReport, migrate
 
 PICKLE_WARNING = ("warning: {path} is a pickle/joblib file. Loading it runs whatever code it "
                   "contains: convert only files you trust. The .mle file written is safe to "
@@ -85,8 +88,6 @@ def parse_compress(text):
 
 
 def _load_pickle(path):
-    from mle_runtime.compat import pickle_fallback
-
     return pickle_fallback.load_trusted(path)
 
 
@@ -116,8 +117,6 @@ def main(argv=None):
         p.error(f"{', '.join(used)}: only in directory mode (the input is a directory)")
 
     def go(_):
-        import mle_runtime as mle
-
         metadata = None
         if args.metadata is not None:
             try:
@@ -151,8 +150,6 @@ def main(argv=None):
 
 
 def _directory(args):
-    from mle_runtime.compat.migrate import DEFAULT_PATTERNS, MigrationReport, migrate
-
     report = migrate(args.input, args.output, trust=True, allow_pickle=args.allow_pickle,
                      recursive=not args.no_recursive,
                      patterns=tuple(args.pattern) if args.pattern else DEFAULT_PATTERNS,

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+import mle_runtime as mle
 from mle_runtime.cli import add_key_options, read_encryption_key, run
 
 
@@ -130,8 +131,6 @@ def main(argv=None):
     args = parser().parse_args(argv)
 
     def go(_):
-        import mle_runtime as mle
-
         key = read_encryption_key(args)
         info = mle.inspect_model(args.model, public_key=args.public_key, encryption_key=key,
                                  verify=args.verify)

@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+import mle_runtime as mle
 from mle_runtime.cli import run
 
 
@@ -36,8 +37,6 @@ def main(argv=None):
     args = parser().parse_args(argv)
 
     def go(_):
-        import mle_runtime as mle
-
         if args.command == "keygen":
             private, _ = mle.generate_keys()
             public = args.public or args.private + ".pub"

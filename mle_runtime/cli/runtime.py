@@ -4,15 +4,14 @@ import argparse
 import json
 import sys
 
+from mle_runtime import _native
+from mle_runtime._version import __version__
 from mle_runtime.cli import run
+from mle_runtime.format import layout as L
 
 
 def version_info():
     """What ``--version`` reports, as a dict."""
-    from mle_runtime import _native
-    from mle_runtime._version import __version__
-    from mle_runtime.format import layout as L
-
     build = dict(_native.build_info())
     return {
         "mle_runtime": __version__,

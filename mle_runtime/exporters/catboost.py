@@ -41,7 +41,9 @@ import numpy as np
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import check_class, header
 from mle_runtime.exporters.classes import describe_classes
+from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
+from mle_runtime.ir.trees import Tree, add_ensemble
 
 _CLASSES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor", "CatBoostRanker")
 
@@ -257,9 +259,6 @@ def _add_nonsymmetric(graph, doc, floats, scale, bias, model_class):
     a TreeEnsemble node with float32 thresholds, ``float32(x) <= border`` going left
     (CatBoost sends ``x > border`` right) and NaN going left, or right for features whose
     nan treatment is "AsTrue"; then ``scale * sum + bias`` as CatBoost applies it."""
-    from mle_runtime.format import layout as L
-    from mle_runtime.ir.trees import Tree, add_ensemble
-
     by_index = {int(ff["feature_index"]): ff for ff in floats}
     dim = len(bias)
     trees = []

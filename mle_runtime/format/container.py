@@ -140,6 +140,7 @@ def repack(container, replace=None, drop=(), append=()):
     (``[(kind, bytes, flags)]``) added at the end. Tensor data placed at a multiple of 64
     stays at one (so tensors stay aligned); other sections go at multiples of 8. The minor
     version becomes ``MINOR_EXTENDED`` when any 1.1 section kind is present."""
+    # dump side: the writer (hashlib, tempfile) is not imported by reading a file (cold start)
     from mle_runtime.format.writer import pack_sections
 
     replace = replace or {}

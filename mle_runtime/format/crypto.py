@@ -15,7 +15,9 @@ import os
 
 from mle_runtime.errors import (DecryptionError, FormatError, MissingDependencyError,
                                 SignatureError)
+from mle_runtime.format import container as C
 from mle_runtime.format import layout as L
+from mle_runtime.format.writer import encode_json
 
 SIGNATURE_TAG = b"ed25519\x00"
 _SIGNED_PREFIX = b"mle-runtime ed25519 signature v1\x00"
@@ -179,8 +181,6 @@ def signed_digest(container, sig):
 def sign_file_bytes(data, private_key):
     """The bytes of ``data`` (an .mle file, plain or envelope) with an Ed25519 signature
     section added (an existing signature is replaced)."""
-    from mle_runtime.format import container as C
-
     key = load_private_key(private_key)
     c = C.parse(data)
     unsigned = C.repack(c, drop=(L.SECTION_SIGNATURE,),
@@ -279,8 +279,6 @@ def encrypt(plaintext, encryption_key, meta_bytes, env):
     """Encrypts ``plaintext`` in place of the payload; fills ``env["encryption"]`` and returns
     ``(ciphertext with its 16-byte tag, envelope JSON bytes)``. The metadata section and the
     envelope's bytes are bound to the ciphertext as associated data."""
-    from mle_runtime.format.writer import encode_json
-
     require_cryptography("encryption")
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

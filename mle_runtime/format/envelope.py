@@ -9,8 +9,10 @@ envelope, or is signed, is refused. What restoring costs is charged to the load'
 before it is allocated (docs/FORMAT.md, section 18).
 """
 
+import json
+
 from mle_runtime.errors import DecryptionError, FormatError
-from mle_runtime.format import compression, container
+from mle_runtime.format import compression, container, crypto, quantization
 from mle_runtime.format import layout as L
 from mle_runtime.format.budget import LoadBudget
 from mle_runtime.format.writer import encode_json, pack_sections
@@ -28,7 +30,7 @@ def seal(inner, meta_bytes, compress=None, encryption_key=None, quantization=Non
     ``meta_bytes``: the inner file's metadata JSON; an unencrypted envelope repeats it, an
     encrypted one keeps only :data:`PUBLIC_KEYS` of it. ``compress``: ``(method, level)`` or
     None. ``encryption_key``: 32 bytes, a passphrase str, or None. ``quantization``: the
-    entries of :func:`mle_runtime.quantization.quantize` when ``inner`` holds codes.
+    entries of :func:`mle_runtime.format.quantization.quantize` when ``inner`` holds codes.
     """
     env = {"inner_size": len(inner)}
     if quantization:
@@ -39,10 +41,6 @@ def seal(inner, meta_bytes, compress=None, encryption_key=None, quantization=Non
         payload = compression.compress(inner, method, level)
         env["compression"] = {"method": method, "level": level}
     if encryption_key is not None:
-        import json
-
-        from mle_runtime.format import crypto
-
         meta = json.loads(meta_bytes)
         public = {k: meta[k] for k in PUBLIC_KEYS if k in meta}
         public["encrypted"] = True
@@ -120,8 +118,6 @@ def open_inner(c, encryption_key=None, *, budget=None):
         if encryption_key is None:
             raise DecryptionError("the model is encrypted (AES-256-GCM); pass encryption_key= "
                                   "(the 32-byte key or the passphrase it was saved with)")
-        from mle_runtime.format import crypto
-
         meta = c.payload(c.find(L.SECTION_META))
         env_bytes = c.payload(c.find(L.SECTION_ENVELOPE))
         payload = crypto.decrypt(payload, encryption_key, meta, env, env_bytes, budget=budget)
@@ -135,8 +131,6 @@ def open_inner(c, encryption_key=None, *, budget=None):
         inner = payload
     inner_c = _check_inner(inner)
     if "quantization" in env:
-        from mle_runtime import quantization
-
         inner = quantization.dequantize_inner(inner, env["quantization"], budget=budget)
     if inner_c.find(L.SECTION_VALUE) is None:
         budget.charge(len(inner), "the model loader's aligned copy of the inner file")

@@ -15,6 +15,10 @@ tuples of (model, scaler), nested freely. Its sections:
 
 Everything read from a file is untrusted: every node's shape is checked before use and any
 violation raises ``FormatError``; nothing but the opt-in pickle section can run code.
+
+This codec sits in the format layer: what it needs from the layers above it (exporting a
+model, wrapping a loaded one, pickling) it receives as :class:`Hooks`, which ``api.dump`` and
+``api.load`` pass in (``mle_runtime.api.value_hooks()``).
 """
 
 import array as _array
@@ -24,16 +28,19 @@ import itertools
 import json
 import math
 import mmap as _mmap_module
+import os
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
+from mle_runtime import _native
 from mle_runtime.errors import (FormatError, MLEError, PickleNotAllowedError,
                                 UnsupportedModelError)
-from mle_runtime.format import container
+from mle_runtime.format import container, values_pandas, writer
 from mle_runtime.format import layout as L
 from mle_runtime.format.budget import LoadBudget
-from mle_runtime.runtime.proxies import MLEModel
 
 MAX_DEPTH = 200  # nesting depth of a value (both ways: dump refuses deeper values)
 _INT64 = 1 << 63
@@ -53,6 +60,37 @@ class _Problem(Exception):
         self.reason = reason
         self.path = path   # where the problem is, when deeper than the object itself
         self.part = part   # the object at that path
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the value codec needs from the layers above the format layer.
+
+    Attributes
+    ----------
+    loaded : callable
+        ``loaded(obj)``: ``(file bytes, metadata dict)`` when ``obj`` is a model loaded from an
+        .mle file (stored as those bytes), else None.
+    is_model : callable
+        ``is_model(obj)``: whether an exporter handles ``obj``'s class.
+    export : callable
+        ``export(obj)``: ``(graph, metadata)`` of a model; raises ``UnsupportedModelError``
+        for a model (or a part of one) that cannot be represented.
+    wrap_model : callable
+        ``wrap_model(native, n_threads)``: what a model section loads as, given its
+        ``NativeModel``.
+    pickle_dumps : callable
+        ``pickle_dumps(objects, protocol)``: the pickle section's bytes (``allow_pickle``).
+    pickle_loads : callable
+        ``pickle_loads(data)``: the objects of a pickle section (only with ``allow_pickle``).
+    """
+
+    loaded: Callable
+    is_model: Callable
+    export: Callable
+    wrap_model: Callable
+    pickle_dumps: Callable
+    pickle_loads: Callable
 
 
 def _type_name(obj):
@@ -133,7 +171,8 @@ def dtype_from_json(spec):
 class Encoder:
     """Turns a value into the JSON tree, the data blob, model files and pickled objects."""
 
-    def __init__(self, allow_pickle=False):
+    def __init__(self, hooks, allow_pickle=False):
+        self.hooks = hooks
         self.allow_pickle = allow_pickle is True
         self.chunks = []        # (offset, contiguous ndarray or bytes)
         self.size = 0
@@ -296,11 +335,10 @@ class Encoder:
             return ["decimal", str(obj)]
         if t is range:
             return ["range", obj.start, obj.stop, obj.step]
-        if t is MLEModel:
-            return self._model_bytes(obj._native.file_bytes(), obj._metadata(), path)
+        loaded = self.hooks.loaded(obj)
+        if loaded is not None:
+            return self._model_bytes(*loaded, path)
         if mod.split(".")[0] == "pandas":
-            from mle_runtime.format import values_pandas
-
             return values_pandas.encode(self, obj, path, d)
         return self._model(obj, path)
 
@@ -406,15 +444,14 @@ class Encoder:
         return ["tzinfo", self.tz(v, path)]
 
     def _model(self, obj, path):
-        from mle_runtime.exporters import export, framework_of
-
-        if framework_of(obj) is None:
+        export = self.hooks.export
+        if not self.hooks.is_model(obj):
             raise _Problem(f"mle_runtime cannot store objects of type {_type_name(obj)} "
                            "natively")
         try:
             graph, meta = export(obj)
         except UnsupportedModelError as e:
-            where, part = _locate(obj, path)
+            where, part = _locate(obj, path, export)
             if part is not obj:
                 try:
                     export(part)
@@ -426,13 +463,9 @@ class Encoder:
         except (TypeError, ValueError, AttributeError) as e:
             # e.g. an unfitted estimator
             raise _Problem(f"{type(e).__name__}: {e}", path) from None
-        from mle_runtime.format import writer
-
         return self._model_bytes(writer.model_file(graph, meta), None, path)
 
     def _model_bytes(self, data, meta, path):
-        from mle_runtime.format import container
-
         if meta is None:
             c = container.parse(data, verify=())
             meta = c.json(L.SECTION_META)
@@ -471,12 +504,10 @@ def _index(shape, flat, order):
     return ", ".join(str(int(i)) for i in idx)
 
 
-def _locate(obj, path):
+def _locate(obj, path, export):
     """``(path, part)``: the part of a composite estimator that cannot be exported (the first
     step of a Pipeline, ColumnTransformer or FeatureUnion that fails on its own, searched
-    depth-first) and its path, else ``(path, obj)``."""
-    from mle_runtime.exporters import export
-
+    depth-first; ``export``: :attr:`Hooks.export`) and its path, else ``(path, obj)``."""
     for attr in ("steps", "transformers", "transformer_list"):
         parts = getattr(obj, attr, None)
         if not isinstance(parts, list):
@@ -490,21 +521,20 @@ def _locate(obj, path):
             try:
                 export(sub)
             except UnsupportedModelError:
-                return _locate(sub, f"{path}.{attr}[{i}]")
+                return _locate(sub, f"{path}.{attr}[{i}]", export)
             except Exception:  # noqa: BLE001 - only locating; the caller reports the reason
                 return f"{path}.{attr}[{i}]", sub
     return path, obj
 
 
-def encode(value, allow_pickle=False, protocol=None):
+def encode(value, allow_pickle=False, protocol=None, *, hooks):
     """Encodes ``value``: returns ``(sections, contents)`` where sections is the list of
     ``(kind, bytes[, align])`` after the metadata, and contents describes what is inside.
+    ``hooks``: the :class:`Hooks` for models and pickling.
 
     Raises UnsupportedModelError naming every object that cannot be stored natively (unless
     ``allow_pickle``), ValueError for cycles and over-deep nesting."""
-    from mle_runtime.format.writer import encode_json
-
-    enc = Encoder(allow_pickle)
+    enc = Encoder(hooks, allow_pickle)
     try:
         root = enc.encode(value, "value")
     except RecursionError:
@@ -513,10 +543,8 @@ def encode(value, allow_pickle=False, protocol=None):
         raise UnsupportedModelError(_problems_message(enc.problems))
     tree = {"root": root, "memo": enc.n_memo}
     try:
-        tree_bytes = encode_json(tree)
+        tree_bytes = writer.encode_json(tree)
     except UnicodeEncodeError:  # lone surrogates: JSON's \u escapes keep them
-        import json
-
         tree_bytes = json.dumps(tree, separators=(",", ":"), allow_nan=False).encode()
     if len(tree_bytes) > L.MAX_VALUE_JSON:
         raise ValueError(f"the value's description is {len(tree_bytes)} bytes of JSON; the cap "
@@ -528,9 +556,7 @@ def encode(value, allow_pickle=False, protocol=None):
     for m in enc.models:
         sections.append((L.SECTION_MODEL, m, L.DATA_ALIGN))
     if enc.pickled:
-        from mle_runtime.compat import pickle_fallback
-
-        sections.append((L.SECTION_PICKLE, pickle_fallback.dumps(enc.pickled, protocol)))
+        sections.append((L.SECTION_PICKLE, hooks.pickle_dumps(enc.pickled, protocol)))
     h = hashlib.sha256()
     for s in sections:
         h.update(len(s[1]).to_bytes(8, "little"))
@@ -552,10 +578,10 @@ def _problems_message(problems):
             "(unpickling can execute arbitrary code, so only for files you trust).")
 
 
-def describe_problems(value):
+def describe_problems(value, *, hooks):
     """``[(path, type name, reason)]`` of every object in ``value`` that would need pickle
-    (empty when the whole value can be stored natively)."""
-    enc = Encoder(False)
+    (empty when the whole value can be stored natively). ``hooks``: the :class:`Hooks`."""
+    enc = Encoder(hooks, False)
     enc.encode(value, "value")
     return list(enc.problems)
 
@@ -578,9 +604,10 @@ def summary(contents):
 class Decoder:
     """Rebuilds a value from a parsed container (untrusted input)."""
 
-    def __init__(self, container, mmap_mode=None, n_threads=None, allow_pickle=False,
+    def __init__(self, container, hooks, mmap_mode=None, n_threads=None, allow_pickle=False,
                  filename=None, budget=None):
         self.c = container
+        self.hooks = hooks
         self.copy = mmap_mode is None
         self.mmap_mode = mmap_mode
         self.filename = filename
@@ -611,9 +638,7 @@ class Decoder:
         if ps is not None:
             if allow_pickle is not True:
                 raise PickleNotAllowedError(_refusal(container))
-            from mle_runtime.compat import pickle_fallback
-
-            objs = pickle_fallback.loads(bytes(container.payload(ps)))
+            objs = hooks.pickle_loads(bytes(container.payload(ps)))
             if not isinstance(objs, list):
                 raise FormatError("the pickle section does not hold a list")
             self.pickled = objs
@@ -694,8 +719,6 @@ class Decoder:
         outer_reach, outer_weight = self.reach, self.weight
         self.reach, self.weight = depth, 0
         if fn is None:
-            from mle_runtime.format import values_pandas
-
             out = values_pandas.decode(self, node, depth + 1)
         else:
             out = fn(self, node, depth + 1)
@@ -787,7 +810,6 @@ class Decoder:
     def model(self, k):
         if type(k) is not int or not 0 <= k < len(self.models):
             raise FormatError(f"value section: model {k} does not exist")
-        from mle_runtime import _native
         if k in self.model_cache:
             return self.model_cache[k]
         s = self.models[k]
@@ -796,7 +818,7 @@ class Decoder:
             native = _native.load_view(self.c.payload(s))
         except FormatError as e:
             raise FormatError(f"model section {k} is invalid: {e}") from None
-        self.model_cache[k] = model = MLEModel(native, self.n_threads)
+        self.model_cache[k] = model = self.hooks.wrap_model(native, self.n_threads)
         return model
 
     def tz(self, node):
@@ -1161,20 +1183,19 @@ def is_value_file(container):
     return container.find(L.SECTION_VALUE) is not None
 
 
-def decode(container, *, mmap_mode=None, n_threads=None, allow_pickle=False, filename=None,
-           budget=None):
-    """The value held by a parsed value file (checksums already verified). ``budget``: the
-    load's :class:`~mle_runtime.format.budget.LoadBudget` (None: the default budget for this
+def decode(container, *, hooks, mmap_mode=None, n_threads=None, allow_pickle=False,
+           filename=None, budget=None):
+    """The value held by a parsed value file (checksums already verified). ``hooks``: the
+    :class:`Hooks` for models and pickling; ``budget``: the load's
+    :class:`~mle_runtime.format.budget.LoadBudget` (None: the default budget for this
     container's size)."""
-    return Decoder(container, mmap_mode, n_threads, allow_pickle, filename,
+    return Decoder(container, hooks, mmap_mode, n_threads, allow_pickle, filename,
                    budget).decode_root()
 
 
 def open_file(path, mmap_mode):
     """Bytes of the file at ``path`` for decoding: a read-only map (``mmap_mode`` None or
     'r'), a copy-on-write map ('c'), or the bytes themselves for small files with None."""
-    import os
-
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0 or (mmap_mode is None and size <= 64 * 1024):

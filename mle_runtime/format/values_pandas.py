@@ -75,6 +75,7 @@ SUPPORTED = ("DataFrame, Series, Index (numpy dtypes, object, str/string), Range
 
 
 def _problem(reason, path):
+    # values imports this module: importing it back at module level would be a cycle
     from mle_runtime.format.values import _Problem
 
     return _Problem(reason, path)
@@ -324,6 +325,7 @@ def _enc_dtype(enc, dt, path, depth):
     if t is pd.PeriodDtype:
         return ["pd.dtype", "period", _period_freq(_period_alias(dt), dt, path)]
     if t is pd.IntervalDtype:
+        # values imports this module: importing it back at module level would be a cycle
         from mle_runtime.format.values import dtype_to_json
 
         if dt.closed not in _CLOSED or not isinstance(dt.subtype, np.dtype):
@@ -867,6 +869,7 @@ def _dec_dtype(dec, node, depth):
         return pd.PeriodDtype(_freq_str(node, node[2]))
     if kind == "interval":
         _parts(node, 4)
+        # values imports this module: importing it back at module level would be a cycle
         from mle_runtime.format.values import dtype_from_json
 
         sub = dtype_from_json(node[2])

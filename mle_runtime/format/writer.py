@@ -9,6 +9,7 @@ import tempfile
 import numpy as np
 
 from mle_runtime import _native
+from mle_runtime._version import __version__
 from mle_runtime.errors import MLEError
 from mle_runtime.format import layout as L
 
@@ -77,8 +78,6 @@ def model_file(graph, meta, extra=None):
     with ``extra`` keys, the writing version and the content hash. The bytes are loaded with
     the native loader before they are returned (:func:`verify_model`), so no exporter can
     have a file written that does not load."""
-    from mle_runtime._version import __version__
-
     meta = dict(meta, **(extra or {}))
     meta.setdefault("mle_runtime_version", __version__)
     data = encode(meta, graph, hash_key="content_hash")

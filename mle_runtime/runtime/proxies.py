@@ -11,6 +11,7 @@ import copy
 
 import numpy as np
 
+from mle_runtime import _native
 from mle_runtime.errors import FormatError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.inputs import as_matrix, check_integer_input, integer_dtype
@@ -453,6 +454,7 @@ class MLEModel:
         """The model's description, as :func:`mle_runtime.inspect_model` gives it for its file:
         versions, framework, model class, creation time, content hash, model version, lineage,
         user metadata, quantisation, and the loaded graph's features and outputs."""
+        # api imports this module: a module-level import of api would be a cycle
         from mle_runtime.api import model_info
 
         return model_info(self)
@@ -487,8 +489,6 @@ class MLEModel:
 def _unpickle(data, n_threads=None):
     """Rebuilds a pickled :class:`MLEModel` from its .mle bytes, validating every byte as
     :func:`mle_runtime.load` does (a damaged or hostile payload raises ``FormatError``)."""
-    from mle_runtime import _native
-
     if not isinstance(data, (bytes, bytearray, memoryview)):
         data = memoryview(data)
     return MLEModel(_native.load_buffer(data), n_threads)

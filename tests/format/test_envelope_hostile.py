@@ -19,7 +19,7 @@ from mle_testing import scaler_model
 
 import mle_runtime as mle
 from mle_runtime import FormatError
-from mle_runtime.format import compression, container, crypto, envelope, writer
+from mle_runtime.format import compression, container, crypto, envelope, quantization, writer
 from mle_runtime.format import layout as L
 from mle_runtime.format.budget import LoadBudget
 from mle_runtime.format.writer import encode_json, pack_sections
@@ -298,8 +298,6 @@ def test_dequantised_bytes_are_charged_before_allocating(quantized):
     inner_bytes = bytes(c.payload(c.find(L.SECTION_PAYLOAD)))
     budget = LoadBudget(len(data), limit=len(inner_bytes) + 64)
     with pytest.raises(FormatError, match="would allocate .*dequantised"):
-        from mle_runtime import quantization
-
         quantization.dequantize_inner(inner_bytes, env["quantization"], budget=budget)
     assert budget.used > budget.limit  # refused at the charge, before the allocation
     # the whole load fits the default budget, and everything restored was counted

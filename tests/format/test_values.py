@@ -40,6 +40,7 @@ import mle_runtime as mle
 from mle_runtime import (DecryptionError, FormatError, PickleNotAllowedError, SignatureError,
                          UnsupportedModelError)
 from mle_runtime.format import layout as L
+from mle_runtime.api import value_hooks
 from mle_runtime.format import values, writer
 from mle_runtime.runtime.proxies import MLEModel
 
@@ -1173,10 +1174,11 @@ def test_unsupported_objects_are_named_by_path(tmp_path):
     with pytest.raises(UnsupportedModelError, match=r"and 3 more\."):
         mle.dump([Config(i) for i in range(9)], path)
     assert not path.exists()
-    assert values.describe_problems(value)[0][0] == "value['model'].steps[1]"
-    assert [p[0] for p in values.describe_problems(value)] == [
+    hooks = value_hooks()
+    assert values.describe_problems(value, hooks=hooks)[0][0] == "value['model'].steps[1]"
+    assert [p[0] for p in values.describe_problems(value, hooks=hooks)] == [
         "value['model'].steps[1]", "value['cfg'][2]", "value['cfg'][3]"]
-    assert values.describe_problems(_everything()) == []
+    assert values.describe_problems(_everything(), hooks=hooks) == []
 
 
 class Config2:

@@ -30,6 +30,7 @@ import pytest
 
 import mle_runtime as mle
 from mle_runtime import FormatError, InputError, PickleNotAllowedError, UnsupportedModelError
+from mle_runtime.api import value_hooks
 from mle_runtime.format import container
 from mle_runtime.format import layout as L
 from mle_runtime.format import values, writer
@@ -117,7 +118,7 @@ def files(iris, tmp_path_factory):
 def digest(value):
     """A fingerprint of a loaded value: the content hash of its encoding (types, dtypes,
     bits, order and identity all change it)."""
-    return values.encode(value)[2]
+    return values.encode(value, hooks=value_hooks())[2]
 
 
 def covered_mask(data):

@@ -19,6 +19,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_
 from sklearn.linear_model import LogisticRegression
 
 import mle_runtime as mle
+from mle_runtime.api import value_hooks
 from mle_runtime.errors import FormatError, UnsupportedModelError
 from mle_runtime.format import container, layout as L, values, writer
 
@@ -480,7 +481,7 @@ def test_sparse_column_is_refused_naming_its_path(tmp_path):
     msg = str(e.value)
     assert "value['train']['sp']" in msg and "Sparse" in msg and "allow_pickle" in msg
     assert not (tmp_path / "v.mle").exists()
-    problems = values.describe_problems({"train": df})
+    problems = values.describe_problems({"train": df}, hooks=value_hooks())
     assert [p[0] for p in problems] == ["value['train']['sp']"]
 
 

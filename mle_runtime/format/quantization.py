@@ -17,15 +17,24 @@ read. The metadata key ``"quantization"`` records the mode, the tensors quantise
 saved and, when ``calibration=`` rows are given, the measured error of every output on them
 (reported by ``inspect_model``). The content hash is that of the dequantised model (what is
 computed at load).
+
+A codec of the envelope's inner file (format layer): it reads a graph's nodes and tensors
+through their attributes only and imports nothing above ``mle_runtime.format``.
 """
 
 import copy
 import hashlib
+import json
 import math
 
 import numpy as np
 
-from mle_runtime.errors import FormatError
+from mle_runtime import _native
+from mle_runtime.errors import FormatError, UnsupportedModelError
+from mle_runtime.format import container, writer
+from mle_runtime.format import layout as L
+from mle_runtime.format.budget import LoadBudget
+from mle_runtime.format.writer import encode_json, pack_sections
 
 MODES = ("fp16", "int8")
 _TARGETS = {"Linear": ("weight",), "TreeEnsemble": ("leaves",)}
@@ -82,9 +91,6 @@ def quantize(graph, meta, mode, calibration=None):
     The inner file holds the codes; the envelope entry tells a reader how to restore the
     float64 tensors. ``meta`` gets ``"quantization"`` and ``"content_hash"`` keys.
     """
-    from mle_runtime import _native
-    from mle_runtime.format import writer
-
     if mode not in MODES:
         raise ValueError(f"quantize={mode!r}: expected one of {MODES}")
     deq = copy.copy(graph)
@@ -105,8 +111,6 @@ def quantize(graph, meta, mode, calibration=None):
         before += w.nbytes
         after += codes.nbytes
     if not entries:
-        from mle_runtime.errors import UnsupportedModelError
-
         raise UnsupportedModelError(
             f"quantize={mode!r}: the model has no float weights that can be quantised "
             "(linear weights and tree leaf values are; thresholds never are). Save it without "
@@ -125,13 +129,8 @@ def quantize(graph, meta, mode, calibration=None):
                                "outputs": _errors(exact, approx, X)}
     meta["quantization"] = info
     full = writer.encode(meta, deq, hash_key="content_hash")
-    from mle_runtime.format import container
-    from mle_runtime.format import layout as L
-
     c = container.parse(full, verify=())
     meta_bytes = bytes(c.payload(c.find(L.SECTION_META)))
-    import json
-
     inner = writer.encode(json.loads(meta_bytes), stored)
     return inner, entries, meta_bytes
 
@@ -197,11 +196,6 @@ def dequantize_inner(inner, entries, *, budget=None):
     :class:`~mle_runtime.format.budget.LoadBudget`; None: the default budget for ``inner``'s
     size) before it is allocated.
     """
-    from mle_runtime.format import container
-    from mle_runtime.format import layout as L
-    from mle_runtime.format.budget import LoadBudget
-    from mle_runtime.format.writer import encode_json, pack_sections
-
     budget = LoadBudget.of(budget, len(inner))
     c = container.parse(inner)
     graph = c.json(L.SECTION_GRAPH)
