@@ -79,3 +79,4 @@ cdef extern from "mle/plan.h" namespace "mle" nogil:
         cbool mapped() const
         size_t file_size() const
         int num_nodes() const
+        const string& rules() const
