@@ -552,6 +552,9 @@ Status Builder::check() {
             what + ": it has " + std::to_string(vi.cols) + " column(s) but " +
             std::to_string(o.labels_list ? o.labels.size() : 1) +
             " label set(s); a classifier's predict needs one label set per column");
+      if (o.labels_list && po.ravel)
+        return Status::Format(what + ": a list of label sets (one per column) needs a 2-D "
+                              "output, but it is ravelled");
       if (vi.index_bound <= 0 && !vi.index_bounds)
         return Status::Format(what + ": 'labels' needs an output of class indices (ArgMax or "
                               "SegmentArgMax), but its value is not one");

@@ -81,10 +81,11 @@ def model_file(graph, meta, extra=None):
     return encode(meta, graph, hash_key="content_hash")
 
 
-def pack_sections(payloads, flags=0, minor=L.MINOR):
+def pack_sections(payloads, flags=0, minor=L.MINOR_RULES):
     """Lays out ``[(kind, bytes-like[, alignment[, section flags]])]`` after the header and
     section table (8-byte aligned unless an alignment is given) and fills in every checksum.
-    ``minor`` is the format minor version written in the header."""
+    ``minor`` is the format minor version written in the header (by default that of plain
+    model files, whose graph carries the prediction rules)."""
     count = len(payloads)
     table = np.zeros(count, dtype=L.SECTION_DTYPE)
     offset = L.HEADER_SIZE + count * L.SECTION_ENTRY_SIZE
