@@ -573,6 +573,9 @@ Status Builder::check() {
       }
     }
     if (o.has_splits) {
+      if (o.has_labels || o.column)
+        return Status::Format(what + ": 'splits' cannot be combined with 'labels' or "
+                              "'column' (a list of blocks is neither labels nor a column)");
       int64_t total = 0;
       for (int64_t n : o.splits) total += n;
       if (po.ravel || total != vi.cols)

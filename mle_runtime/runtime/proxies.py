@@ -284,7 +284,7 @@ class MLEModel:
         run = self._native.run
         model = self
         rules = self._rules()
-        opts = rules.outputs.get(name, {})
+        opts = dict(rules.outputs.get(name, {}))
         labels = opts.get("labels")
         if isinstance(labels, list):  # multi-output classifier: column k through set k
             sets = [rules.labels[k] for k in labels]
@@ -302,12 +302,15 @@ class MLEModel:
             def method(X, *, n_threads=None):
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
                 return classes.take(run(as_matrix(X, model), idx, t))
-        elif "splits" in opts:
+        elif "splits" in opts:  # never with labels or column (refused at load)
             bounds = _split_bounds(opts["splits"])
+            cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
 
             def method(X, *, n_threads=None):
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
                 out = run(as_matrix(X, model), idx, t)
+                if cast is not None:
+                    out = out.astype(cast, copy=False)
                 return [out[:, a:b] for a, b in bounds]
         else:
 

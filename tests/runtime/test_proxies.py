@@ -459,12 +459,14 @@ def _inputs(key, value):
         splits=[4, -1]), "positive"),
     (lambda g, m: next(o for o in g.outputs if o["name"] == "predict_proba")["opts"].update(
         column=True), "one-column"),
+    (lambda g, m: next(o for o in g.outputs if o["name"] == "predict")["opts"].update(
+        splits=[1]), "cannot be combined"),
 ], ids=["names-int", "names-string", "names-ints", "names-short", "names-dict",
         "categories-unknown-column", "unseen-without-categories", "unseen-ignore",
         "inputs-unknown-key", "alias-to-missing-output", "keyword-n_threads", "keyword-X",
         "keyword-missing-method", "keyword-value-list", "estimator-type-spaces",
         "estimator-type-int", "dtype-unknown", "column-string", "option-unknown",
-        "splits-short", "splits-negative", "column-of-three"])
+        "splits-short", "splits-negative", "column-of-three", "splits-with-labels"])
 def test_hostile_rules_are_refused_at_load(edit, match, dataset):
     X, y = dataset("iris")
     data = _exported(LogisticRegression(max_iter=200).fit(X, y), edit)
