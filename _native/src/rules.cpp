@@ -4,6 +4,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <initializer_list>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -24,6 +25,24 @@ const char* const kOutputDtypes[] = {"float32", "float64", "int32", "int64"};
 const char* const kFillDtypes[] = {"bool",   "int8",   "int16",   "int32",   "int64",
                                    "uint8",  "uint16", "uint32",  "uint64",  "float16",
                                    "float32", "float64"};
+
+// Where a record sits, for error messages: built into a string only when an error is reported
+// (validating a valid file allocates no message text).
+struct Where {
+  Where(const char* s) : p{s} {}  // NOLINT: implicit from a literal
+  Where(std::initializer_list<std::string_view> parts, int64_t index = -1) : index(index) {
+    size_t i = 0;
+    for (std::string_view v : parts) p[i++] = v;
+  }
+  std::string str() const {
+    std::string s;
+    for (std::string_view v : p) s.append(v);
+    if (index >= 0) s += std::to_string(index);
+    return s;
+  }
+  std::string_view p[6];
+  int64_t index = -1;
+};
 
 template <size_t N>
 bool one_of(std::string_view s, const char* const (&names)[N]) {
@@ -106,7 +125,10 @@ void put_scalars(std::string* o, const json::Value& list) {
 
 void put_ints(std::string* o, const std::vector<int64_t>& xs) {
   o->push_back('[');
-  for (size_t i = 0; i < xs.size(); ++i) *o += (i ? "," : "") + std::to_string(xs[i]);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (i) o->push_back(',');
+    o->append(std::to_string(xs[i]));
+  }
   o->push_back(']');
 }
 
@@ -167,16 +189,16 @@ class Builder {
       if (outputs_[i].name == name) return static_cast<int>(i);
     return -1;
   }
-  Status estimator_type(const json::Value& v, const std::string& what);
-  Status label_set(const json::Value* dtype, const json::Value* values, const std::string& what);
-  Status output_opts(int out, const json::Value& opts, const std::string& what);
-  Status output_dtype(int out, const json::Value& v, const std::string& what);
-  Status splits(int out, const json::Value& v, const std::string& what);
-  Status keywords(const json::Value& v, const std::string& what);
-  Status feature_names(const json::Value& v, const std::string& what);
-  Status integer(const json::Value& v, const std::string& what);
-  Status categories(const json::Value& v, const std::string& what);
-  Status unseen(const json::Value& v, const std::string& what);
+  Status estimator_type(const json::Value& v, const Where& what);
+  Status label_set(const json::Value* dtype, const json::Value* values, const Where& what);
+  Status output_opts(int out, const json::Value& opts, const Where& what);
+  Status output_dtype(int out, const json::Value& v, const Where& what);
+  Status splits(int out, const json::Value& v, const Where& what);
+  Status keywords(const json::Value& v, const Where& what);
+  Status feature_names(const json::Value& v, const Where& what);
+  Status integer(const json::Value& v, const Where& what);
+  Status categories(const json::Value& v, const Where& what);
+  Status unseen(const json::Value& v, const Where& what);
 
   const std::vector<PlanOutput>& outputs_;
   const std::vector<ValueInfo>& values_;
@@ -184,9 +206,9 @@ class Builder {
   Rules r_;
 };
 
-Status Builder::estimator_type(const json::Value& v, const std::string& what) {
+Status Builder::estimator_type(const json::Value& v, const Where& what) {
   if (!v.is_string() || !identifier(v.str))
-    return Status::Format(what + " must be a short identifier such as \"classifier\" (letters, "
+    return Status::Format(what.str() + " must be a short identifier such as \"classifier\" (letters, "
                           "digits and '_', at most 64 characters)");
   r_.estimator_type = v.str;
   return Status::OK();
@@ -248,18 +270,18 @@ bool label_fits(const LabelSet& ls, const json::Value& v, bool* strings) {
 }
 
 Status Builder::label_set(const json::Value* dtype, const json::Value* values,
-                          const std::string& what) {
+                          const Where& what) {
   LabelSet ls;
   if (!dtype || !dtype->is_string() || !parse_label_dtype(dtype->str, &ls))
-    return Status::Format(what + ": the dtype must be \"object\" or a numpy dtype of kind b, i, "
+    return Status::Format(what.str() + ": the dtype must be \"object\" or a numpy dtype of kind b, i, "
                           "u, f or U (such as \"<i8\" or \"<U10\")");
   ls.dtype = std::string(dtype->str);
   if (!values || !values->is_array() || values->size == 0)
-    return Status::Format(what + ": the labels must be a non-empty list");
+    return Status::Format(what.str() + ": the labels must be a non-empty list");
   bool strings = values->first()->is_string();
   for (const json::Value* v = values->first(); v; v = v->next_sibling()) {
     if (!label_fits(ls, *v, &strings))
-      return Status::Format(what + ": the labels must all be values of dtype " + ls.dtype +
+      return Status::Format(what.str() + ": the labels must all be values of dtype " + ls.dtype +
                             " (strings for U, booleans for b, integers in range for i and u, "
                             "finite numbers for f, all strings or all integers for object)");
     if (v->is_string()) ls.longest = std::max(ls.longest, chars(v->str));
@@ -269,37 +291,37 @@ Status Builder::label_set(const json::Value* dtype, const json::Value* values,
   return Status::OK();
 }
 
-Status Builder::output_dtype(int out, const json::Value& v, const std::string& what) {
+Status Builder::output_dtype(int out, const json::Value& v, const Where& what) {
   if (!v.is_string() || !one_of(v.str, kOutputDtypes))
-    return Status::Format(what + " must be one of " + list_of(kOutputDtypes));
+    return Status::Format(what.str() + " must be one of " + list_of(kOutputDtypes));
   r_.outputs[out].dtype = std::string(v.str);
   return Status::OK();
 }
 
-Status Builder::splits(int out, const json::Value& v, const std::string& what) {
+Status Builder::splits(int out, const json::Value& v, const Where& what) {
   OutputRule& o = r_.outputs[out];
   if (!v.is_array() || v.size == 0)
-    return Status::Format(what + " must be a non-empty list of column counts");
+    return Status::Format(what.str() + " must be a non-empty list of column counts");
   for (const json::Value* n = v.first(); n; n = n->next_sibling()) {
     if (!n->is_int || n->integer < 1 || n->integer > (int64_t(1) << 31))
-      return Status::Format(what + " must hold positive column counts");
+      return Status::Format(what.str() + " must hold positive column counts");
     o.splits.push_back(n->integer);
   }
   o.has_splits = true;
   return Status::OK();
 }
 
-Status Builder::output_opts(int out, const json::Value& opts, const std::string& what) {
+Status Builder::output_opts(int out, const json::Value& opts, const Where& what) {
   OutputRule& o = r_.outputs[out];
   for (const json::Value* m = opts.first(); m; m = m->next_sibling()) {
-    const std::string key(m->key);
-    const std::string w = what + " option '" + key + "'";
+    const std::string_view key = m->key;
+    const Where w{{what.p[0], what.p[1], what.p[2], " option '", key, "'"}};
     if (key == "ravel") {
-      if (!m->is_bool()) return Status::Format(w + " must be a boolean");
+      if (!m->is_bool()) return Status::Format(w.str() + " must be a boolean");
     } else if (key == "dtype") {
       MLE_RETURN_IF_ERROR(output_dtype(out, *m, w));
     } else if (key == "column") {
-      if (!m->is_bool()) return Status::Format(w + " must be a boolean");
+      if (!m->is_bool()) return Status::Format(w.str() + " must be a boolean");
       o.column = m->boolean;
     } else if (key == "splits") {
       MLE_RETURN_IF_ERROR(splits(out, *m, w));
@@ -310,14 +332,14 @@ Status Builder::output_opts(int out, const json::Value& opts, const std::string&
       } else if (m->is_array() && m->size > 0) {
         o.labels_list = true;
         for (const json::Value* k = m->first(); k; k = k->next_sibling()) {
-          if (!k->is_int) return Status::Format(w + " must hold label set indices");
+          if (!k->is_int) return Status::Format(w.str() + " must hold label set indices");
           o.labels.push_back(k->integer);
         }
       } else {
-        return Status::Format(w + " must be a label set index or a non-empty list of them");
+        return Status::Format(w.str() + " must be a label set index or a non-empty list of them");
       }
     } else {
-      return Status::Format(what + ": unknown option '" + key +
+      return Status::Format(what.str() + ": unknown option '" + std::string(key) +
                             "' (known: ravel, dtype, column, labels, splits); the file needs a "
                             "newer mle_runtime or is damaged");
     }
@@ -325,55 +347,55 @@ Status Builder::output_opts(int out, const json::Value& opts, const std::string&
   return Status::OK();
 }
 
-Status Builder::keywords(const json::Value& v, const std::string& what) {
-  if (!v.is_array()) return Status::Format(what + " must be a list");
+Status Builder::keywords(const json::Value& v, const Where& what) {
+  if (!v.is_array()) return Status::Format(what.str() + " must be a list");
   for (const json::Value* e = v.first(); e; e = e->next_sibling()) {
     if (!e->is_array() || e->size != 4 || !e->at(0)->is_string() || !e->at(1)->is_string() ||
         !scalar(*e->at(2)) || !e->at(3)->is_string())
-      return Status::Format(what + " entries must be [method, keyword, value, output] (value a "
+      return Status::Format(what.str() + " entries must be [method, keyword, value, output] (value a "
                             "string, number or boolean)");
     Keyword k{e->at(0)->str, e->at(1)->str, e->at(3)->str, e->at(2)};
     if (!identifier(k.keyword) || k.keyword == "X" || k.keyword == "n_threads")
-      return Status::Format(what + ": keyword '" + std::string(k.keyword) +
+      return Status::Format(what.str() + ": keyword '" + std::string(k.keyword) +
                             "' must be a short identifier other than X and n_threads");
     if (find_output(k.method) < 0)
-      return Status::Format(what + ": method '" + std::string(k.method) +
+      return Status::Format(what.str() + ": method '" + std::string(k.method) +
                             "' is not a graph output");
     if (find_output(k.output) < 0)
-      return Status::Format(what + ": keyword '" + std::string(k.keyword) + "' names output '" +
+      return Status::Format(what.str() + ": keyword '" + std::string(k.keyword) + "' names output '" +
                             std::string(k.output) + "', which the graph does not have");
     r_.keywords.push_back(k);
   }
   return Status::OK();
 }
 
-Status Builder::feature_names(const json::Value& v, const std::string& what) {
+Status Builder::feature_names(const json::Value& v, const Where& what) {
   if (!v.is_array() || static_cast<int64_t>(v.size) != n_features_)
-    return Status::Format(what + " must be a list of " + std::to_string(n_features_) +
+    return Status::Format(what.str() + " must be a list of " + std::to_string(n_features_) +
                           " strings (one per input column), got " +
                           (v.is_array() ? std::to_string(v.size) + " entries" : "no list"));
   for (const json::Value* n = v.first(); n; n = n->next_sibling())
-    if (!n->is_string()) return Status::Format(what + " must hold strings only");
+    if (!n->is_string()) return Status::Format(what.str() + " must hold strings only");
   r_.feature_names = &v;
   return Status::OK();
 }
 
-Status Builder::integer(const json::Value& v, const std::string& what) {
-  if (!v.is_object()) return Status::Format(what + " must be an object");
+Status Builder::integer(const json::Value& v, const Where& what) {
+  if (!v.is_object()) return Status::Format(what.str() + " must be an object");
   for (const json::Value* m = v.first(); m; m = m->next_sibling()) {
     if (m->key == "keep") {
-      if (!m->is_bool()) return Status::Format(what + ": 'keep' must be a boolean");
+      if (!m->is_bool()) return Status::Format(what.str() + ": 'keep' must be a boolean");
       r_.keep = m->boolean;
     } else if (m->key == "fill_dtypes") {
-      if (!m->is_array()) return Status::Format(what + ": 'fill_dtypes' must be a list");
+      if (!m->is_array()) return Status::Format(what.str() + ": 'fill_dtypes' must be a list");
       for (const json::Value* d = m->first(); d; d = d->next_sibling()) {
         if (!d->is_string() || !one_of(d->str, kFillDtypes))
-          return Status::Format(what + ": 'fill_dtypes' must hold numeric dtype names (" +
+          return Status::Format(what.str() + ": 'fill_dtypes' must hold numeric dtype names (" +
                                 list_of(kFillDtypes) + ")");
         r_.fill_dtypes.push_back(d->str);
       }
     } else {
-      return Status::Format(what + ": unknown key '" + std::string(m->key) +
+      return Status::Format(what.str() + ": unknown key '" + std::string(m->key) +
                             "' (known: keep, fill_dtypes)");
     }
   }
@@ -381,16 +403,16 @@ Status Builder::integer(const json::Value& v, const std::string& what) {
   return Status::OK();
 }
 
-Status Builder::categories(const json::Value& v, const std::string& what) {
+Status Builder::categories(const json::Value& v, const Where& what) {
   if (!v.is_object())
-    return Status::Format(what + " must map column names to lists of categories or null");
+    return Status::Format(what.str() + " must map column names to lists of categories or null");
   for (const json::Value* m = v.first(); m; m = m->next_sibling()) {
     if (m->is_null()) continue;
     bool ok = m->is_array();
     for (const json::Value* c = ok ? m->first() : nullptr; c && ok; c = c->next_sibling())
       ok = scalar(*c);
     if (!ok)
-      return Status::Format(what + ": column '" + std::string(m->key) +
+      return Status::Format(what.str() + ": column '" + std::string(m->key) +
                             "' must map to a list of categories (strings, numbers or "
                             "booleans) or null");
   }
@@ -398,9 +420,9 @@ Status Builder::categories(const json::Value& v, const std::string& what) {
   return Status::OK();
 }
 
-Status Builder::unseen(const json::Value& v, const std::string& what) {
+Status Builder::unseen(const json::Value& v, const Where& what) {
   if (!v.is_string() || v.str != "error")
-    return Status::Format(what + " must be \"error\" (refuse categories unseen in training)");
+    return Status::Format(what.str() + " must be \"error\" (refuse categories unseen in training)");
   r_.unseen_error = true;
   return Status::OK();
 }
@@ -413,9 +435,9 @@ Status Builder::from_graph(const json::Value& g) {
       return Status::Format("graph section: 'labels' must be a list of [dtype, labels]");
     size_t i = 0;
     for (const json::Value* e = ls->first(); e; e = e->next_sibling(), ++i) {
-      const std::string what = "graph section: label set " + std::to_string(i);
+      const Where what({"graph section: label set "}, static_cast<int64_t>(i));
       if (!e->is_array() || e->size != 2)
-        return Status::Format(what + ": must be [dtype, labels]");
+        return Status::Format(what.str() + ": must be [dtype, labels]");
       MLE_RETURN_IF_ERROR(label_set(e->at(0), e->at(1), what));
     }
   }
@@ -424,13 +446,13 @@ Status Builder::from_graph(const json::Value& g) {
   for (const json::Value* o = os->first(); o; o = o->next_sibling(), ++i)
     if (o->size == 3 && o->at(2)->is_object())
       MLE_RETURN_IF_ERROR(output_opts(static_cast<int>(i), *o->at(2),
-                                      "graph output '" + outputs_[i].name + "'"));
+                                      Where{{"graph output '", outputs_[i].name, "'"}}));
   if (const json::Value* kw = g.get("keywords"))
     MLE_RETURN_IF_ERROR(keywords(*kw, "graph section: 'keywords'"));
   if (const json::Value* in = g.get("inputs")) {
     if (!in->is_object()) return Status::Format("graph section: 'inputs' must be an object");
     for (const json::Value* m = in->first(); m; m = m->next_sibling()) {
-      const std::string what = "graph section: inputs '" + std::string(m->key) + "'";
+      const Where what{{"graph section: inputs '", m->key, "'"}};
       if (m->key == "feature_names") {
         MLE_RETURN_IF_ERROR(feature_names(*m, what));
       } else if (m->key == "integer") {
@@ -465,9 +487,9 @@ Status Builder::from_metadata(const json::Value& meta) {
     size_t i = 0;
     for (const json::Value* c = multi ? classes->first() : classes; c;
          c = multi ? c->next_sibling() : nullptr, ++i) {
-      const std::string what =
-          "metadata 'classes'" + (multi ? " entry " + std::to_string(i) : std::string());
-      if (!c->is_object()) return Status::Format(what + " must be an object");
+      const Where what = multi ? Where({"metadata 'classes' entry "}, static_cast<int64_t>(i))
+                               : Where("metadata 'classes'");
+      if (!c->is_object()) return Status::Format(what.str() + " must be an object");
       MLE_RETURN_IF_ERROR(label_set(c->get("dtype"), c->get("values"), what));
     }
     const int predict = find_output("predict");
@@ -486,11 +508,11 @@ Status Builder::from_metadata(const json::Value& meta) {
       return Status::Format("metadata 'output_dtypes' must map outputs to dtype names");
     for (const json::Value* m = d->first(); m; m = m->next_sibling()) {
       const int out = find_output(m->key);
-      const std::string what = "metadata 'output_dtypes' entry '" + std::string(m->key) + "'";
+      const Where what{{"metadata 'output_dtypes' entry '", m->key, "'"}};
       if (out >= 0) {
         MLE_RETURN_IF_ERROR(output_dtype(out, *m, what));
       } else if (!m->is_string() || !one_of(m->str, kOutputDtypes)) {
-        return Status::Format(what + " must be one of " + list_of(kOutputDtypes));
+        return Status::Format(what.str() + " must be one of " + list_of(kOutputDtypes));
       }
     }
   }
@@ -510,8 +532,8 @@ Status Builder::from_metadata(const json::Value& meta) {
     for (const json::Value* m = s->first(); m; m = m->next_sibling()) {
       const int out = find_output(m->key);
       if (out >= 0)
-        MLE_RETURN_IF_ERROR(splits(out, *m, "metadata 'output_splits' entry '" +
-                                                std::string(m->key) + "'"));
+        MLE_RETURN_IF_ERROR(splits(out, *m, Where{{"metadata 'output_splits' entry '", m->key,
+                                                   "'"}}));
     }
   }
   if (const json::Value* kw = meta.get("keyword_outputs"); kw && !kw->is_null())
@@ -543,30 +565,31 @@ Status Builder::check() {
                             " are accepted");
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const OutputRule& o = r_.outputs[i];
+    if (!o.has_labels && !o.has_splits && !o.column) continue;
     const PlanOutput& po = outputs_[i];
     const ValueInfo& vi = values_[po.value];
-    const std::string what = "graph output '" + po.name + "'";
+    const Where what{{"graph output '", po.name, "'"}};
     if (o.has_labels) {
       if (!o.labels_list ? vi.cols != 1 : static_cast<int64_t>(o.labels.size()) != vi.cols)
         return Status::Format(
-            what + ": it has " + std::to_string(vi.cols) + " column(s) but " +
+            what.str() + ": it has " + std::to_string(vi.cols) + " column(s) but " +
             std::to_string(o.labels_list ? o.labels.size() : 1) +
             " label set(s); a classifier's predict needs one label set per column");
       if (o.labels_list && po.ravel)
-        return Status::Format(what + ": a list of label sets (one per column) needs a 2-D "
+        return Status::Format(what.str() + ": a list of label sets (one per column) needs a 2-D "
                               "output, but it is ravelled");
       if (vi.index_bound <= 0 && !vi.index_bounds)
-        return Status::Format(what + ": 'labels' needs an output of class indices (ArgMax or "
+        return Status::Format(what.str() + ": 'labels' needs an output of class indices (ArgMax or "
                               "SegmentArgMax), but its value is not one");
       for (size_t c = 0; c < o.labels.size(); ++c) {
         const int64_t k = o.labels[c];
         if (k < 0 || k >= static_cast<int64_t>(r_.labels.size()))
-          return Status::Format(what + ": label set " + std::to_string(k) + " does not exist (" +
+          return Status::Format(what.str() + ": label set " + std::to_string(k) + " does not exist (" +
                                 std::to_string(r_.labels.size()) + " label sets)");
         const int64_t bound = vi.index_bounds ? vi.index_bounds[c] : vi.index_bound;
         const int64_t have = static_cast<int64_t>(r_.labels[k].values->size);
         if (bound > have)
-          return Status::Format(what + ": column " + std::to_string(c) + " gives class indices "
+          return Status::Format(what.str() + ": column " + std::to_string(c) + " gives class indices "
                                 "0.." + std::to_string(bound - 1) + " but label set " +
                                 std::to_string(k) + " has " + std::to_string(have) +
                                 " labels; the labels have the wrong length");
@@ -574,17 +597,17 @@ Status Builder::check() {
     }
     if (o.has_splits) {
       if (o.has_labels || o.column)
-        return Status::Format(what + ": 'splits' cannot be combined with 'labels' or "
+        return Status::Format(what.str() + ": 'splits' cannot be combined with 'labels' or "
                               "'column' (a list of blocks is neither labels nor a column)");
       int64_t total = 0;
       for (int64_t n : o.splits) total += n;
       if (po.ravel || total != vi.cols)
-        return Status::Format(what + ": 'splits' sum to " + std::to_string(total) +
+        return Status::Format(what.str() + ": 'splits' sum to " + std::to_string(total) +
                               " columns, but the output has " + std::to_string(vi.cols) +
                               (po.ravel ? " and is ravelled" : ""));
     }
     if (o.column && vi.cols != 1)
-      return Status::Format(what + ": 'column' needs a one-column output, it has " +
+      return Status::Format(what.str() + ": 'column' needs a one-column output, it has " +
                             std::to_string(vi.cols));
   }
   if (r_.categories) {
@@ -603,6 +626,7 @@ Status Builder::check() {
 
 std::string Builder::canonical() const {
   std::string o = "{";
+  o.reserve(256);
   auto sep = [&o] {
     if (o.size() > 1) o.push_back(',');
   };
@@ -625,8 +649,14 @@ std::string Builder::canonical() const {
   std::string outs;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const OutputRule& r = r_.outputs[i];
+    if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column) continue;
     std::string e;
-    auto field = [&e](const char* k) { e += std::string(e.empty() ? "" : ",") + "\"" + k + "\":"; };
+    auto field = [&e](const char* k) {
+      if (!e.empty()) e.push_back(',');
+      e.push_back('"');
+      e.append(k);
+      e.append("\":");
+    };
     if (r.has_labels) {
       field("labels");
       if (r.labels_list) put_ints(&e, r.labels); else e += std::to_string(r.labels[0]);
@@ -634,14 +664,13 @@ std::string Builder::canonical() const {
     if (r.has_splits) { field("splits"); put_ints(&e, r.splits); }
     if (!r.dtype.empty()) { field("dtype"); put_string(&e, r.dtype); }
     if (r.column) { field("column"); e += "true"; }
-    if (e.empty()) continue;
     if (!outs.empty()) outs.push_back(',');
     put_string(&outs, outputs_[i].name);
-    outs += ":{" + e + "}";
+    outs.append(":{").append(e).push_back('}');
   }
   if (!outs.empty()) {
     sep();
-    o += "\"outputs\":{" + outs + "}";
+    o.append("\"outputs\":{").append(outs).push_back('}');
   }
   if (!r_.keywords.empty()) {
     sep();
@@ -661,7 +690,12 @@ std::string Builder::canonical() const {
     o.push_back(']');
   }
   std::string in;
-  auto ifield = [&in](const char* k) { in += std::string(in.empty() ? "" : ",") + "\"" + k + "\":"; };
+  auto ifield = [&in](const char* k) {
+    if (!in.empty()) in.push_back(',');
+    in.push_back('"');
+    in.append(k);
+    in.append("\":");
+  };
   if (r_.feature_names) {
     ifield("feature_names");
     put_scalars(&in, *r_.feature_names);
@@ -692,7 +726,7 @@ std::string Builder::canonical() const {
   }
   if (!in.empty()) {
     sep();
-    o += "\"inputs\":{" + in + "}";
+    o.append("\"inputs\":{").append(in).push_back('}');
   }
   o.push_back('}');
   return o;
