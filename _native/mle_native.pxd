@@ -113,6 +113,7 @@ cdef extern from "mle/plan.h" namespace "mle" nogil:
         cbool mapped() const
         size_t file_size() const
         int num_nodes() const
+        const string& rules() const
 
 
 cdef extern from "mle/kernel.h" namespace "mle" nogil:

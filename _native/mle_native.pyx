@@ -100,6 +100,12 @@ cdef class NativeModel:
         cdef const CSection* s = &self._m.get().meta()
         return (<const char*> s.data)[:s.size]
 
+    def rules_json(self):
+        """The model's validated prediction rules as canonical JSON text (str; docs/FORMAT.md
+        section 9.4): label sets, per-output options, keyword aliases and input rules, from
+        the graph section (format 1.3) or mapped from an older file's metadata keys."""
+        return self._m.get().rules().decode("utf-8")
+
     def file_bytes(self):
         """A copy of the whole .mle file the model was built from (as validated)."""
         cdef CModel* m = self._m.get()

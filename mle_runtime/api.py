@@ -9,6 +9,7 @@ from mle_runtime.errors import DecryptionError, FormatError, UnsupportedModelErr
 from mle_runtime.format import layout as L
 from mle_runtime.format.budget import LoadBudget
 from mle_runtime.format import reader
+from mle_runtime.runtime.info import described
 from mle_runtime.runtime.proxies import MLEModel
 
 # Cold start: ``import mle_runtime; mle.load(path)`` of a plain model file imports only the
@@ -638,7 +639,10 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
         "file_size": len(data),
         "sections": [_section_summary(s) for s in c.sections],
     }
-    out.update(_described(meta))
+    graph = inner.json(L.SECTION_GRAPH) if inner.find(L.SECTION_GRAPH) else None
+    et = graph.get("estimator_type") if graph is not None and inner.minor >= L.MINOR_RULES \
+        else None
+    out.update(described(meta, et if isinstance(et, str) else None))
     out["compression"] = env.get("compression") if env else None
     out["encryption"] = env.get("encryption") if env else None
     if env:
@@ -647,7 +651,6 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
     out["quantization"] = meta.get("quantization")
     contents = meta.get("contents") if meta.get("kind") == "value" else None
     out["contents"] = contents if isinstance(contents, dict) else None
-    graph = inner.json(L.SECTION_GRAPH) if inner.find(L.SECTION_GRAPH) else None
     out["graph"] = _graph_summary(graph, inner) if graph is not None else None
     out["verified"] = _verified(c, inner, sig) if verify else None
     out["metadata"] = meta
@@ -702,35 +705,6 @@ def _verified(c, inner, sig):
         models = 1
     return {"checksums": True, "models": models, "signature": signature, "value": value,
             "unchecked": unchecked}
-
-
-def _described(meta):
-    """The descriptive metadata keys (values of unexpected types as None), the parent's
-    content hash and the user's metadata."""
-    out = {}
-    for key in ("mle_runtime_version", "framework", "framework_version", "model_class",
-                "estimator_type", "summary", "created", "content_hash", "model_version"):
-        v = meta.get(key)
-        out[key] = v if isinstance(v, (str, int, float)) else None
-    lineage = meta.get("lineage")
-    out["parent"] = lineage.get("parent") if isinstance(lineage, dict) else None
-    out["user_metadata"] = meta.get("user")
-    return out
-
-
-def model_info(model):
-    """:meth:`MLEModel.get_model_info`: the description of a loaded model."""
-    meta = model.metadata
-    out = {}
-    out.update(_described(meta))
-    out["quantization"] = meta.get("quantization")
-    native = model._native
-    out["n_features"] = int(native.n_features)
-    out["outputs"] = list(model._outputs)
-    out["memory_mapped"] = bool(native.mapped)
-    out["file_size"] = int(native.file_size)
-    out["metadata"] = meta
-    return out
 
 
 def _graph_summary(graph, c):

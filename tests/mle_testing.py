@@ -58,3 +58,11 @@ class Failures:
         lines = [f"[{n} x] {example}" for n, example in shown]
         assert not self.kinds, (f"{sum(n for n, _ in self.kinds.values())} unacceptable "
                                 f"outcome(s) of {len(self.kinds)} kind(s):\n" + "\n".join(lines))
+
+
+def rules(proxy):
+    """A loaded model's prediction rules, as the native loader validated and re-serialised
+    them (docs/FORMAT.md, section 9.4)."""
+    import json
+
+    return json.loads(proxy._native.rules_json())

@@ -28,7 +28,7 @@ def test_recorded_keys(clf, tmp_path):
     mle.dump(model, path, metadata={"team": "risk", "tags": ["a", 1, None], "n": {"x": 1.5}},
              model_version="2.1.0-rc.1+build.5")
     info = mle.inspect_model(path)
-    assert info["format_version"] == "1.0"
+    assert info["format_version"] == "1.3"
     assert info["mle_runtime_version"] == mle.__version__
     assert info["framework"] == "sklearn"
     import sklearn
@@ -151,8 +151,11 @@ def test_get_model_info(clf, tmp_path):
     info = proxy.get_model_info()
     file_info = mle.inspect_model(path)
     for key in ("mle_runtime_version", "framework", "framework_version", "model_class",
-                "created", "content_hash", "model_version", "parent", "user_metadata"):
+                "estimator_type", "created", "content_hash", "model_version", "parent",
+                "user_metadata"):
         assert info[key] == file_info[key], key
+    # format 1.3: the estimator type is a graph record, not a metadata key
+    assert info["estimator_type"] == "classifier" and "estimator_type" not in info["metadata"]
     assert info["n_features"] == 4
     assert "predict_proba" in info["outputs"]
     info["metadata"]["a"] = 2  # a copy

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <atomic>
 
+#include "mle/rules.h"
 #include "mle/threads.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -260,15 +261,14 @@ static bool parse_dtype(std::string_view s, DType* out) {
 
 Status Model::build() {
   MLE_RETURN_IF_ERROR(parse_container(buffer_.data(), buffer_.size(), &container_));
-  {
-    // Metadata is read lazily by Python; validate it is a JSON object now so that a damaged
-    // file fails at load, not at first use.
-    const Section& ms = container_.sections[container_.meta_index];
-    json::Document meta;
-    Status mst = meta.parse(reinterpret_cast<const char*>(ms.data), ms.size);
-    if (!mst.ok()) return Status::Format("metadata section: " + mst.message);
-    if (!meta.root().is_object()) return Status::Format("metadata section: not a JSON object");
-  }
+  // Metadata is read lazily by Python; validate it is a JSON object now so that a damaged
+  // file fails at load, not at first use. Files before format 1.3 keep their prediction rules
+  // in it (build_rules reads them).
+  const Section& ms = container_.sections[container_.meta_index];
+  json::Document meta;
+  Status mst = meta.parse(reinterpret_cast<const char*>(ms.data), ms.size);
+  if (!mst.ok()) return Status::Format("metadata section: " + mst.message);
+  if (!meta.root().is_object()) return Status::Format("metadata section: not a JSON object");
   const Section& gs = container_.sections[container_.graph_index];
   json::Document doc;
   Status st = doc.parse(reinterpret_cast<const char*>(gs.data), gs.size);
@@ -311,7 +311,8 @@ Status Model::build() {
   values_.push_back(ValueInfo{n_features_, ValueKind::kInput});
   MLE_RETURN_IF_ERROR(build_tensors(g));
   MLE_RETURN_IF_ERROR(build_nodes(g));
-  return build_outputs(g);
+  MLE_RETURN_IF_ERROR(build_outputs(g));
+  return build_rules(g, meta.root(), container_.minor, outputs_, values_, n_features_, &rules_);
 }
 
 Status Model::build_tensors(const json::Value& g) {
@@ -448,13 +449,15 @@ Status Model::build_nodes(const json::Value& g) {
   outputs_.clear();
   i = 0;
   for (const json::Value* o = os->first(); o; o = o->next_sibling(), ++i) {
-    // [name, value] or [name, value, ravel]
+    // [name, value], [name, value, ravel] or [name, value, {options}] (the options are
+    // prediction rules, validated by build_rules; "ravel" is one of them)
     auto where = [i] { return "graph output " + std::to_string(i); };
     if (!o->is_array() || o->size < 2 || o->size > 3)
-      return Status::Format(where() + ": must be [name, value, ravel?]");
+      return Status::Format(where() + ": must be [name, value, ravel or options?]");
     const json::Value* nm = o->at(0);
     const json::Value* val = o->at(1);
     const json::Value* rv = o->at(2);
+    if (rv && rv->is_object()) rv = rv->get("ravel");
     if (!nm->is_string() || !val->is_string() || (rv && !rv->is_bool()))
       return Status::Format(where() + ": name and value must be strings, ravel a boolean");
     auto it = ids.find(val->str);

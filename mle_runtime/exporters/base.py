@@ -1,11 +1,13 @@
 """What every framework's exporter shares: the class check (with its refusal of subclasses),
-the metadata header, and the :class:`Head` an estimator exports to. Imports no framework.
+the metadata header, and the :class:`Head` an estimator exports to with the one function that
+turns it into graph outputs and prediction rules. Imports no framework.
 """
 
 from dataclasses import dataclass
 
 from mle_runtime import _version
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.classes import label_set
 
 
 def top_package(cls):
@@ -52,10 +54,31 @@ def header(framework, framework_version, model_class, **keys):
 
 @dataclass
 class Head:
-    """What exporting an estimator produces: graph outputs by method name."""
+    """What exporting an estimator produces: its graph outputs and prediction rules (see
+    :meth:`mle_runtime.ir.graph.Graph.output`), applied to the graph by :func:`apply_head`."""
 
     outputs: dict  # method name -> (value name, ravel)
     estimator_type: str  # "classifier", "regressor", "transformer", ...
     classes: object = None  # classes_ for classifiers (a list of arrays for multi-output)
     splits: dict = None  # method -> column counts: the method returns a list of column blocks
-    meta: dict = None  # further metadata keys the final step needs (e.g. "keyword_outputs")
+    keywords: list = None  # [method, keyword, value, output] aliases
+    dtypes: dict = None  # method -> the dtype it returns ("float32", "int32", ...)
+    columns: tuple = ()  # methods returning their one column as shape (n, 1)
+    meta: dict = None  # further descriptive metadata keys (e.g. "objective")
+
+
+def apply_head(graph, head):
+    """Declares ``head``'s outputs and prediction rules on ``graph``: the estimator type, the
+    class labels (predict of a classifier returns labels, not class indices), output dtypes,
+    shapes and splits, and keyword aliases."""
+    graph.estimator_type = head.estimator_type
+    labels = None
+    if head.classes is not None and head.estimator_type == "classifier":
+        labels = ([label_set(graph, c) for c in head.classes] if isinstance(head.classes, list)
+                  else label_set(graph, head.classes))
+    dtypes, splits = head.dtypes or {}, head.splits or {}
+    for name, (value, ravel) in head.outputs.items():
+        graph.output(name, value, ravel, dtype=dtypes.get(name), column=name in head.columns,
+                     labels=labels if name == "predict" else None, splits=splits.get(name))
+    for entry in head.keywords or ():
+        graph.keyword(*entry)

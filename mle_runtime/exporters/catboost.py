@@ -40,7 +40,7 @@ import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import check_class, header
-from mle_runtime.exporters.classes import describe_classes
+from mle_runtime.exporters.classes import label_set
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
 from mle_runtime.ir.trees import Tree, add_ensemble
@@ -334,15 +334,17 @@ def _classifier_head(graph, raw, dim, loss, name, model, doc, meta, pt):
         if threshold != 0.5:  # raw - logit > 0 exactly when raw > logit
             logit = math.log(threshold / (1.0 - threshold))
             decision = graph.add("MulAdd", [raw], add=graph.tensor(np.array([-logit]), "float64"))
-        graph.output("predict", graph.add("ArgMax", [decision]), ravel=True)
+        graph.output("predict", graph.add("ArgMax", [decision]), ravel=True,
+                     labels=label_set(graph, classes))
         graph.output("predict_proba", graph.add("BinaryProba", [graph.add("Sigmoid", [raw])]))
         graph.output("predict_log_proba", graph.add("BinaryLogProba", [raw]))
         graph.output("exponent", graph.add("Exp", [raw]), ravel=True)
         pt("Exponent", "exponent")
     elif loss in _MULTI_LOSSES and dim > 1:
-        meta["column_outputs"] = ["predict"]  # CatBoost returns multiclass labels (n, 1)
         graph.output("raw", raw)
-        graph.output("predict", graph.add("ArgMax", [raw]), ravel=True)
+        # CatBoost returns multiclass labels as a column (n, 1)
+        graph.output("predict", graph.add("ArgMax", [raw]), ravel=True, column=True,
+                     labels=label_set(graph, classes))
         if loss == "MultiClass":
             graph.output("predict_proba", graph.add("Softmax", [raw]))
             graph.output("predict_log_proba", graph.add("LogSoftmax", [raw]))
@@ -358,7 +360,6 @@ def _classifier_head(graph, raw, dim, loss, name, model, doc, meta, pt):
     pt("RawFormulaVal", "raw")
     pt("Probability", "predict_proba")
     pt("LogProbability", "predict_log_proba")
-    meta["classes"] = describe_classes(classes)
     return "classifier"
 
 
@@ -462,16 +463,13 @@ def export(model):
     graph.allow_inf = True
     raw, dim = _add_trees(graph, doc, name)
     meta = header("catboost", catboost.__version__, name)
-    kw = []  # keyword_outputs: [method, keyword, value, output name]
+    def pt(value, output):  # predict(X, prediction_type=value) returns graph output `output`
+        graph.keyword("predict", "prediction_type", value, output)
 
-    def pt(value, output):
-        kw.append(["predict", "prediction_type", value, output])
-
-    meta["estimator_type"] = _HEADS[name](graph, raw, dim, loss, name, model, doc, meta, pt)
-    meta["keyword_outputs"] = kw
+    graph.estimator_type = _HEADS[name](graph, raw, dim, loss, name, model, doc, meta, pt)
     names = [ff.get("feature_id") for ff in info.get("float_features", [])]
     if names and all(isinstance(n, str) and n for n in names) and len(names) == n_features:
-        meta["feature_names_in"] = list(names)
+        graph.inputs["feature_names"] = list(names)
     if loss is not None:
         meta["loss_function"] = loss
     return graph, meta

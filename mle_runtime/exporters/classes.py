@@ -1,4 +1,4 @@
-"""Class labels in the metadata, shared by every exporter (imports no framework)."""
+"""Class labels as graph label sets, shared by every exporter (imports no framework)."""
 
 import numpy as np
 
@@ -22,3 +22,9 @@ def describe_classes(classes):
             raise UnsupportedModelError("classes_ contains NaN or infinity")
         return {"dtype": classes.dtype.str, "values": classes.tolist()}
     raise UnsupportedModelError(f"classes_ of dtype {classes.dtype} are not supported")
+
+
+def label_set(graph, classes):
+    """Adds ``classes`` (a classes_ array) to ``graph`` as a label set; returns its index."""
+    d = describe_classes(classes)
+    return graph.labels(d["dtype"], d["values"])

@@ -23,7 +23,7 @@ the C API's dense-row readers):
   those ``Booster.predict`` uses by default: the first ``best_iteration`` when early stopping
   set it, else all.
 - Objectives' output transforms (``ObjectiveFunction::ConvertOutput``), applied unless
-  ``raw_score=True`` (metadata ``keyword_outputs``: graph output ``"raw"``).
+  ``raw_score=True`` (a graph keyword record: graph output ``"raw"``).
 
 The scikit-learn models may also end a scikit-learn Pipeline (:func:`pipeline_step`, reached
 through the scikit-learn exporter), except when fitted on pandas category columns. Refused with
@@ -36,8 +36,7 @@ matched to the model's categorical features (ordered categoricals, explicit
 import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
-from mle_runtime.exporters.base import Head, check_class, header
-from mle_runtime.exporters.classes import describe_classes
+from mle_runtime.exporters.base import Head, apply_head, check_class, header
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
 from mle_runtime.ir.trees import CategoryRule, Tree, add_ensemble
@@ -223,8 +222,8 @@ def _sigmoid_factor(booster, dump_value, n_features, K):
 
 
 def _pandas_categories(dump):
-    """``{feature name: categories}`` for the DataFrame's category columns (metadata key
-    ``pandas_categories``), or None.
+    """``{feature name: categories}`` for the DataFrame's category columns (the graph's input
+    ``categories``), or None.
 
     LightGBM keeps the category lists of the training DataFrame's category-dtype columns in
     column order (``pandas_categorical``) without their names; the categorical features of the
@@ -341,7 +340,7 @@ def _fitted_booster(obj):
 
 
 def _heads(obj, kind, graph, x, n_features):
-    """Graph outputs ``{name: (value, ravel)}``, the ``keyword_outputs`` list, the objective
+    """Graph outputs ``{name: (value, ravel)}``, the keyword records, the objective
     name, the classes (classifiers) and the ``dump_model()`` dict."""
     booster = obj if kind == "booster" else obj.booster_
     raw, out, K, objective, dump = build(booster, graph, x, n_features)
@@ -383,8 +382,7 @@ def pipeline_step(est, ctx, x):
     ctx.accepts_inf = True  # LightGBM takes infinity (and NaN) as they are
     outputs, keyword, objective, classes, _ = _heads(est, kind, ctx.graph, x,
                                                      int(booster.num_feature()))
-    return Head(outputs, kind, classes,
-                meta={"keyword_outputs": keyword, "objective": objective})
+    return Head(outputs, kind, classes, keywords=keyword, meta={"objective": objective})
 
 
 def export(obj):
@@ -398,16 +396,12 @@ def export(obj):
     graph.allow_nan = True
     graph.allow_inf = True
     outputs, keyword, objective, classes, dump = _heads(obj, kind, graph, "X", n_features)
-    for name, (value, ravel) in outputs.items():
-        graph.output(name, value, ravel)
-    meta = header("lightgbm", lightgbm.__version__, cls.__name__, estimator_type=kind,
-                  objective=objective, keyword_outputs=keyword)
-    if classes is not None:
-        meta["classes"] = describe_classes(classes)
+    apply_head(graph, Head(outputs, kind, classes, keywords=keyword))
+    meta = header("lightgbm", lightgbm.__version__, cls.__name__, objective=objective)
     names = _feature_names(obj, dump, kind != "booster")
     if names is not None:
-        meta["feature_names_in"] = names
+        graph.inputs["feature_names"] = names
     cats = _pandas_categories(dump)
     if cats is not None:
-        meta["pandas_categories"] = cats
+        graph.inputs["categories"] = cats
     return graph, meta

@@ -18,8 +18,7 @@ import json
 import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
-from mle_runtime.exporters.base import check_class, header
-from mle_runtime.exporters.classes import describe_classes
+from mle_runtime.exporters.base import Head, apply_head, check_class, header
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
 from mle_runtime.ir.trees import CategoryRule, Tree, add_ensemble
@@ -244,14 +243,11 @@ def export(obj):
                                    in_set="right"),
         targets=info if multi else None, n_outputs=n_groups if multi else None,
         accumulate="float32")
-    meta, outputs = _heads(obj, name, objective, graph, margin, n_groups, n_class)
-    for out_name, (value, ravel) in outputs.items():
-        graph.output(out_name, value, ravel)
-
-    meta = header("xgboost", xgb.__version__, name, objective=objective, **meta)
+    apply_head(graph, _heads(obj, name, objective, graph, margin, n_groups, n_class))
+    meta = header("xgboost", xgb.__version__, name, objective=objective)
     names = learner.get("feature_names") or []
     if names:
-        meta["feature_names_in"] = [str(n) for n in names]
+        graph.inputs["feature_names"] = [str(n) for n in names]
     types = learner.get("feature_types") or []
     cat_cols = [i for i, t in enumerate(types) if t == "c"]
     if cat_cols and names:
@@ -260,10 +256,10 @@ def export(obj):
         for i in cat_cols:
             values = _decode_categories(encs[i]) if i < len(encs) else []
             cats[str(names[i])] = values or None
-        meta["pandas_categories"] = cats
+        graph.inputs["categories"] = cats
         # XGBoost refuses categories it did not see in training (3.2 only detects some of
         # them and maps the others to a neighbouring category's code; here all are refused)
-        meta["pandas_unseen"] = "error"
+        graph.inputs["unseen"] = "error"
     return graph, meta
 
 
@@ -302,7 +298,7 @@ def _classifier_head(obj, name, objective, g, margin, n_groups, n_class, head):
     else:
         raise UnsupportedModelError(f"{name} with objective {objective!r} is not supported")
     n_classes = int(getattr(obj, "n_classes_", max(n_class, 2)))
-    head["meta"]["classes"] = describe_classes(np.arange(n_classes, dtype=np.int64))
+    head["classes"] = np.arange(n_classes, dtype=np.int64)
     return "classifier"
 
 
@@ -330,12 +326,10 @@ _HEADS = {
 
 
 def _heads(obj, name, objective, g, margin, n_groups, n_class):
-    """Graph outputs and metadata of the class's methods (see ``_HEADS``); every class also
-    offers the margin (``predict(X, output_margin=True)``)."""
+    """The :class:`Head` of the class's methods (see ``_HEADS``); every class also offers the
+    margin (``predict(X, output_margin=True)``)."""
     head = {"outputs": {"margin": (margin, n_groups == 1)}, "dtypes": {"margin": "float32"},
-            "meta": {"keyword_outputs": [["predict", "output_margin", True, "margin"]]}}
-    meta = head["meta"]
-    meta["estimator_type"] = _HEADS[name](obj, name, objective, g, margin, n_groups, n_class,
-                                          head)
-    meta["output_dtypes"] = head["dtypes"]
-    return meta, head["outputs"]
+            "classes": None}
+    kind = _HEADS[name](obj, name, objective, g, margin, n_groups, n_class, head)
+    return Head(head["outputs"], kind, head["classes"], dtypes=head["dtypes"],
+                keywords=[["predict", "output_margin", True, "margin"]])

@@ -38,6 +38,12 @@ MAX_ENVELOPE_JSON = 1 << 20
 # models (mle_runtime.format.values). Only Python reads them; the native reader refuses the
 # required kinds, so a bare-model reader refuses a value file.
 MINOR_VALUES = 2
+
+# Format 1.3 (docs/FORMAT.md, section 9.3): the graph section carries the prediction rules
+# (estimator type, label sets, output options, keyword aliases, input rules), which files of
+# earlier versions keep in metadata keys (section 12 maps them). Plain model files are written
+# with this minor; envelopes and value files keep theirs (the models inside have their own).
+MINOR_RULES = 3
 SECTION_VALUE = 7      # required; UTF-8 JSON: the value's tree
 SECTION_MODEL = 8      # required, may repeat; a complete plain .mle file (64-byte aligned)
 SECTION_PICKLE = 9     # required; pickled objects, read only with allow_pickle=True

@@ -233,4 +233,4 @@ def dequantize_inner(inner, entries, *, budget=None):
     budget.charge(2 * (L.HEADER_SIZE + 3 * (L.SECTION_ENTRY_SIZE + L.DATA_ALIGN) + len(meta) +
                        len(graph_bytes) + len(out)), "the dequantised inner file")
     return pack_sections([(L.SECTION_META, meta), (L.SECTION_GRAPH, graph_bytes),
-                          (L.SECTION_DATA, out, L.DATA_ALIGN)])
+                          (L.SECTION_DATA, out, L.DATA_ALIGN)], minor=c.minor)

@@ -115,10 +115,11 @@ def verify_model(data, meta):
             "class and the versions of mle_runtime and the framework.") from e
 
 
-def pack_sections(payloads, flags=0, minor=L.MINOR):
+def pack_sections(payloads, flags=0, minor=L.MINOR_RULES):
     """Lays out ``[(kind, bytes-like[, alignment[, section flags]])]`` after the header and
     section table (8-byte aligned unless an alignment is given) and fills in every checksum.
-    ``minor`` is the format minor version written in the header."""
+    ``minor`` is the format minor version written in the header (by default that of plain
+    model files, whose graph carries the prediction rules)."""
     count = len(payloads)
     table = np.zeros(count, dtype=L.SECTION_DTYPE)
     offset = L.HEADER_SIZE + count * L.SECTION_ENTRY_SIZE

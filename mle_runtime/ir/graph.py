@@ -41,6 +41,16 @@ class Graph:
         self.tensors = []  # numpy arrays, little-endian, C order
         self.nodes = []
         self.outputs = []
+        # Prediction rules (docs/FORMAT.md, section 9.3): what the loaded model's methods
+        # return beyond the output arrays. Validated again by the native loader.
+        self.estimator_type = None  # "classifier", "regressor", "transformer", ...
+        self.label_sets = []  # [dtype, [labels...]]: see :meth:`labels`
+        self.keywords = []  # [method, keyword, value, output]: see :meth:`keyword`
+        # Input rules: "feature_names" [str] (DataFrame columns by name), "integer"
+        # {"keep": bool, "fill_dtypes": [str]} (SimpleImputer's integer input rules),
+        # "categories" {column: [categories] or None} (pandas category codes) and
+        # "unseen": "error" (refuse categories unseen in training).
+        self.inputs = {}
         self._count = 0
 
     def tensor(self, array, dtype):
@@ -72,11 +82,60 @@ class Graph:
         self.nodes.append(Node(op, list(inputs), out, attrs))
         return out
 
-    def output(self, name, value, ravel=False):
-        """Declares graph output ``name`` (a proxy method such as ``"predict"``)."""
+    def labels(self, dtype, values):
+        """Adds a label set (class labels as ``classes_`` holds them: ``dtype`` spelled as
+        numpy's ``dtype.str`` or ``"object"``, ``values`` a list of JSON scalars); returns its
+        index for :meth:`output`'s ``labels``. An identical set is stored once."""
+        entry = [str(dtype), list(values)]
+        for i, existing in enumerate(self.label_sets):
+            if existing == entry and all(type(a) is type(b)
+                                         for a, b in zip(existing[1], entry[1])):
+                return i
+        self.label_sets.append(entry)
+        return len(self.label_sets) - 1
+
+    def output(self, name, value, ravel=False, *, dtype=None, column=False, labels=None,
+               splits=None):
+        """Declares graph output ``name`` (a proxy method such as ``"predict"``).
+
+        Parameters
+        ----------
+        name : str
+            The method (or keyword target) name.
+        value : str
+            The graph value it returns.
+        ravel : bool, default False
+            Return shape ``(n,)`` (the value must have one column).
+        dtype : {"float32", "float64", "int32", "int64"}, optional
+            The dtype the method returns (the framework's own, where the graph computes in a
+            wider type whose values are exact in it).
+        column : bool, default False
+            Return a one-column result as shape ``(n, 1)`` (after the labels).
+        labels : int or list of int, optional
+            The value holds class indices (of ArgMax or SegmentArgMax); the method returns
+            the labels of label set ``labels`` (see :meth:`labels`), or, for a list, column
+            ``k``'s labels from set ``labels[k]`` (multi-output classifiers).
+        splits : list of int, optional
+            Return a list of column blocks of these widths (they sum to the value's columns).
+        """
         if any(o["name"] == name for o in self.outputs):
             raise ValueError(f"duplicate graph output {name!r}")
-        self.outputs.append({"name": name, "value": value, "ravel": bool(ravel)})
+        opts = {}
+        if labels is not None:
+            opts["labels"] = [int(k) for k in labels] if isinstance(labels, list) else int(labels)
+        if splits is not None:
+            opts["splits"] = [int(n) for n in splits]
+        if dtype is not None:
+            opts["dtype"] = str(dtype)
+        if column:
+            opts["column"] = True
+        self.outputs.append({"name": name, "value": value, "ravel": bool(ravel), "opts": opts})
+
+    def keyword(self, method, keyword, value, output):
+        """Declares a keyword alias: ``method(X, keyword=value)`` returns graph output
+        ``output`` (e.g. ``predict(X, raw_score=True)``). A bool keyword at False, or any
+        keyword at None, is the plain method."""
+        self.keywords.append([str(method), str(keyword), value, str(output)])
 
     def to_json(self, tensor_offsets):
         """The graph section's JSON object (schema in docs/FORMAT.md); tensor ``i`` starts
@@ -98,6 +157,21 @@ class Graph:
                         for off, t in zip(tensor_offsets, self.tensors)]
         g["nodes"] = [[n.op, n.inputs, n.output] + ([n.attrs] if n.attrs else [])
                       for n in self.nodes]
-        g["outputs"] = [[o["name"], o["value"]] + ([True] if o["ravel"] else [])
-                        for o in self.outputs]
+        g["outputs"] = [[o["name"], o["value"]] + _output_options(o) for o in self.outputs]
+        if self.estimator_type is not None:
+            g["estimator_type"] = self.estimator_type
+        if self.label_sets:
+            g["labels"] = self.label_sets
+        if self.keywords:
+            g["keywords"] = self.keywords
+        if self.inputs:
+            g["inputs"] = self.inputs
         return g
+
+
+def _output_options(o):
+    """An output record's third element: nothing, ``true`` (ravel only) or its options."""
+    opts = o.get("opts") or {}
+    if not opts:
+        return [True] if o["ravel"] else []
+    return [dict(opts, ravel=True) if o["ravel"] else opts]

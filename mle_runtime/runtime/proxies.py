@@ -8,12 +8,14 @@ runs the whole graph with the GIL released.
 """
 
 import copy
+import json
 
 import numpy as np
 
 from mle_runtime import _native
 from mle_runtime.errors import FormatError
 from mle_runtime.format.reader import read_metadata
+from mle_runtime.runtime.info import model_info
 from mle_runtime.runtime.inputs import as_matrix, check_integer_input, integer_dtype
 from mle_runtime.runtime.plan import resolve_n_threads
 
@@ -41,87 +43,48 @@ numpy.ndarray
 """
 
 
-# A string dtype may be wider than its longest label (numpy keeps the width of the array the
-# labels came from, e.g. np.genfromtxt(dtype="U20")), by at most this many characters.
-_PAD_CHARS = 64
+def _label_array(dtype, values):
+    """A label set of the rules as the array ``classes_`` holds (read-only: predict maps class
+    indices through this very array)."""
+    if dtype == "object":
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
+    else:
+        arr = np.array(values, dtype=np.dtype(dtype))
+    arr.setflags(write=False)
+    return arr
 
 
-def _label_chars(spec):
-    """The longest label (in characters, as numpy stores it) of a metadata 'classes'
-    description, or of a list of them; 0 when there are none to measure."""
-    specs = spec if isinstance(spec, list) else [spec]
-    values = [v for s in specs if isinstance(s, dict) and isinstance(s.get("values"), list)
-              for v in s["values"] if isinstance(v, (str, int, float, bool))]
-    return max((len(str(v)) for v in values), default=0)
+class _Rules:
+    """A model's prediction rules (docs/FORMAT.md, section 9.4), read once from the canonical
+    JSON the native loader wrote from the rules it validated: nothing here needs checking."""
+
+    def __init__(self, text):
+        r = json.loads(text)
+        self.estimator_type = r.get("estimator_type")
+        self.labels = [_label_array(dtype, values) for dtype, values in r.get("labels", ())]
+        self.outputs = r.get("outputs", {})  # output name -> {labels, splits, dtype, column}
+        self.keywords = {}  # method -> {keyword: [(value, output name), ...]}
+        for method, keyword, value, output in r.get("keywords", ()):
+            self.keywords.setdefault(method, {}).setdefault(keyword, []).append((value, output))
+        inputs = r.get("inputs", {})
+        self.feature_names = inputs.get("feature_names")
+        integer = inputs.get("integer")
+        self.integer = None if integer is None else (
+            integer["keep"], [np.dtype(d) for d in integer["fill_dtypes"]])
+        self.categories = inputs.get("categories")
+        self.unseen = inputs.get("unseen")
+
+    def classes(self):
+        """classes_: the label set(s) predict maps through, or None."""
+        k = self.outputs.get("predict", {}).get("labels")
+        if k is None:
+            return None
+        return [self.labels[i] for i in k] if isinstance(k, list) else self.labels[k]
 
 
-def _decode_classes(spec, widest=None):
-    """classes_ from its metadata description (untrusted: anything unexpected is a
-    FormatError). ``widest``: the longest label of all the model's classes descriptions
-    (multi-output classifiers share one string width); None measures ``spec`` alone."""
-    try:
-        dtype = spec["dtype"]
-        values = spec["values"]
-        if not isinstance(values, list) or not values:
-            raise ValueError("'values' must be a non-empty list")
-        if not all(isinstance(v, (str, int, float, bool)) for v in values):
-            raise ValueError("'values' must hold strings, numbers or booleans")
-        if not isinstance(dtype, str):
-            raise ValueError("'dtype' must be a string")
-        if dtype == "object":
-            arr = np.empty(len(values), dtype=object)
-            arr[:] = values
-        else:
-            dt = np.dtype(dtype)
-            if dt.kind not in "biufU":
-                raise ValueError(f"unsupported dtype {dtype!r}")
-            if dt.kind == "U":
-                # Every predicted label is one element of this dtype: its width must come from
-                # the labels the file holds, not from the dtype string alone (docs/FORMAT.md 18).
-                longest = _label_chars(spec) if widest is None else widest
-                limit = max(longest, _PAD_CHARS)
-                if dt.itemsize // 4 > limit:
-                    raise ValueError(
-                        f"dtype {dtype!r} holds {dt.itemsize // 4} characters per label, but "
-                        f"the longest label has {longest}; at most {limit} are accepted")
-            arr = np.array(values, dtype=dt)
-        if arr.shape != (len(values),):
-            raise ValueError("'values' must be a flat list")
-        return arr
-    except (KeyError, TypeError, ValueError, OverflowError, SyntaxError) as e:
-        raise FormatError(f"metadata 'classes' is malformed: {e}") from None
-
-
-def _labels(classes, indices):
-    """classes[indices], with a damaged file's out-of-range or non-integer indices refused."""
-    if indices.dtype.kind != "i" or indices.ndim != 1:
-        raise FormatError(
-            f"the graph's predict output is {indices.dtype} of shape {indices.shape}; a "
-            "classifier's predict must give one class index per row")
-    try:
-        return classes.take(indices)
-    except IndexError:
-        raise FormatError(
-            f"the graph predicts class indices outside the {len(classes)} classes_ in the "
-            "metadata") from None
-
-
-def _multi_labels(classes, indices):
-    """Multi-output predict: column k maps through classes[k]; the array takes classes[0]'s
-    dtype, as scikit-learn's forests and trees build it."""
-    if indices.ndim != 2 or indices.shape[1] != len(classes) or indices.dtype.kind != "i":
-        raise FormatError("the graph's multi-output predict has the wrong shape or dtype")
-    out = np.empty(indices.shape, dtype=classes[0].dtype)
-    for k, c in enumerate(classes):
-        out[:, k] = _labels(c, np.ascontiguousarray(indices[:, k]))
-    return out
-
-
-def _split_bounds(sizes, total):
-    """Column ranges of a method returning a list of blocks (metadata 'output_splits')."""
-    if not isinstance(sizes, list) or not all(isinstance(n, int) and n > 0 for n in sizes) or \
-            sum(sizes) != total:
-        raise FormatError("metadata 'output_splits' does not match the graph output's columns")
+def _split_bounds(sizes):
+    """Column ranges of a method returning a list of blocks (an output's "splits")."""
     ends = np.cumsum(sizes).tolist()
     return list(zip([0] + ends[:-1], ends))
 
@@ -140,9 +103,6 @@ def _with_integer_rule(method, keep, fill_dtypes, model):
         return out.astype(dt) if keep else out
 
     return wrapped
-
-
-_OUTPUT_DTYPES = ("float32", "float64", "int32", "int64")
 
 
 def _with_dtype(method, dtype):
@@ -172,7 +132,7 @@ def _same_value(a, b):
 
 def _with_keywords(method, name, keywords, model):
     """Wraps a bound method so that ``method(X, keyword=value)`` runs the graph output the
-    metadata's "keyword_outputs" names for that value (e.g. ``predict(X, raw_score=True)``,
+    graph's keyword records name for that value (e.g. ``predict(X, raw_score=True)``,
     ``predict(X, prediction_type="RawFormulaVal")``). A bool keyword at False, or any keyword
     at None, is the plain method."""
 
@@ -244,9 +204,9 @@ class MLEModel:
         self._n_threads = n_threads
         self._threads = resolve_n_threads(n_threads)
         self._meta = None
-        self._classes = None
+        self._rules_ = None
 
-    # -- metadata, read on first use -------------------------------------------------------
+    # -- metadata and rules, read on first use ---------------------------------------------
     @property
     def metadata(self):
         """The file's metadata (a dict; a deep copy, so edits do not affect the model)."""
@@ -256,6 +216,11 @@ class MLEModel:
         if self._meta is None:
             self._meta = read_metadata(self._native)
         return self._meta
+
+    def _rules(self):
+        if self._rules_ is None:
+            self._rules_ = _Rules(self._native.rules_json())
+        return self._rules_
 
     def _summary(self):
         try:
@@ -272,23 +237,16 @@ class MLEModel:
 
     @property
     def _estimator_type(self):
-        return self._metadata().get("estimator_type")
+        return self._rules().estimator_type
 
     @property
     def classes_(self):
-        """Class labels, as the original estimator's ``classes_`` (classifiers only)."""
-        if self._classes is None:
-            spec = self._metadata().get("classes")
-            if spec is None:
-                raise AttributeError(f"'{self._summary()}' has no attribute 'classes_'")
-            # Multi-output classifiers have one classes_ array per output, in a list.
-            multi = isinstance(spec, list)
-            widest = _label_chars(spec)
-            classes = [_decode_classes(c, widest) for c in (spec if multi else [spec])]
-            for c in classes:  # predict maps class indices through these very arrays
-                c.setflags(write=False)
-            self._classes = classes if multi else classes[0]
-        return self._classes
+        """Class labels, as the original estimator's ``classes_`` (classifiers only; a list
+        of arrays for multi-output classifiers)."""
+        classes = self._rules().classes()
+        if classes is None:
+            raise AttributeError(f"'{self._summary()}' has no attribute 'classes_'")
+        return classes
 
     @property
     def n_features_in_(self):
@@ -304,88 +262,13 @@ class MLEModel:
         return np.array(names, dtype=object)
 
     def _feature_names(self):
-        names = self._metadata().get("feature_names_in")
-        if names is not None and (not isinstance(names, list) or
-                                  not all(isinstance(n, str) for n in names)):
-            raise FormatError("metadata 'feature_names_in' must be a list of strings")
-        return names
+        return self._rules().feature_names
 
     def _pandas_categories(self):
-        """(metadata "pandas_categories" {column name: training categories or None} or None,
-        metadata "pandas_unseen": "error" to refuse unseen categories, or None)."""
-        spec = self._metadata().get("pandas_categories")
-        if spec is None:
-            return None, None
-        unseen = self._metadata().get("pandas_unseen")
-        if unseen not in (None, "error"):
-            raise FormatError("metadata 'pandas_unseen' must be \"error\" or absent")
-        ok = isinstance(spec, dict) and all(
-            v is None or (isinstance(v, list) and
-                          all(isinstance(c, (str, int, float, bool)) for c in v))
-            for v in spec.values())
-        if not ok:
-            raise FormatError("metadata 'pandas_categories' must map column names to lists of "
-                              "categories or null")
-        return spec, unseen
-
-    def _keyword_outputs(self, method):
-        """{keyword: [(value, output name), ...]} of metadata "keyword_outputs" for a method."""
-        spec = self._metadata().get("keyword_outputs")
-        if spec is None:
-            return {}
-        table = {}
-        if not isinstance(spec, list):
-            raise FormatError("metadata 'keyword_outputs' must be a list")
-        for entry in spec:
-            if not (isinstance(entry, list) and len(entry) == 4 and
-                    isinstance(entry[0], str) and isinstance(entry[1], str) and
-                    isinstance(entry[2], (str, int, float, bool)) and
-                    isinstance(entry[3], str)):
-                raise FormatError("metadata 'keyword_outputs' entries must be "
-                                  "[method, keyword, value, output]")
-            if entry[3] not in self._outputs:
-                raise FormatError(f"metadata 'keyword_outputs' names output {entry[3]!r}, "
-                                  "which the graph does not have")
-            if entry[0] == method:
-                table.setdefault(entry[1], []).append((entry[2], entry[3]))
-        return table
-
-    def _output_dtype(self, output):
-        """The dtype metadata "output_dtypes" gives an output (the source framework returns
-        float32 or int32 arrays where the graph computes in float64/int64), or None."""
-        spec = self._metadata().get("output_dtypes")
-        if spec is None:
-            return None
-        if not isinstance(spec, dict) or not all(
-                isinstance(v, str) and v in _OUTPUT_DTYPES for v in spec.values()):
-            raise FormatError(f"metadata 'output_dtypes' must map outputs to one of "
-                              f"{sorted(_OUTPUT_DTYPES)}")
-        dt = spec.get(output)
-        return None if dt is None else np.dtype(dt)
-
-    def _column_output(self, output):
-        """Whether metadata "column_outputs" lists this output: the framework returns it as a
-        column of shape (n, 1) (CatBoost's multiclass labels)."""
-        spec = self._metadata().get("column_outputs")
-        if spec is None:
-            return False
-        if not isinstance(spec, list) or not all(isinstance(v, str) for v in spec):
-            raise FormatError("metadata 'column_outputs' must be a list of output names")
-        return output in spec
-
-    def _integer_rule(self):
-        """(keep, fill_dtypes) from the metadata's "integer_input", or None when absent."""
-        spec = self._metadata().get("integer_input")
-        if spec is None:
-            return None
-        try:
-            keep = spec.get("keep", False)
-            fills = [np.dtype(n) for n in spec.get("fill_dtypes", [])]
-            if not isinstance(keep, bool) or any(d.kind not in "biuf" for d in fills):
-                raise ValueError("unexpected values")
-        except (AttributeError, TypeError, ValueError, SyntaxError) as e:
-            raise FormatError(f"metadata 'integer_input' is malformed: {e}") from None
-        return keep, fills
+        """(the input rule "categories" {column name: training categories or None} or None,
+        the input rule "unseen": "error" to refuse unseen categories, or None)."""
+        rules = self._rules()
+        return rules.categories, rules.unseen
 
     # -- prediction ------------------------------------------------------------------------
     def _method_for_output(self, output):
@@ -397,36 +280,38 @@ class MLEModel:
         return fn
 
     def _bind(self, name, idx, keywords=True):
+        """The method of graph output ``name``, built from its rules in one fixed order:
+        labels or splits, dtype, column, the integer input rule, keyword aliases."""
         run = self._native.run
         model = self
-        labels = name == "predict" and self._metadata().get("estimator_type") == "classifier"
-        if labels:
-            if self._metadata().get("classes") is None:
-                raise FormatError("the metadata says the model is a classifier but has no "
-                                  "'classes'; the file is damaged")
-            classes = self.classes_
-            if isinstance(classes, list):
-                if self._native.ravel[idx] or self._native.output_cols(idx) != len(classes):
-                    raise FormatError("a multi-output classifier's predict output must have one "
-                                      "column per output")
+        rules = self._rules()
+        opts = dict(rules.outputs.get(name, {}))
+        labels = opts.get("labels")
+        if isinstance(labels, list):  # multi-output classifier: column k through set k
+            sets = [rules.labels[k] for k in labels]
 
-                def method(X, *, n_threads=None):
-                    t = model._threads if n_threads is None else resolve_n_threads(n_threads)
-                    return _multi_labels(classes, run(as_matrix(X, model), idx, t))
-            else:
-                if not self._native.ravel[idx] or self._native.output_cols(idx) != 1:
-                    raise FormatError("a classifier's predict output must be one column")
+            def method(X, *, n_threads=None):
+                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                indices = run(as_matrix(X, model), idx, t)
+                out = np.empty(indices.shape, dtype=sets[0].dtype)
+                for k, c in enumerate(sets):
+                    out[:, k] = c.take(indices[:, k])
+                return out
+        elif labels is not None:
+            classes = rules.labels[labels]
 
-                def method(X, *, n_threads=None):
-                    t = model._threads if n_threads is None else resolve_n_threads(n_threads)
-                    return _labels(classes, run(as_matrix(X, model), idx, t))
-        elif name in (self._metadata().get("output_splits") or {}):
-            bounds = _split_bounds(self._metadata()["output_splits"][name],
-                                   self._native.output_cols(idx))
+            def method(X, *, n_threads=None):
+                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                return classes.take(run(as_matrix(X, model), idx, t))
+        elif "splits" in opts:  # never with labels or column (refused at load)
+            bounds = _split_bounds(opts["splits"])
+            cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
 
             def method(X, *, n_threads=None):
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
                 out = run(as_matrix(X, model), idx, t)
+                if cast is not None:
+                    out = out.astype(cast, copy=False)
                 return [out[:, a:b] for a, b in bounds]
         else:
 
@@ -434,15 +319,14 @@ class MLEModel:
                 t = model._threads if n_threads is None else resolve_n_threads(n_threads)
                 return run(as_matrix(X, model), idx, t)
 
-        cast = self._output_dtype(name)
-        if cast is not None:
-            method = _with_dtype(method, cast)
-        if self._column_output(name):
+        if "dtype" in opts:
+            method = _with_dtype(method, np.dtype(opts["dtype"]))
+        if opts.get("column"):
             method = _as_column(method)
-        rule = self._integer_rule()
-        if rule is not None:
-            method = _with_integer_rule(method, name == "transform" and rule[0], rule[1], model)
-        keywords = self._keyword_outputs(name) if keywords else None
+        if rules.integer is not None:
+            keep, fills = rules.integer
+            method = _with_integer_rule(method, name == "transform" and keep, fills, model)
+        keywords = rules.keywords.get(name) if keywords else None
         if keywords:
             method = _with_keywords(method, name, keywords, model)
         method.__name__ = name
@@ -454,9 +338,6 @@ class MLEModel:
         """The model's description, as :func:`mle_runtime.inspect_model` gives it for its file:
         versions, framework, model class, creation time, content hash, model version, lineage,
         user metadata, quantisation, and the loaded graph's features and outputs."""
-        # api imports this module: a module-level import of api would be a cycle
-        from mle_runtime.api import model_info
-
         return model_info(self)
 
     # -- pickling: the .mle bytes travel, never code ---------------------------------------
@@ -479,8 +360,8 @@ class MLEModel:
 
     def __repr__(self):
         try:
-            meta = self._metadata()
-            return (f"<mle_runtime model {self._summary()} ({meta.get('estimator_type')}, "
+            self._metadata()
+            return (f"<mle_runtime model {self._summary()} ({self._estimator_type}, "
                     f"{self.n_features_in_} features)>")
         except FormatError:
             return f"<mle_runtime model {self._native.name} (unreadable metadata)>"

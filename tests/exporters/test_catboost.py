@@ -41,6 +41,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_
 import catboost
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
+from mle_testing import rules
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 FAST = dict(verbose=0, allow_writing_files=False, thread_count=1, random_seed=0)
@@ -354,7 +355,7 @@ def test_pandas_input_and_float32_fit(roundtrip):
     np.testing.assert_array_equal(p.predict(shuffled), model.predict(shuffled))
     np.testing.assert_array_equal(p.predict(df.astype(np.float64)), model.predict(df))
     assert list(p.feature_names_in_) == cols
-    assert p.metadata["feature_names_in"] == list(model.feature_names_)
+    assert rules(p)["inputs"]["feature_names"] == list(model.feature_names_)
 
 
 def test_model_read_back_from_cbm(tmp_path, roundtrip):
@@ -385,7 +386,7 @@ def test_ranker(loss, roundtrip):
     for label, data in _variants(X):
         np.testing.assert_array_equal(p.predict(data), model.predict(data), err_msg=label)
         np.testing.assert_array_equal(_raw(p, data), model.predict(data), err_msg=label)
-    assert p.metadata["estimator_type"] == "ranker"
+    assert p.get_model_info()["estimator_type"] == "ranker"
 
 
 def test_plain_catboost(roundtrip):
@@ -455,10 +456,10 @@ def test_metadata_and_keyword_outputs(roundtrip):
     assert meta["framework"] == "catboost"
     assert meta["framework_version"] == catboost.__version__
     assert meta["model_class"] == "catboost.CatBoostClassifier"
-    assert meta["estimator_type"] == "classifier"
+    assert p._estimator_type == "classifier"
     assert meta["loss_function"] == "MultiClass"
-    assert "feature_names_in" not in meta  # fitted on numpy: CatBoost's names are "0", "1"...
-    assert sorted(tuple(k) for k in meta["keyword_outputs"]) == sorted([
+    assert "inputs" not in rules(p)  # fitted on numpy: CatBoost's names are "0", "1"...
+    assert sorted(tuple(k) for k in rules(p)["keywords"]) == sorted([
         ("predict", "prediction_type", "Class", "predict"),
         ("predict", "prediction_type", "RawFormulaVal", "raw"),
         ("predict", "prediction_type", "Probability", "predict_proba"),

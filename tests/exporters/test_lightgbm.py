@@ -17,6 +17,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 from mle_runtime.exporters.lightgbm import ZERO_THRESHOLD, zeroed_threshold
+from mle_testing import rules
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -86,7 +87,7 @@ def test_binary_classifier_breast_cancer(rt):
     meta = proxy.metadata
     assert meta["framework"] == "lightgbm" and meta["framework_version"] == lgb.__version__
     assert meta["model_class"] == "lightgbm.LGBMClassifier"
-    assert meta["estimator_type"] == "classifier" and meta["objective"] == "binary"
+    assert proxy._estimator_type == "classifier" and meta["objective"] == "binary"
 
 
 @pytest.mark.parametrize("name,objective,n_estimators", [
@@ -203,7 +204,7 @@ def test_ranker(rt, objective):
                            verbose=-1).fit(X, y.astype(int), group=[30] * 10)
     proxy = rt(model)
     _check(model, proxy, X)
-    assert proxy.metadata["estimator_type"] == "ranker"
+    assert proxy.get_model_info()["estimator_type"] == "ranker"
 
 
 # ----------------------------------------------------------------------------- raw Booster
@@ -459,10 +460,10 @@ def test_pandas_category_columns(rt):
     model = lgb.LGBMRegressor(n_estimators=6, num_leaves=6, min_data_per_group=5,
                               cat_smooth=1.0, verbose=-1).fit(df, y)
     proxy = rt(model)
-    meta = proxy.metadata
-    assert meta["pandas_categories"] == {"colour": ["black", "blue", "green", "red"],
-                                         "size": [10, 20, 30]}
-    assert meta["feature_names_in"] == ["colour", "x", "size", "z"]
+    inputs = rules(proxy)["inputs"]
+    assert inputs["categories"] == {"colour": ["black", "blue", "green", "red"],
+                                    "size": [10, 20, 30]}
+    assert inputs["feature_names"] == ["colour", "x", "size", "z"]
     np.testing.assert_array_equal(proxy.feature_names_in_, model.feature_names_in_)
     assert proxy.n_features_in_ == 4
     _same(model.predict(df), proxy.predict(df), "DataFrame")
@@ -484,8 +485,8 @@ def test_booster_trained_on_a_dataframe(rt):
     booster = lgb.train({"objective": "regression", "num_leaves": 6, "min_data_per_group": 5,
                          "cat_smooth": 1.0, "verbose": -1}, lgb.Dataset(df, y), 5)
     proxy = rt(booster)
-    assert proxy.metadata["feature_names_in"] == ["colour", "x", "size", "z"]
-    assert set(proxy.metadata["pandas_categories"]) == {"colour", "size"}
+    assert rules(proxy)["inputs"]["feature_names"] == ["colour", "x", "size", "z"]
+    assert set(rules(proxy)["inputs"]["categories"]) == {"colour", "size"}
     _same(booster.predict(df), proxy.predict(df), "DataFrame")
     _same(booster.predict(df, raw_score=True), proxy.predict(df, raw_score=True), "raw")
 

@@ -84,7 +84,7 @@ def test_classifier_parity(name, data, scaled, dataset, roundtrip, assert_parity
     np.testing.assert_array_equal(proxy.classes_, model.classes_)
     assert proxy.classes_.dtype == model.classes_.dtype
     assert proxy.n_features_in_ == model.n_features_in_ == X.shape[1]
-    assert proxy.metadata["estimator_type"] == "classifier"
+    assert proxy.get_model_info()["estimator_type"] == "classifier"
 
 
 @pytest.mark.parametrize("data", ["iris", "breast_cancer"])
@@ -126,7 +126,7 @@ def test_regressor_parity(name, data, dataset, roundtrip, assert_parity):
     proxy = roundtrip(model)
     assert assert_parity(model, proxy, X) == ["predict"]
     assert proxy.predict(X).shape == (X.shape[0],)
-    assert proxy.metadata["estimator_type"] == "regressor"
+    assert proxy.get_model_info()["estimator_type"] == "regressor"
     with pytest.raises(AttributeError):
         proxy.classes_
 

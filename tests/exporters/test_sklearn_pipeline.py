@@ -85,7 +85,7 @@ def test_classifier_pipeline_parity(name, data, dataset, roundtrip, assert_parit
     np.testing.assert_array_equal(proxy.classes_, model.classes_)
     assert proxy.classes_.dtype == model.classes_.dtype
     assert proxy.n_features_in_ == X.shape[1]
-    assert proxy.metadata["estimator_type"] == "classifier"
+    assert proxy.get_model_info()["estimator_type"] == "classifier"
 
 
 @pytest.mark.parametrize("data", ["diabetes", "regression", "regression_multi3"])
@@ -106,7 +106,7 @@ def test_transform_pipeline_parity(name, data, dataset, roundtrip, assert_parity
     model = TRANSFORM_PIPELINES[name]().fit(X)
     proxy = roundtrip(model)
     assert assert_parity(model, proxy, X) == ["transform"]
-    assert proxy.metadata["estimator_type"] == "transformer"
+    assert proxy.get_model_info()["estimator_type"] == "transformer"
     assert not hasattr(proxy, "predict")
 
 

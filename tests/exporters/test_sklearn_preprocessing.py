@@ -66,7 +66,7 @@ def test_transformer_parity(name, data, dataset, roundtrip, assert_parity):
     model = TRANSFORMERS[name]().fit(X)
     proxy = roundtrip(model)
     assert assert_parity(model, proxy, X) == ["transform"]
-    assert proxy.metadata["estimator_type"] == "transformer"
+    assert proxy.get_model_info()["estimator_type"] == "transformer"
     assert proxy.n_features_in_ == X.shape[1]
     with pytest.raises(AttributeError):
         proxy.classes_

@@ -75,11 +75,12 @@ def test_file_object_and_bytes(forest, tmp_path):
 
 
 def test_plain_file_unchanged_format(forest, tmp_path):
-    """Uncompressed, unsigned files stay format 1.0 with exactly three sections."""
+    """Uncompressed, unsigned model files stay plain model files (format 1.3: no envelope
+    sections) with exactly three sections."""
     model, _ = forest
     mle.dump(model, tmp_path / "m.mle")
     data = (tmp_path / "m.mle").read_bytes()
-    assert struct.unpack_from("<HH", data, 8) == (1, 0)
+    assert struct.unpack_from("<HH", data, 8) == (1, L.MINOR_RULES)
     assert [s.kind for s in container.parse(data).sections] == [1, 2, 3]
 
 

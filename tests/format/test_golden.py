@@ -35,16 +35,16 @@ def crc32c_py(data, crc=0):
 
 SCALER = {
     "size": 512,
-    "sha256": "f5af0fdeeecb59aad050a05b675dbcabd01c88cc5d116803837e47ce1f98aaae",
+    "sha256": "53e88d32b0d08a2ac0e0cfa27148ada61cbb5007a1bc978039eb6c18fa53b199",
     "header": bytes.fromhex(
         "894d4c450d0a1a0a"                  # magic
-        "0100" "0000"                       # major 1, minor 0
+        "0100" "0300"                       # major 1, minor 3
         "00000000"                          # flags
         "0002000000000000"                  # file_size 512
         "03000000"                          # section_count 3
         "69a837f2"                          # table_crc
         + "00" * 28 +                       # reserved
-        "fbf2baf2"                          # header_crc
+        "d19e53d5"                          # header_crc
     ),
     # (kind, flags, offset, size, crc, reserved)
     "table": [
@@ -83,11 +83,11 @@ def imputer_model():
 
 IMPUTER = {
     "size": 1840,
-    "sha256": "da6d5e369f7740395f8662fff215170c62bcc5c88a12407a1ac1295c3b5df8cb",
+    "sha256": "1cecb0b6854acbc543e8d4d2df539c1497a509a5c4d2c3bb7b18a3821339528e",
     "header": bytes.fromhex(
-        "894d4c450d0a1a0a" "0100" "0000" "00000000"
+        "894d4c450d0a1a0a" "0100" "0300" "00000000"
         "3007000000000000"                  # file_size 1840
-        "03000000" "ccda01a2" + "00" * 28 + "93ec1129"
+        "03000000" "ccda01a2" + "00" * 28 + "b980f80e"
     ),
     "table": [
         (1, 0, 160, 62, 0x4C3CE6FD, 0),
@@ -132,7 +132,7 @@ def test_header_fields_decode_independently(golden):
     magic, major, minor, flags, file_size, count, table_crc, reserved, header_crc = \
         struct.unpack("<8sHHIQII28sI", data[:64])
     assert magic == b"\x89MLE\r\n\x1a\n"
-    assert (major, minor, flags) == (1, 0, 0)
+    assert (major, minor, flags) == (1, L.MINOR_RULES, 0)
     assert file_size == len(data)
     assert count == len(exp["table"])
     assert reserved == bytes(28)

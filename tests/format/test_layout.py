@@ -93,7 +93,7 @@ def test_numpy_and_struct_decode_the_same_header_and_table():
         struct.unpack(STRUCT_FORMATS["Header"], data[:64])
     assert bytes(h["magic"]) == magic == L.MAGIC
     assert (int(h["major"]), int(h["minor"]), int(h["flags"])) == (major, minor, flags)
-    assert (major, minor, flags) == (L.MAJOR, L.MINOR, 0)
+    assert (major, minor, flags) == (L.MAJOR, L.MINOR_RULES, 0)
     assert int(h["file_size"]) == file_size == len(data)
     assert int(h["section_count"]) == count == 3
     assert int(h["table_crc"]) == table_crc == _native.crc32c(data[64:64 + 32 * count])

@@ -590,15 +590,12 @@ def _repoint_predict(graph):
     graph["outputs"] = [o if o[0] != "predict" else ["predict", proba] for o in graph["outputs"]]
 
 
+# The metadata cases change nothing a 1.3 file predicts (its metadata is descriptive): they
+# must load and work or be refused, never break. test_golden_legacy.py refuses them in
+# files before 1.3, whose metadata holds the prediction rules.
 HOSTILE_CASES = {
-    "classes shorter than the class columns": (
-        "iris scaler+logreg", "meta", lambda m: m["classes"].update(values=[0])),
-    "classes removed from a classifier": (
-        "iris scaler+logreg", "meta", lambda m: m.pop("classes")),
-    "classes values not a list": (
-        "iris scaler+logreg", "meta", lambda m: m["classes"].update(values=7)),
-    "classes dtype unknown": (
-        "iris scaler+logreg", "meta", lambda m: m["classes"].update(dtype="nonsense")),
+    "labels removed from a classifier": (
+        "iris scaler+logreg", "graph", lambda g: g.pop("labels")),
     "classes spec not an object": (
         "wine imputer+minmax+sgd", "meta", lambda m: m.update(classes=[0, 1, 2])),
     "regressor relabelled classifier": (
@@ -625,3 +622,57 @@ def test_targeted_hostile_metadata_and_graph(models, case):
     outcome = load_hostile(edit(data, fn), f"{case}:", X, failures)
     failures.check()
     assert outcome in ("refused", "loaded")
+
+
+def _output_options(graph, name):
+    """The options object of output ``name`` (created when the record has none)."""
+    record = next(o for o in graph["outputs"] if o[0] == name)
+    if len(record) < 3 or not isinstance(record[2], dict):
+        record[2:] = [{"ravel": True} if record[2:] == [True] else {}]
+    return record[2]
+
+
+# Prediction rules of the graph (format 1.3, docs/FORMAT.md 9.7): each must be refused at load.
+HOSTILE_RULES = {
+    "labels shorter than the class indices": (
+        "iris scaler+logreg", lambda g: g["labels"][0].__setitem__(1, [0, 1])),
+    "labels of an unknown dtype": (
+        "iris scaler+logreg", lambda g: g["labels"][0].__setitem__(0, "<c16")),
+    "labels of a huge string width": (
+        "iris scaler+logreg",
+        lambda g: g["labels"].__setitem__(0, ["<U500000000", ["a", "b", "c"]])),
+    "labels naming a missing set": (
+        "iris scaler+logreg", lambda g: _output_options(g, "predict").update(labels=1)),
+    "labels on probabilities": (
+        "iris scaler+logreg", lambda g: _output_options(g, "predict_proba").update(labels=0)),
+    "alias to a missing output": (
+        "iris scaler+logreg",
+        lambda g: g.setdefault("keywords", []).append(["predict", "raw", True, "nope"])),
+    "output dtype unknown": (
+        "iris scaler+logreg", lambda g: _output_options(g, "predict_proba").update(dtype="f2")),
+    "splits summing wrong": (
+        "iris scaler+logreg", lambda g: _output_options(g, "predict_proba").update(splits=[1])),
+    "unknown output option": (
+        "diabetes ridge", lambda g: _output_options(g, "predict").update(colour="red")),
+    "feature names of the wrong length": (
+        "diabetes ridge", lambda g: g.setdefault("inputs", {}).update(feature_names=["a"])),
+    "categories without feature names": (
+        "diabetes ridge", lambda g: g.setdefault("inputs", {}).update(categories={"a": None})),
+    "unseen policy unknown": (
+        "diabetes ridge", lambda g: g.setdefault("inputs", {}).update(unseen="ignore")),
+    "integer rule malformed": (
+        "wine imputer+minmax+sgd",
+        lambda g: g.setdefault("inputs", {}).update(integer={"keep": "yes"})),
+    "estimator type not an identifier": (
+        "diabetes ridge", lambda g: g.update(estimator_type="re gressor")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_RULES))
+def test_targeted_hostile_rules_are_refused_at_load(models, case):
+    name, fn = HOSTILE_RULES[case]
+    data, X, _ = models[name]
+    failures = Failures(MAX_REPORTED)
+    outcome = load_hostile(_edit_graph(data, fn), f"{case}:", X, failures)
+    failures.check()
+    assert outcome == "refused"

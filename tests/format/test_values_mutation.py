@@ -421,7 +421,7 @@ def test_hostile_tensor_data(files, iris):
 
 def _refresh_inner(model_bytes):
     """The embedded .mle file with its own checksums recomputed."""
-    return repack([p for p in sections(model_bytes)], minor=0)
+    return repack([p for p in sections(model_bytes)], minor=L.MINOR_RULES)
 
 
 def test_hostile_embedded_model(files, iris):

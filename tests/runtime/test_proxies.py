@@ -105,7 +105,7 @@ def test_estimator_type(name, fitted, roundtrip):
 
     expected = ("classifier" if is_classifier(model) else
                 "regressor" if is_regressor(model) else "transformer")
-    assert proxy.metadata["estimator_type"] == expected
+    assert proxy.get_model_info()["estimator_type"] == expected
     assert proxy._estimator_type == expected
 
 
@@ -175,12 +175,11 @@ def test_metadata_is_a_copy(dataset, roundtrip):
     meta = proxy.metadata
     assert meta["framework"] == "sklearn"
     assert meta["model_class"].endswith("LogisticRegression")
-    meta["estimator_type"] = "regressor"
-    meta["feature_names_in"].append("zzz")
-    meta["classes"]["values"].append(3)
+    meta["framework"] = "other"
+    meta["model_class"] += "x"
     fresh = proxy.metadata
-    assert fresh["estimator_type"] == "classifier"
-    assert fresh["feature_names_in"] == ["a", "b", "c", "d"]
+    assert fresh["framework"] == "sklearn"
+    assert fresh["model_class"].endswith("LogisticRegression")
     np.testing.assert_array_equal(proxy.classes_, [0, 1, 2])
     np.testing.assert_array_equal(proxy.feature_names_in_, list("abcd"))
 
@@ -268,17 +267,27 @@ def test_methods_are_bound_to_their_model(dataset, roundtrip):
 
 # ---------------------------------------------------------------- damaged metadata
 
-def _with_meta(model, edit):
-    """Loads ``model`` from bytes whose metadata was changed by ``edit(meta)``: the metadata
-    is untrusted input to the proxy, like any byte of a file."""
-    import io
-
+def _exported(model, edit=None):
+    """The bytes of ``model``'s file, its graph's records first changed by ``edit(graph,
+    meta)``: the records are untrusted input like any byte of a file."""
     from mle_runtime.exporters import export
     from mle_runtime.format import writer
 
     graph, meta = export(model)
-    edit(meta)
-    return mle.load(io.BytesIO(writer.encode(meta, graph)))
+    if edit is not None:
+        edit(graph, meta)
+    return writer.encode(meta, graph)
+
+
+def _load(data):
+    import io
+
+    return mle.load(io.BytesIO(data))
+
+
+def _with_meta(model, edit):
+    """Loads ``model`` from bytes whose (descriptive) metadata was changed by ``edit(meta)``."""
+    return _load(_exported(model, lambda g, m: edit(m)))
 
 
 def _set(key, value):
@@ -287,84 +296,94 @@ def _set(key, value):
     return edit
 
 
+def _labels(fn):
+    """An edit of the first label set [dtype, values]."""
+    return lambda g, m: fn(g.label_sets[0])
+
+
+def _predict_opts(fn):
+    return lambda g, m: fn(next(o for o in g.outputs if o["name"] == "predict")["opts"])
+
+
 @pytest.mark.parametrize("edit", [
-    _set("classes", None),
-    lambda m: m.pop("classes"),
-    lambda m: m["classes"].update(values=m["classes"]["values"][:1]),
-    lambda m: m["classes"].update(values={"a": 1}),
-    lambda m: m["classes"].update(values=[[0, 1], [2, 3]]),
-    lambda m: m["classes"].update(values=[]),
-    lambda m: m["classes"].update(dtype="V8"),
-    lambda m: m["classes"].update(dtype="|u1", values=[0, 1, 300]),
-    lambda m: m["classes"].pop("dtype"),
-    _set("classes", "abc"),
-], ids=["classes-null", "classes-missing", "classes-short", "values-dict", "values-nested",
-        "values-empty", "dtype-void", "values-overflow", "dtype-missing", "classes-string"])
-def test_damaged_classes_raise_format_error(edit, dataset):
+    lambda g, m: g.label_sets.clear(),
+    _labels(lambda s: s.__setitem__(1, s[1][:1])),
+    _labels(lambda s: s.__setitem__(1, s[1][:2])),
+    _labels(lambda s: s.__setitem__(1, {"a": 1})),
+    _labels(lambda s: s.__setitem__(1, [[0, 1], [2, 3]])),
+    _labels(lambda s: s.__setitem__(1, [])),
+    _labels(lambda s: s.__setitem__(0, "V8")),
+    _labels(lambda s: s.__setitem__(0, "nonsense")),
+    _labels(lambda s: s.__setitem__(0, "|u1") or s.__setitem__(1, [0, 1, 300])),
+    _labels(lambda s: s.__setitem__(0, "<U10")),
+    _labels(lambda s: s.__setitem__(0, "<f8") or s.__setitem__(1, ["a", 1.0, 2.0])),
+    _labels(lambda s: s.__setitem__(0, "|b1")),
+    _predict_opts(lambda o: o.update(labels=3)),
+    _predict_opts(lambda o: o.update(labels=[0])),
+    _predict_opts(lambda o: o.update(labels="0")),
+], ids=["no-sets", "one-label", "two-labels", "values-dict", "values-nested", "values-empty",
+        "dtype-void", "dtype-unknown", "values-overflow", "ints-as-strings", "mixed-floats",
+        "ints-as-bools", "set-missing", "list-for-one-column", "index-string"])
+def test_damaged_labels_are_refused_at_load(edit, dataset):
     X, y = dataset("iris")
-    proxy = _with_meta(LogisticRegression(max_iter=200).fit(X, y), edit)
-    with pytest.raises(mle.FormatError):
-        proxy.predict(X)
-    np.testing.assert_equal(proxy.predict_proba(X).shape, (150, 3))  # other outputs still work
-    repr(proxy)
+    data = _exported(LogisticRegression(max_iter=200).fit(X, y), edit)
+    with pytest.raises(mle.FormatError, match="label|graph output 'predict'"):
+        _load(data)
 
 
 HUGE_LABELS = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-import numpy as np
 import mle_runtime as mle
-proxy = mle.load(sys.argv[1])
-for what in ("classes_", "predict"):
-    try:
-        getattr(proxy, what) if what == "classes_" else proxy.predict(np.zeros((1, 4)))
-    except mle.FormatError as e:
-        print(what, "FormatError", e)
-    except MemoryError:
-        print(what, "MemoryError")
-    else:
-        print(what, "accepted")
+try:
+    mle.load(sys.argv[1])
+except mle.FormatError as e:
+    print("FormatError", e)
+except MemoryError:
+    print("MemoryError")
+else:
+    print("accepted")
 """
 
 
-def test_huge_string_dtype_of_classes_is_refused(dataset, tmp_path):
-    """classes declared as '<U500000000' (2 GB per label, and per predicted row) from a file
-    of a few KB are refused with FormatError before numpy allocates them (the child process
-    runs with 3 GiB of address space, so the allocation would fail rather than swap)."""
+def test_huge_string_dtype_of_labels_is_refused(dataset, tmp_path):
+    """labels declared as '<U500000000' (2 GB per label, and per predicted row) from a file
+    of a few KB are refused by load with FormatError before anything allocates them (the
+    child process runs with 3 GiB of address space, so an allocation would fail rather than
+    swap)."""
     import subprocess
     import sys
 
     X, y = dataset("iris")
-    proxy = _with_meta(LogisticRegression(max_iter=200).fit(X, np.array(["a", "b", "c"])[y]),
-                       lambda m: m["classes"].update(dtype="<U500000000"))
+    data = _exported(LogisticRegression(max_iter=200).fit(X, np.array(["a", "b", "c"])[y]),
+                     _labels(lambda s: s.__setitem__(0, "<U500000000")))
     path = tmp_path / "huge-labels.mle"
-    path.write_bytes(proxy._native.file_bytes())
+    path.write_bytes(data)
     assert path.stat().st_size < 16384
     proc = subprocess.run([sys.executable, "-c", HUGE_LABELS, str(path)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = proc.stdout.splitlines()
-    assert len(lines) == 2 and all("FormatError" in ln for ln in lines), proc.stdout
-    assert "holds 500000000 characters per label, but the longest label has 1" in lines[0]
+    assert proc.stdout.startswith("FormatError"), proc.stdout
+    assert "holds 500000000 characters per label, but the longest label has 1" in proc.stdout
 
 
 @pytest.mark.parametrize("chars,ok", [(3, True), (20, True), (64, True), (65, False)])
-def test_string_classes_may_be_padded_a_little(chars, ok, dataset):
+def test_string_labels_may_be_padded_a_little(chars, ok, dataset):
     """numpy keeps the width of the array labels came from (np.genfromtxt(dtype="U20")):
     up to 64 characters beyond the longest label are accepted, wider dtypes are refused."""
     X, y = dataset("iris")
     labels = np.array(["cat", "dog", "eel"], dtype=f"<U{max(chars, 3)}")
     model = LogisticRegression(max_iter=200).fit(X, labels[y])
-    proxy = _with_meta(model, lambda m: m["classes"].update(dtype=f"<U{chars}"))
+    data = _exported(model, _labels(lambda s: s.__setitem__(0, f"<U{chars}")))
     if ok:
+        proxy = _load(data)
         assert proxy.classes_.dtype == np.dtype(f"<U{chars}")
         pred = proxy.predict(X)
         np.testing.assert_array_equal(pred, model.predict(X))
         assert pred.dtype == np.dtype(f"<U{chars}")
     else:
-        for attempt in (lambda: proxy.classes_, lambda: proxy.predict(X)):
-            with pytest.raises(mle.FormatError, match="at most 64 are accepted"):
-                attempt()
+        with pytest.raises(mle.FormatError, match="at most 64 are accepted"):
+            _load(data)
 
 
 def test_multi_output_string_classes_share_the_widest_label(dataset, roundtrip):
@@ -382,18 +401,26 @@ def test_multi_output_string_classes_share_the_widest_label(dataset, roundtrip):
     np.testing.assert_array_equal(proxy.predict(X), model.predict(X))
 
 
-def test_regressor_relabelled_classifier(dataset):
+def test_regressor_given_labels_is_refused(dataset):
+    """Labels need an output of class indices: a regressor's predict cannot take them."""
     X, y = dataset("diabetes")
-    proxy = _with_meta(Ridge().fit(X, y), _set("estimator_type", "classifier"))
-    with pytest.raises(mle.FormatError):
-        proxy.predict(X)
+
+    def edit(g, m):
+        g.labels("<i8", [0, 1, 2])
+        _predict_opts(lambda o: o.update(labels=0))(g, m)
+
+    with pytest.raises(mle.FormatError, match="needs an output of class indices"):
+        _load(_exported(Ridge().fit(X, y), edit))
 
 
 @pytest.mark.parametrize("edit", [
     _set("model_class", 42), _set("summary", ["x"]), _set("estimator_type", 7),
-    _set("summary", None), lambda m: m.clear(),
-], ids=["model_class-int", "summary-list", "estimator_type-int", "summary-null", "empty"])
+    _set("summary", None), _set("classes", "abc"), _set("feature_names_in", 3),
+    lambda m: m.clear(),
+], ids=["model_class-int", "summary-list", "estimator_type-int", "summary-null",
+        "old-classes-key", "old-feature-names-key", "empty"])
 def test_odd_metadata_values_do_not_break_the_proxy(edit, dataset):
+    """Metadata is descriptive only in format 1.3: odd values there change no prediction."""
     X, y = dataset("diabetes")
     proxy = _with_meta(Ridge().fit(X, y), edit)
     assert isinstance(repr(proxy), str)
@@ -402,23 +429,56 @@ def test_odd_metadata_values_do_not_break_the_proxy(edit, dataset):
     assert proxy.predict(X).shape == (X.shape[0],)
 
 
-@pytest.mark.parametrize("value", [42, "abc", [1, 2, 3, 4], {"a": 1}])
-def test_damaged_feature_names(value, dataset):
+def _inputs(key, value):
+    return lambda g, m: g.inputs.__setitem__(key, value)
+
+
+@pytest.mark.parametrize("edit,match", [
+    (_inputs("feature_names", 42), "feature_names"),
+    (_inputs("feature_names", "abcd"), "feature_names"),
+    (_inputs("feature_names", [1, 2, 3, 4]), "strings only"),
+    (_inputs("feature_names", ["a", "b", "c"]), "list of 4 strings"),
+    (_inputs("feature_names", {"a": 1}), "feature_names"),
+    (_inputs("categories", {"a": ["x"]}), "feature names"),
+    (_inputs("unseen", "error"), "needs 'categories'"),
+    (_inputs("unseen", "ignore"), "must be \"error\""),
+    (_inputs("nonsense", 1), "unknown 'inputs' key"),
+    (lambda g, m: g.keyword("predict", "raw", True, "nope"), "does not have"),
+    (lambda g, m: g.keyword("predict", "n_threads", 1, "predict_proba"), "identifier"),
+    (lambda g, m: g.keyword("predict", "X", 1, "predict_proba"), "identifier"),
+    (lambda g, m: g.keyword("nope", "raw", True, "predict_proba"), "not a graph output"),
+    (lambda g, m: g.keyword("predict", "raw", [1], "predict_proba"), "entries must be"),
+    (lambda g, m: setattr(g, "estimator_type", "a b"), "identifier"),
+    (lambda g, m: setattr(g, "estimator_type", 3), "identifier"),
+    (_predict_opts(lambda o: o.update(dtype="float16")), "must be one of"),
+    (_predict_opts(lambda o: o.update(column="yes")), "boolean"),
+    (_predict_opts(lambda o: o.update(colour=True)), "unknown option"),
+    (lambda g, m: next(o for o in g.outputs if o["name"] == "predict_proba")["opts"].update(
+        splits=[1, 1]), "sum to 2 columns"),
+    (lambda g, m: next(o for o in g.outputs if o["name"] == "predict_proba")["opts"].update(
+        splits=[4, -1]), "positive"),
+    (lambda g, m: next(o for o in g.outputs if o["name"] == "predict_proba")["opts"].update(
+        column=True), "one-column"),
+    (lambda g, m: next(o for o in g.outputs if o["name"] == "predict")["opts"].update(
+        splits=[1]), "cannot be combined"),
+], ids=["names-int", "names-string", "names-ints", "names-short", "names-dict",
+        "categories-unknown-column", "unseen-without-categories", "unseen-ignore",
+        "inputs-unknown-key", "alias-to-missing-output", "keyword-n_threads", "keyword-X",
+        "keyword-missing-method", "keyword-value-list", "estimator-type-spaces",
+        "estimator-type-int", "dtype-unknown", "column-string", "option-unknown",
+        "splits-short", "splits-negative", "column-of-three", "splits-with-labels"])
+def test_hostile_rules_are_refused_at_load(edit, match, dataset):
     X, y = dataset("iris")
-    proxy = _with_meta(LogisticRegression(max_iter=200).fit(X, y),
-                       _set("feature_names_in", value))
-    with pytest.raises(mle.FormatError):
-        proxy.feature_names_in_
-    with pytest.raises(mle.FormatError):
-        proxy.predict(pd.DataFrame(X, columns=list("abcd")))
-    assert proxy.predict(X).shape == (150,)  # arrays never look at the names
+    data = _exported(LogisticRegression(max_iter=200).fit(X, y), edit)
+    with pytest.raises(mle.FormatError, match=match):
+        _load(data)
 
 
 @pytest.mark.parametrize("value", [42, {"keep": "yes"}, {"fill_dtypes": ["object"]},
-                                   {"fill_dtypes": ["no such dtype"]}, {"fill_dtypes": 3}])
-def test_damaged_integer_input_rule(value, dataset):
+                                   {"fill_dtypes": ["no such dtype"]}, {"fill_dtypes": 3},
+                                   {"keep": True, "also": 1}])
+def test_damaged_integer_input_rule_is_refused_at_load(value, dataset):
     X, _ = dataset("iris")
-    proxy = _with_meta(SimpleImputer(strategy="most_frequent").fit(X),
-                       _set("integer_input", value))
-    with pytest.raises(mle.FormatError):
-        proxy.transform(X)
+    data = _exported(SimpleImputer(strategy="most_frequent").fit(X), _inputs("integer", value))
+    with pytest.raises(mle.FormatError, match="integer"):
+        _load(data)

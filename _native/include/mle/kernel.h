@@ -20,6 +20,12 @@ enum class ValueKind : uint8_t { kInput, kF64, kI64 };
 struct ValueInfo {
   int64_t cols = 0;
   ValueKind kind = ValueKind::kF64;
+  // Class-index values (what a classifier's predict maps through its labels): every entry of
+  // column c lies in [0, bound(c)), bound(c) = index_bounds[c] when index_bounds is set (it
+  // points at `cols` entries that live as long as the model), else index_bound. 0 and null:
+  // not class indices. Plan building requires a label set of at least bound(c) labels.
+  int64_t index_bound = 0;
+  const int64_t* index_bounds = nullptr;
 };
 
 // One node's computation over a block of rows. `in` has one view per node input; views of

@@ -61,6 +61,8 @@ class Model {
   bool mapped() const { return buffer_.mapped(); }
   size_t file_size() const { return buffer_.size(); }
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  // The validated prediction rules as canonical JSON (docs/FORMAT.md, section 9.4).
+  const std::string& rules() const { return rules_; }
   static constexpr int64_t kBlockRows = 128;
   static constexpr uint32_t kMaxOutputs = 64;  // proxies expose a handful of methods
   // Load-time caps derived from the file (docs/FORMAT.md, section 18). Validation: the nodes
@@ -100,6 +102,7 @@ class Model {
   std::vector<int64_t> finite_columns_;  // columns refusing infinity when allow_inf_
   std::string name_;
   std::string nan_owner_;
+  std::string rules_;
 };
 
 }  // namespace mle

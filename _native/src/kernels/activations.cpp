@@ -204,7 +204,7 @@ Status make_argmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   bool ge;
   MLE_RETURN_IF_ERROR(b.boolean_or("ge", false, &ge));
   k->reset(new ArgMax(b.inputs()[0].cols, ge));
-  *out = ValueInfo{1, ValueKind::kI64};
+  *out = ValueInfo{1, ValueKind::kI64, std::max<int64_t>(2, b.inputs()[0].cols)};
   return Status::OK();
 }
 
@@ -251,7 +251,7 @@ Status make_segment_argmax(const NodeBuild& b, std::unique_ptr<Kernel>* k, Value
   if (seg->shape[0] == 0 || total != b.inputs()[0].cols)
     return b.error("segments must cover the input's columns exactly");
   k->reset(new SegmentArgMax(seg->as<int64_t>(), seg->shape[0]));
-  *out = ValueInfo{seg->shape[0], ValueKind::kI64};
+  *out = ValueInfo{seg->shape[0], ValueKind::kI64, 0, seg->as<int64_t>()};
   return Status::OK();
 }
 

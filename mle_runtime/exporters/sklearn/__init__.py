@@ -4,8 +4,7 @@ import numpy as np
 
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
-from mle_runtime.exporters.base import header
-from mle_runtime.exporters.classes import describe_classes
+from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
 from mle_runtime.ir.graph import Graph
 
@@ -53,10 +52,9 @@ def _integer_input_rule(model, head):
         lead.append(est)
     if not lead:
         return None
-    rule = {"fill_dtypes": sorted({np.dtype(e._fill_dtype).name for e in lead
+    rule = {"keep": len(lead) == len(leaves) and "transform" in head.outputs,
+            "fill_dtypes": sorted({np.dtype(e._fill_dtype).name for e in lead
                                    if e.strategy == "constant"})}
-    if len(lead) == len(leaves) and "transform" in head.outputs:
-        rule["keep"] = True
     return rule
 
 
@@ -81,30 +79,23 @@ def export(model):
     graph.allow_nan = ctx.nan_owner is None
     graph.allow_inf = ctx.all_accept_inf and bool(ctx.steps)
     graph.nan_owner = ctx.nan_owner
-    for name, (value, ravel) in head.outputs.items():
-        graph.output(name, value, ravel)
+    apply_head(graph, head)
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         names = getattr(first, "feature_names_in_", None)
+    if names is not None:
+        graph.inputs["feature_names"] = [str(n) for n in np.asarray(names)]
+    integer_rule = _integer_input_rule(model, head)
+    if integer_rule is not None:
+        graph.inputs["integer"] = integer_rule
     cls = type(model)
     summary = (f"Pipeline({', '.join(ctx.steps)})" if cls.__name__ == "Pipeline"
                else cls.__name__)
     # Keys with no value are left out (readers treat a missing key as None): tiny models stay
     # smaller than their joblib files.
-    meta = header("sklearn", sklearn.__version__, cls.__name__,
-                  estimator_type=head.estimator_type)
+    meta = header("sklearn", sklearn.__version__, cls.__name__)
     if summary != cls.__name__:
         meta["summary"] = summary
-    if names is not None:
-        meta["feature_names_in"] = [str(n) for n in np.asarray(names)]
-    integer_rule = _integer_input_rule(model, head)
-    if integer_rule is not None:
-        meta["integer_input"] = integer_rule
-    if head.classes is not None:
-        meta["classes"] = ([describe_classes(c) for c in head.classes]
-                           if isinstance(head.classes, list) else describe_classes(head.classes))
-    if head.splits:
-        meta["output_splits"] = head.splits
     if head.meta:
         meta.update(head.meta)
     return graph, meta

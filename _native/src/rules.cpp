@@ -1,0 +1,761 @@
+// Prediction rules: validation at load and their canonical JSON (see mle/rules.h and
+// docs/FORMAT.md sections 9.3-9.4 and 12).
+#include "mle/rules.h"
+
+#include <cfloat>
+#include <cmath>
+#include <initializer_list>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string_view>
+
+#include "mle/plan.h"
+
+namespace mle {
+namespace {
+
+// A string dtype may be wider than its longest label (numpy keeps the width of the array the
+// labels came from, e.g. np.genfromtxt(dtype="U20")), by at most this many characters: every
+// predicted label is one element of that width, so the width must come from the file's labels.
+constexpr int64_t kPadChars = 64;
+constexpr size_t kMaxIdentifier = 64;
+
+const char* const kOutputDtypes[] = {"float32", "float64", "int32", "int64"};
+const char* const kFillDtypes[] = {"bool",   "int8",   "int16",   "int32",   "int64",
+                                   "uint8",  "uint16", "uint32",  "uint64",  "float16",
+                                   "float32", "float64"};
+
+// Where a record sits, for error messages: built into a string only when an error is reported
+// (validating a valid file allocates no message text).
+struct Where {
+  Where(const char* s) : p{s} {}  // NOLINT: implicit from a literal
+  Where(std::initializer_list<std::string_view> parts, int64_t index = -1) : index(index) {
+    size_t i = 0;
+    for (std::string_view v : parts) p[i++] = v;
+  }
+  std::string str() const {
+    std::string s;
+    for (std::string_view v : p) s.append(v);
+    if (index >= 0) s += std::to_string(index);
+    return s;
+  }
+  std::string_view p[6];
+  int64_t index = -1;
+};
+
+template <size_t N>
+bool one_of(std::string_view s, const char* const (&names)[N]) {
+  for (const char* n : names)
+    if (s == n) return true;
+  return false;
+}
+
+template <size_t N>
+std::string list_of(const char* const (&names)[N]) {
+  std::string s;
+  for (const char* n : names) s += std::string(s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+// A short identifier: [A-Za-z_][A-Za-z0-9_]*, at most kMaxIdentifier characters.
+bool identifier(std::string_view s) {
+  if (s.empty() || s.size() > kMaxIdentifier) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+bool scalar(const json::Value& v) {
+  return v.is_string() || v.is_bool() || v.is_number();
+}
+
+// Characters as numpy counts them (code points) of a valid UTF-8 string.
+int64_t chars(std::string_view s) {
+  int64_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// ------------------------------------------------------------------ canonical JSON writer
+
+void put_string(std::string* o, std::string_view s) {
+  o->push_back('"');
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      o->push_back('\\');
+      o->push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      *o += buf;
+    } else {
+      o->push_back(static_cast<char>(c));
+    }
+  }
+  o->push_back('"');
+}
+
+void put_scalar(std::string* o, const json::Value& v) {
+  if (v.is_string()) {
+    put_string(o, v.str);
+  } else if (v.is_bool()) {
+    *o += v.boolean ? "true" : "false";
+  } else if (v.is_int) {
+    *o += std::to_string(v.integer);
+  } else {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v.number);
+    *o += buf;
+    if (std::string_view(buf).find_first_of(".eE") == std::string_view::npos) *o += ".0";
+  }
+}
+
+void put_scalars(std::string* o, const json::Value& list) {
+  o->push_back('[');
+  for (const json::Value* v = list.first(); v; v = v->next_sibling()) {
+    if (v != list.first()) o->push_back(',');
+    put_scalar(o, *v);
+  }
+  o->push_back(']');
+}
+
+void put_ints(std::string* o, const std::vector<int64_t>& xs) {
+  o->push_back('[');
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (i) o->push_back(',');
+    o->append(std::to_string(xs[i]));
+  }
+  o->push_back(']');
+}
+
+// ------------------------------------------------------------------ the records
+
+struct LabelSet {
+  std::string dtype;
+  char kind = 'O';     // 'O' (object), 'U', 'b', 'i', 'u', 'f'
+  int64_t size = 0;    // bytes per element; characters for 'U'
+  const json::Value* values = nullptr;
+  int64_t longest = 0;  // characters of the longest label
+};
+
+struct OutputRule {
+  bool has_labels = false;
+  bool labels_list = false;   // "labels": [k0, k1, ...] (else one set k)
+  std::vector<int64_t> labels;
+  std::string dtype;
+  bool column = false;
+  bool has_splits = false;
+  std::vector<int64_t> splits;
+};
+
+struct Keyword {
+  std::string_view method, keyword, output;
+  const json::Value* value;
+};
+
+struct Rules {
+  std::string_view estimator_type;
+  std::vector<LabelSet> labels;
+  std::vector<OutputRule> outputs;  // one per plan output
+  std::vector<Keyword> keywords;
+  const json::Value* feature_names = nullptr;
+  bool has_integer = false;
+  bool keep = false;
+  std::vector<std::string_view> fill_dtypes;
+  const json::Value* categories = nullptr;
+  bool unseen_error = false;
+};
+
+class Builder {
+ public:
+  Builder(const std::vector<PlanOutput>& outputs, const std::vector<ValueInfo>& values,
+          int64_t n_features)
+      : outputs_(outputs), values_(values), n_features_(n_features) {
+    r_.outputs.resize(outputs.size());
+  }
+
+  Status from_graph(const json::Value& g);
+  Status from_metadata(const json::Value& meta);
+  Status check();
+  std::string canonical() const;
+
+ private:
+  int find_output(std::string_view name) const {
+    for (size_t i = 0; i < outputs_.size(); ++i)
+      if (outputs_[i].name == name) return static_cast<int>(i);
+    return -1;
+  }
+  Status estimator_type(const json::Value& v, const Where& what);
+  Status label_set(const json::Value* dtype, const json::Value* values, const Where& what);
+  Status output_opts(int out, const json::Value& opts, const Where& what);
+  Status output_dtype(int out, const json::Value& v, const Where& what);
+  Status splits(int out, const json::Value& v, const Where& what);
+  Status keywords(const json::Value& v, const Where& what);
+  Status feature_names(const json::Value& v, const Where& what);
+  Status integer(const json::Value& v, const Where& what);
+  Status categories(const json::Value& v, const Where& what);
+  Status unseen(const json::Value& v, const Where& what);
+
+  const std::vector<PlanOutput>& outputs_;
+  const std::vector<ValueInfo>& values_;
+  int64_t n_features_;
+  Rules r_;
+};
+
+Status Builder::estimator_type(const json::Value& v, const Where& what) {
+  if (!v.is_string() || !identifier(v.str))
+    return Status::Format(what.str() + " must be a short identifier such as \"classifier\" (letters, "
+                          "digits and '_', at most 64 characters)");
+  r_.estimator_type = v.str;
+  return Status::OK();
+}
+
+// Parses a dtype spelled as numpy's dtype.str ("<i8", "|b1", "<U10") or "object".
+bool parse_label_dtype(std::string_view s, LabelSet* ls) {
+  if (s == "object") {
+    ls->kind = 'O';
+    return true;
+  }
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '<' || s[i] == '>' || s[i] == '|' || s[i] == '=')) ++i;
+  if (i >= s.size()) return false;
+  const char kind = s[i++];
+  if (i >= s.size() || s.size() - i > 9) return false;
+  int64_t n = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    n = n * 10 + (s[i] - '0');
+  }
+  switch (kind) {
+    case 'b': if (n != 1) return false; break;
+    case 'i': case 'u': if (n != 1 && n != 2 && n != 4 && n != 8) return false; break;
+    case 'f': if (n != 2 && n != 4 && n != 8) return false; break;
+    case 'U': if (n < 1) return false; break;
+    default: return false;
+  }
+  ls->kind = kind;
+  ls->size = n;
+  return true;
+}
+
+bool label_fits(const LabelSet& ls, const json::Value& v, bool* strings) {
+  switch (ls.kind) {
+    case 'O':
+      // all strings or all (non-bool) integers, as describe_classes writes them
+      if (v.is_string()) return *strings;
+      return !*strings && v.is_number() && v.is_int;
+    case 'U': return v.is_string();
+    case 'b': return v.is_bool();
+    case 'i': {
+      if (!v.is_number() || !v.is_int) return false;
+      if (ls.size == 8) return true;
+      const int64_t hi = (int64_t(1) << (8 * ls.size - 1)) - 1;
+      return v.integer >= -hi - 1 && v.integer <= hi;
+    }
+    case 'u': {
+      if (!v.is_number() || !v.is_int || v.integer < 0) return false;
+      return ls.size == 8 || v.integer < (int64_t(1) << (8 * ls.size));
+    }
+    case 'f': {
+      if (!v.is_number() || !std::isfinite(v.number)) return false;
+      const double hi = ls.size == 2 ? 65504.0 : ls.size == 4 ? double(FLT_MAX) : DBL_MAX;
+      return std::fabs(v.number) <= hi;
+    }
+  }
+  return false;
+}
+
+Status Builder::label_set(const json::Value* dtype, const json::Value* values,
+                          const Where& what) {
+  LabelSet ls;
+  if (!dtype || !dtype->is_string() || !parse_label_dtype(dtype->str, &ls))
+    return Status::Format(what.str() + ": the dtype must be \"object\" or a numpy dtype of kind b, i, "
+                          "u, f or U (such as \"<i8\" or \"<U10\")");
+  ls.dtype = std::string(dtype->str);
+  if (!values || !values->is_array() || values->size == 0)
+    return Status::Format(what.str() + ": the labels must be a non-empty list");
+  bool strings = values->first()->is_string();
+  for (const json::Value* v = values->first(); v; v = v->next_sibling()) {
+    if (!label_fits(ls, *v, &strings))
+      return Status::Format(what.str() + ": the labels must all be values of dtype " + ls.dtype +
+                            " (strings for U, booleans for b, integers in range for i and u, "
+                            "finite numbers for f, all strings or all integers for object)");
+    if (v->is_string()) ls.longest = std::max(ls.longest, chars(v->str));
+  }
+  ls.values = values;
+  r_.labels.push_back(std::move(ls));
+  return Status::OK();
+}
+
+Status Builder::output_dtype(int out, const json::Value& v, const Where& what) {
+  if (!v.is_string() || !one_of(v.str, kOutputDtypes))
+    return Status::Format(what.str() + " must be one of " + list_of(kOutputDtypes));
+  r_.outputs[out].dtype = std::string(v.str);
+  return Status::OK();
+}
+
+Status Builder::splits(int out, const json::Value& v, const Where& what) {
+  OutputRule& o = r_.outputs[out];
+  if (!v.is_array() || v.size == 0)
+    return Status::Format(what.str() + " must be a non-empty list of column counts");
+  for (const json::Value* n = v.first(); n; n = n->next_sibling()) {
+    if (!n->is_int || n->integer < 1 || n->integer > (int64_t(1) << 31))
+      return Status::Format(what.str() + " must hold positive column counts");
+    o.splits.push_back(n->integer);
+  }
+  o.has_splits = true;
+  return Status::OK();
+}
+
+Status Builder::output_opts(int out, const json::Value& opts, const Where& what) {
+  OutputRule& o = r_.outputs[out];
+  for (const json::Value* m = opts.first(); m; m = m->next_sibling()) {
+    const std::string_view key = m->key;
+    const Where w{{what.p[0], what.p[1], what.p[2], " option '", key, "'"}};
+    if (key == "ravel") {
+      if (!m->is_bool()) return Status::Format(w.str() + " must be a boolean");
+    } else if (key == "dtype") {
+      MLE_RETURN_IF_ERROR(output_dtype(out, *m, w));
+    } else if (key == "column") {
+      if (!m->is_bool()) return Status::Format(w.str() + " must be a boolean");
+      o.column = m->boolean;
+    } else if (key == "splits") {
+      MLE_RETURN_IF_ERROR(splits(out, *m, w));
+    } else if (key == "labels") {
+      o.has_labels = true;
+      if (m->is_int) {
+        o.labels.push_back(m->integer);
+      } else if (m->is_array() && m->size > 0) {
+        o.labels_list = true;
+        for (const json::Value* k = m->first(); k; k = k->next_sibling()) {
+          if (!k->is_int) return Status::Format(w.str() + " must hold label set indices");
+          o.labels.push_back(k->integer);
+        }
+      } else {
+        return Status::Format(w.str() + " must be a label set index or a non-empty list of them");
+      }
+    } else {
+      return Status::Format(what.str() + ": unknown option '" + std::string(key) +
+                            "' (known: ravel, dtype, column, labels, splits); the file needs a "
+                            "newer mle_runtime or is damaged");
+    }
+  }
+  return Status::OK();
+}
+
+Status Builder::keywords(const json::Value& v, const Where& what) {
+  if (!v.is_array()) return Status::Format(what.str() + " must be a list");
+  for (const json::Value* e = v.first(); e; e = e->next_sibling()) {
+    if (!e->is_array() || e->size != 4 || !e->at(0)->is_string() || !e->at(1)->is_string() ||
+        !scalar(*e->at(2)) || !e->at(3)->is_string())
+      return Status::Format(what.str() + " entries must be [method, keyword, value, output] (value a "
+                            "string, number or boolean)");
+    Keyword k{e->at(0)->str, e->at(1)->str, e->at(3)->str, e->at(2)};
+    if (!identifier(k.keyword) || k.keyword == "X" || k.keyword == "n_threads")
+      return Status::Format(what.str() + ": keyword '" + std::string(k.keyword) +
+                            "' must be a short identifier other than X and n_threads");
+    if (find_output(k.method) < 0)
+      return Status::Format(what.str() + ": method '" + std::string(k.method) +
+                            "' is not a graph output");
+    if (find_output(k.output) < 0)
+      return Status::Format(what.str() + ": keyword '" + std::string(k.keyword) + "' names output '" +
+                            std::string(k.output) + "', which the graph does not have");
+    r_.keywords.push_back(k);
+  }
+  return Status::OK();
+}
+
+Status Builder::feature_names(const json::Value& v, const Where& what) {
+  if (!v.is_array() || static_cast<int64_t>(v.size) != n_features_)
+    return Status::Format(what.str() + " must be a list of " + std::to_string(n_features_) +
+                          " strings (one per input column), got " +
+                          (v.is_array() ? std::to_string(v.size) + " entries" : "no list"));
+  for (const json::Value* n = v.first(); n; n = n->next_sibling())
+    if (!n->is_string()) return Status::Format(what.str() + " must hold strings only");
+  r_.feature_names = &v;
+  return Status::OK();
+}
+
+Status Builder::integer(const json::Value& v, const Where& what) {
+  if (!v.is_object()) return Status::Format(what.str() + " must be an object");
+  for (const json::Value* m = v.first(); m; m = m->next_sibling()) {
+    if (m->key == "keep") {
+      if (!m->is_bool()) return Status::Format(what.str() + ": 'keep' must be a boolean");
+      r_.keep = m->boolean;
+    } else if (m->key == "fill_dtypes") {
+      if (!m->is_array()) return Status::Format(what.str() + ": 'fill_dtypes' must be a list");
+      for (const json::Value* d = m->first(); d; d = d->next_sibling()) {
+        if (!d->is_string() || !one_of(d->str, kFillDtypes))
+          return Status::Format(what.str() + ": 'fill_dtypes' must hold numeric dtype names (" +
+                                list_of(kFillDtypes) + ")");
+        r_.fill_dtypes.push_back(d->str);
+      }
+    } else {
+      return Status::Format(what.str() + ": unknown key '" + std::string(m->key) +
+                            "' (known: keep, fill_dtypes)");
+    }
+  }
+  r_.has_integer = true;
+  return Status::OK();
+}
+
+Status Builder::categories(const json::Value& v, const Where& what) {
+  if (!v.is_object())
+    return Status::Format(what.str() + " must map column names to lists of categories or null");
+  for (const json::Value* m = v.first(); m; m = m->next_sibling()) {
+    if (m->is_null()) continue;
+    bool ok = m->is_array();
+    for (const json::Value* c = ok ? m->first() : nullptr; c && ok; c = c->next_sibling())
+      ok = scalar(*c);
+    if (!ok)
+      return Status::Format(what.str() + ": column '" + std::string(m->key) +
+                            "' must map to a list of categories (strings, numbers or "
+                            "booleans) or null");
+  }
+  r_.categories = &v;
+  return Status::OK();
+}
+
+Status Builder::unseen(const json::Value& v, const Where& what) {
+  if (!v.is_string() || v.str != "error")
+    return Status::Format(what.str() + " must be \"error\" (refuse categories unseen in training)");
+  r_.unseen_error = true;
+  return Status::OK();
+}
+
+Status Builder::from_graph(const json::Value& g) {
+  if (const json::Value* et = g.get("estimator_type"))
+    MLE_RETURN_IF_ERROR(estimator_type(*et, "graph section: 'estimator_type'"));
+  if (const json::Value* ls = g.get("labels")) {
+    if (!ls->is_array())
+      return Status::Format("graph section: 'labels' must be a list of [dtype, labels]");
+    size_t i = 0;
+    for (const json::Value* e = ls->first(); e; e = e->next_sibling(), ++i) {
+      const Where what({"graph section: label set "}, static_cast<int64_t>(i));
+      if (!e->is_array() || e->size != 2)
+        return Status::Format(what.str() + ": must be [dtype, labels]");
+      MLE_RETURN_IF_ERROR(label_set(e->at(0), e->at(1), what));
+    }
+  }
+  const json::Value* os = g.get("outputs");  // checked by the plan builder
+  size_t i = 0;
+  for (const json::Value* o = os->first(); o; o = o->next_sibling(), ++i)
+    if (o->size == 3 && o->at(2)->is_object())
+      MLE_RETURN_IF_ERROR(output_opts(static_cast<int>(i), *o->at(2),
+                                      Where{{"graph output '", outputs_[i].name, "'"}}));
+  if (const json::Value* kw = g.get("keywords"))
+    MLE_RETURN_IF_ERROR(keywords(*kw, "graph section: 'keywords'"));
+  if (const json::Value* in = g.get("inputs")) {
+    if (!in->is_object()) return Status::Format("graph section: 'inputs' must be an object");
+    for (const json::Value* m = in->first(); m; m = m->next_sibling()) {
+      const Where what{{"graph section: inputs '", m->key, "'"}};
+      if (m->key == "feature_names") {
+        MLE_RETURN_IF_ERROR(feature_names(*m, what));
+      } else if (m->key == "integer") {
+        MLE_RETURN_IF_ERROR(integer(*m, what));
+      } else if (m->key == "categories") {
+        MLE_RETURN_IF_ERROR(categories(*m, what));
+      } else if (m->key == "unseen") {
+        MLE_RETURN_IF_ERROR(unseen(*m, what));
+      } else {
+        return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
+                              "' (known: feature_names, integer, categories, unseen)");
+      }
+    }
+    if (r_.unseen_error && !r_.categories)
+      return Status::Format("graph section: inputs 'unseen' needs 'categories'");
+  }
+  return Status::OK();
+}
+
+// Files before format 1.3: the same records from the metadata keys (docs/FORMAT.md, section
+// 12). Entries naming outputs the graph lacks had no effect then and are skipped.
+Status Builder::from_metadata(const json::Value& meta) {
+  const json::Value* et = meta.get("estimator_type");
+  if (et && !et->is_null()) MLE_RETURN_IF_ERROR(estimator_type(*et, "metadata 'estimator_type'"));
+  const json::Value* classes = meta.get("classes");
+  if (classes && !classes->is_null()) {
+    const bool multi = classes->is_array();
+    if (!multi && !classes->is_object())
+      return Status::Format("metadata 'classes' must be an object or a list of objects");
+    if (multi && classes->size == 0)
+      return Status::Format("metadata 'classes' must not be an empty list");
+    size_t i = 0;
+    for (const json::Value* c = multi ? classes->first() : classes; c;
+         c = multi ? c->next_sibling() : nullptr, ++i) {
+      const Where what = multi ? Where({"metadata 'classes' entry "}, static_cast<int64_t>(i))
+                               : Where("metadata 'classes'");
+      if (!c->is_object()) return Status::Format(what.str() + " must be an object");
+      MLE_RETURN_IF_ERROR(label_set(c->get("dtype"), c->get("values"), what));
+    }
+    const int predict = find_output("predict");
+    if (r_.estimator_type == "classifier" && predict >= 0) {
+      OutputRule& o = r_.outputs[predict];
+      o.has_labels = true;
+      o.labels_list = multi;
+      for (size_t k = 0; k < r_.labels.size(); ++k) o.labels.push_back(static_cast<int64_t>(k));
+    }
+  } else if (r_.estimator_type == "classifier" && find_output("predict") >= 0) {
+    return Status::Format("the metadata says the model is a classifier but has no 'classes'; "
+                          "the file is damaged");
+  }
+  if (const json::Value* d = meta.get("output_dtypes"); d && !d->is_null()) {
+    if (!d->is_object())
+      return Status::Format("metadata 'output_dtypes' must map outputs to dtype names");
+    for (const json::Value* m = d->first(); m; m = m->next_sibling()) {
+      const int out = find_output(m->key);
+      const Where what{{"metadata 'output_dtypes' entry '", m->key, "'"}};
+      if (out >= 0) {
+        MLE_RETURN_IF_ERROR(output_dtype(out, *m, what));
+      } else if (!m->is_string() || !one_of(m->str, kOutputDtypes)) {
+        return Status::Format(what.str() + " must be one of " + list_of(kOutputDtypes));
+      }
+    }
+  }
+  if (const json::Value* c = meta.get("column_outputs"); c && !c->is_null()) {
+    if (!c->is_array())
+      return Status::Format("metadata 'column_outputs' must be a list of output names");
+    for (const json::Value* n = c->first(); n; n = n->next_sibling()) {
+      if (!n->is_string())
+        return Status::Format("metadata 'column_outputs' must be a list of output names");
+      const int out = find_output(n->str);
+      if (out >= 0) r_.outputs[out].column = true;
+    }
+  }
+  if (const json::Value* s = meta.get("output_splits"); s && !s->is_null()) {
+    if (!s->is_object())
+      return Status::Format("metadata 'output_splits' must map outputs to column counts");
+    for (const json::Value* m = s->first(); m; m = m->next_sibling()) {
+      const int out = find_output(m->key);
+      if (out >= 0)
+        MLE_RETURN_IF_ERROR(splits(out, *m, Where{{"metadata 'output_splits' entry '", m->key,
+                                                   "'"}}));
+    }
+  }
+  if (const json::Value* kw = meta.get("keyword_outputs"); kw && !kw->is_null())
+    MLE_RETURN_IF_ERROR(keywords(*kw, "metadata 'keyword_outputs'"));
+  if (const json::Value* f = meta.get("feature_names_in"); f && !f->is_null())
+    MLE_RETURN_IF_ERROR(feature_names(*f, "metadata 'feature_names_in'"));
+  if (const json::Value* ii = meta.get("integer_input"); ii && !ii->is_null())
+    MLE_RETURN_IF_ERROR(integer(*ii, "metadata 'integer_input'"));
+  if (const json::Value* pc = meta.get("pandas_categories"); pc && !pc->is_null()) {
+    MLE_RETURN_IF_ERROR(categories(*pc, "metadata 'pandas_categories'"));
+    if (const json::Value* u = meta.get("pandas_unseen"); u && !u->is_null())
+      MLE_RETURN_IF_ERROR(unseen(*u, "metadata 'pandas_unseen'"));
+  }
+  return Status::OK();
+}
+
+Status Builder::check() {
+  // String labels: the dtype's width comes from the labels (one width for all the model's
+  // label sets, as multi-output classifiers share one array dtype).
+  int64_t longest = 0;
+  for (const LabelSet& ls : r_.labels) longest = std::max(longest, ls.longest);
+  const int64_t limit = std::max(longest, kPadChars);
+  for (size_t i = 0; i < r_.labels.size(); ++i)
+    if (r_.labels[i].kind == 'U' && r_.labels[i].size > limit)
+      return Status::Format("label set " + std::to_string(i) + ": dtype '" + r_.labels[i].dtype +
+                            "' holds " + std::to_string(r_.labels[i].size) +
+                            " characters per label, but the longest label has " +
+                            std::to_string(longest) + "; at most " + std::to_string(limit) +
+                            " are accepted");
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const OutputRule& o = r_.outputs[i];
+    if (!o.has_labels && !o.has_splits && !o.column) continue;
+    const PlanOutput& po = outputs_[i];
+    const ValueInfo& vi = values_[po.value];
+    const Where what{{"graph output '", po.name, "'"}};
+    if (o.has_labels) {
+      if (!o.labels_list ? vi.cols != 1 : static_cast<int64_t>(o.labels.size()) != vi.cols)
+        return Status::Format(
+            what.str() + ": it has " + std::to_string(vi.cols) + " column(s) but " +
+            std::to_string(o.labels_list ? o.labels.size() : 1) +
+            " label set(s); a classifier's predict needs one label set per column");
+      if (o.labels_list && po.ravel)
+        return Status::Format(what.str() + ": a list of label sets (one per column) needs a 2-D "
+                              "output, but it is ravelled");
+      if (vi.index_bound <= 0 && !vi.index_bounds)
+        return Status::Format(what.str() + ": 'labels' needs an output of class indices (ArgMax or "
+                              "SegmentArgMax), but its value is not one");
+      for (size_t c = 0; c < o.labels.size(); ++c) {
+        const int64_t k = o.labels[c];
+        if (k < 0 || k >= static_cast<int64_t>(r_.labels.size()))
+          return Status::Format(what.str() + ": label set " + std::to_string(k) + " does not exist (" +
+                                std::to_string(r_.labels.size()) + " label sets)");
+        const int64_t bound = vi.index_bounds ? vi.index_bounds[c] : vi.index_bound;
+        const int64_t have = static_cast<int64_t>(r_.labels[k].values->size);
+        if (bound > have)
+          return Status::Format(what.str() + ": column " + std::to_string(c) + " gives class indices "
+                                "0.." + std::to_string(bound - 1) + " but label set " +
+                                std::to_string(k) + " has " + std::to_string(have) +
+                                " labels; the labels have the wrong length");
+      }
+    }
+    if (o.has_splits) {
+      if (o.has_labels || o.column)
+        return Status::Format(what.str() + ": 'splits' cannot be combined with 'labels' or "
+                              "'column' (a list of blocks is neither labels nor a column)");
+      int64_t total = 0;
+      for (int64_t n : o.splits) total += n;
+      if (po.ravel || total != vi.cols)
+        return Status::Format(what.str() + ": 'splits' sum to " + std::to_string(total) +
+                              " columns, but the output has " + std::to_string(vi.cols) +
+                              (po.ravel ? " and is ravelled" : ""));
+    }
+    if (o.column && vi.cols != 1)
+      return Status::Format(what.str() + ": 'column' needs a one-column output, it has " +
+                            std::to_string(vi.cols));
+  }
+  if (r_.categories) {
+    if (!r_.feature_names)
+      return Status::Format("input categories need the feature names they refer to");
+    std::set<std::string_view> names;
+    for (const json::Value* n = r_.feature_names->first(); n; n = n->next_sibling())
+      names.insert(n->str);
+    for (const json::Value* m = r_.categories->first(); m; m = m->next_sibling())
+      if (!names.count(m->key))
+        return Status::Format("input categories name column '" + std::string(m->key) +
+                              "', which is not among the feature names");
+  }
+  return Status::OK();
+}
+
+std::string Builder::canonical() const {
+  std::string o = "{";
+  o.reserve(256);
+  auto sep = [&o] {
+    if (o.size() > 1) o.push_back(',');
+  };
+  if (!r_.estimator_type.empty()) {
+    o += "\"estimator_type\":";
+    put_string(&o, r_.estimator_type);
+  }
+  if (!r_.labels.empty()) {
+    sep();
+    o += "\"labels\":[";
+    for (size_t i = 0; i < r_.labels.size(); ++i) {
+      o += i ? ",[" : "[";
+      put_string(&o, r_.labels[i].dtype);
+      o.push_back(',');
+      put_scalars(&o, *r_.labels[i].values);
+      o.push_back(']');
+    }
+    o.push_back(']');
+  }
+  std::string outs;
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const OutputRule& r = r_.outputs[i];
+    if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column) continue;
+    std::string e;
+    auto field = [&e](const char* k) {
+      if (!e.empty()) e.push_back(',');
+      e.push_back('"');
+      e.append(k);
+      e.append("\":");
+    };
+    if (r.has_labels) {
+      field("labels");
+      if (r.labels_list) put_ints(&e, r.labels); else e += std::to_string(r.labels[0]);
+    }
+    if (r.has_splits) { field("splits"); put_ints(&e, r.splits); }
+    if (!r.dtype.empty()) { field("dtype"); put_string(&e, r.dtype); }
+    if (r.column) { field("column"); e += "true"; }
+    if (!outs.empty()) outs.push_back(',');
+    put_string(&outs, outputs_[i].name);
+    outs.append(":{").append(e).push_back('}');
+  }
+  if (!outs.empty()) {
+    sep();
+    o.append("\"outputs\":{").append(outs).push_back('}');
+  }
+  if (!r_.keywords.empty()) {
+    sep();
+    o += "\"keywords\":[";
+    for (size_t i = 0; i < r_.keywords.size(); ++i) {
+      const Keyword& k = r_.keywords[i];
+      o += i ? ",[" : "[";
+      put_string(&o, k.method);
+      o.push_back(',');
+      put_string(&o, k.keyword);
+      o.push_back(',');
+      put_scalar(&o, *k.value);
+      o.push_back(',');
+      put_string(&o, k.output);
+      o.push_back(']');
+    }
+    o.push_back(']');
+  }
+  std::string in;
+  auto ifield = [&in](const char* k) {
+    if (!in.empty()) in.push_back(',');
+    in.push_back('"');
+    in.append(k);
+    in.append("\":");
+  };
+  if (r_.feature_names) {
+    ifield("feature_names");
+    put_scalars(&in, *r_.feature_names);
+  }
+  if (r_.has_integer) {
+    ifield("integer");
+    in += std::string("{\"keep\":") + (r_.keep ? "true" : "false") + ",\"fill_dtypes\":[";
+    for (size_t i = 0; i < r_.fill_dtypes.size(); ++i) {
+      if (i) in.push_back(',');
+      put_string(&in, r_.fill_dtypes[i]);
+    }
+    in += "]}";
+  }
+  if (r_.categories) {
+    ifield("categories");
+    in.push_back('{');
+    for (const json::Value* m = r_.categories->first(); m; m = m->next_sibling()) {
+      if (m != r_.categories->first()) in.push_back(',');
+      put_string(&in, m->key);
+      in.push_back(':');
+      if (m->is_null()) in += "null"; else put_scalars(&in, *m);
+    }
+    in.push_back('}');
+  }
+  if (r_.unseen_error) {
+    ifield("unseen");
+    in += "\"error\"";
+  }
+  if (!in.empty()) {
+    sep();
+    o.append("\"inputs\":{").append(in).push_back('}');
+  }
+  o.push_back('}');
+  return o;
+}
+
+}  // namespace
+
+Status build_rules(const json::Value& graph, const json::Value& meta, uint16_t minor,
+                   const std::vector<PlanOutput>& outputs, const std::vector<ValueInfo>& values,
+                   int64_t n_features, std::string* canonical) {
+  Builder b(outputs, values, n_features);
+  if (minor >= kMinorRules) {
+    MLE_RETURN_IF_ERROR(b.from_graph(graph));
+  } else {
+    for (const char* key : {"estimator_type", "labels", "keywords", "inputs"})
+      if (graph.get(key))
+        return Status::Format("graph section: '" + std::string(key) + "' needs format 1." +
+                              std::to_string(kMinorRules) + " or newer, but the file says 1." +
+                              std::to_string(minor));
+    for (const json::Value* o = graph.get("outputs")->first(); o; o = o->next_sibling())
+      if (o->size == 3 && o->at(2)->is_object())
+        return Status::Format("graph section: output options need format 1." +
+                              std::to_string(kMinorRules) + " or newer, but the file says 1." +
+                              std::to_string(minor));
+    MLE_RETURN_IF_ERROR(b.from_metadata(meta));
+  }
+  MLE_RETURN_IF_ERROR(b.check());
+  *canonical = b.canonical();
+  return Status::OK();
+}
+
+}  // namespace mle
