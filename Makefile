@@ -71,8 +71,7 @@ fuzz: install-fuzz
 	$(PYTHON) fuzz/run.py --time $(FUZZ_TIME) $(FUZZ_ARGS)
 
 sanitize: install
-	MLE_SANITIZE=1 $(PIP) install -q --no-deps --no-build-isolation --upgrade \
-		--target $(SAN_SITE) .
+	MLE_SANITIZE=1 $(PIP) install -q --no-deps --upgrade --target $(SAN_SITE) .
 	$(SAN_ENV) $(PYTHON) fuzz/make_corpus.py build/fuzz/seeds
 	$(SAN_ENV) $(PYTHON) fuzz/replay.py --sanitized load build/fuzz/seeds/load \
 		$(wildcard build/fuzz/corpus/load)

@@ -103,3 +103,18 @@ cdef extern from "mle/plan.h" namespace "mle" nogil:
         cbool mapped() const
         size_t file_size() const
         int num_nodes() const
+
+
+cdef extern from "mle/kernel.h" namespace "mle" nogil:
+    cdef cppclass CAttrSpec "mle::AttrSpec":
+        const char* name
+        cbool presence
+        vector[string] values
+
+    cdef cppclass COpEntry "mle::OpEntry":
+        const char* name
+        int inputs
+        vector[CAttrSpec] attrs
+
+    const vector[COpEntry]& c_registered_ops "mle::registered_ops"()
+    string c_describe_kind "mle::describe_kind"(const CAttrSpec& a)

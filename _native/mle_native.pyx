@@ -359,3 +359,30 @@ def build_info():
         "simd": c_simd_level().decode(),
         "cuda": False,  # this build has no CUDA kernels
     }
+
+
+def ops():
+    """The op vocabulary of this build: the schemas every graph node is checked against at load.
+
+    Returns a list of ``(op, {"inputs": n, "attrs": {name: kind}})`` pairs in registration
+    order (``dict(ops())`` has the form of ``mle_runtime.ir.ops.OPS``; a name registered twice
+    appears twice here, so a test can refuse it). An optional attribute's name ends in ``?``;
+    its kind is ``"tensor:<dtype>"``, ``"bool"``, ``"number"``, ``"string"`` (any string), or
+    the tuple of the values a string attribute may take.
+    """
+    cdef const vector[COpEntry]* table = &c_registered_ops()
+    cdef const COpEntry* e
+    cdef const CAttrSpec* a
+    out = []
+    for i in range(table.size()):
+        e = &table[0][i]
+        attrs = {}
+        for j in range(e.attrs.size()):
+            a = &e.attrs[j]
+            key = a.name.decode() + ("?" if a.presence else "")
+            if a.values.size():
+                attrs[key] = tuple(a.values[k].decode() for k in range(a.values.size()))
+            else:
+                attrs[key] = c_describe_kind(a[0]).decode()
+        out.append((e.name.decode(), {"inputs": e.inputs, "attrs": attrs}))
+    return out

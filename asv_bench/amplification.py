@@ -78,8 +78,13 @@ CASES = {
     "empty dicts, zstd": (lambda n: _zstd(_value_file(_repeated(b"{}", n))), None, 1 << 10),
     "nested empty lists, zstd": (lambda n: _zstd(_value_file(_repeated(b"[[]]", n))), None,
                                  1 << 10),
+    "empty lists": (lambda n: _value_file(_repeated(b'["list"]', n, True)), None, 1 << 10),
     "empty lists, zstd": (lambda n: _zstd(_value_file(_repeated(b'["list"]', n, True))), None,
                           1 << 10),
+    "one large dict": (lambda n: _value_file(_tree(b'["dict",{' + b",".join(
+        b'"%d":0' % i for i in range(n)) + b"}]", 1)), None, 1 << 10),
+    "one large dict, zstd": (lambda n: _zstd(_value_file(_tree(b'["dict",{' + b",".join(
+        b'"%d":0' % i for i in range(n)) + b"}]", 1))), None, 1 << 10),
     "dict nodes, zstd": (lambda n: _zstd(_value_file(_repeated(b'["dict",{"a":0}]', n, True))),
                          None, 1 << 10),
     "short strings, zstd": (lambda n: _zstd(_value_file(_repeated(b'"ab"', n))), None,

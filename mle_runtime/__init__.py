@@ -7,16 +7,7 @@ trained models.
 >>> model.predict_proba(X)                # doctest: +SKIP
 """
 
-import os as _os
-
-# OpenMP threads that busy-wait long after a batch steal the cores from numpy's BLAS threads
-# (and BLAS's from ours) when the two alternate, which turns sub-millisecond calls into
-# multi-millisecond ones on small machines. A short spin before sleeping avoids that; an
-# explicit setting by the user wins. Read once, when the native module loads libgomp.
-if "OMP_WAIT_POLICY" not in _os.environ:
-    _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
-
-from mle_runtime._version import __version__  # noqa: E402
+from mle_runtime._version import __version__
 from mle_runtime.api import (dump, generate_keys, inspect_model, load, save_keys,  # noqa: E402
                              sign_file, verify_file)
 from mle_runtime.errors import (DecryptionError, FormatError, InputError, MLEError,  # noqa: E402

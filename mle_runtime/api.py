@@ -86,6 +86,10 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         ``compress`` asks for zstd without the ``zstandard`` package, or ``sign_with`` /
         ``encryption_key`` are given without ``cryptography``; the message names the extra to
         install (``mle_runtime[compression]``, ``mle_runtime[security]``). Nothing is written.
+    MLEError
+        Internal: the bytes made for a model do not load with this version's loader (dump
+        loads every model file before writing it). The message names the exporter; nothing
+        is written.
     OSError
         The file cannot be written (``FileNotFoundError`` for a missing directory,
         ``PermissionError`` for a read-only one, ``ENOSPC`` for a full disk, ...); the error
@@ -156,6 +160,8 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         meta = dict(meta, **extra)
         meta.setdefault("mle_runtime_version", __version__)
         inner, entries, meta_bytes = quantization.quantize(graph, meta, quantize, calibration)
+        # the inner file holds codes; what load builds from it is the dequantised file
+        writer.verify_model(quantization.dequantize_inner(inner, entries), meta)
         data = envelope.seal(inner, meta_bytes, codec, encryption_key, quantization=entries)
     else:
         if graph is not None:
@@ -664,16 +670,21 @@ def model_info(model):
 
 
 def _graph_summary(graph, c):
+    """What inspect_model says of a graph section; it reads an unverified file, so every
+    record that is not what the format says is left out rather than trusted."""
+    def records(key):
+        value = graph.get(key)
+        return [r for r in value if isinstance(r, list) and r and isinstance(r[0], str)] \
+            if isinstance(value, list) else []
+
     ops = {}
-    for node in graph.get("nodes") or []:
-        if isinstance(node, list) and node and isinstance(node[0], str):
-            ops[node[0]] = ops.get(node[0], 0) + 1
-    outputs = [o[0] for o in graph.get("outputs") or []
-               if isinstance(o, list) and o and isinstance(o[0], str)]
+    for node in records("nodes"):
+        ops[node[0]] = ops.get(node[0], 0) + 1
+    tensors = graph.get("tensors")
     data = c.find(L.SECTION_DATA)
     return {"name": graph.get("name"), "n_features": graph.get("n_features"),
-            "outputs": outputs, "ops": ops,
-            "tensors": len(graph.get("tensors") or []),
+            "outputs": [o[0] for o in records("outputs")], "ops": ops,
+            "tensors": len(tensors) if isinstance(tensors, list) else 0,
             "tensor_bytes": data.size if data is not None else 0}
 
 

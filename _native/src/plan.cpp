@@ -47,9 +47,91 @@ static const char* dtype_name(DType t) {
   return "?";
 }
 
+static std::string quoted_list(const std::vector<std::string>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i)
+    out += (i ? (i + 1 == values.size() ? " or '" : ", '") : "'") + values[i] + "'";
+  return out;
+}
+
+const AttrSpec* NodeBuild::declared(const char* key, AttrKind kind, DType dtype,
+                                    Status* st) const {
+  const AttrSpec* a = op_.find(key);
+  if (a && a->kind == kind && (kind != AttrKind::kTensor || a->dtype == dtype)) return a;
+  *st = Status::Internal(where() + ": the kernel reads attribute '" + key +
+                         "', which the op's schema does not declare with that kind");
+  return nullptr;
+}
+
+bool NodeBuild::has(const char* key) const { return op_.find(key) && attr(key); }
+
+// The error for a required attribute the node lacks; the same words as the accessors'.
+static std::string missing_message(const AttrSpec& a) {
+  const std::string key = std::string("'") + a.name + "'";
+  switch (a.kind) {
+    case AttrKind::kTensor: return "missing tensor attribute " + key;
+    case AttrKind::kBool: return "attribute " + key + " must be a boolean";
+    case AttrKind::kNumber: return "attribute " + key + " must be a number";
+    case AttrKind::kString: break;
+  }
+  if (a.values.empty()) return "attribute " + key + " must be a string";
+  return "attribute " + key + " must be one of " + quoted_list(a.values);
+}
+
+Status NodeBuild::check_schema() const {
+  MLE_RETURN_IF_ERROR(expect_inputs(static_cast<size_t>(op_.inputs)));
+  for (const json::Value* v = attrs_.first(); v; v = v->next_sibling()) {
+    const AttrSpec* a = op_.find(v->key);
+    if (!a) {
+      std::string names;
+      for (const AttrSpec& d : op_.attrs) names += (names.empty() ? "" : ", ") + std::string(d.name);
+      const std::string shown = v->key.size() > 64 ? std::string(v->key.substr(0, 64)) + "..."
+                                                    : std::string(v->key);
+      return error("unknown attribute '" + shown + "' (" + op_.name + " takes " +
+                   (names.empty() ? std::string("none") : names) +
+                   "); the file is damaged or was written for another version");
+    }
+    if (v->is_null()) continue;  // null is the same as absent
+    const std::string key = std::string("'") + a->name + "'";
+    switch (a->kind) {
+      case AttrKind::kTensor: {
+        if (!v->is_number() || !v->is_int || v->integer < 0 ||
+            v->integer >= static_cast<int64_t>(tensors_.size()))
+          return error("attribute " + key + " is not a valid tensor index");
+        const DType dt = tensors_[static_cast<size_t>(v->integer)].dtype;
+        if (dt != a->dtype)
+          return error("tensor " + key + " must be " + dtype_name(a->dtype) + ", got " +
+                       dtype_name(dt));
+        break;
+      }
+      case AttrKind::kBool:
+        if (!v->is_bool()) return error("attribute " + key + " must be a boolean");
+        break;
+      case AttrKind::kNumber:
+        if (!v->is_number()) return error("attribute " + key + " must be a number");
+        break;
+      case AttrKind::kString: {
+        if (!v->is_string()) return error("attribute " + key + " must be a string");
+        bool allowed = a->values.empty();
+        for (const std::string& s : a->values) allowed = allowed || v->str == s;
+        if (!allowed)
+          return error("attribute " + key + " must be " + quoted_list(a->values) + ", got '" +
+                       (v->str.size() > 64 ? std::string(v->str.substr(0, 64)) + "..."
+                                           : std::string(v->str)) + "'");
+        break;
+      }
+    }
+  }
+  for (const AttrSpec& a : op_.attrs)
+    if (a.presence == kRequired && !attr(a.name)) return error(missing_message(a));
+  return Status::OK();
+}
+
 Status NodeBuild::tensor(const char* key, DType dtype, std::vector<int64_t> dims,
                          const TensorRef** out, bool optional) const {
   *out = nullptr;
+  Status st;
+  if (!declared(key, AttrKind::kTensor, dtype, &st)) return st;
   const json::Value* v = attr(key);
   if (!v) {
     if (optional) return Status::OK();
@@ -84,6 +166,8 @@ Status NodeBuild::tensor(const char* key, DType dtype, std::vector<int64_t> dims
 }
 
 Status NodeBuild::number(const char* key, double* out) const {
+  Status st;
+  if (!declared(key, AttrKind::kNumber, DType::kF64, &st)) return st;
   const json::Value* v = attr(key);
   if (!v || !v->is_number()) return error(std::string("attribute '") + key + "' must be a number");
   *out = v->number;
@@ -91,6 +175,8 @@ Status NodeBuild::number(const char* key, double* out) const {
 }
 
 Status NodeBuild::boolean(const char* key, bool* out) const {
+  Status st;
+  if (!declared(key, AttrKind::kBool, DType::kF64, &st)) return st;
   const json::Value* v = attr(key);
   if (!v || !v->is_bool()) return error(std::string("attribute '") + key + "' must be a boolean");
   *out = v->boolean;
@@ -98,11 +184,18 @@ Status NodeBuild::boolean(const char* key, bool* out) const {
 }
 
 Status NodeBuild::boolean_or(const char* key, bool dflt, bool* out) const {
-  if (!attr(key)) { *out = dflt; return Status::OK(); }
+  if (!attr(key)) {
+    Status st;
+    if (!declared(key, AttrKind::kBool, DType::kF64, &st)) return st;
+    *out = dflt;
+    return Status::OK();
+  }
   return boolean(key, out);
 }
 
 Status NodeBuild::string(const char* key, std::string* out) const {
+  Status st;
+  if (!declared(key, AttrKind::kString, DType::kF64, &st)) return st;
   const json::Value* v = attr(key);
   if (!v || !v->is_string()) return error(std::string("attribute '") + key + "' must be a string");
   *out = std::string(v->str);
@@ -111,22 +204,12 @@ Status NodeBuild::string(const char* key, std::string* out) const {
 
 Status NodeBuild::string_or(const char* key, const char* dflt, std::string* out) const {
   if (!attr(key)) {
+    Status st;
+    if (!declared(key, AttrKind::kString, DType::kF64, &st)) return st;
     *out = dflt;
     return Status::OK();
   }
   return string(key, out);
-}
-
-KernelFactory find_kernel(std::string_view op) {
-  static const std::unordered_map<std::string_view, KernelFactory> table = [] {
-    std::unordered_map<std::string_view, KernelFactory> t;
-    for (const OpEntry* fam : {kPreprocessOps, kLinearOps, kActivationOps, kTreeOps,
-                               kFloat32LinkOps, kObliviousOps})
-      for (const OpEntry* e = fam; e->name; ++e) t.emplace(e->name, e->factory);
-    return t;
-  }();
-  auto it = table.find(op);
-  return it == table.end() ? nullptr : it->second;
 }
 
 // ---------------------------------------------------------------- loading
@@ -317,8 +400,8 @@ Status Model::build_nodes(const json::Value& g) {
     };
     if (!np->is_array() || np->size < 3 || np->size > 4 || !op->is_string())
       return Status::Format(where() + ": must be [op, inputs, output, attrs?]");
-    KernelFactory f = find_kernel(op->str);
-    if (!f)
+    const OpEntry* entry = find_op(op->str);
+    if (!entry)
       return Status::Unsupported(where() + ": unknown op '" + std::string(op->str) +
                                  "'; this file needs a newer mle_runtime");
     const json::Value* ins = np->at(1);
@@ -346,9 +429,10 @@ Status Model::build_nodes(const json::Value& g) {
     if (ids.count(outname->str))
       return Status::Format(where() + ": value '" + std::string(outname->str) +
                             "' is assigned twice");
-    NodeBuild nb(attrs ? *attrs : kEmpty, tensors_, in_infos, i, pn.op, &budget);
+    NodeBuild nb(attrs ? *attrs : kEmpty, tensors_, in_infos, i, *entry, &budget);
     ValueInfo out;
-    MLE_RETURN_IF_ERROR(f(nb, &pn.kernel, &out));
+    MLE_RETURN_IF_ERROR(nb.check_schema());
+    MLE_RETURN_IF_ERROR(entry->factory(nb, &pn.kernel, &out));
     if (out.cols <= 0 || out.cols > (int64_t(1) << 31))
       return Status::Format(where() + ": output has an invalid number of columns");
     pn.output = static_cast<int>(values_.size());

@@ -183,13 +183,6 @@ int default_threads() {
   return n;
 }
 
-int pool_size() {
-  std::lock_guard<std::mutex> lk(g_mu);
-  if (!g_pool) return 0;
-  std::lock_guard<std::mutex> plk(g_pool->mu);
-  return g_pool->n_workers;
-}
-
 bool parallel_for(int n_threads, int64_t n_items, int64_t grain, RangeFn body, void* ctx) {
   if (n_items <= 0) return true;
   if (grain < 1) grain = 1;

@@ -14,8 +14,8 @@ the C API's dense-row readers):
   (``TREE_MISSING_AS_ZERO``); ``Zero``: NaN and ``|x| <= kZeroThreshold`` take the default
   direction (``TREE_MISSING_ZERO``, whose kernel test is LightGBM's ``IsZero``); ``NaN``: NaN
   takes the default direction. Otherwise ``x <= threshold`` (double) goes left.
-- ``CategoricalDecision`` (``decision_type "=="``, threshold ``"1||3||5"``): the kernel's
-  ``category_rule="lightgbm"``.
+- ``CategoricalDecision`` (``decision_type "=="``, threshold ``"1||3||5"``): the category
+  rule given to ``add_ensemble`` below.
 - Raw scores: the trees' leaf values added in tree order in double, starting from 0, per
   output column (``num_tree_per_iteration`` trees per iteration); ``boosting="rf"``
   (``average_output``) divides the sums by the number of iterations before the output
@@ -40,7 +40,7 @@ from mle_runtime.exporters.base import Head, check_class, header
 from mle_runtime.exporters.classes import describe_classes
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
-from mle_runtime.ir.trees import Tree, add_ensemble
+from mle_runtime.ir.trees import CategoryRule, Tree, add_ensemble
 
 _CLASSES = {
     "LGBMClassifier": "classifier",
@@ -287,7 +287,11 @@ def build(booster, graph, x, n_features):
     g = graph
     raw = add_ensemble(g, x, trees, n_features=n_features, wide=True, compare="<=",
                        aggregate="sum", category_sets=sets,
-                       category_rule="lightgbm" if sets else None,
+                       # CategoricalDecision: the value truncated to an int; NaN, values
+                       # <= -1 and from 2**31 on (INT_MIN on x86-64) go right, as categories
+                       # outside the node's set do; a category in the set goes left.
+                       category_rule=CategoryRule(cast="truncate_int32", nan="not_in_set",
+                                                  invalid="not_in_set", in_set="left"),
                        targets=targets if K > 1 else None, n_outputs=K if K > 1 else None)
     score = raw
     if dump.get("average_output"):

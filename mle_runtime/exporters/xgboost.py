@@ -6,7 +6,7 @@ Semantics kept exactly (XGBoost's CPU predictor):
 - the input is read as float32; a node sends ``x < split_condition`` (float32) left, NaN (and
   the wrapper's ``missing`` value) along ``default_left``;
 - categorical nodes send a category in the node's set right, any other valid category left,
-  negative or too large values left (``category_rule="xgboost"``);
+  negative or too large values left (the category rule below);
 - the margin starts at the base margin and adds each tree's leaf value in float32, in tree
   order (``accumulate="float32"``), so margins are bit-identical;
 - links (sigmoid, softmax, exp) run in float32 as XGBoost computes them, and outputs are
@@ -22,7 +22,7 @@ from mle_runtime.exporters.base import check_class, header
 from mle_runtime.exporters.classes import describe_classes
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
-from mle_runtime.ir.trees import Tree, add_ensemble
+from mle_runtime.ir.trees import CategoryRule, Tree, add_ensemble
 
 _WRAPPERS = ("XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor", "XGBRanker")
 _CLASSES = _WRAPPERS + ("Booster",)
@@ -236,7 +236,12 @@ def export(obj):
     multi = n_groups > 1 and not vector
     margin = add_ensemble(
         graph, x, trees, n_features=n_features, wide=False, compare="<", aggregate="sum",
-        base=base, category_sets=sets or None, category_rule="xgboost" if sets else None,
+        base=base, category_sets=sets or None,
+        # common::Decision: the value as the float32 XGBoost stores; NaN takes the default
+        # direction; a negative value or one from 2**24 on is no category and goes left, as a
+        # category outside the node's set does; a category in the set goes right.
+        category_rule=CategoryRule(cast="float32_truncate", nan="default", invalid="not_in_set",
+                                   in_set="right"),
         targets=info if multi else None, n_outputs=n_groups if multi else None,
         accumulate="float32")
     meta, outputs = _heads(obj, name, objective, graph, margin, n_groups, n_class)

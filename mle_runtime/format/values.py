@@ -17,6 +17,7 @@ Everything read from a file is untrusted: every node's shape is checked before u
 violation raises ``FormatError``; nothing but the opt-in pickle section can run code.
 """
 
+import array as _array
 import datetime
 import hashlib
 import itertools
@@ -596,10 +597,11 @@ class Decoder:
         # Objects built through references are measured as if every reference were expanded:
         # ``reach`` is the deepest position reached below the node being decoded (its height
         # is ``reach - depth``), ``weight`` the number of nodes decoded so far in it. Each
-        # memoised object keeps its (height, weight) in ``shapes``. Hashing and comparing
+        # memoised object keeps them in ``heights`` and ``weights``. Hashing and comparing
         # decoded objects visits up to ``weight`` nodes each, so that work is counted in
         # ``work`` and bounded by ``work_limit`` (one node visit per byte of the budget).
-        self.shapes = []
+        self.heights = _array.array("q")  # 8 bytes per memoised object each, no int objects
+        self.weights = _array.array("q")
         self.reach = 0
         self.weight = 0
         self.work = 0
@@ -671,7 +673,7 @@ class Decoder:
             k = node[1]
             if not 0 <= k < len(self.memo):
                 raise FormatError(f"value section: reference {k} to an object not yet read")
-            height, weight = self.shapes[k]
+            height, weight = self.heights[k], self.weights[k]
             reach = depth + height
             if reach > MAX_DEPTH:
                 raise FormatError(
@@ -710,7 +712,8 @@ class Decoder:
         self.weight = min(outer_weight + weight, _WEIGHT_CAP)
         if tag in MEMO_TAGS or tag.startswith("pd."):
             self.memo.append(out)
-            self.shapes.append((height, weight))
+            self.heights.append(height)
+            self.weights.append(weight)
         return out
 
     def decode_weighed(self, node, depth):
@@ -836,10 +839,10 @@ class Decoder:
 
 
 # What parsing JSON allocates, per byte that starts an object (docs/FORMAT.md, section 18):
-# measured for CPython's json module with the duplicate-key hook (an empty dict costs ~75
-# bytes, a list ~60 plus 8 per element, a number up to ~40, a string ~50 plus its text),
-# with a quarter more for the allocator's own overhead (peak RSS, not bytes requested).
-_JSON_COST = ((b"{", 256), (b"[", 128), (b":", 160), (b",", 48), (b'"', 40))
+# measured as peak RSS for CPython's json module with the duplicate-key hook: a small dict
+# ~200 bytes, a key ~100 more in a large one (the hook's pairs), a list ~100 (and 24 for the
+# decoder's memo of the node it may be), a number up to ~40, a string ~55 plus its text.
+_JSON_COST = ((b"{", 240), (b"[", 128), (b":", 112), (b",", 40), (b'"', 28))
 _WEIGHT_CAP = 1 << 62  # weights above any limit stay small integers
 
 
@@ -873,7 +876,8 @@ _JSON_SCALARS = {str, int, float, bool, type(None)}
 _MAX_SAME_HASH = 64
 # Bytes per element of a dict (or set) as built here, resizing included; an OrderedDict
 # (C implementation) adds its node table.
-_PER_KEY = 64
+_PER_KEY = 48
+_DICT = 184  # an empty dict grows to this at its first key
 _PER_ODICT_KEY = 100
 
 
@@ -906,7 +910,7 @@ def _check_hashes(dec, keys, weights):
 def _dec_dict(dec, node, depth):
     _expect(node, 2, dict)
     n = len(node[1])
-    dec.charge(232 + _PER_KEY * n)
+    dec.charge(_DICT + _PER_KEY * n)
     out = {k: dec.decode(v, depth) for k, v in node[1].items()}
     if node[0] == "odict":
         import collections
@@ -945,7 +949,7 @@ def _dec_collection(dec, node, depth):
             not inner or inner[0] not in ("dict", "dictk"):
         raise FormatError(f"value section: a {node[0]} node must hold a dict node")
     items = (_dec_dict if inner[0] == "dict" else _dec_dictk)(dec, inner, depth)
-    dec.charge(232 + _PER_KEY * len(items))  # the copy
+    dec.charge(_DICT + _PER_KEY * len(items))  # the copy
     if node[0] == "counter":
         return collections.Counter(items)
     factory = node[1]

@@ -9,6 +9,7 @@ import tempfile
 import numpy as np
 
 from mle_runtime import _native
+from mle_runtime.errors import MLEError
 from mle_runtime.format import layout as L
 
 
@@ -73,12 +74,46 @@ def encode(meta, graph, hash_key=None):
 
 def model_file(graph, meta, extra=None):
     """The bytes of a plain .mle file of an exported model: the exporter's metadata ``meta``
-    with ``extra`` keys, the writing version and the content hash."""
+    with ``extra`` keys, the writing version and the content hash. The bytes are loaded with
+    the native loader before they are returned (:func:`verify_model`), so no exporter can
+    have a file written that does not load."""
     from mle_runtime._version import __version__
 
     meta = dict(meta, **(extra or {}))
     meta.setdefault("mle_runtime_version", __version__)
-    return encode(meta, graph, hash_key="content_hash")
+    data = encode(meta, graph, hash_key="content_hash")
+    verify_model(data, meta)
+    return data
+
+
+def verify_model(data, meta):
+    """Loads the bytes of a model file about to be written with the native loader, which
+    validates everything a later ``load`` validates (container, checksums, every node against
+    its op's schema and the kernels' own checks).
+
+    Parameters
+    ----------
+    data : bytes
+        The model file.
+    meta : dict
+        Its metadata (``framework`` and ``model_class`` name the exporter in the error).
+
+    Raises
+    ------
+    MLEError
+        The bytes do not load: a bug in the exporter named in the message. Nothing has been
+        written at that point, so any previous file is unchanged.
+    """
+    try:
+        _native.load_buffer(data)
+    except (MLEError, MemoryError) as e:
+        framework = meta.get("framework") or "the"
+        model = meta.get("model_class") or "the model"
+        raise MLEError(
+            f"internal error in mle_runtime: the {framework} exporter produced a file for "
+            f"{model} that does not load ({type(e).__name__}: {e}). Nothing was written and "
+            "any previous file is unchanged. This is a bug: please report it with the model's "
+            "class and the versions of mle_runtime and the framework.") from e
 
 
 def pack_sections(payloads, flags=0, minor=L.MINOR):

@@ -1,9 +1,13 @@
 """The op vocabulary: each op's inputs and attribute schema.
 
-The C++ plan builder (``_native/src/kernels``) is the authority that validates untrusted files;
-this table lets exporters fail early, at dump time, with a Python traceback. Attribute kinds:
-``tensor:<dtype>`` (an index into the graph's tensor table; dtype as numpy names it), ``bool``, ``number``, ``string``.
-An attribute name ending in ``?`` is optional.
+The C++ plan builder is the authority that validates untrusted files: each kernel family
+(``_native/src/kernels/*.cpp``) registers its ops with their schemas, and ``_native.ops()``
+returns them. This table is the same vocabulary written out for exporters, so that a wrong node
+fails at dump time with a Python traceback; ``tests/ir/test_op_vocabulary.py`` checks that it
+equals ``_native.ops()`` (it is not generated from it at import, which would cost every
+``import mle_runtime``). Attribute kinds: ``"tensor:<dtype>"`` (an index into the graph's tensor
+table; dtype as numpy names it), ``"bool"``, ``"number"``, ``"string"`` (any string), or a tuple
+of the values a string attribute may take. An attribute name ending in ``?`` is optional.
 """
 
 OPS = {
@@ -22,7 +26,7 @@ OPS = {
             "clip_max?": "number",
         },
     },
-    "Normalize": {"inputs": 1, "attrs": {"norm": "string"}},
+    "Normalize": {"inputs": 1, "attrs": {"norm": ("l1", "l2", "max")}},
     "Impute": {
         "inputs": 1,
         "attrs": {
@@ -55,7 +59,7 @@ OPS = {
     "SignedSquare": {"inputs": 1, "attrs": {}},
     "Log1pExp": {"inputs": 1, "attrs": {}},
     "BinaryProba": {"inputs": 1, "attrs": {}},
-    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": "string"}},
+    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": ("uniform", "keep")}},
     "Softmax": {"inputs": 1, "attrs": {}},
     "ArgMax": {"inputs": 1, "attrs": {"ge?": "bool"}},
     # Log-probability heads computed from raw scores without cancellation (CatBoost's
@@ -77,11 +81,19 @@ OPS = {
             "n_outputs?": "number",
             "cat_offsets?": "tensor:uint32",
             "cat_words?": "tensor:uint32",
-            "category_rule?": "string",
-            "accumulate?": "string",
-            "node_format": "string",
-            "compare": "string",
-            "aggregate": "string",
+            # How categorical nodes send a value (docs/FORMAT.md 11.2): ir.trees.CategoryRule.
+            "category_cast?": ("truncate_uint8", "float32_truncate", "truncate_int32"),
+            "category_nan?": ("default", "not_in_set"),
+            "category_invalid?": ("default", "not_in_set"),
+            "category_set?": ("left", "right"),
+            "category_known?": "bool",
+            # The same rule as one name, in files written before format version 1.3 (read,
+            # never written).
+            "category_rule?": ("hist_gradient_boosting", "xgboost", "lightgbm"),
+            "accumulate?": ("float64", "float32"),
+            "node_format": ("node32", "node64"),
+            "compare": ("<", "<="),
+            "aggregate": ("sum", "mean", "weighted_median"),
         },
     },
     "Scale": {"inputs": 1, "attrs": {"factor": "number"}},
@@ -114,7 +126,26 @@ METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function",
 
 
 def validate_node(op, n_inputs, attrs, n_tensors):
-    """Checks a node against the schema; raises ValueError naming the problem."""
+    """Checks a node against its op's schema.
+
+    Parameters
+    ----------
+    op : str
+        The op's name.
+    n_inputs : int
+        How many inputs the node has.
+    attrs : dict
+        The node's attributes (None values count as absent).
+    n_tensors : int
+        The number of tensors in the graph (tensor attributes index them).
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: an unknown op, a wrong number of inputs, an attribute the op does
+        not have, a required one missing, or a value of the wrong kind or outside the values a
+        string attribute may take.
+    """
     schema = OPS.get(op)
     if schema is None:
         raise ValueError(f"unknown op {op!r}; known ops: {sorted(OPS)}")
@@ -130,8 +161,12 @@ def validate_node(op, n_inputs, attrs, n_tensors):
             if not optional:
                 raise ValueError(f"op {op} needs attribute {key!r}")
             continue
-        if kind.startswith("tensor:"):
-            if not isinstance(value, int) or not 0 <= value < n_tensors:
+        if isinstance(kind, tuple):
+            if not isinstance(value, str) or value not in kind:
+                raise ValueError(f"op {op}: attribute {key!r} must be one of "
+                                 f"{', '.join(map(repr, kind))}, got {value!r}")
+        elif kind.startswith("tensor:"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n_tensors:
                 raise ValueError(f"op {op}: attribute {key!r} must be a tensor index")
         elif kind == "bool" and not isinstance(value, bool):
             raise ValueError(f"op {op}: attribute {key!r} must be a bool")

@@ -41,6 +41,39 @@ class Tree:
     cat_known: np.ndarray = None
 
 
+@dataclass(frozen=True)
+class CategoryRule:
+    """How the categorical nodes of an ensemble send a value (docs/FORMAT.md 11.2), aspect by
+    aspect, named by what it does.
+
+    cast : {"truncate_uint8", "float32_truncate", "truncate_int32"}
+        How a value becomes a category, and which values are valid categories:
+        ``"truncate_uint8"``: ``0 <= x < 2**32``, category ``uint8(int64(x))``;
+        ``"float32_truncate"``: ``f = float32(x)``, ``0 <= f < 2**24``, category ``uint32(f)``;
+        ``"truncate_int32"``: ``-1 < x < 2**31``, category ``int64(x)`` (toward zero).
+    nan, invalid : {"default", "not_in_set"}
+        Where NaN, and a value that is no valid category, go: the node's default direction, or
+        the side a category outside the node's set goes.
+    in_set : {"left", "right"}
+        The side a category in the node's set goes.
+    known_sets : bool
+        Whether the nodes' known-category sets apply: a valid category in neither the node's
+        set nor its known set then goes the default direction.
+    """
+
+    cast: str
+    nan: str
+    invalid: str
+    in_set: str
+    known_sets: bool = False
+
+    def attrs(self):
+        """The TreeEnsemble attributes that carry the rule."""
+        return {"category_cast": self.cast, "category_nan": self.nan,
+                "category_invalid": self.invalid, "category_set": self.in_set,
+                "category_known": bool(self.known_sets)}
+
+
 def preorder(left, right):
     """Depth-first order of the nodes reachable from node 0 (left subtree first)."""
     n = len(left)
@@ -161,6 +194,8 @@ def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=
     accumulate : "float32" rounds the running sum to float32 after every tree (XGBoost);
         None or "float64" adds in float64.
     category_sets : list of uint32 bitset arrays, referenced by the trees' cat_left/cat_known.
+    category_rule : CategoryRule
+        How the categorical nodes send a value; required with ``category_sets``.
     """
     nodes, roots, leaves = pack(trees, n_features, wide=wide, threshold32=threshold32)
     attrs = {}
@@ -170,7 +205,10 @@ def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=
         attrs["cat_words"] = graph.tensor(
             np.concatenate([np.asarray(s, dtype=np.uint32).reshape(-1) for s in category_sets]),
             "uint32")
-        attrs["category_rule"] = category_rule
+        if not isinstance(category_rule, CategoryRule):
+            raise TypeError("category_sets need a category_rule (an ir.trees.CategoryRule), got "
+                            f"{category_rule!r}")
+        attrs.update(category_rule.attrs())
     if median_weights is not None:
         attrs["median_weights"] = graph.tensor(np.asarray(median_weights, np.float64), "float64")
     if targets is not None:

@@ -178,3 +178,23 @@ def test_verify_says_what_it_could_not_check():
     mle.dump({"f": print}, buf, allow_pickle=True)  # a builtin function: pickled
     v = mle.inspect_model(buf.getvalue(), verify=True)["verified"]
     assert v["value"] is None and any("allow_pickle=True" in u for u in v["unchecked"])
+
+
+@pytest.mark.parametrize("key,value", [("nodes", 1), ("tensors", True), ("outputs", "x"),
+                                       ("nodes", [1, [2], []])])
+def test_inspect_describes_malformed_graph_records_without_crashing(key, value):
+    """inspect_model reads a file it has not verified: records that are not lists are left
+    out of the description (not a TypeError); verifying refuses the file as load does."""
+    meta, g = scaler_model()
+    blob, offsets, align = writer.pack_tensors(g.tensors)
+    graph = g.to_json(offsets)
+    graph[key] = value
+    data = writer.pack_sections([(L.SECTION_META, writer.encode_json(meta)),
+                                 (L.SECTION_GRAPH, writer.encode_json(graph)),
+                                 (L.SECTION_DATA, blob, align)])
+    info = mle.inspect_model(io.BytesIO(data))
+    assert isinstance(info["graph"]["ops"], dict)
+    with pytest.raises(mle.FormatError):
+        mle.load(io.BytesIO(data))
+    with pytest.raises(mle.FormatError):
+        mle.inspect_model(io.BytesIO(data), verify=True)

@@ -15,7 +15,10 @@ def test_every_schema_is_well_formed():
         assert isinstance(schema["inputs"], int) and schema["inputs"] >= 1, op
         for key, kind in schema["attrs"].items():
             assert key.rstrip("?") and "?" not in key.rstrip("?"), (op, key)
-            if kind.startswith("tensor:"):
+            if isinstance(kind, tuple):  # the values a string attribute may take
+                assert kind and len(set(kind)) == len(kind), (op, key, kind)
+                assert all(isinstance(v, str) and v for v in kind), (op, key, kind)
+            elif kind.startswith("tensor:"):
                 np.dtype(kind.split(":", 1)[1])  # a real numpy dtype name
             else:
                 assert kind in KINDS, (op, key, kind)
@@ -37,8 +40,13 @@ def test_attribute_kinds_are_checked():
         validate_node("Scale", 1, {"factor": True}, 0)
     with pytest.raises(ValueError, match="'ge' must be a bool"):
         validate_node("ArgMax", 1, {"ge": 1}, 0)
-    with pytest.raises(ValueError, match="'norm' must be a string"):
+    with pytest.raises(ValueError, match="'norm' must be one of 'l1', 'l2', 'max', got 2"):
         validate_node("Normalize", 1, {"norm": 2}, 0)
+    with pytest.raises(ValueError, match="'norm' must be one of 'l1', 'l2', 'max', got 'l3'"):
+        validate_node("Normalize", 1, {"norm": "l3"}, 0)
+    with pytest.raises(ValueError, match="'weight' must be a tensor index"):
+        validate_node("Linear", 1, {"weight": True}, 3)
+    validate_node("Normalize", 1, {"norm": "max"}, 0)
     with pytest.raises(ValueError, match="'weight' must be a tensor index"):
         validate_node("Linear", 1, {"weight": 3}, 3)
     validate_node("Linear", 1, {"weight": 2}, 3)

@@ -6,14 +6,13 @@ section of kind 3), edits the packed node records (``TREE_NODE32_DTYPE`` /
 ``TREE_NODE64_DTYPE``), the roots, the category-set tables or the tensor table, and
 re-packs the file with valid checksums (``writer.pack_sections``). The checksums being right,
 only plan validation stands between the edit and the kernel: ``mle.load`` must raise
-``FormatError`` (``UnsupportedModelError`` only for a category rule this version does not
-know). After each refusal a pristine copy must still load and predict as before.
+``FormatError``. After each refusal a pristine copy must still load and predict as before.
 
 Categorical splits: the brief for this file predates categorical support and asked that the
 categorical flag raise UnsupportedModelError. HistGradientBoosting's categorical splits are now
 implemented (category sets in ``cat_offsets`` / ``cat_words``), so a categorical node in an
-ensemble without those tables is a malformed file (FormatError), and UnsupportedModelError is
-kept for an unknown ``category_rule``.
+ensemble without those tables is a malformed file (FormatError), and so is an unknown category
+rule (its aspects and the names of earlier files are listed in the op's schema).
 """
 
 import json
@@ -445,15 +444,25 @@ def test_unknown_flag_bit(case, bit, where):
     case.refuse(s.pack(), match="flag")
 
 
-CATEGORY_ATTRS = ("cat_offsets", "cat_words", "category_rule")
+# What an ensemble's categorical nodes need: the sets and the category rule's aspects.
+CATEGORY_ATTRS = ("cat_offsets", "cat_words", "category_cast", "category_nan",
+                  "category_invalid", "category_set")
+
+
+def _set_rule(attrs, rule):
+    """Gives the ensemble the category rule of an earlier file's name (``category_rule``), in
+    place of the rule's aspects."""
+    for key in [k for k in attrs if k.startswith("category_")]:
+        del attrs[key]
+    attrs["category_rule"] = rule
 
 
 def test_categorical_flag_without_category_tables(case):
     """A categorical node in an ensemble that has no category sets: refused at load (the
     kernel would otherwise read set tables that do not exist)."""
     s = case.surgery()
-    for attr in CATEGORY_ATTRS:  # the categorical model's own tables are dropped
-        s.attrs.pop(attr, None)
+    for attr in CATEGORY_ATTRS + ("category_known", "category_rule"):  # the categorical
+        s.attrs.pop(attr, None)  # model's own tables are dropped
     recs = s.nodes
     i = internal_nodes(recs, 0, len(recs))[0]
     recs["feature_flags"][i] |= np.uint32(L.TREE_CATEGORICAL)
@@ -468,7 +477,7 @@ def _category_tables(s, offsets=None, rule="hist_gradient_boosting"):
     """Gives the ensemble category tables (keeps the model's own unless ``offsets`` is given
     or it has none: then two sets of 8 words); returns the number of sets."""
     if offsets is None and "cat_offsets" in s.attrs:
-        s.attrs["category_rule"] = rule
+        _set_rule(s.attrs, rule)
         return s.entry("cat_offsets")[2][0] - 1
     offsets = (0, 8, 16) if offsets is None else offsets
     words = np.zeros(16, dtype="<u4")
@@ -476,7 +485,7 @@ def _category_tables(s, offsets=None, rule="hist_gradient_boosting"):
     words[8] = 0xFF  # set 1: categories 0-7
     s.attrs["cat_offsets"] = s.add_tensor(np.asarray(offsets, dtype="<u4"), "u4")
     s.attrs["cat_words"] = s.add_tensor(words, "u4")
-    s.attrs["category_rule"] = rule
+    _set_rule(s.attrs, rule)
     return len(offsets) - 1
 
 
@@ -509,12 +518,11 @@ def test_valid_category_sets_load(case):
     case.check_pristine()
 
 
-def test_unknown_category_rule_is_unsupported(case):
+def test_unknown_category_rule_is_refused(case):
     s = case.surgery()
     _category_tables(s, rule="lightgbm_v9")
     _make_categorical(s, _first_numeric_split(s.nodes), left=0)
-    err = case.refuse(s.pack(), exc=UnsupportedModelError, match="lightgbm_v9")
-    assert isinstance(err, TypeError)
+    case.refuse(s.pack(), match="got 'lightgbm_v9'")
 
 
 @pytest.mark.parametrize("name,value", [("left", "n_sets"), ("left", 2**31), ("left", NO_SET),
@@ -737,17 +745,20 @@ def test_real_category_words_truncated(cat_case):
 
 
 def test_real_category_tables_missing(cat_case):
-    for attr in ("cat_offsets", "cat_words", "category_rule"):
+    for attr in CATEGORY_ATTRS:
         s = cat_case.surgery()
         del s.attrs[attr]
         cat_case.refuse(s.pack(), match=attr)
 
 
-def test_real_category_rule_unknown(cat_case):
+@pytest.mark.parametrize("key", ["category_cast", "category_rule"])
+def test_real_category_rule_unknown(cat_case, key):
     s = cat_case.surgery()
-    s.attrs["category_rule"] = "xgboost_partition"
-    err = cat_case.refuse(s.pack(), exc=UnsupportedModelError, match="xgboost_partition")
-    assert isinstance(err, TypeError)
+    if key == "category_rule":
+        _set_rule(s.attrs, "xgboost_partition")
+    else:
+        s.attrs[key] = "xgboost_partition"
+    cat_case.refuse(s.pack(), match=f"'{key}' must be .*got 'xgboost_partition'")
 
 
 # ----------------------------------------------------------------------------- per-tree targets

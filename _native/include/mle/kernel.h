@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mle/json.h"
@@ -32,6 +33,83 @@ class Kernel {
   virtual double cost_per_row() const { return 8.0; }
 };
 
+// ---------------------------------------------------------------- op schemas
+
+// The kind of an op attribute's JSON value: a tensor index (of one dtype), a boolean, a
+// number or a string (from a fixed set of values, or any string when the set is empty).
+enum class AttrKind : uint8_t { kTensor, kBool, kNumber, kString };
+enum Presence : bool { kRequired = false, kOptional = true };
+
+// One attribute of an op's schema (docs/FORMAT.md, section 11). "Optional" means the file may
+// leave it out (or give null); a kernel may still require it together with another attribute
+// (MulAdd's clip_min with clip), which its factory checks.
+struct AttrSpec {
+  const char* name;
+  AttrKind kind;
+  DType dtype;                      // kTensor: the dtype the tensor must have
+  Presence presence;
+  std::vector<std::string> values;  // kString: the values allowed (empty: any string)
+};
+
+namespace attr {
+inline AttrSpec tensor(const char* name, DType dtype, Presence p = kRequired) {
+  return AttrSpec{name, AttrKind::kTensor, dtype, p, {}};
+}
+inline AttrSpec boolean(const char* name, Presence p = kRequired) {
+  return AttrSpec{name, AttrKind::kBool, DType::kF64, p, {}};
+}
+inline AttrSpec number(const char* name, Presence p = kRequired) {
+  return AttrSpec{name, AttrKind::kNumber, DType::kF64, p, {}};
+}
+inline AttrSpec string(const char* name, std::vector<std::string> values,
+                       Presence p = kRequired) {
+  return AttrSpec{name, AttrKind::kString, DType::kF64, p, std::move(values)};
+}
+}  // namespace attr
+
+// The kind as mle_runtime/ir/ops.py and the error messages name it: "tensor:float64",
+// "bool", "number" or "string".
+std::string describe_kind(const AttrSpec& a);
+
+class NodeBuild;
+
+// A kernel factory validates the node and creates its kernel and output description.
+using KernelFactory = Status (*)(const NodeBuild&, std::unique_ptr<Kernel>*, ValueInfo*);
+
+// One op: its name, factory, number of inputs and attribute schema. The plan builder checks
+// every node against its op's schema before the factory runs (no undeclared attribute, each of
+// its declared kind and allowed value, required ones present), and NodeBuild's accessors refuse
+// to read an attribute the schema does not declare, so the schema is exactly what the kernels
+// enforce. _native.ops() returns these tables; tests/ir/test_op_vocabulary.py checks
+// mle_runtime/ir/ops.py and docs/FORMAT.md against them.
+struct OpEntry {
+  const char* name;
+  KernelFactory factory;
+  int inputs;
+  std::vector<AttrSpec> attrs;
+
+  const AttrSpec* find(std::string_view key) const;
+};
+
+// Kernel families register their ops themselves, one registrar per translation unit, at
+// static-initialisation time:
+//
+//   static const OpRegistrar kRegistered({{"Sigmoid", make_sigmoid, 1, {}}, ...});
+//
+// so adding a family edits no central list. (The families are object files of the extension
+// module; a static library of the core would need --whole-archive to keep the registrars.)
+class OpRegistrar {
+ public:
+  explicit OpRegistrar(std::vector<OpEntry> ops);
+};
+
+// The op registered under `name`; nullptr when unknown.
+const OpEntry* find_op(std::string_view name);
+// Every registered op, in registration order.
+const std::vector<OpEntry>& registered_ops();
+
+// ---------------------------------------------------------------- building a node
+
 // What validating a graph may cost (docs/FORMAT.md, section 18). A factory may scan every
 // tensor it is given, and several nodes may name the same tensor (each validates it again), so
 // the bytes of the tensors the nodes name are counted once per naming and capped: validation
@@ -42,20 +120,25 @@ struct BuildBudget {
 };
 
 // What a kernel factory sees while the plan is built. Every accessor validates against the
-// untrusted graph and names the node in its error.
+// untrusted graph and names the node in its error; reading an attribute that the op's schema
+// does not declare (with that kind and dtype) is an internal error.
 class NodeBuild {
  public:
   NodeBuild(const json::Value& attrs, const std::vector<TensorRef>& tensors,
-            const std::vector<ValueInfo>& inputs, size_t index, const std::string& op,
+            const std::vector<ValueInfo>& inputs, size_t index, const OpEntry& op,
             BuildBudget* budget)
       : attrs_(attrs), tensors_(tensors), inputs_(inputs), index_(index), op_(op),
         budget_(budget) {}
 
   const std::vector<ValueInfo>& inputs() const { return inputs_; }
   std::string where() const {
-    return "graph node " + std::to_string(index_) + " (" + op_ + ")";
+    return "graph node " + std::to_string(index_) + " (" + op_.name + ")";
   }
   Status error(const std::string& what) const { return Status::Format(where() + ": " + what); }
+  // The node against its op's schema: the number of inputs, no attribute the schema does not
+  // declare, each of its kind (tensor indices valid and of the declared dtype, strings among
+  // the allowed values), every required attribute present. Runs before the factory.
+  Status check_schema() const;
   Status expect_inputs(size_t n) const;
   // Checks for exactly one floating-point input (the common case) and returns its info.
   Status float_input(ValueInfo* in) const;
@@ -71,34 +154,21 @@ class NodeBuild {
   Status string(const char* key, std::string* out) const;
   // A string attribute that may be absent (then *out = dflt).
   Status string_or(const char* key, const char* dflt, std::string* out) const;
+  // Whether the attribute is present (and not null); `key` must be declared.
+  bool has(const char* key) const;
 
  private:
   const json::Value* attr(const char* key) const;
+  // The schema's entry for `key` when it has that kind (and dtype, for tensors), else an
+  // internal error in *st.
+  const AttrSpec* declared(const char* key, AttrKind kind, DType dtype, Status* st) const;
   const json::Value& attrs_;
   const std::vector<TensorRef>& tensors_;
   const std::vector<ValueInfo>& inputs_;
   size_t index_;
-  const std::string& op_;
+  const OpEntry& op_;
   BuildBudget* budget_;
 };
-
-// A kernel factory validates the node and creates its kernel and output description.
-using KernelFactory = Status (*)(const NodeBuild&, std::unique_ptr<Kernel>*, ValueInfo*);
-
-// Looks an op name up among all kernel families; nullptr when unknown.
-KernelFactory find_kernel(std::string_view op);
-
-// Kernel families (one translation unit each) list their ops here.
-struct OpEntry {
-  const char* name;
-  KernelFactory factory;
-};
-extern const OpEntry kPreprocessOps[];
-extern const OpEntry kLinearOps[];
-extern const OpEntry kActivationOps[];
-extern const OpEntry kTreeOps[];
-extern const OpEntry kObliviousOps[];
-extern const OpEntry kFloat32LinkOps[];
 
 // Calls f.template operator()<T>() with T = float or double according to dt.
 template <class F>

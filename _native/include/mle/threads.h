@@ -36,8 +36,5 @@ bool parallel_for(int n_threads, int64_t n_items, int64_t grain, F& f) {
       [](void* c, int slot, int64_t b, int64_t e) { (*static_cast<F*>(c))(slot, b, e); }, &f);
 }
 
-// Workers the pool has started in this process (for tests and diagnostics).
-int pool_size();
-
 }  // namespace threads
 }  // namespace mle

@@ -388,26 +388,26 @@ Status make_mean_variance(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
 
 }  // namespace
 
-const OpEntry kActivationOps[] = {
-    {"BinaryLogProba", make_binary_log_proba},
-    {"LogSigmoid", make_log_sigmoid},
-    {"LogSoftmax", make_log_softmax},
-    {"MeanVariance", make_mean_variance},
-    {"Scale", make_scale},
-    {"Sigmoid", make_elementwise<0>},
-    {"Log", make_elementwise<1>},
-    {"Exp", make_elementwise<3>},
-    {"AnomalyScore", make_elementwise<4>},
-    {"OutlierLabel", make_outlier_label},
-    {"SegmentArgMax", make_segment_argmax},
-    {"HuberScale", make_elementwise<2>},
-    {"SignedSquare", make_elementwise<5>},
-    {"Log1pExp", make_elementwise<6>},
-    {"BinaryProba", make_binary_proba},
-    {"NormalizeRows", make_normalize_rows},
-    {"Softmax", make_softmax},
-    {"ArgMax", make_argmax},
-    {nullptr, nullptr},
-};
+const OpRegistrar kRegistered({
+    {"BinaryLogProba", make_binary_log_proba, 1, {}},
+    {"LogSigmoid", make_log_sigmoid, 1, {}},
+    {"LogSoftmax", make_log_softmax, 1, {}},
+    {"MeanVariance", make_mean_variance, 1, {}},
+    {"Scale", make_scale, 1, {attr::number("factor")}},
+    {"Sigmoid", make_elementwise<0>, 1, {}},
+    {"Log", make_elementwise<1>, 1, {}},
+    {"Exp", make_elementwise<3>, 1, {}},
+    {"AnomalyScore", make_elementwise<4>, 1, {}},
+    {"OutlierLabel", make_outlier_label, 1, {}},
+    {"SegmentArgMax", make_segment_argmax, 1, {attr::tensor("segments", DType::kI64)}},
+    {"HuberScale", make_elementwise<2>, 1, {}},
+    {"SignedSquare", make_elementwise<5>, 1, {}},
+    {"Log1pExp", make_elementwise<6>, 1, {}},
+    {"BinaryProba", make_binary_proba, 1, {}},
+    {"NormalizeRows", make_normalize_rows, 1,
+     {attr::string("zero_rows", {"uniform", "keep"})}},
+    {"Softmax", make_softmax, 1, {}},
+    {"ArgMax", make_argmax, 1, {attr::boolean("ge", kOptional)}},
+});
 
 }  // namespace mle

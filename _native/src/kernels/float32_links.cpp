@@ -86,11 +86,10 @@ Status make(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
 
 }  // namespace
 
-const OpEntry kFloat32LinkOps[] = {
-    {"SigmoidF32", make<SigmoidF32>},
-    {"SoftmaxF32", make<SoftmaxF32>},
-    {"ExpF32", make<ExpF32>},
-    {nullptr, nullptr},
-};
+const OpRegistrar kRegistered({
+    {"SigmoidF32", make<SigmoidF32>, 1, {}},
+    {"SoftmaxF32", make<SoftmaxF32>, 1, {}},
+    {"ExpF32", make<ExpF32>, 1, {}},
+});
 
 }  // namespace mle

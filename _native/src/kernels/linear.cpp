@@ -110,9 +110,10 @@ Status make_linear(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
 
 }  // namespace
 
-const OpEntry kLinearOps[] = {
-    {"Linear", make_linear},
-    {nullptr, nullptr},
-};
+const OpRegistrar kRegistered({
+    {"Linear", make_linear, 1,
+     {attr::tensor("weight", DType::kF64), attr::tensor("bias", DType::kF64, kOptional),
+      attr::boolean("follow_input_dtype", kOptional)}},
+});
 
 }  // namespace mle

@@ -478,9 +478,15 @@ Status make_oblivious(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo*
 
 }  // namespace
 
-const OpEntry kObliviousOps[] = {
-    {"ObliviousEnsemble", make_oblivious},
-    {nullptr, nullptr},
-};
+using attr::tensor;
+
+const OpRegistrar kRegistered({
+    {"ObliviousEnsemble", make_oblivious, 1,
+     {tensor("features", DType::kI32), tensor("border_offsets", DType::kI32),
+      tensor("borders", DType::kF32), tensor("nan_as_true", DType::kU8),
+      tensor("splits", DType::kI32), tensor("depths", DType::kI32),
+      tensor("leaves", DType::kF64), tensor("bias", DType::kF64), attr::number("scale"),
+      attr::boolean("complete", kOptional)}},
+});
 
 }  // namespace mle

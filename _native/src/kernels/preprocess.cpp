@@ -293,13 +293,26 @@ Status make_ordinal_encode(const NodeBuild& b, std::unique_ptr<Kernel>* k, Value
 
 }  // namespace
 
-const OpEntry kPreprocessOps[] = {
-    {"OrdinalEncode", make_ordinal_encode},
-    {"SubDiv", make_subdiv},
-    {"MulAdd", make_muladd},
-    {"Normalize", make_normalize},
-    {"Impute", make_impute},
-    {nullptr, nullptr},
-};
+using attr::boolean;
+using attr::number;
+using attr::tensor;
+
+const OpRegistrar kRegistered({
+    {"OrdinalEncode", make_ordinal_encode, 1,
+     {tensor("columns", DType::kI64), tensor("cat_offsets", DType::kI64),
+      tensor("categories", DType::kF64)}},
+    {"SubDiv", make_subdiv, 1,
+     {tensor("sub", DType::kF64, kOptional), tensor("div", DType::kF64, kOptional),
+      boolean("cast_params", kOptional)}},
+    {"MulAdd", make_muladd, 1,
+     {tensor("mul", DType::kF64, kOptional), tensor("add", DType::kF64, kOptional),
+      boolean("clip", kOptional), number("clip_min", kOptional),
+      number("clip_max", kOptional)}},
+    {"Normalize", make_normalize, 1, {attr::string("norm", {"l1", "l2", "max"})}},
+    {"Impute", make_impute, 1,
+     {tensor("columns", DType::kI64, kOptional), tensor("fill", DType::kF64),
+      boolean("missing_is_nan"), number("missing_value", kOptional),
+      boolean("compare_float32", kOptional)}},
+});
 
 }  // namespace mle

@@ -34,12 +34,25 @@ struct Cmp<Node64> {
 };
 
 // Category sets: set k is the bitset cat_words[cat_offsets[k] .. cat_offsets[k + 1]).
-enum class CategoryRule : uint8_t { kHistGradientBoosting, kXGBoost, kLightGBM };
+// How a categorical node sends a value (docs/FORMAT.md 11.2), aspect by aspect:
+// how the value becomes a category and which values are valid categories (cast), where NaN
+// and other invalid values go (the default direction, or where a category outside the set
+// goes), which side a category in the node's set goes to, and whether the node's known set
+// applies (a valid category in neither set then goes the default direction).
+enum class CategoryCast : uint8_t {
+  kTruncateUint8,    // valid: 0 <= x < 2^32; category uint8(int64(x))
+  kFloat32Truncate,  // f = float32(x); valid: 0 <= f < 2^24; category uint32(f)
+  kTruncateInt32,    // valid: -1 < x < 2^31; category int64(x), truncated toward zero
+};
 
 struct CategorySets {
   const uint32_t* offsets = nullptr;
   const uint32_t* words = nullptr;
-  CategoryRule rule = CategoryRule::kHistGradientBoosting;
+  CategoryCast cast = CategoryCast::kTruncateUint8;
+  bool nan_default = true;      // NaN: the default direction (else: the not-in-set side)
+  bool invalid_default = true;  // an invalid value: the default direction (else: not-in-set)
+  bool set_left = true;         // a category in the set goes left (else: right)
+  bool known = true;            // the node's known set applies
   bool contains(uint32_t set, uint32_t c) const {
     const uint32_t w = c >> 5;
     if (w >= offsets[set + 1] - offsets[set]) return false;
@@ -63,48 +76,41 @@ inline void category_refs(const trees::Node32& nd, uint32_t* left, uint32_t* kno
   *known = kNoSet;
 }
 
-// XGBoost's rule (common::Decision): the value is cast to float32 as XGBoost stores its input;
-// NaN is missing (default direction); a negative value or one from 2**24 on is no valid
-// category and goes left; a category in the node's set goes right, any other left.
-template <class Node, class TX>
-inline bool xgboost_category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
-  const float f = static_cast<float>(v);
-  if (std::isnan(f)) return (nd.feature_flags & trees::kDefaultLeft) != 0;
-  if (f < 0.0f || !(f < 16777216.0f)) return true;
-  uint32_t set, known;
-  category_refs(nd, &set, &known);
-  return !cats.contains(set, static_cast<uint32_t>(f));
-}
-
-// LightGBM's rule (Tree::CategoricalDecision): the value is truncated toward zero to an int;
-// a negative int goes right, so do NaN and values beyond the int range (on x86-64 the
-// conversion gives INT_MIN for them, which is what LightGBM's predictions show, whatever the
-// node's missing_type); a category in the left set goes left, any other goes right.
-template <class Node, class TX>
-inline bool lightgbm_category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
-  if (!(v > TX(-1)) || !(v < TX(2147483648.0))) return false;  // NaN, <= -1, >= 2**31, inf
-  const uint32_t c = static_cast<uint32_t>(static_cast<int64_t>(v));  // (-1, 0] -> 0
-  uint32_t left, known;
-  category_refs(nd, &left, &known);
-  return cats.contains(left, c);
-}
-
-// HistGradientBoosting's categorical rule (_predictor.pyx): a negative value is missing; the
-// value is truncated to an 8-bit bin like scikit-learn's cast; a category in the left set goes
-// left, a known category goes right, an unknown one is treated as missing.
+// The decision of a categorical node (docs/FORMAT.md 11.2). The three casts are the rules of
+// scikit-learn's HistGradientBoosting (_predictor.pyx: truncated to an 8-bit bin), XGBoost's
+// common::Decision (the value as the float32 XGBoost stores) and LightGBM's
+// Tree::CategoricalDecision (truncated to an int; on x86-64 NaN and values beyond the int
+// range convert to INT_MIN, a negative category).
 template <class Node, class TX>
 inline bool category_goes_left(const Node& nd, TX v, const CategorySets& cats) {
-  if (cats.rule == CategoryRule::kXGBoost) return xgboost_category_goes_left(nd, v, cats);
-  if (cats.rule == CategoryRule::kLightGBM) return lightgbm_category_goes_left(nd, v, cats);
   const bool dflt = (nd.feature_flags & trees::kDefaultLeft) != 0;
-  if (std::isnan(v) || v < TX(0)) return dflt;
-  if (!(v < TX(4294967296.0))) return dflt;  // beyond any category (and keeps the cast defined)
-  const uint32_t c = static_cast<uint8_t>(static_cast<int64_t>(v));
+  const bool not_in_set = !cats.set_left;  // the side of a category outside the set
+  uint32_t c;
+  switch (cats.cast) {
+    case CategoryCast::kFloat32Truncate: {
+      const float f = static_cast<float>(v);
+      if (std::isnan(f)) return cats.nan_default ? dflt : not_in_set;
+      if (f < 0.0f || !(f < 16777216.0f)) return cats.invalid_default ? dflt : not_in_set;
+      c = static_cast<uint32_t>(f);
+      break;
+    }
+    case CategoryCast::kTruncateInt32:
+      if (std::isnan(v)) return cats.nan_default ? dflt : not_in_set;
+      if (!(v > TX(-1)) || !(v < TX(2147483648.0))) return cats.invalid_default ? dflt : not_in_set;
+      c = static_cast<uint32_t>(static_cast<int64_t>(v));  // (-1, 0] -> 0
+      break;
+    default:  // kTruncateUint8
+      if (std::isnan(v)) return cats.nan_default ? dflt : not_in_set;
+      // beyond any category (and keeps the cast defined)
+      if (v < TX(0) || !(v < TX(4294967296.0))) return cats.invalid_default ? dflt : not_in_set;
+      c = static_cast<uint8_t>(static_cast<int64_t>(v));
+      break;
+  }
   uint32_t left, known;
   category_refs(nd, &left, &known);
-  if (cats.contains(left, c)) return true;
-  if (known == kNoSet || cats.contains(known, c)) return false;
-  return dflt;
+  if (cats.contains(left, c)) return cats.set_left;
+  if (cats.known && known != kNoSet && !cats.contains(known, c)) return dflt;
+  return not_in_set;
 }
 
 // Miss: 0 no node has a missing-value rule; 1 only "NaN" rules (missing values are rare, so
@@ -707,20 +713,68 @@ Status check_category_refs(const NodeBuild& b, const Node* nodes, int64_t n_node
   return Status::OK();
 }
 
+// The names of category rules in files written before version 1.3, and the aspects each one
+// means (docs/FORMAT.md 11.2).
+struct NamedRule {
+  const char* name;
+  const char* cast;
+  const char* nan;
+  const char* invalid;
+  const char* side;
+  bool known;
+};
+constexpr NamedRule kNamedRules[] = {
+    {"hist_gradient_boosting", "truncate_uint8", "default", "default", "left", true},
+    {"xgboost", "float32_truncate", "default", "not_in_set", "right", false},
+    {"lightgbm", "truncate_int32", "not_in_set", "not_in_set", "left", false},
+};
+
+// The category rule's five aspects, or the one `category_rule` name that files written before
+// version 1.3 carry, mapped onto them.
+Status category_rule(const NodeBuild& b, CategorySets* cats) {
+  const bool named = b.has("category_rule");
+  for (const char* key : {"category_cast", "category_nan", "category_invalid", "category_set",
+                          "category_known"})
+    if (named && b.has(key))
+      return b.error(std::string("'category_rule' (the rule's name in files before version "
+                                 "1.3) and '") + key + "' cannot both be given");
+  std::string cast, nan, invalid, side;
+  bool known = false;
+  if (named) {
+    std::string name;
+    MLE_RETURN_IF_ERROR(b.string("category_rule", &name));
+    // the schema allows only these names
+    for (const NamedRule& r : kNamedRules) {
+      if (name != r.name) continue;
+      cast = r.cast;
+      nan = r.nan;
+      invalid = r.invalid;
+      side = r.side;
+      known = r.known;
+    }
+  } else {
+    MLE_RETURN_IF_ERROR(b.string("category_cast", &cast));
+    MLE_RETURN_IF_ERROR(b.string("category_nan", &nan));
+    MLE_RETURN_IF_ERROR(b.string("category_invalid", &invalid));
+    MLE_RETURN_IF_ERROR(b.string("category_set", &side));
+    MLE_RETURN_IF_ERROR(b.boolean_or("category_known", false, &known));
+  }
+  // The values were checked against the op's schema before the factory ran.
+  cats->cast = cast == "float32_truncate" ? CategoryCast::kFloat32Truncate
+               : cast == "truncate_int32" ? CategoryCast::kTruncateInt32
+                                          : CategoryCast::kTruncateUint8;
+  cats->nan_default = nan == "default";
+  cats->invalid_default = invalid == "default";
+  cats->set_left = side == "left";
+  cats->known = known;
+  return Status::OK();
+}
+
 Status check_categories(const NodeBuild& b, TreeEnsemble& e, int64_t n_nodes) {
   const TensorRef *off, *words;
   MLE_RETURN_IF_ERROR(b.tensor("cat_offsets", DType::kU32, {-1}, &off));
   MLE_RETURN_IF_ERROR(b.tensor("cat_words", DType::kU32, {-1}, &words));
-  std::string rule;
-  MLE_RETURN_IF_ERROR(b.string("category_rule", &rule));
-  if (rule == "hist_gradient_boosting")
-    e.cats.rule = CategoryRule::kHistGradientBoosting;
-  else if (rule == "xgboost")
-    e.cats.rule = CategoryRule::kXGBoost;
-  else if (rule == "lightgbm")
-    e.cats.rule = CategoryRule::kLightGBM;
-  else
-    return Status::Unsupported(b.where() + ": category rule '" + rule + "' is not supported");
+  MLE_RETURN_IF_ERROR(category_rule(b, &e.cats));
   const int64_t n_sets = off->shape[0] - 1;
   if (n_sets < 1 || n_sets >= kNoSet) return b.error("cat_offsets must list at least one set");
   const uint32_t* o = off->as<uint32_t>();
@@ -822,9 +876,26 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
 
 }  // namespace
 
-const OpEntry kTreeOps[] = {
-    {"TreeEnsemble", make_tree_ensemble},
-    {nullptr, nullptr},
-};
+using attr::tensor;
+
+const OpRegistrar kRegistered({
+    {"TreeEnsemble", make_tree_ensemble, 1,
+     {tensor("nodes", DType::kU8), tensor("roots", DType::kI32), tensor("leaves", DType::kF64),
+      tensor("base", DType::kF64, kOptional), tensor("median_weights", DType::kF64, kOptional),
+      tensor("targets", DType::kI32, kOptional), attr::number("n_outputs", kOptional),
+      tensor("cat_offsets", DType::kU32, kOptional), tensor("cat_words", DType::kU32, kOptional),
+      attr::string("category_cast", {"truncate_uint8", "float32_truncate", "truncate_int32"},
+                   kOptional),
+      attr::string("category_nan", {"default", "not_in_set"}, kOptional),
+      attr::string("category_invalid", {"default", "not_in_set"}, kOptional),
+      attr::string("category_set", {"left", "right"}, kOptional),
+      attr::boolean("category_known", kOptional),
+      attr::string("category_rule", {"hist_gradient_boosting", "xgboost", "lightgbm"},
+                   kOptional),
+      attr::string("accumulate", {"float64", "float32"}, kOptional),
+      attr::string("node_format", {"node32", "node64"}),
+      attr::string("compare", {"<", "<="}),
+      attr::string("aggregate", {"sum", "mean", "weighted_median"})}},
+});
 
 }  // namespace mle

@@ -15,7 +15,7 @@ from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import register
 from mle_runtime.format import layout as L
-from mle_runtime.ir.trees import Tree, add_ensemble, largest_float32_not_above
+from mle_runtime.ir.trees import CategoryRule, Tree, add_ensemble, largest_float32_not_above
 
 
 def _allows_nan(est):
@@ -241,7 +241,13 @@ def _hgb_raw(est, ctx, x):
     ctx.accepts_inf = True
     raw = add_ensemble(ctx.graph, x, trees, n_features=est.n_features_in_, wide=True,
                        compare="<=", aggregate="sum", base=np.broadcast_to(base, (K,)),
-                       category_sets=sets, category_rule="hist_gradient_boosting" if sets else None,
+                       category_sets=sets,
+                       # _predictor.pyx: NaN and negative values are missing (the default
+                       # direction); a category is the value's 8-bit bin; the left set goes
+                       # left, a known category right, an unknown one is missing.
+                       category_rule=CategoryRule(cast="truncate_uint8", nan="default",
+                                                  invalid="default", in_set="left",
+                                                  known_sets=True),
                        targets=targets if K > 1 else None, n_outputs=K if K > 1 else None)
     return raw, K
 
