@@ -42,10 +42,7 @@ LAYERS = (
 
 # Upward imports that another change removes; each must still exist (so that the entry is
 # deleted together with the import).
-KNOWN_UPWARD = {
-    # MLEModel.get_model_info calls api.model_info: the description moves out of api
-    ("mle_runtime.runtime.proxies", "mle_runtime.api"),
-}
+KNOWN_UPWARD = set()  # (module, target) pairs allowed to import upwards: none left
 
 
 def _source_modules():

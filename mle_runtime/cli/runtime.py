@@ -15,7 +15,7 @@ def version_info():
     build = dict(_native.build_info())
     return {
         "mle_runtime": __version__,
-        "format": f"{L.MAJOR}.{L.MINOR_EXTENDED}",
+        "format": f"{L.MAJOR}.{L.MINOR_RULES}",
         "reads_formats": f"{L.MAJOR}.x",
         "python": sys.version.split()[0],
         "threads": build.get("max_threads"),
@@ -30,7 +30,8 @@ def render(v):
     yes = {True: "yes", False: "no"}
     lines = [
         f"mle_runtime {v['mle_runtime']}",
-        f"format: writes {v['format']} (1.0 for plain files), reads {v['reads_formats']}",
+        f"format: writes {v['format']} (model files; envelopes {L.MAJOR}.{L.MINOR_EXTENDED}, "
+        f"value files {L.MAJOR}.{L.MINOR_VALUES}), reads {v['reads_formats']}",
         f"python: {v['python']}",
         f"threads: {v['threads']} by default (own pool, fork-safe)",
         f"CUDA: {yes.get(v['cuda'], v['cuda'])}",
