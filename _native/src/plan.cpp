@@ -93,30 +93,31 @@ Status NodeBuild::check_schema() const {
                    "); the file is damaged or was written for another version");
     }
     if (v->is_null()) continue;  // null is the same as absent
-    const std::string key = std::string("'") + a->name + "'";
+    // the attribute's quoted name, built only for an error message
+    auto key = [a] { return std::string("'") + a->name + "'"; };
     switch (a->kind) {
       case AttrKind::kTensor: {
         if (!v->is_number() || !v->is_int || v->integer < 0 ||
             v->integer >= static_cast<int64_t>(tensors_.size()))
-          return error("attribute " + key + " is not a valid tensor index");
+          return error("attribute " + key() + " is not a valid tensor index");
         const DType dt = tensors_[static_cast<size_t>(v->integer)].dtype;
         if (dt != a->dtype)
-          return error("tensor " + key + " must be " + dtype_name(a->dtype) + ", got " +
+          return error("tensor " + key() + " must be " + dtype_name(a->dtype) + ", got " +
                        dtype_name(dt));
         break;
       }
       case AttrKind::kBool:
-        if (!v->is_bool()) return error("attribute " + key + " must be a boolean");
+        if (!v->is_bool()) return error("attribute " + key() + " must be a boolean");
         break;
       case AttrKind::kNumber:
-        if (!v->is_number()) return error("attribute " + key + " must be a number");
+        if (!v->is_number()) return error("attribute " + key() + " must be a number");
         break;
       case AttrKind::kString: {
-        if (!v->is_string()) return error("attribute " + key + " must be a string");
+        if (!v->is_string()) return error("attribute " + key() + " must be a string");
         bool allowed = a->values.empty();
         for (const std::string& s : a->values) allowed = allowed || v->str == s;
         if (!allowed)
-          return error("attribute " + key + " must be " + quoted_list(a->values) + ", got '" +
+          return error("attribute " + key() + " must be " + quoted_list(a->values) + ", got '" +
                        (v->str.size() > 64 ? std::string(v->str.substr(0, 64)) + "..."
                                            : std::string(v->str)) + "'");
         break;
