@@ -175,20 +175,36 @@ cdef class NativeModel:
             PyBuffer_Release(&xb)
 
 
-def load_path(bytes path, object filename=None):
-    """Opens, maps (or reads), validates and verifies a .mle file and builds its plan."""
+_FILE_KINDS = {CFK_MODEL: "model", CFK_ENVELOPE: "envelope", CFK_VALUE: "value"}
+
+
+cdef object _other_kind(CModel* m):
+    """After a failed load: the kind ("envelope" or "value") of a file that parsed as a valid
+    container of another kind than a model file, else None (the failure stands)."""
+    cdef const CContainer* c = &m.container()
+    if c.parsed and c.kind != CFK_MODEL:
+        return _FILE_KINDS[c.kind]
+    return None
+
+
+cdef object _load_file(bytes path, object filename, bint kind_ok):
+    """load_path, or with ``kind_ok`` load_path_or_kind."""
     cdef NativeModel nm = NativeModel.__new__(NativeModel)
     cdef const char* p = path
     cdef CStatus st
     with nogil:
         st = nm._m.get().load_file(p)
+    if kind_ok and not st.ok():
+        kind = _other_kind(nm._m.get())
+        if kind is not None:
+            return kind
     check_status(st, filename if filename is not None else path.decode("utf-8", "replace"))
     nm._finish()
     return nm
 
 
-def load_buffer(data):
-    """Like load_path, from bytes-like data (copied once into aligned memory)."""
+cdef object _load_bytes(data, bint kind_ok):
+    """load_buffer, or with ``kind_ok`` load_buffer_or_kind."""
     cdef NativeModel nm = NativeModel.__new__(NativeModel)
     cdef Py_buffer b
     cdef CStatus st
@@ -198,9 +214,23 @@ def load_buffer(data):
             st = nm._m.get().load_bytes(b.buf, <size_t> b.len)
     finally:
         PyBuffer_Release(&b)
+    if kind_ok and not st.ok():
+        kind = _other_kind(nm._m.get())
+        if kind is not None:
+            return kind
     check_status(st)
     nm._finish()
     return nm
+
+
+def load_path(bytes path, object filename=None):
+    """Opens, maps (or reads), validates and verifies a .mle file and builds its plan."""
+    return _load_file(path, filename, False)
+
+
+def load_buffer(data):
+    """Like load_path, from bytes-like data (copied once into aligned memory)."""
+    return _load_bytes(data, False)
 
 
 def load_view(data):
@@ -233,55 +263,17 @@ def load_view(data):
     return nm
 
 
-_FILE_KINDS = {CFK_MODEL: "model", CFK_ENVELOPE: "envelope", CFK_VALUE: "value"}
-
-
-cdef object _other_kind(CModel* m):
-    """After a failed load: the kind ("envelope" or "value") of a file that parsed as a valid
-    container of another kind than a model file, else None (the failure stands)."""
-    cdef const CContainer* c = &m.container()
-    if c.parsed and c.kind != CFK_MODEL:
-        return _FILE_KINDS[c.kind]
-    return None
-
-
 def load_path_or_kind(bytes path, object filename=None):
     """Like load_path for a model file. For an envelope or a value file (whose sections the
     Python layer reads) returns its kind, "envelope" or "value", instead of raising: the
     file's header and section table are then valid, its checksums not yet verified."""
-    cdef NativeModel nm = NativeModel.__new__(NativeModel)
-    cdef const char* p = path
-    cdef CStatus st
-    with nogil:
-        st = nm._m.get().load_file(p)
-    if not st.ok():
-        kind = _other_kind(nm._m.get())
-        if kind is not None:
-            return kind
-        check_status(st, filename if filename is not None else path.decode("utf-8", "replace"))
-    nm._finish()
-    return nm
+    return _load_file(path, filename, True)
 
 
 def load_buffer_or_kind(data):
     """Like load_buffer for a model file; for an envelope or a value file returns its kind,
     as load_path_or_kind does."""
-    cdef NativeModel nm = NativeModel.__new__(NativeModel)
-    cdef Py_buffer b
-    cdef CStatus st
-    PyObject_GetBuffer(data, &b, PyBUF_ANY_CONTIGUOUS)
-    try:
-        with nogil:
-            st = nm._m.get().load_bytes(b.buf, <size_t> b.len)
-    finally:
-        PyBuffer_Release(&b)
-    if not st.ok():
-        kind = _other_kind(nm._m.get())
-        if kind is not None:
-            return kind
-        check_status(st)
-    nm._finish()
-    return nm
+    return _load_bytes(data, True)
 
 
 def parse_container(data, verify=True, file_size=None):
