@@ -10,7 +10,7 @@ namespace json {
 const Value* Value::get(std::string_view k) const {
   if (type != Type::kObject) return nullptr;
   for (const Value* c = first(); c; c = c->next_sibling())
-    if (c->key == k) return c;
+    if (same_text(c->key, k)) return c;
   return nullptr;
 }
 
@@ -62,7 +62,39 @@ class Parser {
   }
 
   void skip_ws() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+    // Files written by mle_runtime are compact: the next byte is nearly always a token.
+    while (p_ < end_ && static_cast<unsigned char>(*p_) <= ' ' &&
+           (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r'))
+      ++p_;
+  }
+
+  // Steps p_ over plain string bytes (printable ASCII other than '"' and '\\'), eight at a
+  // time: on return p_ is at end_ or at a byte the caller must look at. Each flag below sets
+  // the high bit of the lowest byte that matches exactly (borrows only reach higher bytes),
+  // so the lowest flagged byte is the first special one.
+  void skip_plain() {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHigh = 0x8080808080808080ull;
+    while (end_ - p_ >= 8) {
+      uint64_t v;
+      std::memcpy(&v, p_, 8);
+      const uint64_t q = v ^ (kOnes * '"');
+      const uint64_t b = v ^ (kOnes * '\\');
+      const uint64_t special = (((q - kOnes) & ~q) | ((b - kOnes) & ~b) |
+                                ((v - kOnes * 0x20) & ~v) | v) & kHigh;
+      if (special) {
+        p_ += __builtin_ctzll(special) >> 3;
+        return;
+      }
+      p_ += 8;
+    }
+#endif
+    while (p_ < end_) {
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return;
+      ++p_;
+    }
   }
 
   bool consume_literal(const char* lit, size_t n) {
@@ -126,7 +158,7 @@ class Parser {
         // larger ones are checked once complete, by sorting (see duplicate_keys).
         if (count < kScanKeys) {
           for (size_t c = prev ? idx + 1 : 0; c; c = nodes()[c].next ? c + nodes()[c].next : 0)
-            if (nodes()[c].key == key) return error("duplicate key in object");
+            if (same_text(nodes()[c].key, key)) return error("duplicate key in object");
         }
         skip_ws();
         if (p_ >= end_ || *p_ != ':') return error("expected ':'");
@@ -228,7 +260,9 @@ class Parser {
     ++p_;  // opening quote
     const char* start = p_;
     // Fast path: no escapes, the value is a view into the input.
-    while (p_ < end_) {
+    while (true) {
+      skip_plain();
+      if (p_ >= end_) break;
       unsigned char c = static_cast<unsigned char>(*p_);
       if (c == '"') {
         *out = std::string_view(start, static_cast<size_t>(p_ - start));
@@ -341,6 +375,11 @@ class Parser {
     return Status::OK();
   }
 };
+
+void Document::trim(size_t max_nodes) {
+  if (nodes_.capacity() > max_nodes) std::vector<Value>().swap(nodes_);
+  if (!unescaped_.empty()) std::deque<std::string>().swap(unescaped_);
+}
 
 Status Document::parse(const char* data, size_t size) {
   nodes_.clear();

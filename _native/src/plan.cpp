@@ -17,7 +17,7 @@ namespace mle {
 
 // ---------------------------------------------------------------- NodeBuild accessors
 
-const json::Value* NodeBuild::attr(const char* key) const {
+const json::Value* NodeBuild::attr(std::string_view key) const {
   const json::Value* v = attrs_.get(key);
   return (v && !v->is_null()) ? v : nullptr;
 }
@@ -125,12 +125,17 @@ Status NodeBuild::check_schema() const {
     }
   }
   for (const AttrSpec& a : op_.attrs)
-    if (a.presence == kRequired && !attr(a.name)) return error(missing_message(a));
+    if (a.presence == kRequired && !attr(a.key)) return error(missing_message(a));
   return Status::OK();
 }
 
-Status NodeBuild::tensor(const char* key, DType dtype, std::vector<int64_t> dims,
+Status NodeBuild::tensor(const char* key, DType dtype, std::initializer_list<int64_t> dims,
                          const TensorRef** out, bool optional) const {
+  return tensor_dims(key, dtype, dims.begin(), dims.size(), out, optional);
+}
+
+Status NodeBuild::tensor_dims(const char* key, DType dtype, const int64_t* dims, size_t ndims,
+                              const TensorRef** out, bool optional) const {
   *out = nullptr;
   Status st;
   if (!declared(key, AttrKind::kTensor, dtype, &st)) return st;
@@ -146,10 +151,10 @@ Status NodeBuild::tensor(const char* key, DType dtype, std::vector<int64_t> dims
   if (t.dtype != dtype)
     return error(std::string("tensor '") + key + "' must be " + dtype_name(dtype) + ", got " +
                  dtype_name(t.dtype));
-  if (t.ndim != static_cast<int>(dims.size()))
-    return error(std::string("tensor '") + key + "' must have " + std::to_string(dims.size()) +
+  if (t.ndim != static_cast<int>(ndims))
+    return error(std::string("tensor '") + key + "' must have " + std::to_string(ndims) +
                  " dimension(s), got " + std::to_string(t.ndim));
-  for (size_t i = 0; i < dims.size(); ++i)
+  for (size_t i = 0; i < ndims; ++i)
     if (dims[i] >= 0 && t.shape[i] != dims[i])
       return error(std::string("tensor '") + key + "' dimension " + std::to_string(i) +
                    " must be " + std::to_string(dims[i]) + ", got " + std::to_string(t.shape[i]));
@@ -260,18 +265,50 @@ static bool parse_dtype(std::string_view s, DType* out) {
   return false;
 }
 
+namespace {
+
+// The parsed metadata and graph of the load running on this thread. Reused from one load to
+// the next, their node arrays keep their capacity, so loading small models allocates nothing
+// for parsing after the first load; an array grown past kKeepNodes (a graph with large lists)
+// is freed when its load ends.
+struct LoadDocuments {
+  static constexpr size_t kKeepNodes = 4096;  // 256 KiB of nodes
+  json::Document meta, graph;
+};
+
+class BorrowedDocuments {
+ public:
+  BorrowedDocuments() : d_(documents()) {}
+  ~BorrowedDocuments() {
+    d_.meta.trim(LoadDocuments::kKeepNodes);
+    d_.graph.trim(LoadDocuments::kKeepNodes);
+  }
+  json::Document& meta() { return d_.meta; }
+  json::Document& graph() { return d_.graph; }
+
+ private:
+  static LoadDocuments& documents() {
+    thread_local LoadDocuments d;
+    return d;
+  }
+  LoadDocuments& d_;
+};
+
+}  // namespace
+
 Status Model::build() {
   MLE_RETURN_IF_ERROR(parse_container(buffer_.data(), buffer_.size(), &container_));
+  BorrowedDocuments docs;  // build() never runs twice at once on one thread
   // Metadata is read lazily by Python; validate it is a JSON object now so that a damaged
   // file fails at load, not at first use. Files before format 1.3 keep their prediction rules
   // in it (build_rules reads them).
   const Section& ms = container_.sections[container_.meta_index];
-  json::Document meta;
+  json::Document& meta = docs.meta();
   Status mst = meta.parse(reinterpret_cast<const char*>(ms.data), ms.size);
   if (!mst.ok()) return Status::Format("metadata section: " + mst.message);
   if (!meta.root().is_object()) return Status::Format("metadata section: not a JSON object");
   const Section& gs = container_.sections[container_.graph_index];
-  json::Document doc;
+  json::Document& doc = docs.graph();
   Status st = doc.parse(reinterpret_cast<const char*>(gs.data), gs.size);
   if (!st.ok()) return Status::Format("graph section: " + st.message);
   const json::Value& g = doc.root();
@@ -368,13 +405,50 @@ Status Model::build_tensors(const json::Value& g) {
   return Status::OK();
 }
 
+namespace {
+
+// The value names of a graph, defined in order. Graphs of a few dozen values (nearly all)
+// are searched linearly, which costs less than building any map; past kLinear names an
+// ordered map takes over. The names come from the file: an ordered map costs O(log n)
+// comparisons per lookup whatever they are, where a hash table would be quadratic for names
+// crafted to collide.
+class ValueNames {
+ public:
+  explicit ValueNames(size_t n) { list_.reserve(n < kLinear ? n : kLinear); }
+  void add(std::string_view name, int id) {
+    if (!map_.empty()) {
+      map_.emplace(name, id);
+    } else if (list_.size() < kLinear) {
+      list_.emplace_back(name, id);
+    } else {
+      for (const auto& e : list_) map_.emplace(e.first, e.second);
+      map_.emplace(name, id);
+    }
+  }
+  // The id of `name`, or -1.
+  int find(std::string_view name) const {
+    if (!map_.empty()) {
+      auto it = map_.find(name);
+      return it == map_.end() ? -1 : it->second;
+    }
+    for (const auto& e : list_)
+      if (e.first == name) return e.second;
+    return -1;
+  }
+
+ private:
+  static constexpr size_t kLinear = 32;
+  std::vector<std::pair<std::string_view, int>> list_;
+  std::map<std::string_view, int> map_;
+};
+
+}  // namespace
+
 Status Model::build_nodes(const json::Value& g) {
   const json::Value* ns = g.get("nodes");
   if (!ns || !ns->is_array()) return Status::Format("graph section: 'nodes' must be a list");
-  // Value names come from the file: an ordered map costs O(log n) comparisons per lookup
-  // whatever they are, where a hash table would be quadratic for names crafted to collide.
-  std::map<std::string_view, int> ids;
-  ids.emplace("X", 0);
+  ValueNames ids(ns->size + 1);
+  ids.add("X", 0);
   static const json::Value kEmpty = [] {
     json::Value v;
     v.type = json::Type::kObject;
@@ -417,18 +491,19 @@ Status Model::build_nodes(const json::Value& g) {
       return Status::Format(where() + ": 'attrs' must be an object");
     PlanNode pn;
     pn.op = std::string(op->str);
+    pn.inputs.reserve(ins->size);
     in_infos.clear();
     for (const json::Value* iv = ins->first(); iv; iv = iv->next_sibling()) {
       if (!iv->is_string()) return Status::Format(where() + ": input names must be strings");
-      auto it = ids.find(iv->str);
+      const int id = ids.find(iv->str);
       // Values must be defined before use: this makes every graph acyclic by construction.
-      if (it == ids.end())
+      if (id < 0)
         return Status::Format(where() + ": input '" + std::string(iv->str) +
                               "' is not defined by an earlier node");
-      pn.inputs.push_back(it->second);
-      in_infos.push_back(values_[it->second]);
+      pn.inputs.push_back(id);
+      in_infos.push_back(values_[id]);
     }
-    if (ids.count(outname->str))
+    if (ids.find(outname->str) >= 0)
       return Status::Format(where() + ": value '" + std::string(outname->str) +
                             "' is assigned twice");
     NodeBuild nb(attrs ? *attrs : kEmpty, tensors_, in_infos, i, *entry, &budget);
@@ -438,7 +513,7 @@ Status Model::build_nodes(const json::Value& g) {
     if (out.cols <= 0 || out.cols > (int64_t(1) << 31))
       return Status::Format(where() + ": output has an invalid number of columns");
     pn.output = static_cast<int>(values_.size());
-    ids.emplace(outname->str, pn.output);
+    ids.add(outname->str, pn.output);
     values_.push_back(out);
     nodes_.push_back(std::move(pn));
   }
@@ -448,6 +523,7 @@ Status Model::build_nodes(const json::Value& g) {
     return Status::Format("graph section: 'outputs' must be a list of 1 to " +
                           std::to_string(kMaxOutputs) + " outputs");
   outputs_.clear();
+  outputs_.reserve(os->size);
   i = 0;
   for (const json::Value* o = os->first(); o; o = o->next_sibling(), ++i) {
     // [name, value], [name, value, ravel] or [name, value, {options}] (the options are
@@ -461,14 +537,14 @@ Status Model::build_nodes(const json::Value& g) {
     if (rv && rv->is_object()) rv = rv->get("ravel");
     if (!nm->is_string() || !val->is_string() || (rv && !rv->is_bool()))
       return Status::Format(where() + ": name and value must be strings, ravel a boolean");
-    auto it = ids.find(val->str);
-    if (it == ids.end())
+    const int id = ids.find(val->str);
+    if (id < 0)
       return Status::Format(where() + ": value '" + std::string(val->str) + "' is not defined");
     for (const auto& prev : outputs_)
       if (prev.name == nm->str) return Status::Format(where() + ": duplicate output name");
     PlanOutput po;
     po.name = std::string(nm->str);
-    po.value = it->second;
+    po.value = id;
     po.ravel = rv && rv->is_bool() && rv->boolean;
     if (po.ravel && values_[po.value].cols != 1)
       return Status::Format(where() + ": 'ravel' needs a one-column value");
@@ -478,15 +554,17 @@ Status Model::build_nodes(const json::Value& g) {
 }
 
 Status Model::build_outputs(const json::Value&) {
+  std::vector<char> need;
   for (PlanOutput& po : outputs_) {
     // Mark the values this output depends on, walking nodes backwards (node k defines value k+1).
-    std::vector<char> need(values_.size(), 0);
+    need.assign(values_.size(), 0);
     need[po.value] = 1;
     for (int k = static_cast<int>(nodes_.size()) - 1; k >= 0; --k) {
       if (!need[nodes_[k].output]) continue;
       for (int v : nodes_[k].inputs) need[v] = 1;
     }
     po.scratch_offset.assign(values_.size(), -1);
+    po.nodes.reserve(nodes_.size());
     int64_t off = 0;
     for (int k = 0; k < static_cast<int>(nodes_.size()); ++k) {
       int v = nodes_[k].output;

@@ -21,6 +21,14 @@ namespace json {
 
 enum class Type : uint8_t { kNull, kBool, kNumber, kString, kArray, kObject };
 
+// a == b, calling memcmp only when the sizes and first bytes already agree (keys and names
+// are short and mostly differ in their first byte).
+inline bool same_text(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         (a.empty() || (a[0] == b[0] && std::char_traits<char>::compare(a.data(), b.data(),
+                                                                         a.size()) == 0));
+}
+
 struct Value {
   Type type = Type::kNull;
   bool boolean = false;
@@ -51,6 +59,10 @@ class Document {
   // Parses exactly one JSON value spanning [data, data+size) (whitespace allowed around it).
   Status parse(const char* data, size_t size);
   const Value& root() const { return nodes_.front(); }
+  // Frees the escaped strings, and the node array when it holds more than `max_nodes`
+  // (a document reused across parses keeps a small array's capacity). root() is invalid
+  // until the next parse.
+  void trim(size_t max_nodes);
 
  private:
   friend class Parser;

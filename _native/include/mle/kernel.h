@@ -1,6 +1,7 @@
 // The kernel interface and the per-node build context every kernel family uses.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,6 +56,7 @@ struct AttrSpec {
   DType dtype;                      // kTensor: the dtype the tensor must have
   Presence presence;
   std::vector<std::string> values;  // kString: the values allowed (empty: any string)
+  std::string_view key = {};        // `name`, measured once by OpRegistrar
 };
 
 namespace attr {
@@ -152,8 +154,12 @@ class NodeBuild {
   // A tensor attribute: dtype must match; dims[i] >= 0 pins that dimension, -1 leaves it free.
   // With optional=true a missing or null attribute yields *out = nullptr. Its bytes are
   // charged to the build budget (the factory may scan them), and refused beyond it.
-  Status tensor(const char* key, DType dtype, std::vector<int64_t> dims, const TensorRef** out,
-                bool optional = false) const;
+  Status tensor(const char* key, DType dtype, std::initializer_list<int64_t> dims,
+                const TensorRef** out, bool optional = false) const;
+  Status tensor(const char* key, DType dtype, const std::vector<int64_t>& dims,
+                const TensorRef** out, bool optional = false) const {
+    return tensor_dims(key, dtype, dims.data(), dims.size(), out, optional);
+  }
   Status number(const char* key, double* out) const;
   Status boolean(const char* key, bool* out) const;
   Status boolean_or(const char* key, bool dflt, bool* out) const;
@@ -164,7 +170,9 @@ class NodeBuild {
   bool has(const char* key) const;
 
  private:
-  const json::Value* attr(const char* key) const;
+  const json::Value* attr(std::string_view key) const;
+  Status tensor_dims(const char* key, DType dtype, const int64_t* dims, size_t ndims,
+                     const TensorRef** out, bool optional) const;
   // The schema's entry for `key` when it has that kind (and dtype, for tensors), else an
   // internal error in *st.
   const AttrSpec* declared(const char* key, AttrKind kind, DType dtype, Status* st) const;

@@ -16,7 +16,10 @@ std::vector<OpEntry>& storage() {
 }  // namespace
 
 OpRegistrar::OpRegistrar(std::vector<OpEntry> ops) {
-  for (OpEntry& e : ops) storage().push_back(std::move(e));
+  for (OpEntry& e : ops) {
+    for (AttrSpec& a : e.attrs) a.key = a.name;
+    storage().push_back(std::move(e));
+  }
 }
 
 const std::vector<OpEntry>& registered_ops() { return storage(); }
@@ -36,7 +39,7 @@ const OpEntry* find_op(std::string_view name) {
 
 const AttrSpec* OpEntry::find(std::string_view key) const {
   for (const AttrSpec& a : attrs)
-    if (key == a.name) return &a;
+    if (json::same_text(key, a.key)) return &a;
   return nullptr;
 }
 
