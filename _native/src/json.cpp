@@ -27,9 +27,9 @@ class Parser {
 
   Status parse_document() {
     skip_ws();
-    MLE_RETURN_IF_ERROR(parse_value(0));
+    if (!parse_value(0)) return std::move(err_);
     skip_ws();
-    if (p_ != end_) return error("unexpected data after the JSON value");
+    if (p_ != end_ && !error("unexpected data after the JSON value")) return std::move(err_);
     return Status::OK();
   }
 
@@ -56,9 +56,13 @@ class Parser {
   }
   std::vector<std::string_view> keys_;  // duplicate_keys' work space
 
-  Status error(const char* what) const {
-    return Status::Format(std::string("invalid JSON at byte ") +
+  // The parsing functions return false on the first error, recorded here (a Status per
+  // call would cost more than parsing most values).
+  Status err_;
+  __attribute__((noinline, cold)) bool error(const char* what) {
+    err_ = Status::Format(std::string("invalid JSON at byte ") +
                           std::to_string(static_cast<long long>(p_ - begin_)) + ": " + what);
+    return false;
   }
 
   void skip_ws() {
@@ -104,7 +108,7 @@ class Parser {
   }
 
   // Appends one value (and its subtree) to the node array.
-  Status parse_value(int depth) {
+  bool parse_value(int depth) {
     if (depth > kMaxDepth) return error("nesting deeper than 64 levels");
     if (p_ >= end_) return error("unexpected end of data");
     size_t idx = nodes().size();
@@ -114,37 +118,37 @@ class Parser {
       case '[': return parse_container(idx, depth, false);
       case '"': {
         std::string_view s;
-        MLE_RETURN_IF_ERROR(parse_string(&s));
+        if (!parse_string(&s)) return false;
         nodes()[idx].type = Type::kString;
         nodes()[idx].str = s;
-        return Status::OK();
+        return true;
       }
       case 't':
         if (!consume_literal("true", 4)) return error("invalid literal");
         nodes()[idx].type = Type::kBool;
         nodes()[idx].boolean = true;
-        return Status::OK();
+        return true;
       case 'f':
         if (!consume_literal("false", 5)) return error("invalid literal");
         nodes()[idx].type = Type::kBool;
-        return Status::OK();
+        return true;
       case 'n':
         if (!consume_literal("null", 4)) return error("invalid literal");
-        return Status::OK();
+        return true;
       default:
         if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) return parse_number(idx);
         return error("unexpected character");
     }
   }
 
-  Status parse_container(size_t idx, int depth, bool object) {
+  bool parse_container(size_t idx, int depth, bool object) {
     nodes()[idx].type = object ? Type::kObject : Type::kArray;
     const char close = object ? '}' : ']';
     ++p_;
     skip_ws();
     if (p_ < end_ && *p_ == close) {
       ++p_;
-      return Status::OK();
+      return true;
     }
     size_t prev = 0;
     uint32_t count = 0;
@@ -153,7 +157,7 @@ class Parser {
       std::string_view key;
       if (object) {
         if (p_ >= end_ || *p_ != '"') return error("expected a string key");
-        MLE_RETURN_IF_ERROR(parse_string(&key));
+        if (!parse_string(&key)) return false;
         // Small objects (nearly all of them) compare each key with the earlier ones here;
         // larger ones are checked once complete, by sorting (see duplicate_keys).
         if (count < kScanKeys) {
@@ -166,7 +170,7 @@ class Parser {
         skip_ws();
       }
       size_t child = nodes().size();
-      MLE_RETURN_IF_ERROR(parse_value(depth + 1));
+      if (!parse_value(depth + 1)) return false;
       nodes()[child].key = key;
       if (prev) nodes()[prev].next = static_cast<uint32_t>(child - prev);
       prev = child;
@@ -182,7 +186,7 @@ class Parser {
           return error("duplicate key in object");
         ++p_;
         nodes()[idx].size = count;
-        return Status::OK();
+        return true;
       }
       return error(object ? "expected ',' or '}'" : "expected ',' or ']'");
     }
@@ -195,7 +199,7 @@ class Parser {
     return -1;
   }
 
-  Status parse_hex4(uint32_t* out) {
+  bool parse_hex4(uint32_t* out) {
     if (end_ - p_ < 4) return error("truncated \\u escape");
     uint32_t r = 0;
     for (int i = 0; i < 4; ++i) {
@@ -205,7 +209,7 @@ class Parser {
     }
     p_ += 4;
     *out = r;
-    return Status::OK();
+    return true;
   }
 
   static void append_utf8(std::string* s, uint32_t cp) {
@@ -227,7 +231,7 @@ class Parser {
   }
 
   // Checks one UTF-8 sequence starting at p_ (first byte >= 0x80) and steps over it.
-  Status skip_utf8() {
+  bool skip_utf8() {
     const unsigned char c = static_cast<unsigned char>(*p_);
     int n;
     uint32_t cp;
@@ -253,10 +257,10 @@ class Parser {
         (cp >= 0xD800 && cp <= 0xDFFF))
       return error("invalid UTF-8 in string");
     p_ += n + 1;
-    return Status::OK();
+    return true;
   }
 
-  Status parse_string(std::string_view* out) {
+  bool parse_string(std::string_view* out) {
     ++p_;  // opening quote
     const char* start = p_;
     // Fast path: no escapes, the value is a view into the input.
@@ -267,12 +271,12 @@ class Parser {
       if (c == '"') {
         *out = std::string_view(start, static_cast<size_t>(p_ - start));
         ++p_;
-        return Status::OK();
+        return true;
       }
       if (c == '\\') break;
       if (c < 0x20) return error("control character in string");
       if (c >= 0x80) {
-        MLE_RETURN_IF_ERROR(skip_utf8());
+        if (!skip_utf8()) return false;
         continue;
       }
       ++p_;
@@ -285,12 +289,12 @@ class Parser {
       if (c == '"') {
         ++p_;
         *out = s;
-        return Status::OK();
+        return true;
       }
       if (c < 0x20) return error("control character in string");
       if (c >= 0x80) {
         const char* seq = p_;
-        MLE_RETURN_IF_ERROR(skip_utf8());
+        if (!skip_utf8()) return false;
         s.append(seq, static_cast<size_t>(p_ - seq));
         continue;
       }
@@ -313,12 +317,12 @@ class Parser {
         case 't': s.push_back('\t'); break;
         case 'u': {
           uint32_t cp = 0;
-          MLE_RETURN_IF_ERROR(parse_hex4(&cp));
+          if (!parse_hex4(&cp)) return false;
           if (cp >= 0xD800 && cp <= 0xDBFF) {
             if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return error("lone surrogate");
             p_ += 2;
             uint32_t lo = 0;
-            MLE_RETURN_IF_ERROR(parse_hex4(&lo));
+            if (!parse_hex4(&lo)) return false;
             if (lo < 0xDC00 || lo > 0xDFFF) return error("invalid surrogate pair");
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
@@ -332,7 +336,7 @@ class Parser {
     }
   }
 
-  Status parse_number(size_t idx) {
+  bool parse_number(size_t idx) {
     const char* start = p_;
     bool integral = true;
     if (p_ < end_ && *p_ == '-') ++p_;
@@ -364,7 +368,7 @@ class Parser {
       if (ri.ec != std::errc() || ri.ptr != p_) return error("invalid number");
       v.is_int = true;
       v.number = static_cast<double>(v.integer);
-      return Status::OK();
+      return true;
     }
     auto r = std::from_chars(start, p_, v.number);
     if (r.ec != std::errc() || r.ptr != p_) return error("number out of range");
@@ -372,7 +376,7 @@ class Parser {
       auto ri = std::from_chars(start, p_, v.integer);
       v.is_int = ri.ec == std::errc() && ri.ptr == p_;
     }
-    return Status::OK();
+    return true;
   }
 };
 
