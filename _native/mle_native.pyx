@@ -391,3 +391,155 @@ def ops():
                 attrs[key] = c_describe_kind(a[0]).decode()
         out.append((e.name.decode(), {"inputs": e.inputs, "attrs": attrs}))
     return out
+
+
+# -- Dump-time tree packing (mle_runtime/ir/trees.py) ---------------------------------------
+
+cdef object _vector_to_array(vector[int64_t]& v):
+    out = np.empty(v.size(), dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef size_t i
+    for i in range(v.size()):
+        o[i] = v[i]
+    return out
+
+
+def tree_order(left, right, offsets):
+    """Depth-first order (left subtree first) of the nodes reachable from each tree's root.
+
+    ``left``, ``right``: tree-relative child indices of every tree's nodes, one tree after
+    another (a node is internal when its left child is >= 0); tree t owns nodes
+    ``offsets[t]:offsets[t + 1]``. Returns ``(order, counts)``: the global indices of the
+    visited nodes, tree after tree (int64), and each tree's number of them. A child index
+    outside its tree, or a node reached twice, raises UnsupportedModelError.
+    """
+    cdef const int64_t[::1] l = np.ascontiguousarray(left, dtype=np.int64).reshape(-1)
+    cdef const int64_t[::1] r = np.ascontiguousarray(right, dtype=np.int64).reshape(-1)
+    off_arr = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
+    cdef const int64_t[::1] off = off_arr
+    if l.shape[0] != r.shape[0]:
+        raise ValueError(f"tree_order: {l.shape[0]} left children but {r.shape[0]} right ones")
+    if off.shape[0] < 1 or off[0] != 0 or off[off.shape[0] - 1] != l.shape[0] or \
+            np.any(np.diff(off_arr) < 0):
+        raise ValueError("tree_order: offsets must rise from 0 to the number of nodes")
+    cdef int64_t n_trees = off.shape[0] - 1
+    counts = np.zeros(n_trees, dtype=np.int64)
+    cdef int64_t[::1] c = counts
+    cdef vector[int64_t] order
+    cdef CStatus st
+    order.reserve(l.shape[0])
+    with nogil:
+        st = c_tree_order(&l[0] if l.shape[0] else NULL, &r[0] if r.shape[0] else NULL,
+                          &off[0], n_trees, &order, &c[0] if n_trees else NULL)
+    check_status(st)
+    return _vector_to_array(order), counts
+
+
+cdef const int64_t* _i64_field(object arr, int64_t n, str name, list keep) except? NULL:
+    """Pointer to a C-contiguous int64 copy/view of ``arr`` (length n), or NULL for None."""
+    if arr is None:
+        return NULL
+    a = np.ascontiguousarray(arr, dtype=np.int64).reshape(-1)
+    if a.shape[0] != n:
+        raise ValueError(f"pack_nodes: {name} has {a.shape[0]} values for {n} nodes")
+    keep.append(a)
+    cdef const int64_t[::1] v = a
+    return &v[0] if n else NULL
+
+
+cdef const uint8_t* _bool_field(object arr, int64_t n, str name, list keep) except? NULL:
+    if arr is None:
+        return NULL
+    a = np.ascontiguousarray(arr, dtype=bool).reshape(-1).view(np.uint8)
+    if a.shape[0] != n:
+        raise ValueError(f"pack_nodes: {name} has {a.shape[0]} values for {n} nodes")
+    keep.append(a)
+    cdef const uint8_t[::1] v = a
+    return &v[0] if n else NULL
+
+
+def pack_nodes(offsets, order, counts, left, right, feature, threshold, int64_t n_features,
+               bint wide, missing=None, default_left=None, categorical=None, cat_left=None,
+               cat_known=None):
+    """The TreeEnsemble node records (``uint8 [len(order), 12 or 16]``, Node64 when ``wide``)
+    of the nodes ``order`` visits (``order, counts = tree_order(left, right, offsets)``), and
+    the node index of every leaf in record order (int64). ``threshold`` holds, per node, the
+    value stored for numerical splits (float32 unless ``wide``, float64 then); the optional
+    fields are as in ``ir.trees.Tree`` (None: absent; ``cat_left`` is needed with
+    ``categorical``). Leaves point at consecutive rows in record order. Raises
+    UnsupportedModelError for a feature index outside ``[0, n_features)``, a child outside its
+    tree, or a known-category set with Node32 records."""
+    keep = []
+    off_arr = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
+    cdef const int64_t[::1] off = off_arr
+    if off.shape[0] < 1 or off[0] != 0 or np.any(np.diff(off_arr) < 0):
+        raise ValueError("pack_nodes: offsets must rise from 0")
+    cdef int64_t n = off[off.shape[0] - 1]
+    cdef int64_t n_trees = off.shape[0] - 1
+    cnt_arr = np.ascontiguousarray(counts, dtype=np.int64).reshape(-1)
+    ord_arr = np.ascontiguousarray(order, dtype=np.int64).reshape(-1)
+    if cnt_arr.shape[0] != n_trees or np.any(cnt_arr < 0) or cnt_arr.sum() != ord_arr.shape[0]:
+        raise ValueError("pack_nodes: counts must give each tree's share of the order")
+    cdef const int64_t[::1] cnt = cnt_arr
+    cdef const int64_t[::1] o = ord_arr
+    cdef int64_t m = o.shape[0]
+    cdef CNodeFields f
+    f.left = _i64_field(left, n, "left", keep)
+    f.right = _i64_field(right, n, "right", keep)
+    f.feature = _i64_field(feature, n, "feature", keep)
+    f.missing = _i64_field(missing, n, "missing", keep)
+    f.default_left = _bool_field(default_left, n, "default_left", keep)
+    f.categorical = _bool_field(categorical, n, "categorical", keep)
+    f.cat_left = _i64_field(cat_left, n, "cat_left", keep)
+    f.cat_known = _i64_field(cat_known, n, "cat_known", keep)
+    if (left is None or right is None or feature is None or threshold is None or
+            (categorical is not None and cat_left is None)):
+        raise ValueError("pack_nodes: left, right, feature, threshold (and cat_left with "
+                         "categorical) are required")
+    cdef const float[::1] t32
+    cdef const double[::1] t64
+    thr = np.ascontiguousarray(threshold, dtype=np.float64 if wide else np.float32).reshape(-1)
+    if thr.shape[0] != n:
+        raise ValueError(f"pack_nodes: threshold has {thr.shape[0]} values for {n} nodes")
+    if wide:
+        t64 = thr
+        f.threshold64 = &t64[0] if n else NULL
+    else:
+        t32 = thr
+        f.threshold32 = &t32[0] if n else NULL
+    width = 16 if wide else 12
+    records = np.zeros((m, width), dtype=np.uint8)
+    leaf_nodes = np.empty(m, dtype=np.int64)
+    cdef uint8_t[:, ::1] rec = records
+    cdef int64_t[::1] ln = leaf_nodes
+    cdef int64_t n_leaves = 0
+    cdef CStatus st
+    if m:
+        with nogil:
+            st = c_pack_nodes(f, &off[0], n_trees, &o[0], &cnt[0] if n_trees else NULL, n,
+                              n_features, wide, &rec[0, 0], &ln[0], &n_leaves)
+        check_status(st)
+    return records, leaf_nodes[:n_leaves]
+
+
+def unique_rows(rows):
+    """The distinct rows of a float64 matrix ``[n, k]`` (k >= 1) in ``np.unique(rows,
+    axis=0)``'s order (lexicographic by value, NaN last); rows are distinct when their bits
+    differ. Returns ``(first, inverse)``: per distinct row in that order the index of its
+    first occurrence, and per row the position of its distinct row (both int64)."""
+    arr = np.ascontiguousarray(rows, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] < 1:
+        raise ValueError(f"unique_rows: expected a matrix with at least one column, got shape "
+                         f"{arr.shape}")
+    cdef const double[:, ::1] a = arr
+    cdef int64_t n = a.shape[0], k = a.shape[1]
+    inverse = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] inv = inverse
+    cdef vector[int64_t] first
+    cdef CStatus st
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), inverse
+    with nogil:
+        st = c_unique_rows(&a[0, 0], n, k, &first, &inv[0])
+    check_status(st)
+    return _vector_to_array(first), inverse
