@@ -156,3 +156,14 @@ cdef extern from "mle/pack.h" namespace "mle::pack" nogil:
                                                  int64_t n_features, cbool wide,
                                                  uint8_t* records, int64_t* leaf_nodes,
                                                  int64_t* n_leaves)
+
+
+cdef extern from "mle/textcols.h" namespace "mle::textcols" nogil:
+    cdef cppclass CTextColumn "mle::textcols::Column":
+        vector[double] values
+        vector[int64_t] counts
+        vector[int64_t] lines
+
+    CStatus c_text_columns "mle::textcols::read"(const char* text, size_t size,
+                                                 const vector[string]& keys,
+                                                 vector[CTextColumn]* columns)
