@@ -119,6 +119,11 @@ def _joined(trees, field, dtype, fill):
                            for t, v in zip(trees, values)])
 
 
+def _rows(values, n):
+    a = np.asarray(values, dtype=np.float64)
+    return a.reshape(n, -1) if n else a.reshape(0, a.shape[1] if a.ndim == 2 else 1)
+
+
 def batch(trees):
     """The :class:`TreeBatch` of a list of :class:`Tree` (a TreeBatch is returned as is)."""
     if isinstance(trees, TreeBatch):
@@ -133,8 +138,7 @@ def batch(trees):
         right=_joined(trees, "right", np.int64, -1),
         feature=_joined(trees, "feature", np.int64, 0),
         threshold=_joined(trees, "threshold", np.float64, 0.0),
-        leaf_value=np.concatenate([np.asarray(t.leaf_value, dtype=np.float64).reshape(n, -1)
-                                   for t, n in zip(trees, sizes)]),
+        leaf_value=np.concatenate([_rows(t.leaf_value, n) for t, n in zip(trees, sizes)]),
         default_left=_joined(trees, "default_left", bool, False),
         missing=_joined(trees, "missing", np.int64, L.TREE_MISSING_NONE),
         categorical=_joined(trees, "categorical", bool, False),
