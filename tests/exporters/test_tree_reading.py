@@ -219,3 +219,26 @@ def test_catboost_nonsymmetric_trees_pack_as_before(monkeypatch):
     _encoded(model)
     monkeypatch.undo()
     _same_as_before(model, monkeypatch)
+
+
+def test_catboost_oblivious_splits_read_as_before(monkeypatch):
+    from catboost import CatBoostClassifier
+
+    from mle_runtime.exporters import catboost as cb_exporter
+
+    def former(trees, slots, model_class):  # the former per-split reader
+        out = []
+        for tree in trees:
+            for s in tree.get("splits") or []:
+                slot, b = slots[int(s["float_feature_index"])]
+                border = np.float32(s["border"])
+                j = int(np.searchsorted(b, border))
+                assert j < len(b) and b[j] == border
+                out.append((slot, j))
+        return out
+
+    X, y, _ = _data(n=500, nan=0.05)
+    model = CatBoostClassifier(iterations=30, depth=5, verbose=0, random_seed=0,
+                               allow_writing_files=False, thread_count=1).fit(X, y)
+    _same_as_before(model, monkeypatch,
+                    lambda m: m.setattr(cb_exporter, "_oblivious_splits", former))
