@@ -129,3 +129,41 @@ cdef extern from "mle/kernel.h" namespace "mle" nogil:
 
     const vector[COpEntry]& c_registered_ops "mle::registered_ops"()
     string c_describe_kind "mle::describe_kind"(const CAttrSpec& a)
+
+
+cdef extern from "mle/pack.h" namespace "mle::pack" nogil:
+    CStatus c_tree_order "mle::pack::tree_order"(const int64_t* left, const int64_t* right,
+                                                 const int64_t* offsets, int64_t n_trees,
+                                                 vector[int64_t]* order, int64_t* counts)
+    CStatus c_unique_rows "mle::pack::unique_rows"(const double* rows, int64_t n, int64_t k,
+                                                   vector[int64_t]* first, int64_t* inverse)
+
+    cdef cppclass CNodeFields "mle::pack::NodeFields":
+        const int64_t* left
+        const int64_t* right
+        const int64_t* feature
+        const float* threshold32
+        const double* threshold64
+        const int64_t* missing
+        const uint8_t* default_left
+        const uint8_t* categorical
+        const int64_t* cat_left
+        const int64_t* cat_known
+
+    CStatus c_pack_nodes "mle::pack::pack_nodes"(const CNodeFields& f, const int64_t* offsets,
+                                                 int64_t n_trees, const int64_t* order,
+                                                 const int64_t* counts, int64_t n_fields,
+                                                 int64_t n_features, cbool wide,
+                                                 uint8_t* records, int64_t* leaf_nodes,
+                                                 int64_t* n_leaves)
+
+
+cdef extern from "mle/textcols.h" namespace "mle::textcols" nogil:
+    cdef cppclass CTextColumn "mle::textcols::Column":
+        vector[double] values
+        vector[int64_t] counts
+        vector[int64_t] lines
+
+    CStatus c_text_columns "mle::textcols::read"(const char* text, size_t size,
+                                                 const vector[string]& keys,
+                                                 vector[CTextColumn]* columns)

@@ -391,3 +391,514 @@ def ops():
                 attrs[key] = c_describe_kind(a[0]).decode()
         out.append((e.name.decode(), {"inputs": e.inputs, "attrs": attrs}))
     return out
+
+
+# -- Dump-time tree packing (mle_runtime/ir/trees.py) ---------------------------------------
+
+cdef object _vector_to_array(vector[int64_t]& v):
+    out = np.empty(v.size(), dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef size_t i
+    for i in range(v.size()):
+        o[i] = v[i]
+    return out
+
+
+def tree_order(left, right, offsets):
+    """Depth-first order (left subtree first) of the nodes reachable from each tree's root.
+
+    ``left``, ``right``: tree-relative child indices of every tree's nodes, one tree after
+    another (a node is internal when its left child is >= 0); tree t owns nodes
+    ``offsets[t]:offsets[t + 1]``. Returns ``(order, counts)``: the global indices of the
+    visited nodes, tree after tree (int64), and each tree's number of them. A child index
+    outside its tree, or a node reached twice, raises UnsupportedModelError.
+    """
+    cdef const int64_t[::1] l = np.ascontiguousarray(left, dtype=np.int64).reshape(-1)
+    cdef const int64_t[::1] r = np.ascontiguousarray(right, dtype=np.int64).reshape(-1)
+    off_arr = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
+    cdef const int64_t[::1] off = off_arr
+    if l.shape[0] != r.shape[0]:
+        raise ValueError(f"tree_order: {l.shape[0]} left children but {r.shape[0]} right ones")
+    if off.shape[0] < 1 or off[0] != 0 or off[off.shape[0] - 1] != l.shape[0] or \
+            np.any(np.diff(off_arr) < 0):
+        raise ValueError("tree_order: offsets must rise from 0 to the number of nodes")
+    cdef int64_t n_trees = off.shape[0] - 1
+    counts = np.zeros(n_trees, dtype=np.int64)
+    cdef int64_t[::1] c = counts
+    cdef vector[int64_t] order
+    cdef CStatus st
+    order.reserve(l.shape[0])
+    with nogil:
+        st = c_tree_order(&l[0] if l.shape[0] else NULL, &r[0] if r.shape[0] else NULL,
+                          &off[0], n_trees, &order, &c[0] if n_trees else NULL)
+    check_status(st)
+    return _vector_to_array(order), counts
+
+
+cdef const int64_t* _i64_field(object arr, int64_t n, str name, list keep) except? NULL:
+    """Pointer to a C-contiguous int64 copy/view of ``arr`` (length n), or NULL for None."""
+    if arr is None:
+        return NULL
+    a = np.ascontiguousarray(arr, dtype=np.int64).reshape(-1)
+    if a.shape[0] != n:
+        raise ValueError(f"pack_nodes: {name} has {a.shape[0]} values for {n} nodes")
+    keep.append(a)
+    cdef const int64_t[::1] v = a
+    return &v[0] if n else NULL
+
+
+cdef const uint8_t* _bool_field(object arr, int64_t n, str name, list keep) except? NULL:
+    if arr is None:
+        return NULL
+    a = np.ascontiguousarray(arr, dtype=bool).reshape(-1).view(np.uint8)
+    if a.shape[0] != n:
+        raise ValueError(f"pack_nodes: {name} has {a.shape[0]} values for {n} nodes")
+    keep.append(a)
+    cdef const uint8_t[::1] v = a
+    return &v[0] if n else NULL
+
+
+def pack_nodes(offsets, order, counts, left, right, feature, threshold, int64_t n_features,
+               bint wide, missing=None, default_left=None, categorical=None, cat_left=None,
+               cat_known=None):
+    """The TreeEnsemble node records (``uint8 [len(order), 12 or 16]``, Node64 when ``wide``)
+    of the nodes ``order`` visits (``order, counts = tree_order(left, right, offsets)``), and
+    the node index of every leaf in record order (int64). ``threshold`` holds, per node, the
+    value stored for numerical splits (float32 unless ``wide``, float64 then); the optional
+    fields are as in ``ir.trees.Tree`` (None: absent; ``cat_left`` is needed with
+    ``categorical``). Leaves point at consecutive rows in record order. Raises
+    UnsupportedModelError for a feature index outside ``[0, n_features)``, a child outside its
+    tree, or a known-category set with Node32 records."""
+    keep = []
+    off_arr = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
+    cdef const int64_t[::1] off = off_arr
+    if off.shape[0] < 1 or off[0] != 0 or np.any(np.diff(off_arr) < 0):
+        raise ValueError("pack_nodes: offsets must rise from 0")
+    cdef int64_t n = off[off.shape[0] - 1]
+    cdef int64_t n_trees = off.shape[0] - 1
+    cnt_arr = np.ascontiguousarray(counts, dtype=np.int64).reshape(-1)
+    ord_arr = np.ascontiguousarray(order, dtype=np.int64).reshape(-1)
+    if cnt_arr.shape[0] != n_trees or np.any(cnt_arr < 0) or cnt_arr.sum() != ord_arr.shape[0]:
+        raise ValueError("pack_nodes: counts must give each tree's share of the order")
+    cdef const int64_t[::1] cnt = cnt_arr
+    cdef const int64_t[::1] o = ord_arr
+    cdef int64_t m = o.shape[0]
+    cdef CNodeFields f
+    f.left = _i64_field(left, n, "left", keep)
+    f.right = _i64_field(right, n, "right", keep)
+    f.feature = _i64_field(feature, n, "feature", keep)
+    f.missing = _i64_field(missing, n, "missing", keep)
+    f.default_left = _bool_field(default_left, n, "default_left", keep)
+    f.categorical = _bool_field(categorical, n, "categorical", keep)
+    f.cat_left = _i64_field(cat_left, n, "cat_left", keep)
+    f.cat_known = _i64_field(cat_known, n, "cat_known", keep)
+    if (left is None or right is None or feature is None or threshold is None or
+            (categorical is not None and cat_left is None)):
+        raise ValueError("pack_nodes: left, right, feature, threshold (and cat_left with "
+                         "categorical) are required")
+    cdef const float[::1] t32
+    cdef const double[::1] t64
+    thr = np.ascontiguousarray(threshold, dtype=np.float64 if wide else np.float32).reshape(-1)
+    if thr.shape[0] != n:
+        raise ValueError(f"pack_nodes: threshold has {thr.shape[0]} values for {n} nodes")
+    if wide:
+        t64 = thr
+        f.threshold64 = &t64[0] if n else NULL
+    else:
+        t32 = thr
+        f.threshold32 = &t32[0] if n else NULL
+    width = 16 if wide else 12
+    records = np.zeros((m, width), dtype=np.uint8)
+    leaf_nodes = np.empty(m, dtype=np.int64)
+    cdef uint8_t[:, ::1] rec = records
+    cdef int64_t[::1] ln = leaf_nodes
+    cdef int64_t n_leaves = 0
+    cdef CStatus st
+    if m:
+        with nogil:
+            st = c_pack_nodes(f, &off[0], n_trees, &o[0], &cnt[0] if n_trees else NULL, n,
+                              n_features, wide, &rec[0, 0], &ln[0], &n_leaves)
+        check_status(st)
+    return records, leaf_nodes[:n_leaves]
+
+
+def unique_rows(rows):
+    """The distinct rows of a float64 matrix ``[n, k]`` (k >= 1) in ``np.unique(rows,
+    axis=0)``'s order (lexicographic by value, NaN last); rows are distinct when their bits
+    differ. Returns ``(first, inverse)``: per distinct row in that order the index of its
+    first occurrence, and per row the position of its distinct row (both int64)."""
+    arr = np.ascontiguousarray(rows, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] < 1:
+        raise ValueError(f"unique_rows: expected a matrix with at least one column, got shape "
+                         f"{arr.shape}")
+    cdef const double[:, ::1] a = arr
+    cdef int64_t n = a.shape[0], k = a.shape[1]
+    inverse = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] inv = inverse
+    cdef vector[int64_t] first
+    cdef CStatus st
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), inverse
+    with nogil:
+        st = c_unique_rows(&a[0, 0], n, k, &first, &inv[0])
+    check_status(st)
+    return _vector_to_array(first), inverse
+
+
+# -- UBJSON reading (exporters: models that frameworks save as UBJSON) ----------------------
+
+from libcpp.vector cimport vector as cvector
+from libc.string cimport memcpy
+
+
+cdef class _UBJReader:
+    """Decodes Universal Binary JSON (ubjson.org, big-endian; the subset with optimised
+    typed and counted containers) into Python values. Arrays stored under a key named in
+    ``gather`` become ``(start, count)`` into one column per key (numbers only)."""
+
+    cdef const uint8_t* p
+    cdef Py_ssize_t n
+    cdef Py_ssize_t i
+    cdef dict gather  # key -> column index
+    cdef list names
+    cdef cvector[cvector[double]] fcols
+    cdef cvector[cvector[int64_t]] icols
+    cdef list kinds  # per column: None (unset), "f" or "i"
+
+    cdef int fail(self, str what) except -1:
+        raise ValueError(f"malformed UBJSON at byte {self.i}: {what}")
+
+    cdef inline int need(self, Py_ssize_t k) except -1:
+        if k < 0 or self.n - self.i < k:
+            self.fail("truncated")
+        return 0
+
+    cdef uint64_t be(self, int k) except? 0xFFFFFFFFFFFFFFFF:
+        cdef uint64_t v = 0
+        cdef int j
+        self.need(k)
+        for j in range(k):
+            v = (v << 8) | self.p[self.i + j]
+        self.i += k
+        return v
+
+    cdef int64_t read_int(self, uint8_t t) except? -1:
+        cdef uint64_t v
+        if t == b'i':
+            v = self.be(1)
+            return <int64_t>(<signed char>(<uint8_t>v))
+        if t == b'U':
+            return <int64_t>self.be(1)
+        if t == b'I':
+            v = self.be(2)
+            return <int64_t>(<short>(<unsigned short>v))
+        if t == b'l':
+            v = self.be(4)
+            return <int64_t>(<int>(<uint32_t>v))
+        if t == b'L':
+            return <int64_t>self.be(8)
+        self.fail(f"expected an integer type, got {chr(t)!r}")
+
+    cdef double read_float(self, uint8_t t) except? -1.0:
+        cdef uint64_t v
+        cdef uint32_t w
+        cdef float f
+        cdef double d
+        if t == b'd':
+            w = <uint32_t>self.be(4)
+            memcpy(&f, &w, 4)
+            return f
+        v = self.be(8)
+        memcpy(&d, &v, 8)
+        return d
+
+    cdef uint8_t marker(self) except? 0:
+        cdef uint8_t t
+        while True:
+            self.need(1)
+            t = self.p[self.i]
+            self.i += 1
+            if t != b'N':
+                return t
+
+    cdef int64_t length(self) except -1:
+        cdef int64_t n = self.read_int(self.marker())
+        if n < 0 or n > self.n:
+            self.fail(f"length {n} out of range")
+        return n
+
+    cdef str text(self):
+        cdef int64_t k = self.length()
+        self.need(k)
+        s = (<const char*>self.p + self.i)[:k].decode("utf-8")
+        self.i += k
+        return s
+
+    cdef object value(self, uint8_t t, int depth):
+        if t == b'{' or t == b'[':
+            return self.container(t, depth + 1, None)
+        if t == b'Z':
+            return None
+        if t == b'T':
+            return True
+        if t == b'F':
+            return False
+        if t == b'i' or t == b'U' or t == b'I' or t == b'l' or t == b'L':
+            return self.read_int(t)
+        if t == b'd' or t == b'D':
+            return self.read_float(t)
+        if t == b'S' or t == b'H':
+            return self.text()
+        if t == b'C':
+            self.need(1)
+            self.i += 1
+            return chr(self.p[self.i - 1])
+        self.fail(f"unknown type marker {chr(t)!r}")
+
+    cdef object container(self, uint8_t kind, int depth, object column):
+        cdef uint8_t etype = 0
+        cdef int64_t count = -1
+        cdef int64_t k
+        cdef uint8_t t
+        if depth > 64:
+            self.fail("nested more than 64 levels deep")
+        self.need(1)
+        if self.p[self.i] == b'$':
+            self.i += 1
+            self.need(1)
+            etype = self.p[self.i]
+            self.i += 1
+            self.need(1)
+            if self.p[self.i] != b'#':
+                self.fail("a typed container needs a count")
+        self.need(1)
+        if self.p[self.i] == b'#':
+            self.i += 1
+            count = self.length()
+        if kind == b'[' and column is not None:
+            return self.gathered(<int>column, etype, count)
+        if kind == b'[':
+            out = []
+            k = 0
+            while count < 0 or k < count:
+                if etype:
+                    t = etype
+                else:
+                    t = self.marker()
+                    if count < 0 and t == b']':
+                        break
+                out.append(self.value(t, depth))
+                k += 1
+            return out
+        d = {}
+        k = 0
+        while count < 0 or k < count:
+            if count < 0:
+                self.need(1)
+                if self.p[self.i] == b'}':
+                    self.i += 1
+                    break
+            key = self.text()
+            t = etype if etype else self.marker()
+            col = self.gather.get(key)
+            if col is not None and (t == b'['):
+                d[key] = self.container(t, depth + 1, col)
+            else:
+                d[key] = self.value(t, depth)
+            k += 1
+        return d
+
+    cdef tuple gathered(self, int col, uint8_t etype, int64_t count):
+        cdef uint8_t t
+        cdef int64_t k = 0
+        cdef bint is_float
+        cdef size_t start
+        kind = self.kinds[col]
+        cdef cvector[double]* fc = &self.fcols[col]
+        cdef cvector[int64_t]* ic = &self.icols[col]
+        start = fc.size() if kind == "f" else ic.size()
+        if etype and count >= 0:  # a typed array: one bounds check, then a tight loop
+            return self.gathered_typed(col, etype, count)
+        while count < 0 or k < count:
+            if etype:
+                t = etype
+            else:
+                t = self.marker()
+                if count < 0 and t == b']':
+                    break
+            is_float = t == b'd' or t == b'D'
+            if kind is None:
+                kind = "f" if is_float else "i"
+                self.kinds[col] = kind
+                start = 0
+            if is_float:
+                if kind != "f":
+                    self.fail(f"column {self.names[col]!r} mixes integers and floats")
+                fc.push_back(self.read_float(t))
+            else:
+                if kind == "f":
+                    self.fail(f"column {self.names[col]!r} mixes integers and floats")
+                ic.push_back(self.read_int(t))
+            k += 1
+        return (<int64_t>start, k)
+
+
+    cdef tuple gathered_typed(self, int col, uint8_t etype, int64_t count):
+        cdef int size
+        cdef bint is_float = etype == b'd' or etype == b'D'
+        if etype == b'i' or etype == b'U':
+            size = 1
+        elif etype == b'I':
+            size = 2
+        elif etype == b'l' or etype == b'd':
+            size = 4
+        elif etype == b'L' or etype == b'D':
+            size = 8
+        else:
+            self.fail(f"column {self.names[col]!r} holds non-numbers ({chr(etype)!r})")
+        kind = self.kinds[col]
+        if kind is None:
+            kind = "f" if is_float else "i"
+            self.kinds[col] = kind
+        if (kind == "f") != is_float:
+            self.fail(f"column {self.names[col]!r} mixes integers and floats")
+        if count > (self.n - self.i) // size:
+            self.fail("truncated")
+        cdef const uint8_t* q = self.p + self.i
+        cdef cvector[double]* fc = &self.fcols[col]
+        cdef cvector[int64_t]* ic = &self.icols[col]
+        cdef size_t start = fc.size() if is_float else ic.size()
+        cdef int64_t k
+        cdef uint32_t w
+        cdef uint64_t v
+        cdef float f
+        cdef double d
+        with nogil:
+            if is_float:
+                fc.resize(start + <size_t>count)
+            else:
+                ic.resize(start + <size_t>count)
+            for k in range(count):
+                if etype == b'd':
+                    w = ((<uint32_t>q[0] << 24) | (<uint32_t>q[1] << 16) | (<uint32_t>q[2] << 8)
+                         | <uint32_t>q[3])
+                    memcpy(&f, &w, 4)
+                    fc[0][start + k] = f
+                elif etype == b'D':
+                    v = ((<uint64_t>q[0] << 56) | (<uint64_t>q[1] << 48) | (<uint64_t>q[2] << 40)
+                         | (<uint64_t>q[3] << 32) | (<uint64_t>q[4] << 24) | (<uint64_t>q[5] << 16)
+                         | (<uint64_t>q[6] << 8) | <uint64_t>q[7])
+                    memcpy(&d, &v, 8)
+                    fc[0][start + k] = d
+                elif etype == b'i':
+                    ic[0][start + k] = <signed char>q[0]
+                elif etype == b'U':
+                    ic[0][start + k] = q[0]
+                elif etype == b'I':
+                    ic[0][start + k] = <short>(<unsigned short>((q[0] << 8) | q[1]))
+                elif etype == b'l':
+                    ic[0][start + k] = <int>((<uint32_t>q[0] << 24) | (<uint32_t>q[1] << 16)
+                                             | (<uint32_t>q[2] << 8) | <uint32_t>q[3])
+                else:
+                    ic[0][start + k] = <int64_t>((<uint64_t>q[0] << 56) | (<uint64_t>q[1] << 48)
+                                                 | (<uint64_t>q[2] << 40) | (<uint64_t>q[3] << 32)
+                                                 | (<uint64_t>q[4] << 24) | (<uint64_t>q[5] << 16)
+                                                 | (<uint64_t>q[6] << 8) | <uint64_t>q[7])
+                q += size
+        self.i += count * size
+        return (<int64_t>start, count)
+
+
+def ubjson_decode(data, gather=()):
+    """Decodes UBJSON bytes (``ubjson.org``: big-endian numbers, optimised ``$``/``#``
+    containers) into dicts, lists, str, int, float, bool and None.
+
+    Arrays of numbers stored under an object key named in ``gather`` are not built as lists:
+    their values are appended to one column per key, and the array is replaced by
+    ``(start, count)`` into that column. Returns ``(value, columns)`` with ``columns`` mapping
+    each gathered key to a float64 array (float elements) or an int64 one (integers). Raises
+    ValueError for malformed or truncated input."""
+    cdef _UBJReader r = _UBJReader.__new__(_UBJReader)
+    cdef Py_buffer b
+    cdef uint8_t t
+    names = list(gather)
+    r.gather = {k: i for i, k in enumerate(names)}
+    r.names = names
+    r.kinds = [None] * len(names)
+    r.fcols.resize(len(names))
+    r.icols.resize(len(names))
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # the values built hold no cycles; collections would dominate the decoding
+    PyObject_GetBuffer(data, &b, PyBUF_ANY_CONTIGUOUS)
+    try:
+        r.p = <const uint8_t*> b.buf
+        r.n = b.len
+        r.i = 0
+        t = r.marker()
+        value = r.value(t, 0)
+        if r.i != r.n:
+            r.fail("trailing bytes after the value")
+    finally:
+        PyBuffer_Release(&b)
+        if was_enabled:
+            gc.enable()
+    columns = {}
+    cdef size_t j, m
+    for j in range(len(names)):
+        if r.kinds[j] == "f":
+            m = r.fcols[j].size()
+            arr = np.empty(m, dtype=np.float64)
+            if m:
+                memcpy(<void*><uintptr_t>arr.ctypes.data, r.fcols[j].data(), m * 8)
+        else:
+            m = r.icols[j].size()
+            arr = np.empty(m, dtype=np.int64)
+            if m:
+                memcpy(<void*><uintptr_t>arr.ctypes.data, r.icols[j].data(), m * 8)
+        columns[names[j]] = arr
+    return value, columns
+
+
+# -- Numbers of "key=v1 v2 ..." text lines (exporters of frameworks' text models) -----------
+
+cdef object _f64_array(vector[double]& v):
+    out = np.empty(v.size(), dtype=np.float64)
+    if v.size():
+        memcpy(<void*><uintptr_t>out.ctypes.data, v.data(), v.size() * 8)
+    return out
+
+
+cdef object _i64_array(vector[int64_t]& v):
+    out = np.empty(v.size(), dtype=np.int64)
+    if v.size():
+        memcpy(<void*><uintptr_t>out.ctypes.data, v.data(), v.size() * 8)
+    return out
+
+
+def text_columns(data, keys):
+    """Reads the numbers of the lines ``key=v1 v2 ...`` of ``data`` (bytes-like, ASCII text)
+    whose key is one of ``keys``: returns ``{key: (values, counts, lines)}``, every number of
+    every such line in order (float64, parsed exactly), the count per line and each line's
+    0-based number (int64). Values are separated by spaces; anything else on such a line
+    raises FormatError."""
+    cdef vector[string] ks
+    for k in keys:
+        ks.push_back(k.encode() if isinstance(k, str) else bytes(k))
+    cdef vector[CTextColumn] cols
+    cdef Py_buffer b
+    cdef CStatus st
+    PyObject_GetBuffer(data, &b, PyBUF_ANY_CONTIGUOUS)
+    try:
+        with nogil:
+            st = c_text_columns(<const char*> b.buf, <size_t> b.len, ks, &cols)
+    finally:
+        PyBuffer_Release(&b)
+    check_status(st)
+    out = {}
+    cdef size_t j
+    for j, k in enumerate(keys):
+        out[k] = (_f64_array(cols[j].values), _i64_array(cols[j].counts),
+                  _i64_array(cols[j].lines))
+    return out

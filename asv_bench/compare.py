@@ -1,7 +1,8 @@
 """Side-by-side benchmark (``make bench``): mle_runtime, joblib + scikit-learn and ONNX Runtime.
 
-For every model of ``peers.CASES`` it prints file size, load time, single-row latency, batch
-throughput and parity, one table per metric, with how many times smaller/faster mle_runtime is
+For every model of ``peers.CASES`` it prints file size, dump time (``joblib.dump`` with
+compress=0 beside ``mle.dump``, which validates the bytes with the native loader and writes
+atomically with fsync), load time, single-row latency, batch throughput and parity, one table per metric, with how many times smaller/faster mle_runtime is
 than each peer; then the cold-process start of each runtime.
 
     python asv_bench/compare.py                       # all peers, all models

@@ -7,8 +7,8 @@ Three ideas, each defined once here:
 * a :class:`Peer` is one way to store, load and run a model (a group of table columns):
   joblib + scikit-learn (the reference every other peer is checked against), mle_runtime, and
   ONNX Runtime (via skl2onnx);
-* :func:`measure_case` fills one row with file size, load time, single-row latency, batch
-  throughput and parity for every peer; :func:`render` prints the rows as a text table.
+* :func:`measure_case` fills one row with file size, dump time (joblib.dump and mle.dump),
+  load time, single-row latency, batch throughput and parity for every peer; :func:`render` prints the rows as a text table.
 
 Adding a model is one more entry in :data:`CASES` (a dataset name and a function that returns
 an unfitted estimator); adding a runtime is one more :class:`Peer` subclass in :data:`PEERS`.
@@ -271,6 +271,7 @@ class Peer:
     engine = "?"
     ext = ".bin"
     reference = False
+    times_dump = False  # save() is a dump call users make (joblib.dump, mle.dump): timed
 
     def check_available(self):
         """Raises :class:`Unsupported` with the reason when the peer cannot run here."""
@@ -312,6 +313,7 @@ class JoblibPeer(_EstimatorPeer):
     engine = "sklearn"
     ext = ".joblib"
     reference = True
+    times_dump = True
 
     def save(self, est, X, path):
         import joblib
@@ -332,6 +334,7 @@ class MLEPeer(_EstimatorPeer):
     name = "mle"
     engine = "mle"
     ext = ".mle"
+    times_dump = True
 
     def save(self, est, X, path):
         import mle_runtime
@@ -602,6 +605,7 @@ class Cell:
     """One peer's numbers for one case (None where not measured)."""
 
     size: int = None
+    dump_ns: float = None
     load_ns: float = None
     one_row_ns: float = None
     batch_ns: float = None
@@ -669,6 +673,16 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
         for peer, ns in zip(active, median_ns([make(p) for p in active], budget_s, **kw)):
             setattr(row.cells[peer.name], field, ns)
 
+    # dump: joblib.dump (compress=0) and mle.dump (which also loads the bytes natively before
+    # writing them, and writes atomically with fsync), each to a scratch file in the same
+    # directory, so both meet the same filesystem
+    dumpers = [p for p in active if p.times_dump]
+    scratch = {p.name: os.path.join(directory, "dump-" + os.path.basename(paths[p.name]))
+               for p in dumpers}
+    for peer, ns in zip(dumpers, median_ns(
+            [(lambda p: lambda: p.save(est, X, scratch[p.name]))(p) for p in dumpers],
+            budget_s, settle_ns=0)):
+        row.cells[peer.name].dump_ns = ns
     timed("load_ns", lambda p: lambda: p.load(paths[p.name]))
     timed("one_row_ns", lambda p: p.predictor(handles[p.name], est, X1))
     # batches use threads (OpenMP, OpenBLAS, ONNX Runtime's pool): let each pool go idle first
@@ -769,6 +783,7 @@ def fmt_labels(eq):
 def _metrics(batch_rows):
     return [
         ("file size", lambda r, c: c.size, fmt_bytes, "name", True),
+        ("dump", lambda r, c: c.dump_ns, fmt_ns, "name", True),
         ("load", lambda r, c: c.load_ns, fmt_ns, "name", True),
         ("1-row predict", lambda r, c: c.one_row_ns, fmt_ns, "engine", True),
         (f"batch {batch_rows:,} rows",

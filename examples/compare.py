@@ -4,8 +4,9 @@ Trains linear models, pipelines and tree ensembles on the datasets bundled with 
 (iris, wine, breast_cancer, diabetes) and on seeded synthetic data (20,000 rows, 3 classes, for
 the random forest, the histogram gradient boosting and the XGBoost, LightGBM and CatBoost
 classifiers), stores each one with ``joblib.dump`` and with ``mle_runtime.dump``, and
-prints one table: file size, load time, single-row latency, batch throughput and parity of the
-outputs, followed by the cold-process start of a fresh ``python -c`` that loads and predicts.
+prints one table: file size, dump time, load time, single-row latency, batch throughput and
+parity of the outputs, followed by the cold-process start of a fresh ``python -c`` that loads
+and predicts.
 
     python examples/compare.py            # about a minute and a half
     python examples/compare.py --quick    # seconds; a smoke test, not numbers

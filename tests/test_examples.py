@@ -94,7 +94,7 @@ def test_compare_json_parity(compare_run):
         if row["kind"] == "classifier":
             assert mle["labels_equal"] is True, row["case"]
         for cell in (mle, ref):
-            for key in ("size", "load_ns", "one_row_ns", "batch_ns"):
+            for key in ("size", "dump_ns", "load_ns", "one_row_ns", "batch_ns"):
                 assert cell[key] > 0, (row["case"], key)
     labels = [c["label"] for c in data["cold_start"]]
     assert len(labels) == 3 and all(c["median_ns"] > 0 for c in data["cold_start"])

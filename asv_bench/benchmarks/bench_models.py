@@ -91,6 +91,37 @@ class Load(_Stored):
         self.joblib_load(files[model]["joblib"])
 
 
+class Dump(_Stored):
+    """``mle.dump`` (export, the native validation load of the bytes, atomic write with fsync)
+    beside ``joblib.dump`` (compress=0) of the same fitted model, to files in the same
+    directory (asv's working directory)."""
+
+    def setup(self, files, model):
+        import joblib
+
+        import mle_runtime
+
+        self.est = joblib.load(files[model]["joblib"])
+        self.mle_dump = mle_runtime.dump
+        self.joblib_dump = joblib.dump
+        self.mle_path = os.path.abspath("dump-bench.mle")
+        self.joblib_path = os.path.abspath("dump-bench.joblib")
+        # first-use imports (the framework's exporter, joblib's pickler) outside the timing
+        self.mle_dump(self.est, self.mle_path)
+        self.joblib_dump(self.est, self.joblib_path)
+
+    def teardown(self, files, model):
+        for path in (self.mle_path, self.joblib_path):
+            if os.path.exists(path):
+                os.unlink(path)
+
+    def time_dump_mle(self, files, model):
+        self.mle_dump(self.est, self.mle_path)
+
+    def time_dump_joblib(self, files, model):
+        self.joblib_dump(self.est, self.joblib_path)
+
+
 class LoadMemory(_Stored):
     """Peak RSS of a benchmark process that loads the model (and imports what that needs);
     nothing else is imported beforehand except numpy."""

@@ -158,9 +158,11 @@ def _add_trees(graph, doc, model_class):
             splits += tree[0]
             depths.append(tree[1])
             leaves.append(tree[2])
-    for t, tree in enumerate(doc.get("oblivious_trees") or []):
+    oblivious = doc.get("oblivious_trees") or []
+    if oblivious:
+        splits += _oblivious_splits(oblivious, slots, model_class)
+    for t, tree in enumerate(oblivious):
         tsplits = tree.get("splits") or []
-        splits += [split_ref(s, t) for s in tsplits]
         depths.append(len(tsplits))
         lv = np.asarray(tree["leaf_values"], dtype=np.float64)
         if lv.size != (1 << len(tsplits)) * dim:
@@ -186,6 +188,43 @@ def _add_trees(graph, doc, model_class):
         complete=True if complete else None,
     )
     return raw, dim
+
+
+def _oblivious_splits(trees, slots, model_class):
+    """``[(slot, border index)]`` of every oblivious tree's splits, tree after tree (what
+    ``split_ref`` gives one split, for all of them at once)."""
+    per_tree = [tree.get("splits") or [] for tree in trees]
+    ends = np.cumsum([len(ts) for ts in per_tree])
+    flat = [s for ts in per_tree for s in ts]
+    if not flat:
+        return []
+
+    def tree_of(i):
+        return int(np.searchsorted(ends, i, side="right"))
+
+    for i, s in enumerate(flat):
+        if s.get("split_type") != "FloatFeature":
+            raise _unsupported(model_class,
+                               f"split type {s.get('split_type')!r} (tree {tree_of(i)})")
+    feature = np.asarray([int(s["float_feature_index"]) for s in flat], dtype=np.int64)
+    border = _float32_exact([s["border"] for s in flat], model_class)
+    slot = np.zeros(len(flat), dtype=np.int64)
+    index = np.zeros(len(flat), dtype=np.int64)
+    for f in np.unique(feature):
+        at = np.flatnonzero(feature == f)
+        if int(f) not in slots:
+            raise UnsupportedModelError(f"{model_class}: tree {tree_of(at[0])} splits on a "
+                                        "feature without borders; the export is damaged")
+        k, b = slots[int(f)]
+        j = np.searchsorted(b, border[at])
+        bad = (j >= len(b)) | (b[np.minimum(j, len(b) - 1)] != border[at])
+        if bad.any():
+            raise UnsupportedModelError(f"{model_class}: tree {tree_of(at[bad][0])} splits on "
+                                        "a border that its feature does not list; the export "
+                                        "is damaged")
+        slot[at] = k
+        index[at] = j
+    return list(zip(slot.tolist(), index.tolist()))
 
 
 _MAX_PADDING = 4  # a padded tree may hold at most this many times its real leaves (+ 64)

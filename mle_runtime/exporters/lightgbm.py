@@ -1,6 +1,8 @@
 """LightGBM exporter: ``LGBMClassifier``, ``LGBMRegressor``, ``LGBMRanker`` and a raw
-``lightgbm.Booster``, read from ``Booster.dump_model()`` (never from pickles) onto the shared
-TreeEnsemble kernel. Importing this module does not import LightGBM; :func:`export` does.
+``lightgbm.Booster``, read from the booster's text model (``Booster.model_to_string()``, its
+fastest serialisation; never from pickles) onto the shared TreeEnsemble kernel: the header
+lines are read in Python, the trees' number lines natively (``_native.text_columns``) and
+converted with numpy over all trees at once. Importing this module does not import LightGBM; :func:`export` does.
 
 LightGBM's prediction semantics, kept exactly (LightGBM 4.x, ``include/LightGBM/tree.h`` and
 the C API's dense-row readers):
@@ -35,11 +37,12 @@ matched to the model's categorical features (ordered categoricals, explicit
 
 import numpy as np
 
+from mle_runtime import _native
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head, apply_head, check_class, header
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
-from mle_runtime.ir.trees import CategoryRule, Tree, add_ensemble
+from mle_runtime.ir.trees import CategoryRule, TreeBatch, add_ensemble, preorder
 
 _CLASSES = {
     "LGBMClassifier": "classifier",
@@ -118,73 +121,174 @@ def _bitset(categories):
     return words.astype(np.uint32)
 
 
-def _convert_tree(info, sets, set_index):
-    """A Tree (framework numbering = depth-first visit order) from one ``tree_info`` entry;
-    categorical splits append their left sets to ``sets`` (shared, deduplicated)."""
-    left, right, feature, threshold, value = [], [], [], [], []
-    default_left, missing, categorical, cat_left = [], [], [], []
-    stack = [(info["tree_structure"], -1, False)]
-    while stack:
-        node, parent, is_right = stack.pop()
-        i = len(left)
-        if parent >= 0:
-            (right if is_right else left)[parent] = i
-        left.append(-1)
-        right.append(-1)
-        if "leaf_const" in node or "leaf_coeff" in node:
-            raise UnsupportedModelError(
-                "LightGBM linear trees (linear_tree=True) are not supported: their leaves "
-                "evaluate a linear model of the features. Retrain with linear_tree=False, or "
-                "store the model with joblib."
-            )
-        if "split_feature" not in node:  # a leaf
-            feature.append(0)
-            threshold.append(0.0)
-            value.append(float(node["leaf_value"]))
-            default_left.append(False)
-            missing.append(L.TREE_MISSING_NONE)
-            categorical.append(False)
-            cat_left.append(0)
-            continue
-        feature.append(int(node["split_feature"]))
-        value.append(0.0)
-        default_left.append(bool(node.get("default_left", False)))
-        kind = node.get("missing_type", "None")
-        if kind not in _MISSING:
-            raise UnsupportedModelError(f"unknown LightGBM missing_type {kind!r}")
-        decision = node.get("decision_type")
-        if decision == "<=":
-            threshold.append(zeroed_threshold(float(node["threshold"])))
-            missing.append(_MISSING[kind])
-            categorical.append(False)
-            cat_left.append(0)
-        elif decision == "==":
-            cats = [int(c) for c in str(node["threshold"]).split("||") if c != ""]
-            key = tuple(sorted(set(cats)))
-            if key not in set_index:
-                set_index[key] = len(sets)
-                sets.append(_bitset(key))
-            threshold.append(0.0)
-            missing.append(L.TREE_MISSING_NONE)
-            categorical.append(True)
-            cat_left.append(set_index[key])
-        else:
-            raise UnsupportedModelError(
-                f"LightGBM decision_type {decision!r} is not supported (known: '<=', '==')")
-        stack.append((node["right_child"], i, True))
-        stack.append((node["left_child"], i, False))
-    n = len(left)
-    return Tree(
-        left=np.asarray(left, dtype=np.int64), right=np.asarray(right, dtype=np.int64),
-        feature=np.asarray(feature, dtype=np.int64),
-        threshold=np.asarray(threshold, dtype=np.float64),
-        leaf_value=np.asarray(value, dtype=np.float64).reshape(n, 1),
-        default_left=np.asarray(default_left, dtype=bool),
-        missing=np.asarray(missing, dtype=np.int64),
-        categorical=np.asarray(categorical, dtype=bool),
-        cat_left=np.asarray(cat_left, dtype=np.int64),
-        cat_known=np.full(n, -1, dtype=np.int64),
-    )
+# missing type bits of a node's decision_type (LightGBM's tree.h: bit 0 categorical, bit 1
+# default left, bits 2-3 missing type None / Zero / NaN)
+_MISSING_BY_CODE = np.array([L.TREE_MISSING_AS_ZERO, L.TREE_MISSING_ZERO, L.TREE_MISSING_NAN])
+
+_TREE_KEYS = ("Tree", "num_leaves", "split_feature", "threshold", "decision_type",
+              "left_child", "right_child", "leaf_value", "cat_boundaries", "cat_threshold",
+              "is_linear")
+
+
+def zeroed_thresholds(t):
+    """:func:`zeroed_threshold` of every value of the float64 array ``t``."""
+    k = ZERO_THRESHOLD
+    t = np.asarray(t, dtype=np.float64)
+    return np.where(t >= 0, np.maximum(t, k),
+                    np.where(t < -k, t, np.nextafter(-k, -np.inf)))
+
+
+def _not_understood(what):
+    return UnsupportedModelError(f"the LightGBM model text is not understood ({what}); store "
+                                 "the model with joblib and report this with the LightGBM "
+                                 "version")
+
+
+def read_model(booster):
+    """The booster's text model (the iterations ``Booster.predict`` uses by default) as
+    ``(dump, columns)``: ``dump`` holds the header entries ``build`` and the input records
+    need, in ``dump_model()``'s form (``objective``, ``num_tree_per_iteration``,
+    ``max_feature_idx``, ``average_output``, ``feature_names``, ``feature_infos``,
+    ``pandas_categorical``, and ``tree_info`` with each tree's ``tree_index``); ``columns``
+    the trees' number lines (``_native.text_columns``)."""
+    text = booster.model_to_string(num_iteration=booster.best_iteration)
+    first = text.find("\nTree=")
+    header = text if first < 0 else text[:first]
+    end = -1 if first < 0 else text.find("\nend of trees", first)
+    body = "" if first < 0 else text[first + 1:end if end >= 0 else len(text)]
+    entries, flags = {}, set()
+    for line in header.split("\n"):
+        key, sep, value = line.strip().partition("=")
+        if sep:
+            entries[key] = value
+        elif key:
+            flags.add(key)
+    columns = _native.text_columns(body.encode("utf-8"), _TREE_KEYS)
+    names = entries.get("feature_names", "").split(" ") if entries.get("feature_names") else []
+    infos = {}
+    for name, info in zip(names, entries.get("feature_infos", "").split(" ")):
+        categorical = info not in ("", "none") and not info.startswith("[")
+        infos[name] = {"values": [int(v) for v in info.split(":")] if categorical else []}
+    dump = {
+        "num_tree_per_iteration": int(entries.get("num_tree_per_iteration", "1")),
+        "max_feature_idx": int(entries.get("max_feature_idx", "-1")),
+        "average_output": "average_output" in flags,
+        "feature_names": names,
+        "feature_infos": infos,
+        "pandas_categorical": getattr(booster, "pandas_categorical", None),
+        "tree_info": [{"tree_index": int(i)} for i in columns["Tree"][0]],
+    }
+    if entries.get("objective"):
+        dump["objective"] = entries["objective"]
+    return dump, columns
+
+
+def _trees(columns, sets):
+    """All trees as one TreeBatch in the numbering internal nodes first, then leaves (the
+    depth-first renumbering makes the packed layout independent of it); categorical splits
+    append their left sets to ``sets`` (deduplicated), in depth-first order."""
+    tree_lines = columns["Tree"][2]
+    T = len(tree_lines)
+
+    def per_tree(key):
+        values, counts, lines = columns[key]
+        if len(counts) != T or (T and (np.any(lines < tree_lines) or np.any(
+                lines[:-1] > tree_lines[1:]))):
+            raise _not_understood(f"{len(counts)} '{key}' lines for {T} trees")
+        return values, counts
+
+    n_leaves = per_tree("num_leaves")[0].astype(np.int64)
+    linear, _ = per_tree("is_linear")
+    if np.any(linear != 0):
+        raise UnsupportedModelError(
+            "LightGBM linear trees (linear_tree=True) are not supported: their leaves "
+            "evaluate a linear model of the features. Retrain with linear_tree=False, or "
+            "store the model with joblib."
+        )
+    n_int = n_leaves - 1
+    if np.any(n_leaves < 1):
+        raise _not_understood("a tree without leaves")
+    fields = {}
+    for key in ("split_feature", "threshold", "decision_type", "left_child", "right_child"):
+        values, counts = per_tree(key)
+        if not np.array_equal(counts, n_int):
+            raise _not_understood(f"'{key}' does not have num_leaves - 1 values")
+        fields[key] = values
+    leaf_values, counts = per_tree("leaf_value")
+    if not np.array_equal(counts, n_leaves):
+        raise _not_understood("'leaf_value' does not have num_leaves values")
+    sizes = n_int + n_leaves
+    offsets = np.zeros(T + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    n = int(offsets[-1])
+    tree_of_int = np.repeat(np.arange(T), n_int)
+    int_start = np.concatenate([[0], np.cumsum(n_int)[:-1]]).astype(np.int64)
+    leaf_start = np.concatenate([[0], np.cumsum(n_leaves)[:-1]]).astype(np.int64)
+    # field positions: internal node i of tree t at offsets[t] + i, leaf j after them
+    int_pos = offsets[tree_of_int] + (np.arange(len(tree_of_int)) - int_start[tree_of_int])
+    tree_of_leaf = np.repeat(np.arange(T), n_leaves)
+    leaf_pos = (offsets[tree_of_leaf] + n_int[tree_of_leaf]
+                + (np.arange(len(tree_of_leaf)) - leaf_start[tree_of_leaf]))
+
+    def child(c):
+        c = c.astype(np.int64)
+        return np.where(c >= 0, c, n_int[tree_of_int] + (-c - 1))
+
+    dt = fields["decision_type"].astype(np.int64)
+    cat = (dt & 1) != 0
+    code = (dt >> 2) & 3
+    if np.any(code == 3):
+        raise UnsupportedModelError("unknown LightGBM missing_type (decision_type "
+                                    f"{int(dt[code == 3][0])})")
+    left = np.full(n, -1, dtype=np.int64)
+    right = np.full(n, -1, dtype=np.int64)
+    feature = np.zeros(n, dtype=np.int64)
+    threshold = np.zeros(n)
+    leaf_value = np.zeros(n)
+    default_left = np.zeros(n, dtype=bool)
+    missing = np.full(n, L.TREE_MISSING_NONE, dtype=np.int64)
+    categorical = np.zeros(n, dtype=bool)
+    cat_left = np.zeros(n, dtype=np.int64)
+    left[int_pos] = child(fields["left_child"])
+    right[int_pos] = child(fields["right_child"])
+    feature[int_pos] = fields["split_feature"].astype(np.int64)
+    threshold[int_pos] = np.where(cat, 0.0, zeroed_thresholds(fields["threshold"]))
+    default_left[int_pos] = (dt & 2) != 0
+    missing[int_pos] = np.where(cat, L.TREE_MISSING_NONE, _MISSING_BY_CODE[np.minimum(code, 2)])
+    categorical[int_pos] = cat
+    leaf_value[leaf_pos] = leaf_values
+    if cat.any():
+        bounds, bound_counts, bound_lines = columns["cat_boundaries"]
+        words, word_counts, _ = columns["cat_threshold"]
+        owner = np.searchsorted(tree_lines, bound_lines, side="right") - 1
+        b_start = np.concatenate([[0], np.cumsum(bound_counts)]).astype(np.int64)
+        w_start = np.concatenate([[0], np.cumsum(word_counts)]).astype(np.int64)
+        where = {int(t): k for k, t in enumerate(owner)}
+        set_index = {}
+        for t in np.unique(tree_of_int[cat]):
+            k = where.get(int(t))
+            if k is None:
+                raise _not_understood(f"tree {t} has categorical splits but no cat_boundaries")
+            tb = bounds[b_start[k]:b_start[k + 1]].astype(np.int64)
+            tw = words[w_start[k]:w_start[k + 1]].astype(np.int64)
+            a, b = int(offsets[t]), int(offsets[t + 1])
+            for node in preorder(left[a:b], right[a:b]) + a:
+                if not categorical[node]:
+                    continue
+                i = int(fields["threshold"][int_start[t] + node - a])
+                if not 0 <= i < len(tb) - 1 or not 0 <= tb[i] <= tb[i + 1] <= len(tw):
+                    raise _not_understood("a categorical split's set is out of range")
+                w = tw[tb[i]:tb[i + 1]].astype(np.uint64)
+                bits = (w[:, None] >> np.arange(32, dtype=np.uint64)) & np.uint64(1)
+                key = tuple(int(c) for c in np.flatnonzero(bits.reshape(-1)))
+                if key not in set_index:
+                    set_index[key] = len(sets)
+                    sets.append(_bitset(key))
+                cat_left[node] = set_index[key]
+    return TreeBatch(offsets=offsets, left=left, right=right, feature=feature,
+                     threshold=threshold, leaf_value=leaf_value.reshape(n, 1),
+                     default_left=default_left, missing=missing, categorical=categorical,
+                     cat_left=cat_left, cat_known=np.full(n, -1, dtype=np.int64))
 
 
 def _sigmoid_factor(booster, dump_value, n_features, K):
@@ -267,9 +371,9 @@ def build(booster, graph, x, n_features):
     """Adds the model's ensemble and output transform over value ``x``.
 
     Returns ``(raw, transformed, K, objective name, dump)``: raw scores (K columns), the values
-    ``Booster.predict`` returns by default, and the ``dump_model()`` dict.
+    ``Booster.predict`` returns by default, and the model's header entries (:func:`read_model`).
     """
-    dump = booster.dump_model(num_iteration=booster.best_iteration)
+    dump, columns = read_model(booster)
     name, opts, flags = _parse_objective(dump.get("objective"))
     K = int(dump["num_tree_per_iteration"])
     infos = dump["tree_info"]
@@ -277,10 +381,10 @@ def build(booster, graph, x, n_features):
         raise UnsupportedModelError("the LightGBM model has no trees")
     if int(dump["max_feature_idx"]) + 1 != n_features:
         raise UnsupportedModelError("the LightGBM model's feature count is inconsistent")
-    sets, set_index = [], {}
-    trees = [_convert_tree(info, sets, set_index) for info in infos]
+    sets = []
+    trees = _trees(columns, sets)
     targets = [int(info["tree_index"]) % K for info in infos]
-    if len(trees) % K:
+    if len(infos) % K:
         raise UnsupportedModelError("the LightGBM model's tree count is not a multiple of "
                                     "num_tree_per_iteration")
     g = graph
@@ -295,7 +399,7 @@ def build(booster, graph, x, n_features):
     score = raw
     if dump.get("average_output"):
         # GBDT::Predict divides by the iteration count; PredictRaw (raw_score=True) does not
-        iterations = len(trees) // K
+        iterations = len(infos) // K
         score = g.add("SubDiv", [raw], div=g.tensor(np.full(K, float(iterations)), "float64"))
     if name in _IDENTITY_SQRT:
         out = g.add("SignedSquare", [score]) if "sqrt" in flags else score
@@ -341,7 +445,7 @@ def _fitted_booster(obj):
 
 def _heads(obj, kind, graph, x, n_features):
     """Graph outputs ``{name: (value, ravel)}``, the keyword records, the objective
-    name, the classes (classifiers) and the ``dump_model()`` dict."""
+    name, the classes (classifiers) and the model's header entries (:func:`read_model`)."""
     booster = obj if kind == "booster" else obj.booster_
     raw, out, K, objective, dump = build(booster, graph, x, n_features)
     classes = None

@@ -1,6 +1,7 @@
 """XGBoost exporter: XGBClassifier, XGBRegressor, XGBRFClassifier, XGBRFRegressor, XGBRanker and
-raw Boosters, read from the booster's JSON model (never from pickles). xgboost itself is
-imported only when a model is exported.
+raw Boosters, read from the booster's UBJSON model (``save_raw("ubj")``, XGBoost's fastest
+serialisation; never from pickles), decoded natively with the trees' arrays gathered into one
+column per field. xgboost itself is imported only when a model is exported.
 
 Semantics kept exactly (XGBoost's CPU predictor):
 - the input is read as float32; a node sends ``x < split_condition`` (float32) left, NaN (and
@@ -17,11 +18,12 @@ import json
 
 import numpy as np
 
+from mle_runtime import _native
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head, apply_head, check_class, header
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
-from mle_runtime.ir.trees import CategoryRule, Tree, add_ensemble
+from mle_runtime.ir.trees import CategoryRule, Tree, TreeBatch, add_ensemble
 
 _WRAPPERS = ("XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor", "XGBRanker")
 _CLASSES = _WRAPPERS + ("Booster",)
@@ -47,21 +49,63 @@ def _floats(text):
     return [float(v) for v in str(text).strip("[]").split(",") if v.strip()]
 
 
-def _base_margin(model, n_features, n_groups):
+# The per-node arrays of a tree record, gathered into columns by the UBJSON decoder.
+_TREE_COLUMNS = ("left_children", "right_children", "parents", "split_indices",
+                 "split_conditions", "split_type", "default_left", "base_weights",
+                 "loss_changes", "sum_hessian", "leaf_weights", "categories",
+                 "categories_nodes", "categories_segments", "categories_sizes")
+
+
+def _read_model(booster):
+    """The booster's model document from its UBJSON bytes, with ``columns``: each tree
+    record's per-node arrays are ``(start, count)`` into ``columns[key]`` (float64 for
+    XGBoost's float32 values, which widen exactly; int64 otherwise)."""
+    return _native.ubjson_decode(booster.save_raw("ubj"), _TREE_COLUMNS)
+
+
+def _field(t, key, columns, default=None):
+    """A tree record's array ``key`` (a numpy view into its column), or ``default``."""
+    ref = t.get(key)
+    if ref is None:
+        return default
+    if isinstance(ref, tuple):
+        start, count = ref
+        return columns[key][start:start + count]
+    return np.asarray(ref)
+
+
+def _as_lists(t, columns):
+    """A tree record with its arrays as lists again (JSON-serialisable)."""
+    out = {}
+    for k, v in t.items():
+        if isinstance(v, tuple) and k in columns:
+            arr = _field(t, k, columns)
+            out[k] = arr.tolist()
+        else:
+            out[k] = v
+    return out
+
+
+def _base_margin(model, columns, n_features, n_groups):
     """The margin before any tree, exactly as XGBoost computes it (the objective's transform of
     base_score, in XGBoost's arithmetic): the booster cut to its first iteration with every leaf
     set to 0, asked for its margin on one row."""
     import xgboost as xgb
 
-    cut = json.loads(json.dumps(model))
-    gb = cut["learner"]["gradient_booster"]
-    inner = gb["gbtree"]["model"] if gb["name"] == "dart" else gb["model"]
+    cut = dict(model)
+    learner = cut["learner"] = dict(model["learner"])
+    gb = learner["gradient_booster"] = dict(learner["gradient_booster"])
+    if gb["name"] == "dart":
+        gb["gbtree"] = dict(gb["gbtree"])
+        inner = gb["gbtree"]["model"] = dict(gb["gbtree"]["model"])
+    else:
+        inner = gb["model"] = dict(gb["model"])
     indptr = [int(v) for v in inner.get("iteration_indptr") or []]
     keep = indptr[1] if len(indptr) > 1 else len(inner["trees"])
-    inner["trees"] = inner["trees"][:keep]
+    inner["trees"] = [_as_lists(t, columns) for t in inner["trees"][:keep]]
     inner["tree_info"] = inner["tree_info"][:keep]
     inner["iteration_indptr"] = [0, keep]
-    inner["gbtree_model_param"]["num_trees"] = str(keep)
+    inner["gbtree_model_param"] = dict(inner["gbtree_model_param"], num_trees=str(keep))
     for t in inner["trees"]:
         leaf = [c == -1 for c in t["left_children"]]
         t["split_conditions"] = [0.0 if is_leaf else v
@@ -71,12 +115,12 @@ def _base_margin(model, n_features, n_groups):
             t["leaf_weights"] = [0.0] * len(t["leaf_weights"])
     if gb["name"] == "dart":
         gb["weight_drop"] = [1.0] * keep
-    zeroed = xgb.Booster(model_file=bytearray(json.dumps(cut).encode()))
-    learner = cut["learner"]
+    # one thread: starting a pool costs more than predicting one row
+    zeroed = xgb.Booster({"nthread": 1}, model_file=bytearray(json.dumps(cut).encode()))
     row = xgb.DMatrix(np.zeros((1, n_features), dtype=np.float32),
                       feature_names=learner.get("feature_names") or None,
                       feature_types=learner.get("feature_types") or None,
-                      enable_categorical=True)
+                      enable_categorical=True, nthread=1)
     margin = zeroed.predict(row, output_margin=True)
     margin = np.asarray(margin, dtype=np.float32).reshape(-1)
     if margin.size != n_groups:
@@ -94,18 +138,71 @@ def _decode_categories(enc):
     return [v.item() if hasattr(v, "item") else v for v in values]
 
 
-def _tree(t, n_features, sets):
-    """One XGBoost tree record -> Tree (its categorical sets appended to ``sets``)."""
-    left = np.asarray(t["left_children"], dtype=np.int64)
-    right = np.asarray(t["right_children"], dtype=np.int64)
+def _size_leaf(t):
+    return int(t["tree_param"].get("size_leaf_vector", "1") or 1)
+
+
+_NODE_KEYS = ("left_children", "right_children", "split_indices", "split_conditions",
+              "default_left")
+
+
+def _batch(records, columns, info, weights, base, inplace):
+    """All trees at once as a TreeBatch, straight from the gathered columns, for the common
+    models: scalar leaves and no categorical splits (None otherwise; those trees are read one
+    by one by :func:`_tree`). Dart trees' leaves are scaled as :func:`_dart_leaves` does."""
+    if any(_size_leaf(t) != 1 for t in records):
+        return None
+    refs = {}
+    for key in _NODE_KEYS + ("split_type",):
+        r = [t.get(key) for t in records]
+        if key == "split_type" and all(v is None for v in r):
+            continue
+        if not all(isinstance(v, tuple) for v in r):
+            return None
+        refs[key] = np.asarray(r, dtype=np.int64).reshape(-1, 2)
+    counts = refs["left_children"][:, 1]
+    offsets = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    spans = {}
+    for key, ref in refs.items():
+        # each field's arrays must be the trees' own, one after another in the column
+        if not np.array_equal(ref[:, 1], counts) or \
+                not np.array_equal(ref[:, 0], ref[0, 0] + offsets[:-1]):
+            return None
+        spans[key] = columns[key][ref[0, 0]:ref[0, 0] + offsets[-1]]
+    left = spans["left_children"].astype(np.int64)
+    if "split_type" in spans and np.any((spans["split_type"] == 1) & (left >= 0)):
+        return None
+    cond = spans["split_conditions"]
+    leaf = cond.reshape(-1, 1)
+    if weights is not None:  # _dart_leaves, node by node
+        f32 = np.float32
+        w = np.repeat(np.asarray([f32(v) for v in weights], dtype=f32), counts)[:, None]
+        lv = leaf.astype(f32)
+        if inplace:
+            b = base.astype(f32)[np.repeat(np.asarray(info, dtype=np.int64), counts)][:, None]
+            lv = (lv + b).astype(f32) - b
+        leaf = (lv.astype(f32) * w).astype(np.float64)
     n = len(left)
-    size_leaf = int(t["tree_param"].get("size_leaf_vector", "1") or 1)
-    # the JSON prints XGBoost's float32 values in their shortest form: parse them as float32
-    cond = np.asarray(t["split_conditions"], dtype=np.float32).astype(np.float64)
+    return TreeBatch(offsets=offsets, left=left, right=spans["right_children"],
+                     feature=spans["split_indices"], threshold=cond, leaf_value=leaf,
+                     default_left=spans["default_left"].astype(bool),
+                     missing=np.full(n, L.TREE_MISSING_NAN, dtype=np.int64))
+
+
+def _tree(t, columns, sets):
+    """One XGBoost tree record -> Tree (its categorical sets appended to ``sets``)."""
+    left = np.asarray(_field(t, "left_children", columns), dtype=np.int64)
+    right = np.asarray(_field(t, "right_children", columns), dtype=np.int64)
+    n = len(left)
+    size_leaf = _size_leaf(t)
+    # XGBoost's float32 values (exact in float64)
+    cond = np.asarray(_field(t, "split_conditions", columns), dtype=np.float32).astype(
+        np.float64)
     if size_leaf > 1:
         # vector leaves (multi_strategy="multi_output_tree"): a leaf's right_children entry is
         # its row in leaf_weights
-        rows = np.asarray(t["leaf_weights"], dtype=np.float32).astype(np.float64).reshape(
+        rows = np.asarray(_field(t, "leaf_weights", columns), dtype=np.float32).astype(np.float64).reshape(
             -1, size_leaf)
         leaf_value = np.zeros((n, size_leaf))
         is_leaf = left < 0
@@ -116,14 +213,15 @@ def _tree(t, n_features, sets):
         right = np.where(is_leaf, -1, right)
     else:
         leaf_value = cond.reshape(-1, 1)
-    split_type = np.asarray(t.get("split_type") or np.zeros(n), dtype=np.int64)
+    split_type = np.asarray(_field(t, "split_type", columns, np.zeros(n)), dtype=np.int64)
     categorical = (split_type == 1) & (left >= 0)
     cat_left = None
     if categorical.any():
         cat_left = np.full(n, -1, dtype=np.int64)
-        cats = np.asarray(t["categories"], dtype=np.int64)
-        for node, seg, size in zip(t["categories_nodes"], t["categories_segments"],
-                                   t["categories_sizes"]):
+        cats = np.asarray(_field(t, "categories", columns), dtype=np.int64)
+        for node, seg, size in zip(_field(t, "categories_nodes", columns),
+                                   _field(t, "categories_segments", columns),
+                                   _field(t, "categories_sizes", columns)):
             values = cats[int(seg):int(seg) + int(size)]
             if values.size and (values.min() < 0 or values.max() >= 2 ** 24):
                 raise UnsupportedModelError("an XGBoost tree holds a category outside [0, 2**24)")
@@ -133,9 +231,10 @@ def _tree(t, n_features, sets):
             sets.append(words)
         if np.any(cat_left[categorical] < 0):
             raise UnsupportedModelError("an XGBoost categorical node has no category list")
-    return Tree(left=left, right=right, feature=np.asarray(t["split_indices"], dtype=np.int64),
+    return Tree(left=left, right=right,
+                feature=np.asarray(_field(t, "split_indices", columns), dtype=np.int64),
                 threshold=np.where(categorical, 0.0, cond), leaf_value=leaf_value,
-                default_left=np.asarray(t["default_left"], dtype=bool),
+                default_left=np.asarray(_field(t, "default_left", columns), dtype=bool),
                 missing=np.full(n, L.TREE_MISSING_NAN), categorical=categorical,
                 cat_left=cat_left)
 
@@ -176,7 +275,7 @@ def export(obj):
         booster = obj.get_booster() if is_wrapper else obj
     except xgb.core.XGBoostError as e:
         raise ValueError(f"{name} is not fitted: {e}") from None
-    model = json.loads(booster.save_raw("json"))
+    model, columns = _read_model(booster)
     learner = model["learner"]
     objective = learner["objective"]["name"]
     gb = learner["gradient_booster"]
@@ -209,15 +308,19 @@ def export(obj):
         raise UnsupportedModelError(f"{name} has no trees; nothing to predict with")
 
     sets = []
-    trees = [_tree(t, n_features, sets) for t in records]
-    base = _base_margin(model, n_features, n_groups)
-    if weights is not None:
-        _dart_leaves(trees, info, weights, base, inplace=is_wrapper)
-    vector = trees[0].leaf_value.shape[1] > 1
-    if any((tr.leaf_value.shape[1] > 1) != vector for tr in trees):
-        raise UnsupportedModelError("XGBoost model mixes scalar and vector leaves")
-    if vector and trees[0].leaf_value.shape[1] != n_groups:
-        raise UnsupportedModelError("XGBoost vector leaves do not match the number of targets")
+    base = _base_margin(model, columns, n_features, n_groups)
+    trees = _batch(records, columns, info, weights, base, inplace=is_wrapper)
+    vector = False
+    if trees is None:
+        trees = [_tree(t, columns, sets) for t in records]
+        if weights is not None:
+            _dart_leaves(trees, info, weights, base, inplace=is_wrapper)
+        vector = trees[0].leaf_value.shape[1] > 1
+        if any((tr.leaf_value.shape[1] > 1) != vector for tr in trees):
+            raise UnsupportedModelError("XGBoost model mixes scalar and vector leaves")
+        if vector and trees[0].leaf_value.shape[1] != n_groups:
+            raise UnsupportedModelError("XGBoost vector leaves do not match the number of "
+                                        "targets")
     if any(not 0 <= g < n_groups for g in info):
         raise UnsupportedModelError("an XGBoost tree's output group is out of range")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mle_runtime import _native
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.format import layout as L
 
@@ -76,20 +77,7 @@ class CategoryRule:
 
 def preorder(left, right):
     """Depth-first order of the nodes reachable from node 0 (left subtree first)."""
-    n = len(left)
-    order = []
-    stack = [0]
-    seen = np.zeros(n, dtype=bool)
-    while stack:
-        i = stack.pop()
-        if i < 0 or i >= n or seen[i]:
-            raise UnsupportedModelError("malformed tree: a child index is invalid or repeated")
-        seen[i] = True
-        order.append(i)
-        if left[i] >= 0:
-            stack.append(int(right[i]))
-            stack.append(int(left[i]))
-    return np.asarray(order, dtype=np.int64)
+    return _native.tree_order(left, right, [0, len(left)])[0]
 
 
 def largest_float32_not_above(t):
@@ -101,88 +89,125 @@ def largest_float32_not_above(t):
     return t32
 
 
+@dataclass
+class TreeBatch:
+    """Many trees at once: the fields of :class:`Tree` of every tree concatenated, tree after
+    tree (child indices stay tree-relative), and ``offsets`` (int64, n_trees + 1): tree t owns
+    nodes ``offsets[t]:offsets[t + 1]``. ``leaf_value`` is ``(n_nodes, n_out)``; absent
+    per-node fields are None (as in :class:`Tree`). Exporters that read whole ensembles as
+    flat arrays build one directly; :func:`batch` makes one from a list of trees."""
+
+    offsets: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    leaf_value: np.ndarray
+    default_left: np.ndarray = None
+    missing: np.ndarray = None
+    categorical: np.ndarray = None
+    cat_left: np.ndarray = None
+    cat_known: np.ndarray = None
+
+
+def _joined(trees, field, dtype, fill):
+    values = [getattr(t, field) for t in trees]
+    if all(v is None for v in values):
+        return None
+    return np.concatenate([np.full(len(t.left), fill, dtype=dtype) if v is None
+                           else np.asarray(v, dtype=dtype).reshape(-1)
+                           for t, v in zip(trees, values)])
+
+
+def _rows(values, n):
+    a = np.asarray(values, dtype=np.float64)
+    return a.reshape(n, -1) if n else a.reshape(0, a.shape[1] if a.ndim == 2 else 1)
+
+
+def batch(trees):
+    """The :class:`TreeBatch` of a list of :class:`Tree` (a TreeBatch is returned as is)."""
+    if isinstance(trees, TreeBatch):
+        return trees
+    trees = list(trees)
+    sizes = [len(t.left) for t in trees]
+    offsets = np.zeros(len(trees) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return TreeBatch(
+        offsets=offsets,
+        left=_joined(trees, "left", np.int64, -1),
+        right=_joined(trees, "right", np.int64, -1),
+        feature=_joined(trees, "feature", np.int64, 0),
+        threshold=_joined(trees, "threshold", np.float64, 0.0),
+        leaf_value=np.concatenate([_rows(t.leaf_value, n) for t, n in zip(trees, sizes)]),
+        default_left=_joined(trees, "default_left", bool, False),
+        missing=_joined(trees, "missing", np.int64, L.TREE_MISSING_NONE),
+        categorical=_joined(trees, "categorical", bool, False),
+        cat_left=_joined(trees, "cat_left", np.int64, 0),
+        cat_known=_joined(trees, "cat_known", np.int64, -1),
+    )
+
+
 def pack(trees, n_features, *, wide, threshold32=None):
     """Packs trees into (nodes uint8 [n, record], roots int32 [n_trees], leaves float64).
 
+    trees : list of Tree, or a TreeBatch
     wide : bool
         Node64 (float64 thresholds) instead of Node32.
     threshold32 : callable or None
-        For Node32: maps float64 thresholds to the float32 values stored (default: exact cast,
-        which must not round).
+        For Node32: maps float64 thresholds (elementwise) to the float32 values stored
+        (default: exact cast, which must not round).
+
+    The depth-first renumbering and the records are made natively (``_native.tree_order``,
+    ``_native.pack_nodes``, ``_native.unique_rows``: ``_native/src/pack.cpp``) over all the
+    trees' nodes at once.
     """
     if n_features > L.TREE_FEATURE_MASK + 1:
         raise UnsupportedModelError(
             f"tree models with more than {L.TREE_FEATURE_MASK + 1} features are not supported"
         )
     dtype = L.TREE_NODE64_DTYPE if wide else L.TREE_NODE32_DTYPE
-    records, leaves, roots = [], [], []
-    n_nodes = 0
-    n_leaves = 0
-    for tree in trees:
-        order = preorder(tree.left, tree.right)
-        pos = np.full(len(tree.left), -1, dtype=np.int64)
-        pos[order] = np.arange(len(order))
-        is_leaf = tree.left[order] < 0
-        rec = np.zeros(len(order), dtype=dtype)
-        internal = ~is_leaf
-        feat = np.asarray(tree.feature)[order].astype(np.int64)
-        if np.any(internal & ((feat < 0) | (feat >= n_features))):
-            raise UnsupportedModelError("a tree splits on a feature index outside the input")
-        flags = np.where(internal, feat, 0).astype(np.uint64)
-        if tree.missing is not None:
-            miss = np.asarray(tree.missing)[order].astype(np.uint64)
-            flags |= np.where(internal, miss << L.TREE_MISSING_SHIFT, 0).astype(np.uint64)
-        if tree.default_left is not None:
-            dl = np.asarray(tree.default_left)[order].astype(bool)
-            flags |= np.where(internal & dl, L.TREE_DEFAULT_LEFT, 0).astype(np.uint64)
-        leaf_rows = np.cumsum(is_leaf) - 1 + n_leaves
-        flags |= np.where(is_leaf, L.TREE_LEAF, 0).astype(np.uint64)
-        rec["feature_flags"] = flags.astype(np.uint32)
-        right = np.where(internal, pos[np.maximum(np.asarray(tree.right)[order], 0)], leaf_rows)
-        rec["right"] = right.astype(np.uint32)
-        cat = np.zeros(len(order), dtype=bool)
-        if tree.categorical is not None:
-            cat = internal & np.asarray(tree.categorical, dtype=bool)[order]
-            rec["feature_flags"] |= np.where(cat, L.TREE_CATEGORICAL, 0).astype(np.uint32)
-        thr = np.where(internal & ~cat, np.asarray(tree.threshold, dtype=np.float64)[order], 0.0)
-        if wide:
-            rec["threshold"] = thr
-        else:
-            t32 = threshold32(thr) if threshold32 is not None else thr.astype(np.float32)
-            if threshold32 is None and not np.array_equal(t32.astype(np.float64), thr):
-                raise UnsupportedModelError("tree thresholds do not fit float32 exactly")
-            rec["threshold"] = t32
-        if cat.any():
-            left_set = np.asarray(tree.cat_left, dtype=np.int64)[order]
-            known = (np.full(len(order), -1, dtype=np.int64) if tree.cat_known is None
-                     else np.asarray(tree.cat_known, dtype=np.int64)[order])
-            if wide:
-                known = np.where(known < 0, 0xFFFFFFFF, known).astype(np.uint64)
-                bits = (known << np.uint64(32)) | left_set.astype(np.uint64)
-                tbits = rec["threshold"].view(np.uint64)
-            else:  # Node32 holds the one set reference in the threshold's 32 bits
-                if np.any(known[cat] >= 0):
-                    raise UnsupportedModelError("known-category sets need float64 node records")
-                bits = left_set.astype(np.uint32)
-                tbits = rec["threshold"].view(np.uint32)
-            tbits[cat] = bits[cat]
-        records.append(rec)
-        leaves.append(np.asarray(tree.leaf_value, dtype=np.float64)[order][is_leaf])
-        roots.append(n_nodes)
-        n_nodes += len(order)
-        n_leaves += int(is_leaf.sum())
+    b = batch(trees)
+    offsets = np.asarray(b.offsets, dtype=np.int64)
+    left = np.asarray(b.left, dtype=np.int64).reshape(-1)
+    order, counts = _native.tree_order(left, b.right, offsets)
+    n_nodes = len(order)
     if n_nodes >= 2**31:
         raise UnsupportedModelError("ensembles with 2**31 nodes or more are not supported")
-    nodes = np.concatenate(records)
-    leaf_matrix = np.concatenate(leaves).reshape(n_leaves, -1)
-    # Identical leaf rows are stored once (fully grown forests have mostly pure leaves).
-    unique, inverse = np.unique(leaf_matrix, axis=0, return_inverse=True)
-    if len(unique) < len(leaf_matrix):
+    # The stored thresholds of the nodes reached, numerical splits only (0 elsewhere), in the
+    # exporter's numbering (threshold32 works elementwise).
+    numerical = np.zeros(len(left), dtype=bool)
+    numerical[order] = True
+    numerical &= left >= 0
+    categorical = None
+    if b.categorical is not None:
+        categorical = np.asarray(b.categorical, dtype=bool).reshape(-1)
+        if (numerical & categorical).any():
+            numerical &= ~categorical
+        else:
+            categorical = None
+    thr = np.where(numerical, np.asarray(b.threshold, dtype=np.float64).reshape(-1), 0.0)
+    if not wide:
+        t32 = threshold32(thr) if threshold32 is not None else thr.astype(np.float32)
+        if threshold32 is None and not np.array_equal(t32.astype(np.float64), thr):
+            raise UnsupportedModelError("tree thresholds do not fit float32 exactly")
+        thr = t32
+    records, leaf_nodes = _native.pack_nodes(
+        offsets, order, counts, left, b.right, b.feature, thr, n_features, wide,
+        missing=b.missing, default_left=b.default_left, categorical=categorical,
+        cat_left=None if categorical is None else b.cat_left,
+        cat_known=None if categorical is None else b.cat_known)
+    roots = np.zeros(len(counts), dtype=np.int32)
+    np.cumsum(counts[:-1], out=roots[1:])
+    leaf_matrix = np.asarray(b.leaf_value, dtype=np.float64).reshape(len(left), -1)[leaf_nodes]
+    # Identical leaf rows are stored once (fully grown forests have mostly pure leaves), in
+    # np.unique(axis=0)'s order.
+    first, inverse = _native.unique_rows(leaf_matrix)
+    if len(first) < len(leaf_matrix):
+        nodes = records.view(dtype).reshape(-1)
         is_leaf = (nodes["feature_flags"] & np.uint32(L.TREE_LEAF)) != 0
-        nodes["right"][is_leaf] = inverse.reshape(-1)[nodes["right"][is_leaf]]
-        leaf_matrix = unique
-    return (nodes.view(np.uint8).reshape(n_nodes, dtype.itemsize),
-            np.asarray(roots, dtype=np.int32), leaf_matrix)
+        nodes["right"][is_leaf] = inverse.astype(np.uint32)
+        leaf_matrix = leaf_matrix[first]
+    return records, roots, leaf_matrix
 
 
 def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=None,

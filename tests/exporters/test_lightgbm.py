@@ -578,9 +578,11 @@ def test_custom_objective_is_refused(tmp_path):
 def test_unknown_objective_is_refused(tmp_path, monkeypatch):
     X, y = _data("diabetes")
     booster = lgb.train({"objective": "regression", "verbose": -1}, lgb.Dataset(X, y), 2)
-    dump = booster.dump_model()
-    monkeypatch.setattr(lgb.Booster, "dump_model",
-                        lambda self, **kw: {**dump, "objective": "survival_cox"})
+    text = booster.model_to_string()
+    assert "\nobjective=regression\n" in text
+    monkeypatch.setattr(lgb.Booster, "model_to_string",
+                        lambda self, **kw: text.replace("\nobjective=regression\n",
+                                                        "\nobjective=survival_cox\n"))
     with pytest.raises(UnsupportedModelError, match="'survival_cox' is not supported.*"
                                                     "Supported objectives"):
         mle.dump(booster, tmp_path / "m.mle")
