@@ -637,6 +637,7 @@ def _warn_compressed(mmap_mode, name):
 
 
 _READ_CHUNK = 1 << 20
+_FILE_SIZE = L.HEADER_DTYPE.fields["file_size"][1]  # the header's u64 file size
 
 
 def _read_exact(read, n, have=b""):
@@ -703,7 +704,7 @@ def _read_file_object(f, mmap_mode, memory_limit):
         data = _read_exact(f.read, L.HEADER_SIZE, consumed)
         if bytes(data[:len(L.MAGIC)]) != L.MAGIC or len(data) < L.HEADER_SIZE:
             return bytes(data), None  # the native loader says what it is
-        size = int.from_bytes(data[16:24], "little")
+        size = int.from_bytes(data[_FILE_SIZE:_FILE_SIZE + 8], "little")
         if size > L.HEADER_SIZE:
             data = _read_exact(f.read, size, data)
         return bytes(data), None
@@ -855,6 +856,19 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
     else:
         raise TypeError(f"expected a path, bytes or a binary file object, got "
                         f"{type(filename).__name__}")
+    stream = _stream_method_of(data)
+    stored_size = len(data)
+    if stream is not None:
+        # joblib's layout (docs/FORMAT.md, 16.4): described as the file it holds
+        from mle_runtime.format import compression  # compressed files only (cold start)
+
+        view = memoryview(data)
+        data, unused = compression.restore_stream(_reader_of(view), stream,
+                                                  LoadBudget(len(view)),
+                                                  compressed_size=len(view))
+        if unused:
+            raise FormatError(f"the {stream}-compressed file has {len(unused)} bytes after "
+                              "the end of its stream; it holds exactly one stream")
     c = container.parse(data, verify=True if verify else (
         L.SECTION_META, L.SECTION_GRAPH, L.SECTION_ENVELOPE, L.SECTION_SIGNATURE))
     sig = crypto.signature_info(c)
@@ -884,6 +898,10 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
     out["encryption"] = env.get("encryption") if env else None
     if env:
         out["uncompressed_size"] = env.get("inner_size")
+    if stream is not None:
+        out["file_size"] = stored_size
+        out["compression"] = {"method": stream, "layout": "stream"}
+        out["uncompressed_size"] = len(data)
     out["signature"] = sig
     out["quantization"] = meta.get("quantization")
     contents = meta.get("contents") if meta.get("kind") == "value" else None

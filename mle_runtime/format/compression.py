@@ -15,6 +15,7 @@ member or stream, a zstd skippable frame, padding) is refused.
 
 from mle_runtime.errors import FormatError, MissingDependencyError
 from mle_runtime.format import layout as L
+from mle_runtime.format.budget import default_limit
 
 DEFAULT_METHOD = "zstd"
 DEFAULT_LEVEL = 3
@@ -306,8 +307,6 @@ def restore_stream(read, method, budget, *, compressed_size=None, grow=False):
     Returns ``(inner, unused)``: the inner file's bytes and the bytes read past the end of
     the stream (for the caller to give back, where the source can seek).
     """
-    from mle_runtime.format.budget import default_limit
-
     d = _decompressor(method)
     zlib_like = method in ("zlib", "gzip")
     out = bytearray()

@@ -859,18 +859,20 @@ class Decoder:
             raise FormatError("value section: array of a zero-size dtype")
         buf = self.bytes_at(off, count * dt.itemsize)
         if count == 0:
-            a = np.empty(shape, dtype=dt, order=order)
-            return a
+            if self.native_byte_order and _byte_order_mismatch(dt):
+                dt = dt.newbyteorder("=")
+            return np.empty(shape, dtype=dt, order=order)
         flat = np.frombuffer(buf, dtype=dt, count=count)
         _check_text(flat)
         a = flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
         if self.copy:
             self.charge(a.nbytes)
-            a = a.copy(order="K")
             if self.native_byte_order and _byte_order_mismatch(dt):
                 # joblib's restoration: values kept, the machine's byte order
-                a = a.byteswap(inplace=True).view(dt.newbyteorder("="))
-            return a
+                out = np.empty(shape, dtype=dt.newbyteorder("="), order=order)
+                out[...] = a
+                return out
+            return a.copy(order="K")
         if self.mmap_mode in ("r", "c") and self.filename is not None:
             m = a.view(np.memmap)
             m.filename = self.filename

@@ -16,9 +16,10 @@ from mle_runtime.format import layout as L
 
 VALUE_JSON = (
     b'{"root":["dict",{"name":"golden","t":["tuple",1,2.5,null,true],"b":["bytes",0,2],'
-    b'"a":["array","<i2",[2,2],8,"C"],"when":["date",2020,1,2],'
+    b'"a":["array","<i2",[2,2],16,"C"],"when":["date",2020,1,2],'
     b'"big":["int","400000000000000000"],"s":["set",1,2]}],"memo":5}')
-DATA = bytes.fromhex("6162000000000000" "0100020003000400")
+# arrays start at multiples of 16 (as joblib aligns them; 64 from 1 KiB)
+DATA = bytes.fromhex("6162000000000000" "0000000000000000" "0100020003000400")
 
 
 def golden_value():
