@@ -370,8 +370,7 @@ def restore_stream(read, method, budget, *, compressed_size=None, grow=False):
     if len(out) != declared:
         raise FormatError(f"the {method} stream restores {len(out)} bytes, but its .mle file "
                           f"declares {declared}; the file is damaged")
-    unused = bytes(tail) + d.unused_data if zlib_like else d.unused_data
-    return out, unused
+    return out, d.unused_data  # at the end of the stream: the input after it
 
 
 def _declared_size(head, method):
