@@ -44,13 +44,19 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     filename : str, os.PathLike or binary file object
         Where to write. Paths are written atomically: the bytes go to a temporary file in the
         same directory that replaces ``filename`` only once complete, so a failed dump leaves
-        any previous file untouched.
+        any previous file untouched. A file object is written at its current position (also
+        ``gzip.GzipFile``, ``bz2.BZ2File``, ``lzma.LZMAFile``), as joblib does.
     compress : int, bool, str or tuple, default 0
-        As in joblib: 0-9 (0: none), a bool (True: level 3), a method name (level 3) or a
-        ``(method, level)`` tuple. The default method is zstd (joblib's is zlib); ``"zlib"``,
-        ``"gzip"``, ``"bz2"``, ``"lzma"`` and ``"xz"`` are also accepted. A compressed file is
-        decompressed once, into memory, when loaded (so ``mmap_mode`` has no effect on it, as
-        with joblib).
+        As in joblib: 0-9 (0: none), a bool (True: the method's default level), a method name
+        (its default level) or a ``(method, level)`` tuple; invalid values raise joblib's
+        ``ValueError``. As in joblib, when ``compress`` is not a tuple or a name, a file name
+        ending in ``.z``, ``.gz``, ``.bz2``, ``.lzma`` or ``.xz`` picks that compressor. The
+        default method is zstd (joblib's is zlib), written as an envelope
+        (docs/FORMAT.md, 16.2); joblib's methods (``"zlib"``, ``"gzip"``, ``"bz2"``,
+        ``"lzma"``, ``"xz"``) write joblib's layout, the compressor's stream of the whole
+        file (16.4), except for encrypted or quantised files (an envelope). A compressed file
+        is decompressed once, into memory, when loaded (so ``mmap_mode`` has no effect on it,
+        as with joblib).
     protocol : int, optional
         The pickle protocol of the pickle section (with ``allow_pickle=True``; default the
         highest); otherwise unused.
@@ -87,9 +93,13 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     UnsupportedModelError
         Part of ``value`` cannot be stored natively and ``allow_pickle`` is False; the message
         names its path in the value and why.
+    TypeError
+        ``filename`` is neither a path nor a binary file object (also a ``ValueError``, as
+        ``joblib.dump`` raises for swapped arguments).
     ValueError
         The value has a reference cycle, nests more than 200 levels deep, or an option is
-        invalid.
+        invalid (``compress``: with joblib's messages; ``.lz4`` names and lz4 compression,
+        which mle_runtime does not have).
     MissingDependencyError
         ``compress`` asks for zstd without the ``zstandard`` package, or ``sign_with`` /
         ``encryption_key`` are given without ``cryptography``; the message names the extra to
@@ -413,8 +423,12 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
     Parameters
     ----------
     filename : str, os.PathLike or binary file object
-        The .mle file. Paths of large files are memory-mapped read-only (small ones are read);
-        file objects are read into memory once.
+        The .mle file, or a zlib/gzip/bz2/lzma/xz stream of one (docs/FORMAT.md, 16.4: what
+        ``dump`` writes for joblib's methods). Paths of large files are memory-mapped
+        read-only (small ones are read). File objects are read into memory once, as joblib
+        reads them: from the current position where the object can peek, from its start
+        otherwise (a ``BytesIO`` just written to loads as it is); exactly the size the file's
+        header declares is read, so a pipe or a socket is never read past the file.
     mmap_mode : {None, 'r', 'c', 'r+', 'w+'}, optional
         For numpy arrays inside a stored value, as joblib: None gives ordinary in-memory
         arrays; 'r' gives read-only arrays mapped from the file (``numpy.memmap``); 'c' gives
@@ -422,7 +436,8 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
         files holding arrays: writing into the file would break its checksums. Model data is
         always read-only and mapped when that is faster, whatever this says. It has no effect
         on file objects, nor on compressed or encrypted files, which are restored into memory
-        once (as joblib does for compressed files).
+        once; as with joblib, a ``UserWarning`` says so for compressed files, in-memory
+        buffers and file objects that are not raw files.
     allow_pickle : bool, default False
         Unpickle the file's pickle section, if it has one (see ``dump``). Unpickling can
         execute arbitrary code: only for files you trust. Without it such a file raises
@@ -450,6 +465,11 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
         decryption, dequantisation, decoding a stored value). None: the default budget,
         32 x the file's size + 64 MiB (docs/FORMAT.md, section 18); a file that needs more is
         refused as damaged or hostile. Raise it only for a file you trust.
+    ensure_native_byte_order : bool or "auto", default "auto"
+        joblib's keyword: True returns the arrays of a stored value in the machine's byte
+        order (values kept; big-endian arrays are converted), False in the order they were
+        stored; "auto" is True when ``mmap_mode`` is None (mapped arrays keep the file's
+        order). True with an ``mmap_mode`` raises joblib's ``ValueError``.
 
     Returns
     -------
