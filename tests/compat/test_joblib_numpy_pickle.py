@@ -25,13 +25,11 @@ from joblib.compressor import _COMPRESSORS
 from mle_runtime.compat import joblib as mle_joblib
 from mle_runtime.compat import pickle_fallback
 
-# joblib's module parametrises a test over the compressors registered when it is imported:
-# joblib's own, without the guard mle_runtime registers (pickle_fallback.guard_joblib)
-_guard = _COMPRESSORS.pop("mle_runtime", None)
+# joblib's module parametrises a test over the compressors registered when this module is
+# collected: joblib's own, without the guard mle_runtime registers after a dump
+# (pickle_fallback.guard_joblib), which the fixture below registers again for each test
+_COMPRESSORS.pop("mle_runtime", None)
 from joblib.test import test_numpy_pickle as joblib_tests  # noqa: E402
-
-if _guard is not None:
-    _COMPRESSORS["mle_runtime"] = _guard
 
 TIMEOUT = 20  # seconds per test
 
