@@ -5,7 +5,9 @@ pipeline, a tree and a forest, HistGradientBoosting, XGBoost, LightGBM, CatBoost
 value files (dicts, lists, tuples, sets, arrays, pandas objects, datetimes, models inside,
 objects shared through references),
 envelopes (compressed with each codec, encrypted with ``_common.AES_KEY``, quantised fp16 and
-int8), and signed files (signed with ``_common.SIGNING_SEED``).
+int8), joblib-layout files (the zlib, gzip, bz2, lzma and xz stream of a file, as ``dump``
+writes for joblib's methods), a value file whose pickled objects hold arrays (format 1.4), and
+signed files (signed with ``_common.SIGNING_SEED``).
 
 ``OUT/values/``: for each value file, its value section's JSON, a NUL byte and its tensor
 data, the input format of ``fuzz_values.py``.
@@ -20,6 +22,7 @@ import decimal
 import io
 import os
 import sys
+import types
 import warnings
 from collections import Counter, OrderedDict
 
@@ -203,8 +206,17 @@ def write_corpus(out_dir):
     for name, value in values(fitted).items():
         files[f"value_{name}"] = dumped(value)
     forest = fitted["forest"]
-    for method in ("zstd", "zlib", "gzip", "bz2", "lzma", "xz"):
-        files[f"envelope_{method}"] = dumped(forest, compress=(method, 3))
+    from mle_runtime.format import compression, container, envelope
+
+    plain = dumped(forest)
+    meta = bytes(container.parse(plain).payload(container.parse(plain).find(1)))
+    files["envelope_zstd"] = dumped(forest, compress=("zstd", 3))
+    for method in compression.STREAM_METHODS:
+        # envelopes with joblib's methods (written before format 1.4), and joblib's layout
+        files[f"envelope_{method}"] = envelope.seal(plain, meta, (method, 3))
+        files[f"stream_{method}"] = dumped(forest, compress=(method, 3))
+    files["stream_gzip_value"] = dumped({"m": fitted["scaler"], "a": np.arange(4.0)},
+                                        compress="gzip")
     files["envelope_zstd_value"] = dumped({"m": fitted["scaler"], "a": np.arange(4.0)},
                                           compress=3)
     files["envelope_aes"] = dumped(forest, encryption_key=_common.AES_KEY)
@@ -217,6 +229,9 @@ def write_corpus(out_dir):
     files["signed_value"] = dumped({"m": fitted["scaler"]}, sign_with=key)
     files["signed_zstd"] = dumped(forest, compress=3, sign_with=key)
     files["signed_aes"] = dumped(forest, encryption_key=_common.AES_KEY, sign_with=key)
+    files["value_pickled_arrays"] = dumped(
+        {"ns": types.SimpleNamespace(a=np.arange(6.0), b=np.ones((2, 2), ">i4"))},
+        allow_pickle=True)
     from fuzz_values import value_file
 
     refs = reference_trees()

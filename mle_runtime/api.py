@@ -2,6 +2,7 @@
 
 import io
 import os
+import sys
 
 from mle_runtime import cache as _cache
 from mle_runtime._version import __version__
@@ -43,13 +44,19 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     filename : str, os.PathLike or binary file object
         Where to write. Paths are written atomically: the bytes go to a temporary file in the
         same directory that replaces ``filename`` only once complete, so a failed dump leaves
-        any previous file untouched.
+        any previous file untouched. A file object is written at its current position (also
+        ``gzip.GzipFile``, ``bz2.BZ2File``, ``lzma.LZMAFile``), as joblib does.
     compress : int, bool, str or tuple, default 0
-        As in joblib: 0-9 (0: none), a bool (True: level 3), a method name (level 3) or a
-        ``(method, level)`` tuple. The default method is zstd (joblib's is zlib); ``"zlib"``,
-        ``"gzip"``, ``"bz2"``, ``"lzma"`` and ``"xz"`` are also accepted. A compressed file is
-        decompressed once, into memory, when loaded (so ``mmap_mode`` has no effect on it, as
-        with joblib).
+        As in joblib: 0-9 (0: none), a bool (True: the method's default level), a method name
+        (its default level) or a ``(method, level)`` tuple; invalid values raise joblib's
+        ``ValueError``. As in joblib, when ``compress`` is not a tuple or a name, a file name
+        ending in ``.z``, ``.gz``, ``.bz2``, ``.lzma`` or ``.xz`` picks that compressor. The
+        default method is zstd (joblib's is zlib), written as an envelope
+        (docs/FORMAT.md, 16.2); joblib's methods (``"zlib"``, ``"gzip"``, ``"bz2"``,
+        ``"lzma"``, ``"xz"``) write joblib's layout, the compressor's stream of the whole
+        file (16.4), except for encrypted or quantised files (an envelope). A compressed file
+        is decompressed once, into memory, when loaded (so ``mmap_mode`` has no effect on it,
+        as with joblib).
     protocol : int, optional
         The pickle protocol of the pickle section (with ``allow_pickle=True``; default the
         highest); otherwise unused.
@@ -86,9 +93,13 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     UnsupportedModelError
         Part of ``value`` cannot be stored natively and ``allow_pickle`` is False; the message
         names its path in the value and why.
+    TypeError
+        ``filename`` is neither a path nor a binary file object (also a ``ValueError``, as
+        ``joblib.dump`` raises for swapped arguments).
     ValueError
         The value has a reference cycle, nests more than 200 levels deep, or an option is
-        invalid.
+        invalid (``compress``: with joblib's messages; ``.lz4`` names and lz4 compression,
+        which mle_runtime does not have).
     MissingDependencyError
         ``compress`` asks for zstd without the ``zstandard`` package, or ``sign_with`` /
         ``encryption_key`` are given without ``cryptography``; the message names the extra to
@@ -112,14 +123,22 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     from mle_runtime.format import compression, container, crypto, envelope, quantization, writer
 
     _check_allow_pickle(allow_pickle)
-    codec = compression.normalize(compress)
+    is_path = isinstance(filename, (str, os.PathLike))
+    chosen = compression.choose(compress, os.fspath(filename) if is_path else None)
+    # joblib's methods write joblib's layout (the whole file as the compressor's stream),
+    # unless the file is encrypted or quantised: those need the envelope (zstd always does)
+    stream = None
+    if chosen is not None and chosen[2] == "stream" and encryption_key is None and \
+            quantize is None:
+        stream = chosen[:2]
+    codec = chosen[:2] if chosen is not None and stream is None else None
     if codec is not None:
         compression.require(codec[0])  # a missing codec says which extra to install, up front
-    is_path = isinstance(filename, (str, os.PathLike))
     if not is_path and not hasattr(filename, "write"):
-        raise TypeError(
+        raise _NotAFile(
             f"filename must be a str, an os.PathLike or a binary file object, got "
-            f"{type(filename).__name__}"
+            f"{type(filename).__name__} ({filename!r:.100}); the value comes first, as in "
+            "joblib.dump(value, filename)"
         )
     if not is_path and isinstance(filename, io.TextIOBase):
         raise TypeError("the file object is open in text mode; open it in binary mode ('wb')")
@@ -170,7 +189,19 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
             inner = container.parse(data, verify=())
             meta_bytes = bytes(inner.payload(inner.find(L.SECTION_META)))
             data = envelope.seal(data, meta_bytes, codec, encryption_key)
-    return _write(data, filename, is_path, sign_with)
+    out = _write(data, filename, is_path, sign_with, stream)
+    if "joblib" in sys.modules:
+        # joblib is imported already (a joblib user): joblib.load of this file is to say what
+        # it is (compat's codec imports nothing of this package)
+        from mle_runtime.compat import pickle_fallback
+
+        pickle_fallback.guard_joblib()
+    return out
+
+
+class _NotAFile(TypeError, ValueError):
+    """``dump``'s ``filename`` is neither a path nor a file object: a ``TypeError``, and the
+    ``ValueError`` ``joblib.dump`` raises for it."""
 
 
 def _loaded_file(obj):
@@ -195,18 +226,18 @@ def _export(obj):
     return export(obj)
 
 
-def _pickle_dumps(objects, protocol):
+def _pickle_dumps(objects, protocol, persistent_id=None):
     # opt-in pickle (allow_pickle=True) only; compat's codec imports nothing of this package
     from mle_runtime.compat import pickle_fallback
 
-    return pickle_fallback.dumps(objects, protocol)
+    return pickle_fallback.dumps(objects, protocol, persistent_id)
 
 
-def _pickle_loads(data):
+def _pickle_loads(data, persistent_load=None):
     # opt-in pickle (allow_pickle=True) only; compat's codec imports nothing of this package
     from mle_runtime.compat import pickle_fallback
 
-    return pickle_fallback.loads(data)
+    return pickle_fallback.loads(data, persistent_load)
 
 
 _value_hooks = None
@@ -236,12 +267,17 @@ def _check_allow_pickle(allow_pickle):
                         f"({type(allow_pickle).__name__})")
 
 
-def _write(data, filename, is_path, sign_with):
+def _write(data, filename, is_path, sign_with, stream=None):
     if sign_with is not None:
         # dump side (cold start: see the imports at the top)
         from mle_runtime.format import crypto
 
         data = crypto.sign_file_bytes(data, sign_with)
+    if stream is not None:
+        # dump side (cold start: see the imports at the top)
+        from mle_runtime.format import compression
+
+        data = compression.compress_stream(data, *stream)
     if is_path:
         _write_path(os.fspath(filename), data)
         return [os.fspath(filename)]
@@ -294,8 +330,8 @@ def _encode_value(value, allow_pickle, protocol, extra):
     if len(meta_bytes) > L.MAX_META_JSON:
         raise ValueError(f"metadata JSON is {len(meta_bytes)} bytes; the cap is "
                          f"{L.MAX_META_JSON}")
-    return writer.pack_sections([(L.SECTION_META, meta_bytes)] + sections,
-                                minor=L.MINOR_VALUES)
+    minor = L.MINOR_PICKLED_ARRAYS if contents.get("pickled_arrays") else L.MINOR_VALUES
+    return writer.pack_sections([(L.SECTION_META, meta_bytes)] + sections, minor=minor)
 
 
 def _resaved(model, extra, changed):
@@ -379,15 +415,20 @@ def _content_hash_of(parent):
 
 
 def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public_key=None,
-         require_signature=None, encryption_key=None, cache=True, memory_limit=None):
+         require_signature=None, encryption_key=None, cache=True, memory_limit=None,
+         ensure_native_byte_order="auto"):
     """Loads an .mle file, like ``joblib.load``; nothing in the file is executed (unless
     ``allow_pickle=True`` and the file has a pickle section).
 
     Parameters
     ----------
     filename : str, os.PathLike or binary file object
-        The .mle file. Paths of large files are memory-mapped read-only (small ones are read);
-        file objects are read into memory once.
+        The .mle file, or a zlib/gzip/bz2/lzma/xz stream of one (docs/FORMAT.md, 16.4: what
+        ``dump`` writes for joblib's methods). Paths of large files are memory-mapped
+        read-only (small ones are read). File objects are read into memory once, as joblib
+        reads them: from the current position where the object can peek, from its start
+        otherwise (a ``BytesIO`` just written to loads as it is); exactly the size the file's
+        header declares is read, so a pipe or a socket is never read past the file.
     mmap_mode : {None, 'r', 'c', 'r+', 'w+'}, optional
         For numpy arrays inside a stored value, as joblib: None gives ordinary in-memory
         arrays; 'r' gives read-only arrays mapped from the file (``numpy.memmap``); 'c' gives
@@ -395,7 +436,8 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
         files holding arrays: writing into the file would break its checksums. Model data is
         always read-only and mapped when that is faster, whatever this says. It has no effect
         on file objects, nor on compressed or encrypted files, which are restored into memory
-        once (as joblib does for compressed files).
+        once; as with joblib, a ``UserWarning`` says so for compressed files, in-memory
+        buffers and file objects that are not raw files.
     allow_pickle : bool, default False
         Unpickle the file's pickle section, if it has one (see ``dump``). Unpickling can
         execute arbitrary code: only for files you trust. Without it such a file raises
@@ -423,6 +465,11 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
         decryption, dequantisation, decoding a stored value). None: the default budget,
         32 x the file's size + 64 MiB (docs/FORMAT.md, section 18); a file that needs more is
         refused as damaged or hostile. Raise it only for a file you trust.
+    ensure_native_byte_order : bool or "auto", default "auto"
+        joblib's keyword: True returns the arrays of a stored value in the machine's byte
+        order (values kept; big-endian arrays are converted), False in the order they were
+        stored; "auto" is True when ``mmap_mode`` is None (mapped arrays keep the file's
+        order). True with an ``mmap_mode`` raises joblib's ``ValueError``.
 
     Returns
     -------
@@ -446,6 +493,10 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
     if mmap_mode not in _MMAP_MODES:
         raise ValueError(f"mmap_mode must be one of {_MMAP_MODES}, got {mmap_mode!r}")
     _check_allow_pickle(allow_pickle)
+    if ensure_native_byte_order is not _AUTO:
+        native_order = _native_order(ensure_native_byte_order, mmap_mode)
+    else:
+        native_order = mmap_mode is None
     if memory_limit is not None:
         LoadBudget(0, memory_limit)  # the argument's type, before anything is read
     if public_key is None and encryption_key is None and not require_signature and \
@@ -455,34 +506,58 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
             native = _cache.lookup(os.fspath(filename))
             if native is not None:
                 return MLEModel(native, n_threads)
-        native = reader.open_path_or_kind(filename)
-        if type(native) is str:
+        try:
+            native = reader.open_path_or_kind(filename)
+        except FormatError:
+            if _stream_method(filename) is None:
+                raise
+            native = None  # joblib's layout: a compressed stream of an .mle file (below)
+        if native is None:
+            pass
+        elif type(native) is str:
             # An envelope (1.1) or a value file (1.2): its sections are this layer's to read.
             # (Not a plain model: cold start, see the imports at the top.)
             from mle_runtime.format import values
 
             data = values.open_file(filename, mmap_mode)
             out, meta = _load_other(data, None, mmap_mode, n_threads, allow_pickle,
-                                    LoadBudget(len(data), memory_limit), os.fspath(filename))
+                                    LoadBudget(len(data), memory_limit), os.fspath(filename),
+                                    native_order=native_order)
             if cache and meta is not None:
                 _cache.store(os.fspath(filename), meta, out._native)
             return out
-        if cache and native.file_size >= _CACHE_MIN_SIZE:
-            _cache.store(os.fspath(filename), native.meta_bytes(), native)
-        return MLEModel(native, n_threads)
+        else:
+            if cache and native.file_size >= _CACHE_MIN_SIZE:
+                _cache.store(os.fspath(filename), native.meta_bytes(), native)
+            return MLEModel(native, n_threads)
     is_path = isinstance(filename, (str, os.PathLike))
     if public_key is None and require_signature:
         raise ValueError("require_signature=True needs public_key= (the key the file must be "
                          "signed with)")
+    budget = None
     if is_path:
         with open(filename, "rb") as f:
             data = f.read()
+        method = _stream_method_of(data)
+        if method is not None:
+            # joblib's layout (docs/FORMAT.md, 16.4): restored into memory once
+            # (compressed files only; cold start, see the imports at the top)
+            from mle_runtime.format import compression
+
+            if mmap_mode is not None:
+                _warn_compressed(mmap_mode, os.fspath(filename))
+            budget = LoadBudget(len(data), memory_limit)
+            view = memoryview(data)
+            data, unused = compression.restore_stream(_reader_of(view), method, budget,
+                                                      compressed_size=len(view))
+            if unused:
+                raise FormatError(f"the {method}-compressed file has {len(unused)} bytes after "
+                                  "the end of its stream; it holds exactly one stream")
+            _charge_restored(data, budget)
     elif hasattr(filename, "read"):
         if isinstance(filename, io.TextIOBase):
             raise TypeError("the file object is open in text mode; open it in binary mode ('rb')")
-        data = filename.read()
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError("the file object must return bytes from read(); open it in 'rb' mode")
+        data, budget = _read_file_object(filename, mmap_mode, memory_limit)
     else:
         raise TypeError(
             f"filename must be a str, an os.PathLike or a binary file object, got "
@@ -496,34 +571,214 @@ def load(filename, mmap_mode=None, *, allow_pickle=False, n_threads=None, public
                                            L.SECTION_SIGNATURE))
         if require_signature is not False or c.find(L.SECTION_SIGNATURE) is not None:
             crypto.verify(c, public_key)
-    budget = LoadBudget(len(data), memory_limit)
+    if budget is None:
+        budget = LoadBudget(len(data), memory_limit)
     if encryption_key is not None:
         return _load_other(data, encryption_key, mmap_mode, n_threads, allow_pickle,
-                           budget)[0]
+                           budget, native_order=native_order)[0]
     native = reader.open_bytes_or_kind(data)
     if type(native) is str:
-        return _load_other(data, None, mmap_mode, n_threads, allow_pickle, budget)[0]
+        return _load_other(data, None, mmap_mode, n_threads, allow_pickle, budget,
+                           native_order=native_order)[0]
     return MLEModel(native, n_threads)
 
 
+_AUTO = "auto"
+
+
+def _native_order(ensure_native_byte_order, mmap_mode):
+    """``load``'s ``ensure_native_byte_order`` as a bool, checked as joblib checks it."""
+    if ensure_native_byte_order == _AUTO:
+        return mmap_mode is None
+    if type(ensure_native_byte_order) is not bool:
+        raise TypeError("ensure_native_byte_order must be True, False or 'auto', got "
+                        f"{ensure_native_byte_order!r}")
+    if ensure_native_byte_order and mmap_mode is not None:
+        raise ValueError(
+            "Native byte ordering can only be enforced if 'mmap_mode' parameter "
+            f"is set to None, but got 'mmap_mode={mmap_mode}' instead.")
+    return ensure_native_byte_order
+
+
+def _stream_method_of(head):
+    """The joblib compressor whose stream the bytes ``head`` start with (None for an .mle
+    file or anything else)."""
+    head = bytes(head[:8])
+    if head.startswith(L.MAGIC):
+        return None
+    # compressed files only (cold start: see the imports at the top)
+    from mle_runtime.format import compression
+
+    return compression.detect(head)
+
+
+def _stream_method(path):
+    """:func:`_stream_method_of` the first bytes of the file at ``path``."""
+    try:
+        with open(path, "rb") as f:
+            return _stream_method_of(f.read(8))
+    except OSError:
+        return None
+
+
+def _reader_of(view):
+    """``read(n)`` over a memoryview, for :func:`~mle_runtime.format.compression.restore_stream`."""
+    pos = [0]
+
+    def read(n):
+        start = pos[0]
+        pos[0] = min(len(view), start + n)
+        return view[start:pos[0]]
+
+    return read
+
+
+def _charge_restored(data, budget):
+    """Charges what loading the restored file ``data`` (a decompressed joblib-layout file)
+    costs beyond its bytes: for a model, the native loader's aligned copy and its parsed
+    graph (as for an envelope's inner file, docs/FORMAT.md, 18)."""
+    # compressed files only (cold start: see the imports at the top)
+    from mle_runtime.format import container, envelope
+
+    c = container.parse(data, verify=())
+    if c.kind == "model":
+        budget.charge(len(data), "the model loader's aligned copy of the restored file")
+        graph = c.find(L.SECTION_GRAPH)
+        if graph is not None:
+            budget.charge(envelope.JSON_TREE_FACTOR * graph.size,
+                          "parsing the restored model's graph")
+
+
+def _warn_compressed(mmap_mode, name):
+    import warnings
+
+    warnings.warn(f'mmap_mode "{mmap_mode}" is not compatible with compressed file {name}. '
+                  f'"{mmap_mode}" flag will be ignored.', stacklevel=4)
+
+
+_READ_CHUNK = 1 << 20
+_FILE_SIZE = L.HEADER_DTYPE.fields["file_size"][1]  # the header's u64 file size
+
+
+def _read_exact(read, n, have=b""):
+    """``have`` followed by exactly ``n - len(have)`` more bytes from ``read`` (fewer only at
+    the end of the stream), in chunks: memory follows the bytes that really arrive."""
+    out = bytearray(have)
+    while len(out) < n:
+        chunk = read(min(_READ_CHUNK, n - len(out)))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _read_file_object(f, mmap_mode, memory_limit):
+    """The .mle file read from the binary file object ``f``, as joblib reads one: ``(bytes,
+    LoadBudget or None)``.
+
+    Like ``joblib.load``, the format is recognised from the first bytes: peeked where ``f``
+    can peek (the file is then read from its current position), else read and followed by
+    ``f.seek(0)`` (the file is read from its start; a BytesIO just written to loads without
+    seeking back). An .mle file is read to exactly the size its header declares, so a
+    socket or a pipe is never read past it; a joblib-layout compressed file
+    (docs/FORMAT.md, 16.4) is decompressed as it is read and the bytes read past its stream
+    are given back where ``f`` can seek. ``mmap_mode`` is ignored, with joblib's warnings
+    (an in-memory buffer, a compressed file, a file object that is not a raw file)."""
+    import warnings
+
+    consumed = b""
+    if hasattr(f, "peek"):
+        head = bytes(f.peek(8)[:8])
+    else:
+        head = f.read(8)
+        if not isinstance(head, (bytes, bytearray, memoryview)):
+            raise TypeError("the file object must return bytes from read(); open it in "
+                            "'rb' mode")
+        head = bytes(head)
+        try:
+            f.seek(0)
+        except (AttributeError, OSError, ValueError):
+            consumed = head  # not seekable: what was read stays read
+        else:
+            if len(head) < 8:  # read at the end (a buffer just written): its start decides
+                head = bytes(f.read(8))
+                f.seek(0)
+    if not isinstance(head, bytes):
+        raise TypeError("the file object must return bytes from read(); open it in 'rb' mode")
+    method = _stream_method_of(head)
+    if mmap_mode is not None:
+        raw = getattr(f, "raw", f)
+        if method is not None:
+            msg = (f'mmap_mode "{mmap_mode}" is not compatible with compressed file '
+                   f'{getattr(f, "name", "")}. "{mmap_mode}" flag will be ignored.')
+        elif isinstance(f, io.BytesIO):
+            msg = ("In memory persistence is not compatible with mmap_mode "
+                   f'"{mmap_mode}" flag passed. mmap_mode option will be ignored.')
+        elif not isinstance(raw, io.FileIO):
+            msg = f'"{f!r}" is not a raw file, mmap_mode "{mmap_mode}" flag will be ignored.'
+        else:
+            msg = None  # a raw file: read into memory, as joblib does, without a warning
+        if msg is not None:
+            warnings.warn(msg, stacklevel=3)
+    if method is None:
+        data = _read_exact(f.read, L.HEADER_SIZE, consumed)
+        if bytes(data[:len(L.MAGIC)]) != L.MAGIC or len(data) < L.HEADER_SIZE:
+            return bytes(data), None  # the native loader says what it is
+        size = int.from_bytes(data[_FILE_SIZE:_FILE_SIZE + 8], "little")
+        if size > L.HEADER_SIZE:
+            data = _read_exact(f.read, size, data)
+        return bytes(data), None
+    # compressed files only (cold start: see the imports at the top)
+    from mle_runtime.format import compression
+
+    read1 = getattr(f, "read1", None) or f.read
+    pending = [consumed]
+
+    def read(n):
+        if pending[0]:
+            out, pending[0] = pending[0], b""
+            return out
+        return read1(n)
+
+    budget = LoadBudget(0, memory_limit)
+    data, unused = compression.restore_stream(read, method, budget,
+                                              grow=memory_limit is None)
+    if unused:
+        try:
+            f.seek(-len(unused), io.SEEK_CUR)  # the position right after the stream
+        except (AttributeError, OSError, ValueError):
+            pass  # not seekable: read past the stream, as any decompressor would
+    _charge_restored(data, budget)
+    return bytes(data), budget
+
+
 def _load_other(data, encryption_key, mmap_mode, n_threads, allow_pickle, budget,
-                filename=None):
+                filename=None, native_order=None):
     """What an envelope or a value file holds: ``(value or MLEModel, outer metadata bytes or
     None)``. The file kind comes from the container parser, which verifies every checksum
     here. A model file is loaded as such (the file was replaced since the native loader saw
     it), unless ``encryption_key`` was given for it. ``budget``: the load's
-    :class:`~mle_runtime.format.budget.LoadBudget`."""
+    :class:`~mle_runtime.format.budget.LoadBudget`; ``native_order``: whether arrays come back
+    in the machine's byte order (``load``'s ``ensure_native_byte_order``; None: when
+    ``mmap_mode`` is None)."""
     # value files and envelopes (cold start: see the imports at the top)
     from mle_runtime.format import container, envelope
 
+    if native_order is None:
+        native_order = mmap_mode is None
     c = container.parse(data)  # every checksum
     if c.kind != "envelope":
         if encryption_key is not None:
             raise DecryptionError("encryption_key was given, but the file is not encrypted; "
                                   "refusing to load it as if it were authenticated by the key")
         if c.kind == "value":
-            return _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget), None
+            return _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget,
+                               native_order), None
         return MLEModel(reader.open_bytes(data), n_threads), None
+    if filename is not None and mmap_mode is not None:
+        env = c.json(L.SECTION_ENVELOPE)
+        if isinstance(env, dict) and env.get("compression") is not None:
+            _warn_compressed(mmap_mode, filename)
     inner = envelope.open_inner(c, encryption_key, budget=budget)
     meta = c.payload(c.find(L.SECTION_META))
     try:
@@ -536,15 +791,17 @@ def _load_other(data, encryption_key, mmap_mode, n_threads, allow_pickle, budget
                               "envelope's inner file must be a plain model or value file")
         # restored into memory: ordinary arrays, as joblib gives for compressed files
         return _load_value(container.parse(inner), None, n_threads, allow_pickle, None,
-                           budget), None
+                           budget, native_order), None
     return MLEModel(native, n_threads), meta
 
 
-def _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget):
+def _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget, native_order=None):
     """The value held by the value file ``c`` (a parsed container, checksums verified)."""
     # value files (cold start: see the imports at the top)
     from mle_runtime.format import values
 
+    if native_order is None:
+        native_order = mmap_mode is None
     if filename is None:
         mmap_mode = None  # file objects and restored envelopes: in memory, as joblib does
     if mmap_mode in ("r+", "w+") and c.find(L.SECTION_DATA) is not None:
@@ -553,7 +810,8 @@ def _load_value(c, mmap_mode, n_threads, allow_pickle, filename, budget):
                          "copy-on-write arrays, 'r' for read-only maps or None for arrays "
                          "in memory")
     return values.decode(c, hooks=value_hooks(), mmap_mode=mmap_mode, n_threads=n_threads,
-                         allow_pickle=allow_pickle, filename=filename, budget=budget)
+                         allow_pickle=allow_pickle, filename=filename, budget=budget,
+                         native_byte_order=native_order)
 
 
 def inspect_model(filename, *, public_key=None, encryption_key=None, verify=False):
@@ -618,6 +876,19 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
     else:
         raise TypeError(f"expected a path, bytes or a binary file object, got "
                         f"{type(filename).__name__}")
+    stream = _stream_method_of(data)
+    stored_size = len(data)
+    if stream is not None:
+        # joblib's layout (docs/FORMAT.md, 16.4): described as the file it holds
+        from mle_runtime.format import compression  # compressed files only (cold start)
+
+        view = memoryview(data)
+        data, unused = compression.restore_stream(_reader_of(view), stream,
+                                                  LoadBudget(len(view)),
+                                                  compressed_size=len(view))
+        if unused:
+            raise FormatError(f"the {stream}-compressed file has {len(unused)} bytes after "
+                              "the end of its stream; it holds exactly one stream")
     c = container.parse(data, verify=True if verify else (
         L.SECTION_META, L.SECTION_GRAPH, L.SECTION_ENVELOPE, L.SECTION_SIGNATURE))
     sig = crypto.signature_info(c)
@@ -647,6 +918,10 @@ def inspect_model(filename, *, public_key=None, encryption_key=None, verify=Fals
     out["encryption"] = env.get("encryption") if env else None
     if env:
         out["uncompressed_size"] = env.get("inner_size")
+    if stream is not None:
+        out["file_size"] = stored_size
+        out["compression"] = {"method": stream, "layout": "stream"}
+        out["uncompressed_size"] = len(data)
     out["signature"] = sig
     out["quantization"] = meta.get("quantization")
     contents = meta.get("contents") if meta.get("kind") == "value" else None

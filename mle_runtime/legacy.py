@@ -58,7 +58,7 @@ def _compress_arg(compression):
 
 
 def export_model(model, path, input_shape=None, compression=None, quantization=None,
-                 metadata=None, **kwargs):
+                 metadata=None, *, raise_on_error=True, **kwargs):
     """Exports a fitted model to ``path``; the older API's name for :func:`mle_runtime.dump`.
 
     Parameters
@@ -73,6 +73,13 @@ def export_model(model, path, input_shape=None, compression=None, quantization=N
         ``dump``'s ``quantize``.
     metadata : dict, optional
         ``dump``'s ``metadata``.
+    raise_on_error : bool, default True
+        Failures raise, as :func:`mle_runtime.dump` raises them: a model that cannot be
+        represented (:class:`~mle_runtime.UnsupportedModelError`), an invalid argument
+        (``ValueError``/``TypeError``), a missing optional package
+        (:class:`~mle_runtime.MissingDependencyError`, naming the extra to install), an I/O
+        error. ``False`` keeps the older API's behaviour: they are reported in the returned
+        dict instead (``success`` False, ``error``, ``error_type``).
     **kwargs
         Passed to :func:`mle_runtime.dump` (``sign_with``, ``encryption_key``, ...).
 
@@ -80,10 +87,12 @@ def export_model(model, path, input_shape=None, compression=None, quantization=N
     -------
     dict
         ``success``, ``path``, ``file_size_bytes``, ``export_time_ms``, ``compression_ratio``
-        (uncompressed size / file size) and, when ``success`` is False, ``error`` and
-        ``error_type``: models that cannot be represented, invalid arguments and I/O errors are
-        reported here rather than raised.
+        (uncompressed size / file size), ``model_class``, ``content_hash``; with
+        ``raise_on_error=False`` and a failure, ``success`` False, ``path``, ``error`` and
+        ``error_type``.
     """
+    if type(raise_on_error) is not bool:
+        raise TypeError(f"raise_on_error must be True or False, got {raise_on_error!r}")
     t0 = time.perf_counter()
     try:
         api.dump(model, path, compress=_compress_arg(compression), quantize=quantization,
@@ -96,6 +105,8 @@ def export_model(model, path, input_shape=None, compression=None, quantization=N
             raise ValueError(f"input_shape {tuple(input_shape)} does not match the model's "
                              f"{n_features} features")
     except (MLEError, ValueError, TypeError, OSError, ImportError) as e:
+        if raise_on_error:
+            raise
         return {"success": False, "path": os.fspath(path), "error": str(e),
                 "error_type": type(e).__name__}
     size = info["file_size"]
@@ -141,10 +152,33 @@ class MLERuntime:
         """The graph outputs ``run`` returns, in order (e.g. ``["predict", "predict_proba"]``)."""
         return list(self.model._outputs)
 
+    def get_outputs(self):
+        """The names of the outputs :meth:`run` returns, in the order it returns them: the
+        model's prediction methods, e.g. ``["predict", "predict_proba"]`` for a classifier
+        (``outputs = dict(zip(rt.get_outputs(), rt.run([X])))``)."""
+        return self.output_names
+
     def run(self, inputs, output_names=None):
-        """Runs the model on ``inputs`` (a list holding one 2-D array, or the array itself);
-        returns a list with one array per requested output (default: every output), each
-        computed by the proxy method of that name (class labels mapped)."""
+        """Runs the model on one input.
+
+        Parameters
+        ----------
+        inputs : list of one array-like, or the array-like itself
+            The rows to predict (2-D; a DataFrame works as with the proxy).
+        output_names : list of str, optional
+            Which outputs, in which order (names from :meth:`get_outputs`). Default: every
+            output, in the order of :meth:`get_outputs`.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One array per output, each what the proxy method of that name returns
+            (``predict``: class labels, ``predict_proba``: probabilities, ...), in the order
+            of :meth:`get_outputs`: a logistic regression's are ``decision_function``,
+            ``predict``, ``predict_proba``, ``predict_log_proba``, so ``run([X])[0]`` is not
+            the probabilities. Name them with ``dict(zip(rt.get_outputs(), rt.run([X])))``
+            or ask for them: ``rt.run([X], output_names=["predict_proba"])``.
+        """
         if isinstance(inputs, (list, tuple)):
             if len(inputs) != 1:
                 raise ValueError(f"run() takes one input array, got {len(inputs)}")
@@ -228,7 +262,13 @@ class SecurityUtils:
 
     @staticmethod
     def generate_keypair():
-        """A new Ed25519 pair as PEM bytes: ``(public_key_pem, private_key_pem)``."""
+        """A new Ed25519 pair as PEM bytes, **public key first**: ``(public_key_pem,
+        private_key_pem)``, the older API's order. :func:`mle_runtime.generate_keys` returns
+        the reverse, ``(private_key, public_key)`` (key objects): do not mix the two
+        unpacking orders: handing the public key to :meth:`sign_model` raises a
+        ``ValueError`` ("cannot read an Ed25519 private key").
+        :class:`~mle_runtime.MissingDependencyError` (``pip install
+        'mle_runtime[security]'``) without the ``cryptography`` package."""
         key = crypto.generate_private_key()
         return crypto.public_pem(key.public_key()), crypto.private_pem(key)
 

@@ -36,14 +36,118 @@ def test_export_model(compression, clf, tmp_path):
 
 
 def test_export_model_failures_are_reported(clf, tmp_path):
+    """raise_on_error=False: the older API's dict result for failures."""
     model, _ = clf
-    res = mle.export_model(object(), tmp_path / "x.mle")
+    res = mle.export_model(object(), tmp_path / "x.mle", raise_on_error=False)
     assert res["success"] is False and res["error_type"] == "UnsupportedModelError"
-    res = mle.export_model(model, tmp_path / "x.mle", input_shape=(1, 5))
+    res = mle.export_model(model, tmp_path / "x.mle", input_shape=(1, 5), raise_on_error=False)
     assert res["success"] is False and "5" in res["error"]
     assert not (tmp_path / "x.mle").exists()
-    res = mle.export_model(model, tmp_path / "x.mle", quantization="int3")
+    res = mle.export_model(model, tmp_path / "x.mle", quantization="int3",
+                           raise_on_error=False)
     assert res["success"] is False
+
+
+def test_export_model_failures_raise_by_default(clf, tmp_path):
+    """As dump does: a programming error is not a dict to forget to check."""
+    model, _ = clf
+    with pytest.raises(mle.UnsupportedModelError):
+        mle.export_model(object(), tmp_path / "x.mle")
+    with pytest.raises(ValueError, match="5"):
+        mle.export_model(model, tmp_path / "x.mle", input_shape=(1, 5))
+    assert not (tmp_path / "x.mle").exists()
+    with pytest.raises(ValueError, match="quantize"):
+        mle.export_model(model, tmp_path / "x.mle", quantization="int3")
+    with pytest.raises(FileNotFoundError):
+        mle.export_model(model, tmp_path / "missing" / "x.mle")
+    with pytest.raises(TypeError, match="raise_on_error"):
+        mle.export_model(model, tmp_path / "x.mle", raise_on_error="no")
+
+
+def test_run_names_its_outputs(clf, tmp_path):
+    model, X = clf
+    mle.dump(model, tmp_path / "m.mle")
+    rt = mle.load_model(tmp_path / "m.mle")
+    names = rt.get_outputs()
+    assert set(names) == {"decision_function", "predict", "predict_proba",
+                          "predict_log_proba"}
+    outs = rt.run([X])
+    assert len(outs) == len(names)
+    for name, out in zip(names, outs):  # each output is the method of that name
+        np.testing.assert_allclose(out, getattr(model, name)(X), atol=1e-9)
+    named = dict(zip(rt.get_outputs(), rt.run([X[:3]])))
+    np.testing.assert_allclose(named["predict_proba"], model.predict_proba(X[:3]), atol=1e-9)
+    assert "get_outputs" in mle.MLERuntime.run.__doc__
+
+
+def test_generate_keypair_order_is_the_reverse_of_generate_keys(tmp_path, clf):
+    model, _ = clf
+    pub, priv = SecurityUtils.generate_keypair()  # public first (the older API's order)
+    assert pub.startswith(b"-----BEGIN PUBLIC KEY") and b"PRIVATE KEY" in priv
+    private, public = mle.generate_keys()  # private first
+    assert hasattr(private, "sign") and not hasattr(public, "sign")
+    assert "public key first" in SecurityUtils.generate_keypair.__doc__
+    mle.dump(model, tmp_path / "m.mle")
+    with pytest.raises(ValueError, match="private key"):
+        SecurityUtils.sign_model(tmp_path / "m.mle", pub)  # the swapped order is refused
+
+
+MISSING_SCRIPT = r"""
+import io, json, sys
+sys.modules[sys.argv[1]] = None  # as if the package were not installed
+import numpy as np
+import mle_runtime as mle
+from mle_runtime import MissingDependencyError
+from mle_runtime.legacy import SecurityUtils
+X = np.random.default_rng(0).normal(size=(20, 3))
+out = {}
+def attempt(name, fn):
+    try:
+        fn()
+        out[name] = "ok"
+    except MissingDependencyError as e:
+        out[name] = "missing: " + str(e)
+    except Exception as e:
+        out[name] = type(e).__name__ + ": " + str(e)
+model = mle.load(sys.argv[2])
+attempt("dump", lambda: mle.dump(model, io.BytesIO(), compress=3))
+attempt("sign", lambda: mle.dump(model, io.BytesIO(), sign_with=b"x" * 32))
+attempt("export_model", lambda: mle.export_model(model, sys.argv[4], compression=3))
+res = mle.export_model(model, sys.argv[4], compression=3, raise_on_error=False)
+out["export_model dict"] = res.get("error_type")
+attempt("load", lambda: mle.load(sys.argv[3]))
+attempt("load_model", lambda: mle.load_model(sys.argv[3]))
+attempt("keypair", SecurityUtils.generate_keypair)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("package, extra, needs", [
+    ("zstandard", "mle_runtime[compression]", ("dump", "export_model", "load", "load_model")),
+    ("cryptography", "mle_runtime[security]", ("sign", "keypair"))])
+def test_a_missing_optional_package_names_the_extra(package, extra, needs, clf, tmp_path):
+    """Hidden from the import system in a fresh process: every entry point that needs it
+    raises MissingDependencyError naming the extra to install, never a "corrupt file"."""
+    import json
+    import subprocess
+    import sys
+
+    model, _ = clf
+    mle.dump(model, tmp_path / "m.mle")
+    mle.dump(model, tmp_path / "z.mle", compress=3)  # zstd (the default method)
+    proc = subprocess.run([sys.executable, "-c", MISSING_SCRIPT, package, str(tmp_path / "m.mle"),
+                           str(tmp_path / "z.mle"), str(tmp_path / "e.mle")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    for name in needs:
+        assert out[name].startswith("missing: "), (name, out[name])
+        assert extra in out[name] and "corrupt" not in out[name], out[name]
+    for name in set(("dump", "export_model", "load", "load_model", "sign", "keypair")) - \
+            set(needs):
+        assert not out[name].startswith("missing"), (name, out[name])
+    if package == "zstandard":
+        assert out["export_model dict"] == "MissingDependencyError"
 
 
 def test_framework_specific_exporters(clf, tmp_path):

@@ -81,7 +81,9 @@ def render(info):
         row("ops", ", ".join(f"{k} x{v}" for k, v in (g.get("ops") or {}).items()))
         row("tensor data", _size(g.get("tensor_bytes") or 0))
     comp = info.get("compression")
-    row("compression", comp and f"{comp.get('method')} level {comp.get('level')} "
+    how = comp and ("stream of the whole file, as joblib writes" if comp.get("layout") ==
+                    "stream" else f"level {comp.get('level')}")
+    row("compression", comp and f"{comp.get('method')} {how} "
         f"({_size(info.get('uncompressed_size') or 0)} uncompressed)")
     enc = info.get("encryption")
     if enc:

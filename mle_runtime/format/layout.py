@@ -50,6 +50,12 @@ SECTION_PICKLE = 9     # required; pickled objects, read only with allow_pickle=
 MAX_VALUE_JSON = 64 << 20  # parsing JSON takes up to ~30x its size in memory
 SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
 
+# Format 1.4 (docs/FORMAT.md, 17.4): the numpy arrays inside a value file's pickled objects
+# are stored out of band, as array nodes of the value section ("pickled_arrays") whose bytes
+# lie in the tensor data section; the pickle refers to them by persistent id. Value files
+# that hold such arrays are written with this minor; others keep 2.
+MINOR_PICKLED_ARRAYS = 4
+
 HEADER_DTYPE = np.dtype(
     [
         ("magic", "V8"),

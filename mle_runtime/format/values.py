@@ -29,6 +29,7 @@ import json
 import math
 import mmap as _mmap_module
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,9 +81,12 @@ class Hooks:
         ``wrap_model(native, n_threads)``: what a model section loads as, given its
         ``NativeModel``.
     pickle_dumps : callable
-        ``pickle_dumps(objects, protocol)``: the pickle section's bytes (``allow_pickle``).
+        ``pickle_dumps(objects, protocol, persistent_id)``: the pickle section's bytes
+        (``allow_pickle``); ``persistent_id(obj)`` is the pickler's: an int for the numpy
+        arrays the codec stores natively (out of band, 17.4), None for everything else.
     pickle_loads : callable
-        ``pickle_loads(data)``: the objects of a pickle section (only with ``allow_pickle``).
+        ``pickle_loads(data, persistent_load)``: the objects of a pickle section (only with
+        ``allow_pickle``); ``persistent_load(k)`` returns the k-th array stored out of band.
     """
 
     loaded: Callable
@@ -186,6 +190,8 @@ class Encoder:
         self.keep = []          # keeps memoised objects alive (ids stay unique)
         self.active = set()     # ids of containers being encoded (cycle detection)
         self.n_arrays = 0
+        self.pickled_arrays = []   # array nodes of the arrays inside pickled objects
+        self.pickled_array_ids = {}
         # Nesting as the reader counts it (Decoder.decode): the deepest position reached
         # below the node being encoded, and the height of every memoised node, so that an
         # object stored once and referred to again is as deep at each place it appears.
@@ -394,8 +400,31 @@ class Encoder:
         data = a.T if order == "F" else a
         data = np.ascontiguousarray(data)
         self.n_arrays += 1
-        off = self.add_bytes(data, data.nbytes, align=min(16, max(8, a.dtype.alignment)))
+        # 16-byte boundaries at least, as joblib aligns arrays (64 from 1 KiB)
+        off = self.add_bytes(data, data.nbytes, align=16)
         return ["array", descr, list(a.shape), off, order]
+
+    def pickled_array(self, obj):
+        """The pickler's ``persistent_id``: the index of ``obj`` among the arrays inside
+        pickled objects that are stored natively (plain numpy arrays of fixed-size dtypes),
+        or None (pickled as usual)."""
+        t = type(obj)
+        if t is not np.ndarray and t is not np.memmap or obj.dtype.hasobject:
+            return None
+        k = self.pickled_array_ids.get(id(obj))
+        if k is not None:
+            return k
+        if obj.dtype.itemsize == 0 and obj.size:
+            return None
+        try:
+            node = self._array(obj, "a pickled array", 1)
+        except _Problem:
+            return None
+        k = len(self.pickled_arrays)
+        self.pickled_arrays.append(node)
+        self.pickled_array_ids[id(obj)] = k
+        self.keep.append(obj)
+        return k
 
     def _scalar(self, s, path):
         dt = s.dtype
@@ -541,7 +570,13 @@ def encode(value, allow_pickle=False, protocol=None, *, hooks):
         raise ValueError("the value nests too deeply to be stored") from None
     if enc.problems:
         raise UnsupportedModelError(_problems_message(enc.problems))
+    pickled = None
+    if enc.pickled:
+        # the arrays inside pickled objects go to the tensor data section (17.4)
+        pickled = hooks.pickle_dumps(enc.pickled, protocol, enc.pickled_array)
     tree = {"root": root, "memo": enc.n_memo}
+    if enc.pickled_arrays:
+        tree["pickled_arrays"] = enc.pickled_arrays
     try:
         tree_bytes = writer.encode_json(tree)
     except UnicodeEncodeError:  # lone surrogates: JSON's \u escapes keep them
@@ -555,14 +590,16 @@ def encode(value, allow_pickle=False, protocol=None, *, hooks):
         sections.append((L.SECTION_DATA, blob, L.DATA_ALIGN))
     for m in enc.models:
         sections.append((L.SECTION_MODEL, m, L.DATA_ALIGN))
-    if enc.pickled:
-        sections.append((L.SECTION_PICKLE, hooks.pickle_dumps(enc.pickled, protocol)))
+    if pickled is not None:
+        sections.append((L.SECTION_PICKLE, pickled))
     h = hashlib.sha256()
     for s in sections:
         h.update(len(s[1]).to_bytes(8, "little"))
         h.update(s[1])
     contents = {"type": _type_name(value), "arrays": enc.n_arrays,
                 "models": enc.models_info, "pickled": enc.pickled_info}
+    if enc.pickled_arrays:
+        contents["pickled_arrays"] = len(enc.pickled_arrays)
     return sections, contents, "sha256:" + h.hexdigest()
 
 
@@ -605,8 +642,9 @@ class Decoder:
     """Rebuilds a value from a parsed container (untrusted input)."""
 
     def __init__(self, container, hooks, mmap_mode=None, n_threads=None, allow_pickle=False,
-                 filename=None, budget=None):
+                 filename=None, budget=None, native_byte_order=False):
         self.c = container
+        self.native_byte_order = native_byte_order
         self.hooks = hooks
         self.copy = mmap_mode is None
         self.mmap_mode = mmap_mode
@@ -634,14 +672,35 @@ class Decoder:
         self.work = 0
         self.work_limit = self.budget.limit
         self.pickled = None
-        ps = container.find(L.SECTION_PICKLE)
-        if ps is not None:
-            if allow_pickle is not True:
-                raise PickleNotAllowedError(_refusal(container))
-            objs = hooks.pickle_loads(bytes(container.payload(ps)))
-            if not isinstance(objs, list):
-                raise FormatError("the pickle section does not hold a list")
-            self.pickled = objs
+        self.pickled_arrays = []
+        self.pickled_array_cache = {}
+        self.pickle_section = ps = container.find(L.SECTION_PICKLE)
+        if ps is not None and allow_pickle is not True:
+            raise PickleNotAllowedError(_refusal(container))
+
+    def unpickle(self):
+        """Unpickles the pickle section (only reached with ``allow_pickle=True``); its
+        persistent ids name the arrays stored out of band (17.4)."""
+        objs = self.hooks.pickle_loads(bytes(self.c.payload(self.pickle_section)),
+                                       self.persistent_load)
+        if not isinstance(objs, list):
+            raise FormatError("the pickle section does not hold a list")
+        self.pickled = objs
+
+    def persistent_load(self, k):
+        """The k-th array stored out of band for the pickle section (17.4)."""
+        if type(k) is not int or not 0 <= k < len(self.pickled_arrays):
+            raise FormatError(f"the pickle section refers to array {k!r}, which the value "
+                              f"section does not hold ({len(self.pickled_arrays)} arrays)")
+        a = self.pickled_array_cache.get(k)
+        if a is None:
+            node = self.pickled_arrays[k]
+            if not isinstance(node, list) or not node or node[0] != "array":
+                raise FormatError("value section: 'pickled_arrays' must hold array nodes")
+            a = self.pickled_array_cache[k] = _dec_array(self, node, 1)
+        else:
+            self.charge(a.nbytes)  # what a consumer copying it would allocate, as a ref
+        return a
 
     def parse_tree(self):
         """The value section's JSON, after charging what parsing it will allocate."""
@@ -662,9 +721,18 @@ class Decoder:
 
     def decode_root(self):
         tree = self.parse_tree()
-        if set(tree) != {"root", "memo"} or type(tree["memo"]) is not int:
-            raise FormatError("value section: expected the keys 'root' and 'memo'")
+        if not {"root", "memo"} <= set(tree) <= {"root", "memo", "pickled_arrays"} or \
+                type(tree["memo"]) is not int:
+            raise FormatError("value section: expected the keys 'root' and 'memo' (and "
+                              "'pickled_arrays')")
+        arrays = tree.get("pickled_arrays", [])
+        if not isinstance(arrays, list) or arrays and self.pickle_section is None:
+            raise FormatError("value section: 'pickled_arrays' must be a list, in a file "
+                              "with a pickle section")
+        self.pickled_arrays = arrays
         try:
+            if self.pickle_section is not None:
+                self.unpickle()
             value = self.decode(tree["root"], 0)
         except MLEError:  # FormatError, and "install ..." (UnsupportedModelError, a TypeError)
             raise
@@ -791,13 +859,19 @@ class Decoder:
             raise FormatError("value section: array of a zero-size dtype")
         buf = self.bytes_at(off, count * dt.itemsize)
         if count == 0:
-            a = np.empty(shape, dtype=dt, order=order)
-            return a
+            if self.native_byte_order and _byte_order_mismatch(dt):
+                dt = dt.newbyteorder("=")
+            return np.empty(shape, dtype=dt, order=order)
         flat = np.frombuffer(buf, dtype=dt, count=count)
         _check_text(flat)
         a = flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
         if self.copy:
             self.charge(a.nbytes)
+            if self.native_byte_order and _byte_order_mismatch(dt):
+                # joblib's restoration: values kept, the machine's byte order
+                out = np.empty(shape, dtype=dt.newbyteorder("="), order=order)
+                out[...] = a
+                return out
             return a.copy(order="K")
         if self.mmap_mode in ("r", "c") and self.filename is not None:
             m = a.view(np.memmap)
@@ -1058,6 +1132,15 @@ def _dec_scalar(dec, node, depth):
     return flat[0].copy()
 
 
+def _byte_order_mismatch(dt):
+    """Whether arrays of ``dt`` are in the other byte order than the machine's, as joblib
+    decides it (a non-native dtype, or a structured dtype whose fields all are)."""
+    other = ">" if sys.byteorder == "little" else "<"
+    return dt.byteorder == other or (
+        dt.byteorder == "|" and bool(dt.fields) and
+        all(f[0].byteorder == other for f in dt.fields.values()))
+
+
 def _check_text(flat):
     """Refuses unicode data (a 'U' dtype, or 'U' fields) with code points beyond U+10FFFF:
     numpy would turn them into invalid Python str objects (SystemError on use)."""
@@ -1184,13 +1267,14 @@ def is_value_file(container):
 
 
 def decode(container, *, hooks, mmap_mode=None, n_threads=None, allow_pickle=False,
-           filename=None, budget=None):
+           filename=None, budget=None, native_byte_order=False):
     """The value held by a parsed value file (checksums already verified). ``hooks``: the
     :class:`Hooks` for models and pickling; ``budget``: the load's
     :class:`~mle_runtime.format.budget.LoadBudget` (None: the default budget for this
-    container's size)."""
+    container's size); ``native_byte_order``: arrays copied into memory come back in the
+    machine's byte order, as joblib restores them (``ensure_native_byte_order``)."""
     return Decoder(container, hooks, mmap_mode, n_threads, allow_pickle, filename,
-                   budget).decode_root()
+                   budget, native_byte_order).decode_root()
 
 
 def open_file(path, mmap_mode):

@@ -49,10 +49,20 @@ def test_inspect_verifies_every_checksum_by_default(files, tmp_path):
     assert json.loads(proc.stdout)["verified"] is None
     # a compressed file: the flipped byte is in the payload
     comp = tmp_path / "comp.mle"
-    mle.dump(model, comp, compress=("zlib", 3))
+    mle.dump(model, comp, compress=("zstd", 3))
     (tmp_path / "badcomp.mle").write_bytes(flipped(comp.read_bytes(), L.SECTION_PAYLOAD, 50))
     proc = cli("mle-inspect", tmp_path / "badcomp.mle")
     assert proc.returncode == 1 and "checksum mismatch" in proc.stderr
+    # joblib's layout (a gzip stream of the file): a changed byte is refused too
+    gz = tmp_path / "comp.mle.gz"
+    mle.dump(model, gz)
+    data = bytearray(gz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "badgz.mle.gz").write_bytes(bytes(data))
+    proc = cli("mle-inspect", tmp_path / "badgz.mle.gz")
+    assert proc.returncode == 1, proc.stdout
+    proc = cli("mle-inspect", gz)
+    assert proc.returncode == 0 and "gzip stream of the whole file" in proc.stdout
 
 
 def test_inspect_verifies_the_signature_of_a_file_modified_behind_its_checksums(files,
@@ -88,7 +98,7 @@ def test_inspect_refuses_a_model_file_with_envelope_sections(files, tmp_path):
 
     d, model, X = files
     mle.dump(model, tmp_path / "plain.mle")
-    mle.dump(StandardScaler().fit(X), tmp_path / "other.mle", compress=("zlib", 3))
+    mle.dump(StandardScaler().fit(X), tmp_path / "other.mle", compress=("zstd", 3))
     other = container.parse((tmp_path / "other.mle").read_bytes())
     extra = [(s.kind, bytes(other.payload(s)), L.SECTION_OPTIONAL) for s in other.sections
              if s.kind in (L.SECTION_ENVELOPE, L.SECTION_PAYLOAD)]

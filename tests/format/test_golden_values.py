@@ -16,9 +16,10 @@ from mle_runtime.format import layout as L
 
 VALUE_JSON = (
     b'{"root":["dict",{"name":"golden","t":["tuple",1,2.5,null,true],"b":["bytes",0,2],'
-    b'"a":["array","<i2",[2,2],8,"C"],"when":["date",2020,1,2],'
+    b'"a":["array","<i2",[2,2],16,"C"],"when":["date",2020,1,2],'
     b'"big":["int","400000000000000000"],"s":["set",1,2]}],"memo":5}')
-DATA = bytes.fromhex("6162000000000000" "0100020003000400")
+# arrays start at multiples of 16 (as joblib aligns them; 64 from 1 KiB)
+DATA = bytes.fromhex("6162000000000000" "0000000000000000" "0100020003000400")
 
 
 def golden_value():
@@ -76,3 +77,21 @@ def test_bare_model_readers_refuse_value_files(golden_bytes, tmp_path):
     with pytest.raises(mle.FormatError, match="a value file .*not a plain model file"):
         _native.load_buffer(golden_bytes)
     assert _native.load_buffer_or_kind(golden_bytes) == "value"
+
+
+def test_files_of_earlier_writers_still_load(golden_bytes):
+    """Before format 1.4 the writer placed small arrays at multiples of 8: the same value
+    with the array at offset 8 of the tensor data (the 1.2 golden bytes) loads the same."""
+    from mle_runtime.format import writer
+
+    old_json = VALUE_JSON.replace(b'"a":["array","<i2",[2,2],16,"C"]',
+                                  b'"a":["array","<i2",[2,2],8,"C"]')
+    old_data = DATA[:8] + DATA[16:]
+    c = container.parse(golden_bytes)
+    meta = bytes(c.payload(c.find(L.SECTION_META)))
+    old = writer.pack_sections([(L.SECTION_META, meta), (L.SECTION_VALUE, old_json),
+                                (L.SECTION_DATA, old_data, 64)], minor=L.MINOR_VALUES)
+    back = mle.load(io.BytesIO(old))
+    assert back["a"].dtype == np.dtype("<i2")
+    np.testing.assert_array_equal(back["a"], golden_value()["a"])
+    assert back["b"] == b"ab" and back["big"] == 2 ** 70

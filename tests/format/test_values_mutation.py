@@ -209,7 +209,10 @@ def test_random_byte_changes(files, name, iris, tmp_path):
     out, marker = files
     data = out[name]
     allowed = (FormatError,) if name == "plain" else (FormatError, PickleNotAllowedError)
-    expected = digest(mle.load(io.BytesIO(data))) if name == "plain" else None
+    # arrays as stored whatever mmap_mode (mmap_mode=None would restore big-endian arrays
+    # to the machine's byte order, as joblib does): the same value through every route
+    same = {"ensure_native_byte_order": False}
+    expected = digest(mle.load(io.BytesIO(data), **same)) if name == "plain" else None
     covered = covered_mask(data)
     rng = np.random.default_rng(SEED + (name == "pickled"))
     failures = Failures(MAX_REPORTED)
@@ -227,9 +230,9 @@ def test_random_byte_changes(files, name, iris, tmp_path):
         try:
             if attempt % 10 == 0:  # through a path: mapped and read routes
                 path.write_bytes(mutated)
-                value = mle.load(path, mmap_mode=[None, "r", "c"][attempt // 10 % 3])
+                value = mle.load(path, mmap_mode=[None, "r", "c"][attempt // 10 % 3], **same)
             else:
-                value = mle.load(io.BytesIO(mutated))
+                value = mle.load(io.BytesIO(mutated), **same)
         except allowed as e:
             outcomes[type(e).__name__] += 1
             if len(changed) == 0 and isinstance(e, FormatError):
@@ -851,3 +854,41 @@ def test_allow_pickle_must_be_a_bool(flag, files):
     with pytest.raises(TypeError, match="allow_pickle must be True or False"):
         mle.dump({"a": 1}, io.BytesIO(), allow_pickle=flag)
     assert not marker.exists()
+
+
+# ------------------------------------------------- (d) arrays of pickled objects (17.4, 1.4)
+
+def test_pickled_arrays_changes_with_valid_checksums():
+    """The arrays inside pickled objects are array nodes of the value section
+    (``pickled_arrays``) over the tensor data section: changes to either, checksums
+    recomputed, loaded with allow_pickle=True (the pickle is a benign SimpleNamespace), are
+    refused with FormatError or load a value; nothing else escapes."""
+    import types
+
+    value = {"ns": types.SimpleNamespace(a=np.arange(40, dtype=">i4").reshape(5, 8),
+                                         b=np.linspace(0, 1, 300), c="x")}
+    buf = io.BytesIO()
+    mle.dump(value, buf, allow_pickle=True)
+    data = buf.getvalue()
+    c = container.parse(data)
+    tree = c.json(L.SECTION_VALUE)
+    assert len(tree["pickled_arrays"]) == 2 and c.version == "1.4"
+    rng = np.random.default_rng(SEED + 7)
+    alphabet = b'{}[]",:0123456789-.eE<>|ifuU truefalsnul'
+    outcomes = collections.Counter()
+    for attempt in range(600):
+        kind = L.SECTION_VALUE if attempt % 3 else L.SECTION_DATA
+        payload = bytearray(c.payload(c.find(kind)))
+        start = bytes(payload).find(b'"pickled_arrays"') if kind == L.SECTION_VALUE else 0
+        for _ in range(int(rng.integers(1, 4))):
+            p = int(rng.integers(start, len(payload)))
+            payload[p] = alphabet[int(rng.integers(len(alphabet)))] \
+                if kind == L.SECTION_VALUE else int(rng.integers(256))
+        bad = container.repack(c, replace={kind: bytes(payload)})
+        try:
+            mle.load(io.BytesIO(bad), allow_pickle=True)
+        except FormatError:
+            outcomes["refused"] += 1
+            continue
+        outcomes["loaded"] += 1
+    assert outcomes["refused"] > 100, outcomes
