@@ -129,3 +129,7 @@ cdef extern from "mle/kernel.h" namespace "mle" nogil:
 
     const vector[COpEntry]& c_registered_ops "mle::registered_ops"()
     string c_describe_kind "mle::describe_kind"(const CAttrSpec& a)
+
+cdef extern from "mle/trees.h" namespace "mle::trees" nogil:
+    int c_walk_code "mle::trees::walk_code"()
+    void c_set_walk_code "mle::trees::set_walk_code"(int w)
