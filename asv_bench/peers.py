@@ -418,6 +418,47 @@ class NativePeer(Peer):
         return load.format(p=path, r=row) if load else None
 
 
+class LleavesPeer(Peer):
+    """lleaves: LightGBM models compiled to machine code with LLVM (LightGBM cases only; an
+    optional extra, ``pip install lleaves``). Stored as LightGBM's text model; load is the
+    compiled object read back from lleaves' cache next to it (compiling happens once, at
+    save). Its ``predict`` gives LightGBM's default output (class probabilities)."""
+
+    name = "lleaves"
+    engine = "lleaves"
+    ext = ".lgbm.txt"
+
+    def check_available(self):
+        try:
+            import lleaves  # noqa: F401
+        except ImportError as e:
+            raise Unsupported(f"{e.name} is not installed") from None
+
+    def save(self, est, X, path):
+        if library_of(est) != "lightgbm":
+            raise Unsupported("lleaves compiles LightGBM models only")
+        import lleaves
+
+        est.booster_.save_model(path)
+        lleaves.Model(model_file=path).compile(cache=path + ".o")
+
+    def load(self, path):
+        import lleaves
+
+        model = lleaves.Model(model_file=path)
+        model.compile(cache=path + ".o")
+        return model
+
+    def predictor(self, handle, est, X):
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        return lambda: handle.predict(X)
+
+    def outputs(self, handle, est, X):
+        p = np.asarray(handle.predict(np.ascontiguousarray(X, dtype=np.float64)))
+        labels = np.argmax(p, axis=1) if p.ndim == 2 else (p > 0.5).astype(np.int64)
+        return p, np.asarray(est.classes_)[labels]
+
+
 def _to_onnx_boosting(est, X, path):
     """ONNX export of a boosting model: onnxmltools for XGBoost and LightGBM, CatBoost's own
     exporter for CatBoost."""
@@ -516,7 +557,8 @@ class OnnxRuntimePeer(Peer):
                 "dtype=numpy.float32)})")
 
 
-PEERS = {p.name: p for p in (JoblibPeer(), MLEPeer(), NativePeer(), OnnxRuntimePeer())}
+PEERS = {p.name: p for p in (JoblibPeer(), MLEPeer(), NativePeer(), OnnxRuntimePeer(),
+                             LleavesPeer())}
 
 
 def get_peers(names):

@@ -3,6 +3,14 @@
 // dispatched once per block. Trees are walked one at a time over the whole row block so each
 // tree stays in cache; per-row sums are accumulated in tree order, exactly as the source
 // frameworks add them.
+//
+// Walks: find_leaf (the scalar reference, one row and one node at a time; single rows and
+// categorical or "zero"-rule ensembles), find_leaves_avx2 (32 rows of one node32 tree in AVX2
+// lanes), find_leaves_rows / find_leaves_trees (branch-free, several rows of one tree or
+// several trees of one row at once). Ensembles with float64 thresholds are stored with binned
+// input where they can be (ir/tree_bins.py, docs/FORMAT.md 11.3): each block is binned once
+// and walked as node32. trees::set_walk_override forces a walk for the tests that compare
+// every walk with the reference (tests/native/test_tree_walks.py).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
