@@ -167,3 +167,8 @@ cdef extern from "mle/textcols.h" namespace "mle::textcols" nogil:
     CStatus c_text_columns "mle::textcols::read"(const char* text, size_t size,
                                                  const vector[string]& keys,
                                                  vector[CTextColumn]* columns)
+
+
+cdef extern from "mle/trees.h" namespace "mle::trees" nogil:
+    int c_walk_code "mle::trees::walk_code"()
+    void c_set_walk_code "mle::trees::set_walk_code"(int w)

@@ -355,6 +355,20 @@ def _read_threshold(new=None):
     return old
 
 
+_WALKS = ("auto", "reference", "lanes", "rows", "trees")
+
+
+def _tree_walk(new=None):
+    """The TreeEnsemble walk in use: "auto" (chosen per block), or one forced wherever the
+    model allows it (the scalar "reference", "lanes", "rows", "trees"); process-wide. Sets it
+    when ``new`` is given; returns the one in use before the call. For tests that compare
+    every fast walk with the reference."""
+    old = _WALKS[c_walk_code()]
+    if new is not None:
+        c_set_walk_code(_WALKS.index(new))
+    return old
+
+
 def build_info():
     """Compiled features of the native core."""
     return {

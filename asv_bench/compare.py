@@ -9,6 +9,10 @@ than each peer; then the cold-process start of each runtime.
     python asv_bench/compare.py --peers joblib,mle    # only some peers
     python asv_bench/compare.py --models scaler+logreg --json bench.json
 
+lleaves (LLVM-compiled LightGBM models) joins the LightGBM rows when it is installed (an
+optional extra: ``pip install lleaves``). For every tree model it also prints the batch
+throughput in node visits per second per core.
+
 ONNX Runtime runs the skl2onnx conversion of each model with float32 input (what the
 converters support); its load time is an ``InferenceSession`` built from the file's bytes.
 Models and peers are defined in ``peers.py``: a new model is one more ``Case``, a new runtime

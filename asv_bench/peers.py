@@ -421,6 +421,47 @@ class NativePeer(Peer):
         return load.format(p=path, r=row) if load else None
 
 
+class LleavesPeer(Peer):
+    """lleaves: LightGBM models compiled to machine code with LLVM (LightGBM cases only; an
+    optional extra, ``pip install lleaves``). Stored as LightGBM's text model; load is the
+    compiled object read back from lleaves' cache next to it (compiling happens once, at
+    save). Its ``predict`` gives LightGBM's default output (class probabilities)."""
+
+    name = "lleaves"
+    engine = "lleaves"
+    ext = ".lgbm.txt"
+
+    def check_available(self):
+        try:
+            import lleaves  # noqa: F401
+        except ImportError as e:
+            raise Unsupported(f"{e.name} is not installed") from None
+
+    def save(self, est, X, path):
+        if library_of(est) != "lightgbm":
+            raise Unsupported("lleaves compiles LightGBM models only")
+        import lleaves
+
+        est.booster_.save_model(path)
+        lleaves.Model(model_file=path).compile(cache=path + ".o")
+
+    def load(self, path):
+        import lleaves
+
+        model = lleaves.Model(model_file=path)
+        model.compile(cache=path + ".o")
+        return model
+
+    def predictor(self, handle, est, X):
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        return lambda: handle.predict(X)
+
+    def outputs(self, handle, est, X):
+        p = np.asarray(handle.predict(np.ascontiguousarray(X, dtype=np.float64)))
+        labels = np.argmax(p, axis=1) if p.ndim == 2 else (p > 0.5).astype(np.int64)
+        return p, np.asarray(est.classes_)[labels]
+
+
 def _to_onnx_boosting(est, X, path):
     """ONNX export of a boosting model: onnxmltools for XGBoost and LightGBM, CatBoost's own
     exporter for CatBoost."""
@@ -519,7 +560,8 @@ class OnnxRuntimePeer(Peer):
                 "dtype=numpy.float32)})")
 
 
-PEERS = {p.name: p for p in (JoblibPeer(), MLEPeer(), NativePeer(), OnnxRuntimePeer())}
+PEERS = {p.name: p for p in (JoblibPeer(), MLEPeer(), NativePeer(), OnnxRuntimePeer(),
+                             LleavesPeer())}
 
 
 def get_peers(names):
@@ -624,6 +666,7 @@ class Row:
     n_features: int
     batch_rows: int
     cells: dict  # peer name -> Cell
+    visits_per_row: float = None  # tree models: node_visits_per_row of the mle file
 
 
 def _max_abs_diff(out, ref):
@@ -689,6 +732,8 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
     timed("batch_ns", lambda p: p.predictor(handles[p.name], est, XB), min_samples=3,
           pause_s=min(0.1, budget_s / 2))
 
+    if "mle" in paths:
+        row.visits_per_row = node_visits_per_row(paths["mle"], X)
     ref_scores, ref_labels = active[0].outputs(handles[active[0].name], est, X)
     for peer in active[1:]:
         cell = row.cells[peer.name]
@@ -703,6 +748,75 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
     if log:
         log(f"  measured {case.name}")
     return row, paths
+
+
+def node_visits_per_row(path, X, sample=2000):
+    """Mean tree-node visits per row of the tree ensembles in the .mle file at ``path`` (the
+    internal nodes a row passes, summed over trees: trees x mean depth reached), measured on
+    the first ``sample`` rows of X; None for a model without trees.
+
+    The trees are walked here in numpy from the file's own records (docs/FORMAT.md 11), with
+    NaN taking each node's default direction; a categorical node counts as one visit and
+    sends every row left (the benchmark data has no categories). An oblivious tree visits one
+    node per level.
+    """
+    from mle_runtime.format import container
+    from mle_runtime.format import layout as L
+
+    with open(path, "rb") as f:
+        c = container.parse(f.read())
+    graph = c.json(L.SECTION_GRAPH)
+    blob = c.payload(c.find(L.SECTION_DATA))
+
+    def tensor(i):
+        off, code, shape = graph["tensors"][i]
+        dt = L.TENSOR_DTYPES[code]
+        return np.frombuffer(blob, dtype=dt, count=int(np.prod(shape)), offset=off).reshape(shape)
+
+    X = np.asarray(X[:sample], dtype=np.float64)
+    total, found = np.zeros(len(X)), False
+    for node in graph["nodes"]:
+        op, attrs = node[0], (node[3] if len(node) > 3 else {})
+        if op == "ObliviousEnsemble":
+            found = True
+            total += float(np.sum(tensor(attrs["depths"])))
+        if op != "TreeEnsemble" or node[1] != ["X"]:
+            continue
+        found = True
+        rec = L.TREE_NODE64_DTYPE if attrs["node_format"] == "node64" else L.TREE_NODE32_DTYPE
+        nodes = tensor(attrs["nodes"]).reshape(-1).view(rec)
+        roots = tensor(attrs["roots"]).astype(np.int64)
+        v = X if attrs["node_format"] == "node64" else X.astype(np.float32)
+        if "bin_offsets" in attrs:  # binned input (FORMAT.md 11.3)
+            off, thr = tensor(attrs["bin_offsets"]), tensor(attrs["bin_thresholds"])
+            side = "right" if attrs["compare"] == "<" else "left"
+            v = np.column_stack([
+                np.where(np.isnan(X[:, j]), np.nan,
+                         np.searchsorted(thr[off[j]:off[j + 1]], X[:, j], side=side))
+                for j in range(X.shape[1])]).astype(np.float32)
+        ff = nodes["feature_flags"].astype(np.int64)
+        leaf = (ff & L.TREE_LEAF) != 0
+        cat = (ff & L.TREE_CATEGORICAL) != 0
+        feat = np.where(leaf, 0, ff & L.TREE_FEATURE_MASK)
+        dl = (ff & L.TREE_DEFAULT_LEFT) != 0
+        t = nodes["threshold"]
+        lt = attrs["compare"] == "<" and "bin_offsets" not in attrs
+        right = nodes["right"].astype(np.int64)
+        at = np.repeat(roots[:, None], len(X), axis=1)  # (trees, rows): absolute node index
+        rows = np.arange(len(X))[None, :]
+        while True:
+            internal = ~leaf[at]
+            total += internal.sum(axis=0)
+            if not internal.any():
+                break
+            x = v[rows, feat[at]]
+            th = t[at]
+            go = (x < th) if lt else (x <= th)
+            go = np.where(np.isnan(x), dl[at], go) | cat[at]
+            root = np.repeat(roots[:, None], len(X), axis=1)
+            nxt = np.where(go, at + 1, root + right[at])
+            at = np.where(internal, nxt, at)
+    return float(total.mean()) if found else None
 
 
 def cold_start(peers, paths, row, runs=7):
@@ -860,6 +974,31 @@ def render(rows, peers, *, split=False):
     return text + ("\n'-': not available\n" + "\n".join(notes) if notes else "")
 
 
+def render_visits(rows, peers, cores=None):
+    """Batch throughput of the tree models in node visits per second per core (rows/s x node
+    visits per row / cores) and nanoseconds per visit, so that the distance to the 1-2 ns per
+    visit of the fastest known tree evaluators shows. Every runtime is counted as walking the
+    same trees and as using all ``cores`` (os.cpu_count()) for a batch."""
+    cores = cores or os.cpu_count() or 1
+    trees = [r for r in rows if r.visits_per_row]
+    if not trees:
+        return ""
+    lines = [f"batch node visits per second per core ({cores} cores; visits per row = trees x "
+             "mean depth reached, counted on mle's file), and ns per visit:"]
+    width = max(len(r.model) for r in trees)
+    for r in trees:
+        cells = []
+        for p in peers:
+            c = r.cells[p.name]
+            if c.batch_ns is None:
+                continue
+            rate = r.batch_rows / (c.batch_ns / 1e9) * r.visits_per_row / cores
+            cells.append(f"{p.engine} {rate / 1e6:.0f}M/s ({1e9 / rate:.2f} ns)")
+        lines.append(f"  {r.model.ljust(width)}  {r.visits_per_row:8.0f} visits/row   "
+                     + "   ".join(cells))
+    return "\n".join(lines)
+
+
 def render_cold(results):
     """The cold-start results, each against the first (numpy alone) and against mle."""
     base = results[0][2]
@@ -949,6 +1088,9 @@ def main(argv=None, *, peer_names=("joblib", "mle"), split=False, description=No
     print(f"median of repeated runs ({budget} s per measurement); 'x' = how many times "
           "smaller/faster mle is; parity on the whole dataset\n")
     print(render(rows, peers, split=split))
+    visits = render_visits(rows, peers)
+    if visits:
+        print("\n" + visits)
     if cold:
         print(f"\ncold process start, wall time of `python -c ...` (median of {cold_runs} runs, "
               f"model {first_paths[1].name}):")

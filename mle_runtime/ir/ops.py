@@ -91,6 +91,10 @@ OPS = {
             # never written).
             "category_rule?": ("hist_gradient_boosting", "xgboost", "lightgbm"),
             "accumulate?": ("float64", "float32"),
+            # Binned input (docs/FORMAT.md 11.3): ir.tree_bins.
+            "bin_offsets?": "tensor:uint32",
+            "bin_thresholds?": "tensor:float64",
+            "bin_missing?": "tensor:uint8",
             "node_format": ("node32", "node64"),
             "compare": ("<", "<="),
             "aggregate": ("sum", "mean", "weighted_median"),

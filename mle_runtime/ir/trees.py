@@ -13,6 +13,7 @@ import numpy as np
 from mle_runtime import _native
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.format import layout as L
+from mle_runtime.ir.tree_bins import binned
 
 
 @dataclass
@@ -223,7 +224,8 @@ def add_ensemble(graph, x, trees, *, n_features, wide, compare, aggregate, base=
         How the categorical nodes send a value; required with ``category_sets``.
     """
     nodes, roots, leaves = pack(trees, n_features, wide=wide, threshold32=threshold32)
-    attrs = {}
+    nodes, wide, attrs = binned(graph, nodes, wide=wide, n_features=n_features,
+                                median=median_weights is not None)
     if category_sets:
         sizes = [len(np.asarray(s).reshape(-1)) for s in category_sets]
         attrs["cat_offsets"] = graph.tensor(np.concatenate([[0], np.cumsum(sizes)]), "uint32")

@@ -112,6 +112,17 @@ class Surgery:
         self.graph["tensors"].append([off, code, list(array.shape)])
         return len(self.graph["tensors"]) - 1
 
+    @property
+    def binned(self):
+        return "bin_offsets" in self.attrs
+
+    def unbin(self):
+        """Drops the binned-input tables (FORMAT.md 11.3): the records then hold bin indices
+        compared with the raw input, a valid (if meaningless) node32 ensemble, to which the
+        edits that binned input excludes (categorical nodes, "zero" rules) can be made."""
+        for key in ("bin_offsets", "bin_thresholds", "bin_missing"):
+            self.attrs.pop(key, None)
+
     def pack(self):
         graph = writer.encode_json(self.graph)
         return writer.pack_sections([(L.SECTION_META, self.sections[L.SECTION_META]),
@@ -509,6 +520,7 @@ def _first_numeric_split(recs):
 def test_valid_category_sets_load(case):
     """Positive control for the category-table tests: valid references load and predict."""
     s = case.surgery()
+    s.unbin()
     _category_tables(s)
     _make_categorical(s, _first_numeric_split(s.nodes), left=0, known=1 if s.wide else NO_SET)
     path = case.tmp_path / "categorical.mle"
@@ -561,6 +573,7 @@ def test_missing_value_kinds_are_known(case):
     for the unknown-flag tests)."""
     for kind in (L.TREE_MISSING_NONE, L.TREE_MISSING_ZERO, L.TREE_MISSING_AS_ZERO):
         s = case.surgery()
+        s.unbin()  # binned input refuses the "zero" rules (test_binned_input_refuses_...)
         recs = s.nodes
         i = internal_nodes(recs, 0, len(recs))[0]
         ff = int(recs["feature_flags"][i]) & ~(3 << L.TREE_MISSING_SHIFT)
@@ -815,3 +828,128 @@ def test_per_tree_targets(kind, tmp_path):
             (np.zeros(n_trees, np.int32), None, "n_outputs")]:
         c.refuse(with_targets(bad_targets, n_outputs).pack(), match=match)
     c.refuse(with_targets(np.zeros(n_trees + 1, np.int32)).pack(), match="targets")
+
+
+# ----------------------------------------------------------------------------- binned input
+
+BINNED_KINDS = ["HistGradientBoostingRegressor", "LGBMClassifier(multiclass)"]
+
+
+@pytest.fixture(params=BINNED_KINDS)
+def bin_case(request, tmp_path):
+    """A float64-threshold model stored with binned input (FORMAT.md 11.3)."""
+    c = _make_case(request.param, tmp_path)
+    assert c.surgery().binned, "float64-threshold models without categories are binned"
+    return c
+
+
+def _bin_offsets(s):
+    return s._array("bin_offsets", np.dtype("<u4"))
+
+
+def _bin_thresholds(s):
+    return s._array("bin_thresholds", np.dtype("<f8"))
+
+
+def _feature_with_bins(s, at_least=2):
+    counts = np.diff(_bin_offsets(s))
+    return int(np.flatnonzero(counts >= at_least)[0])
+
+
+@pytest.mark.parametrize("key", ["bin_offsets", "bin_thresholds", "bin_missing"])
+def test_binned_tables_come_together(bin_case, key):
+    s = bin_case.surgery()
+    del s.attrs[key]
+    bin_case.refuse(s.pack(), match="must be given together")
+
+
+def test_bin_offsets_must_start_at_zero(bin_case):
+    s = bin_case.surgery()
+    off = _bin_offsets(s)
+    off[0] = 1
+    s._store("bin_offsets", off)
+    bin_case.refuse(s.pack(), match="start at 0")
+
+
+@pytest.mark.parametrize("edit", ["decreasing", "beyond", "huge"])
+def test_bin_offsets_must_increase_inside_the_thresholds(bin_case, edit):
+    s = bin_case.surgery()
+    off = _bin_offsets(s).astype(np.int64)
+    f = _feature_with_bins(s, 1)
+    if edit == "decreasing":
+        off[f + 1] = off[f] - 1 if off[f] > 0 else 2**32 - 1
+    elif edit == "beyond":
+        off[-1] = len(_bin_thresholds(s)) + 1
+    else:
+        off[f + 1:] = 2**32 - 1
+    s._store("bin_offsets", off.astype("<u4"))
+    bin_case.refuse(s.pack(), match="bin_offsets must increase")
+
+
+@pytest.mark.parametrize("edit", ["equal", "decreasing", "nan"])
+def test_bin_thresholds_must_be_strictly_increasing(bin_case, edit):
+    s = bin_case.surgery()
+    f = _feature_with_bins(s)
+    j = int(_bin_offsets(s)[f]) + 1
+    t = _bin_thresholds(s)
+    t[j] = {"equal": t[j - 1], "decreasing": t[j - 1] - 1.0, "nan": np.nan}[edit]
+    s._store("bin_thresholds", t)
+    bin_case.refuse(s.pack(), match="strictly increasing and not NaN")
+
+
+def test_bin_missing_codes_are_known(bin_case):
+    s = bin_case.surgery()
+    m = s._array("bin_missing", np.dtype("u1"))
+    m[0] = 3
+    s._store("bin_missing", m)
+    bin_case.refuse(s.pack(), match="bin_missing must be 0, 1 or 2")
+
+
+@pytest.mark.parametrize("key,dims", [("bin_offsets", "short"), ("bin_missing", "short"),
+                                      ("bin_offsets", "float64")])
+def test_bin_tables_have_their_shape_and_dtype(bin_case, key, dims):
+    s = bin_case.surgery()
+    n = s.n_features + (1 if key == "bin_offsets" else 0)
+    if dims == "short":
+        code = s.entry(key)[1]
+        s.attrs[key] = s.add_tensor(np.zeros(n - 1), code)
+    else:
+        s.attrs[key] = s.add_tensor(np.zeros(n), next(c for c, d in L.TENSOR_DTYPES.items()
+                                                      if d == np.dtype("<f8")))
+    bin_case.refuse(s.pack(), match=key)
+
+
+@pytest.mark.parametrize("edit", ["categorical", "zero", "as_zero", "node64", "median"])
+def test_binned_input_refuses_what_it_cannot_bin(bin_case, edit):
+    """Binned records hold bin indices: a categorical node, a "zero" rule (bin_missing applies
+    those), node64 records or a weighted median over binned input are malformed."""
+    s = bin_case.surgery()
+    recs = s.nodes
+    i = _first_numeric_split(recs)
+    if edit == "categorical":
+        _category_tables(s)
+        _make_categorical(s, i, left=0)
+        match = "categorical"
+    elif edit in ("zero", "as_zero"):
+        kind = L.TREE_MISSING_ZERO if edit == "zero" else L.TREE_MISSING_AS_ZERO
+        ff = int(recs["feature_flags"][i]) & ~(3 << L.TREE_MISSING_SHIFT)
+        recs["feature_flags"][i] = ff | (kind << L.TREE_MISSING_SHIFT)
+        s.nodes = recs
+        match = "'zero' missing-value rules"
+    elif edit == "node64":
+        wide = np.zeros(len(recs), dtype=L.TREE_NODE64_DTYPE)
+        for f in ("threshold", "feature_flags", "right"):
+            wide[f] = recs[f]
+        s.attrs["nodes"] = s.add_tensor(wide.view(np.uint8).reshape(len(recs), 16),
+                                        s.entry("nodes")[1])
+        s.attrs["node_format"] = "node64"
+        match = "node_format 'node32'"
+    else:
+        # (with several outputs the weighted median is refused for that reason first)
+        n_trees = len(s.roots)
+        s.attrs["aggregate"] = "weighted_median"
+        s.attrs["median_weights"] = s.add_tensor(np.ones(n_trees),
+                                                 s.entry("leaves")[1])
+        s.attrs.pop("base", None)
+        match = "weighted_median"
+    bin_case.refuse(s.pack(), match=match)

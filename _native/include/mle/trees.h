@@ -50,6 +50,21 @@ struct Node64 {
 #pragma pack(pop)
 
 static_assert(sizeof(Node32) == 12, "Node32 must be 12 bytes");
+
+// Which tree walk the TreeEnsemble kernel uses, for tests that compare every fast walk with
+// the scalar reference (find_leaf). kAuto: chosen per block by the kernel; the others force
+// one walk wherever the model allows it (elsewhere the reference runs). Process-wide.
+enum class Walk : int {
+  kAuto = 0,
+  kReference = 1,  // one row, one tree, one node at a time (the reference)
+  kLanes = 2,      // AVX2 gathers, 32 rows of one tree at once
+  kRows = 3,       // scalar, several rows of one tree advanced together
+  kTrees = 4,      // scalar, several trees of one row advanced together
+};
+Walk walk_override();
+void set_walk_override(Walk w);
+inline int walk_code() { return static_cast<int>(walk_override()); }
+inline void set_walk_code(int w) { set_walk_override(static_cast<Walk>(w)); }
 static_assert(sizeof(Node64) == 16, "Node64 must be 16 bytes");
 
 }  // namespace trees

@@ -3,9 +3,19 @@
 // dispatched once per block. Trees are walked one at a time over the whole row block so each
 // tree stays in cache; per-row sums are accumulated in tree order, exactly as the source
 // frameworks add them.
+//
+// Walks: find_leaf (the scalar reference, one row and one node at a time; single rows and
+// categorical or "zero"-rule ensembles), find_leaves_avx2 (32 rows of one node32 tree in AVX2
+// lanes), find_leaves_rows / find_leaves_trees (branch-free, several rows of one tree or
+// several trees of one row at once). Ensembles with float64 thresholds are stored with binned
+// input where they can be (ir/tree_bins.py, docs/FORMAT.md 11.3): each block is binned once
+// and walked as node32. trees::set_walk_override forces a walk for the tests that compare
+// every walk with the reference (tests/native/test_tree_walks.py).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -21,6 +31,10 @@ namespace {
 
 using trees::Node32;
 using trees::Node64;
+using trees::Walk;
+using trees::walk_override;
+
+std::atomic<int> g_walk{0};  // a trees::Walk (tests)
 
 template <class Node>
 struct Cmp;
@@ -157,10 +171,83 @@ inline uint32_t find_leaf(const Node* tree, const TX* x, const CategorySets& cat
   }
 }
 
+// One step of a branch-free walk for trees without categorical nodes and with missing-value
+// rules "none" or "NaN" only (Miss: some node has the "NaN" rule): the node after node i for
+// the row x. A leaf stays where it is and reads column 0 whatever its feature bits (they are
+// not validated for leaves); `internal` is 1 when node i is not a leaf. The same decision as
+// find_leaf<Node, LT, Miss, false>.
+template <class Node, bool LT, bool Miss, class TX>
+inline uint32_t step_branchless(const Node* tree, uint32_t i, const TX* x, uint32_t* internal) {
+  using TC = typename Cmp<Node>::T;
+  const Node& nd = tree[i];
+  const uint32_t ff = nd.feature_flags;
+  const uint32_t in = (ff >> 31) ^ 1u;
+  const TC v = static_cast<TC>(x[ff & trees::kFeatureMask & (0u - in)]);
+  const TC t = nd.threshold;
+  bool left = LT ? (v < t) : (v <= t);
+  if (Miss) {
+    constexpr uint32_t kNaNLeft =
+        trees::kDefaultLeft | (trees::kMissingNaN << trees::kMissingShift);
+    left |= (v != v) & ((ff & (trees::kDefaultLeft | trees::kMissingMask)) == kNaNLeft);
+  }
+  // selects by masks: a branch here would be mispredicted at every other node
+  const uint32_t right = nd.right;
+  const uint32_t next = right ^ ((right ^ (i + 1)) & (0u - static_cast<uint32_t>(left)));
+  *internal = in;
+  return i ^ ((i ^ next) & (0u - in));
+}
+
+// G rows of one tree walked together, each level one branch-free step of every row (their
+// loads overlap instead of waiting on each other); the loop ends when every row is at a leaf.
+// Rows are x0 + g * ld. Writes each row's leaf row.
+template <class Node, bool LT, bool Miss, int G, class TX>
+inline void find_leaves_rows(const Node* tree, const TX* x0, int64_t ld, int n,
+                             uint32_t* leaf) {
+  uint32_t idx[G];
+  const TX* xr[G];
+  for (int g = 0; g < G; ++g) {
+    idx[g] = 0;
+    xr[g] = x0 + (g < n ? g : 0) * ld;
+  }
+  for (;;) {
+    uint32_t any = 0;
+    for (int g = 0; g < G; ++g) {
+      uint32_t in;
+      idx[g] = step_branchless<Node, LT, Miss>(tree, idx[g], xr[g], &in);
+      any |= in;
+    }
+    if (!any) break;
+  }
+  for (int g = 0; g < n; ++g) leaf[g] = tree[idx[g]].right;
+}
+
+// G trees of one row walked together (the one-row walk: the trees' loads overlap).
+template <class Node, bool LT, bool Miss, int G, class TX>
+inline void find_leaves_trees(const Node* all, const int32_t* roots, const TX* x,
+                              uint32_t* leaf) {
+  uint32_t idx[G];
+  for (int g = 0; g < G; ++g) idx[g] = 0;
+  for (;;) {
+    uint32_t any = 0;
+    for (int g = 0; g < G; ++g) {
+      uint32_t in;
+      idx[g] = step_branchless<Node, LT, Miss>(all + roots[g], idx[g], x, &in);
+      any |= in;
+    }
+    if (!any) break;
+  }
+  for (int g = 0; g < G; ++g) leaf[g] = all[roots[g] + idx[g]].right;
+}
+
 // Rows walked through one tree together: four AVX2 registers of eight, whose gathers overlap
 // (measured on a 2-core AMD EPYC: 16 rows 68k rows/s, 24 rows 61k, 32 rows 72k for XGBoost's
 // 500 x 3 trees of depth 6, one thread).
 constexpr int kLanes = 32;
+// Rows of one tree (walk_rows) and trees of one row (walk_trees) advanced together by the
+// scalar branch-free walks, and from how many rows a block is walked tree by tree.
+constexpr int kRowGroup = 8;
+constexpr int kTreeGroup = 8;
+constexpr int64_t kRowsMin = 8;
 
 #if defined(__x86_64__)
 bool cpu_has_avx2();
@@ -270,7 +357,15 @@ class TreeEnsemble final : public Kernel {
   bool has_cat = false;
   bool lanes_ok = false;  // no categorical node (find_leaves_avx2)
   bool has_zero = false;  // some node uses a "zero" missing-value rule
+  int64_t n_features = 0;  // the input's width
   CategorySets cats;
+  // Binned input (docs/FORMAT.md 11.3): each value is first replaced by its bin, the float32
+  // count of its feature's bin thresholds below it (bin_lt: at or below it), and the node32
+  // records compare bins with '<='.
+  const uint32_t* bin_offsets = nullptr;
+  const double* bin_thresholds = nullptr;
+  const uint8_t* bin_missing = nullptr;
+  bool bin_lt = false;
 
   // A node visit costs a few multiply-adds' time; assume depth ~8 per tree.
   double cost_per_row() const override { return 32.0 * static_cast<double>(n_trees); }
@@ -290,13 +385,33 @@ class TreeEnsemble final : public Kernel {
       double* y = out.row<double>(r);
       for (int64_t k = 0; k < n_out; ++k) y[k] = base ? base[k] : 0.0;
     }
-    dispatch_float(in[0].dtype, [&](auto tag) {
-      using TX = decltype(tag);
-      if (wide)
-        by_flags<Node64, TX>(rows, in[0], out);
-      else
-        by_flags<Node32, TX>(rows, in[0], out);
-    });
+    if (bin_offsets) {
+      // a block of narrow rows (the common case) fits on the stack: no allocation per call
+      constexpr int64_t kStack = 4096;
+      float stack[kStack];
+      std::vector<float> heap;
+      float* f = stack;
+      if (rows * n_features > kStack) {
+        heap.resize(static_cast<size_t>(rows * n_features));
+        f = heap.data();
+      }
+      dispatch_float(in[0].dtype, [&](auto tag) {
+        using TX = decltype(tag);
+        if (bin_lt)
+          bin_rows<true, TX>(rows, in[0], f);
+        else
+          bin_rows<false, TX>(rows, in[0], f);
+      });
+      by_flags<Node32, float>(rows, View{f, n_features, DType::kF32}, out);
+    } else {
+      dispatch_float(in[0].dtype, [&](auto tag) {
+        using TX = decltype(tag);
+        if (wide)
+          by_flags<Node64, TX>(rows, in[0], out);
+        else
+          by_flags<Node32, TX>(rows, in[0], out);
+      });
+    }
     if (average) {
       const double n = static_cast<double>(n_trees);
       for (int64_t r = 0; r < rows; ++r) {
@@ -366,6 +481,46 @@ class TreeEnsemble final : public Kernel {
       walk_acc<Node, LT, Miss, HasCat, TX, false>(rows, x, y);
   }
 
+  // The bin of every value of the block (11.3): the number of the feature's thresholds t with
+  // t < v (LT: t <= v), by a branch-free binary search; NaN, and with bin_missing 2 values in
+  // LightGBM's zero band, become NaN (the nodes' missing-value rule then applies); with
+  // bin_missing 1 a NaN is binned as 0.
+  template <bool LT, class TX>
+  void bin_rows(int64_t rows, const View& x, float* dst) const {
+    for (int64_t r = 0; r < rows; ++r) {
+      const TX* src = x.row<TX>(r);
+      float* d = dst + r * n_features;
+      for (int64_t c = 0; c < n_features; ++c) {
+        double v = static_cast<double>(src[c]);
+        const uint8_t mode = bin_missing[c];
+        if (std::isnan(v)) {
+          if (mode != 1) {
+            d[c] = std::numeric_limits<float>::quiet_NaN();
+            continue;
+          }
+          v = 0.0;
+        }
+        if (mode == 2 && std::fabs(v) <= trees::kZeroThreshold) {
+          d[c] = std::numeric_limits<float>::quiet_NaN();
+          continue;
+        }
+        const double* t = bin_thresholds + bin_offsets[c];
+        uint32_t n = bin_offsets[c + 1] - bin_offsets[c];
+        uint32_t b = 0;
+        if (n) {
+          const double* p = t;
+          while (n > 1) {
+            const uint32_t half = n >> 1;
+            p += (LT ? (p[half] <= v) : (p[half] < v)) ? half : 0;
+            n -= half;
+          }
+          b = static_cast<uint32_t>(p - t) + static_cast<uint32_t>(LT ? (*p <= v) : (*p < v));
+        }
+        d[c] = static_cast<float>(b);
+      }
+    }
+  }
+
   template <bool Acc32>
   static void add(double& y, double v) {
     if (Acc32)
@@ -376,16 +531,27 @@ class TreeEnsemble final : public Kernel {
 
   template <class Node, bool LT, int Miss, bool HasCat, class TX, bool Acc32>
   void walk_acc(int64_t rows, const View& x, const View& y) const {
+    if constexpr (!HasCat && Miss < 2) {
+      const Walk w = walk_override();
+      if (w != Walk::kReference && n_features >= 1) {
 #if defined(__x86_64__)
-    // Measured: the vector walk beats the per-row one for float32 nodes (XGBoost, scikit-learn
-    // trees); for float64 nodes (LightGBM, HistGradientBoosting) a branch-free walk without
-    // gathers was slower than the per-row one, so those stay per row.
-    if constexpr (!HasCat && Miss < 2 && std::is_same_v<Node, Node32>) {
-      const int64_t x_stride = rows > 1 ? (x.row<TX>(1) - x.row<TX>(0)) : 0;
-      if (lanes_ok && rows >= kLanes / 2 && x_stride < (int64_t(1) << 26) && cpu_has_avx2())
-        return walk_lanes<LT, TX, Acc32>(rows, x, x_stride, y);
-    }
+        if constexpr (std::is_same_v<Node, Node32>) {
+          const int64_t x_stride = rows > 1 ? (x.row<TX>(1) - x.row<TX>(0)) : 0;
+          if ((w == Walk::kLanes || (w == Walk::kAuto && rows >= kLanes / 2)) && lanes_ok &&
+              x_stride < (int64_t(1) << 26) && cpu_has_avx2())
+            return walk_lanes<LT, TX, Acc32>(rows, x, x_stride, y);
+        }
 #endif
+        // Single rows stay on the reference walk: its branches are predicted well when the
+        // same model sees similar rows, and it measured faster there than walk_trees (which
+        // wins on rows that vary: one measurement each, XGBoost 500 x 3, 12 vs 17 us for a
+        // repeated row, 124 vs 80 us over 500 different rows).
+        if (w == Walk::kRows || (w == Walk::kAuto && rows >= kRowsMin))
+          return walk_rows<Node, LT, Miss == 1, TX, Acc32>(rows, x, y);
+        if (w == Walk::kTrees)
+          return walk_trees<Node, LT, Miss == 1, TX, Acc32>(rows, x, y);
+      }
+    }
     const Node* all = reinterpret_cast<const Node*>(nodes);
     for (int64_t t = 0; t < n_trees; ++t) {
       const Node* tree = all + roots[t];
@@ -408,6 +574,53 @@ class TreeEnsemble final : public Kernel {
           for (int64_t k = 0; k < n_out; ++k) add<Acc32>(yr[k], lv[k]);
         }
       }
+    }
+  }
+
+  // Adds one tree's leaf row to output row yr (the tree's column with targets).
+  template <bool Acc32>
+  inline void add_leaf(double* yr, int64_t t, uint32_t leaf) const {
+    if (targets) {
+      add<Acc32>(yr[targets[t]], leaves[leaf]);
+    } else if (n_out == 1) {
+      add<Acc32>(yr[0], leaves[leaf]);
+    } else {
+      const double* lv = leaves + static_cast<int64_t>(leaf) * n_out;
+      for (int64_t k = 0; k < n_out; ++k) add<Acc32>(yr[k], lv[k]);
+    }
+  }
+
+  // walk_acc with find_leaves_rows: tree by tree, kRowGroup rows at a time.
+  template <class Node, bool LT, bool Miss, class TX, bool Acc32>
+  void walk_rows(int64_t rows, const View& x, const View& y) const {
+    const Node* all = reinterpret_cast<const Node*>(nodes);
+    for (int64_t t = 0; t < n_trees; ++t) {
+      const Node* tree = all + roots[t];
+      for (int64_t r0 = 0; r0 < rows; r0 += kRowGroup) {
+        const int n = static_cast<int>(std::min<int64_t>(kRowGroup, rows - r0));
+        uint32_t leaf[kRowGroup];
+        find_leaves_rows<Node, LT, Miss, kRowGroup>(tree, x.row<TX>(r0), x.ld, n, leaf);
+        for (int j = 0; j < n; ++j) add_leaf<Acc32>(y.row<double>(r0 + j), t, leaf[j]);
+      }
+    }
+  }
+
+  // walk_acc with find_leaves_trees: row by row, kTreeGroup trees at a time, their leaves
+  // added in tree order.
+  template <class Node, bool LT, bool Miss, class TX, bool Acc32>
+  void walk_trees(int64_t rows, const View& x, const View& y) const {
+    const Node* all = reinterpret_cast<const Node*>(nodes);
+    const int64_t grouped = n_trees - n_trees % kTreeGroup;
+    for (int64_t r = 0; r < rows; ++r) {
+      const TX* xr = x.row<TX>(r);
+      double* yr = y.row<double>(r);
+      for (int64_t t0 = 0; t0 < grouped; t0 += kTreeGroup) {
+        uint32_t leaf[kTreeGroup];
+        find_leaves_trees<Node, LT, Miss, kTreeGroup>(all, roots + t0, xr, leaf);
+        for (int j = 0; j < kTreeGroup; ++j) add_leaf<Acc32>(yr, t0 + j, leaf[j]);
+      }
+      for (int64_t t = grouped; t < n_trees; ++t)
+        add_leaf<Acc32>(yr, t, find_leaf<Node, LT, Miss ? 1 : 0, false>(all + roots[t], xr, cats));
     }
   }
 
@@ -791,6 +1004,48 @@ Status check_categories(const NodeBuild& b, TreeEnsemble& e, int64_t n_nodes) {
                              static_cast<uint32_t>(n_sets));
 }
 
+// The binned-input tables (docs/FORMAT.md 11.3): all three or none; node32 records without
+// categorical nodes or "zero" missing-value rules; each feature's thresholds strictly
+// increasing and not NaN, fewer than 2^24 of them (bins are exact float32 integers).
+Status check_bins(const NodeBuild& b, TreeEnsemble& e, bool median) {
+  const int have = b.has("bin_offsets") + b.has("bin_thresholds") + b.has("bin_missing");
+  if (have == 0) return Status::OK();
+  if (have != 3)
+    return b.error("bin_offsets, bin_thresholds and bin_missing must be given together");
+  if (e.wide) return b.error("binned input needs node_format 'node32'");
+  if (e.has_cat) return b.error("binned input cannot be combined with categorical nodes");
+  if (e.has_zero)
+    return b.error("binned input cannot be combined with the 'zero' missing-value rules "
+                   "(bin_missing applies them)");
+  if (median) return b.error("binned input cannot be combined with 'weighted_median'");
+  const int64_t nf = e.n_features;
+  const TensorRef *off, *thr, *miss;
+  MLE_RETURN_IF_ERROR(b.tensor("bin_offsets", DType::kU32, {nf + 1}, &off));
+  MLE_RETURN_IF_ERROR(b.tensor("bin_thresholds", DType::kF64, {-1}, &thr));
+  MLE_RETURN_IF_ERROR(b.tensor("bin_missing", DType::kU8, {nf}, &miss));
+  const uint32_t* o = off->as<uint32_t>();
+  const double* t = thr->as<double>();
+  const uint8_t* m = miss->as<uint8_t>();
+  if (o[0] != 0) return b.error("bin_offsets must start at 0");
+  for (int64_t c = 0; c < nf; ++c) {
+    const std::string at = "feature " + std::to_string(c) + ": ";
+    if (o[c + 1] < o[c] || static_cast<int64_t>(o[c + 1]) > thr->shape[0])
+      return b.error("bin_offsets must increase and stay inside bin_thresholds");
+    if (o[c + 1] - o[c] >= (uint32_t(1) << 24))
+      return b.error(at + "2^24 or more bin thresholds");
+    for (uint32_t j = o[c]; j < o[c + 1]; ++j)
+      if (std::isnan(t[j]) || (j > o[c] && !(t[j - 1] < t[j])))
+        return b.error(at + "bin thresholds must be strictly increasing and not NaN");
+    if (m[c] > 2) return b.error(at + "bin_missing must be 0, 1 or 2");
+  }
+  e.bin_offsets = o;
+  e.bin_thresholds = t;
+  e.bin_missing = m;
+  e.bin_lt = e.lt;
+  e.lt = false;  // the nodes compare bins with '<='
+  return Status::OK();
+}
+
 Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
   ValueInfo in;
   MLE_RETURN_IF_ERROR(b.float_input(&in));
@@ -851,6 +1106,7 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   e->leaves = leaves->as<double>();
   e->n_out = n_out;
   e->base = base ? base->as<double>() : nullptr;
+  e->n_features = in.cols;
   if (e->wide)
     MLE_RETURN_IF_ERROR(check_trees(b, reinterpret_cast<const Node64*>(e->nodes),
                                     nodes->shape[0], e->roots, e->n_trees, in.cols,
@@ -869,12 +1125,16 @@ Status make_tree_ensemble(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
     e->median_weights = w->as<double>();
   }
   if (e->has_cat) MLE_RETURN_IF_ERROR(check_categories(b, *e, nodes->shape[0]));
+  MLE_RETURN_IF_ERROR(check_bins(b, *e, agg == "weighted_median"));
   *out = ValueInfo{e->n_out, ValueKind::kF64};
   *k = std::move(e);
   return Status::OK();
 }
 
 }  // namespace
+
+Walk trees::walk_override() { return static_cast<Walk>(g_walk.load(std::memory_order_relaxed)); }
+void trees::set_walk_override(Walk w) { g_walk.store(static_cast<int>(w), std::memory_order_relaxed); }
 
 using attr::tensor;
 
@@ -893,6 +1153,9 @@ const OpRegistrar kRegistered({
       attr::string("category_rule", {"hist_gradient_boosting", "xgboost", "lightgbm"},
                    kOptional),
       attr::string("accumulate", {"float64", "float32"}, kOptional),
+      tensor("bin_offsets", DType::kU32, kOptional),
+      tensor("bin_thresholds", DType::kF64, kOptional),
+      tensor("bin_missing", DType::kU8, kOptional),
       attr::string("node_format", {"node32", "node64"}),
       attr::string("compare", {"<", "<="}),
       attr::string("aggregate", {"sum", "mean", "weighted_median"})}},
