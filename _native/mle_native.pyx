@@ -106,6 +106,27 @@ cdef class NativeModel:
         the graph section (format 1.3) or mapped from an older file's metadata keys."""
         return self._m.get().rules().decode("utf-8")
 
+    def section(self, str which):
+        """A read-only buffer over the bytes of the model's ``"graph"`` or ``"data"`` (tensor
+        data) section, exactly as validated at load: no copy (a view into the mapping or the
+        bytes read), and it keeps the model alive. None when the file has no such section.
+        ``np.frombuffer`` on it gives read-only arrays."""
+        cdef const CContainer* c = &self._m.get().container()
+        cdef int i
+        if which == "graph":
+            i = c.graph_index
+        elif which == "data":
+            i = c.data_index
+        else:
+            raise ValueError(f"section must be 'graph' or 'data', got {which!r}")
+        if i < 0 or <size_t> i >= c.sections.size():
+            return None
+        cdef SectionBuffer sb = SectionBuffer.__new__(SectionBuffer)
+        sb._model = self
+        sb._data = c.sections[i].data
+        sb._shape[0] = <Py_ssize_t> c.sections[i].size
+        return sb
+
     def file_bytes(self):
         """A copy of the whole .mle file the model was built from (as validated)."""
         cdef CModel* m = self._m.get()
@@ -173,6 +194,39 @@ cdef class NativeModel:
             return out
         finally:
             PyBuffer_Release(&xb)
+
+
+cdef class SectionBuffer:
+    """A read-only buffer (format ``B``) over one section of a loaded model
+    (:meth:`NativeModel.section`); it holds the model, so the memory stays valid while any view
+    of it exists."""
+
+    cdef NativeModel _model
+    cdef const uint8_t* _data
+    cdef Py_ssize_t _shape[1]
+
+    def __len__(self):
+        return self._shape[0]
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        if flags & PyBUF_WRITABLE:
+            raise BufferError("a model's sections are read-only")
+        view.buf = <void*> self._data
+        view.obj = self
+        view.len = self._shape[0]
+        view.readonly = 1
+        view.itemsize = 1
+        view.format = NULL
+        if flags & PyBUF_FORMAT:
+            view.format = b"B"
+        view.ndim = 1
+        view.shape = self._shape
+        view.strides = NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
 
 
 _FILE_KINDS = {CFK_MODEL: "model", CFK_ENVELOPE: "envelope", CFK_VALUE: "value"}
