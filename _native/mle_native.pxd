@@ -78,9 +78,6 @@ cdef extern from "mle/container.h" namespace "mle" nogil:
         CFileKind kind
         cbool parsed
         vector[CSection] sections
-        int meta_index
-        int graph_index
-        int data_index
 
     cdef cppclass CVerifyPolicy "mle::VerifyPolicy":
         cbool all

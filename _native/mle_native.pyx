@@ -106,26 +106,23 @@ cdef class NativeModel:
         the graph section (format 1.3) or mapped from an older file's metadata keys."""
         return self._m.get().rules().decode("utf-8")
 
-    def section(self, str which):
-        """A read-only buffer over the bytes of the model's ``"graph"`` or ``"data"`` (tensor
-        data) section, exactly as validated at load: no copy (a view into the mapping or the
-        bytes read), and it keeps the model alive. None when the file has no such section.
-        ``np.frombuffer`` on it gives read-only arrays."""
+    def section(self, uint32_t kind):
+        """A read-only buffer over the bytes of the model's first section of ``kind`` (a
+        section kind of docs/FORMAT.md section 5), as validated and checksummed at load: no
+        copy (a view into the mapping or into the bytes read), and it keeps the model alive.
+        None when the file has no such section. ``np.frombuffer`` on it gives read-only
+        arrays."""
         cdef const CContainer* c = &self._m.get().container()
-        cdef int i
-        if which == "graph":
-            i = c.graph_index
-        elif which == "data":
-            i = c.data_index
-        else:
-            raise ValueError(f"section must be 'graph' or 'data', got {which!r}")
-        if i < 0 or <size_t> i >= c.sections.size():
-            return None
-        cdef SectionBuffer sb = SectionBuffer.__new__(SectionBuffer)
-        sb._model = self
-        sb._data = c.sections[i].data
-        sb._shape[0] = <Py_ssize_t> c.sections[i].size
-        return sb
+        cdef size_t i
+        cdef SectionBuffer sb
+        for i in range(c.sections.size()):
+            if c.sections[i].kind == kind:
+                sb = SectionBuffer.__new__(SectionBuffer)
+                sb._model = self
+                sb._data = c.sections[i].data
+                sb._shape[0] = <Py_ssize_t> c.sections[i].size
+                return sb
+        return None
 
     def file_bytes(self):
         """A copy of the whole .mle file the model was built from (as validated)."""

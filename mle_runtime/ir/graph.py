@@ -51,6 +51,11 @@ class Graph:
         # "categories" {column: [categories] or None} (pandas category codes) and
         # "unseen": "error" (refuse categories unseen in training).
         self.inputs = {}
+        # The estimator record (docs/FORMAT.md, section 19): a JSON-ready description of the
+        # fitted estimator (class, parameters, fitted attributes; arrays as tensor indices of
+        # this graph). Descriptive only: the writer stores it in its own optional section,
+        # outside the graph JSON and the content hash.
+        self.estimator = None
         self._count = 0
 
     def tensor(self, array, dtype):
