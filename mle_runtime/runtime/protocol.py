@@ -513,8 +513,10 @@ def _refuse_refitting(name):
             frame = frame.f_back
             continue
         if module.startswith("sklearn.model_selection"):
+            code = frame.f_code  # a generator expression is named by its function
+            caller = getattr(code, "co_qualname", code.co_name).split(".<locals>")[0]
             raise ReadOnlyModelError(
-                f"{frame.f_code.co_name} refits clones of the estimator on folds of the data; "
+                f"{caller} refits clones of the estimator on folds of the data; "
                 f"{name} was loaded by mle_runtime and is read-only, so the results would "
                 "describe newly trained estimators, not this model. Pass "
                 "sklearn.base.clone(model) (an unfitted estimator with the same parameters) "
