@@ -352,6 +352,8 @@ class MLEModel(EstimatorProtocol):
         labels or splits, dtype, column, the integer input rule, keyword aliases."""
         run = self._native.run
         model = self
+        threads = self._threads  # fixed at load; read once (attribute reads on the proxy go
+        # through its __getattr__ hook, which CPython does not specialise)
         rules = self._rules()
         opts = dict(rules.outputs.get(name, {}))
         labels = opts.get("labels")
@@ -359,7 +361,7 @@ class MLEModel(EstimatorProtocol):
             sets = [rules.labels[k] for k in labels]
 
             def method(X, *, n_threads=None):
-                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                t = threads if n_threads is None else resolve_n_threads(n_threads)
                 indices = run(as_matrix(X, model), idx, t)
                 out = np.empty(indices.shape, dtype=sets[0].dtype)
                 for k, c in enumerate(sets):
@@ -369,14 +371,14 @@ class MLEModel(EstimatorProtocol):
             classes = rules.labels[labels]
 
             def method(X, *, n_threads=None):
-                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                t = threads if n_threads is None else resolve_n_threads(n_threads)
                 return classes.take(run(as_matrix(X, model), idx, t))
         elif "splits" in opts:  # never with labels or column (refused at load)
             bounds = _split_bounds(opts["splits"])
             cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
 
             def method(X, *, n_threads=None):
-                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                t = threads if n_threads is None else resolve_n_threads(n_threads)
                 out = run(as_matrix(X, model), idx, t)
                 if cast is not None:
                     out = out.astype(cast, copy=False)
@@ -384,7 +386,7 @@ class MLEModel(EstimatorProtocol):
         else:
 
             def method(X, *, n_threads=None):
-                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                t = threads if n_threads is None else resolve_n_threads(n_threads)
                 return run(as_matrix(X, model), idx, t)
 
         if "dtype" in opts:
