@@ -120,8 +120,9 @@ def estimator_kind(obj):
 
 
 def estimator_record(obj, graph, attributes_of, skip=()):
-    """The estimator record of ``obj``: a JSON-ready dict whose arrays are tensors of
-    ``graph`` (an existing tensor with exactly these bytes is reused).
+    """The estimator record of ``obj``: a JSON-ready dict whose arrays refer to a tensor of
+    ``graph`` holding exactly their bytes, or else to ``graph.estimator_arrays`` (which the
+    writer stores beside the record).
 
     Parameters
     ----------
@@ -218,15 +219,19 @@ class _Recorder:
         return {"repr": _short_repr(a)}
 
     def tensor(self, a, dtype, view=None):
+        """A graph tensor holding exactly these bytes (``{"tensor": i}``, with the array's
+        shape when it differs), else a new array of the record (``{"data": j}``)."""
         arr = np.ascontiguousarray(a, dtype=dtype)
         raw = arr.tobytes()
         idx = next((i for i, t in enumerate(self.graph.tensors)
                     if t.dtype == arr.dtype and t.size == arr.size and t.tobytes() == raw), None)
-        if idx is None:
-            idx = self.graph.tensor(arr, dtype)
-        out = {"tensor": idx}
-        if self.graph.tensors[idx].shape != arr.shape:
-            out["shape"] = list(arr.shape)
+        if idx is not None:
+            out = {"tensor": idx}
+            if self.graph.tensors[idx].shape != arr.shape:
+                out["shape"] = list(arr.shape)
+        else:
+            self.graph.estimator_arrays.append(arr)
+            out = {"data": len(self.graph.estimator_arrays) - 1}
         if view is not None:
             out["dtype"] = view
         return out

@@ -55,6 +55,7 @@ MAX_VALUE_JSON = 64 << 20  # parsing JSON takes up to ~30x its size in memory
 # that contain it are written as 1.4.
 MINOR_ESTIMATOR = 4
 SECTION_ESTIMATOR = 10  # optional; UTF-8 JSON object
+SECTION_ESTIMATOR_DATA = 11  # optional; the record's arrays (packed like the tensor data)
 MAX_ESTIMATOR_JSON = 16 << 20
 SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
 

@@ -53,9 +53,11 @@ class Graph:
         self.inputs = {}
         # The estimator record (docs/FORMAT.md, section 19): a JSON-ready description of the
         # fitted estimator (class, parameters, fitted attributes; arrays as tensor indices of
-        # this graph). Descriptive only: the writer stores it in its own optional section,
-        # outside the graph JSON and the content hash.
+        # this graph, or {"data": j} for estimator_arrays[j]). Descriptive only: the writer
+        # stores it and those arrays in their own optional sections, outside the graph JSON,
+        # the tensor data and the content hash.
         self.estimator = None
+        self.estimator_arrays = []  # arrays of the record that are not graph tensors
         self._count = 0
 
     def tensor(self, array, dtype):

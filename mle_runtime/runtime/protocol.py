@@ -63,6 +63,7 @@ class Tensors:
         self._graph = None
         self._table = None
         self._data = None
+        self._own = None
 
     def graph(self):
         """The graph section's JSON object (validated at load), parsed once."""
@@ -71,30 +72,51 @@ class Tensors:
         return self._graph
 
     def get(self, ref):
-        if self._table is None:
-            self._table = self.graph().get("tensors", [])
-            self._data = self._native.section(L.SECTION_DATA)
-        i = ref.get("tensor")
-        if type(i) is not int or not 0 <= i < len(self._table):
-            raise FormatError(f"estimator record: tensor {i!r} is not in the tensor table "
-                              f"(it has {len(self._table)} tensors)")
-        offset, code, shape = self._table[i]
+        """The array of ``{"tensor": i}`` (graph tensor i) or ``{"data": [offset, dtype,
+        shape]}`` (bytes of the estimator data section, checked here: the native loader only
+        checksums that section)."""
+        if "data" in ref:
+            if self._own is None:
+                self._own = self._native.section(L.SECTION_ESTIMATOR_DATA) or b""
+            spec = ref["data"]
+            if not (isinstance(spec, list) and len(spec) == 3 and type(spec[0]) is int
+                    and spec[1] in _TENSOR_DTYPES and isinstance(spec[2], list)
+                    and len(spec[2]) <= 32
+                    and all(type(n) is int and 0 <= n <= 1 << 40 for n in spec[2])):
+                raise FormatError(f"estimator record: bad array reference {str(spec)[:80]}")
+            offset, code, shape = spec
+            source, what = self._own, "the estimator data section"
+        else:
+            if self._table is None:
+                self._table = self.graph().get("tensors", [])
+                self._data = self._native.section(L.SECTION_DATA) or b""
+            i = ref.get("tensor")
+            if type(i) is not int or not 0 <= i < len(self._table):
+                raise FormatError(f"estimator record: tensor {i!r} is not in the tensor table "
+                                  f"(it has {len(self._table)} tensors)")
+            offset, code, shape = self._table[i]  # validated at load
+            source, what = self._data, f"tensor {i}"
         dtype = _TENSOR_DTYPES[code]
         count = math.prod(shape)
+        if offset < 0 or offset % dtype.itemsize or \
+                offset + count * dtype.itemsize > len(source):
+            raise FormatError(f"estimator record: an array of {count} {code} values at "
+                              f"offset {offset} does not lie inside {what}")
         if count:
-            arr = np.frombuffer(self._data, dtype=dtype, count=count, offset=offset)
+            arr = np.frombuffer(source, dtype=dtype, count=count, offset=offset)
         else:
             arr = np.empty(0, dtype=dtype)
             arr.setflags(write=False)
+        i = what
         view = ref.get("dtype")
         if view is not None:
             if view != "bool" or dtype != np.uint8 or np.any(arr > 1):
-                raise FormatError(f"estimator record: tensor {i} cannot be read as {view!r}")
+                raise FormatError(f"estimator record: {i} cannot be read as {view!r}")
             arr = arr.view(np.bool_)
         new = ref.get("shape", shape)
         if not isinstance(new, list) or not all(type(n) is int and n >= 0 for n in new) or \
                 math.prod(new) != count:
-            raise FormatError(f"estimator record: shape {new!r} does not fit tensor {i} "
+            raise FormatError(f"estimator record: shape {new!r} does not fit {i} "
                               f"({count} values)")
         return arr.reshape(new)
 
@@ -123,7 +145,7 @@ def decode(v, tensors, estimator, depth=0):
     if isinstance(v, list):
         return [decode(x, tensors, estimator, depth + 1) for x in v]
     if isinstance(v, dict):
-        if "tensor" in v:
+        if "tensor" in v or "data" in v:
             return tensors.get(v)
         if "float" in v and v["float"] in _FLOAT_WORDS:
             return _FLOAT_WORDS[v["float"]]

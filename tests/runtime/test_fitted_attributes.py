@@ -180,7 +180,8 @@ def _without_record(data):
     """The file as format 1.3 wrote it: no estimator record section."""
     c = container.parse(data, verify=())
     parts = [(s.kind, bytes(c.payload(s)), 64 if s.kind == L.SECTION_DATA else 8)
-             for s in c.sections if s.kind != L.SECTION_ESTIMATOR]
+             for s in c.sections if s.kind not in (L.SECTION_ESTIMATOR,
+                                                   L.SECTION_ESTIMATOR_DATA)]
     return writer.pack_sections(parts, minor=L.MINOR_RULES)
 
 
@@ -211,6 +212,8 @@ def test_hostile_record_is_a_format_error(dataset, tmp_path):
     for k, bad in enumerate((b'{"class":"x","attributes":{"coef_":{"tensor":99}}}',
                 b'{"class":"x","attributes":{"coef_":{"tensor":0,"shape":[7]}}}',
                 b'{"class":"x","attributes":{"coef_":{"array":["<U999999999",["a"],[1]]}}}',
+                b'{"class":"x","attributes":{"coef_":{"data":[8,"f8",[4096]]}}}',
+                b'{"class":"x","attributes":{"coef_":{"data":[3,"f8",[1]]}}}',
                 b'{"class":"x","attributes":{"coef_":{"what":1}}}', b"[1, 2]", b"{")):
         bad_path = tmp_path / f"bad{k}.mle"
         bad_path.write_bytes(container.repack(c, replace={L.SECTION_ESTIMATOR: bad}))

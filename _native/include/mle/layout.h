@@ -43,6 +43,7 @@ constexpr uint32_t kSectionPickle = 9;  // pickled objects, read only with allow
 // flag. Descriptive only (fitted attributes and parameters); the native reader does not
 // interpret it and skips it as an optional section of a kind it does not read.
 constexpr uint32_t kSectionEstimator = 10;
+constexpr uint32_t kSectionEstimatorData = 11;  // optional; the record's arrays
 
 // Section flags.
 constexpr uint32_t kSectionOptional = 1u << 0;  // a reader may skip it if it does not know the kind
