@@ -157,7 +157,7 @@ def test_lightgbm_booster(dataset, roundtrip):
 
     X, y = dataset("diabetes")
     model = LGBMRegressor(n_estimators=300, num_leaves=7, verbose=-1).fit(
-        X[:350], y[:350], eval_set=[(X[350:], y[350:])],
+        X[:350], y[:350], eval_X=(X[350:],), eval_y=(y[350:],),
         callbacks=[early_stopping(5, verbose=False)])
     proxy = roundtrip(model)
     assert 0 < model.best_iteration_ < 300
