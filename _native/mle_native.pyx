@@ -106,6 +106,24 @@ cdef class NativeModel:
         the graph section (format 1.3) or mapped from an older file's metadata keys."""
         return self._m.get().rules().decode("utf-8")
 
+    def section(self, uint32_t kind):
+        """A read-only buffer over the bytes of the model's first section of ``kind`` (a
+        section kind of docs/FORMAT.md section 5), as validated and checksummed at load: no
+        copy (a view into the mapping or into the bytes read), and it keeps the model alive.
+        None when the file has no such section. ``np.frombuffer`` on it gives read-only
+        arrays."""
+        cdef const CContainer* c = &self._m.get().container()
+        cdef size_t i
+        cdef SectionBuffer sb
+        for i in range(c.sections.size()):
+            if c.sections[i].kind == kind:
+                sb = SectionBuffer.__new__(SectionBuffer)
+                sb._model = self
+                sb._data = c.sections[i].data
+                sb._shape[0] = <Py_ssize_t> c.sections[i].size
+                return sb
+        return None
+
     def file_bytes(self):
         """A copy of the whole .mle file the model was built from (as validated)."""
         cdef CModel* m = self._m.get()
@@ -173,6 +191,39 @@ cdef class NativeModel:
             return out
         finally:
             PyBuffer_Release(&xb)
+
+
+cdef class SectionBuffer:
+    """A read-only buffer (format ``B``) over one section of a loaded model
+    (:meth:`NativeModel.section`); it holds the model, so the memory stays valid while any view
+    of it exists."""
+
+    cdef NativeModel _model
+    cdef const uint8_t* _data
+    cdef Py_ssize_t _shape[1]
+
+    def __len__(self):
+        return self._shape[0]
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        if flags & PyBUF_WRITABLE:
+            raise BufferError("a model's sections are read-only")
+        view.buf = <void*> self._data
+        view.obj = self
+        view.len = self._shape[0]
+        view.readonly = 1
+        view.itemsize = 1
+        view.format = NULL
+        if flags & PyBUF_FORMAT:
+            view.format = b"B"
+        view.ndim = 1
+        view.shape = self._shape
+        view.strides = NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
 
 
 _FILE_KINDS = {CFK_MODEL: "model", CFK_ENVELOPE: "envelope", CFK_VALUE: "value"}

@@ -11,8 +11,8 @@ from mle_runtime._version import __version__
 from mle_runtime.api import (dump, generate_keys, inspect_model, load, save_keys,  # noqa: E402
                              sign_file, verify_file)
 from mle_runtime.errors import (DecryptionError, FormatError, InputError, MLEError,  # noqa: E402
-                                MissingDependencyError, PickleNotAllowedError, SignatureError,
-                                UnsupportedModelError)
+                                MissingDependencyError, PickleNotAllowedError,
+                                ReadOnlyModelError, SignatureError, UnsupportedModelError)
 
 # The older MLE API's names (mle_runtime.legacy), imported on first use so that importing
 # mle_runtime stays as light as it was.
@@ -48,6 +48,7 @@ __all__ = [
     "DecryptionError",
     "PickleNotAllowedError",
     "MissingDependencyError",
+    "ReadOnlyModelError",
     "inspect_model",
     "sign_file",
     "verify_file",

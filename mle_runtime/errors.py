@@ -43,3 +43,9 @@ class MissingDependencyError(MLEError, ImportError):
     for zstd compression (``pip install 'mle_runtime[compression]'``), ``cryptography`` for
     signing, verification and encryption (``pip install 'mle_runtime[security]'``). The file
     itself may be perfectly valid."""
+
+
+class ReadOnlyModelError(MLEError, TypeError):
+    """A loaded model was asked to change: ``fit``, ``set_params`` with another value, or a
+    refit by cross-validation. Loaded models are read-only; ``sklearn.base.clone(model)``
+    gives an unfitted estimator with the same parameters."""

@@ -75,3 +75,36 @@ def test_importing_mle_runtime_imports_no_framework():
     imported = set(json.loads(proc.stdout))
     assert "mle_runtime" in imported
     assert not imported & set(FORBIDDEN), imported & set(FORBIDDEN)
+
+
+LAZY = r"""
+import json, sys
+import numpy as np
+import mle_runtime as mle
+model = mle.load(sys.argv[1])
+X = np.array(json.loads(sys.argv[2]))
+model.predict(X)
+out = {"mean": model.named_steps["standardscaler"].mean_.tolist(),
+       "coef": model[-1].coef_.tolist(), "repr": repr(model),
+       "params": sorted(model.get_params()), "fitted": model.__sklearn_is_fitted__()}
+out["imported"] = sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(sys.argv[3])))
+print(json.dumps(out))
+"""
+
+
+def test_estimator_protocol_is_lazy(dataset, tmp_path):
+    """Reading fitted attributes, parameters and the repr needs no framework either; only
+    what scikit-learn itself calls (tags, clone) or score imports it."""
+    X, y = dataset("iris")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)).fit(X, y)
+    path = tmp_path / "m.mle"
+    mle.dump(model, path)
+    proc = subprocess.run([sys.executable, "-c", LAZY, str(path), json.dumps(X[:2].tolist()),
+                           json.dumps(FORBIDDEN)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["imported"] == []
+    np.testing.assert_array_equal(out["mean"], model[0].mean_)
+    np.testing.assert_array_equal(out["coef"], model[-1].coef_)
+    assert out["repr"] == repr(model) and out["fitted"] is True
+    assert out["params"] == sorted(model.get_params())

@@ -15,12 +15,20 @@ An exporter module provides:
 ``pipeline_step(est, ctx, x)`` (optional)
     the model as a step of a scikit-learn Pipeline: adds its nodes to ``ctx.graph`` reading
     value ``x`` and returns a :class:`mle_runtime.exporters.base.Head`.
+``ATTRIBUTES`` (optional)
+    ``{class name: (attribute name, ...)}``: the fitted attributes a loaded model of that
+    class offers; :func:`export` stores those the fitted model has in its estimator record
+    (:func:`mle_runtime.exporters.base.estimator_record`).
 """
 
 import importlib
 from dataclasses import dataclass
 
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import estimator_record
+
+# What the loaded model answers from its graph's rules: not stored again in its record.
+GRAPH_ATTRIBUTES = ("classes_", "n_features_in_", "feature_names_in_")
 
 
 @dataclass(frozen=True)
@@ -83,4 +91,14 @@ def export(obj):
             f"cannot store an object of type {cls.__module__}.{cls.__qualname__} natively. "
             f"Supported: {', '.join(supported_models())}."
         )
-    return fw.exporter().export(obj)
+    graph, meta = fw.exporter().export(obj)
+    graph.estimator = estimator_record(obj, graph, attributes_of, skip=GRAPH_ATTRIBUTES)
+    return graph, meta
+
+
+def attributes_of(obj):
+    """The names of the fitted attributes stored for ``obj``: its framework exporter's
+    ``ATTRIBUTES`` entry for its class (none for classes without one)."""
+    fw = framework_of(obj)
+    table = getattr(fw.exporter(), "ATTRIBUTES", None) if fw is not None else None
+    return table.get(type(obj).__name__, ()) if table else ()

@@ -47,6 +47,11 @@ from mle_runtime.ir.trees import Tree, add_ensemble
 
 _CLASSES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor", "CatBoostRanker")
 
+# The fitted attributes a loaded model offers (stored when the model has them; see
+# mle_runtime.exporters.base.estimator_record).
+ATTRIBUTES = {name: ("classes_", "feature_importances_", "best_iteration_", "best_score_",
+                     "tree_count_", "feature_names_") for name in _CLASSES}
+
 _BINARY_LOSSES = ("Logloss", "CrossEntropy")
 _MULTI_LOSSES = ("MultiClass", "MultiClassOneVsAll")
 _REGRESSION_LOSSES = ("RMSE", "MAE", "Quantile", "Expectile", "LogLinQuantile", "Poisson",

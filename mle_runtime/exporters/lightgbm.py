@@ -51,6 +51,17 @@ _CLASSES = {
     "Booster": "booster",
 }
 
+# The fitted attributes a loaded model offers (stored when the model has them; see
+# mle_runtime.exporters.base.estimator_record): feature_importances_ as LightGBM computes it
+# (its importance_type), best_iteration_ and best_score_ after early stopping.
+ATTRIBUTES = {
+    **{name: ("classes_", "n_classes_", "feature_importances_", "best_iteration_",
+              "best_score_", "n_estimators_", "n_iter_", "objective_", "n_features_in_",
+              "feature_names_in_", "feature_name_")
+       for name in ("LGBMClassifier", "LGBMRegressor", "LGBMRanker")},
+    "Booster": ("best_iteration", "best_score"),
+}
+
 # LightGBM's kZeroThreshold: ``const double kZeroThreshold = 1e-35f;``
 ZERO_THRESHOLD = float(np.float32(1e-35))
 

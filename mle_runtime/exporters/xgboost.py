@@ -28,6 +28,15 @@ from mle_runtime.ir.trees import CategoryRule, Tree, TreeBatch, add_ensemble
 _WRAPPERS = ("XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor", "XGBRanker")
 _CLASSES = _WRAPPERS + ("Booster",)
 
+# The fitted attributes a loaded model offers (stored when the model has them; see
+# mle_runtime.exporters.base.estimator_record): feature_importances_ as XGBoost computes it
+# (its importance_type), best_iteration and best_score after early stopping.
+ATTRIBUTES = {
+    **{name: ("classes_", "n_classes_", "feature_importances_", "best_iteration", "best_score",
+              "n_features_in_", "feature_names_in_", "intercept_") for name in _WRAPPERS},
+    "Booster": ("best_iteration", "best_score", "feature_names", "feature_types"),
+}
+
 # objective -> link applied to the margin by predict (None: the margin itself)
 _LINKS = {
     "reg:squarederror": None, "reg:linear": None, "reg:squaredlogerror": None,

@@ -17,7 +17,9 @@ from mle_runtime.format import layout as L
 KNOWN_KINDS = {L.SECTION_META: "metadata", L.SECTION_GRAPH: "graph",
                L.SECTION_DATA: "tensor data", L.SECTION_ENVELOPE: "envelope",
                L.SECTION_PAYLOAD: "payload", L.SECTION_SIGNATURE: "signature",
-               L.SECTION_VALUE: "value", L.SECTION_MODEL: "model", L.SECTION_PICKLE: "pickle"}
+               L.SECTION_VALUE: "value", L.SECTION_MODEL: "model", L.SECTION_PICKLE: "pickle",
+               L.SECTION_ESTIMATOR: "estimator record",
+               L.SECTION_ESTIMATOR_DATA: "estimator data"}
 # The kinds that make a file an envelope (16.2) or a value file (17.1); the parser refuses a
 # file that mixes them with each other or with a graph section (a model file).
 ENVELOPE_KINDS = (L.SECTION_ENVELOPE, L.SECTION_PAYLOAD)
@@ -152,7 +154,8 @@ def repack(container, replace=None, drop=(), append=()):
         if data is None:
             data = bytes(container.payload(s))
         # tensor data (and sections of unknown kinds) keep a 64-byte alignment they had
-        keeps = s.kind in (L.SECTION_DATA, L.SECTION_MODEL) or s.kind not in KNOWN_KINDS
+        keeps = s.kind in (L.SECTION_DATA, L.SECTION_MODEL, L.SECTION_ESTIMATOR_DATA) or \
+            s.kind not in KNOWN_KINDS
         align = L.DATA_ALIGN if keeps and s.offset % L.DATA_ALIGN == 0 else L.SECTION_ALIGN
         payloads.append((s.kind, data, align, s.flags))
     for kind, data, flags in append:

@@ -48,6 +48,15 @@ SECTION_VALUE = 7      # required; UTF-8 JSON: the value's tree
 SECTION_MODEL = 8      # required, may repeat; a complete plain .mle file (64-byte aligned)
 SECTION_PICKLE = 9     # required; pickled objects, read only with allow_pickle=True
 MAX_VALUE_JSON = 64 << 20  # parsing JSON takes up to ~30x its size in memory
+# Format 1.4 (docs/FORMAT.md, section 19): the estimator record, an optional section of UTF-8
+# JSON describing the fitted estimator (its class, parameters and fitted attributes, arrays as
+# references to tensors). Descriptive only: outside content_hash, not read by the native
+# loader (which skips it as an optional section), read by the proxies on first use. Only files
+# that contain it are written as 1.4.
+MINOR_ESTIMATOR = 4
+SECTION_ESTIMATOR = 10  # optional; UTF-8 JSON object
+SECTION_ESTIMATOR_DATA = 11  # optional; the record's arrays (packed like the tensor data)
+MAX_ESTIMATOR_JSON = 16 << 20
 SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
 
 # Format 1.4 (docs/FORMAT.md, 17.4): the numpy arrays inside a value file's pickled objects

@@ -54,8 +54,11 @@ def content_hash(graph_bytes, blob):
 def encode(meta, graph, hash_key=None):
     """Returns the bytes of a .mle file holding ``meta`` (dict) and ``graph`` (ir.Graph).
 
-    Section order: metadata JSON, graph JSON, then the tensor data section (when the graph has
-    tensors). With ``hash_key``, the metadata gets that key set to :func:`content_hash`.
+    Section order: metadata JSON, graph JSON, the tensor data section (when the graph has
+    tensors), then the estimator record and its data (when the graph carries one,
+    ``graph.estimator`` and ``graph.estimator_arrays``; written with the optional flag, and
+    the file as format 1.4). With ``hash_key``, the metadata gets that key set to
+    :func:`content_hash`, which covers the graph and tensor data sections only.
     """
     blob, offsets, data_align = pack_tensors(graph.tensors)
     graph_bytes = encode_json(graph.to_json(offsets))
@@ -70,7 +73,33 @@ def encode(meta, graph, hash_key=None):
     payloads = [(L.SECTION_META, meta_bytes), (L.SECTION_GRAPH, graph_bytes)]
     if graph.tensors:
         payloads.append((L.SECTION_DATA, blob, data_align))
-    return pack_sections(payloads)
+    record = getattr(graph, "estimator", None)
+    if not record:
+        return pack_sections(payloads)
+    arrays = getattr(graph, "estimator_arrays", [])
+    ablob, aoffsets, aalign = pack_tensors(arrays)
+    codes = {v: k for k, v in L.TENSOR_DTYPES.items()}
+    placed = [[int(off), codes[a.dtype], list(a.shape)] for off, a in zip(aoffsets, arrays)]
+    record_bytes = encode_json(_placed(record, placed))
+    if len(record_bytes) > L.MAX_ESTIMATOR_JSON:
+        raise ValueError(f"estimator record JSON is {len(record_bytes)} bytes; the cap is "
+                         f"{L.MAX_ESTIMATOR_JSON}")
+    payloads.append((L.SECTION_ESTIMATOR, record_bytes, L.SECTION_ALIGN, L.SECTION_OPTIONAL))
+    if arrays:
+        payloads.append((L.SECTION_ESTIMATOR_DATA, ablob, aalign, L.SECTION_OPTIONAL))
+    return pack_sections(payloads, minor=L.MINOR_ESTIMATOR)
+
+
+def _placed(v, placed):
+    """The record with each ``{"data": j}`` (an array of ``graph.estimator_arrays``) written as
+    ``{"data": [offset, dtype code, shape]}`` in the estimator data section."""
+    if isinstance(v, list):
+        return [_placed(x, placed) for x in v]
+    if isinstance(v, dict):
+        if type(v.get("data")) is int:
+            return dict(v, data=placed[v["data"]])
+        return {k: _placed(x, placed) for k, x in v.items()}
+    return v
 
 
 def model_file(graph, meta, extra=None):

@@ -51,6 +51,13 @@ class Graph:
         # "categories" {column: [categories] or None} (pandas category codes) and
         # "unseen": "error" (refuse categories unseen in training).
         self.inputs = {}
+        # The estimator record (docs/FORMAT.md, section 19): a JSON-ready description of the
+        # fitted estimator (class, parameters, fitted attributes; arrays as tensor indices of
+        # this graph, or {"data": j} for estimator_arrays[j]). Descriptive only: the writer
+        # stores it and those arrays in their own optional sections, outside the graph JSON,
+        # the tensor data and the content hash.
+        self.estimator = None
+        self.estimator_arrays = []  # arrays of the record that are not graph tensors
         self._count = 0
 
     def tensor(self, array, dtype):

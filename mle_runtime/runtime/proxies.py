@@ -4,7 +4,9 @@ A proxy offers exactly the methods the source estimator had (``predict``, ``pred
 ``predict_log_proba``, ``decision_function``, ``transform``, ``score_samples``); asking for any
 other raises ``AttributeError`` as scikit-learn does, so ``hasattr`` checks keep working. Each
 call adapts the input (see :mod:`mle_runtime.runtime.inputs`) and makes one native call that
-runs the whole graph with the GIL released.
+runs the whole graph with the GIL released. scikit-learn's estimator protocol (tags,
+parameters, fitted attributes, clone, ``score``, pipelines' steps) comes from
+:mod:`mle_runtime.runtime.protocol`, read from the file only when it is asked for.
 """
 
 import copy
@@ -18,6 +20,7 @@ from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
 from mle_runtime.runtime.inputs import as_matrix, check_integer_input, integer_dtype
 from mle_runtime.runtime.plan import resolve_n_threads
+from mle_runtime.runtime.protocol import EstimatorProtocol, Tensors, read_record, score
 
 _DOCS = {
     "predict": "Predicted labels (classifiers) or values (regressors) for X.",
@@ -185,8 +188,32 @@ class _Output:
         return method
 
 
-class MLEModel:
-    """A loaded .mle model with scikit-learn's prediction interface.
+_NO_RECORD = object()
+
+
+class _Score:
+    """``score(X, y, sample_weight=None)``: scikit-learn's default metric of the estimator
+    type (accuracy, R²), present only where the original estimator had one."""
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        if obj._score_metric() is None:
+            raise AttributeError(f"'{obj._summary()}' has no attribute 'score' (the original "
+                                 "estimator does not provide it)")
+
+        def score_(X, y, sample_weight=None):
+            return score(obj, X, y, sample_weight=sample_weight)
+
+        score_.__name__ = "score"
+        score_.__qualname__ = "MLEModel.score"
+        score_.__doc__ = ("Accuracy (classifiers) or R² (regressors) of ``predict(X)`` "
+                          "against ``y``, as scikit-learn's ``score`` computes it.")
+        return score_
+
+
+class MLEModel(EstimatorProtocol):
+    """A loaded .mle model with scikit-learn's prediction interface and estimator protocol.
 
     Use :func:`mle_runtime.load` to create one. The model is immutable and thread-safe.
     """
@@ -197,6 +224,7 @@ class MLEModel:
     decision_function = _Output()
     transform = _Output()
     score_samples = _Output()
+    score = _Score()
 
     def __init__(self, native, n_threads=None):
         self._native = native
@@ -238,6 +266,46 @@ class MLEModel:
     @property
     def _estimator_type(self):
         return self._rules().estimator_type
+
+    # -- the estimator protocol (runtime/protocol.py), read on first use ------------------
+    def _record(self):
+        rec = self.__dict__.get("_record_", _NO_RECORD)
+        if rec is _NO_RECORD:
+            rec = self.__dict__["_record_"] = read_record(self._native)
+        return rec
+
+    def _tensors(self):
+        t = self.__dict__.get("_tensors_")
+        if t is None:
+            t = self.__dict__["_tensors_"] = Tensors(self._native)
+        return t
+
+    def _describe(self):
+        return self._summary()
+
+    def _fitted(self):
+        return True
+
+    def _kind(self):
+        return self._rules().estimator_type
+
+    def __sklearn_tags__(self):
+        return self._tags(allow_nan=self._tensors().graph().get("allow_nan", False))
+
+    def _score_metric(self):
+        if "predict" not in self._outputs:
+            return None
+        rec = self._record()
+        if rec is not None:
+            return rec.get("score")
+        kind = self._kind()  # a file without a record: the estimator type's default
+        return "accuracy" if kind == "classifier" else "r2" if kind == "regressor" else None
+
+    def __getattr__(self, name):
+        if name in _OUTPUT_NAMES:  # a prediction method the graph does not have
+            raise AttributeError(f"'{self._summary()}' has no attribute '{name}' (the "
+                                 "original estimator does not provide it)")
+        return EstimatorProtocol.__getattr__(self, name)
 
     @property
     def classes_(self):
@@ -284,6 +352,8 @@ class MLEModel:
         labels or splits, dtype, column, the integer input rule, keyword aliases."""
         run = self._native.run
         model = self
+        threads = self._threads  # fixed at load; read once (attribute reads on the proxy go
+        # through its __getattr__ hook, which CPython does not specialise)
         rules = self._rules()
         opts = dict(rules.outputs.get(name, {}))
         labels = opts.get("labels")
@@ -291,7 +361,7 @@ class MLEModel:
             sets = [rules.labels[k] for k in labels]
 
             def method(X, *, n_threads=None):
-                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                t = threads if n_threads is None else resolve_n_threads(n_threads)
                 indices = run(as_matrix(X, model), idx, t)
                 out = np.empty(indices.shape, dtype=sets[0].dtype)
                 for k, c in enumerate(sets):
@@ -301,14 +371,14 @@ class MLEModel:
             classes = rules.labels[labels]
 
             def method(X, *, n_threads=None):
-                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                t = threads if n_threads is None else resolve_n_threads(n_threads)
                 return classes.take(run(as_matrix(X, model), idx, t))
         elif "splits" in opts:  # never with labels or column (refused at load)
             bounds = _split_bounds(opts["splits"])
             cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
 
             def method(X, *, n_threads=None):
-                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                t = threads if n_threads is None else resolve_n_threads(n_threads)
                 out = run(as_matrix(X, model), idx, t)
                 if cast is not None:
                     out = out.astype(cast, copy=False)
@@ -316,7 +386,7 @@ class MLEModel:
         else:
 
             def method(X, *, n_threads=None):
-                t = model._threads if n_threads is None else resolve_n_threads(n_threads)
+                t = threads if n_threads is None else resolve_n_threads(n_threads)
                 return run(as_matrix(X, model), idx, t)
 
         if "dtype" in opts:
@@ -359,12 +429,23 @@ class MLEModel:
         return self
 
     def __repr__(self):
+        """scikit-learn's repr of the original estimator (from the estimator record), or,
+        for a file without one, a summary of the model."""
+        try:
+            rec = self._record()
+            if rec is not None and isinstance(rec.get("repr"), str):
+                return rec["repr"]
+        except FormatError:
+            pass
         try:
             self._metadata()
             return (f"<mle_runtime model {self._summary()} ({self._estimator_type}, "
                     f"{self.n_features_in_} features)>")
         except FormatError:
             return f"<mle_runtime model {self._native.name} (unreadable metadata)>"
+
+
+_OUTPUT_NAMES = frozenset(n for n, v in vars(MLEModel).items() if isinstance(v, _Output))
 
 
 def _unpickle(data, n_threads=None):

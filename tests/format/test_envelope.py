@@ -80,13 +80,17 @@ def test_file_object_and_bytes(forest, tmp_path):
 
 
 def test_plain_file_unchanged_format(forest, tmp_path):
-    """Uncompressed, unsigned model files stay plain model files (format 1.3: no envelope
-    sections) with exactly three sections."""
+    """Uncompressed, unsigned model files stay plain model files (no envelope sections):
+    metadata, graph and tensor data, then the optional estimator record and its data
+    (format 1.4)."""
     model, _ = forest
     mle.dump(model, tmp_path / "m.mle")
     data = (tmp_path / "m.mle").read_bytes()
-    assert struct.unpack_from("<HH", data, 8) == (1, L.MINOR_RULES)
-    assert [s.kind for s in container.parse(data).sections] == [1, 2, 3]
+    assert struct.unpack_from("<HH", data, 8) == (1, L.MINOR_ESTIMATOR)
+    sections = container.parse(data).sections
+    assert [s.kind for s in sections] == [1, 2, 3, L.SECTION_ESTIMATOR,
+                                          L.SECTION_ESTIMATOR_DATA]
+    assert [s.flags for s in sections] == [0, 0, 0, L.SECTION_OPTIONAL, L.SECTION_OPTIONAL]
 
 
 def test_a_failed_compressed_dump_keeps_the_old_file(forest, tmp_path, monkeypatch):

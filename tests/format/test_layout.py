@@ -166,6 +166,8 @@ def test_magic_matches_layout_h():
     ("kSectionGraph", "SECTION_GRAPH"),
     ("kSectionData", "SECTION_DATA"),
     ("kSectionOptional", "SECTION_OPTIONAL"),
+    ("kSectionEstimator", "SECTION_ESTIMATOR"),
+    ("kSectionEstimatorData", "SECTION_ESTIMATOR_DATA"),
 ])
 def test_constant_matches_layout_h(cpp_name, py_name):
     consts = _cpp_constants("layout.h")

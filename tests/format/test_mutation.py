@@ -160,7 +160,11 @@ def sections(data):
 
 
 def repack(parts):
-    return writer.pack_sections([tuple(p) for p in parts])
+    """The file of ``parts``, with the minor version a writer gives it (1.4 with an estimator
+    record, else 1.3)."""
+    minor = L.MINOR_ESTIMATOR if any(p[0] == L.SECTION_ESTIMATOR for p in parts) \
+        else L.MINOR_RULES
+    return writer.pack_sections([tuple(p) for p in parts], minor=minor)
 
 
 def refresh_checksums(buf):

@@ -424,7 +424,10 @@ def test_hostile_tensor_data(files, iris):
 
 def _refresh_inner(model_bytes):
     """The embedded .mle file with its own checksums recomputed."""
-    return repack([p for p in sections(model_bytes)], minor=L.MINOR_RULES)
+    parts = sections(model_bytes)
+    minor = L.MINOR_ESTIMATOR if any(p[0] == L.SECTION_ESTIMATOR for p in parts) \
+        else L.MINOR_RULES
+    return repack(parts, minor=minor)
 
 
 def test_hostile_embedded_model(files, iris):

@@ -39,6 +39,11 @@ constexpr uint32_t kSectionSignature = 6;  // optional; Ed25519 signature of the
 constexpr uint32_t kSectionValue = 7;   // UTF-8 JSON: the value's tree
 constexpr uint32_t kSectionModel = 8;   // may repeat; a complete plain .mle file
 constexpr uint32_t kSectionPickle = 9;  // pickled objects, read only with allow_pickle=True
+// Format 1.4 (docs/FORMAT.md, section 19): the estimator record, written with the optional
+// flag. Descriptive only (fitted attributes and parameters); the native reader does not
+// interpret it and skips it as an optional section of a kind it does not read.
+constexpr uint32_t kSectionEstimator = 10;
+constexpr uint32_t kSectionEstimatorData = 11;  // optional; the record's arrays
 
 // Section flags.
 constexpr uint32_t kSectionOptional = 1u << 0;  // a reader may skip it if it does not know the kind
