@@ -880,15 +880,20 @@ Status check_trees(const NodeBuild& b, const Node* nodes, int64_t n_nodes, const
   std::vector<uint32_t> seen_by(static_cast<size_t>(nt), 0);
   std::vector<int64_t> bad_by(static_cast<size_t>(nt), -1);
   auto check = [&](int slot, int64_t t0, int64_t t1) {
+    // accumulated here and stored once per range: the slots share a cache line
+    uint32_t seen = 0;
+    int64_t bad = -1;
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t start = roots[t];
       const int64_t end = t + 1 < n_trees ? roots[t + 1] : n_nodes;
       uint32_t s = 0;
       if (!tree_ok(nodes + start, end - start, static_cast<uint32_t>(n_features),
                    static_cast<uint32_t>(n_leaves), &s))
-        bad_by[slot] = std::max(bad_by[slot], t);
-      seen_by[slot] |= s;
+        bad = std::max(bad, t);
+      seen |= s;
     }
+    seen_by[slot] |= seen;
+    bad_by[slot] = std::max(bad_by[slot], bad);
   };
   threads::parallel_for(nt, n_trees, std::max<int64_t>(1, n_trees / (int64_t(nt) * 4)), check);
   uint32_t seen = 0;
