@@ -36,6 +36,9 @@ double* scratch(int64_t rows, int64_t cols) {
   return buf.data();
 }
 
+// The products go through BLAS, whose dimensions are 32-bit.
+constexpr int64_t kMaxDim = 2147483647;
+
 // ---------------------------------------------------------------- Dense
 
 enum Activation : int { kIdentity, kRelu, kTanh, kLogistic };
@@ -86,6 +89,8 @@ Status make_dense(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out
   if (w->ndim != 2) return b.error("weight must be 2-D (inputs, outputs)");
   const int64_t n = w->shape[1];
   if (n == 0) return b.error("weight has no columns (the layer has no outputs)");
+  if (n > kMaxDim || in.cols > kMaxDim)
+    return b.error("weight has more than 2^31 - 1 rows or columns");
   MLE_RETURN_IF_ERROR(b.tensor("bias", DType::kF64, {n}, &bias, true));
   if (in.cols == 0 && !bias)
     return b.error("the input has no columns and there is no bias: the " +
@@ -107,6 +112,8 @@ Status stored_rows(const NodeBuild& b, const ValueInfo& in, const TensorRef** ro
   MLE_RETURN_IF_ERROR(b.tensor("rows", DType::kF64, {-1, in.cols}, rows));
   if ((*rows)->ndim != 2) return b.error("rows must be 2-D (stored rows, features)");
   if ((*rows)->shape[0] == 0) return b.error("rows is empty");
+  if ((*rows)->shape[0] > kMaxDim || in.cols > kMaxDim)
+    return b.error("rows has more than 2^31 - 1 rows or columns");
   return b.tensor("row_sq_norms", DType::kF64, {(*rows)->shape[0]}, norms, norms_optional);
 }
 
@@ -262,6 +269,10 @@ Status make_row_kernel(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo
   const TensorRef *rows, *norms;
   MLE_RETURN_IF_ERROR(stored_rows(b, in, &rows, &norms, !needs_norms));
   if (!needs_norms && norms) return b.error("row_sq_norms is only used by rbf and distances");
+  if (in.cols == 0 && !norms)
+    return b.error("the input has no columns and there are no row_sq_norms: the " +
+                   std::to_string(rows->shape[0]) +
+                   " output columns are not backed by any stored number");
   dense::KernelParams p;
   p.kind = kind == "poly" ? dense::KernelKind::kPoly
            : kind == "rbf" ? dense::KernelKind::kRbf
