@@ -1,11 +1,11 @@
-"""Parity of Nystroem and the random projections with their .mle proxies: transform within
+"""Parity of Nystroem, RBFSampler and the random projections with their .mle proxies: transform within
 1e-9 absolute (``assert_parity``: whole dataset, single rows, float32, int, list,
 Fortran-ordered and strided input), every supported Nystroem kernel with default and explicit
 parameters, and in a pipeline before a classifier."""
 
 import numpy as np
 import pytest
-from sklearn.kernel_approximation import Nystroem
+from sklearn.kernel_approximation import Nystroem, RBFSampler
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -40,6 +40,13 @@ def test_nystroem(name, ds, dataset, roundtrip, assert_parity):
 def test_random_projection(cls, dataset, roundtrip, assert_parity):
     X, _ = dataset("breast_cancer", scaled=True)
     model = cls(n_components=8, random_state=0).fit(X)
+    assert_parity(model, roundtrip(model), X, methods=("transform",))
+
+
+@pytest.mark.parametrize("gamma", [1.0, "scale", 0.01])
+def test_rbf_sampler(gamma, dataset, roundtrip, assert_parity):
+    X, _ = dataset("breast_cancer", scaled=True)
+    model = RBFSampler(gamma=gamma, n_components=50, random_state=0).fit(X)
     assert_parity(model, roundtrip(model), X, methods=("transform",))
 
 

@@ -306,3 +306,25 @@ def test_row_kernel_width_must_be_backed():
     v = g.add("RowKernel", ["X"], rows=g.tensor(np.zeros((4, 0)), "float64"), kernel="linear")
     g.output("transform", v)
     hostile(g, lambda d: d["tensors"][0][2].__setitem__(0, 1 << 30), "not backed")
+
+
+def test_importing_starts_no_blas_threads_and_leaves_the_environment_alone():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, json, numpy; a = len(os.listdir('/proc/self/task')); "
+            "import mle_runtime; b = len(os.listdir('/proc/self/task')); "
+            "print(json.dumps([a, b, os.environ.get('OPENBLAS_NUM_THREADS')]))")
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs /proc/self/task")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    before, after, var = json.loads(proc.stdout)
+    assert after == before and var is None
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(env, OPENBLAS_NUM_THREADS="3"))
+    assert json.loads(proc.stdout)[2] == "3"

@@ -73,6 +73,7 @@ ATTRIBUTES = {
     **{name: _COMMON + ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_steps_")
        for name in ("KMeans", "MiniBatchKMeans", "BisectingKMeans")},
     "Nystroem": _COMMON + ("components_", "component_indices_", "normalization_"),
+    "RBFSampler": _COMMON + ("random_weights_", "random_offset_"),
     **{name: _COMMON + ("components_", "n_components_", "inverse_components_")
        for name in ("GaussianRandomProjection", "SparseRandomProjection")},
 }

@@ -1,10 +1,12 @@
-"""Kernel approximations and random projections: Nystroem, GaussianRandomProjection and
-SparseRandomProjection (transform).
+"""Kernel approximations and random projections: Nystroem, RBFSampler,
+GaussianRandomProjection and SparseRandomProjection (transform).
 
 Nystroem.transform is ``pairwise_kernels(X, components_, metric=kernel, filter_params=True,
 **params) @ normalization_.T``: a ``RowKernel`` node against the stored components (the
 kernel's parameters resolved here as scikit-learn's kernel functions default them) and a
-``Dense`` node. The random projections are ``X @ components_.T``; a sparse ``components_``
+``Dense`` node. RBFSampler.transform is ``cos(X @ random_weights_ + random_offset_) *
+(2 / n_components) ** 0.5``: a ``Dense`` node with the cos activation and a ``Scale``. The
+random projections are ``X @ components_.T``; a sparse ``components_``
 (SparseRandomProjection) is stored dense, its zeros included (the sums are the same up to
 rounding: the sparse product adds only the nonzero terms).
 """
@@ -69,3 +71,14 @@ def random_projection(est, ctx, x):
     ctx.refuses_nan(est)
     g = ctx.graph
     return g.add("Dense", [x], weight=g.tensor(np.ascontiguousarray(comp.T), "float64"))
+
+
+@register("RBFSampler", kind="transformer")
+def rbf_sampler(est, ctx, x):
+    w = _float64(est, "random_weights_")
+    b = _float64(est, "random_offset_")
+    ctx.refuses_nan(est)
+    g = ctx.graph
+    p = g.add("Dense", [x], weight=g.tensor(w, "float64"), bias=g.tensor(b, "float64"),
+              activation="cos")
+    return g.add("Scale", [p], factor=(2.0 / est.n_components) ** 0.5)

@@ -41,7 +41,7 @@ constexpr int64_t kMaxDim = 2147483647;
 
 // ---------------------------------------------------------------- Dense
 
-enum Activation : int { kIdentity, kRelu, kTanh, kLogistic };
+enum Activation : int { kIdentity, kRelu, kTanh, kLogistic, kCos };
 
 // y = activation(x @ weight + bias), weight (in, out) row-major: scikit-learn's
 // `activation = X @ coefs_[i]; activation += intercepts_[i]; ACTIVATIONS[...](activation)`.
@@ -66,6 +66,9 @@ class DenseLayer final : public Kernel {
           break;
         case kTanh:  // np.tanh
           for (int64_t j = 0; j < n_; ++j) yr[j] = std::tanh(yr[j]);
+          break;
+        case kCos:  // np.cos (random Fourier features)
+          for (int64_t j = 0; j < n_; ++j) yr[j] = std::cos(yr[j]);
           break;
         default:  // scipy.special.expit
           for (int64_t j = 0; j < n_; ++j) yr[j] = 1.0 / (1.0 + std::exp(-yr[j]));
@@ -97,8 +100,11 @@ Status make_dense(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out
                    std::to_string(n) + " outputs are not backed by any stored number");
   std::string act;
   MLE_RETURN_IF_ERROR(b.string_or("activation", "identity", &act));
-  const int a = act == "relu" ? kRelu : act == "tanh" ? kTanh : act == "logistic" ? kLogistic
-                                                                                  : kIdentity;
+  const int a = act == "relu"       ? kRelu
+                : act == "tanh"     ? kTanh
+                : act == "logistic" ? kLogistic
+                : act == "cos"      ? kCos
+                                    : kIdentity;
   k->reset(new DenseLayer(in.cols, n, w->as<double>(), bias ? bias->as<double>() : nullptr, a));
   *out = ValueInfo{n, ValueKind::kF64};
   return Status::OK();
@@ -378,7 +384,7 @@ Status make_greater_than(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueIn
 const OpRegistrar kRegistered({
     {"Dense", make_dense, 1,
      {attr::tensor("weight", DType::kF64), attr::tensor("bias", DType::kF64, kOptional),
-      attr::string("activation", {"identity", "relu", "tanh", "logistic"}, kOptional)}},
+      attr::string("activation", {"identity", "relu", "tanh", "logistic", "cos"}, kOptional)}},
     {"NearestRow", make_nearest_row, 1,
      {attr::tensor("rows", DType::kF64), attr::tensor("row_sq_norms", DType::kF64)}},
     {"BisectTree", make_bisect_tree, 1,
