@@ -55,4 +55,25 @@ ATTRIBUTES = {
     "DummyClassifier": _COMMON + ("classes_", "n_classes_", "class_prior_", "n_outputs_"),
     "DummyRegressor": _COMMON + ("constant_", "n_outputs_"),
     "Pipeline": (),
+    # Estimators on the dense kernels.
+    "MLPClassifier": _COMMON + ("classes_", "coefs_", "intercepts_", "n_layers_", "n_outputs_",
+                                "out_activation_", "n_iter_", "loss_", "best_loss_",
+                                "loss_curve_", "validation_scores_", "best_validation_score_",
+                                "t_"),
+    "MLPRegressor": _COMMON + ("coefs_", "intercepts_", "n_layers_", "n_outputs_",
+                               "out_activation_", "n_iter_", "loss_", "best_loss_",
+                               "loss_curve_", "validation_scores_", "best_validation_score_",
+                               "t_"),
+    **{name: _COMMON + ("components_", "explained_variance_", "explained_variance_ratio_",
+                        "singular_values_", "mean_", "n_components_", "noise_variance_",
+                        "n_samples_", "n_samples_seen_", "var_", "batch_size_")
+       for name in ("PCA", "IncrementalPCA")},
+    "TruncatedSVD": _COMMON + ("components_", "explained_variance_",
+                               "explained_variance_ratio_", "singular_values_"),
+    **{name: _COMMON + ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_steps_")
+       for name in ("KMeans", "MiniBatchKMeans", "BisectingKMeans")},
+    "Nystroem": _COMMON + ("components_", "component_indices_", "normalization_"),
+    "RBFSampler": _COMMON + ("random_weights_", "random_offset_"),
+    **{name: _COMMON + ("components_", "n_components_", "inverse_components_")
+       for name in ("GaussianRandomProjection", "SparseRandomProjection")},
 }
