@@ -688,6 +688,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   const bool check = !(allow_nan_ && allow_inf_) || cast_f32_ || !finite_columns_.empty();
 
   std::atomic<int> bad_kind{0};
+  std::string refused;  // kind 5: written once, by the thread that set bad_kind
 
   auto run_block = [&](int64_t b, std::vector<uint8_t>& scratch, std::vector<View>& views,
                        std::vector<View>& ins) {
@@ -733,6 +734,14 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
       }
       ins.clear();
       for (int v : nd.inputs) ins.push_back(views[v]);
+      if (nd.kernel->checks_input()) {
+        std::string why = nd.kernel->refusal(rows, ins.data());
+        if (!why.empty()) {
+          int expected = 0;
+          if (bad_kind.compare_exchange_strong(expected, 5)) refused = std::move(why);
+          return;
+        }
+      }
       nd.kernel->run(rows, ins.data(), views[nd.output]);
     }
     if (po.value == 0)  // the graph output is X itself (an empty pipeline)
@@ -781,6 +790,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   }
   int k = bad_kind.load();
   if (k == 4) return Status::Memory("out of memory while running the model");
+  if (k == 5) return Status::Input(refused);
   if (k == 3)
     return Status::Input(
         "Input X contains infinity or a value too large for dtype('float32'): " + name_ +

@@ -1,7 +1,8 @@
 """Estimator proxies: what ``mle.load`` returns.
 
 A proxy offers exactly the methods the source estimator had (``predict``, ``predict_proba``,
-``predict_log_proba``, ``decision_function``, ``transform``, ``score_samples``); asking for any
+``predict_log_proba``, ``decision_function``, ``transform``, ``score_samples``,
+``predict_joint_log_proba``); asking for any
 other raises ``AttributeError`` as scikit-learn does, so ``hasattr`` checks keep working. Each
 call adapts the input (see :mod:`mle_runtime.runtime.inputs`) and makes one native call that
 runs the whole graph with the GIL released. scikit-learn's estimator protocol (tags,
@@ -29,6 +30,7 @@ _DOCS = {
     "decision_function": "Confidence scores for X (shape (n,) for binary problems).",
     "transform": "X transformed by the fitted transformer or pipeline.",
     "score_samples": "Per-sample scores for X.",
+    "predict_joint_log_proba": "Joint log-probabilities log P(x, y) for X (naive Bayes).",
 }
 
 _METHOD_TEMPLATE = """{summary}
@@ -224,6 +226,7 @@ class MLEModel(EstimatorProtocol):
     decision_function = _Output()
     transform = _Output()
     score_samples = _Output()
+    predict_joint_log_proba = _Output()
     score = _Score()
 
     def __init__(self, native, n_threads=None):

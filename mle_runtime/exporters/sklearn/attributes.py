@@ -55,4 +55,23 @@ ATTRIBUTES = {
     "DummyClassifier": _COMMON + ("classes_", "n_classes_", "class_prior_", "n_outputs_"),
     "DummyRegressor": _COMMON + ("constant_", "n_outputs_"),
     "Pipeline": (),
+    # Naive Bayes, discriminant analysis, generalised linear models, isotonic regression.
+    "GaussianNB": _COMMON + ("class_count_", "class_prior_", "classes_", "epsilon_", "var_",
+                             "theta_"),
+    **{name: _COMMON + ("class_count_", "class_log_prior_", "classes_", "feature_count_",
+                        "feature_log_prob_", "feature_all_", "category_count_",
+                        "n_categories_")
+       for name in ("MultinomialNB", "ComplementNB", "BernoulliNB", "CategoricalNB")},
+    "LinearDiscriminantAnalysis": _COMMON + (
+        "coef_", "intercept_", "covariance_", "explained_variance_ratio_", "means_",
+        "priors_", "scalings_", "xbar_", "classes_"),
+    "QuadraticDiscriminantAnalysis": _COMMON + (
+        "covariance_", "means_", "priors_", "rotations_", "scalings_", "classes_"),
+    **{name: _COMMON + ("coef_", "intercept_", "n_iter_")
+       for name in ("PoissonRegressor", "GammaRegressor", "TweedieRegressor")},
+    "RANSACRegressor": _COMMON + ("estimator_", "n_trials_", "inlier_mask_",
+                                  "n_skips_no_inliers_", "n_skips_invalid_data_",
+                                  "n_skips_invalid_model_"),
+    "IsotonicRegression": _COMMON + ("X_min_", "X_max_", "X_thresholds_", "y_thresholds_",
+                                     "increasing_"),
 }
