@@ -79,6 +79,7 @@ class _Rules:
             integer["keep"], [np.dtype(d) for d in integer["fill_dtypes"]])
         self.categories = inputs.get("categories")
         self.unseen = inputs.get("unseen")
+        self.vector = inputs.get("vector", False)
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""

@@ -5,7 +5,7 @@ import numpy as np
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
-    dummy, naive_bayes)
+    discriminant_analysis, dummy, glm, isotonic, naive_bayes)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
@@ -74,6 +74,8 @@ def export(model):
     n_features = getattr(model, "n_features_in_", None)
     if n_features is None:
         n_features = getattr(first, "n_features_in_", None)
+    if n_features is None and type(first).__name__ == "IsotonicRegression":
+        n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
     if n_features is None:
         raise ValueError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
     graph = Graph(type(first).__name__, n_features)
