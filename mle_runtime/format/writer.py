@@ -87,7 +87,7 @@ def encode(meta, graph, hash_key=None):
     payloads.append((L.SECTION_ESTIMATOR, record_bytes, L.SECTION_ALIGN, L.SECTION_OPTIONAL))
     if arrays:
         payloads.append((L.SECTION_ESTIMATOR_DATA, ablob, aalign, L.SECTION_OPTIONAL))
-    return pack_sections(payloads, minor=L.MINOR_ESTIMATOR)
+    return pack_sections(payloads, minor=L.MINOR_ESTIMATOR if graph.outputs else L.MINOR_FIT_ONLY)
 
 
 def _placed(v, placed):

@@ -5,7 +5,7 @@ import numpy as np
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
-    discriminant_analysis, dummy, glm, isotonic, naive_bayes)
+    discriminant_analysis, dummy, fit_only, glm, isotonic, naive_bayes)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup

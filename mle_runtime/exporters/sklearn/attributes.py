@@ -4,6 +4,7 @@ when the fitted estimator has them. ``classes_``, ``n_features_in_`` and
 ``feature_names_in_`` of the exported model itself come from the graph; its steps and
 sub-estimators store theirs here."""
 
+from mle_runtime.exporters.sklearn.fit_only import ATTRIBUTES as _FIT_ONLY
 from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, REGRESSORS
 
 _COMMON = ("n_features_in_", "feature_names_in_")
@@ -74,4 +75,5 @@ ATTRIBUTES = {
                                   "n_skips_invalid_model_"),
     "IsotonicRegression": _COMMON + ("X_min_", "X_max_", "X_thresholds_", "y_thresholds_",
                                      "increasing_"),
+    **_FIT_ONLY,  # estimators that predict nothing (fit_only.py)
 }
