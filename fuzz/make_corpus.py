@@ -59,6 +59,18 @@ def models():
                                          random_state=0).fit(Xi, yi),
         "hgb_regressor": HistGradientBoostingRegressor(max_iter=3, max_depth=2).fit(Xd, yd),
     }
+    # Naive Bayes, dummy, discriminant analysis and isotonic regression (their own ops).
+    from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+    from sklearn.dummy import DummyClassifier
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.naive_bayes import BernoulliNB, CategoricalNB, GaussianNB
+
+    out["gaussian_nb"] = GaussianNB().fit(Xi, yi)
+    out["bernoulli_nb"] = BernoulliNB(binarize=3.0).fit(Xi, yi)
+    out["categorical_nb"] = CategoricalNB().fit(np.floor(Xi), yi)
+    out["dummy"] = DummyClassifier(strategy="prior").fit(Xi, yi)
+    out["qda"] = QuadraticDiscriminantAnalysis(reg_param=0.1).fit(Xi, yi)
+    out["isotonic"] = IsotonicRegression(out_of_bounds="raise").fit(Xd[:, 0], yd)
     cat = np.column_stack([Xi[:, :2], (np.arange(len(Xi)) % 4).astype(float)])
     cat[::11, 0] = np.nan
     out["hgb_categorical"] = HistGradientBoostingClassifier(

@@ -149,3 +149,66 @@ def test_dense_estimators_import_no_framework(kind, dataset, tmp_path):
     assert out.pop("imported") == []
     for method, values in out.items():
         np.testing.assert_allclose(values, getattr(model, method)(X[:3]), rtol=1e-9, atol=1e-12)
+
+
+# Naive Bayes, dummy, discriminant analysis, generalised linear and isotonic models: every
+# method in a fresh process, with none of the frameworks imported.
+EVERY_METHOD = r"""
+import json, sys
+import numpy as np
+import mle_runtime as mle
+model = mle.load(sys.argv[1])
+X = np.array(json.loads(sys.argv[2]))
+out = {}
+for name in ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba",
+             "decision_function", "transform"):
+    if hasattr(model, name):
+        out[name] = np.asarray(getattr(model, name)(X)).tolist()
+out["imported"] = sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(sys.argv[3])))
+print(json.dumps(out))
+"""
+
+
+def _simple_models(dataset):
+    from sklearn.discriminant_analysis import (LinearDiscriminantAnalysis,
+                                               QuadraticDiscriminantAnalysis)
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import PoissonRegressor
+    from sklearn.naive_bayes import CategoricalNB, GaussianNB, MultinomialNB
+
+    X, y = dataset("iris")
+    return {
+        "GaussianNB": (GaussianNB().fit(X, y), X),
+        "MultinomialNB": (MultinomialNB().fit(X, y), X),
+        "CategoricalNB": (CategoricalNB().fit(np.floor(X), y), np.floor(X)),
+        "DummyClassifier": (DummyClassifier().fit(X, y), X),
+        "DummyRegressor": (DummyRegressor().fit(X, y), X),
+        "LinearDiscriminantAnalysis": (LinearDiscriminantAnalysis().fit(X, y), X),
+        "QuadraticDiscriminantAnalysis": (QuadraticDiscriminantAnalysis().fit(X, y), X),
+        "PoissonRegressor": (PoissonRegressor().fit(X, y + 1), X),
+        "IsotonicRegression": (IsotonicRegression(out_of_bounds="clip").fit(X[:, 0], y),
+                               X[:, 0]),
+    }
+
+
+@pytest.mark.parametrize("name", ["GaussianNB", "MultinomialNB", "CategoricalNB",
+                                  "DummyClassifier", "DummyRegressor",
+                                  "LinearDiscriminantAnalysis", "QuadraticDiscriminantAnalysis",
+                                  "PoissonRegressor", "IsotonicRegression"])
+def test_simple_models_import_no_framework(name, dataset, tmp_path):
+    model, X = _simple_models(dataset)[name]
+    path = tmp_path / "model.mle"
+    mle.dump(model, path)
+    rows = X[:3]
+    proc = subprocess.run([sys.executable, "-c", EVERY_METHOD, str(path),
+                           json.dumps(rows.tolist()), json.dumps(FORBIDDEN)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out.pop("imported") == []
+    assert out, "no method ran"
+    for method, got in out.items():
+        np.testing.assert_allclose(np.asarray(got, dtype=float),
+                                   np.asarray(getattr(model, method)(rows), dtype=float),
+                                   rtol=1e-9, atol=1e-12)

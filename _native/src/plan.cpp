@@ -523,9 +523,13 @@ Status Model::build_nodes(const json::Value& g) {
   }
   // Resolve graph outputs by name.
   const json::Value* os = g.get("outputs");
-  if (!os || !os->is_array() || os->size == 0 || os->size > kMaxOutputs)
-    return Status::Format("graph section: 'outputs' must be a list of 1 to " +
-                          std::to_string(kMaxOutputs) + " outputs");
+  // Format 1.5: a model with no prediction methods (a fitted clustering or embedding whose
+  // results are its estimator record) has no outputs; earlier files need at least one.
+  const size_t min_outputs = container_.minor >= 5 ? 0 : 1;
+  if (!os || !os->is_array() || os->size < min_outputs || os->size > kMaxOutputs)
+    return Status::Format("graph section: 'outputs' must be a list of " +
+                          std::to_string(min_outputs) + " to " + std::to_string(kMaxOutputs) +
+                          " outputs" + (min_outputs ? " (files before format 1.5)" : ""));
   outputs_.clear();
   outputs_.reserve(os->size);
   i = 0;
@@ -692,6 +696,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   const bool check = !(allow_nan_ && allow_inf_) || cast_f32_ || !finite_columns_.empty();
 
   std::atomic<int> bad_kind{0};
+  std::string refused;  // kind 5: written once, by the thread that set bad_kind
 
   auto run_block = [&](int64_t b, std::vector<uint8_t>& scratch, std::vector<View>& views,
                        std::vector<View>& ins) {
@@ -737,6 +742,14 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
       }
       ins.clear();
       for (int v : nd.inputs) ins.push_back(views[v]);
+      if (nd.kernel->checks_input()) {
+        std::string why = nd.kernel->refusal(rows, ins.data());
+        if (!why.empty()) {
+          int expected = 0;
+          if (bad_kind.compare_exchange_strong(expected, 5)) refused = std::move(why);
+          return;
+        }
+      }
       nd.kernel->run(rows, ins.data(), views[nd.output]);
     }
     if (po.value == 0)  // the graph output is X itself (an empty pipeline)
@@ -785,6 +798,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   }
   int k = bad_kind.load();
   if (k == 4) return Status::Memory("out of memory while running the model");
+  if (k == 5) return Status::Input(refused);
   if (k == 3)
     return Status::Input(
         "Input X contains infinity or a value too large for dtype('float32'): " + name_ +

@@ -168,6 +168,7 @@ struct Rules {
   std::vector<std::string_view> fill_dtypes;
   const json::Value* categories = nullptr;
   bool unseen_error = false;
+  bool vector = false;  // 1-D input is one column (IsotonicRegression)
 };
 
 class Builder {
@@ -461,9 +462,15 @@ Status Builder::from_graph(const json::Value& g) {
         MLE_RETURN_IF_ERROR(categories(*m, what));
       } else if (m->key == "unseen") {
         MLE_RETURN_IF_ERROR(unseen(*m, what));
+      } else if (m->key == "vector") {
+        const json::Value* nf = g.get("n_features");
+        if (!m->is_bool() || !m->boolean || !nf || !nf->is_number() || nf->number != 1)
+          return Status::Format(what.str() + " must be true, and only for a graph of one "
+                                "feature (1-D input is that column)");
+        r_.vector = true;
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
-                              "' (known: feature_names, integer, categories, unseen)");
+                              "' (known: feature_names, integer, categories, unseen, vector)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -723,6 +730,10 @@ std::string Builder::canonical() const {
   if (r_.unseen_error) {
     ifield("unseen");
     in += "\"error\"";
+  }
+  if (r_.vector) {
+    ifield("vector");
+    in += "true";
   }
   if (!in.empty()) {
     sep();

@@ -93,6 +93,9 @@ def export(obj):
         )
     graph, meta = fw.exporter().export(obj)
     graph.estimator = estimator_record(obj, graph, attributes_of, skip=GRAPH_ATTRIBUTES)
+    if not graph.outputs:  # a model that predicts nothing: its fitting methods are refused
+        graph.estimator["fit_methods"] = [m for m in ("fit_predict", "fit_transform")
+                                          if callable(getattr(obj, m, None))]
     return graph, meta
 
 

@@ -93,12 +93,15 @@ def encode(meta, graph, hash_key=None):
     payloads.append((kind, record_bytes, L.SECTION_ALIGN, L.SECTION_OPTIONAL))
     if arrays:
         payloads.append((L.SECTION_ESTIMATOR_DATA, ablob, aalign, L.SECTION_OPTIONAL))
+    if not graph.outputs:  # a model that predicts nothing (FORMAT.md 9.4)
+        minor = max(minor, L.MINOR_FIT_ONLY)
     return pack_sections(payloads, minor=minor)
 
 
 def model_minor(kinds):
-    """The minor version the writer gives a plain model file with sections of these kinds:
-    1.5 with a compressed estimator record, 1.4 with a plain one, else 1.3."""
+    """The minor version the writer gives a plain model file with sections of these kinds
+    (and a graph with outputs): 1.5 with a compressed estimator record, 1.4 with a plain one,
+    else 1.3."""
     kinds = set(kinds)
     if L.SECTION_ESTIMATOR_ZLIB in kinds:
         return L.MINOR_ESTIMATOR_ZLIB

@@ -146,15 +146,41 @@ OPS = {
                              "cosine"),
                   "gamma?": "number", "coef0?": "number", "degree?": "number"},
     },
-    "GaussianLogLikelihood": {"inputs": 1, "attrs": {"mean": "tensor:float64",
-                                                     "precision": "tensor:float64",
-                                                     "constant": "number"}},
+    "GaussianLogDensity": {"inputs": 1, "attrs": {"mean": "tensor:float64",
+                                                  "precision": "tensor:float64",
+                                                  "constant": "number"}},
     "GreaterThan": {"inputs": 1, "attrs": {"threshold": "number"}},
+    # Naive Bayes, dummy estimators, discriminant analysis and isotonic regression
+    # (kernels/bayes.cpp, constant.cpp, discriminant.cpp, isotonic.cpp).
+    "GaussianLogLikelihood": {
+        "inputs": 1,
+        "attrs": {"theta": "tensor:float64", "var": "tensor:float64",
+                  "log_prior": "tensor:float64", "norm": "tensor:float64"},
+    },
+    "CategoricalLogLikelihood": {
+        "inputs": 1,
+        "attrs": {"offsets": "tensor:int64", "table": "tensor:float64",
+                  "log_prior": "tensor:float64"},
+    },
+    "LogSumExpNormalize": {"inputs": 1, "attrs": {}},
+    "Constant": {"inputs": 1, "attrs": {"values": "tensor:float64"}},
+    "Binarize": {"inputs": 1, "attrs": {"threshold": "number"}},
+    "SegmentSumSquares": {
+        "inputs": 1,
+        "attrs": {"segments": "tensor:int64", "offset": "tensor:float64",
+                  "bias": "tensor:float64", "scale": "number"},
+    },
+    "LogNonzero": {"inputs": 1, "attrs": {}},
+    "Interp1D": {
+        "inputs": 1,
+        "attrs": {"x": "tensor:float64", "y": "tensor:float64",
+                  "out_of_bounds": ("nan", "clip", "raise")},
+    },
 }
 
 # Names of graph outputs that proxies expose as methods.
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
-           "score_samples")
+           "score_samples", "predict_joint_log_proba")
 
 
 def validate_node(op, n_inputs, attrs, n_tensors):

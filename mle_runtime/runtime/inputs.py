@@ -123,6 +123,8 @@ def as_matrix(X, model):
             "Convert it with X.toarray() first."
         )
     arr = np.asarray(X)
+    if arr.ndim == 1 and model._rules().vector:  # the input rule "vector" (IsotonicRegression)
+        arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
         if arr.ndim == 0:
             raise InputError(

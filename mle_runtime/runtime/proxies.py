@@ -1,7 +1,8 @@
 """Estimator proxies: what ``mle.load`` returns.
 
 A proxy offers exactly the methods the source estimator had (``predict``, ``predict_proba``,
-``predict_log_proba``, ``decision_function``, ``transform``, ``score_samples``); asking for any
+``predict_log_proba``, ``decision_function``, ``transform``, ``score_samples``,
+``predict_joint_log_proba``); asking for any
 other raises ``AttributeError`` as scikit-learn does, so ``hasattr`` checks keep working. Each
 call adapts the input (see :mod:`mle_runtime.runtime.inputs`) and makes one native call that
 runs the whole graph with the GIL released. scikit-learn's estimator protocol (tags,
@@ -15,7 +16,7 @@ import json
 import numpy as np
 
 from mle_runtime import _native
-from mle_runtime.errors import FormatError
+from mle_runtime.errors import FormatError, ReadOnlyModelError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
 from mle_runtime.runtime.inputs import as_matrix, check_integer_input, integer_dtype
@@ -29,6 +30,7 @@ _DOCS = {
     "decision_function": "Confidence scores for X (shape (n,) for binary problems).",
     "transform": "X transformed by the fitted transformer or pipeline.",
     "score_samples": "Per-sample scores for X.",
+    "predict_joint_log_proba": "Joint log-probabilities log P(x, y) for X (naive Bayes).",
 }
 
 _METHOD_TEMPLATE = """{summary}
@@ -77,6 +79,7 @@ class _Rules:
             integer["keep"], [np.dtype(d) for d in integer["fill_dtypes"]])
         self.categories = inputs.get("categories")
         self.unseen = inputs.get("unseen")
+        self.vector = inputs.get("vector", False)
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""
@@ -191,6 +194,32 @@ class _Output:
 _NO_RECORD = object()
 
 
+class _FitMethod:
+    """``fit_predict`` / ``fit_transform`` of a model that predicts nothing (its record lists
+    them in "fit_methods", docs/FORMAT.md 19.1): present as on the original estimator, and
+    refused, since fitting would change a read-only model. Elsewhere absent."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        rec = obj._record()
+        if rec is None or self.name not in (rec.get("fit_methods") or ()):
+            raise AttributeError(f"'{obj._summary()}' has no attribute '{self.name}'")
+
+        def refused(*args, **kwargs):
+            raise ReadOnlyModelError(
+                f"{obj._summary()}.{self.name}: a model loaded by mle_runtime is read-only and "
+                f"{self.name} would fit it again. Its results from fitting are its stored "
+                "attributes (labels_, embedding_, ...); to fit a new estimator use "
+                f"sklearn.base.clone(model).{self.name}(X).")
+
+        refused.__name__ = self.name
+        return refused
+
+
 class _Score:
     """``score(X, y, sample_weight=None)``: scikit-learn's default metric of the estimator
     type (accuracy, R²), present only where the original estimator had one."""
@@ -224,6 +253,9 @@ class MLEModel(EstimatorProtocol):
     decision_function = _Output()
     transform = _Output()
     score_samples = _Output()
+    predict_joint_log_proba = _Output()
+    fit_predict = _FitMethod()
+    fit_transform = _FitMethod()
     score = _Score()
 
     def __init__(self, native, n_threads=None):

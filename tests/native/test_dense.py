@@ -244,7 +244,7 @@ def test_row_kernel_non_finite_parameter(value):
 
 def test_gaussian_log_likelihood_shapes():
     g = Graph("test", 3)
-    v = g.add("GaussianLogLikelihood", ["X"], mean=g.tensor(np.zeros(3), "float64"),
+    v = g.add("GaussianLogDensity", ["X"], mean=g.tensor(np.zeros(3), "float64"),
               precision=g.tensor(np.eye(3), "float64"), constant=1.5)
     g.output("score_samples", v, True)
     _native.load_buffer(_encode(g.to_json(writer.pack_tensors(g.tensors)[1]), g.tensors))

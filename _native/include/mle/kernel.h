@@ -38,6 +38,12 @@ class Kernel {
   virtual void run(int64_t rows, const View* in, const View& out) const = 0;
   // Rough work per row, in units of a multiply-add; decides whether a batch is worth threads.
   virtual double cost_per_row() const { return 8.0; }
+  // Ops whose framework raises on some input values (CategoricalNB on a category it never
+  // saw, IsotonicRegression(out_of_bounds="raise") outside its range) return true here; the
+  // executor then calls refusal() on each block before run() and reports a non-empty result
+  // as an input error (docs/FORMAT.md, section 9.5).
+  virtual bool checks_input() const { return false; }
+  virtual std::string refusal(int64_t rows, const View* in) const { return {}; }
 };
 
 // ---------------------------------------------------------------- op schemas

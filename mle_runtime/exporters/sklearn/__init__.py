@@ -7,6 +7,8 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the export
 # Estimators on the dense kernels (matrix products, distances).
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (registers the exporters)
     cluster, decomposition, kernel_approximation, neural_network)
+from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
+    discriminant_analysis, dummy, fit_only, glm, isotonic, naive_bayes)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
@@ -75,6 +77,8 @@ def export(model):
     n_features = getattr(model, "n_features_in_", None)
     if n_features is None:
         n_features = getattr(first, "n_features_in_", None)
+    if n_features is None and type(first).__name__ == "IsotonicRegression":
+        n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
     if n_features is None:
         raise ValueError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
     graph = Graph(type(first).__name__, n_features)

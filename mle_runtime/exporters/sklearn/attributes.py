@@ -4,6 +4,7 @@ when the fitted estimator has them. ``classes_``, ``n_features_in_`` and
 ``feature_names_in_`` of the exported model itself come from the graph; its steps and
 sub-estimators store theirs here."""
 
+from mle_runtime.exporters.sklearn.fit_only import ATTRIBUTES as _FIT_ONLY
 from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, REGRESSORS
 
 _COMMON = ("n_features_in_", "feature_names_in_")
@@ -76,4 +77,24 @@ ATTRIBUTES = {
     "RBFSampler": _COMMON + ("random_weights_", "random_offset_"),
     **{name: _COMMON + ("components_", "n_components_", "inverse_components_")
        for name in ("GaussianRandomProjection", "SparseRandomProjection")},
+    # Naive Bayes, discriminant analysis, generalised linear models, isotonic regression.
+    "GaussianNB": _COMMON + ("class_count_", "class_prior_", "classes_", "epsilon_", "var_",
+                             "theta_"),
+    **{name: _COMMON + ("class_count_", "class_log_prior_", "classes_", "feature_count_",
+                        "feature_log_prob_", "feature_all_", "category_count_",
+                        "n_categories_")
+       for name in ("MultinomialNB", "ComplementNB", "BernoulliNB", "CategoricalNB")},
+    "LinearDiscriminantAnalysis": _COMMON + (
+        "coef_", "intercept_", "covariance_", "explained_variance_ratio_", "means_",
+        "priors_", "scalings_", "xbar_", "classes_"),
+    "QuadraticDiscriminantAnalysis": _COMMON + (
+        "covariance_", "means_", "priors_", "rotations_", "scalings_", "classes_"),
+    **{name: _COMMON + ("coef_", "intercept_", "n_iter_")
+       for name in ("PoissonRegressor", "GammaRegressor", "TweedieRegressor")},
+    "RANSACRegressor": _COMMON + ("estimator_", "n_trials_", "inlier_mask_",
+                                  "n_skips_no_inliers_", "n_skips_invalid_data_",
+                                  "n_skips_invalid_model_"),
+    "IsotonicRegression": _COMMON + ("X_min_", "X_max_", "X_thresholds_", "y_thresholds_",
+                                     "increasing_"),
+    **_FIT_ONLY,  # estimators that predict nothing (fit_only.py)
 }

@@ -65,7 +65,7 @@ def pca_log_likelihood(est, ctx, x):
     if not np.isfinite(const):
         return None  # a singular precision: every score would be infinite
     g = ctx.graph
-    return g.add("GaussianLogLikelihood", [x],
+    return g.add("GaussianLogDensity", [x],
                  mean=g.tensor(as_float64(est.mean_, f"{name}.mean_"), "float64"),
                  precision=g.tensor(precision, "float64"), constant=float(const))
 

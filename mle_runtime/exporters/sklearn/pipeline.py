@@ -26,4 +26,7 @@ def pipeline(est, ctx, x):
             x = transform_step(step, ctx, x)
     if not _active(last):
         return Head({"transform": (x, False)}, "transformer")
-    return export_estimator(last, ctx, x)
+    head = export_estimator(last, ctx, x)
+    # A Pipeline offers no predict_joint_log_proba, even when its last step does.
+    head.outputs.pop("predict_joint_log_proba", None)
+    return head

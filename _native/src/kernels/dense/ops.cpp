@@ -294,13 +294,13 @@ Status make_row_kernel(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo
   return Status::OK();
 }
 
-// ---------------------------------------------------------------- GaussianLogLikelihood
+// ---------------------------------------------------------------- GaussianLogDensity
 
 // PCA.score_samples: Xr = X - mean; -0.5 * sum(Xr * (Xr @ precision), axis=1) - constant,
 // the row sums in numpy's pairwise order.
-class GaussianLogLikelihood final : public Kernel {
+class GaussianLogDensity final : public Kernel {
  public:
-  GaussianLogLikelihood(int64_t k, const double* mean, const double* p, double c)
+  GaussianLogDensity(int64_t k, const double* mean, const double* p, double c)
       : k_(k), mean_(mean), p_(p), c_(c) {}
   double cost_per_row() const override { return static_cast<double>(k_ * k_) + 3 * k_; }
   void run(int64_t rows, const View* in, const View& out) const override {
@@ -338,7 +338,7 @@ Status make_gaussian_log_likelihood(const NodeBuild& b, std::unique_ptr<Kernel>*
   MLE_RETURN_IF_ERROR(b.tensor("precision", DType::kF64, {in.cols, in.cols}, &p));
   double c;
   MLE_RETURN_IF_ERROR(finite_number(b, "constant", 0.0, &c));
-  k->reset(new GaussianLogLikelihood(in.cols, mean->as<double>(), p->as<double>(), c));
+  k->reset(new GaussianLogDensity(in.cols, mean->as<double>(), p->as<double>(), c));
   *out = ValueInfo{1, ValueKind::kF64};
   return Status::OK();
 }
@@ -396,7 +396,7 @@ const OpRegistrar kRegistered({
                    {"euclidean", "sqeuclidean", "linear", "poly", "rbf", "sigmoid", "cosine"}),
       attr::number("gamma", kOptional), attr::number("coef0", kOptional),
       attr::number("degree", kOptional)}},
-    {"GaussianLogLikelihood", make_gaussian_log_likelihood, 1,
+    {"GaussianLogDensity", make_gaussian_log_likelihood, 1,
      {attr::tensor("mean", DType::kF64), attr::tensor("precision", DType::kF64),
       attr::number("constant")}},
     {"GreaterThan", make_greater_than, 1, {attr::number("threshold")}},

@@ -1,0 +1,48 @@
+"""Estimators that predict nothing: their results are fitted attributes (``labels_``,
+``embedding_``, ``core_sample_indices_``, ``negative_outlier_factor_``, ...). A loaded one
+offers those attributes, read-only, and its parameters; ``predict``/``transform`` raise
+AttributeError as in scikit-learn, and ``fit``, ``fit_predict``, ``fit_transform`` raise
+ReadOnlyModelError. The graph has no nodes and no outputs (format 1.5, docs/FORMAT.md 9.4);
+what the file holds is the estimator record (section 19)."""
+
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import Head, estimator_kind
+from mle_runtime.exporters.sklearn.common import register
+
+_CLUSTER = ("labels_",)
+ATTRIBUTES = {
+    "DBSCAN": _CLUSTER + ("core_sample_indices_", "components_"),
+    "HDBSCAN": _CLUSTER + ("probabilities_", "centroids_", "medoids_"),
+    "OPTICS": _CLUSTER + ("reachability_", "ordering_", "core_distances_", "predecessor_",
+                          "cluster_hierarchy_"),
+    "AgglomerativeClustering": _CLUSTER + ("n_clusters_", "n_leaves_",
+                                           "n_connected_components_", "children_",
+                                           "distances_"),
+    "SpectralClustering": _CLUSTER + ("affinity_matrix_",),
+    "SpectralBiclustering": ("rows_", "columns_", "row_labels_", "column_labels_",
+                             "biclusters_"),
+    "SpectralCoclustering": ("rows_", "columns_", "row_labels_", "column_labels_",
+                             "biclusters_"),
+    "SpectralEmbedding": ("embedding_", "affinity_matrix_", "n_neighbors_"),
+    "TSNE": ("embedding_", "kl_divergence_", "n_iter_", "learning_rate_"),
+    "MDS": ("embedding_", "stress_", "dissimilarity_matrix_", "n_iter_"),
+    "LocalOutlierFactor": ("negative_outlier_factor_", "n_neighbors_", "offset_",
+                           "effective_metric_", "effective_metric_params_", "n_samples_fit_"),
+}
+ATTRIBUTES = {name: ("n_features_in_", "feature_names_in_") + names
+              for name, names in ATTRIBUTES.items()}
+
+
+@register(*ATTRIBUTES, kind="predictor")
+def fit_only(est, ctx, x):
+    name = type(est).__name__
+    if name == "LocalOutlierFactor" and est.novelty:
+        raise UnsupportedModelError(
+            "LocalOutlierFactor(novelty=True) is not supported yet (its predict needs a "
+            "nearest-neighbour search); LocalOutlierFactor(novelty=False), whose results are "
+            "its fitted attributes, is")
+    if len(ctx.steps) != 1:
+        raise UnsupportedModelError(f"{name} predicts nothing, so it cannot be a pipeline "
+                                    "step; store it on its own")
+    kind = estimator_kind(est)
+    return Head({}, kind if isinstance(kind, str) else None)
