@@ -32,23 +32,30 @@ def _centers(est):
     return c, row_norms(c, squared=True)
 
 
+def _center_tensors(est, ctx):
+    """The graph tensors of the centers and their squared norms, added once per estimator
+    (predict and transform read the same ones)."""
+    cache = ctx.__dict__.setdefault("_kmeans_centers", {})
+    if id(est) not in cache:
+        c, sq = _centers(est)
+        g = ctx.graph
+        cache[id(est)] = (c, g.tensor(c, "float64"), g.tensor(sq, "float64"))
+    return cache[id(est)]
+
+
 def _transform(est, ctx, x):
-    c, sq = _centers(est)
+    _, c, sq = _center_tensors(est, ctx)
     ctx.refuses_nan(est)
-    g = ctx.graph
-    return g.add("RowKernel", [x], rows=g.tensor(c, "float64"),
-                 row_sq_norms=g.tensor(sq, "float64"), kernel="euclidean")
+    return ctx.graph.add("RowKernel", [x], rows=c, row_sq_norms=sq, kernel="euclidean")
 
 
 def _labels(est, ctx, x):
     name = type(est).__name__
-    c, sq = _centers(est)
+    centers, c, sq = _center_tensors(est, ctx)
     ctx.refuses_nan(est)
-    g = ctx.graph
     if name == "BisectingKMeans":
-        return _bisecting_labels(est, ctx, x, c)
-    return g.add("NearestRow", [x], rows=g.tensor(c, "float64"),
-                 row_sq_norms=g.tensor(sq, "float64"))
+        return _bisecting_labels(est, ctx, x, centers)
+    return ctx.graph.add("NearestRow", [x], rows=c, row_sq_norms=sq)
 
 
 def _bisecting_labels(est, ctx, x, centers):
