@@ -122,6 +122,18 @@ OPS = {
     "SigmoidF32": {"inputs": 1, "attrs": {}},
     "SoftmaxF32": {"inputs": 1, "attrs": {}},
     "ExpF32": {"inputs": 1, "attrs": {}},
+    # Categorical encoders (kernels/encode.cpp): OneHotEncoder, OrdinalEncoder over numeric
+    # values or string codes (input rule "strings"). Output float64.
+    "OneHot": {
+        "inputs": 1,
+        "attrs": {"offsets": "tensor:int64", "categories": "tensor:float64",
+                  "columns": "tensor:int64", "unknown": "tensor:int64", "width": "tensor:int64"},
+    },
+    "CategoryMap": {
+        "inputs": 1,
+        "attrs": {"offsets": "tensor:int64", "categories": "tensor:float64",
+                  "codes": "tensor:float64", "unknown": "tensor:float64"},
+    },
 }
 
 # Names of graph outputs that proxies expose as methods.

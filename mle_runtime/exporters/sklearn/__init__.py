@@ -4,6 +4,7 @@ import numpy as np
 
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
+from mle_runtime.exporters.sklearn import encoders  # noqa: F401,E402  (string columns, encoders)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
@@ -77,6 +78,7 @@ def export(model):
     graph = Graph(type(first).__name__, n_features)
     ctx = Context(graph)
     head = export_estimator(model, ctx, "X")
+    ctx.finish()
     graph.allow_nan = ctx.nan_owner is None
     graph.allow_inf = ctx.all_accept_inf and bool(ctx.steps)
     graph.nan_owner = ctx.nan_owner

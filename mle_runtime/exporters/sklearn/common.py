@@ -44,12 +44,65 @@ class Context:
     steps: list = field(default_factory=list)
     accepts_inf: bool = False
     all_accept_inf: bool = True
+    # String columns (the input rule "strings"): input column -> the strings its consumers
+    # know. Codes are positions in the sorted vocabulary, known only once every consumer is
+    # exported, so tensors and attributes that hold codes are written by ``fixups`` at the end.
+    vocab: dict = field(default_factory=dict)
+    fixups: list = field(default_factory=list)
+    checks: list = field(default_factory=list)  # the input rule "unknown", as fixups build it
+    # value name -> per column, the input column it is a copy of (None: computed). "X" is
+    # the input itself; gathers and imputers keep the sources of the columns they pass on.
+    sources: dict = field(default_factory=dict)
+    # value name -> {column: markers a preceding imputer replaced (never reach a consumer)}
+    imputed: dict = field(default_factory=dict)
+    path: str = "value"  # where the step being exported sits, for messages
 
     def run_step(self, fn, est, x):
         self.accepts_inf = False
         result = fn(est, self, x)
         self.all_accept_inf = self.all_accept_inf and self.accepts_inf
         return result
+
+    def source(self, x, n_cols=None):
+        """Per column of value x, the input column it copies, or None."""
+        if x == "X":
+            return list(range(self.graph.n_features))
+        src = self.sources.get(x)
+        if src is None:
+            return [None] * (n_cols or 0)
+        return src
+
+    def string_column(self, x, j, what):
+        """The input column behind column j of value x, which must hold strings; refuses
+        one computed by an earlier step (strings never reach the graph)."""
+        src = self.source(x, j + 1)
+        col = src[j] if j < len(src) else None
+        if col is None:
+            raise UnsupportedModelError(
+                f"{what}: its column {j} holds strings but is not an input column (strings are "
+                "encoded on the input, before the graph runs); supported: string columns "
+                "taken from the input, optionally through a SimpleImputer")
+        self.vocab.setdefault(col, set())
+        return col
+
+    def code(self, col, value):
+        """The code of a string (or None / NaN) in input column col (after the export)."""
+        if value is None:
+            return -2.0
+        if isinstance(value, float) and value != value:
+            return float("nan")
+        return float(self._index[col][value])
+
+    def finish(self):
+        """Writes the input rules of string columns and runs the fixups."""
+        self._sorted = {c: sorted(v) for c, v in self.vocab.items()}
+        self._index = {c: {s: i for i, s in enumerate(v)} for c, v in self._sorted.items()}
+        for fix in self.fixups:
+            fix()
+        if self._sorted:
+            self.graph.inputs["strings"] = [[c, self._sorted[c]] for c in sorted(self._sorted)]
+        if self.checks:
+            self.graph.inputs["unknown"] = [c() for c in self.checks]
 
     def refuses_nan(self, est):
         if self.nan_possible and self.nan_owner is None:

@@ -64,6 +64,10 @@ def _is_nan_marker(v):
         type(v).__name__ in ("NAType", "NaTType"))
 
 
+def _string_stat(v):
+    return isinstance(v, str)
+
+
 @register("SimpleImputer", kind="transformer")
 def simple_imputer(est, ctx, x):
     if getattr(est, "add_indicator", False):
@@ -71,42 +75,95 @@ def simple_imputer(est, ctx, x):
             "SimpleImputer(add_indicator=True) is not supported yet; use add_indicator=False"
         )
     fill_dtype = np.dtype(getattr(est, "_fill_dtype", np.float64))
-    if fill_dtype.kind not in "biuf":
-        raise UnsupportedModelError(
-            f"SimpleImputer fitted on {fill_dtype} data is not supported; only numeric data "
-            "(ints and floats) is"
-        )
     stats = np.asarray(est.statistics_)
-    if stats.dtype.kind == "O":
-        # strategy="constant" stores an object array such as [-3, nan, -3] (the fill value,
-        # NaN for the columns that were empty at fit); numbers only are supported.
-        if not all(isinstance(v, (int, float, np.integer, np.floating))
-                   and not isinstance(v, (bool, np.bool_)) for v in stats.tolist()):
-            raise UnsupportedModelError("SimpleImputer statistics_ are not numeric")
-    elif stats.dtype.kind not in "biuf":
-        raise UnsupportedModelError("SimpleImputer statistics_ are not numeric")
-    stats = stats.astype(np.float64)
-    if est.keep_empty_features:
-        keep = np.arange(stats.shape[0])
+    strings = False
+    if fill_dtype.kind == "O" or stats.dtype.kind in "OUS":
+        # Object data (strings, with numbers for numeric columns), or strategy="constant"
+        # storing an object array such as [-3, nan, -3] (NaN for the columns empty at fit).
+        vals = stats.tolist()
+        if est.strategy not in ("most_frequent", "constant") and fill_dtype.kind == "O":
+            raise UnsupportedModelError(
+                f"SimpleImputer(strategy={est.strategy!r}) on object data is not supported")
+        for v in vals:
+            if not (_string_stat(v) or (isinstance(v, (int, float, np.integer, np.floating))
+                                        and not isinstance(v, (bool, np.bool_)))):
+                raise UnsupportedModelError(
+                    f"SimpleImputer statistics_ of type {type(v).__name__} are not supported; "
+                    "supported: numbers and strings")
+        strings = any(_string_stat(v) for v in vals)
+        is_empty = np.array([(not _string_stat(v)) and math.isnan(float(v)) for v in vals],
+                            dtype=bool)
+    elif fill_dtype.kind not in "biuf" or stats.dtype.kind not in "biuf":
+        raise UnsupportedModelError(
+            f"SimpleImputer fitted on {fill_dtype} data is not supported; only numbers and "
+            "strings are")
     else:
-        keep = np.flatnonzero(~np.isnan(stats))
-    # scikit-learn casts the statistics to the dtype seen at fit before filling.
-    fill = stats[keep].astype(fill_dtype).astype(np.float64)
+        vals = stats.astype(np.float64).tolist()
+        is_empty = np.isnan(stats.astype(np.float64))
+    if est.keep_empty_features:
+        keep = np.arange(len(vals))
+    else:
+        keep = np.flatnonzero(~is_empty)
+    g = ctx.graph
+    src = ctx.source(x, len(vals))
+    string_cols = {}
+    fill = np.zeros(len(keep))
+    for i, k in enumerate(keep):
+        v = vals[k]
+        if _string_stat(v):
+            string_cols[i] = ctx.string_column(x, int(k), "SimpleImputer")
+            ctx.vocab[string_cols[i]].add(v)
+        else:
+            # scikit-learn casts the statistics to the dtype seen at fit before filling.
+            fv = float(v)
+            fill[i] = float(np.asarray(fv).astype(fill_dtype)) if fill_dtype.kind != "O" else fv
     if not np.all(np.isfinite(fill)):
         raise UnsupportedModelError("SimpleImputer fill values are not finite")
     mv = est.missing_values
-    g = ctx.graph
-    if _is_nan_marker(mv):
+    if _is_nan_marker(mv) and mv is not None and type(mv).__name__ != "NAType":
         ctx.nan_possible = False
         attrs = {"missing_is_nan": True}
-    elif isinstance(mv, (int, float, np.integer, np.floating)) and not isinstance(mv, bool):
+        marker = float("nan")
+    elif mv is None and strings and len(string_cols) == len(keep):
+        attrs = {"missing_is_nan": False, "missing_value": -2.0}  # None's code
+        marker = None
+    elif isinstance(mv, str) and len(string_cols) == len(keep):
+        attrs = {"missing_is_nan": False, "missing_value": 0.0}  # the string's code, below
+        marker = mv
+        for c in string_cols.values():
+            ctx.vocab[c].add(mv)
+    elif isinstance(mv, (int, float, np.integer, np.floating)) and not isinstance(mv, bool) \
+            and not string_cols:
         # scikit-learn refuses NaN in X when missing_values is a number.
         ctx.refuses_nan(est)
         attrs = {"missing_is_nan": False, "missing_value": float(mv)}
+        marker = float(mv)
     else:
         raise UnsupportedModelError(
-            f"SimpleImputer(missing_values={mv!r}) is not supported; use NaN or a number"
-        )
-    identity = keep.shape[0] == stats.shape[0]
-    return g.add("Impute", [x], columns=None if identity else g.tensor(keep, "int64"),
-                 fill=g.tensor(fill, "float64"), **attrs)
+            f"SimpleImputer(missing_values={mv!r}) is not supported on these columns; "
+            "supported: NaN or a number (numeric columns), NaN, None or a string (string "
+            "columns)")
+    identity = keep.shape[0] == len(vals)
+    t_fill = g.tensor(fill, "float64")
+    out = g.add("Impute", [x], columns=None if identity else g.tensor(keep, "int64"),
+                fill=t_fill, **attrs)
+    node = g.nodes[-1]
+    if string_cols:
+        def fix():
+            f = g.tensors[t_fill].copy()
+            for i, c in string_cols.items():
+                f[i] = ctx.code(c, vals[keep[i]])
+            g.tensors[t_fill] = f
+            if isinstance(marker, str):
+                codes = {ctx.code(c, marker) for c in string_cols.values()}
+                if len(codes) != 1:
+                    raise UnsupportedModelError(
+                        f"SimpleImputer(missing_values={marker!r}) over string columns with "
+                        "different vocabularies is not supported")
+                node.attrs["missing_value"] = codes.pop()
+
+        ctx.fixups.append(fix)
+    ctx.sources[out] = [src[k] if k < len(src) else None for k in keep]
+    before = ctx.imputed.get(x, {})
+    ctx.imputed[out] = {i: set(before.get(int(k), ())) | {marker} for i, k in enumerate(keep)}
+    return out
