@@ -80,7 +80,11 @@ static std::string missing_message(const AttrSpec& a) {
 }
 
 Status NodeBuild::check_schema() const {
-  MLE_RETURN_IF_ERROR(expect_inputs(static_cast<size_t>(op_.inputs)));
+  if (op_.inputs == kAnyInputs) {
+    if (inputs_.empty()) return error("expects at least one input");
+  } else {
+    MLE_RETURN_IF_ERROR(expect_inputs(static_cast<size_t>(op_.inputs)));
+  }
   for (const json::Value* v = attrs_.first(); v; v = v->next_sibling()) {
     const AttrSpec* a = op_.find(v->key);
     if (!a) {

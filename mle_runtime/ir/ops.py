@@ -37,6 +37,10 @@ OPS = {
             "compare_float32?": "bool",
         },
     },
+    # Column routing (kernels/compose.cpp): ColumnTransformer, FeatureUnion, stacking.
+    # "inputs": -1 means one or more.
+    "Columns": {"inputs": 1, "attrs": {"columns": "tensor:int64"}},
+    "Concat": {"inputs": -1, "attrs": {}},
     "OrdinalEncode": {
         "inputs": 1,
         "attrs": {"columns": "tensor:int64", "cat_offsets": "tensor:int64",
@@ -165,7 +169,10 @@ def validate_node(op, n_inputs, attrs, n_tensors):
     schema = OPS.get(op)
     if schema is None:
         raise ValueError(f"unknown op {op!r}; known ops: {sorted(OPS)}")
-    if schema["inputs"] != n_inputs:
+    if schema["inputs"] == -1:
+        if n_inputs < 1:
+            raise ValueError(f"op {op} takes one or more inputs, got {n_inputs}")
+    elif schema["inputs"] != n_inputs:
         raise ValueError(f"op {op} takes {schema['inputs']} input(s), got {n_inputs}")
     allowed = {k.rstrip("?"): (k.endswith("?"), kind) for k, kind in schema["attrs"].items()}
     for key in attrs:

@@ -12,7 +12,8 @@ KINDS = ("bool", "number", "string")
 def test_every_schema_is_well_formed():
     for op, schema in OPS.items():
         assert set(schema) == {"inputs", "attrs"}, op
-        assert isinstance(schema["inputs"], int) and schema["inputs"] >= 1, op
+        assert isinstance(schema["inputs"], int) and (schema["inputs"] >= 1
+                                                      or schema["inputs"] == -1), op
         for key, kind in schema["attrs"].items():
             assert key.rstrip("?") and "?" not in key.rstrip("?"), (op, key)
             if isinstance(kind, tuple):  # the values a string attribute may take

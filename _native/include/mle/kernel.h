@@ -90,6 +90,9 @@ using KernelFactory = Status (*)(const NodeBuild&, std::unique_ptr<Kernel>*, Val
 // to read an attribute the schema does not declare, so the schema is exactly what the kernels
 // enforce. _native.ops() returns these tables; tests/ir/test_op_vocabulary.py checks
 // mle_runtime/ir/ops.py and docs/FORMAT.md against them.
+// `inputs` is the exact number of inputs, or kAnyInputs: one or more (Concat).
+constexpr int kAnyInputs = -1;
+
 struct OpEntry {
   const char* name;
   KernelFactory factory;
