@@ -186,6 +186,7 @@ struct Rules {
   bool unseen_error = false;
   const json::Value* strings = nullptr;  // [[column, [vocabulary]], ...]
   const json::Value* unknown = nullptr;  // [[mode, [columns], [[known]...], text], ...]
+  const json::Value* nan = nullptr;      // [[columns], owner]
 };
 
 class Builder {
@@ -219,6 +220,7 @@ class Builder {
   Status unseen(const json::Value& v, const Where& what);
   Status strings(const json::Value& v, const Where& what);
   Status unknown(const json::Value& v, const Where& what);
+  Status nan(const json::Value& v, const Where& what);
 
   const std::vector<PlanOutput>& outputs_;
   const std::vector<ValueInfo>& values_;
@@ -510,6 +512,23 @@ Status Builder::unknown(const json::Value& v, const Where& what) {
   return Status::OK();
 }
 
+// Columns in which NaN is refused on the input (docs/FORMAT.md, section 9.7): [[columns],
+// owner], columns strictly increasing inside [0, n_features), owner the step named.
+Status Builder::nan(const json::Value& v, const Where& what) {
+  if (!v.is_array() || v.size != 2 || !v.at(0)->is_array() || !v.at(1)->is_string() ||
+      v.at(1)->str.empty() || v.at(1)->str.size() > 256)
+    return Status::Format(what.str() + " must be [[columns], step name]");
+  int64_t prev = -1;
+  for (const json::Value* c = v.at(0)->first(); c; c = c->next_sibling()) {
+    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
+      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
+                            std::to_string(n_features_) + ")");
+    prev = c->integer;
+  }
+  r_.nan = &v;
+  return Status::OK();
+}
+
 Status Builder::from_graph(const json::Value& g) {
   if (const json::Value* et = g.get("estimator_type"))
     MLE_RETURN_IF_ERROR(estimator_type(*et, "graph section: 'estimator_type'"));
@@ -548,10 +567,12 @@ Status Builder::from_graph(const json::Value& g) {
         MLE_RETURN_IF_ERROR(strings(*m, what));
       } else if (m->key == "unknown") {
         MLE_RETURN_IF_ERROR(unknown(*m, what));
+      } else if (m->key == "nan") {
+        MLE_RETURN_IF_ERROR(nan(*m, what));
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
                               "' (known: feature_names, integer, categories, unseen, strings, "
-                              "unknown)");
+                              "unknown, nan)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -819,6 +840,10 @@ std::string Builder::canonical() const {
   if (r_.unknown) {
     ifield("unknown");
     put_plain(&in, *r_.unknown);
+  }
+  if (r_.nan) {
+    ifield("nan");
+    put_plain(&in, *r_.nan);
   }
   if (!in.empty()) {
     sep();

@@ -27,24 +27,31 @@ def _is_dataframe(X):
                for c in t.__mro__[1:])
 
 
-def _from_dataframe(X, feature_names, model_name, categories=None, unseen=None):
+def _by_name(X, names, model_name):
+    """X's columns in the order of the model's feature names (refusing missing and unseen
+    columns, as scikit-learn does)."""
     columns = list(X.columns)
+    names = list(names)
+    if columns != names:
+        missing = [c for c in names if c not in set(columns)]
+        if missing:
+            raise InputError(
+                f"X is missing column(s) {missing} that {model_name} was fitted with; "
+                f"expected columns {names}."
+            )
+        unseen = [c for c in columns if c not in set(names)]
+        if unseen:
+            raise InputError(
+                f"X has column(s) {unseen} that {model_name} was not fitted with "
+                "(scikit-learn refuses them too); drop them before predicting."
+            )
+        X = X[names]  # reorder by name
+    return X
+
+
+def _from_dataframe(X, feature_names, model_name, categories=None, unseen=None):
     if feature_names is not None:
-        names = list(feature_names)
-        if columns != names:
-            missing = [c for c in names if c not in set(columns)]
-            if missing:
-                raise InputError(
-                    f"X is missing column(s) {missing} that {model_name} was fitted with; "
-                    f"expected columns {names}."
-                )
-            unseen = [c for c in columns if c not in set(names)]
-            if unseen:
-                raise InputError(
-                    f"X has column(s) {unseen} that {model_name} was not fitted with "
-                    "(scikit-learn refuses them too); drop them before predicting."
-                )
-            X = X[names]  # reorder by name
+        X = _by_name(X, feature_names, model_name)
     if categories:
         return _with_category_codes(X, categories, model_name, unseen)
     dtypes = set(X.dtypes)
@@ -223,7 +230,8 @@ class Encoding:
     column is encoded through its categories (a handful of lookups) and its integer codes.
     """
 
-    def __init__(self, strings, unknown, feature_names):
+    def __init__(self, strings, unknown, feature_names, nan=None):
+        self.nan = None if nan is None else ([int(c) for c in nan[0]], nan[1])
         self.tables = {}
         self.vocab = {}
         for col, values in strings or ():
@@ -288,12 +296,15 @@ class Encoding:
         """X as a 2-D C-contiguous float matrix with string columns as codes; float32 when
         every numeric column is float32 (so float32 steps compute in float32, as they do in
         scikit-learn on those columns), else float64."""
+        if (not self.tables and type(X) is np.ndarray and X.ndim == 2 and X.shape[0]
+                and (X.dtype == _F64 or X.dtype == _F32)):
+            out = X if X.flags.c_contiguous else np.ascontiguousarray(X)
+            return self._checked(out, None)
         model_name = model._summary()
         if _is_dataframe(X):
             names = self.feature_names
-            if names is not None and list(X.columns) != list(names):
-                _from_dataframe(X.iloc[:1], names, model_name)  # the errors of a mismatch
-                X = X[list(names)]
+            if names is not None:
+                X = _by_name(X, names, model_name)
             n, m = X.shape
             cols = [X.iloc[:, j] for j in range(m)]
             col_names = list(X.columns)
@@ -329,8 +340,16 @@ class Encoding:
                 raise InputError(
                     f"cannot convert column {col_names[j]!r} of X to floating point ({e}); "
                     f"{model_name} expects numbers there.") from None
+        return self._checked(out, cols)
+
+    def _checked(self, out, cols):
         for mode, check_cols, known, text in self.checks:
             self._check(out, cols, mode, check_cols, known, text)
+        if self.nan is not None and self.nan[0] and np.isnan(out[:, self.nan[0]]).any():
+            raise InputError(
+                f"Input X contains NaN. {self.nan[1]} does not accept missing values encoded as "
+                "NaN natively. Impute them first (for example with a SimpleImputer step in the "
+                "pipeline) or drop the rows that contain them.")
         return out
 
     def _check(self, out, cols, mode, check_cols, known, text):
@@ -346,7 +365,7 @@ class Encoding:
                 bad_cols.append(k)
                 continue
             bad = ~ok
-            raw = cols[j]
+            raw = out[:, j] if cols is None else cols[j]
             raw = raw.to_numpy(dtype=object) if hasattr(raw, "to_numpy") else np.asarray(raw)
             values = raw[bad]
             if j in self.tables:
@@ -354,7 +373,7 @@ class Encoding:
                 if np.isnan(v[bad]).any():
                     seen.append(np.nan)
             else:
-                seen = np.unique(v[bad].astype(np.float64))
+                seen = list(np.unique(v[bad].astype(np.float64)))  # as scikit-learn lists them
             raise InputError(f"Found unknown categories {seen} in column {k} during transform")
         if bad_cols:
             warnings.warn(f"Found unknown categories in columns {bad_cols} during transform. "

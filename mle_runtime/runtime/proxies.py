@@ -80,9 +80,9 @@ class _Rules:
         self.unseen = inputs.get("unseen")
         # String columns and encoders' unknown-category checks: adapted by inputs.Encoding.
         self.encoding = None
-        if "strings" in inputs or "unknown" in inputs:
+        if "strings" in inputs or "unknown" in inputs or "nan" in inputs:
             self.encoding = Encoding(inputs.get("strings"), inputs.get("unknown"),
-                                     self.feature_names)
+                                     self.feature_names, inputs.get("nan"))
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""

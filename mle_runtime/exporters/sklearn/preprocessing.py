@@ -65,7 +65,9 @@ def _is_nan_marker(v):
 
 
 def _string_stat(v):
-    return isinstance(v, str)
+    """A fill value of a string column (None too: it is a value, not missing, unless
+    missing_values=None)."""
+    return isinstance(v, str) or v is None
 
 
 @register("SimpleImputer", kind="transformer")
@@ -76,7 +78,6 @@ def simple_imputer(est, ctx, x):
         )
     fill_dtype = np.dtype(getattr(est, "_fill_dtype", np.float64))
     stats = np.asarray(est.statistics_)
-    strings = False
     if fill_dtype.kind == "O" or stats.dtype.kind in "OUS":
         # Object data (strings, with numbers for numeric columns), or strategy="constant"
         # storing an object array such as [-3, nan, -3] (NaN for the columns empty at fit).
@@ -90,7 +91,6 @@ def simple_imputer(est, ctx, x):
                 raise UnsupportedModelError(
                     f"SimpleImputer statistics_ of type {type(v).__name__} are not supported; "
                     "supported: numbers and strings")
-        strings = any(_string_stat(v) for v in vals)
         is_empty = np.array([(not _string_stat(v)) and math.isnan(float(v)) for v in vals],
                             dtype=bool)
     elif fill_dtype.kind not in "biuf" or stats.dtype.kind not in "biuf":
@@ -112,7 +112,8 @@ def simple_imputer(est, ctx, x):
         v = vals[k]
         if _string_stat(v):
             string_cols[i] = ctx.string_column(x, int(k), "SimpleImputer")
-            ctx.vocab[string_cols[i]].add(v)
+            if v is not None:
+                ctx.vocab[string_cols[i]].add(v)
         else:
             # scikit-learn casts the statistics to the dtype seen at fit before filling.
             fv = float(v)
@@ -120,11 +121,13 @@ def simple_imputer(est, ctx, x):
     if not np.all(np.isfinite(fill)):
         raise UnsupportedModelError("SimpleImputer fill values are not finite")
     mv = est.missing_values
-    if _is_nan_marker(mv) and mv is not None and type(mv).__name__ != "NAType":
+    # pd.NA in numeric columns is NaN on our input; in string columns it is its own value
+    if _is_nan_marker(mv) and mv is not None and not (string_cols and
+                                                      type(mv).__name__ == "NAType"):
         ctx.nan_possible = False
         attrs = {"missing_is_nan": True}
         marker = float("nan")
-    elif mv is None and strings and len(string_cols) == len(keep):
+    elif mv is None and len(string_cols) == len(keep):
         attrs = {"missing_is_nan": False, "missing_value": -2.0}  # None's code
         marker = None
     elif isinstance(mv, str) and len(string_cols) == len(keep):
@@ -164,6 +167,19 @@ def simple_imputer(est, ctx, x):
 
         ctx.fixups.append(fix)
     ctx.sources[out] = [src[k] if k < len(src) else None for k in keep]
+    ctx.carry[out] = {s for s in ctx.sources[out] if s is not None}
     before = ctx.imputed.get(x, {})
     ctx.imputed[out] = {i: set(before.get(int(k), ())) | {marker} for i, k in enumerate(keep)}
     return out
+
+
+@register("FunctionTransformer", kind="transformer")
+def function_transformer(est, ctx, x):
+    """The identity FunctionTransformer (``func=None``), which is also what a fitted
+    ColumnTransformer holds for 'passthrough'."""
+    if est.func is not None:
+        name = getattr(est.func, "__name__", type(est.func).__name__)
+        raise UnsupportedModelError(
+            f"FunctionTransformer(func={name}) is not supported; supported: func=None (the "
+            "identity, 'passthrough')")
+    return x
