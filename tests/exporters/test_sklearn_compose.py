@@ -246,3 +246,44 @@ def test_fresh_process_imports_no_framework(tmp_path):
     np.testing.assert_array_equal(out["predict"], model.predict(E))
     np.testing.assert_allclose(out["proba"], model.predict_proba(E), rtol=RTOL)
     np.testing.assert_allclose(out["row"], model.predict_proba(E.iloc[:1]), rtol=RTOL)
+
+
+def _boosters():
+    from catboost import CatBoostClassifier
+    from lightgbm import LGBMClassifier
+    from xgboost import XGBClassifier
+
+    return {"xgboost": lambda: XGBClassifier(n_estimators=15, max_depth=3),
+            "lightgbm": lambda: LGBMClassifier(n_estimators=15, verbose=-1),
+            "catboost": lambda: CatBoostClassifier(iterations=15, depth=3, verbose=0,
+                                                   allow_writing_files=False)}
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm", "catboost"])
+def test_other_frameworks_after_a_column_transformer(name, roundtrip):
+    X, y, frames = _frames()
+    model = Pipeline([
+        ("prep", ColumnTransformer([("num", _num(), NUM),
+                                    ("cat", OneHotEncoder(handle_unknown="ignore"), CAT)])),
+        ("clf", _boosters()[name]())]).fit(X, y)
+    proxy = roundtrip(model)
+    for key, T in frames.items():
+        np.testing.assert_array_equal(proxy.predict(T), model.predict(T), err_msg=key)
+        np.testing.assert_allclose(proxy.predict_proba(T), model.predict_proba(T),
+                                   rtol=RTOL, atol=1e-12, err_msg=key)
+
+
+def test_hist_gradient_boosting_on_category_columns_of_strings(roundtrip):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = titanic()
+    cols = ["age", "fare", "sex", "embarked", "pclass"]
+    Xc = X.astype({"sex": "category", "embarked": "category"})[cols]
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=20,
+                                           random_state=0).fit(Xc, y)
+    proxy = roundtrip(model)
+    U = unseen(X)
+    U = U.astype({"sex": "category", "embarked": str}).astype({"embarked": "category"})[cols]
+    for T in (Xc, Xc.iloc[[5]], U, Xc[cols[::-1]]):
+        np.testing.assert_array_equal(proxy.predict(T), model.predict(T))
+        np.testing.assert_allclose(proxy.predict_proba(T), model.predict_proba(T), rtol=RTOL)
