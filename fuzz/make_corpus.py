@@ -63,6 +63,16 @@ def models():
     cat[::11, 0] = np.nan
     out["hgb_categorical"] = HistGradientBoostingClassifier(
         max_iter=3, max_depth=2, categorical_features=[2]).fit(cat, yi)
+    # string columns and encoders: a ColumnTransformer with OneHot and CategoryMap nodes and
+    # the input rules "strings" and "unknown"
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    words = np.array(["a", "b", "c"], dtype=object)[np.arange(len(Xi)) % 3][:, None]
+    mixed = np.hstack([Xi[:, :2].astype(object), words, words[::-1]])
+    out["column_transformer"] = make_pipeline(ColumnTransformer(
+        [("num", StandardScaler(), [0, 1]), ("hot", OneHotEncoder(), [2]),
+         ("ord", OrdinalEncoder(), [3])]), LogisticRegression(max_iter=500)).fit(mixed, yi)
     try:
         import xgboost
 

@@ -43,8 +43,9 @@ Status read_categories(const NodeBuild& b, int64_t n, Categories* c) {
   c->offsets = o;
   c->values = v;
   c->has_nan.assign(static_cast<size_t>(n), 0);
-  for (int64_t f = 0; f < n; ++f) {
+  for (int64_t f = 0; f < n; ++f)  // all of them before any category is read
     if (o[f + 1] < o[f]) return b.error("offsets must not decrease");
+  for (int64_t f = 0; f < n; ++f) {
     for (int64_t i = o[f]; i < o[f + 1]; ++i) {
       if (std::isnan(v[i])) {
         if (i != o[f + 1] - 1) return b.error("a NaN category must be its feature's last");

@@ -55,4 +55,11 @@ ATTRIBUTES = {
     "DummyClassifier": _COMMON + ("classes_", "n_classes_", "class_prior_", "n_outputs_"),
     "DummyRegressor": _COMMON + ("constant_", "n_outputs_"),
     "Pipeline": (),
+    # Encoders, column routing (encoders.py, compose.py, preprocessing.py)
+    "OneHotEncoder": _COMMON + ("categories_", "drop_idx_", "infrequent_categories_"),
+    "OrdinalEncoder": _COMMON + ("categories_", "infrequent_categories_"),
+    "ColumnTransformer": _COMMON + ("transformers_", "named_transformers_", "output_indices_",
+                                    "sparse_output_"),
+    "FeatureUnion": _COMMON,
+    "FunctionTransformer": _COMMON,
 }
