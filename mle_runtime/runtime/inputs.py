@@ -246,6 +246,8 @@ class Encoding:
                      for ks in known]
             self.checks.append((mode, [int(c) for c in cols], known, text))
         self.feature_names = feature_names
+        self._name = None  # the model's name in messages, read on first use
+        self._luts = {}  # pandas CategoricalDtype -> codes of its categories
 
     # -- one column ---------------------------------------------------------------------
     def _codes(self, col, j, name, model_name):
@@ -253,9 +255,15 @@ class Encoding:
         table = self.tables[j]
         dtype = getattr(col, "dtype", None)
         if getattr(dtype, "name", None) == "category":
-            cats = np.asarray(dtype.categories, dtype=object)
-            lut = self._lookup(cats, table, j, name, model_name)
-            codes = col.cat.codes.to_numpy()
+            key = (j, dtype)
+            lut = self._luts.get(key)
+            if lut is None:
+                cats = np.asarray(dtype.categories, dtype=object)
+                lut = self._lookup(cats, table, j, name, model_name)
+                if len(self._luts) > 64:
+                    self._luts.clear()
+                self._luts[key] = lut
+            codes = np.asarray(col.codes)
             out = lut.take(np.maximum(codes, 0))
             out[codes < 0] = np.nan  # a missing value of a category column is NaN to sklearn
             return out
@@ -300,13 +308,20 @@ class Encoding:
                 and (X.dtype == _F64 or X.dtype == _F32)):
             out = X if X.flags.c_contiguous else np.ascontiguousarray(X)
             return self._checked(out, None)
-        model_name = model._summary()
+        model_name = self._name
+        if model_name is None:
+            model_name = self._name = model._summary()
         if _is_dataframe(X):
             names = self.feature_names
             if names is not None:
                 X = _by_name(X, names, model_name)
             n, m = X.shape
-            cols = [X.iloc[:, j] for j in range(m)]
+            # the columns' own arrays (numpy arrays or pandas extension arrays), without a
+            # Series each: DataFrame._get_column_array where pandas has it (a tenth of the
+            # cost of items() on a one-row frame)
+            get = getattr(X, "_get_column_array", None)
+            cols = ([get(j) for j in range(m)] if get is not None
+                    else [col.array for _, col in X.items()])
             col_names = list(X.columns)
         else:
             if hasattr(X, "tocsr") and hasattr(X, "nnz"):
@@ -332,7 +347,10 @@ class Encoding:
                 out[:, j] = self._codes(col, j, col_names[j], model_name)
                 continue
             try:
-                if hasattr(col, "to_numpy"):
+                dt = col.dtype
+                if isinstance(dt, np.dtype) and dt.kind in "biuf":
+                    out[:, j] = np.asarray(col)
+                elif hasattr(col, "to_numpy"):  # pandas extension dtypes: pd.NA is NaN
                     out[:, j] = col.to_numpy(dtype=target, na_value=np.nan)
                 else:
                     out[:, j] = col.astype(target)
