@@ -138,6 +138,13 @@ OPS = {
         "attrs": {"offsets": "tensor:int64", "categories": "tensor:float64",
                   "codes": "tensor:float64", "unknown": "tensor:float64"},
     },
+    # Missing-value indicators and Binarizer (kernels/encode.cpp). Output: the input's kind.
+    "MissingMask": {
+        "inputs": 1,
+        "attrs": {"columns": "tensor:int64", "missing_is_nan": "bool",
+                  "missing_value?": "number"},
+    },
+    "Binarize": {"inputs": 1, "attrs": {"threshold": "number"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -88,3 +88,37 @@ def test_hostile_onehot(kw, message):
 def test_hostile_category_map(kw, message):
     with pytest.raises(FormatError, match=message):
         load(category_map(**kw))
+
+
+def _single(op, **attrs):
+    g = Graph(op, 3)
+    g.allow_nan = True
+    v = g.add(op, ["X"], **{k: (g.tensor(np.asarray(a, np.int64), "int64")
+                                if isinstance(a, (list, tuple)) else a)
+                            for k, a in attrs.items()})
+    g.output("transform", v)
+    return g
+
+
+def test_missing_mask_and_binarize():
+    m = load(_single("MissingMask", columns=[2, 0], missing_is_nan=True))
+    np.testing.assert_array_equal(m.run(np.array([[NAN, 1.0, NAN], [0.0, NAN, 5.0]]), 0, 1),
+                                  [[1, 1], [0, 0]])
+    m = load(_single("MissingMask", columns=[1], missing_is_nan=False, missing_value=-1.0))
+    np.testing.assert_array_equal(m.run(np.array([[0.0, -1.0, 1.0]]), 0, 1), [[1]])
+    m = load(_single("Binarize", threshold=0.5))
+    np.testing.assert_array_equal(m.run(np.array([[0.5, 0.6, -1.0]]), 0, 1), [[0, 1, 0]])
+
+
+@pytest.mark.parametrize("attrs, message", [
+    (dict(columns=[3], missing_is_nan=True), "outside"),
+    (dict(columns=[-1], missing_is_nan=True), "outside"),
+    (dict(columns=[], missing_is_nan=True), "no output columns"),
+    (dict(columns=[0], missing_is_nan=False), "missing_value"),
+])
+def test_hostile_missing_mask(attrs, message):
+    g = _single("MissingMask", **{k: v for k, v in attrs.items() if k != "columns"},
+                columns=[0])
+    g.tensors[0] = np.asarray(attrs["columns"], dtype=np.int64)
+    with pytest.raises(FormatError, match=message):
+        load(g)

@@ -160,8 +160,90 @@ Status make_category_map(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueIn
   return Status::OK();
 }
 
+// MissingIndicator (SimpleImputer's add_indicator): output column j is 1 where input column
+// columns[j] is missing (NaN, or equal to missing_value), else 0. Output: the input's kind.
+class MissingMask final : public Kernel {
+ public:
+  MissingMask(int64_t cols, const int64_t* columns, bool nan, double missing)
+      : cols_(cols), columns_(columns), nan_(nan), missing_(missing) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* x = in[0].row<T>(r);
+        T* y = out.row<T>(r);
+        for (int64_t c = 0; c < cols_; ++c) {
+          const T v = x[columns_[c]];
+          y[c] = (nan_ ? std::isnan(v) : v == static_cast<T>(missing_)) ? T(1) : T(0);
+        }
+      }
+    });
+  }
+
+ private:
+  int64_t cols_;
+  const int64_t* columns_;
+  bool nan_;
+  double missing_;
+};
+
+Status make_missing_mask(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  const TensorRef* cols;
+  MLE_RETURN_IF_ERROR(b.tensor("columns", DType::kI64, {-1}, &cols));
+  const int64_t n = cols->shape[0];
+  if (n == 0) return b.error("no output columns");
+  const int64_t* c = cols->as<int64_t>();
+  for (int64_t j = 0; j < n; ++j)
+    if (c[j] < 0 || c[j] >= in.cols)
+      return b.error("column index " + std::to_string(c[j]) + " is outside [0, " +
+                     std::to_string(in.cols) + ")");
+  bool nan;
+  double missing = 0;
+  MLE_RETURN_IF_ERROR(b.boolean("missing_is_nan", &nan));
+  if (!nan) MLE_RETURN_IF_ERROR(b.number("missing_value", &missing));
+  k->reset(new MissingMask(n, c, nan, missing));
+  *out = ValueInfo{n, in.kind};
+  return Status::OK();
+}
+
+// Binarizer: y = 1 where x > T(threshold), else 0. Output: the input's kind.
+class Binarize final : public Kernel {
+ public:
+  Binarize(int64_t cols, double threshold) : cols_(cols), threshold_(threshold) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      // numpy compares float32 data with the threshold rounded to float32
+      const T t = static_cast<T>(threshold_);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* x = in[0].row<T>(r);
+        T* y = out.row<T>(r);
+        for (int64_t c = 0; c < cols_; ++c) y[c] = x[c] > t ? T(1) : T(0);
+      }
+    });
+  }
+
+ private:
+  int64_t cols_;
+  double threshold_;
+};
+
+Status make_binarize(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  double t;
+  MLE_RETURN_IF_ERROR(b.number("threshold", &t));
+  k->reset(new Binarize(in.cols, t));
+  *out = in;
+  return Status::OK();
+}
+
 }  // namespace
 
+using attr::boolean;
+using attr::number;
 using attr::tensor;
 
 const OpRegistrar kRegistered({
@@ -172,6 +254,10 @@ const OpRegistrar kRegistered({
     {"CategoryMap", make_category_map, 1,
      {tensor("offsets", DType::kI64), tensor("categories", DType::kF64),
       tensor("codes", DType::kF64), tensor("unknown", DType::kF64)}},
+    {"MissingMask", make_missing_mask, 1,
+     {tensor("columns", DType::kI64), boolean("missing_is_nan"),
+      number("missing_value", kOptional)}},
+    {"Binarize", make_binarize, 1, {number("threshold")}},
 });
 
 }  // namespace mle

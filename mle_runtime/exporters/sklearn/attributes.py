@@ -62,4 +62,6 @@ ATTRIBUTES = {
                                     "sparse_output_"),
     "FeatureUnion": _COMMON,
     "FunctionTransformer": _COMMON,
+    "MissingIndicator": _COMMON + ("features_",),
+    "Binarizer": _COMMON,
 }

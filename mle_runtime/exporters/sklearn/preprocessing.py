@@ -72,10 +72,57 @@ def _string_stat(v):
 
 @register("SimpleImputer", kind="transformer")
 def simple_imputer(est, ctx, x):
-    if getattr(est, "add_indicator", False):
+    indicator = getattr(est, "indicator_", None) if getattr(est, "add_indicator", False) \
+        else None
+    imputed = _simple_imputer(est, ctx, x)
+    if indicator is None or len(indicator.features_) == 0:
+        return imputed
+    # scikit-learn: hstack((imputed, indicator)), the indicator of the columns that had
+    # missing values at fit, computed on the imputer's input
+    mask = _missing_mask(indicator, ctx, x)
+    out = ctx.graph.add("Concat", [imputed, mask])
+    ctx.carry[out] = ctx.carried(imputed)
+    return out
+
+
+def _missing_mask(ind, ctx, x):
+    g = ctx.graph
+    mv = ind.missing_values
+    if _is_nan_marker(mv) and mv is not None:
+        attrs = {"missing_is_nan": True}
+    elif isinstance(mv, (int, float, np.integer, np.floating)) and not isinstance(mv, bool):
+        attrs = {"missing_is_nan": False, "missing_value": float(mv)}
+    else:
         raise UnsupportedModelError(
-            "SimpleImputer(add_indicator=True) is not supported yet; use add_indicator=False"
-        )
+            f"MissingIndicator(missing_values={mv!r}) is not supported; use NaN or a number")
+    return g.add("MissingMask", [x], columns=g.tensor(np.asarray(ind.features_, np.int64),
+                                                      "int64"), **attrs)
+
+
+@register("MissingIndicator", kind="transformer")
+def missing_indicator(est, ctx, x):
+    """MissingIndicator inside a pipeline (its bool output becomes the next step's numbers).
+    ``error_on_new=True`` (scikit-learn's default) refuses, at transform, missing values in
+    columns that had none at fit: supported only with features="all" (nothing is new)."""
+    if est.error_on_new and est.features != "all":
+        raise UnsupportedModelError(
+            "MissingIndicator(features='missing-only', error_on_new=True) is not supported; "
+            "supported: error_on_new=False, or features='all'")
+    if len(est.features_) == 0:
+        raise UnsupportedModelError("MissingIndicator found no missing values at fit: its "
+                                    "output has no columns")
+    out = _missing_mask(est, ctx, x)
+    ctx.nan_possible = False  # NaN is what it reports, never what it returns
+    return out
+
+
+@register("Binarizer", kind="transformer")
+def binarizer(est, ctx, x):
+    ctx.refuses_nan(est)
+    return ctx.graph.add("Binarize", [x], threshold=float(est.threshold))
+
+
+def _simple_imputer(est, ctx, x):
     fill_dtype = np.dtype(getattr(est, "_fill_dtype", np.float64))
     stats = np.asarray(est.statistics_)
     if fill_dtype.kind == "O" or stats.dtype.kind in "OUS":
