@@ -50,6 +50,9 @@ def load_dataset(name, missing=0.0):
     if key not in _DATASETS:
         from sklearn import datasets
 
+        if name == "titanic":  # a DataFrame with numeric and string columns
+            _DATASETS[key] = _titanic()
+            return _DATASETS[key]
         if name == "synthetic":  # the tree-ensemble benchmark data: 20,000 rows, 3 classes
             X, y = datasets.make_classification(n_samples=20_000, n_features=20,
                                                 n_informative=10, n_classes=3, random_state=0)
@@ -62,6 +65,38 @@ def load_dataset(name, missing=0.0):
             X[rng.random(X.shape) < missing] = np.nan
         _DATASETS[key] = (X, y)
     return _DATASETS[key]
+
+
+TITANIC_NUM = ["age", "fare", "sibsp"]
+TITANIC_CAT = ["sex", "embarked", "pclass"]
+
+
+def _titanic(n=2000):
+    """A seeded titanic-like pandas DataFrame: float ages with NaN, an int column, pandas
+    ``str``, ``object`` and ``category`` string columns (no missing strings, so that
+    skl2onnx's string inputs can take them)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    age = rng.uniform(1, 80, n)
+    age[rng.random(n) < 0.2] = np.nan
+    X = pd.DataFrame({
+        "age": age, "fare": rng.exponential(30, n), "sibsp": rng.integers(0, 5, n),
+        "sex": pd.Series(rng.choice(["male", "female"], n), dtype="str"),
+        "embarked": pd.Series(rng.choice(["S", "C", "Q"], n), dtype=object),
+        "pclass": pd.Series(rng.choice(["1st", "2nd", "3rd"], n)).astype("category")})
+    logit = (X["sex"] == "female") * 2.0 - 0.02 * np.nan_to_num(age, nan=30.0)
+    y = (logit + rng.normal(0, 1, n) > 0).astype(int).to_numpy()
+    return X, y
+
+
+def is_frame(X):
+    return hasattr(X, "iloc")
+
+
+def first_row(X):
+    """X's first row as the caller passes it (a one-row DataFrame, or a (1, n) array)."""
+    return X.iloc[:1] if is_frame(X) else np.ascontiguousarray(X[:1])
 
 
 @dataclass(frozen=True)
@@ -119,6 +154,21 @@ def _imputer_scaler_sgd():
 
     return make_pipeline(SimpleImputer(), StandardScaler(),
                          SGDClassifier(loss="log_loss", random_state=0))
+
+
+def _column_transformer_logreg():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    num = Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())])
+    return Pipeline([
+        ("prep", ColumnTransformer([("num", num, TITANIC_NUM),
+                                    ("cat", OneHotEncoder(handle_unknown="ignore"),
+                                     TITANIC_CAT)])),
+        ("clf", LogisticRegression(max_iter=1000))])
 
 
 def _ridge_classifier():
@@ -235,6 +285,7 @@ CASES = [
     Case("diabetes", "ridge", _ridge),
     Case("diabetes", "scaler+elasticnet", _scaler_elasticnet),
     Case("breast_cancer", "standard_scaler", _standard_scaler),
+    Case("titanic", "column_transformer+logreg", _column_transformer_logreg),
     Case("synthetic", "random_forest_100", _random_forest),
     Case("synthetic", "hist_gbdt_200", _hist_gradient_boosting),
     Case("synthetic", "xgboost_500", _xgboost),
@@ -273,7 +324,10 @@ def is_classifier(est):
 
 def tile_rows(X, n_rows):
     """``n_rows`` rows made by repeating X, C-contiguous (a copy)."""
-    return np.ascontiguousarray(X[np.arange(n_rows) % X.shape[0]])
+    idx = np.arange(n_rows) % X.shape[0]
+    if is_frame(X):
+        return X.iloc[idx].reset_index(drop=True)
+    return np.ascontiguousarray(X[idx])
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,6 +569,14 @@ def _to_onnx_boosting(est, X, path):
         f.write(onx.SerializeToString())
 
 
+def _onnx_frame_types(X):
+    """skl2onnx's inputs for a DataFrame: one column each, float or string."""
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    return [(c, FloatTensorType([None, 1]) if X[c].dtype.kind in "biuf"
+             else StringTensorType([None, 1])) for c in X.columns]
+
+
 def _dense_proba(out):
     """Class probabilities from an ONNX output: a tensor, or ZipMap's list of dicts."""
     if isinstance(out, list) and out and isinstance(out[0], dict):
@@ -551,7 +613,10 @@ class OnnxRuntimePeer(Peer):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                onx = to_onnx(est, X[:1].astype(np.float32), options=options)
+                if is_frame(X):
+                    onx = to_onnx(est, initial_types=_onnx_frame_types(X), options=options)
+                else:
+                    onx = to_onnx(est, X[:1].astype(np.float32), options=options)
         except Exception as e:  # skl2onnx raises many types for unsupported models
             first = str(e).splitlines()[0] if str(e) else ""
             raise Unsupported(f"skl2onnx: {type(e).__name__}: {first[:160]}") from None
@@ -567,13 +632,21 @@ class OnnxRuntimePeer(Peer):
             data = f.read()
         return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
 
+    @staticmethod
+    def _feed(handle, X):
+        if is_frame(X):  # one input per column: float32 numbers, strings
+            return {c: (X[c].to_numpy(dtype=np.float32, na_value=np.nan) if X[c].dtype.kind
+                        in "biuf" else X[c].astype(str).to_numpy(dtype=object)).reshape(-1, 1)
+                    for c in X.columns}
+        return {handle.get_inputs()[0].name: np.ascontiguousarray(X, dtype=np.float32)}
+
     def predictor(self, handle, est, X):
-        feed = {handle.get_inputs()[0].name: np.ascontiguousarray(X, dtype=np.float32)}
+        feed = self._feed(handle, X)
         run = handle.run
         return lambda: run(None, feed)
 
     def outputs(self, handle, est, X):
-        out = handle.run(None, {handle.get_inputs()[0].name: X.astype(np.float32)})
+        out = handle.run(None, self._feed(handle, X))
         if is_classifier(est):
             return (_dense_proba(out[1]) if len(out) > 1 else None), np.asarray(out[0])
         return out[0], None
@@ -718,7 +791,7 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
     Returns ``(row, paths)`` where ``paths`` maps peer name to the stored file.
     """
     est, X = case.fit()
-    X1 = np.ascontiguousarray(X[:1])
+    X1 = first_row(X)
     XB = tile_rows(X, batch_rows)
     kind = ("classifier" if is_classifier(est)
             else "transformer" if _is_transformer_only(est) else "regressor")
@@ -758,7 +831,7 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
     timed("batch_ns", lambda p: p.predictor(handles[p.name], est, XB), min_samples=3,
           pause_s=min(0.1, budget_s / 2))
 
-    if "mle" in paths:
+    if "mle" in paths and not is_frame(X):
         row.visits_per_row = node_visits_per_row(paths["mle"], X)
     ref_scores, ref_labels = active[0].outputs(handles[active[0].name], est, X)
     for peer in active[1:]:
@@ -1099,8 +1172,9 @@ def main(argv=None, *, peer_names=("joblib", "mle"), split=False, description=No
         for case in cases:
             row, paths = measure_case(case, peers, tmp, budget, batch_rows, log)
             rows.append(row)
-            first_paths = first_paths or (paths, case)
-        if not args.no_cold:
+            if not is_frame(case.data()[0]):  # the cold start passes a row of numbers
+                first_paths = first_paths or (paths, case)
+        if not args.no_cold and first_paths is not None:
             paths, case = first_paths
             X, _ = case.data()
             log(f"cold process start ({cold_runs} runs each)")

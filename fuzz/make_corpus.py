@@ -88,6 +88,16 @@ def models():
     out["kmeans"] = KMeans(3, n_init=1, random_state=0).fit(Xi)
     out["bisecting_kmeans"] = BisectingKMeans(3, random_state=0).fit(Xi)
     out["pca"] = PCA(2, whiten=True).fit(Xi)
+    # string columns and encoders: a ColumnTransformer with OneHot and CategoryMap nodes and
+    # the input rules "strings" and "unknown"
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    words = np.array(["a", "b", "c"], dtype=object)[np.arange(len(Xi)) % 3][:, None]
+    mixed = np.hstack([Xi[:, :2].astype(object), words, words[::-1]])
+    out["column_transformer"] = make_pipeline(ColumnTransformer(
+        [("num", StandardScaler(), [0, 1]), ("hot", OneHotEncoder(), [2]),
+         ("ord", OrdinalEncoder(), [3])]), LogisticRegression(max_iter=500)).fit(mixed, yi)
     try:
         import xgboost
 

@@ -123,6 +123,22 @@ void put_scalars(std::string* o, const json::Value& list) {
   o->push_back(']');
 }
 
+// A validated JSON value made of nulls, scalars and arrays (the input rules' lists).
+void put_plain(std::string* o, const json::Value& v) {
+  if (v.is_null()) {
+    *o += "null";
+  } else if (v.is_array()) {
+    o->push_back('[');
+    for (const json::Value* c = v.first(); c; c = c->next_sibling()) {
+      if (c != v.first()) o->push_back(',');
+      put_plain(o, *c);
+    }
+    o->push_back(']');
+  } else {
+    put_scalar(o, v);
+  }
+}
+
 void put_ints(std::string* o, const std::vector<int64_t>& xs) {
   o->push_back('[');
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -169,6 +185,9 @@ struct Rules {
   const json::Value* categories = nullptr;
   bool unseen_error = false;
   bool vector = false;  // 1-D input is one column (IsotonicRegression)
+  const json::Value* strings = nullptr;  // [[column, [vocabulary]], ...]
+  const json::Value* unknown = nullptr;  // [[mode, [columns], [[known]...], text], ...]
+  const json::Value* nan = nullptr;      // [[columns], owner]
 };
 
 class Builder {
@@ -200,6 +219,9 @@ class Builder {
   Status integer(const json::Value& v, const Where& what);
   Status categories(const json::Value& v, const Where& what);
   Status unseen(const json::Value& v, const Where& what);
+  Status strings(const json::Value& v, const Where& what);
+  Status unknown(const json::Value& v, const Where& what);
+  Status nan(const json::Value& v, const Where& what);
 
   const std::vector<PlanOutput>& outputs_;
   const std::vector<ValueInfo>& values_;
@@ -428,6 +450,86 @@ Status Builder::unseen(const json::Value& v, const Where& what) {
   return Status::OK();
 }
 
+// Input columns holding strings (docs/FORMAT.md, section 9.3): [[column, [vocabulary]], ...],
+// columns strictly increasing inside [0, n_features), each vocabulary a list of strings in
+// strictly increasing byte order (UTF-8 byte order is code-point order, the order of Python's
+// sorted()), so the input adapter can look values up by binary search or a hash table.
+Status Builder::strings(const json::Value& v, const Where& what) {
+  if (!v.is_array())
+    return Status::Format(what.str() + " must be a list of [column, [strings]]");
+  int64_t prev = -1;
+  for (const json::Value* e = v.first(); e; e = e->next_sibling()) {
+    if (!e->is_array() || e->size != 2 || !e->at(0)->is_number() || !e->at(0)->is_int ||
+        !e->at(1)->is_array())
+      return Status::Format(what.str() + " entries must be [column, [strings]]");
+    const int64_t c = e->at(0)->integer;
+    if (c <= prev || c >= n_features_)
+      return Status::Format(what.str() + ": column " + std::to_string(c) +
+                            " must be below " + std::to_string(n_features_) +
+                            " and the columns strictly increasing");
+    prev = c;
+    const json::Value* last = nullptr;
+    for (const json::Value* s = e->at(1)->first(); s; s = s->next_sibling()) {
+      if (!s->is_string())
+        return Status::Format(what.str() + ": column " + std::to_string(c) +
+                              "'s vocabulary must hold strings only");
+      if (last && !(last->str < s->str))
+        return Status::Format(what.str() + ": column " + std::to_string(c) +
+                              "'s vocabulary must be sorted without duplicates");
+      last = s;
+    }
+  }
+  r_.strings = &v;
+  return Status::OK();
+}
+
+// Checks of unknown categories made on the input (docs/FORMAT.md, section 9.3):
+// [[mode, [columns], [[known values]...], text], ...] with mode "error" or "warn", input
+// columns inside [0, n_features), one list of known values per column (numbers; null for NaN)
+// and the warning's closing text.
+Status Builder::unknown(const json::Value& v, const Where& what) {
+  if (!v.is_array())
+    return Status::Format(what.str() + " must be a list of [mode, [columns], [[known]], text]");
+  for (const json::Value* e = v.first(); e; e = e->next_sibling()) {
+    if (!e->is_array() || e->size != 4 || !e->at(0)->is_string() || !e->at(1)->is_array() ||
+        !e->at(2)->is_array() || !e->at(3)->is_string() || e->at(1)->size != e->at(2)->size ||
+        e->at(1)->size == 0)
+      return Status::Format(what.str() + " entries must be [mode, [columns], [[known]], text] "
+                            "with one list of known values per column");
+    if (e->at(0)->str != "error" && e->at(0)->str != "warn")
+      return Status::Format(what.str() + ": mode must be \"error\" or \"warn\"");
+    for (const json::Value* c = e->at(1)->first(); c; c = c->next_sibling())
+      if (!c->is_number() || !c->is_int || c->integer < 0 || c->integer >= n_features_)
+        return Status::Format(what.str() + ": columns must be integers in [0, " +
+                              std::to_string(n_features_) + ")");
+    for (const json::Value* k = e->at(2)->first(); k; k = k->next_sibling()) {
+      if (!k->is_array()) return Status::Format(what.str() + ": known values must be lists");
+      for (const json::Value* x = k->first(); x; x = x->next_sibling())
+        if (!x->is_number() && !x->is_null())
+          return Status::Format(what.str() + ": known values must be numbers or null (NaN)");
+    }
+  }
+  r_.unknown = &v;
+  return Status::OK();
+}
+
+// Columns in which NaN is refused on the input (docs/FORMAT.md, section 9.7): [[columns],
+// owner], columns strictly increasing inside [0, n_features), owner the step named.
+Status Builder::nan(const json::Value& v, const Where& what) {
+  if (!v.is_array() || v.size != 2 || !v.at(0)->is_array() || !v.at(1)->is_string() ||
+      v.at(1)->str.empty() || v.at(1)->str.size() > 256)
+    return Status::Format(what.str() + " must be [[columns], step name]");
+  int64_t prev = -1;
+  for (const json::Value* c = v.at(0)->first(); c; c = c->next_sibling()) {
+    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
+      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
+                            std::to_string(n_features_) + ")");
+    prev = c->integer;
+  }
+  r_.nan = &v;
+  return Status::OK();
+}
+
 Status Builder::from_graph(const json::Value& g) {
   if (const json::Value* et = g.get("estimator_type"))
     MLE_RETURN_IF_ERROR(estimator_type(*et, "graph section: 'estimator_type'"));
@@ -468,9 +570,16 @@ Status Builder::from_graph(const json::Value& g) {
           return Status::Format(what.str() + " must be true, and only for a graph of one "
                                 "feature (1-D input is that column)");
         r_.vector = true;
+      } else if (m->key == "strings") {
+        MLE_RETURN_IF_ERROR(strings(*m, what));
+      } else if (m->key == "unknown") {
+        MLE_RETURN_IF_ERROR(unknown(*m, what));
+      } else if (m->key == "nan") {
+        MLE_RETURN_IF_ERROR(nan(*m, what));
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
-                              "' (known: feature_names, integer, categories, unseen, vector)");
+                              "' (known: feature_names, integer, categories, unseen, vector, "
+                              "strings, unknown, nan)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -734,6 +843,18 @@ std::string Builder::canonical() const {
   if (r_.vector) {
     ifield("vector");
     in += "true";
+  }
+  if (r_.strings) {
+    ifield("strings");
+    put_plain(&in, *r_.strings);
+  }
+  if (r_.unknown) {
+    ifield("unknown");
+    put_plain(&in, *r_.unknown);
+  }
+  if (r_.nan) {
+    ifield("nan");
+    put_plain(&in, *r_.nan);
   }
   if (!in.empty()) {
     sep();

@@ -150,7 +150,7 @@ class Predict(_Stored):
         method = peers.timed_method(self.sk)
         self.sk_method = getattr(self.sk, method)
         self.mle_method = getattr(self.mle, method)
-        self.one = np.ascontiguousarray(X[:1])
+        self.one = peers.first_row(X)
         self.batch = peers.tile_rows(X, BATCH_ROWS)
 
     def time_predict_one_row_mle(self, files, model):

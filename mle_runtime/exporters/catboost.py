@@ -39,7 +39,7 @@ import tempfile
 import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
-from mle_runtime.exporters.base import check_class, header
+from mle_runtime.exporters.base import Head, check_class, header
 from mle_runtime.exporters.classes import label_set
 from mle_runtime.format import layout as L
 from mle_runtime.ir.graph import Graph
@@ -103,7 +103,7 @@ def _float32_exact(values, what):
     return f32
 
 
-def _add_trees(graph, doc, model_class):
+def _add_trees(graph, doc, model_class, x="X", n_features=None):
     """Adds the trees (an ObliviousEnsemble node, or a TreeEnsemble one for unbalanced
     non-symmetric trees); returns (raw value name, dimension)."""
     info = doc.get("features_info", {})
@@ -159,7 +159,7 @@ def _add_trees(graph, doc, model_class):
             tree = _complete_tree(root, t, dim, split_ref, model_class)
             if tree is None:  # too unbalanced to pad: walk the nodes instead
                 return _add_nonsymmetric(graph, doc, floats, float(scale), bias,
-                                         model_class), dim
+                                         model_class, x, n_features), dim
             splits += tree[0]
             depths.append(tree[1])
             leaves.append(tree[2])
@@ -179,7 +179,7 @@ def _add_trees(graph, doc, model_class):
 
     g = graph
     raw = g.add(
-        "ObliviousEnsemble", ["X"],
+        "ObliviousEnsemble", [x],
         features=g.tensor(np.asarray(columns, dtype=np.int32), "int32"),
         border_offsets=g.tensor(np.asarray(offsets, dtype=np.int32), "int32"),
         borders=g.tensor(np.concatenate(borders) if borders else np.zeros(0, np.float32),
@@ -298,7 +298,7 @@ def _dimension(doc):
     return np.size(node["value"])
 
 
-def _add_nonsymmetric(graph, doc, floats, scale, bias, model_class):
+def _add_nonsymmetric(graph, doc, floats, scale, bias, model_class, x="X", n_features=None):
     """Trees grown with grow_policy "Depthwise" or "Lossguide" (each node has its own split):
     a TreeEnsemble node with float32 thresholds, ``float32(x) <= border`` going left
     (CatBoost sends ``x > border`` right) and NaN going left, or right for features whose
@@ -350,7 +350,7 @@ def _add_nonsymmetric(graph, doc, floats, scale, bias, model_class):
                           missing=np.full(n, L.TREE_MISSING_NAN)))
     if not trees:
         raise UnsupportedModelError(f"{model_class} has no trees; is it fitted?")
-    raw = add_ensemble(graph, "X", trees, n_features=graph.n_features, wide=False, compare="<=",
+    raw = add_ensemble(graph, x, trees, n_features=n_features or graph.n_features, wide=False, compare="<=",
                        aggregate="sum")
     if scale != 1.0 or np.any(bias != 0.0):
         raw = graph.add("MulAdd", [raw],
@@ -490,6 +490,18 @@ def _n_features(model, info, name):
 
 def export(model):
     """Returns (Graph, metadata dict) for a fitted CatBoost model."""
+    return _export(model)
+
+
+def pipeline_step(est, ctx, x):
+    """Exports a CatBoost scikit-learn model as the last step of a scikit-learn Pipeline (the
+    registry's ``pipeline_step`` hook) on value x; its outputs and keywords are written to
+    the pipeline's graph, and the returned Head carries only the estimator type."""
+    ctx.accepts_inf = True  # CatBoost takes infinity (and NaN) as they are
+    return Head({}, _export(est, ctx.graph, x))
+
+
+def _export(model, into=None, x="X"):
     import catboost
 
     name = check_class(model, "catboost", _CLASSES, "CatBoost")
@@ -502,15 +514,21 @@ def export(model):
     loss = _loss(doc)
     info = doc.get("features_info", {})
     n_features = _n_features(model, info, name)
-    graph = Graph(name, n_features)
-    graph.allow_nan = True  # CatBoost's nan treatments are part of the kernel
-    graph.allow_inf = True
-    raw, dim = _add_trees(graph, doc, name)
+    if into is None:
+        graph = Graph(name, n_features)
+        graph.allow_nan = True  # CatBoost's nan treatments are part of the kernel
+        graph.allow_inf = True
+    else:
+        graph = into
+    raw, dim = _add_trees(graph, doc, name, x, n_features)
     meta = header("catboost", catboost.__version__, name)
     def pt(value, output):  # predict(X, prediction_type=value) returns graph output `output`
         graph.keyword("predict", "prediction_type", value, output)
 
-    graph.estimator_type = _HEADS[name](graph, raw, dim, loss, name, model, doc, meta, pt)
+    kind = _HEADS[name](graph, raw, dim, loss, name, model, doc, meta, pt)
+    if into is not None:
+        return kind
+    graph.estimator_type = kind
     names = [ff.get("feature_id") for ff in info.get("float_features", [])]
     if names and all(isinstance(n, str) and n for n in names) and len(names) == n_features:
         graph.inputs["feature_names"] = list(names)

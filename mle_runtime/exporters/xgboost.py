@@ -276,6 +276,23 @@ def _iteration_limit(obj, is_wrapper):
 
 def export(obj):
     """Returns (Graph, metadata dict) for a fitted XGBoost model."""
+    return _export(obj)
+
+
+def pipeline_step(est, ctx, x):
+    """Exports an XGBoost scikit-learn model as the last step of a scikit-learn Pipeline (the
+    registry's ``pipeline_step`` hook) on value x; returns its Head."""
+    if type(est).__name__ == "Booster":
+        raise UnsupportedModelError(
+            "an xgboost.Booster cannot be a scikit-learn Pipeline step; use XGBClassifier, "
+            "XGBRegressor, ... or export the Booster on its own")
+    ctx.accepts_inf = True  # XGBoost takes infinity (and NaN) as they are
+    return _export(est, ctx.graph, x)
+
+
+def _export(obj, into=None, x="X"):
+    """The model's graph (a new one, or its nodes added to graph ``into`` on value x, for a
+    Pipeline step: then returns only the Head)."""
     import xgboost as xgb
 
     name = check_class(obj, "xgboost", _CLASSES, "XGBoost")
@@ -333,10 +350,10 @@ def export(obj):
     if any(not 0 <= g < n_groups for g in info):
         raise UnsupportedModelError("an XGBoost tree's output group is out of range")
 
-    graph = Graph(name, n_features)
-    graph.allow_nan = True
-    graph.allow_inf = True
-    x = "X"
+    graph = Graph(name, n_features) if into is None else into
+    if into is None:
+        graph.allow_nan = True
+        graph.allow_inf = True
     missing = getattr(obj, "missing", np.nan) if is_wrapper else np.nan
     if missing is not None and not np.isnan(missing):
         # the wrapper's missing value counts as missing, as NaN does; XGBoost compares it with
@@ -355,12 +372,19 @@ def export(obj):
                                    in_set="right"),
         targets=info if multi else None, n_outputs=n_groups if multi else None,
         accumulate="float32")
-    apply_head(graph, _heads(obj, name, objective, graph, margin, n_groups, n_class))
+    head = _heads(obj, name, objective, graph, margin, n_groups, n_class)
+    types = learner.get("feature_types") or []
+    if into is not None:
+        if any(t == "c" for t in types):
+            raise UnsupportedModelError(
+                f"{name} with categorical features cannot be a Pipeline step here (the steps "
+                "before it would have to output category columns); export it on its own")
+        return head
+    apply_head(graph, head)
     meta = header("xgboost", xgb.__version__, name, objective=objective)
     names = learner.get("feature_names") or []
     if names:
         graph.inputs["feature_names"] = [str(n) for n in names]
-    types = learner.get("feature_types") or []
     cat_cols = [i for i, t in enumerate(types) if t == "c"]
     if cat_cols and names:
         encs = (inner.get("cats") or {}).get("enc") or []

@@ -537,7 +537,10 @@ def _locate(obj, path, export):
     """``(path, part)``: the part of a composite estimator that cannot be exported (the first
     step of a Pipeline, ColumnTransformer or FeatureUnion that fails on its own, searched
     depth-first; ``export``: :attr:`Hooks.export`) and its path, else ``(path, obj)``."""
-    for attr in ("steps", "transformers", "transformer_list"):
+    # A fitted ColumnTransformer's own transformers are in transformers_ (its transformers
+    # are the unfitted templates); a step's path names the estimator inside its tuple.
+    fitted = isinstance(getattr(obj, "transformers_", None), list)
+    for attr in ("steps", "transformers_" if fitted else "transformers", "transformer_list"):
         parts = getattr(obj, attr, None)
         if not isinstance(parts, list):
             continue
@@ -550,9 +553,9 @@ def _locate(obj, path, export):
             try:
                 export(sub)
             except UnsupportedModelError:
-                return _locate(sub, f"{path}.{attr}[{i}]", export)
+                return _locate(sub, f"{path}.{attr}[{i}][1]", export)
             except Exception:  # noqa: BLE001 - only locating; the caller reports the reason
-                return f"{path}.{attr}[{i}]", sub
+                return f"{path}.{attr}[{i}][1]", sub
     return path, obj
 
 

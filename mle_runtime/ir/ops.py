@@ -176,6 +176,25 @@ OPS = {
         "attrs": {"x": "tensor:float64", "y": "tensor:float64",
                   "out_of_bounds": ("nan", "clip", "raise")},
     },
+    # Categorical encoders (kernels/encode.cpp): OneHotEncoder, OrdinalEncoder over numeric
+    # values or string codes (input rule "strings"). Output float64.
+    "OneHot": {
+        "inputs": 1,
+        "attrs": {"offsets": "tensor:int64", "categories": "tensor:float64",
+                  "columns": "tensor:int64", "unknown": "tensor:int64", "width": "tensor:int64"},
+    },
+    "CategoryMap": {
+        "inputs": 1,
+        "attrs": {"offsets": "tensor:int64", "categories": "tensor:float64",
+                  "codes": "tensor:float64", "unknown": "tensor:float64"},
+    },
+    # Missing-value indicators and Binarizer (kernels/encode.cpp). Output: the input's kind.
+    "MissingMask": {
+        "inputs": 1,
+        "attrs": {"columns": "tensor:int64", "missing_is_nan": "bool",
+                  "missing_value?": "number"},
+    },
+    # Binarizer uses Binarize (kernels/constant.cpp), above.
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -19,7 +19,8 @@ from mle_runtime import _native
 from mle_runtime.errors import FormatError, ReadOnlyModelError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
-from mle_runtime.runtime.inputs import as_matrix, check_integer_input, integer_dtype
+from mle_runtime.runtime.inputs import Encoding, check_integer_input, integer_dtype
+from mle_runtime.runtime.inputs import as_matrix as _as_matrix
 from mle_runtime.runtime.plan import resolve_n_threads
 from mle_runtime.runtime.protocol import EstimatorProtocol, Tensors, read_record, score
 
@@ -80,6 +81,11 @@ class _Rules:
         self.categories = inputs.get("categories")
         self.unseen = inputs.get("unseen")
         self.vector = inputs.get("vector", False)
+        # String columns and encoders' unknown-category checks: adapted by inputs.Encoding.
+        self.encoding = None
+        if "strings" in inputs or "unknown" in inputs or "nan" in inputs:
+            self.encoding = Encoding(inputs.get("strings"), inputs.get("unknown"),
+                                     self.feature_names, inputs.get("nan"))
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""
@@ -388,6 +394,7 @@ class MLEModel(EstimatorProtocol):
         # through its __getattr__ hook, which CPython does not specialise)
         rules = self._rules()
         opts = dict(rules.outputs.get(name, {}))
+        as_matrix = _as_matrix if rules.encoding is None else rules.encoding.as_matrix
         labels = opts.get("labels")
         if isinstance(labels, list):  # multi-output classifier: column k through set k
             sets = [rules.labels[k] for k in labels]

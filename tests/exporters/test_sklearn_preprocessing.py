@@ -248,12 +248,51 @@ def test_imputer_all_missing_column_warning_matches_drop(dataset, roundtrip):
     np.testing.assert_array_equal(got, X[:, [0, 1, 3]])
 
 
-def test_imputer_add_indicator_is_refused(dataset, tmp_path):
-    X, _ = dataset("iris")
-    model = SimpleImputer(add_indicator=True).fit(_with_holes(X))
-    with pytest.raises(mle.UnsupportedModelError, match="add_indicator"):
-        mle.dump(model, tmp_path / "m.mle")
-    assert not (tmp_path / "m.mle").exists()
+@pytest.mark.parametrize("strategy", ["mean", "median", "most_frequent", "constant"])
+def test_imputer_add_indicator(strategy, dataset, roundtrip):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X, y = dataset("iris")
+    Xn = _with_holes(X)
+    for model in (SimpleImputer(add_indicator=True, strategy=strategy).fit(Xn),
+                  make_pipeline(SimpleImputer(add_indicator=True, strategy=strategy),
+                                LogisticRegression(max_iter=1000)).fit(Xn, y)):
+        proxy = roundtrip(model)
+        method = "predict_proba" if hasattr(model, "predict_proba") else "transform"
+        for T in (Xn, Xn[:1], Xn.astype(np.float32)):
+            want, got = getattr(model, method)(T), getattr(proxy, method)(T)
+            assert got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_missing_indicator_and_binarizer(dataset, roundtrip, tmp_path):
+    from sklearn.impute import MissingIndicator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+    from sklearn.preprocessing import Binarizer
+
+    X, y = dataset("iris")
+    Xn = _with_holes(X)
+    union = make_pipeline(FeatureUnion([("imp", SimpleImputer()),
+                                        ("ind", MissingIndicator(error_on_new=False))]),
+                          LogisticRegression(max_iter=1000)).fit(Xn, y)
+    binar = make_pipeline(Binarizer(threshold=3.0), LogisticRegression(max_iter=1000)).fit(X, y)
+    for model, data in ((union, Xn), (binar, X)):
+        proxy = roundtrip(model)
+        for T in (data, data[:1], data.astype(np.float32)):
+            np.testing.assert_array_equal(proxy.predict(T), model.predict(T))
+            np.testing.assert_allclose(proxy.predict_proba(T), model.predict_proba(T), rtol=1e-9)
+    edge = np.float32([[0.3, np.nextafter(np.float32(0.3), np.float32(1)), 0.2999, 1.0]])
+    b = Binarizer(threshold=0.3).fit(edge)
+    np.testing.assert_array_equal(roundtrip(b).transform(edge), b.transform(edge))
+    np.testing.assert_array_equal(roundtrip(b).transform(edge.astype(np.float64)),
+                                  b.transform(edge.astype(np.float64)))
+    with pytest.raises(mle.InputError, match="Binarizer"):
+        roundtrip(binar).predict(Xn)
+    strict = make_pipeline(MissingIndicator(), LogisticRegression()).fit(Xn, y)
+    with pytest.raises(mle.UnsupportedModelError, match="error_on_new"):
+        mle.dump(strict, tmp_path / "m.mle")
 
 
 def test_imputer_on_strings_is_refused(tmp_path):

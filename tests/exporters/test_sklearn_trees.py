@@ -913,14 +913,20 @@ def _assert_unsupported(model, tmp_path, *words):
     assert not list(tmp_path.iterdir())
 
 
-def test_hist_gradient_boosting_string_categories_unsupported(tmp_path):
-    """pandas categorical columns with string categories: refused with a clear message."""
+def test_hist_gradient_boosting_string_categories(roundtrip):
+    """pandas categorical columns with string categories: encoded on the input (the input rule
+    "strings"); unseen categories are missing values, as in scikit-learn."""
     import pandas as pd
     bunch = load_wine(as_frame=True)
     df = bunch.data.copy()
     df["cat"] = pd.Categorical(np.array(["a", "b", "c"])[np.arange(len(df)) % 3])
     model = HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(df, bunch.target)
-    _assert_unsupported(model, tmp_path, "categor", "HistGradientBoostingClassifier")
+    proxy = roundtrip(model)
+    other = df.copy()
+    other["cat"] = pd.Categorical(np.array(["a", "z", "c"])[np.arange(len(df)) % 3])
+    for X in (df, df.iloc[:1], other):
+        np.testing.assert_array_equal(proxy.predict(X), model.predict(X))
+        np.testing.assert_allclose(proxy.predict_proba(X), model.predict_proba(X), rtol=1e-9)
 
 
 @pytest.mark.parametrize("cls,init,data_name", [

@@ -1166,7 +1166,7 @@ def test_unsupported_objects_are_named_by_path(tmp_path):
         mle.dump(value, path)
     msg = str(info.value)
     first = msg.splitlines()[0]
-    assert first.startswith("value['model'].steps[1] (a sklearn.preprocessing."), first
+    assert first.startswith("value['model'].steps[1][1] (a sklearn.preprocessing."), first
     assert "FunctionTransformer" in first and "not supported" in first
     assert "Also not storable natively: value['cfg'][2] (" in msg and ".Config)" in msg
     assert "value['cfg'][3] (function)" in msg
@@ -1186,9 +1186,9 @@ def test_unsupported_objects_are_named_by_path(tmp_path):
         mle.dump([Config(i) for i in range(9)], path)
     assert not path.exists()
     hooks = value_hooks()
-    assert values.describe_problems(value, hooks=hooks)[0][0] == "value['model'].steps[1]"
+    assert values.describe_problems(value, hooks=hooks)[0][0] == "value['model'].steps[1][1]"
     assert [p[0] for p in values.describe_problems(value, hooks=hooks)] == [
-        "value['model'].steps[1]", "value['cfg'][2]", "value['cfg'][3]"]
+        "value['model'].steps[1][1]", "value['cfg'][2]", "value['cfg'][3]"]
     assert values.describe_problems(_everything(), hooks=hooks) == []
 
 
@@ -1220,7 +1220,7 @@ def test_allow_pickle_stores_what_is_not_native(tmp_path, fitted):
     meta = file_meta(path)
     assert meta["contents"]["pickled"] == [
         {"path": "value['model']", "type": "sklearn.pipeline.Pipeline",
-         "because": "value['model'].steps[1] "
+         "because": "value['model'].steps[1][1] "
                     "(sklearn.preprocessing._function_transformer.FunctionTransformer)"},
         {"path": "value['cfg'][2]", "type": f"{Config.__module__}.Config"},
         {"path": "value['cfg'][3]", "type": "function"}]

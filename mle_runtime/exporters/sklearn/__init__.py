@@ -9,6 +9,7 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (registers the e
     cluster, decomposition, kernel_approximation, neural_network)
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     discriminant_analysis, dummy, fit_only, glm, isotonic, naive_bayes)
+from mle_runtime.exporters.sklearn import compose, encoders  # noqa: F401,E402  (column routing, encoders)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
@@ -84,7 +85,14 @@ def export(model):
     graph = Graph(type(first).__name__, n_features)
     ctx = Context(graph)
     head = export_estimator(model, ctx, "X")
+    ctx.finish([v for v, _ in head.outputs.values()])
     graph.allow_nan = ctx.nan_owner is None
+    refused = ctx.nan_refused
+    if ctx.nan_owner is not None and refused is not None and len(refused) < n_features:
+        # NaN is refused in these columns only (the others' NaN is imputed, encoded or
+        # dropped before the refusing step): checked on the input, by the input rule "nan".
+        graph.allow_nan = True
+        graph.inputs["nan"] = [sorted(int(c) for c in refused), ctx.nan_owner]
     graph.allow_inf = ctx.all_accept_inf and bool(ctx.steps)
     graph.nan_owner = ctx.nan_owner
     apply_head(graph, head)

@@ -97,4 +97,13 @@ ATTRIBUTES = {
     "IsotonicRegression": _COMMON + ("X_min_", "X_max_", "X_thresholds_", "y_thresholds_",
                                      "increasing_"),
     **_FIT_ONLY,  # estimators that predict nothing (fit_only.py)
+    # Encoders, column routing (encoders.py, compose.py, preprocessing.py)
+    "OneHotEncoder": _COMMON + ("categories_", "drop_idx_", "infrequent_categories_"),
+    "OrdinalEncoder": _COMMON + ("categories_", "infrequent_categories_"),
+    "ColumnTransformer": _COMMON + ("transformers_", "named_transformers_", "output_indices_",
+                                    "sparse_output_"),
+    "FeatureUnion": _COMMON,
+    "FunctionTransformer": _COMMON,
+    "MissingIndicator": _COMMON + ("features_",),
+    "Binarizer": _COMMON,
 }

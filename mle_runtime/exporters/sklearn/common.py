@@ -44,6 +44,26 @@ class Context:
     steps: list = field(default_factory=list)
     accepts_inf: bool = False
     all_accept_inf: bool = True
+    # String columns (the input rule "strings"): input column -> the strings its consumers
+    # know. Codes are positions in the sorted vocabulary, known only once every consumer is
+    # exported, so tensors and attributes that hold codes are written by ``fixups`` at the end.
+    vocab: dict = field(default_factory=dict)
+    fixups: list = field(default_factory=list)
+    checks: list = field(default_factory=list)  # the input rule "unknown", as fixups build it
+    # value name -> per column, the input column it is a copy of (None: computed). "X" is
+    # the input itself; gathers and imputers keep the sources of the columns they pass on.
+    sources: dict = field(default_factory=dict)
+    # value name -> {column: markers a preceding imputer replaced (never reach a consumer)}
+    imputed: dict = field(default_factory=dict)
+    # value name -> the input columns it passes on unchanged (strings among them must be
+    # encoded before an output: a model never returns string codes)
+    carry: dict = field(default_factory=dict)
+    path: str = "value"  # where the step being exported sits, for messages
+    # Input columns whose NaN can reach the current step (None: any), and those a step that
+    # refuses NaN can get it from (None: any): a ColumnTransformer's branches see only their
+    # columns, so NaN in a column it imputes or drops is not refused.
+    nan_cols: object = None
+    nan_refused: object = field(default_factory=set)
 
     def run_step(self, fn, est, x):
         self.accepts_inf = False
@@ -51,9 +71,70 @@ class Context:
         self.all_accept_inf = self.all_accept_inf and self.accepts_inf
         return result
 
+    def source(self, x, n_cols=None):
+        """Per column of value x, the input column it copies, or None."""
+        if x == "X":
+            return list(range(self.graph.n_features))
+        src = self.sources.get(x)
+        if src is None:
+            return [None] * (n_cols or 0)
+        return src
+
+    def carried(self, x):
+        """The input columns value x passes on unchanged."""
+        if x == "X":
+            return set(range(self.graph.n_features))
+        return self.carry.get(x, set())
+
+    def string_column(self, x, j, what):
+        """The input column behind column j of value x, which must hold strings; refuses
+        one computed by an earlier step (strings never reach the graph)."""
+        src = self.source(x, j + 1)
+        col = src[j] if j < len(src) else None
+        if col is None:
+            raise UnsupportedModelError(
+                f"{what}: its column {j} holds strings but is not an input column (strings are "
+                "encoded on the input, before the graph runs); supported: string columns "
+                "taken from the input, optionally through a SimpleImputer")
+        self.vocab.setdefault(col, set())
+        return col
+
+    def code(self, col, value):
+        """The code of a string (or None / NaN) in input column col (after the export)."""
+        if value is None:
+            return -2.0
+        if isinstance(value, float) and value != value:
+            return float("nan")
+        return float(self._index[col][value])
+
+    def finish(self, outputs=()):
+        """Writes the input rules of string columns and runs the fixups; refuses outputs
+        (values) that would return string columns."""
+        for v in outputs:
+            bad = sorted(self.carried(v) & set(self.vocab))
+            if bad:
+                raise UnsupportedModelError(
+                    f"the model's output passes on string input column(s) {bad} unencoded; "
+                    "models returning strings are not supported (encode them, e.g. with "
+                    "OneHotEncoder or OrdinalEncoder)")
+        self._sorted = {c: sorted(v) for c, v in self.vocab.items()}
+        self._index = {c: {s: i for i, s in enumerate(v)} for c, v in self._sorted.items()}
+        for fix in self.fixups:
+            fix()
+        if self._sorted:
+            self.graph.inputs["strings"] = [[c, self._sorted[c]] for c in sorted(self._sorted)]
+        if self.checks:
+            self.graph.inputs["unknown"] = [c() for c in self.checks]
+
     def refuses_nan(self, est):
-        if self.nan_possible and self.nan_owner is None:
+        if not self.nan_possible:
+            return
+        if self.nan_owner is None:
             self.nan_owner = type(est).__name__
+        if self.nan_cols is None:
+            self.nan_refused = None
+        elif self.nan_refused is not None:
+            self.nan_refused |= set(self.nan_cols)
 
 
 def lookup(est):
@@ -67,8 +148,38 @@ def lookup(est):
     return REGISTRY[check_class(est, "sklearn", REGISTRY, "scikit-learn")]
 
 
+def _where(ctx, est):
+    cls = type(est)
+    return f"{ctx.path} ({cls.__module__.split('.')[0]}.{_public_module(cls)}{cls.__name__})"
+
+
+def _public_module(cls):
+    """The public module of a scikit-learn class ("preprocessing." for
+    sklearn.preprocessing._encoders), or "" when it is a top-level one."""
+    parts = cls.__module__.split(".")[1:]
+    public = [p for p in parts if not p.startswith("_")]
+    return (public[0] + ".") if public else ""
+
+
+def located(ctx, est, fn, *args):
+    """Runs fn(*args); an UnsupportedModelError from a nested step is re-raised naming the
+    step by its path in the exported value (``value.steps[0][1].transformers_[1][1]``)."""
+    try:
+        return fn(*args)
+    except UnsupportedModelError as e:
+        if ctx.path == "value" or getattr(e, "located", False):
+            raise
+        err = UnsupportedModelError(f"{_where(ctx, est)}: {e}")
+        err.located = True
+        raise err from None
+
+
 def transform_step(est, ctx, x):
     """Exports a transformer applied to value x; returns the new value name."""
+    return located(ctx, est, _transform_step, est, ctx, x)
+
+
+def _transform_step(est, ctx, x):
     fn = lookup(est).get("transformer")
     if fn is None:
         raise UnsupportedModelError(
@@ -81,6 +192,10 @@ def transform_step(est, ctx, x):
 
 def export_estimator(est, ctx, x):
     """Exports any supported estimator as the last step; returns a Head."""
+    return located(ctx, est, _export_estimator, est, ctx, x)
+
+
+def _export_estimator(est, ctx, x):
     roles = lookup(est)
     if "predictor" in roles:
         if type(est).__name__ == "Pipeline":

@@ -8,25 +8,42 @@ def _active(step):
     return step is not None and step != "passthrough"
 
 
+class _At:
+    """Sets the context's path to a pipeline step while it is exported."""
+
+    def __init__(self, ctx, i):
+        self.ctx, self.i = ctx, i
+
+    def __enter__(self):
+        self.outer = self.ctx.path
+        self.ctx.path = f"{self.outer}.steps[{self.i}][1]"
+
+    def __exit__(self, *exc):
+        self.ctx.path = self.outer
+
+
 @register("Pipeline", kind="transformer")
 def pipeline_transform(est, ctx, x):
     """A Pipeline used as an intermediate step (nested): every step must transform."""
-    for _, step in est.steps:
+    for i, (_, step) in enumerate(est.steps):
         if _active(step):
-            x = transform_step(step, ctx, x) if type(step).__name__ != "Pipeline" else \
-                pipeline_transform(step, ctx, x)
+            with _At(ctx, i):
+                x = transform_step(step, ctx, x) if type(step).__name__ != "Pipeline" else \
+                    pipeline_transform(step, ctx, x)
     return x
 
 
 @register("Pipeline", kind="predictor")
 def pipeline(est, ctx, x):
     *head, (_, last) = est.steps
-    for _, step in head:
+    for i, (_, step) in enumerate(head):
         if _active(step):
-            x = transform_step(step, ctx, x)
+            with _At(ctx, i):
+                x = transform_step(step, ctx, x)
     if not _active(last):
         return Head({"transform": (x, False)}, "transformer")
-    head = export_estimator(last, ctx, x)
+    with _At(ctx, len(head)):
+        out = export_estimator(last, ctx, x)
     # A Pipeline offers no predict_joint_log_proba, even when its last step does.
-    head.outputs.pop("predict_joint_log_proba", None)
-    return head
+    out.outputs.pop("predict_joint_log_proba", None)
+    return out

@@ -181,6 +181,7 @@ def _hgb_preprocess(est, ctx, x):
         raise UnsupportedModelError(f"unexpected {type(est).__name__} preprocessor {names}")
     enc = pp.named_transformers_["encoder"]
     columns, offsets, cats = [], [0], []
+    strings = {}  # position in cats -> (input column, string categories): codes come later
     for (name, _, cols), kind in zip(pp.transformers_[:2], ("encoder", "numerical")):
         idx = np.flatnonzero(np.asarray(cols)) if np.asarray(cols).dtype == bool else \
             np.asarray(cols, dtype=np.int64)
@@ -188,10 +189,20 @@ def _hgb_preprocess(est, ctx, x):
             columns.append(int(c))
             if kind == "encoder":
                 values = np.asarray(enc.categories_[k])
+                known = [v for v in values.tolist() if not (isinstance(v, float) and v != v)]
+                if values.dtype.kind in "OU" and all(isinstance(v, str) for v in known):
+                    # pandas category columns of strings: encoded on the input (rule
+                    # "strings"); the categories are sorted, and so are their codes
+                    col = ctx.string_column(x, int(c), type(est).__name__)
+                    ctx.vocab[col].update(known)
+                    strings[len(cats)] = (col, known)
+                    cats.append(np.zeros(len(known)))
+                    offsets.append(offsets[-1] + len(cats[-1]))
+                    continue
                 if values.dtype.kind not in "biuf":
                     raise UnsupportedModelError(
-                        f"{type(est).__name__} with non-numeric categories ({values.dtype}) is "
-                        "not supported yet; encode them as numbers")
+                        f"{type(est).__name__} with categories of dtype {values.dtype} is not "
+                        "supported; supported: numbers and strings")
                 values = values.astype(np.float64)
                 cats.append(values[~np.isnan(values)])
             else:
@@ -200,9 +211,16 @@ def _hgb_preprocess(est, ctx, x):
     g = ctx.graph
     if x == "X":  # the OrdinalEncoder refuses infinity in the categorical columns
         g.finite_columns = columns[:len(enc.categories_)]
+    t_cats = g.tensor(np.concatenate(cats), "float64")
+    if strings:
+        def fix():
+            for i, (col, known) in strings.items():
+                cats[i] = np.array([ctx.code(col, v) for v in known])
+            g.tensors[t_cats] = np.ascontiguousarray(np.concatenate(cats), dtype="<f8")
+
+        ctx.fixups.append(fix)
     return g.add("OrdinalEncode", [x], columns=g.tensor(columns, "int64"),
-                 cat_offsets=g.tensor(offsets, "int64"),
-                 categories=g.tensor(np.concatenate(cats), "float64"))
+                 cat_offsets=g.tensor(offsets, "int64"), categories=t_cats)
 
 
 def _hgb_raw(est, ctx, x):
