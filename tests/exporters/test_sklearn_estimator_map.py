@@ -28,7 +28,7 @@ from sklearn.utils import all_estimators
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 
-STORED_AT_LEAST = 59
+STORED_AT_LEAST = 102
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples", "predict_joint_log_proba", "mahalanobis")
@@ -295,9 +295,12 @@ NAMES = [n for n, _ in ALL]
 
 # Stored estimators that lack one of their methods today: each entry is a known gap, and its
 # test is expected to fail until the gap is closed (then the entry must go).
+# inverse_transform takes input of another width than the model's (a graph has one input).
 KNOWN_GAPS = {
     name: "inverse_transform is not stored yet"
-    for name in ("MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler")
+    for name in ("MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler",
+                 "FunctionTransformer", "GaussianRandomProjection", "SparseRandomProjection",
+                 "PCA", "IncrementalPCA", "TruncatedSVD")
 }
 
 
@@ -420,7 +423,7 @@ def _compare(rec):
         return [f"load failed in a fresh process: {got['load']}"]
     for m, exp in rec["expected"].items():
         res = got.get(m)
-        if isinstance(exp, tuple) and len(exp) == 2 and exp[0] == "raises":
+        if isinstance(exp, tuple) and len(exp) == 2 and isinstance(exp[0], str):  # raises
             if res in (None, "ok") or (isinstance(res, list)):
                 problems.append(f"{m}: scikit-learn raises {exp[1]}, the loaded model returns")
             continue
