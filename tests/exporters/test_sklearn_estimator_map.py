@@ -28,7 +28,7 @@ from sklearn.utils import all_estimators
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 
-STORED_AT_LEAST = 59
+STORED_AT_LEAST = 64
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples", "predict_joint_log_proba", "mahalanobis")
@@ -297,7 +297,8 @@ NAMES = [n for n, _ in ALL]
 # test is expected to fail until the gap is closed (then the entry must go).
 KNOWN_GAPS = {
     name: "inverse_transform is not stored yet"
-    for name in ("MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler")
+    for name in ("MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler",
+                 "FunctionTransformer")
 }
 
 
