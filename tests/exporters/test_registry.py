@@ -65,9 +65,13 @@ def test_check_class_and_header():
     assert meta["model_class"] == "fw.Model" and meta["estimator_type"] == "regressor"
 
 
-def test_a_model_of_another_framework_without_a_pipeline_hook_cannot_be_a_step(tmp_path):
+def test_a_model_of_another_framework_without_a_pipeline_hook_cannot_be_a_step(
+        tmp_path, monkeypatch):
     import xgboost
 
+    from mle_runtime.exporters import xgboost as xgb_exporter
+
+    monkeypatch.delattr(xgb_exporter, "pipeline_step")  # as a framework without the hook
     X, y = load_iris(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), xgboost.XGBClassifier(n_estimators=2)).fit(X, y)
     with pytest.raises(UnsupportedModelError, match="XGBClassifier is not supported"):
