@@ -4,6 +4,8 @@ import numpy as np
 
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
+from mle_runtime.exporters.sklearn import (  # noqa: F401  (meta-estimators, selectors)
+    meta, selection)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup

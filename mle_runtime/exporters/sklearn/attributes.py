@@ -55,4 +55,14 @@ ATTRIBUTES = {
     "DummyClassifier": _COMMON + ("classes_", "n_classes_", "class_prior_", "n_outputs_"),
     "DummyRegressor": _COMMON + ("constant_", "n_outputs_"),
     "Pipeline": (),
+    # Feature selectors and meta-estimators (selection.py, meta.py).
+    "VarianceThreshold": _COMMON + ("variances_",),
+    **{name: _COMMON + ("scores_", "pvalues_") for name in (
+        "SelectKBest", "SelectPercentile", "SelectFpr", "SelectFdr", "SelectFwe",
+        "GenericUnivariateSelect")},
+    "SelectFromModel": _COMMON + ("estimator_", "threshold_", "max_features_"),
+    "RFE": _COMMON + ("estimator_", "n_features_", "ranking_", "support_", "classes_"),
+    "RFECV": _COMMON + ("estimator_", "n_features_", "ranking_", "support_", "classes_",
+                        "cv_results_"),
+    "SequentialFeatureSelector": _COMMON + ("n_features_to_select_", "support_"),
 }

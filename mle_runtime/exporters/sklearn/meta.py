@@ -1,0 +1,1 @@
+"""Meta-estimators: voting, stacking, calibration."""
