@@ -126,6 +126,11 @@ OPS = {
     "SigmoidF32": {"inputs": 1, "attrs": {}},
     "SoftmaxF32": {"inputs": 1, "attrs": {}},
     "ExpF32": {"inputs": 1, "attrs": {}},
+    # Combining models' outputs (kernels/ensemble.cpp): voting, stacking, calibration.
+    "WeightedMean": {"inputs": -1, "attrs": {"weights?": "tensor:float64"}},
+    "Vote": {"inputs": -1, "attrs": {"n_classes": "number", "weights?": "tensor:float64"}},
+    "AsFloat64": {"inputs": 1, "attrs": {}},
+    "Interp1D": {"inputs": 1, "attrs": {"x": "tensor:float64", "y": "tensor:float64"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -65,4 +65,12 @@ ATTRIBUTES = {
     "RFECV": _COMMON + ("estimator_", "n_features_", "ranking_", "support_", "classes_",
                         "cv_results_"),
     "SequentialFeatureSelector": _COMMON + ("n_features_to_select_", "support_"),
+    "VotingClassifier": _COMMON + ("estimators_", "named_estimators_", "classes_"),
+    "VotingRegressor": _COMMON + ("estimators_", "named_estimators_"),
+    "StackingClassifier": _COMMON + ("estimators_", "named_estimators_", "final_estimator_",
+                                     "stack_method_", "classes_"),
+    "StackingRegressor": _COMMON + ("estimators_", "named_estimators_", "final_estimator_",
+                                    "stack_method_"),
+    "CalibratedClassifierCV": _COMMON + ("classes_",),
+    "FrozenEstimator": _COMMON + ("classes_",),
 }

@@ -1,1 +1,345 @@
-"""Meta-estimators: voting, stacking, calibration."""
+"""Meta-estimators that combine the outputs of other supported models: VotingClassifier,
+VotingRegressor, StackingClassifier, StackingRegressor, CalibratedClassifierCV (and
+FrozenEstimator, a fitted model wrapped so that meta-estimators do not refit it).
+
+Each member is exported into the same graph from the same input value (its ``Head`` gives its
+output values) and those values are combined as scikit-learn's numpy code does:
+``WeightedMean`` for np.average, ``Vote`` for np.argmax(np.bincount(...)), ``Concat`` for
+np.hstack, ``Interp1D`` for np.interp.
+"""
+
+import numpy as np
+
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import Head
+from mle_runtime.exporters.sklearn.common import as_float64, export_estimator, register
+from mle_runtime.ir.ops import METHODS
+
+
+def _name(est):
+    return type(est).__name__
+
+
+def _member(est, member, ctx, x):
+    """Exports one member from value x; its Head."""
+    head = export_estimator(member, ctx, x)
+    return head
+
+
+def _output(head, member, method, owner):
+    """The value of a member's method (scikit-learn's ``getattr(member, method)(X)``)."""
+    if method not in head.outputs:
+        raise UnsupportedModelError(
+            f"{owner}: its member {_name(member)} has no exported {method}")
+    value, _ = head.outputs[method]
+    return value
+
+
+def _dtype(head, method):
+    return (head.dtypes or {}).get(method)
+
+
+def _check_encoded_classes(owner, member, n_classes):
+    """Members of VotingClassifier and StackingClassifier are fitted on the label-encoded
+    target: their classes are 0 .. n_classes - 1, so their class indices are the owner's."""
+    classes = getattr(member, "classes_", None)
+    if classes is None or isinstance(classes, list) or \
+            not np.array_equal(np.asarray(classes), np.arange(n_classes)):
+        raise UnsupportedModelError(
+            f"{owner}: member {_name(member)} does not predict the label-encoded classes "
+            f"0..{n_classes - 1} (multi-output members are not supported)")
+
+
+def _weights(est, n):
+    w = getattr(est, "_weights_not_none", None)
+    if w is None:
+        return None
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or w.sum() == 0:
+        raise UnsupportedModelError(
+            f"{_name(est)} weights {est.weights!r}: expected one finite weight per member "
+            "with a non-zero sum")
+    return w
+
+
+def _mean(ctx, values, weights, dtypes, owner):
+    """np.average(np.asarray(values), axis=0, weights=weights)."""
+    if weights is None and dtypes and all(d == "float32" for d in dtypes):
+        # numpy would average float32 arrays in float32 arithmetic.
+        raise UnsupportedModelError(
+            f"unweighted {owner} over members that all return float32 is not supported yet "
+            "(numpy averages them in float32)")
+    g = ctx.graph
+    return g.add("WeightedMean", values,
+                 weights=None if weights is None else g.tensor(weights, "float64"))
+
+
+def _methods(est, head):
+    """Drops the methods the scikit-learn object does not offer (available_if); outputs that
+    only keyword aliases name (``predict(X, raw_score=True)``) stay."""
+    for name in list(head.outputs):
+        if name in METHODS and not hasattr(est, name):
+            del head.outputs[name]
+    return head
+
+
+@register("FrozenEstimator", kind="predictor")
+def frozen(est, ctx, x):
+    return _methods(est, export_estimator(est.estimator, ctx, x))
+
+
+@register("VotingClassifier", kind="predictor")
+def voting_classifier(est, ctx, x):
+    owner = _name(est)
+    classes = np.asarray(est.classes_)
+    if classes.ndim != 1:
+        raise UnsupportedModelError("multi-output VotingClassifier is not supported")
+    k = len(classes)
+    members = list(est.estimators_)
+    heads = []
+    for m in members:
+        _check_encoded_classes(owner, m, k)
+        heads.append(_member(est, m, ctx, x))
+    weights = _weights(est, len(members))
+    g = ctx.graph
+    outputs = {}
+    dtypes = {}
+    if est.voting == "soft":
+        if not est.flatten_transform:
+            raise UnsupportedModelError(
+                "VotingClassifier(voting='soft', flatten_transform=False): transform returns "
+                "a 3-d array, which is not supported; use flatten_transform=True")
+        probas = [_output(h, m, "predict_proba", owner) for h, m in zip(heads, members)]
+        member_dtypes = [_dtype(h, "predict_proba") for h in heads]
+        proba = _mean(ctx, probas, weights, member_dtypes, owner)
+        outputs["predict_proba"] = (proba, False)
+        outputs["predict"] = (g.add("ArgMax", [proba]), True)
+        outputs["transform"] = (g.add("Concat", probas), False)
+        if all(d == "float32" for d in member_dtypes):
+            dtypes["transform"] = "float32"
+    elif est.voting == "hard":
+        votes = [_output(h, m, "predict", owner) for h, m in zip(heads, members)]
+        outputs["predict"] = (g.add("Vote", votes, n_classes=k,
+                                    weights=None if weights is None
+                                    else g.tensor(weights, "float64")), True)
+        outputs["transform"] = (g.add("Concat", [g.add("AsFloat64", [v]) for v in votes]),
+                                False)
+        dtypes["transform"] = "int64"
+    else:
+        raise UnsupportedModelError(f"VotingClassifier voting={est.voting!r}")
+    ctx.accepts_inf = True  # the members validate X, not the voting classifier
+    return _methods(est, Head(outputs, "classifier", classes, dtypes=dtypes))
+
+
+@register("VotingRegressor", kind="predictor")
+def voting_regressor(est, ctx, x):
+    owner = _name(est)
+    members = list(est.estimators_)
+    heads = [_member(est, m, ctx, x) for m in members]
+    preds = []
+    for h, m in zip(heads, members):
+        value = _output(h, m, "predict", owner)
+        if not h.outputs["predict"][1]:
+            raise UnsupportedModelError(f"{owner}: multi-output member {_name(m)}")
+        preds.append(value)
+    weights = _weights(est, len(members))
+    member_dtypes = [_dtype(h, "predict") for h in heads]
+    g = ctx.graph
+    outputs = {"predict": (_mean(ctx, preds, weights, member_dtypes, owner), True),
+               "transform": (g.add("Concat", preds), False)}
+    dtypes = {"transform": "float32"} if all(d == "float32" for d in member_dtypes) else {}
+    ctx.accepts_inf = True
+    return _methods(est, Head(outputs, "regressor", dtypes=dtypes))
+
+
+def _stack_features(est, ctx, x, classifier):
+    """StackingClassifier/Regressor.transform: the members' stack_method_ outputs (one
+    column for 1-d outputs; the binary case keeps predict_proba's second column), then X
+    with passthrough (np.hstack)."""
+    owner = _name(est)
+    g = ctx.graph
+    parts = []
+    part_dtypes = []
+    n_classes = len(est.classes_) if classifier else None
+    members = [m for m in est.estimators_ if not (isinstance(m, str) and m == "drop")]
+    if len(members) != len(est.stack_method_):
+        raise UnsupportedModelError(f"{owner}: estimators_ and stack_method_ differ in length")
+    for m, method in zip(members, est.stack_method_):
+        if classifier:
+            _check_encoded_classes(owner, m, n_classes)
+        head = _member(est, m, ctx, x)
+        value = _output(head, m, method, owner)
+        if method == "predict":
+            if not head.outputs["predict"][1]:
+                raise UnsupportedModelError(f"{owner}: multi-output member {_name(m)}")
+            if classifier:
+                value = g.add("AsFloat64", [value])  # encoded labels, as numbers
+                part_dtypes.append("int64")
+            else:
+                part_dtypes.append(_dtype(head, method))
+        elif method == "predict_proba" and classifier and n_classes == 2:
+            value = g.add("Columns", [value], columns=g.tensor(np.array([1]), "int64"))
+            part_dtypes.append(_dtype(head, method))
+        elif method in ("predict_proba", "decision_function"):
+            part_dtypes.append(_dtype(head, method))
+        else:
+            raise UnsupportedModelError(f"{owner}: stack_method {method!r}")
+        parts.append(value)
+    if est.passthrough:
+        parts.append(x)
+        part_dtypes.append(None)
+    ctx.accepts_inf = True
+    return g.add("Concat", parts), part_dtypes
+
+
+def _stack_dtype(part_dtypes):
+    """np.hstack's dtype where the graph's float64 would differ from it."""
+    if all(d == "float32" for d in part_dtypes):
+        return "float32"
+    if all(d == "int64" for d in part_dtypes):
+        return "int64"
+    return None
+
+
+@register("StackingClassifier", kind="predictor")
+def stacking_classifier(est, ctx, x):
+    classes = np.asarray(est.classes_) if not isinstance(est.classes_, list) else None
+    if classes is None or classes.ndim != 1:
+        raise UnsupportedModelError("multilabel StackingClassifier is not supported yet")
+    features, part_dtypes = _stack_features(est, ctx, x, True)
+    _check_encoded_classes(_name(est), est.final_estimator_, len(classes))
+    head = export_estimator(est.final_estimator_, ctx, features)
+    head.outputs["transform"] = (features, False)
+    dtypes = dict(head.dtypes or {})
+    dtypes.pop("transform", None)
+    if _stack_dtype(part_dtypes):
+        dtypes["transform"] = _stack_dtype(part_dtypes)
+    head.dtypes = dtypes
+    head.classes = classes
+    head.estimator_type = "classifier"
+    ctx.accepts_inf = True
+    return _methods(est, head)
+
+
+@register("StackingRegressor", kind="predictor")
+def stacking_regressor(est, ctx, x):
+    features, part_dtypes = _stack_features(est, ctx, x, False)
+    head = export_estimator(est.final_estimator_, ctx, features)
+    head.outputs["transform"] = (features, False)
+    dtypes = dict(head.dtypes or {})
+    dtypes.pop("transform", None)
+    if _stack_dtype(part_dtypes):
+        dtypes["transform"] = _stack_dtype(part_dtypes)
+    head.dtypes = dtypes
+    head.estimator_type = "regressor"
+    ctx.accepts_inf = True
+    return _methods(est, head)
+
+
+# -- CalibratedClassifierCV -----------------------------------------------------------------
+
+
+def _calibrated_column(ctx, value, calibrator, method):
+    """calibrator.predict(column) for one column value (float64 out)."""
+    g = ctx.graph
+    t = g.add("AsFloat64", [value])  # check_array / column_or_1d keep float64
+    if method == "sigmoid":
+        # expit(-(a_ * T + b_)); -(a*T + b) == (-a)*T + (-b) exactly.
+        a = float(calibrator.a_)
+        b = float(calibrator.b_)
+        if not (np.isfinite(a) and np.isfinite(b)):
+            raise UnsupportedModelError("CalibratedClassifierCV: a sigmoid calibrator has "
+                                        "non-finite parameters")
+        z = g.add("MulAdd", [t], mul=g.tensor([-a], "float64"), add=g.tensor([-b], "float64"))
+        return g.add("Sigmoid", [z])
+    if method == "isotonic":
+        if _name(calibrator) != "IsotonicRegression" or calibrator.out_of_bounds != "clip":
+            raise UnsupportedModelError(
+                "CalibratedClassifierCV: isotonic calibrators must be IsotonicRegression with "
+                "out_of_bounds='clip'")
+        xs = np.asarray(calibrator.X_thresholds_)
+        ys = np.asarray(calibrator.y_thresholds_)
+        if xs.dtype != np.float64 or ys.dtype != np.float64:
+            raise UnsupportedModelError(
+                "CalibratedClassifierCV: isotonic thresholds of dtype "
+                f"{xs.dtype}/{ys.dtype} are not supported (scipy interpolates those "
+                "differently); expected float64")
+        xs = as_float64(xs, "X_thresholds_")
+        ys = as_float64(ys, "y_thresholds_")
+        if xs.size > 1 and not np.all(np.diff(xs) > 0):
+            raise UnsupportedModelError("CalibratedClassifierCV: isotonic thresholds are not "
+                                        "strictly increasing")
+        if xs.size > 1 and (float(calibrator.X_min_) != xs[0] or
+                            float(calibrator.X_max_) != xs[-1]):
+            raise UnsupportedModelError("CalibratedClassifierCV: isotonic X_min_/X_max_ differ "
+                                        "from the first/last threshold")
+        # np.clip(T, X_min_, X_max_) then np.interp: np.interp already holds the end values
+        # beyond the first and last thresholds, so the clip changes nothing.
+        return g.add("Interp1D", [t], x=g.tensor(xs, "float64"), y=g.tensor(ys, "float64"))
+    raise UnsupportedModelError(
+        f"CalibratedClassifierCV method={method!r} is not supported yet; supported: 'sigmoid', "
+        "'isotonic'")
+
+
+def _calibrated_proba(ctx, cc, x, classes):
+    """_CalibratedClassifier.predict_proba."""
+    g = ctx.graph
+    base = cc.estimator
+    method = cc.method
+    head = export_estimator(base, ctx, x)
+    response = "decision_function" if hasattr(base, "decision_function") else "predict_proba"
+    value = _output(head, base, response, "CalibratedClassifierCV")
+    base_classes = np.asarray(base.classes_)
+    n_classes = len(classes)
+    pos = np.searchsorted(classes, base_classes)
+    if np.any(pos >= n_classes) or not np.array_equal(classes[np.minimum(pos, n_classes - 1)],
+                                                      base_classes):
+        raise UnsupportedModelError("CalibratedClassifierCV: the estimator saw classes the "
+                                    "calibrated classifier does not know")
+    if len(base_classes) <= 2:
+        # _get_response_values, binary case: decision_function as is, predict_proba's column of
+        # the positive class (classes_[-1]).
+        if response == "predict_proba":
+            value = g.add("Columns", [value], columns=g.tensor(np.array([len(base_classes) - 1]),
+                                                               "int64"))
+        n_cols = 1
+    else:
+        n_cols = len(base_classes)
+    calibrators = list(cc.calibrators)
+    columns = {}
+    for j, (class_idx, calibrator) in enumerate(zip(pos, calibrators[:n_cols])):
+        col = value if n_cols == 1 else g.add("Columns", [value],
+                                              columns=g.tensor(np.array([j]), "int64"))
+        if n_classes == 2:
+            class_idx += 1
+        columns[int(class_idx)] = _calibrated_column(ctx, col, calibrator, method)
+    if n_classes == 2:
+        if 1 not in columns:
+            raise UnsupportedModelError("CalibratedClassifierCV: binary calibrator missing")
+        return g.add("BinaryProba", [columns[1]])
+    zero = None
+    if len(columns) < n_classes:
+        # Classes the estimator did not see in its fold keep probability 0 (calibrated values
+        # are finite, so 0 * v is 0).
+        zero = g.add("MulAdd", [next(iter(columns.values()))], mul=g.tensor([0.0], "float64"))
+    proba = g.add("Concat", [columns.get(c, zero) for c in range(n_classes)])
+    return g.add("NormalizeRows", [proba], zero_rows="uniform")
+
+
+@register("CalibratedClassifierCV", kind="predictor")
+def calibrated_classifier(est, ctx, x):
+    classes = np.asarray(est.classes_)
+    if classes.ndim != 1 or len(classes) < 2:
+        raise UnsupportedModelError("CalibratedClassifierCV needs at least two classes")
+    if est.method not in ("sigmoid", "isotonic"):
+        raise UnsupportedModelError(
+            f"CalibratedClassifierCV method={est.method!r} is not supported yet; supported: "
+            "'sigmoid', 'isotonic'")
+    if classes.dtype.kind not in "biufUSO":
+        raise UnsupportedModelError(f"CalibratedClassifierCV classes of dtype {classes.dtype}")
+    probas = [_calibrated_proba(ctx, cc, x, classes) for cc in est.calibrated_classifiers_]
+    g = ctx.graph
+    proba = g.add("WeightedMean", probas)  # mean_proba += ...; mean_proba /= n
+    outputs = {"predict_proba": (proba, False), "predict": (g.add("ArgMax", [proba]), True)}
+    ctx.accepts_inf = True
+    return _methods(est, Head(outputs, "classifier", classes))

@@ -6,6 +6,7 @@ import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.sklearn.common import export_estimator, register
+from mle_runtime.ir.ops import METHODS
 
 SELECTORS = ("VarianceThreshold", "SelectKBest", "SelectPercentile", "SelectFpr", "SelectFdr",
              "SelectFwe", "GenericUnivariateSelect", "SelectFromModel", "RFE", "RFECV",
@@ -52,7 +53,7 @@ def recursive_elimination(est, ctx, x):
     head = export_estimator(est.estimator_, ctx, cols)
     ctx.accepts_inf = ctx.accepts_inf and allowed_inf
     for name in list(head.outputs):
-        if not hasattr(est, name):
+        if name in METHODS and not hasattr(est, name):
             del head.outputs[name]
     head.outputs["transform"] = (cols, False)
     return head

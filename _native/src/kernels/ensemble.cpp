@@ -1,0 +1,262 @@
+// Combining the outputs of several models: WeightedMean (soft voting, calibrated ensembles,
+// np.average over the members), Vote (hard voting: np.argmax(np.bincount(x, weights))),
+// AsFloat64 (class indices or float values as float64 columns, for stacking and transforms)
+// and Interp1D (np.interp: piecewise-linear interpolation, isotonic calibration).
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "mle/kernel.h"
+
+namespace mle {
+namespace {
+
+inline double get(const View& v, int64_t r, int64_t c) {
+  return v.dtype == DType::kF32 ? static_cast<double>(v.row<float>(r)[c]) : v.row<double>(r)[c];
+}
+
+// y = (x_0 * w_0 + x_1 * w_1 + ...) / (w_0 + w_1 + ...), both sums in input order, or without
+// weights (x_0 + x_1 + ...) / m: np.average(np.asarray(values), axis=0, weights=w), which adds
+// the members one after another. Without weights the arithmetic is in the output's type (numpy
+// keeps float32 members in float32); with weights it is float64.
+class WeightedMean final : public Kernel {
+ public:
+  WeightedMean(int64_t m, int64_t cols, const double* weights, double total)
+      : m_(m), cols_(cols), weights_(weights), total_(total) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t r = 0; r < rows; ++r) {
+        T* y = out.row<T>(r);
+        for (int64_t c = 0; c < cols_; ++c) {
+          T acc;
+          if (weights_) {
+            acc = static_cast<T>(get(in[0], r, c) * weights_[0]);
+            for (int64_t i = 1; i < m_; ++i)
+              acc = static_cast<T>(acc + get(in[i], r, c) * weights_[i]);
+            y[c] = static_cast<T>(acc / total_);
+          } else {
+            acc = static_cast<T>(get(in[0], r, c));
+            for (int64_t i = 1; i < m_; ++i) acc = static_cast<T>(acc + static_cast<T>(get(in[i], r, c)));
+            y[c] = static_cast<T>(acc / static_cast<T>(m_));
+          }
+        }
+      }
+    });
+  }
+  double cost_per_row() const override { return static_cast<double>(m_ * cols_) / 2.0; }
+
+ private:
+  int64_t m_, cols_;
+  const double* weights_;
+  double total_;
+};
+
+Status finite_vector(const NodeBuild& b, const char* key, const TensorRef* t) {
+  const double* v = t->as<double>();
+  for (int64_t i = 0; i < t->shape[0]; ++i)
+    if (!std::isfinite(v[i]))
+      return b.error(std::string("'") + key + "' entry " + std::to_string(i) + " is not finite");
+  return Status::OK();
+}
+
+Status make_weighted_mean(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  const std::vector<ValueInfo>& ins = b.inputs();
+  if (ins.empty()) return b.error("needs at least one input");
+  const int64_t m = static_cast<int64_t>(ins.size());
+  bool all_input = true;
+  for (int64_t i = 0; i < m; ++i) {
+    if (ins[i].kind == ValueKind::kI64)
+      return b.error("input " + std::to_string(i) + " must be floating point");
+    if (ins[i].cols != ins[0].cols)
+      return b.error("input " + std::to_string(i) + " has " + std::to_string(ins[i].cols) +
+                     " column(s); input 0 has " + std::to_string(ins[0].cols));
+    if (ins[i].kind != ValueKind::kInput) all_input = false;
+  }
+  const TensorRef* w;
+  MLE_RETURN_IF_ERROR(b.tensor("weights", DType::kF64, {m}, &w, true));
+  double total = 0.0;
+  if (w) {
+    MLE_RETURN_IF_ERROR(finite_vector(b, "weights", w));
+    total = w->as<double>()[0];
+    for (int64_t i = 1; i < m; ++i) total += w->as<double>()[i];
+    if (!(total != 0.0) || !std::isfinite(total))
+      return b.error("'weights' must have a finite, non-zero sum");
+  }
+  k->reset(new WeightedMean(m, ins[0].cols, w ? w->as<double>() : nullptr, total));
+  *out = ValueInfo{ins[0].cols, (all_input && !w) ? ValueKind::kInput : ValueKind::kF64};
+  return Status::OK();
+}
+
+// Hard voting. Each input is one column of class indices in [0, n_classes); per row the
+// output is np.argmax(np.bincount(indices, weights)): each member adds its weight (1 without
+// weights) to its class, in input order; the winner is the first class with the largest sum
+// among classes 0 .. the largest index voted for.
+class Vote final : public Kernel {
+ public:
+  Vote(int64_t m, int64_t n_classes, const double* weights)
+      : m_(m), n_classes_(n_classes), weights_(weights) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    std::vector<double> count(static_cast<size_t>(n_classes_), 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t top = 0;
+      for (int64_t i = 0; i < m_; ++i) {
+        const int64_t c = in[i].row<int64_t>(r)[0];
+        if (c > top) top = c;
+      }
+      for (int64_t c = 0; c <= top; ++c) count[c] = 0.0;
+      for (int64_t i = 0; i < m_; ++i)
+        count[in[i].row<int64_t>(r)[0]] += weights_ ? weights_[i] : 1.0;
+      int64_t best = 0;
+      for (int64_t c = 1; c <= top; ++c)
+        if (count[c] > count[best]) best = c;
+      out.row<int64_t>(r)[0] = best;
+    }
+  }
+  double cost_per_row() const override { return static_cast<double>(m_ + n_classes_); }
+
+ private:
+  int64_t m_, n_classes_;
+  const double* weights_;
+};
+
+constexpr int64_t kMaxClasses = int64_t{1} << 24;
+
+Status make_vote(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  const std::vector<ValueInfo>& ins = b.inputs();
+  if (ins.empty()) return b.error("needs at least one input");
+  const int64_t m = static_cast<int64_t>(ins.size());
+  double nc;
+  MLE_RETURN_IF_ERROR(b.number("n_classes", &nc));
+  if (!(nc >= 1.0 && nc <= static_cast<double>(kMaxClasses)) || nc != std::floor(nc))
+    return b.error("'n_classes' must be an integer in [1, 2^24]");
+  const int64_t n_classes = static_cast<int64_t>(nc);
+  for (int64_t i = 0; i < m; ++i) {
+    const ValueInfo& v = ins[i];
+    if (v.kind != ValueKind::kI64 || v.cols != 1)
+      return b.error("input " + std::to_string(i) + " must be one column of class indices");
+    const int64_t bound = v.index_bounds ? v.index_bounds[0] : v.index_bound;
+    if (bound < 1 || bound > n_classes)
+      return b.error("input " + std::to_string(i) + " is not a class index below 'n_classes'");
+  }
+  const TensorRef* w;
+  MLE_RETURN_IF_ERROR(b.tensor("weights", DType::kF64, {m}, &w, true));
+  if (w) MLE_RETURN_IF_ERROR(finite_vector(b, "weights", w));
+  k->reset(new Vote(m, n_classes, w ? w->as<double>() : nullptr));
+  *out = ValueInfo{1, ValueKind::kI64, n_classes};
+  return Status::OK();
+}
+
+// float64 copy of a value: class indices (int64) or floats, exactly.
+class AsFloat64 final : public Kernel {
+ public:
+  explicit AsFloat64(int64_t cols) : cols_(cols) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      double* y = out.row<double>(r);
+      if (in[0].dtype == DType::kI64) {
+        const int64_t* x = in[0].row<int64_t>(r);
+        for (int64_t c = 0; c < cols_; ++c) y[c] = static_cast<double>(x[c]);
+      } else {
+        for (int64_t c = 0; c < cols_; ++c) y[c] = get(in[0], r, c);
+      }
+    }
+  }
+  double cost_per_row() const override { return static_cast<double>(cols_) / 8.0; }
+
+ private:
+  int64_t cols_;
+};
+
+Status make_as_float64(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(1));
+  const ValueInfo& in = b.inputs()[0];
+  if (in.kind == ValueKind::kI64) {
+    // Only class indices (bounded, so exact in float64) convert.
+    for (int64_t c = 0; c < in.cols; ++c) {
+      const int64_t bound = in.index_bounds ? in.index_bounds[c] : in.index_bound;
+      if (bound < 1 || bound > (int64_t{1} << 53))
+        return b.error("an int64 input must hold class indices");
+    }
+  }
+  k->reset(new AsFloat64(in.cols));
+  *out = ValueInfo{in.cols, ValueKind::kF64};
+  return Status::OK();
+}
+
+// np.interp(x, xs, ys) on every element (xs strictly increasing): ys[0] below xs[0], ys[k-1]
+// from xs[k-1] up, NaN stays NaN (with k = 1: ys[0] for every value, NaN included); between,
+// with j the interval xs[j] <= v < xs[j+1]: ys[j] when v == xs[j], else
+// s * (v - xs[j]) + ys[j], s = (ys[j+1] - ys[j]) / (xs[j+1] - xs[j]), numpy's own formula.
+class Interp1D final : public Kernel {
+ public:
+  Interp1D(int64_t cols, const double* xs, const double* ys, int64_t k)
+      : cols_(cols), xs_(xs), ys_(ys), k_(k) {}
+  double at(double v) const {
+    if (k_ == 1) return ys_[0];
+    if (std::isnan(v)) return v;
+    if (v < xs_[0]) return ys_[0];
+    if (v >= xs_[k_ - 1]) return ys_[k_ - 1];
+    int64_t lo = 0, hi = k_ - 1;  // xs[lo] <= v < xs[hi]
+    while (hi - lo > 1) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (v >= xs_[mid])
+        lo = mid;
+      else
+        hi = mid;
+    }
+    if (xs_[lo] == v) return ys_[lo];
+    const double s = (ys_[lo + 1] - ys_[lo]) / (xs_[lo + 1] - xs_[lo]);
+    double y = s * (v - xs_[lo]) + ys_[lo];
+    if (std::isnan(y)) {
+      y = s * (v - xs_[lo + 1]) + ys_[lo + 1];
+      if (std::isnan(y) && ys_[lo] == ys_[lo + 1]) y = ys_[lo];
+    }
+    return y;
+  }
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      double* y = out.row<double>(r);
+      for (int64_t c = 0; c < cols_; ++c) y[c] = at(get(in[0], r, c));
+    }
+  }
+  double cost_per_row() const override { return static_cast<double>(cols_) * 4.0; }
+
+ private:
+  int64_t cols_;
+  const double* xs_;
+  const double* ys_;
+  int64_t k_;
+};
+
+Status make_interp1d(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  const TensorRef* xs;
+  const TensorRef* ys;
+  MLE_RETURN_IF_ERROR(b.tensor("x", DType::kF64, {-1}, &xs));
+  const int64_t n = xs->shape[0];
+  if (n < 1) return b.error("'x' must hold at least one point");
+  MLE_RETURN_IF_ERROR(b.tensor("y", DType::kF64, {n}, &ys));
+  MLE_RETURN_IF_ERROR(finite_vector(b, "x", xs));
+  MLE_RETURN_IF_ERROR(finite_vector(b, "y", ys));
+  const double* x = xs->as<double>();
+  for (int64_t i = 1; i < n; ++i)
+    if (!(x[i] > x[i - 1])) return b.error("'x' must be strictly increasing");
+  k->reset(new Interp1D(in.cols, x, ys->as<double>(), n));
+  *out = ValueInfo{in.cols, ValueKind::kF64};
+  return Status::OK();
+}
+
+const OpRegistrar kRegistered({
+    {"WeightedMean", make_weighted_mean, kAnyInputs,
+     {attr::tensor("weights", DType::kF64, kOptional)}},
+    {"Vote", make_vote, kAnyInputs,
+     {attr::number("n_classes"), attr::tensor("weights", DType::kF64, kOptional)}},
+    {"AsFloat64", make_as_float64, 1, {}},
+    {"Interp1D", make_interp1d, 1,
+     {attr::tensor("x", DType::kF64), attr::tensor("y", DType::kF64)}},
+});
+
+}  // namespace
+}  // namespace mle
