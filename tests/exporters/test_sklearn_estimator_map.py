@@ -28,7 +28,7 @@ from sklearn.utils import all_estimators
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 
-STORED_AT_LEAST = 59
+STORED_AT_LEAST = 76
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples", "predict_joint_log_proba", "mahalanobis")
@@ -299,6 +299,13 @@ KNOWN_GAPS = {
     name: "inverse_transform is not stored yet"
     for name in ("MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler")
 }
+# Feature selectors: transform and prediction stored, inverse_transform not yet.
+KNOWN_GAPS.update({
+    name: "inverse_transform is not stored yet"
+    for name in ("GenericUnivariateSelect", "RFE", "RFECV", "SelectFdr", "SelectFpr",
+                 "SelectFromModel", "SelectFwe", "SelectKBest", "SelectPercentile",
+                 "SequentialFeatureSelector", "VarianceThreshold")
+})
 
 
 @pytest.fixture(scope="module")
