@@ -349,3 +349,114 @@ def test_fitted_attributes(dataset, roundtrip):
                                   model.estimators_[1].feature_importances_)
     vote = VotingClassifier(classifiers()[:2], voting="hard").fit(X, y)
     assert sorted(roundtrip(vote).named_estimators_) == sorted(vote.named_estimators_)
+
+
+# -- searches, self-training, thresholds ------------------------------------------------------
+
+from sklearn.experimental import enable_halving_search_cv  # noqa: E402,F401
+from sklearn.model_selection import (  # noqa: E402
+    FixedThresholdClassifier,
+    GridSearchCV,
+    HalvingGridSearchCV,
+    HalvingRandomSearchCV,
+    RandomizedSearchCV,
+    TunedThresholdClassifierCV,
+)
+from sklearn.semi_supervised import SelfTrainingClassifier  # noqa: E402
+
+SEARCHES = {
+    "grid": lambda: GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(
+        max_iter=500)), {"logisticregression__C": [0.1, 1.0]}, cv=3),
+    "randomized": lambda: RandomizedSearchCV(DecisionTreeClassifier(random_state=0),
+                                             {"max_depth": [1, 2, 3, 4]}, n_iter=3, cv=3,
+                                             random_state=0),
+    "halving-grid": lambda: HalvingGridSearchCV(RandomForestClassifier(
+        n_estimators=3, random_state=0), {"max_depth": [2, 3]}, cv=3, random_state=0),
+    "halving-random": lambda: HalvingRandomSearchCV(LogisticRegression(max_iter=500),
+                                                    {"C": [0.01, 0.1, 1.0]}, cv=3,
+                                                    random_state=0),
+    "stacking-inside": lambda: GridSearchCV(VotingClassifier(classifiers(), voting="soft"),
+                                            {"weights": [[1, 1, 1], [1, 2, 1]]}, cv=3),
+}
+
+
+@pytest.mark.parametrize("data", ["iris", "breast_cancer"])
+@pytest.mark.parametrize("name", list(SEARCHES))
+def test_search_cv(name, data, dataset, roundtrip, assert_parity):
+    X, y = dataset(data)
+    model = SEARCHES[name]().fit(X, y)
+    proxy = roundtrip(model)
+    assert_parity(model, proxy, X)
+    assert proxy.best_params_ == model.best_params_
+    assert proxy.best_score_ == model.best_score_ and proxy.best_index_ == model.best_index_
+    assert sorted(proxy.cv_results_) == sorted(model.cv_results_)
+    np.testing.assert_array_equal(proxy.cv_results_["mean_test_score"],
+                                  model.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(proxy.classes_, model.classes_)
+
+
+def test_search_cv_regressor(dataset, roundtrip, assert_parity):
+    X, y = dataset("diabetes")
+    model = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3).fit(X, y)
+    proxy = roundtrip(model)
+    assert_parity(model, proxy, X)
+    assert proxy.best_params_ == model.best_params_
+
+
+def test_search_cv_without_refit_is_refused(dataset, tmp_path):
+    X, y = dataset("iris")
+    model = GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, cv=3,
+                         refit=False).fit(X, y)
+    with pytest.raises((UnsupportedModelError, ValueError), match="GridSearchCV"):
+        mle.dump(model, tmp_path / "m.mle")
+
+
+@pytest.mark.parametrize("data", ["iris", "wine", "breast_cancer"])
+def test_self_training(data, dataset, roundtrip, assert_parity):
+    X, y = dataset(data)
+    y = y.copy()
+    y[::3] = -1
+    for base in (make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+                 DecisionTreeClassifier(max_depth=3, random_state=0)):
+        model = SelfTrainingClassifier(base, max_iter=3).fit(X, y)
+        assert_parity(model, roundtrip(model), X)
+
+
+THRESHOLDS = {
+    "fixed-proba": lambda: FixedThresholdClassifier(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), threshold=0.3),
+    "fixed-auto": lambda: FixedThresholdClassifier(DecisionTreeClassifier(max_depth=3,
+                                                                          random_state=0)),
+    "fixed-decision": lambda: FixedThresholdClassifier(
+        make_pipeline(StandardScaler(), LinearSVC()), threshold=-0.5,
+        response_method="decision_function"),
+    "fixed-pos0": lambda: FixedThresholdClassifier(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), pos_label=0,
+        threshold=0.8),
+    "fixed-pos0-decision": lambda: FixedThresholdClassifier(
+        make_pipeline(StandardScaler(), LinearSVC()), pos_label=0),
+    "tuned": lambda: TunedThresholdClassifierCV(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), cv=3),
+    "tuned-decision": lambda: TunedThresholdClassifierCV(
+        make_pipeline(StandardScaler(), LinearSVC()), cv=3, scoring="f1"),
+}
+
+
+@pytest.mark.parametrize("data", ["breast_cancer", "clf_binary"])
+@pytest.mark.parametrize("name", list(THRESHOLDS))
+def test_threshold_classifiers(name, data, dataset, roundtrip, assert_parity):
+    X, y = dataset(data)
+    model = THRESHOLDS[name]().fit(X, y)
+    proxy = roundtrip(model)
+    assert_parity(model, proxy, X)
+    if name.startswith("tuned"):
+        assert proxy.best_threshold_ == model.best_threshold_
+
+
+def test_threshold_at_the_scores_themselves(dataset, roundtrip, assert_same):
+    # A threshold equal to a predicted probability: >= keeps that row positive.
+    X, y = dataset("breast_cancer")
+    base = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    t = float(np.unique(base.predict_proba(X)[:, 1])[1])
+    model = FixedThresholdClassifier(base, threshold=t).fit(X, y)
+    assert_same(model.predict(X), roundtrip(model).predict(X))

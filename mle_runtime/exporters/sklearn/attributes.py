@@ -73,4 +73,16 @@ ATTRIBUTES = {
                                     "stack_method_"),
     "CalibratedClassifierCV": _COMMON + ("classes_",),
     "FrozenEstimator": _COMMON + ("classes_",),
+    **{name: _COMMON + ("best_estimator_", "best_params_", "best_score_", "best_index_",
+                        "cv_results_", "n_splits_", "refit_time_", "multimetric_", "classes_",
+                        "scorer_", "n_resources_", "n_candidates_", "n_iterations_",
+                        "n_possible_iterations_", "n_remaining_candidates_", "min_resources_",
+                        "max_resources_", "n_required_iterations_")
+       for name in ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
+                    "HalvingRandomSearchCV")},
+    "SelfTrainingClassifier": _COMMON + ("estimator_", "classes_", "transduction_",
+                                         "labeled_iter_", "n_iter_", "termination_condition_"),
+    "FixedThresholdClassifier": _COMMON + ("estimator_", "classes_"),
+    "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
+                                             "best_score_", "cv_results_"),
 }

@@ -343,3 +343,89 @@ def calibrated_classifier(est, ctx, x):
     outputs = {"predict_proba": (proba, False), "predict": (g.add("ArgMax", [proba]), True)}
     ctx.accepts_inf = True
     return _methods(est, Head(outputs, "classifier", classes))
+
+
+# -- delegating wrappers ---------------------------------------------------------------------
+
+
+@register("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
+          kind="predictor")
+def search_cv(est, ctx, x):
+    """A fitted search predicts with best_estimator_ (refit=True); best_params_,
+    best_score_, best_index_ and cv_results_ are kept in the estimator record."""
+    if est.refit is False or not hasattr(est, "best_estimator_"):
+        raise UnsupportedModelError(
+            f"{_name(est)}(refit=False) has no best_estimator_ and cannot predict; only "
+            "searches with refit=True (or a refit callable/metric name) are supported")
+    head = export_estimator(est.best_estimator_, ctx, x)
+    ctx.accepts_inf = True
+    return _methods(est, head)
+
+
+@register("SelfTrainingClassifier", kind="predictor")
+def self_training(est, ctx, x):
+    """predict, predict_proba, ... are estimator_'s (X validated with
+    ensure_all_finite=False first: the estimator decides about NaN)."""
+    head = export_estimator(est.estimator_, ctx, x)
+    ctx.accepts_inf = True
+    return _methods(est, head)
+
+
+def _binary_score(owner, est, inner, head, ctx, pos_label):
+    """_get_response_values_binary(inner, X, response_method, pos_label): the score column
+    and the response method used."""
+    g = ctx.graph
+    classes = np.asarray(inner.classes_)
+    methods = est._get_response_method()
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    used = next((m for m in methods if hasattr(inner, m)), None)
+    if used is None:
+        raise UnsupportedModelError(f"{owner}: {_name(inner)} has none of {methods}")
+    value = _output(head, inner, used, owner)
+    pos = len(classes) - 1 if pos_label is None else int(np.flatnonzero(classes == pos_label)[0])
+    if used == "predict_proba":
+        value = g.add("Columns", [value], columns=g.tensor(np.array([pos]), "int64"))
+    elif pos == 0:
+        value = g.add("MulAdd", [value], mul=g.tensor([-1.0], "float64"))
+    return value, used
+
+
+@register("FixedThresholdClassifier", "TunedThresholdClassifierCV", kind="predictor")
+def threshold_classifier(est, ctx, x):
+    owner = _name(est)
+    inner = est.estimator_
+    classes = np.asarray(est.classes_)
+    if classes.ndim != 1 or len(classes) != 2:
+        raise UnsupportedModelError(f"{owner} needs a binary classifier")
+    head = export_estimator(inner, ctx, x)
+    if owner == "FixedThresholdClassifier":
+        pos_label = est.pos_label
+        score, used = _binary_score(owner, est, inner, head, ctx, pos_label)
+        threshold = est.threshold
+        if isinstance(threshold, str):
+            threshold = 0.5 if used == "predict_proba" else 0.0
+    else:
+        pos_label = est._curve_scorer._get_pos_label()
+        score, used = _binary_score(owner, est, inner, head, ctx, pos_label)
+        threshold = est.best_threshold_
+    threshold = float(threshold)
+    if not np.isfinite(threshold):
+        raise UnsupportedModelError(f"{owner}: threshold {threshold} is not finite")
+    g = ctx.graph
+    # classes_[map[(score >= threshold)]] with map = [0, 1], or [1, 0] when pos_label is
+    # classes_[0]: then the label index is (score < threshold) = (threshold - score > 0).
+    flipped = pos_label is not None and int(np.flatnonzero(classes == pos_label)[0]) == 0
+    if flipped:
+        d = g.add("MulAdd", [score], mul=g.tensor([-1.0], "float64"),
+                  add=g.tensor([threshold], "float64"))
+        pred = g.add("ArgMax", [d])
+    else:
+        d = g.add("SubDiv", [score], sub=g.tensor([threshold], "float64"))
+        pred = g.add("ArgMax", [d], ge=True)
+    outputs = {k: v for k, v in head.outputs.items()
+               if k in ("predict_proba", "predict_log_proba", "decision_function")}
+    outputs["predict"] = (pred, True)
+    dtypes = {k: v for k, v in (head.dtypes or {}).items() if k in outputs and k != "predict"}
+    ctx.accepts_inf = True
+    return _methods(est, Head(outputs, "classifier", classes, dtypes=dtypes,
+                              columns=tuple(c for c in head.columns if c in outputs)))
