@@ -131,6 +131,8 @@ OPS = {
     "Vote": {"inputs": -1, "attrs": {"n_classes": "number", "weights?": "tensor:float64"}},
     "AsFloat64": {"inputs": 1, "attrs": {}},
     "Interp1D": {"inputs": 1, "attrs": {"x": "tensor:float64", "y": "tensor:float64"}},
+    "IndexConcat": {"inputs": -1, "attrs": {}},
+    "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
 }
 
 # Names of graph outputs that proxies expose as methods.

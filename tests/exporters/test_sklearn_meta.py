@@ -460,3 +460,103 @@ def test_threshold_at_the_scores_themselves(dataset, roundtrip, assert_same):
     t = float(np.unique(base.predict_proba(X)[:, 1])[1])
     model = FixedThresholdClassifier(base, threshold=t).fit(X, y)
     assert_same(model.predict(X), roundtrip(model).predict(X))
+
+
+# -- TransformedTargetRegressor, MultiOutput* ---------------------------------------------------
+
+from sklearn.compose import TransformedTargetRegressor  # noqa: E402
+from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor  # noqa: E402
+from sklearn.preprocessing import (  # noqa: E402
+    FunctionTransformer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+)
+
+TARGETS = {
+    "log-exp": dict(func=np.log, inverse_func=np.exp),
+    "log1p-expm1": dict(func=np.log1p, inverse_func=np.expm1),
+    "sqrt-square": dict(func=np.sqrt, inverse_func=np.square),
+    "exp-log": dict(func=lambda y: np.exp(y / 400), inverse_func=np.log, check_inverse=False),
+    "square-sqrt": dict(func=np.square, inverse_func=np.sqrt),
+    "identity": dict(),
+    "standard": dict(transformer=StandardScaler()),
+    "standard-no-mean": dict(transformer=StandardScaler(with_mean=False)),
+    "minmax": dict(transformer=MinMaxScaler(feature_range=(-1, 2))),
+    "maxabs": dict(transformer=MaxAbsScaler()),
+    "robust": dict(transformer=RobustScaler(with_centering=False)),
+    "function": dict(transformer=FunctionTransformer(np.log1p, np.expm1)),
+}
+
+
+@pytest.mark.parametrize("regressor", [lambda: Ridge(), lambda: DecisionTreeRegressor(
+    max_depth=4, random_state=0), _lgbm_regressor])
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_transformed_target(name, regressor, dataset, roundtrip, assert_parity):
+    X, y = dataset("diabetes")
+    model = TransformedTargetRegressor(regressor(), **TARGETS[name]).fit(X, y)
+    proxy = roundtrip(model)
+    # values within 1e-9 relative (the targets are in the hundreds)
+    for label, data in (("batch", X), ("row", X[3:4]), ("float32", X.astype(np.float32))):
+        expected = model.predict(data)
+        got = proxy.predict(data)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=0, err_msg=label)
+    assert proxy.regressor_ is not None
+
+
+def test_transformed_target_multi_output(dataset, roundtrip, assert_parity):
+    X, y = dataset("regression_multi3")
+    for model in (TransformedTargetRegressor(LinearRegression(), transformer=StandardScaler()),
+                  TransformedTargetRegressor(DecisionTreeRegressor(max_depth=3)),
+                  TransformedTargetRegressor(Ridge(), transformer=MinMaxScaler())):
+        model.fit(X, y)
+        assert_parity(model, roundtrip(model), X)
+    X, y = dataset("regression")
+    model = TransformedTargetRegressor(Ridge(), transformer=StandardScaler()).fit(X, y[:, None])
+    assert_parity(model, roundtrip(model), X)
+
+
+def test_transformed_target_refuses_other_functions(dataset, tmp_path):
+    X, y = dataset("diabetes")
+    model = TransformedTargetRegressor(Ridge(), func=np.log, inverse_func=lambda z: np.exp(z),
+                                       check_inverse=False).fit(X, y)
+    with pytest.raises(UnsupportedModelError, match="inverse_func '<lambda>' is not supported"):
+        mle.dump(model, tmp_path / "m.mle")
+    from sklearn.preprocessing import QuantileTransformer
+
+    model = TransformedTargetRegressor(Ridge(), transformer=QuantileTransformer(
+        n_quantiles=20)).fit(X, y)
+    with pytest.raises(UnsupportedModelError, match="QuantileTransformer"):
+        mle.dump(model, tmp_path / "m.mle")
+
+
+def test_multi_output_regressor(dataset, roundtrip, assert_parity):
+    X, y = dataset("regression_multi3")
+    for base in (Ridge(), DecisionTreeRegressor(max_depth=3, random_state=0)):
+        model = MultiOutputRegressor(base).fit(X, y)
+        assert_parity(model, roundtrip(model), X)
+    model = MultiOutputRegressor(_lgbm_regressor()).fit(X, y)
+    assert_parity(model, roundtrip(model), X)
+
+
+def test_multi_output_classifier(roundtrip, assert_same):
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=200, n_features=6, n_classes=3,
+                                          random_state=0)
+    Y = Y.copy()
+    Y[:, 1] = Y[:, 1] * 2 + (X[:, 0] > X[:, 0].mean())  # a 4-class output
+    for base in (LogisticRegression(max_iter=500), DecisionTreeClassifier(max_depth=3,
+                                                                          random_state=0)):
+        model = MultiOutputClassifier(base).fit(X, Y)
+        proxy = roundtrip(model)
+        for data in (X, X[:1], X.astype(np.float32)):
+            assert_same(model.predict(data), proxy.predict(data))
+            expected, got = model.predict_proba(data), proxy.predict_proba(data)
+            assert isinstance(got, list) and len(got) == len(expected)
+            for e, p in zip(expected, got):
+                assert_same(e, p)
+    labels = np.array(["no", "yes"])[Y[:, [0, 2]]]
+    model = MultiOutputClassifier(LogisticRegression(max_iter=500)).fit(X, labels)
+    assert_same(model.predict(X), roundtrip(model).predict(X))

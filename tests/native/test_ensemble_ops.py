@@ -214,3 +214,69 @@ def test_interp_refuses_an_integer_input(refuse):
     graph, arrays = _json(combined())
     _node(graph, "Interp1D")[1] = [_node(graph, "ArgMax")[2]]
     refuse(graph, arrays, "(Interp1D)", "floating point")
+
+
+def _one_op(op, inputs_fn, n_features=3, **attrs):
+    g = Graph("x", n_features)
+    g.allow_nan = True
+    g.allow_inf = True
+    g.output("predict", g.add(op, inputs_fn(g), **attrs))
+    return g
+
+
+@pytest.mark.parametrize("fn", ["expm1", "log1p", "sqrt", "square"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_math_fn_follows_numpy(fn, dtype, tmp_path):
+    g = _one_op("MathFn", lambda g: ["X"], fn=fn)
+    graph, arrays = _json(g)
+    path = tmp_path / "m.mle"
+    path.write_bytes(encode(graph, arrays, {}))
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(size=(50, 3)) * 3, [[np.nan, np.inf, -np.inf],
+                                                       [0.0, -0.0, -1.0]]]).astype(dtype)
+    with np.errstate(all="ignore"):
+        expected = getattr(np, fn)(X.astype(np.float64)).astype(dtype)
+    got = mle.load(path).predict(X)
+    assert got.dtype == dtype
+    if fn in ("sqrt", "square") or dtype == np.float32:  # correctly rounded
+        np.testing.assert_array_equal(got, expected)
+    else:  # numpy's own expm1/log1p and the C library's may differ by an ulp
+        np.testing.assert_allclose(got, expected, rtol=4e-16, atol=0)
+
+
+def test_math_fn_refuses_unknown_functions(refuse):
+    graph, arrays = _json(_one_op("MathFn", lambda g: ["X"], fn="sqrt"))
+    graph["nodes"][0][3]["fn"] = "cbrt"
+    refuse(graph, arrays, "(MathFn)", "fn")
+
+
+def test_index_concat_keeps_each_bound(tmp_path):
+    def inputs(g):
+        a = g.add("Linear", ["X"], weight=g.tensor(np.eye(3), "float64"))
+        b = g.add("Columns", ["X"], columns=g.tensor(np.array([0, 1]), "int64"))
+        return [g.add("ArgMax", [a]), g.add("ArgMax", [b])]
+
+    g = _one_op("IndexConcat", inputs)
+    graph, arrays = _json(g)
+    path = tmp_path / "m.mle"
+    path.write_bytes(encode(graph, arrays, {}))
+    X = np.random.default_rng(2).normal(size=(20, 3))
+    np.testing.assert_array_equal(mle.load(path).predict(X),
+                                  np.column_stack([X.argmax(axis=1), X[:, :2].argmax(axis=1)]))
+
+
+def test_index_concat_refuses_values_that_are_not_class_indices(refuse):
+    def floats(g):
+        return ["X"]
+
+    graph, arrays = _json(_one_op("IndexConcat", floats))
+    refuse(graph, arrays, "(IndexConcat)", "input 0 must hold class indices")
+
+    def unbounded(g):
+        d = g.add("Linear", ["X"], weight=g.tensor(np.ones((1, 3)), "float64"))
+        return [g.add("OutlierLabel", [d])]
+
+    graph, arrays = _json(_one_op("IndexConcat", unbounded))
+    refuse(graph, arrays, "(IndexConcat)", "must hold class indices")
+    graph["nodes"][-1][1] = []
+    refuse(graph, arrays, "(IndexConcat)")

@@ -1,7 +1,9 @@
 // Combining the outputs of several models: WeightedMean (soft voting, calibrated ensembles,
 // np.average over the members), Vote (hard voting: np.argmax(np.bincount(x, weights))),
 // AsFloat64 (class indices or float values as float64 columns, for stacking and transforms)
-// and Interp1D (np.interp: piecewise-linear interpolation, isotonic calibration).
+// Interp1D (np.interp: piecewise-linear interpolation, isotonic calibration), IndexConcat
+// (class indices of several outputs side by side) and MathFn (np.expm1, np.log1p, np.sqrt,
+// np.square: TransformedTargetRegressor's inverse functions).
 #include <cmath>
 #include <string>
 #include <vector>
@@ -248,6 +250,93 @@ Status make_interp1d(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* 
   return Status::OK();
 }
 
+// Several one-column-or-more class-index values side by side (multi-output classifiers'
+// predict: np.asarray([e.predict(X) for e in estimators_]).T, before the labels). Each
+// output column keeps its input column's index bound.
+class IndexConcat final : public Kernel {
+ public:
+  IndexConcat(std::vector<int64_t> widths, std::vector<int64_t> bounds)
+      : widths_(std::move(widths)), bounds_(std::move(bounds)) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t* y = out.row<int64_t>(r);
+      for (size_t i = 0; i < widths_.size(); ++i) {
+        const int64_t* x = in[i].row<int64_t>(r);
+        for (int64_t j = 0; j < widths_[i]; ++j) *y++ = x[j];
+      }
+    }
+  }
+  const int64_t* bounds() const { return bounds_.data(); }
+  double cost_per_row() const override { return static_cast<double>(bounds_.size()) / 8.0; }
+
+ private:
+  std::vector<int64_t> widths_;
+  std::vector<int64_t> bounds_;
+};
+
+Status make_index_concat(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  const std::vector<ValueInfo>& ins = b.inputs();
+  if (ins.empty()) return b.error("needs at least one input");
+  std::vector<int64_t> widths, bounds;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const ValueInfo& v = ins[i];
+    if (v.kind != ValueKind::kI64)
+      return b.error("input " + std::to_string(i) + " must hold class indices");
+    for (int64_t c = 0; c < v.cols; ++c) {
+      const int64_t bound = v.index_bounds ? v.index_bounds[c] : v.index_bound;
+      if (bound < 1) return b.error("input " + std::to_string(i) + " must hold class indices");
+      bounds.push_back(bound);
+    }
+    widths.push_back(v.cols);
+  }
+  const int64_t total = static_cast<int64_t>(bounds.size());
+  auto* kernel = new IndexConcat(std::move(widths), std::move(bounds));
+  k->reset(kernel);
+  *out = ValueInfo{total, ValueKind::kI64, 0, kernel->bounds()};
+  return Status::OK();
+}
+
+// Elementwise numpy functions: np.expm1, np.log1p, np.sqrt, np.square (x * x). The output
+// keeps the input's float kind (computed in float64, rounded once).
+class MathFn final : public Kernel {
+ public:
+  MathFn(int64_t cols, int fn) : cols_(cols), fn_(fn) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(out.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t r = 0; r < rows; ++r) {
+        T* y = out.row<T>(r);
+        for (int64_t c = 0; c < cols_; ++c) {
+          const double v = get(in[0], r, c);
+          double z;
+          switch (fn_) {
+            case 0: z = std::expm1(v); break;
+            case 1: z = std::log1p(v); break;
+            case 2: z = std::sqrt(v); break;
+            default: z = v * v; break;
+          }
+          y[c] = static_cast<T>(z);
+        }
+      }
+    });
+  }
+
+ private:
+  int64_t cols_;
+  int fn_;
+};
+
+Status make_math_fn(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  std::string fn;
+  MLE_RETURN_IF_ERROR(b.string("fn", &fn));
+  const int code = fn == "expm1" ? 0 : fn == "log1p" ? 1 : fn == "sqrt" ? 2 : 3;
+  k->reset(new MathFn(in.cols, code));
+  *out = ValueInfo{in.cols, in.kind};
+  return Status::OK();
+}
+
 const OpRegistrar kRegistered({
     {"WeightedMean", make_weighted_mean, kAnyInputs,
      {attr::tensor("weights", DType::kF64, kOptional)}},
@@ -256,6 +345,8 @@ const OpRegistrar kRegistered({
     {"AsFloat64", make_as_float64, 1, {}},
     {"Interp1D", make_interp1d, 1,
      {attr::tensor("x", DType::kF64), attr::tensor("y", DType::kF64)}},
+    {"IndexConcat", make_index_concat, kAnyInputs, {}},
+    {"MathFn", make_math_fn, 1, {attr::string("fn", {"expm1", "log1p", "sqrt", "square"})}},
 });
 
 }  // namespace

@@ -83,6 +83,9 @@ ATTRIBUTES = {
     "SelfTrainingClassifier": _COMMON + ("estimator_", "classes_", "transduction_",
                                          "labeled_iter_", "n_iter_", "termination_condition_"),
     "FixedThresholdClassifier": _COMMON + ("estimator_", "classes_"),
+    "TransformedTargetRegressor": _COMMON + ("regressor_", "transformer_"),
+    "MultiOutputRegressor": _COMMON + ("estimators_",),
+    "MultiOutputClassifier": _COMMON + ("estimators_", "classes_"),
     "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
                                              "best_score_", "cv_results_"),
 }

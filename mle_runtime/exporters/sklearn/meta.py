@@ -429,3 +429,120 @@ def threshold_classifier(est, ctx, x):
     ctx.accepts_inf = True
     return _methods(est, Head(outputs, "classifier", classes, dtypes=dtypes,
                               columns=tuple(c for c in head.columns if c in outputs)))
+
+
+# -- targets and outputs ----------------------------------------------------------------------
+
+# The inverse functions TransformedTargetRegressor may name (recognised by identity) and the
+# op computing each.
+_INVERSE_FUNCS = {"exp": ("Exp", None), "log": ("Log", None), "expm1": ("MathFn", "expm1"),
+                  "log1p": ("MathFn", "log1p"), "sqrt": ("MathFn", "sqrt"),
+                  "square": ("MathFn", "square")}
+
+
+def _numpy_function(fn):
+    for name in _INVERSE_FUNCS:
+        if fn is getattr(np, name):
+            return name
+    return None
+
+
+def _inverse_transform(owner, transformer, ctx, value):
+    """transformer.inverse_transform(value) for the supported target transformers."""
+    g = ctx.graph
+    kind = _name(transformer)
+    if kind == "FunctionTransformer":
+        if transformer.inv_kw_args:
+            raise UnsupportedModelError(f"{owner}: inverse_func keyword arguments "
+                                        "(inv_kw_args) are not supported")
+        fn = transformer.inverse_func
+        if fn is None:
+            return value
+        name = _numpy_function(fn)
+        if name is None:
+            raise UnsupportedModelError(
+                f"{owner}: inverse_func {getattr(fn, '__name__', fn)!r} is not supported; "
+                f"supported: None and numpy's {', '.join(_INVERSE_FUNCS)}")
+        op, fn_name = _INVERSE_FUNCS[name]
+        return g.add(op, [value], fn=fn_name)
+    if kind == "StandardScaler":
+        mul = None if transformer.scale_ is None else g.tensor(
+            as_float64(transformer.scale_, "scale_"), "float64")
+        add = None if transformer.mean_ is None or not transformer.with_mean else g.tensor(
+            as_float64(transformer.mean_, "mean_"), "float64")
+        return value if mul is None and add is None else g.add("MulAdd", [value], mul=mul,
+                                                               add=add)
+    if kind == "RobustScaler":
+        mul = None if transformer.scale_ is None else g.tensor(
+            as_float64(transformer.scale_, "scale_"), "float64")
+        add = None if transformer.center_ is None else g.tensor(
+            as_float64(transformer.center_, "center_"), "float64")
+        return value if mul is None and add is None else g.add("MulAdd", [value], mul=mul,
+                                                               add=add)
+    if kind == "MaxAbsScaler":
+        return g.add("MulAdd", [value], mul=g.tensor(as_float64(transformer.scale_, "scale_"),
+                                                     "float64"))
+    if kind == "MinMaxScaler":
+        return g.add("SubDiv", [value], sub=g.tensor(as_float64(transformer.min_, "min_"),
+                                                     "float64"),
+                     div=g.tensor(as_float64(transformer.scale_, "scale_"), "float64"))
+    raise UnsupportedModelError(
+        f"{owner} with transformer {kind} is not supported yet; supported: StandardScaler, "
+        "RobustScaler, MaxAbsScaler, MinMaxScaler, FunctionTransformer and func/inverse_func "
+        f"among numpy's {', '.join(_INVERSE_FUNCS)}")
+
+
+@register("TransformedTargetRegressor", kind="predictor")
+def transformed_target(est, ctx, x):
+    owner = _name(est)
+    head = export_estimator(est.regressor_, ctx, x)
+    value = _output(head, est.regressor_, "predict", owner)
+    transformer = est.transformer_
+    identity = _name(transformer) == "FunctionTransformer" and transformer.inverse_func is None
+    if _dtype(head, "predict") == "float32" and not identity:
+        raise UnsupportedModelError(
+            f"{owner}: the regressor returns float32, which the inverse transform would "
+            "compute in float32; not supported yet")
+    out = _inverse_transform(owner, transformer, ctx, value)
+    ravel = est._training_dim == 1 and head.outputs["predict"][1]
+    dtypes = {"predict": "float32"} if identity and _dtype(head, "predict") == "float32" else {}
+    ctx.accepts_inf = True
+    return Head({"predict": (out, ravel)}, "regressor", dtypes=dtypes)
+
+
+@register("MultiOutputRegressor", kind="predictor")
+def multi_output_regressor(est, ctx, x):
+    owner = _name(est)
+    heads = [export_estimator(e, ctx, x) for e in est.estimators_]
+    preds = []
+    for h, e in zip(heads, est.estimators_):
+        if not h.outputs.get("predict", (None, False))[1]:
+            raise UnsupportedModelError(f"{owner}: member {_name(e)} is multi-output")
+        preds.append(_output(h, e, "predict", owner))
+    g = ctx.graph
+    dtypes = {"predict": "float32"} if all(_dtype(h, "predict") == "float32"
+                                           for h in heads) else {}
+    ctx.accepts_inf = True
+    return Head({"predict": (g.add("Concat", preds), False)}, "regressor", dtypes=dtypes)
+
+
+@register("MultiOutputClassifier", kind="predictor")
+def multi_output_classifier(est, ctx, x):
+    owner = _name(est)
+    members = list(est.estimators_)
+    heads = [export_estimator(e, ctx, x) for e in members]
+    g = ctx.graph
+    classes = []
+    for h, e in zip(heads, members):
+        if isinstance(h.classes, list) or h.classes is None:
+            raise UnsupportedModelError(f"{owner}: member {_name(e)} is multi-output")
+        classes.append(np.asarray(h.classes))
+    preds = [_output(h, e, "predict", owner) for h, e in zip(heads, members)]
+    outputs = {"predict": (g.add("IndexConcat", preds), False)}
+    splits = {}
+    if all("predict_proba" in h.outputs for h in heads):
+        outputs["predict_proba"] = (g.add("Concat", [h.outputs["predict_proba"][0]
+                                                     for h in heads]), False)
+        splits["predict_proba"] = [len(c) for c in classes]
+    ctx.accepts_inf = True
+    return _methods(est, Head(outputs, "classifier", classes, splits=splits))
