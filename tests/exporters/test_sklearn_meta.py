@@ -560,3 +560,45 @@ def test_multi_output_classifier(roundtrip, assert_same):
     labels = np.array(["no", "yes"])[Y[:, [0, 2]]]
     model = MultiOutputClassifier(LogisticRegression(max_iter=500)).fit(X, labels)
     assert_same(model.predict(X), roundtrip(model).predict(X))
+
+
+# -- chains -------------------------------------------------------------------------------------
+
+from sklearn.multioutput import ClassifierChain, RegressorChain  # noqa: E402
+
+CHAINS = {
+    "predict": lambda: ClassifierChain(LogisticRegression(max_iter=500), order=[2, 0, 3, 1]),
+    "proba": lambda: ClassifierChain(LogisticRegression(max_iter=500),
+                                     chain_method="predict_proba", order="random",
+                                     random_state=0),
+    "log-proba-cv": lambda: ClassifierChain(LogisticRegression(max_iter=500), cv=3,
+                                            chain_method="predict_log_proba"),
+    "decision": lambda: ClassifierChain(make_pipeline(StandardScaler(), LinearSVC()),
+                                        chain_method="decision_function", cv=3),
+    "tree": lambda: ClassifierChain(DecisionTreeClassifier(max_depth=3, random_state=0)),
+}
+
+
+@pytest.mark.parametrize("name", list(CHAINS))
+def test_classifier_chain(name, roundtrip, assert_parity):
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=200, n_features=6, n_classes=4,
+                                          random_state=0)
+    model = CHAINS[name]().fit(X, Y)
+    methods = ("predict", "decision_function")
+    if hasattr(model.estimators_[0], "predict_proba"):
+        methods += ("predict_proba", "predict_log_proba")
+    assert_parity(model, roundtrip(model), X, methods=methods)
+    with pytest.raises(ValueError, match="NaN"):
+        roundtrip(model).predict(np.where(X > 3, np.nan, X))
+
+
+def test_regressor_chain(dataset, roundtrip, assert_parity):
+    X, Y = dataset("regression_multi3")
+    for model in (RegressorChain(Ridge(), order=[1, 2, 0]),
+                  RegressorChain(DecisionTreeRegressor(max_depth=3, random_state=0), cv=3),
+                  RegressorChain(make_pipeline(StandardScaler(), Ridge()), order="random",
+                                 random_state=1)):
+        model.fit(X, Y)
+        assert_parity(model, roundtrip(model), X)

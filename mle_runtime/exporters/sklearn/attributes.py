@@ -86,6 +86,8 @@ ATTRIBUTES = {
     "TransformedTargetRegressor": _COMMON + ("regressor_", "transformer_"),
     "MultiOutputRegressor": _COMMON + ("estimators_",),
     "MultiOutputClassifier": _COMMON + ("estimators_", "classes_"),
+    "ClassifierChain": _COMMON + ("estimators_", "classes_", "order_", "chain_method_"),
+    "RegressorChain": _COMMON + ("estimators_", "order_"),
     "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
                                              "best_score_", "cv_results_"),
 }

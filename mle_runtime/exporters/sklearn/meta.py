@@ -546,3 +546,69 @@ def multi_output_classifier(est, ctx, x):
         splits["predict_proba"] = [len(c) for c in classes]
     ctx.accepts_inf = True
     return _methods(est, Head(outputs, "classifier", classes, splits=splits))
+
+
+def _chain_response(owner, head, member, method, classifier, ctx):
+    """_get_response_values(member, X_aug, method) as one float64 column."""
+    g = ctx.graph
+    value = _output(head, member, method, owner)
+    if not classifier:
+        if not head.outputs["predict"][1]:
+            raise UnsupportedModelError(f"{owner}: member {_name(member)} is multi-output")
+        return g.add("AsFloat64", [value])
+    classes = np.asarray(member.classes_)
+    if len(classes) != 2 or not np.array_equal(classes, np.arange(2)):
+        raise UnsupportedModelError(
+            f"{owner}: every member must be a binary classifier of the labels 0 and 1; "
+            f"{_name(member)} has classes {classes.tolist()}")
+    if method in ("predict_proba", "predict_log_proba"):
+        value = g.add("Columns", [value], columns=g.tensor(np.array([1]), "int64"))
+    return g.add("AsFloat64", [value])
+
+
+def _chain(est, ctx, x, classifier):
+    owner = _name(est)
+    g = ctx.graph
+    ctx.refuses_nan(est)  # validate_data with the default ensure_all_finite=True
+    order = np.asarray(est.order_, dtype=np.int64)
+    members = list(est.estimators_)
+    if sorted(order.tolist()) != list(range(len(members))):
+        raise UnsupportedModelError(f"{owner}: order_ is not a permutation of the outputs")
+    chain_method = getattr(est, "chain_method_", "predict")
+    if classifier:
+        methods = [m for m in ("predict", "predict_proba", "decision_function")
+                   if hasattr(est, m)]
+    else:
+        methods = ["predict"]
+    xf = g.add("AsFloat64", [x])  # np.hstack((X, float64 predictions)) is float64
+    features = []
+    outputs = {m: [] for m in methods}
+    for member in members:
+        aug = g.add("Concat", [xf] + features) if features else xf
+        head = export_estimator(member, ctx, aug)
+        features.append(_chain_response(owner, head, member, chain_method, classifier, ctx))
+        for m in methods:
+            if m == chain_method:
+                outputs[m].append(features[-1])
+            else:
+                outputs[m].append(_chain_response(owner, head, member, m, classifier, ctx))
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    result = {}
+    for m in methods:
+        stacked = g.add("Concat", outputs[m])
+        result[m] = (g.add("Columns", [stacked], columns=g.tensor(inverse, "int64")), False)
+    if classifier and "predict_proba" in result:
+        result["predict_log_proba"] = (g.add("Log", [result["predict_proba"][0]]), False)
+    return _methods(est, Head(result, "classifier" if classifier else "regressor"))
+
+
+@register("ClassifierChain", kind="predictor")
+def classifier_chain(est, ctx, x):
+    """ClassifierChain: predict returns the 0/1 labels as float64, as scikit-learn does."""
+    return _chain(est, ctx, x, True)
+
+
+@register("RegressorChain", kind="predictor")
+def regressor_chain(est, ctx, x):
+    return _chain(est, ctx, x, False)
