@@ -133,6 +133,7 @@ OPS = {
     "Interp1D": {"inputs": 1, "attrs": {"x": "tensor:float64", "y": "tensor:float64"}},
     "IndexConcat": {"inputs": -1, "attrs": {}},
     "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
+    "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

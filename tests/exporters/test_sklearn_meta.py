@@ -602,3 +602,38 @@ def test_regressor_chain(dataset, roundtrip, assert_parity):
                                  random_state=1)):
         model.fit(X, Y)
         assert_parity(model, roundtrip(model), X)
+
+
+# -- one-vs-one ---------------------------------------------------------------------------------
+
+from sklearn.multiclass import OneVsOneClassifier  # noqa: E402
+
+OVO = {
+    "logreg": lambda: OneVsOneClassifier(make_pipeline(StandardScaler(),
+                                                       LogisticRegression(max_iter=500))),
+    "linearsvc": lambda: OneVsOneClassifier(make_pipeline(StandardScaler(), LinearSVC())),
+    "tree-proba": lambda: OneVsOneClassifier(DecisionTreeClassifier(max_depth=2,
+                                                                    random_state=0)),
+    "forest": lambda: OneVsOneClassifier(RandomForestClassifier(n_estimators=3,
+                                                                random_state=0)),
+}
+
+
+@pytest.mark.parametrize("data", ["iris", "wine", "clf_binary", "clf_multiclass"])
+@pytest.mark.parametrize("name", list(OVO))
+def test_one_vs_one(name, data, dataset, roundtrip, assert_parity):
+    X, y = dataset(data)
+    model = OVO[name]().fit(X, y)
+    proxy = roundtrip(model)
+    assert_parity(model, proxy, X)
+    np.testing.assert_array_equal(proxy.classes_, model.classes_)
+
+
+def test_one_vs_one_string_labels_and_ties(dataset, roundtrip, assert_same):
+    # Depth-1 trees give many equal votes and confidences: ties go to the first class.
+    X, y = dataset("wine")
+    y = np.array(["b", "c", "a"])[y]
+    model = OneVsOneClassifier(DecisionTreeClassifier(max_depth=1, random_state=0)).fit(X, y)
+    proxy = roundtrip(model)
+    assert_same(model.predict(X), proxy.predict(X))
+    assert_same(model.decision_function(X), proxy.decision_function(X))

@@ -280,3 +280,47 @@ def test_index_concat_refuses_values_that_are_not_class_indices(refuse):
     refuse(graph, arrays, "(IndexConcat)", "must hold class indices")
     graph["nodes"][-1][1] = []
     refuse(graph, arrays, "(IndexConcat)")
+
+
+def _ovo_graph(n_classes=3, pairs=3):
+    g = Graph("OneVsOneClassifier", 3)
+    g.allow_nan = True
+    preds = [g.add("ArgMax", [g.add("Columns", ["X"], columns=g.tensor(np.array([i]),
+                                                                        "int64"))])
+             for i in range(pairs)]
+    g.output("decision_function", g.add("OvoDecision", [g.add("IndexConcat", preds), "X"],
+                                        n_classes=n_classes))
+    return g
+
+
+def test_ovo_decision_follows_scikit_learn(tmp_path):
+    from sklearn.utils.multiclass import _ovr_decision_function
+
+    graph, arrays = _json(_ovo_graph())
+    path = tmp_path / "ovo.mle"
+    path.write_bytes(encode(graph, arrays, {}))
+    X = np.random.default_rng(3).normal(size=(100, 3))
+    X[::5, 1] = 0.0
+    expected = _ovr_decision_function((X > 0).astype(int), X, 3)
+    np.testing.assert_array_equal(mle.load(path).decision_function(X), expected)
+
+
+@pytest.mark.parametrize("n_classes, fragment", [
+    (4, "input 0 must hold 6 columns"), (1, "'n_classes' must be an integer"),
+    (2.5, "'n_classes' must be an integer"), (10 ** 6, "'n_classes' must be an integer"),
+])
+def test_ovo_decision_refuses_bad_shapes(refuse, n_classes, fragment):
+    graph, arrays = _json(_ovo_graph())
+    graph["nodes"][-1][3]["n_classes"] = n_classes
+    refuse(graph, arrays, "(OvoDecision)", fragment)
+
+
+def test_ovo_decision_refuses_bad_inputs(refuse):
+    graph, arrays = _json(_ovo_graph())
+    node = graph["nodes"][-1]
+    node[1] = ["X", "X"]
+    refuse(graph, arrays, "(OvoDecision)", "input 0 must hold 3 columns of class indices")
+    graph, arrays = _json(_ovo_graph())
+    node = graph["nodes"][-1]
+    node[1] = [node[1][0], node[1][0]]
+    refuse(graph, arrays, "(OvoDecision)", "input 1 must hold 3 floating-point columns")

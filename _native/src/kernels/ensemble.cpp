@@ -4,6 +4,7 @@
 // Interp1D (np.interp: piecewise-linear interpolation, isotonic calibration), IndexConcat
 // (class indices of several outputs side by side) and MathFn (np.expm1, np.log1p, np.sqrt,
 // np.square: TransformedTargetRegressor's inverse functions).
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -337,6 +338,63 @@ Status make_math_fn(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* o
   return Status::OK();
 }
 
+// One-vs-one decision values (scikit-learn's _ovr_decision_function): input 0 holds the m =
+// K (K - 1) / 2 pairwise predictions (class indices 0 or 1, pairs (i, j), i < j, in order),
+// input 1 their confidences. For pair k = (i, j): votes[i] += 1 where the prediction is 0,
+// votes[j] += 1 where it is 1; s[i] -= conf_k, s[j] += conf_k (from 0, in pair order).
+// y = votes + s / (3 * (|s| + 1)).
+class OvoDecision final : public Kernel {
+ public:
+  explicit OvoDecision(int64_t n_classes) : k_(n_classes) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    std::vector<double> votes(static_cast<size_t>(k_)), s(static_cast<size_t>(k_));
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t* p = in[0].row<int64_t>(r);
+      std::fill(votes.begin(), votes.end(), 0.0);
+      std::fill(s.begin(), s.end(), 0.0);
+      int64_t pair = 0;
+      for (int64_t i = 0; i < k_; ++i) {
+        for (int64_t j = i + 1; j < k_; ++j, ++pair) {
+          const double c = get(in[1], r, pair);
+          s[i] -= c;
+          s[j] += c;
+          if (p[pair] == 0) votes[i] += 1.0;
+          else if (p[pair] == 1) votes[j] += 1.0;
+        }
+      }
+      double* y = out.row<double>(r);
+      for (int64_t c = 0; c < k_; ++c) y[c] = votes[c] + s[c] / (3.0 * (std::fabs(s[c]) + 1.0));
+    }
+  }
+  double cost_per_row() const override { return static_cast<double>(k_ * k_); }
+
+ private:
+  int64_t k_;
+};
+
+Status make_ovo_decision(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(2));
+  const ValueInfo& pred = b.inputs()[0];
+  const ValueInfo& conf = b.inputs()[1];
+  double nc;
+  MLE_RETURN_IF_ERROR(b.number("n_classes", &nc));
+  if (!(nc >= 2.0 && nc <= 65536.0) || nc != std::floor(nc))
+    return b.error("'n_classes' must be an integer in [2, 65536]");
+  const int64_t n = static_cast<int64_t>(nc);
+  const int64_t pairs = n * (n - 1) / 2;
+  if (pred.kind != ValueKind::kI64 || pred.cols != pairs)
+    return b.error("input 0 must hold " + std::to_string(pairs) + " columns of class indices");
+  for (int64_t c = 0; c < pairs; ++c) {
+    const int64_t bound = pred.index_bounds ? pred.index_bounds[c] : pred.index_bound;
+    if (bound < 1 || bound > 2) return b.error("input 0 must hold binary class indices");
+  }
+  if (conf.kind == ValueKind::kI64 || conf.cols != pairs)
+    return b.error("input 1 must hold " + std::to_string(pairs) + " floating-point columns");
+  k->reset(new OvoDecision(n));
+  *out = ValueInfo{n, ValueKind::kF64};
+  return Status::OK();
+}
+
 const OpRegistrar kRegistered({
     {"WeightedMean", make_weighted_mean, kAnyInputs,
      {attr::tensor("weights", DType::kF64, kOptional)}},
@@ -347,6 +405,7 @@ const OpRegistrar kRegistered({
      {attr::tensor("x", DType::kF64), attr::tensor("y", DType::kF64)}},
     {"IndexConcat", make_index_concat, kAnyInputs, {}},
     {"MathFn", make_math_fn, 1, {attr::string("fn", {"expm1", "log1p", "sqrt", "square"})}},
+    {"OvoDecision", make_ovo_decision, 2, {attr::number("n_classes")}},
 });
 
 }  // namespace

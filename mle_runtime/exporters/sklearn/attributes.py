@@ -88,6 +88,8 @@ ATTRIBUTES = {
     "MultiOutputClassifier": _COMMON + ("estimators_", "classes_"),
     "ClassifierChain": _COMMON + ("estimators_", "classes_", "order_", "chain_method_"),
     "RegressorChain": _COMMON + ("estimators_", "order_"),
+    "OneVsOneClassifier": _COMMON + ("estimators_", "classes_", "n_classes_",
+                                     "pairwise_indices_"),
     "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
                                              "best_score_", "cv_results_"),
 }

@@ -612,3 +612,44 @@ def classifier_chain(est, ctx, x):
 @register("RegressorChain", kind="predictor")
 def regressor_chain(est, ctx, x):
     return _chain(est, ctx, x, False)
+
+
+@register("OneVsOneClassifier", kind="predictor")
+def one_vs_one(est, ctx, x):
+    """decision_function is _ovr_decision_function of the pairwise predictions and
+    confidences (_predict_binary: decision_function, else predict_proba[:, 1]); predict is
+    its arg-max (binary: Y[:, 1] > threshold)."""
+    owner = _name(est)
+    if getattr(est, "pairwise_indices_", None) is not None:
+        raise UnsupportedModelError(f"{owner} over a precomputed-kernel estimator is not "
+                                    "supported")
+    classes = np.asarray(est.classes_)
+    k = len(classes)
+    members = list(est.estimators_)
+    if len(members) != k * (k - 1) // 2:
+        raise UnsupportedModelError(f"{owner}: expected {k * (k - 1) // 2} estimators")
+    g = ctx.graph
+    preds, confs = [], []
+    for m in members:
+        head = export_estimator(m, ctx, x)
+        if not np.array_equal(np.asarray(getattr(m, "classes_", [])), np.arange(2)):
+            raise UnsupportedModelError(f"{owner}: member {_name(m)} is not a binary "
+                                        "classifier of the labels 0 and 1")
+        preds.append(_output(head, m, "predict", owner))
+        if hasattr(m, "decision_function"):
+            confs.append(_output(head, m, "decision_function", owner))
+        else:
+            proba = _output(head, m, "predict_proba", owner)
+            confs.append(g.add("Columns", [proba], columns=g.tensor(np.array([1]), "int64")))
+    y = g.add("OvoDecision", [g.add("IndexConcat", preds), g.add("Concat", confs)],
+              n_classes=k)
+    if k == 2:
+        decision = g.add("Columns", [y], columns=g.tensor(np.array([1]), "int64"))
+        threshold = 0.0 if hasattr(members[0], "decision_function") else 0.5
+        pred = g.add("ArgMax", [g.add("SubDiv", [decision],
+                                      sub=g.tensor([threshold], "float64"))])
+        outputs = {"decision_function": (decision, True), "predict": (pred, True)}
+    else:
+        outputs = {"decision_function": (y, False), "predict": (g.add("ArgMax", [y]), True)}
+    ctx.accepts_inf = True
+    return _methods(est, Head(outputs, "classifier", classes))
