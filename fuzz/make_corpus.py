@@ -71,6 +71,12 @@ def models():
     out["voting_hard"] = VotingClassifier(members, voting="hard").fit(Xi, yi)
     out["calibrated_isotonic"] = CalibratedClassifierCV(LogisticRegression(max_iter=500),
                                                         method="isotonic", cv=2).fit(Xi, yi)
+    from sklearn.compose import TransformedTargetRegressor  # MathFn
+    from sklearn.multiclass import OneVsOneClassifier  # OvoDecision, IndexConcat
+
+    out["transformed_target"] = TransformedTargetRegressor(
+        Ridge(), func=np.log1p, inverse_func=np.expm1).fit(Xd, yd)
+    out["one_vs_one"] = OneVsOneClassifier(LogisticRegression(max_iter=500)).fit(Xi, yi)
     cat = np.column_stack([Xi[:, :2], (np.arange(len(Xi)) % 4).astype(float)])
     cat[::11, 0] = np.nan
     out["hgb_categorical"] = HistGradientBoostingClassifier(
