@@ -71,6 +71,24 @@ def models():
     out["dummy"] = DummyClassifier(strategy="prior").fit(Xi, yi)
     out["qda"] = QuadraticDiscriminantAnalysis(reg_param=0.1).fit(Xi, yi)
     out["isotonic"] = IsotonicRegression(out_of_bounds="raise").fit(Xd[:, 0], yd)
+    # Meta-estimators: Concat, WeightedMean, Vote, AsFloat64, Interp1D.
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import StackingClassifier, VotingClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    members = [("lr", LogisticRegression(max_iter=500)),
+               ("dt", DecisionTreeClassifier(max_depth=2, random_state=0))]
+    out["stacking"] = StackingClassifier(members, passthrough=True, cv=3).fit(Xi, yi)
+    out["voting_soft"] = VotingClassifier(members, voting="soft", weights=[2, 1]).fit(Xi, yi)
+    out["voting_hard"] = VotingClassifier(members, voting="hard").fit(Xi, yi)
+    out["calibrated_isotonic"] = CalibratedClassifierCV(LogisticRegression(max_iter=500),
+                                                        method="isotonic", cv=2).fit(Xi, yi)
+    from sklearn.compose import TransformedTargetRegressor  # MathFn
+    from sklearn.multiclass import OneVsOneClassifier  # OvoDecision, IndexConcat
+
+    out["transformed_target"] = TransformedTargetRegressor(
+        Ridge(), func=np.log1p, inverse_func=np.expm1).fit(Xd, yd)
+    out["one_vs_one"] = OneVsOneClassifier(LogisticRegression(max_iter=500)).fit(Xi, yi)
     cat = np.column_stack([Xi[:, :2], (np.arange(len(Xi)) % 4).astype(float)])
     cat[::11, 0] = np.nan
     out["hgb_categorical"] = HistGradientBoostingClassifier(

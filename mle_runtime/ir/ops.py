@@ -195,6 +195,13 @@ OPS = {
                   "missing_value?": "number"},
     },
     # Binarizer uses Binarize (kernels/constant.cpp), above.
+    # Combining models' outputs (kernels/ensemble.cpp): voting, stacking, calibration.
+    "WeightedMean": {"inputs": -1, "attrs": {"weights?": "tensor:float64"}},
+    "Vote": {"inputs": -1, "attrs": {"n_classes": "number", "weights?": "tensor:float64"}},
+    "AsFloat64": {"inputs": 1, "attrs": {}},
+    "IndexConcat": {"inputs": -1, "attrs": {}},
+    "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
+    "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -302,6 +302,13 @@ KNOWN_GAPS = {
                  "FunctionTransformer", "GaussianRandomProjection", "SparseRandomProjection",
                  "PCA", "IncrementalPCA", "TruncatedSVD")
 }
+# Feature selectors: transform and prediction stored, inverse_transform not yet.
+KNOWN_GAPS.update({
+    name: "inverse_transform is not stored yet"
+    for name in ("GenericUnivariateSelect", "RFE", "RFECV", "SelectFdr", "SelectFpr",
+                 "SelectFromModel", "SelectFwe", "SelectKBest", "SelectPercentile",
+                 "SequentialFeatureSelector", "VarianceThreshold")
+})
 
 
 @pytest.fixture(scope="module")

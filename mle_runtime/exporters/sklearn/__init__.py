@@ -10,6 +10,8 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (registers the e
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     discriminant_analysis, dummy, fit_only, glm, isotonic, naive_bayes)
 from mle_runtime.exporters.sklearn import compose, encoders  # noqa: F401,E402  (column routing, encoders)
+from mle_runtime.exporters.sklearn import (  # noqa: F401  (meta-estimators, selectors)
+    meta, selection)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
