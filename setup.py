@@ -25,14 +25,33 @@ compile_args = [
     "-Wno-unused-function",
 ]
 
+
+def openblas():
+    """Include dir, lib dir and library name of scipy-openblas32 (the BLAS behind the dense
+    kernels, _native/src/kernels/dense/; its symbols carry a ``scipy_`` prefix, so it never
+    clashes with another BLAS in the process)."""
+    import scipy_openblas32
+
+    return (scipy_openblas32.get_include_dir(), scipy_openblas32.get_lib_dir(),
+            scipy_openblas32.get_library())
+
+
+OPENBLAS_INCLUDE, OPENBLAS_LIB, OPENBLAS_NAME = openblas()
+# The installed extension (site-packages/mle_runtime/_native*.so) finds the library of the
+# installed scipy-openblas32 package next to it; an in-place build finds it where it was built
+# against (a directory that does not exist is skipped).
+openblas_rpath = ["-Wl,-rpath,$ORIGIN/../scipy_openblas32/lib", "-Wl,-rpath," + OPENBLAS_LIB]
+
 extension = Extension(
     "mle_runtime._native",
     sources=native_sources(),
-    include_dirs=[os.path.join("_native", "include")],
+    include_dirs=[os.path.join("_native", "include"), OPENBLAS_INCLUDE],
+    library_dirs=[OPENBLAS_LIB],
+    libraries=[OPENBLAS_NAME],
     depends=sorted(glob.glob(os.path.join("_native", "include", "mle", "*.h"))),
     language="c++",
     extra_compile_args=compile_args,
-    extra_link_args=["-pthread"],
+    extra_link_args=["-pthread"] + openblas_rpath,
 )
 
 

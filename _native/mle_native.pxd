@@ -41,6 +41,14 @@ cdef extern from "mle/build_info.h" namespace "mle" nogil:
     const char* c_simd_level "mle::simd_level"()
 
 
+cdef extern from "mle/dense.h" namespace "mle::dense" nogil:
+    const char* c_dense_isa "mle::dense::isa"()
+    string c_dense_blas_info "mle::dense::blas_info"()
+    void c_dense_set_reference "mle::dense::set_reference"(cbool on)
+    cbool c_dense_reference "mle::dense::reference"()
+    void c_dense_self_check "mle::dense::self_check"(double* own_diff, double* blas_rel)
+
+
 cdef extern from "mle/layout.h" namespace "mle::layout" nogil:
     cdef struct CFieldInfo "mle::layout::FieldInfo":
         const char* record

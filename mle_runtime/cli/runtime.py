@@ -22,6 +22,7 @@ def version_info():
         "cuda": build.get("cuda", False),
         "simd": build.get("simd", "not reported by this build"),
         "crc32c": build.get("crc32c"),
+        "dense": build.get("dense", "not reported by this build"),
         "build": build,
     }
 
@@ -37,6 +38,7 @@ def render(v):
         f"CUDA: {yes.get(v['cuda'], v['cuda'])}",
         f"SIMD: {v['simd']}",
         f"CRC-32C: {v['crc32c']}",
+        f"dense kernels: {v['dense']}",
     ]
     return "\n".join(lines)
 

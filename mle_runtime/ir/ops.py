@@ -126,6 +126,30 @@ OPS = {
     "SigmoidF32": {"inputs": 1, "attrs": {}},
     "SoftmaxF32": {"inputs": 1, "attrs": {}},
     "ExpF32": {"inputs": 1, "attrs": {}},
+    # Dense kernels (kernels/dense/ops.cpp): fully connected layers, stored rows (nearest row,
+    # distances, kernel matrices), a threshold head. Output float64 (NearestRow, GreaterThan:
+    # int64).
+    "Dense": {
+        "inputs": 1,
+        "attrs": {"weight": "tensor:float64", "bias?": "tensor:float64",
+                  "activation?": ("identity", "relu", "tanh", "logistic")},
+    },
+    "NearestRow": {"inputs": 1, "attrs": {"rows": "tensor:float64",
+                                          "row_sq_norms": "tensor:float64"}},
+    "BisectTree": {"inputs": 1, "attrs": {"rows": "tensor:float64",
+                                          "row_sq_norms": "tensor:float64",
+                                          "children": "tensor:int32"}},
+    "RowKernel": {
+        "inputs": 1,
+        "attrs": {"rows": "tensor:float64", "row_sq_norms?": "tensor:float64",
+                  "kernel": ("euclidean", "sqeuclidean", "linear", "poly", "rbf", "sigmoid",
+                             "cosine"),
+                  "gamma?": "number", "coef0?": "number", "degree?": "number"},
+    },
+    "GaussianLogLikelihood": {"inputs": 1, "attrs": {"mean": "tensor:float64",
+                                                     "precision": "tensor:float64",
+                                                     "constant": "number"}},
+    "GreaterThan": {"inputs": 1, "attrs": {"threshold": "number"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -55,4 +55,21 @@ ATTRIBUTES = {
     "DummyClassifier": _COMMON + ("classes_", "n_classes_", "class_prior_", "n_outputs_"),
     "DummyRegressor": _COMMON + ("constant_", "n_outputs_"),
     "Pipeline": (),
+    # Estimators on the dense kernels.
+    "MLPClassifier": _COMMON + ("classes_", "coefs_", "intercepts_", "n_layers_", "n_outputs_",
+                                "out_activation_", "n_iter_", "loss_", "best_loss_",
+                                "loss_curve_", "validation_scores_", "best_validation_score_",
+                                "t_"),
+    "MLPRegressor": _COMMON + ("coefs_", "intercepts_", "n_layers_", "n_outputs_",
+                               "out_activation_", "n_iter_", "loss_", "best_loss_",
+                               "loss_curve_", "validation_scores_", "best_validation_score_",
+                               "t_"),
+    **{name: _COMMON + ("components_", "explained_variance_", "explained_variance_ratio_",
+                        "singular_values_", "mean_", "n_components_", "noise_variance_",
+                        "n_samples_", "n_samples_seen_", "var_", "batch_size_")
+       for name in ("PCA", "IncrementalPCA")},
+    "TruncatedSVD": _COMMON + ("components_", "explained_variance_",
+                               "explained_variance_ratio_", "singular_values_"),
+    **{name: _COMMON + ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_steps_")
+       for name in ("KMeans", "MiniBatchKMeans", "BisectingKMeans")},
 }
