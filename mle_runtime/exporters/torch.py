@@ -86,8 +86,10 @@ def export(obj, example_inputs=None):
             f"{cls.__qualname__}: exactly one tensor input is supported for now, got "
             f"{len(example_inputs)} example input(s)")
     x0 = example_inputs[0]
-    if x0.ndim < 1:
-        raise UnsupportedModelError("the example input needs a batch dimension")
+    if x0.ndim < 1 or x0.shape[0] < 1:
+        raise UnsupportedModelError("the example input needs a batch dimension of at least 1")
+    if x0.shape[0] == 1:  # torch.export specialises a size-1 dimension: capture on two rows
+        x0 = torch.cat([x0, x0])
     if x0.dtype == torch.float64:
         x0 = x0.float()
     if x0.dtype not in (torch.float32, torch.int64, torch.int32):
@@ -223,9 +225,9 @@ class _Translator:
     def shape_tensor(self, shape):
         return self.graph.tensor(np.asarray(list(shape) or [1], dtype=np.int64), "int64")
 
-    def emit(self, op, inputs, shape, **attrs):
+    def emit(self, op, inputs, out_shape, **attrs):
         name = self.graph.add(op, [v.name for v in inputs], **attrs)
-        return _Value(name, shape)
+        return _Value(name, out_shape)
 
     # ------------------------------------------------------------------ the walk
     def run(self):
@@ -301,9 +303,9 @@ class _Translator:
             w = self._widths = {}
         return w
 
-    def emit_value(self, op, inputs, shape, **attrs):
-        v = self.emit(op, inputs, shape, **attrs)
-        self.widths[v.name] = _numel(shape)
+    def emit_value(self, op, inputs, out_shape, **attrs):
+        v = self.emit(op, inputs, out_shape, **attrs)
+        self.widths[v.name] = _numel(out_shape)
         return v
 
     # ------------------------------------------------------------------ ops
@@ -562,7 +564,7 @@ class _Translator:
         if len(xs) != len(out):
             self.refuse(node, "operands of different ranks")
         return self.emit_value(
-            "NnBinaryConst", [x], tuple(out_shape), op=op,
+            "NnBinaryConst", [x], tuple(out_shape), fn=op,
             const=self.tensor_f32(c.reshape(-1)), a_shape=self.shape_tensor(xs),
             b_shape=self.shape_tensor(cs), shape=self.shape_tensor(out),
             reverse=True if reverse else None)
@@ -574,7 +576,7 @@ class _Translator:
         if isinstance(a, _Value) and isinstance(b, _Value):
             if len(a.shape) != len(out_shape) or len(b.shape) != len(out_shape):
                 self.refuse(node, "broadcasting two computed tensors of different ranks")
-            return self.emit_value("NnBinary", [a, b], out_shape, op=op,
+            return self.emit_value("NnBinary", [a, b], out_shape, fn=op,
                                    a_shape=self.shape_tensor(a.shape),
                                    b_shape=self.shape_tensor(b.shape),
                                    shape=self.shape_tensor(out_shape))

@@ -180,12 +180,12 @@ OPS = {
     "NnConcat": {"inputs": -1, "attrs": {"outer": "number", "inner": "number"}},
     "NnBinary": {
         "inputs": 2,
-        "attrs": {"op": ("add", "sub", "mul", "div"), "a_shape": "tensor:int64",
+        "attrs": {"fn": ("add", "sub", "mul", "div"), "a_shape": "tensor:int64",
                   "b_shape": "tensor:int64", "shape": "tensor:int64"},
     },
     "NnBinaryConst": {
         "inputs": 1,
-        "attrs": {"op": ("add", "sub", "mul", "div"), "const": "tensor:float32",
+        "attrs": {"fn": ("add", "sub", "mul", "div"), "const": "tensor:float32",
                   "a_shape": "tensor:int64", "b_shape": "tensor:int64", "shape": "tensor:int64",
                   "reverse?": "bool"},
     },

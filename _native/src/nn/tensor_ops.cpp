@@ -307,7 +307,7 @@ class Broadcast {
 
 Status bin_op(const NodeBuild& b, BinOp* op) {
   std::string s;
-  MLE_RETURN_IF_ERROR(b.string("op", &s));
+  MLE_RETURN_IF_ERROR(b.string("fn", &s));
   *op = s == "add" ? BinOp::kAdd : s == "sub" ? BinOp::kSub : s == "mul" ? BinOp::kMul : BinOp::kDiv;
   return Status::OK();
 }
@@ -575,10 +575,10 @@ const OpRegistrar kRegistered({
     {"NnMean", make_mean, 1, {attr::number("outer"), attr::number("size"), attr::number("inner")}},
     {"NnConcat", make_concat, kAnyInputs, {attr::number("outer"), attr::number("inner")}},
     {"NnBinary", make_binary, 2,
-     {attr::string("op", {"add", "sub", "mul", "div"}), attr::tensor("a_shape", DType::kI64),
+     {attr::string("fn", {"add", "sub", "mul", "div"}), attr::tensor("a_shape", DType::kI64),
       attr::tensor("b_shape", DType::kI64), attr::tensor("shape", DType::kI64)}},
     {"NnBinaryConst", make_binary_const, 1,
-     {attr::string("op", {"add", "sub", "mul", "div"}), attr::tensor("const", DType::kF32),
+     {attr::string("fn", {"add", "sub", "mul", "div"}), attr::tensor("const", DType::kF32),
       attr::tensor("a_shape", DType::kI64), attr::tensor("b_shape", DType::kI64),
       attr::tensor("shape", DType::kI64), attr::boolean("reverse", kOptional)}},
     {"NnReshape", make_reshape, 1, {}},
