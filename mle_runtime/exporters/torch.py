@@ -189,7 +189,9 @@ class _Translator:
     def row_shape(self, node):
         """The per-row shape of a node's tensor result (its batch dimension checked)."""
         val = node.meta.get("val")
-        shape = list(val.shape)
+        if isinstance(val, (tuple, list)):  # an op with several results: the first
+            val = val[0]
+        shape = list(getattr(val, "shape", ()))
         if not shape or not self._is_batch(shape[0]):
             self.refuse(node, "its result does not keep the batch as its first dimension "
                         "(ops that mix batch rows are not supported)")

@@ -121,6 +121,26 @@ class Elementwise(nn.Module):
         return torch.softmax(p, dim=1), p.mean(dim=2)
 
 
+class Pooling(nn.Module):
+    """Pooling with padding and ceil_mode, average pooling without the padding in the
+    divisor, adaptive pooling to sizes that do not divide the input, BatchNorm that is not
+    after a convolution, and an output that is a view of the input: five outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(3)
+
+    def forward(self, x):
+        y = self.c(x)
+        return (nn.functional.max_pool2d(y, 3, stride=2, padding=1, ceil_mode=True),
+                nn.functional.avg_pool2d(y, 3, stride=2, padding=1, ceil_mode=True,
+                                         count_include_pad=False),
+                nn.functional.adaptive_avg_pool2d(y, (3, 5)),
+                self.bn(x),
+                x.unsqueeze(1).squeeze(1))
+
+
 MODELS = {
     "mlp": (lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10),
                                   nn.Softmax(dim=1)), (784,), "float"),
@@ -129,6 +149,7 @@ MODELS = {
     "text": (TextClassifier, (12,), "ids"),
     "audio": (Audio, (2, 32), "float"),
     "elementwise": (Elementwise, (4, 3), "float"),
+    "pooling": (Pooling, (3, 13, 11), "float"),
 }
 
 
