@@ -30,8 +30,11 @@ def openblas():
     """Include dir, lib dir and library name of scipy-openblas32 (the BLAS behind the dense
     kernels, _native/src/kernels/dense/; its symbols carry a ``scipy_`` prefix, so it never
     clashes with another BLAS in the process)."""
-    import scipy_openblas32
-
+    try:
+        import scipy_openblas32
+    except ImportError:
+        raise SystemExit("building mle_runtime needs scipy-openblas32 (the BLAS of the dense "
+                         "kernels): pip install scipy-openblas32") from None
     return (scipy_openblas32.get_include_dir(), scipy_openblas32.get_lib_dir(),
             scipy_openblas32.get_library())
 

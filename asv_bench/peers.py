@@ -190,6 +190,27 @@ def _catboost():
                               thread_count=2, allow_writing_files=False)
 
 
+def _mlp():
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(),
+                         MLPClassifier((64, 32), max_iter=300, random_state=0))
+
+
+def _kmeans():
+    from sklearn.cluster import KMeans
+
+    return KMeans(10, n_init=1, random_state=0)
+
+
+def _pca():
+    from sklearn.decomposition import PCA
+
+    return PCA(16, whiten=True)
+
+
 BOOSTING_LIBRARIES = ("xgboost", "lightgbm", "catboost")
 
 
@@ -219,6 +240,11 @@ CASES = [
     Case("synthetic", "xgboost_500", _xgboost),
     Case("synthetic", "lightgbm_500", _lightgbm),
     Case("synthetic", "catboost_500", _catboost),
+    # Estimators on the dense kernels (matrix products).
+    Case("digits", "scaler+mlp_64_32", _mlp),
+    Case("breast_cancer", "scaler+mlp_64_32", _mlp),
+    Case("digits", "kmeans_10", _kmeans),
+    Case("digits", "pca_16_whiten", _pca),
 ]
 CASES_BY_NAME = {c.name: c for c in CASES}
 

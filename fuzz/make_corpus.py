@@ -63,6 +63,19 @@ def models():
     cat[::11, 0] = np.nan
     out["hgb_categorical"] = HistGradientBoostingClassifier(
         max_iter=3, max_depth=2, categorical_features=[2]).fit(cat, yi)
+    # Dense kernels: layers, nearest stored row, bisection tree, distances, log-likelihood.
+    import warnings
+
+    from sklearn.cluster import BisectingKMeans, KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.neural_network import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tiny MLP does not converge
+        out["mlp"] = MLPClassifier((4,), max_iter=5, random_state=0).fit(Xi, yi)
+    out["kmeans"] = KMeans(3, n_init=1, random_state=0).fit(Xi)
+    out["bisecting_kmeans"] = BisectingKMeans(3, random_state=0).fit(Xi)
+    out["pca"] = PCA(2, whiten=True).fit(Xi)
     try:
         import xgboost
 

@@ -8,6 +8,31 @@ trained models.
 """
 
 from mle_runtime._version import __version__
+
+
+def _load_native():
+    """Imports the native core. Its BLAS (OpenBLAS, linked into it) starts a pool of one
+    thread per further CPU when it is loaded, unless OPENBLAS_NUM_THREADS says otherwise; the
+    core runs it single-threaded (its own pool parallelises over row blocks), so that pool
+    would only idle. The variable is set for that load alone, after numpy (whose own BLAS reads
+    it too) is loaded, and then restored: neither numpy nor child processes see it."""
+    import os
+
+    import numpy  # noqa: F401  (its BLAS initialises first, with the caller's settings)
+
+    key = "OPENBLAS_NUM_THREADS"
+    old = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        from mle_runtime import _native  # noqa: F401
+    finally:
+        if old is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = old
+
+
+_load_native()
 from mle_runtime.api import (dump, generate_keys, inspect_model, load, save_keys,  # noqa: E402
                              sign_file, verify_file)
 from mle_runtime.errors import (DecryptionError, FormatError, InputError, MLEError,  # noqa: E402

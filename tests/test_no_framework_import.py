@@ -108,3 +108,44 @@ def test_estimator_protocol_is_lazy(dataset, tmp_path):
     np.testing.assert_array_equal(out["coef"], model[-1].coef_)
     assert out["repr"] == repr(model) and out["fitted"] is True
     assert out["params"] == sorted(model.get_params())
+
+
+# Estimators on the dense kernels: their methods (transform, score_samples included) in a
+# fresh process, which must import no framework either.
+DENSE = r"""
+import json, sys
+import numpy as np
+import mle_runtime as mle
+model = mle.load(sys.argv[1])
+X = np.array(json.loads(sys.argv[2]))
+out = {m: np.asarray(getattr(model, m)(X)).tolist()
+       for m in ("predict", "predict_proba", "transform", "score_samples") if hasattr(model, m)}
+out["imported"] = sorted({m.split(".")[0] for m in sys.modules} & set(json.loads(sys.argv[3])))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("kind", ["MLPClassifier", "PCA", "KMeans", "BisectingKMeans"])
+def test_dense_estimators_import_no_framework(kind, dataset, tmp_path):
+    from sklearn.cluster import BisectingKMeans, KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = dataset("iris")
+    model = {"MLPClassifier": lambda: MLPClassifier((5,), max_iter=20, random_state=0),
+             "PCA": lambda: PCA(2), "KMeans": lambda: KMeans(3, n_init=1, random_state=0),
+             "BisectingKMeans": lambda: BisectingKMeans(3, random_state=0)}[kind]()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    path = tmp_path / "model.mle"
+    mle.dump(model, path)
+    proc = subprocess.run([sys.executable, "-c", DENSE, str(path), json.dumps(X[:3].tolist()),
+                           json.dumps(FORBIDDEN)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out.pop("imported") == []
+    for method, values in out.items():
+        np.testing.assert_allclose(values, getattr(model, method)(X[:3]), rtol=1e-9, atol=1e-12)

@@ -132,7 +132,7 @@ OPS = {
     "Dense": {
         "inputs": 1,
         "attrs": {"weight": "tensor:float64", "bias?": "tensor:float64",
-                  "activation?": ("identity", "relu", "tanh", "logistic")},
+                  "activation?": ("identity", "relu", "tanh", "logistic", "cos")},
     },
     "NearestRow": {"inputs": 1, "attrs": {"rows": "tensor:float64",
                                           "row_sq_norms": "tensor:float64"}},

@@ -6,7 +6,7 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the export
     linear, multiclass, pipeline, preprocessing, trees)
 # Estimators on the dense kernels (matrix products, distances).
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (registers the exporters)
-    cluster, decomposition, neural_network)
+    cluster, decomposition, kernel_approximation, neural_network)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup

@@ -72,4 +72,8 @@ ATTRIBUTES = {
                                "explained_variance_ratio_", "singular_values_"),
     **{name: _COMMON + ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_steps_")
        for name in ("KMeans", "MiniBatchKMeans", "BisectingKMeans")},
+    "Nystroem": _COMMON + ("components_", "component_indices_", "normalization_"),
+    "RBFSampler": _COMMON + ("random_weights_", "random_offset_"),
+    **{name: _COMMON + ("components_", "n_components_", "inverse_components_")
+       for name in ("GaussianRandomProjection", "SparseRandomProjection")},
 }

@@ -36,9 +36,12 @@ double* scratch(int64_t rows, int64_t cols) {
   return buf.data();
 }
 
+// The products go through BLAS, whose dimensions are 32-bit.
+constexpr int64_t kMaxDim = 2147483647;
+
 // ---------------------------------------------------------------- Dense
 
-enum Activation : int { kIdentity, kRelu, kTanh, kLogistic };
+enum Activation : int { kIdentity, kRelu, kTanh, kLogistic, kCos };
 
 // y = activation(x @ weight + bias), weight (in, out) row-major: scikit-learn's
 // `activation = X @ coefs_[i]; activation += intercepts_[i]; ACTIVATIONS[...](activation)`.
@@ -64,6 +67,9 @@ class DenseLayer final : public Kernel {
         case kTanh:  // np.tanh
           for (int64_t j = 0; j < n_; ++j) yr[j] = std::tanh(yr[j]);
           break;
+        case kCos:  // np.cos (random Fourier features)
+          for (int64_t j = 0; j < n_; ++j) yr[j] = std::cos(yr[j]);
+          break;
         default:  // scipy.special.expit
           for (int64_t j = 0; j < n_; ++j) yr[j] = 1.0 / (1.0 + std::exp(-yr[j]));
           break;
@@ -86,14 +92,19 @@ Status make_dense(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out
   if (w->ndim != 2) return b.error("weight must be 2-D (inputs, outputs)");
   const int64_t n = w->shape[1];
   if (n == 0) return b.error("weight has no columns (the layer has no outputs)");
+  if (n > kMaxDim || in.cols > kMaxDim)
+    return b.error("weight has more than 2^31 - 1 rows or columns");
   MLE_RETURN_IF_ERROR(b.tensor("bias", DType::kF64, {n}, &bias, true));
   if (in.cols == 0 && !bias)
     return b.error("the input has no columns and there is no bias: the " +
                    std::to_string(n) + " outputs are not backed by any stored number");
   std::string act;
   MLE_RETURN_IF_ERROR(b.string_or("activation", "identity", &act));
-  const int a = act == "relu" ? kRelu : act == "tanh" ? kTanh : act == "logistic" ? kLogistic
-                                                                                  : kIdentity;
+  const int a = act == "relu"       ? kRelu
+                : act == "tanh"     ? kTanh
+                : act == "logistic" ? kLogistic
+                : act == "cos"      ? kCos
+                                    : kIdentity;
   k->reset(new DenseLayer(in.cols, n, w->as<double>(), bias ? bias->as<double>() : nullptr, a));
   *out = ValueInfo{n, ValueKind::kF64};
   return Status::OK();
@@ -107,6 +118,8 @@ Status stored_rows(const NodeBuild& b, const ValueInfo& in, const TensorRef** ro
   MLE_RETURN_IF_ERROR(b.tensor("rows", DType::kF64, {-1, in.cols}, rows));
   if ((*rows)->ndim != 2) return b.error("rows must be 2-D (stored rows, features)");
   if ((*rows)->shape[0] == 0) return b.error("rows is empty");
+  if ((*rows)->shape[0] > kMaxDim || in.cols > kMaxDim)
+    return b.error("rows has more than 2^31 - 1 rows or columns");
   return b.tensor("row_sq_norms", DType::kF64, {(*rows)->shape[0]}, norms, norms_optional);
 }
 
@@ -262,6 +275,10 @@ Status make_row_kernel(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo
   const TensorRef *rows, *norms;
   MLE_RETURN_IF_ERROR(stored_rows(b, in, &rows, &norms, !needs_norms));
   if (!needs_norms && norms) return b.error("row_sq_norms is only used by rbf and distances");
+  if (in.cols == 0 && !norms)
+    return b.error("the input has no columns and there are no row_sq_norms: the " +
+                   std::to_string(rows->shape[0]) +
+                   " output columns are not backed by any stored number");
   dense::KernelParams p;
   p.kind = kind == "poly" ? dense::KernelKind::kPoly
            : kind == "rbf" ? dense::KernelKind::kRbf
@@ -367,7 +384,7 @@ Status make_greater_than(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueIn
 const OpRegistrar kRegistered({
     {"Dense", make_dense, 1,
      {attr::tensor("weight", DType::kF64), attr::tensor("bias", DType::kF64, kOptional),
-      attr::string("activation", {"identity", "relu", "tanh", "logistic"}, kOptional)}},
+      attr::string("activation", {"identity", "relu", "tanh", "logistic", "cos"}, kOptional)}},
     {"NearestRow", make_nearest_row, 1,
      {attr::tensor("rows", DType::kF64), attr::tensor("row_sq_norms", DType::kF64)}},
     {"BisectTree", make_bisect_tree, 1,
