@@ -4,7 +4,6 @@ interleaved blocks (``peers.median_ns``). Used by ``compare.py --torch`` and by
 ``benchmarks/bench_torch.py``.
 """
 
-import io
 import os
 import sys
 import tempfile

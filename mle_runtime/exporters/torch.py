@@ -207,9 +207,6 @@ class _Translator:
             return False
         return str(d) == str(self.batch)
 
-    def value(self, node, shape=None):
-        return self.env[node]
-
     def arg(self, node, a):
         import torch.fx
 
@@ -233,8 +230,6 @@ class _Translator:
 
     # ------------------------------------------------------------------ the walk
     def run(self):
-        import torch
-
         ep = self.ep
         sig = ep.graph_signature
         state = dict(ep.state_dict)
@@ -313,8 +308,6 @@ class _Translator:
     # ------------------------------------------------------------------ ops
     def call(self, node):
         import operator
-
-        import torch
 
         target = node.target
         if target is operator.getitem:
