@@ -17,6 +17,9 @@ ONNX Runtime runs the skl2onnx conversion of each model with float32 input (what
 converters support); its load time is an ``InferenceSession`` built from the file's bytes.
 Models and peers are defined in ``peers.py``: a new model is one more ``Case``, a new runtime
 (XGBoost's or LightGBM's own predictor, ...) one more ``Peer``.
+
+    python asv_bench/compare.py --torch               # the PyTorch MLP (torch_mlp.py):
+                                                      # mle_runtime, torch eager, ONNX Runtime
 """
 
 import os
@@ -26,5 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import peers  # noqa: E402
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:] == ["--torch"]:
+    import torch_mlp
+
+    torch_mlp.main()
+elif __name__ == "__main__":
     peers.main(peer_names=tuple(peers.PEERS), split=True, description=__doc__.split("\n\n")[0])

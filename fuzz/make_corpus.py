@@ -258,6 +258,18 @@ def write_corpus(out_dir):
             print(f"{name}: not stored natively ({e}); no seed", file=sys.stderr)
     for name, value in values(fitted).items():
         files[f"value_{name}"] = dumped(value)
+    # Neural networks (PyTorch): every nn op family and a memory plan
+    try:
+        import torch
+
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.BatchNorm2d(2), torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(8, 4),
+            torch.nn.LayerNorm(4), torch.nn.GELU(), torch.nn.Softmax(dim=1)).eval()
+        files["plain_torch_cnn"] = dumped(net, example_inputs=(torch.zeros(2, 1, 4, 4),))
+    except ImportError:
+        print("torch not installed: no PyTorch seeds", file=sys.stderr)
     forest = fitted["forest"]
     from mle_runtime.format import compression, container, envelope
 

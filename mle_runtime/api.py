@@ -27,7 +27,7 @@ _MMAP_MODES = (None, "r+", "r", "w+", "c")
 
 def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, metadata=None,
          model_version=None, parent=None, sign_with=None, encryption_key=None, quantize=None,
-         calibration=None):
+         calibration=None, example_inputs=None):
     """Stores a fitted model, or any value holding models, in an .mle file, like
     ``joblib.dump``.
 
@@ -82,6 +82,9 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         thresholds), dequantised at load. Recorded in the metadata.
     calibration : array-like, optional
         Rows on which the quantisation error is measured and recorded (with ``quantize``).
+    example_inputs : tuple of tensors, optional
+        For models captured by tracing (PyTorch modules): an example input (any batch size;
+        the batch dimension is kept dynamic).
 
     Returns
     -------
@@ -163,7 +166,9 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         data = _resaved(value, extra, metadata is not None or model_version is not None or
                         parent is not None)
     else:
-        if framework_of(value) is not None:
+        if example_inputs is not None:  # only single models take an example input
+            graph, meta = export(value, example_inputs=example_inputs)
+        elif framework_of(value) is not None:
             try:
                 graph, meta = export(value)
             except UnsupportedModelError:

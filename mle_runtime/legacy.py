@@ -66,7 +66,9 @@ def export_model(model, path, input_shape=None, compression=None, quantization=N
     model : estimator
     path : str or os.PathLike
     input_shape : tuple, optional
-        Checked against the model's feature count (its last element).
+        Checked against the model's feature count (its last element). For models captured
+        by tracing (PyTorch modules), the shape of the example input they are captured on
+        (its first element is the batch size, kept dynamic).
     compression : bool, int, str or tuple, optional
         Anything ``dump``'s ``compress`` accepts; True means zstd level 3.
     quantization : {"fp16", "int8"}, optional
@@ -95,6 +97,11 @@ def export_model(model, path, input_shape=None, compression=None, quantization=N
         raise TypeError(f"raise_on_error must be True or False, got {raise_on_error!r}")
     t0 = time.perf_counter()
     try:
+        fw = framework_of(model)
+        example = getattr(fw.exporter(), "example_from_shape", None) if fw else None
+        if example is not None and input_shape is not None and "example_inputs" not in kwargs:
+            kwargs["example_inputs"] = example(input_shape)
+            input_shape = None  # the capture itself checked it
         api.dump(model, path, compress=_compress_arg(compression), quantize=quantization,
                  metadata=metadata, **kwargs)
         info = inspect_model(path, encryption_key=kwargs.get("encryption_key"))

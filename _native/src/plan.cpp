@@ -1,5 +1,6 @@
 #include "mle/plan.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -561,7 +562,10 @@ Status Model::build_nodes(const json::Value& g) {
   return Status::OK();
 }
 
-Status Model::build_outputs(const json::Value&) {
+Status Model::build_outputs(const json::Value& g) {
+  const json::Value* mp = g.get("memory_plan");
+  f32_only_ = mp != nullptr;
+  for (const PlanNode& nd : nodes_) f32_only_ = f32_only_ || nd.kernel->float32_only();
   std::vector<char> need;
   for (PlanOutput& po : outputs_) {
     // Mark the values this output depends on, walking nodes backwards (node k defines value k+1).
@@ -585,6 +589,8 @@ Status Model::build_outputs(const json::Value&) {
       }
     }
     po.scratch_per_row = off;
+    if (mp) MLE_RETURN_IF_ERROR(apply_memory_plan(*mp, &po));
+    off = po.scratch_per_row;
     // Scratch is per row block and per thread; refuse graphs whose intermediates alone would
     // need more than 1 GiB for one block.
     if (off > (int64_t(1) << 30) / kBlockRows)
@@ -609,7 +615,99 @@ Status Model::build_outputs(const json::Value&) {
   return Status::OK();
 }
 
+// The graph's memory plan (docs/FORMAT.md, 11.4): {"arena": bytes per row, "offsets": one
+// entry per node, the byte offset per row of the value it defines in the arena, or null for
+// a view or a value that is only an output}. Every offset and size is checked against the
+// arena, and values alive at the same time (closed intervals over the output's node order,
+// a view keeping its input alive) must not share bytes: a wrong plan is refused, not run.
+Status Model::apply_memory_plan(const json::Value& mp, PlanOutput* po) {
+  const int64_t cap = (int64_t(1) << 30) / kBlockRows;
+  const json::Value* ar = mp.is_object() ? mp.get("arena") : nullptr;
+  const json::Value* offs = mp.is_object() ? mp.get("offsets") : nullptr;
+  if (!ar || !ar->is_int || ar->integer < 0 || ar->integer > cap || !offs || !offs->is_array() ||
+      offs->size != nodes_.size())
+    return Status::Format("graph section: 'memory_plan' must be {\"arena\": bytes per row "
+                          "(0 to " + std::to_string(cap) + "), \"offsets\": one entry per node}");
+  const int64_t arena = ar->integer;
+  std::vector<int64_t> off(values_.size(), -1);
+  size_t k = 0;
+  for (const json::Value* o = offs->first(); o; o = o->next_sibling(), ++k) {
+    if (o->is_null()) continue;
+    if (!o->is_int || o->integer < 0 || o->integer % 8 != 0 || o->integer > arena)
+      return Status::Format("graph section: memory plan offset of node " + std::to_string(k) +
+                            " must be null or a multiple of 8 in [0, " + std::to_string(arena) +
+                            "]");
+    off[nodes_[k].output] = o->integer;
+  }
+  const size_t nv = values_.size();
+  std::vector<int> root(nv, 0);
+  std::vector<int64_t> start(nv, -1), end(nv, -1);
+  for (size_t i = 0; i < nv; ++i) root[i] = static_cast<int>(i);
+  for (size_t pos = 0; pos < po->nodes.size(); ++pos) {
+    const PlanNode& nd = nodes_[po->nodes[pos]];
+    for (int in : nd.inputs) end[root[in]] = std::max<int64_t>(end[root[in]], pos);
+    const int v = nd.output;
+    if (nd.kernel->is_view() && v != po->value) root[v] = root[nd.inputs[0]];
+    start[v] = static_cast<int64_t>(pos);
+    end[root[v]] = std::max<int64_t>(end[root[v]], pos);
+  }
+  struct Item { int64_t start, end, off, size; };
+  std::vector<Item> items;
+  for (int k2 : po->nodes) {
+    const int v = nodes_[k2].output;
+    if (v == po->value || root[v] != v) continue;
+    const int64_t size = values_[v].cols * static_cast<int64_t>(
+        dtype_size(resolve(values_[v].kind, DType::kF32)));
+    if (off[v] < 0)
+      return Status::Format("graph section: memory plan gives node " + std::to_string(k2) +
+                            "'s value no offset; it is an intermediate of output '" + po->name +
+                            "'");
+    if (off[v] + size > arena)
+      return Status::Format("graph section: memory plan places node " + std::to_string(k2) +
+                            "'s value (" + std::to_string(size) + " bytes per row) at offset " +
+                            std::to_string(off[v]) + ", past the arena of " +
+                            std::to_string(arena) + " bytes per row");
+    po->scratch_offset[v] = off[v];
+    items.push_back(Item{start[v], end[v], off[v], size});
+  }
+  // items are in definition order (= start order); a sweep keeps the buffers alive so far,
+  // by offset, and checks each new one against its neighbours.
+  std::map<int64_t, int64_t> active;  // offset -> end offset
+  std::vector<std::pair<int64_t, int64_t>> ends;  // (end time, offset), a min-heap
+  auto later = [](const std::pair<int64_t, int64_t>& a, const std::pair<int64_t, int64_t>& b) {
+    return a.first > b.first;
+  };
+  for (const Item& it : items) {
+    while (!ends.empty() && ends.front().first < it.start) {
+      active.erase(ends.front().second);
+      std::pop_heap(ends.begin(), ends.end(), later);
+      ends.pop_back();
+    }
+    auto nx = active.lower_bound(it.off);
+    bool clash = nx != active.end() && nx->first < it.off + it.size;
+    if (!clash && nx != active.begin()) clash = std::prev(nx)->second > it.off;
+    if (clash)
+      return Status::Format("graph section: memory plan of output '" + po->name +
+                            "' places two values alive at the same time on the same bytes "
+                            "(offset " + std::to_string(it.off) + ")");
+    active.emplace(it.off, it.off + it.size);
+    ends.emplace_back(it.end, it.off);
+    std::push_heap(ends.begin(), ends.end(), later);
+  }
+  po->scratch_per_row = arena;
+  po->planned = true;
+  return Status::OK();
+}
+
 // ---------------------------------------------------------------- running
+
+namespace {
+thread_local const char* t_input_error = nullptr;
+}  // namespace
+
+void report_input_error(const char* msg) {
+  if (!t_input_error) t_input_error = msg;
+}
 
 // 0 when every value passes, 1 for a refused NaN, 2 for a refused infinity, 3 for a finite
 // float64 value that overflows float32 when the model casts its input to float32.
@@ -687,12 +785,18 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   if (x_cols != n_features_)
     return Status::Input("X has " + std::to_string(x_cols) + " features, but " + name_ +
                          " is expecting " + std::to_string(n_features_) + " features as input.");
+  if (f32_only_ && x_dtype != DType::kF32)
+    return Status::Input(name_ + " computes in float32: pass X as float32 (the model proxy "
+                         "converts other input)");
   if (n <= 0) return Status::OK();
   const PlanOutput& po = outputs_[out_idx];
   const size_t xsize = dtype_size(x_dtype);
   const int64_t out_cols = values_[po.value].cols;
   const size_t out_esize = dtype_size(resolve(values_[po.value].kind, x_dtype));
   const int64_t nblocks = (n + kBlockRows - 1) / kBlockRows;
+  // Rows per block; a call of fewer rows lays out its scratch for that many only.
+  const int64_t brows = std::min(kBlockRows, n);
+  std::atomic<const char*> input_error{nullptr};
   const bool check = !(allow_nan_ && allow_inf_) || cast_f32_ || !finite_columns_.empty();
 
   std::atomic<int> bad_kind{0};
@@ -738,10 +842,14 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
             View{static_cast<uint8_t*>(out) + r0 * out_cols * out_esize, out_cols, dt};
       } else {
         views[nd.output] =
-            View{scratch.data() + po.scratch_offset[nd.output] * kBlockRows, vi.cols, dt};
+            View{scratch.data() + po.scratch_offset[nd.output] * brows, vi.cols, dt};
       }
       ins.clear();
       for (int v : nd.inputs) ins.push_back(views[v]);
+      if (nd.output != po.value && nd.kernel->is_view()) {
+        views[nd.output] = View{ins[0].data, vi.cols, dt};
+        continue;
+      }
       if (nd.kernel->checks_input()) {
         std::string why = nd.kernel->refusal(rows, ins.data());
         if (!why.empty()) {
@@ -751,6 +859,14 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
         }
       }
       nd.kernel->run(rows, ins.data(), views[nd.output]);
+      if (t_input_error) {
+        const char* expected = nullptr;
+        input_error.compare_exchange_strong(expected, t_input_error);
+        t_input_error = nullptr;
+        int none = 0;
+        bad_kind.compare_exchange_strong(none, 6);  // a kernel's input error
+        return;
+      }
     }
     if (po.value == 0)  // the graph output is X itself (an empty pipeline)
       std::memcpy(static_cast<uint8_t*>(out) + r0 * out_cols * out_esize, xb,
@@ -763,9 +879,21 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   const double useful = std::max(1.0, work / kWorkPerThread);
   if (threads > useful) threads = static_cast<int>(useful);
   if (threads <= 1) {
-    std::vector<uint8_t> scratch(static_cast<size_t>(po.scratch_per_row * kBlockRows));
-    std::vector<View> views(values_.size());
-    std::vector<View> ins;
+    // This thread's scratch, views and input lists, reused from call to call: predicting
+    // on the calling thread allocates nothing once they have grown (freed again when a call
+    // needed more than kKeepScratch bytes).
+    constexpr size_t kKeepScratch = size_t(16) << 20;
+    thread_local std::vector<uint8_t> scratch;
+    thread_local std::vector<View> views;
+    thread_local std::vector<View> ins;
+    const size_t need = static_cast<size_t>(po.scratch_per_row * brows);
+    if (scratch.size() < need) scratch.resize(need);
+    if (views.size() < values_.size()) views.resize(values_.size());
+    struct Trim {
+      ~Trim() {
+        if (scratch.capacity() > kKeepScratch) std::vector<uint8_t>().swap(scratch);
+      }
+    } trim;
     for (int64_t b = 0; b < nblocks && bad_kind.load() == 0; ++b) run_block(b, scratch, views, ins);
   } else {
     // Per-thread memory is allocated here, before the loop, so that an allocation failure is
@@ -777,7 +905,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
     };
     std::vector<ThreadState> states(static_cast<size_t>(threads));
     for (ThreadState& ts : states) {
-      ts.scratch.resize(static_cast<size_t>(po.scratch_per_row * kBlockRows));
+      ts.scratch.resize(static_cast<size_t>(po.scratch_per_row * brows));
       ts.views.resize(values_.size());
       ts.ins.reserve(values_.size() + 1024);
     }
@@ -797,6 +925,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
     threads::parallel_for(threads, nblocks, grain, body);
   }
   int k = bad_kind.load();
+  if (k == 6) return Status::Input(name_ + ": " + input_error.load());
   if (k == 4) return Status::Memory("out of memory while running the model");
   if (k == 5) return Status::Input(refused);
   if (k == 3)

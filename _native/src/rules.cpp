@@ -166,6 +166,7 @@ struct OutputRule {
   bool column = false;
   bool has_splits = false;
   std::vector<int64_t> splits;
+  std::vector<int64_t> shape;  // per-row shape of an N-D output (neural networks)
 };
 
 struct Keyword {
@@ -188,6 +189,7 @@ struct Rules {
   const json::Value* strings = nullptr;  // [[column, [vocabulary]], ...]
   const json::Value* unknown = nullptr;  // [[mode, [columns], [[known]...], text], ...]
   const json::Value* nan = nullptr;      // [[columns], owner]
+  std::vector<int64_t> shape;  // per-row shape of an N-D input X (neural networks)
 };
 
 class Builder {
@@ -222,6 +224,7 @@ class Builder {
   Status strings(const json::Value& v, const Where& what);
   Status unknown(const json::Value& v, const Where& what);
   Status nan(const json::Value& v, const Where& what);
+  Status shape(const json::Value& v, int64_t cols, const Where& what, std::vector<int64_t>* out);
 
   const std::vector<PlanOutput>& outputs_;
   const std::vector<ValueInfo>& values_;
@@ -348,6 +351,8 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
       o.column = m->boolean;
     } else if (key == "splits") {
       MLE_RETURN_IF_ERROR(splits(out, *m, w));
+    } else if (key == "shape") {
+      MLE_RETURN_IF_ERROR(shape(*m, values_[outputs_[out].value].cols, w, &o.shape));
     } else if (key == "labels") {
       o.has_labels = true;
       if (m->is_int) {
@@ -363,7 +368,7 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
       }
     } else {
       return Status::Format(what.str() + ": unknown option '" + std::string(key) +
-                            "' (known: ravel, dtype, column, labels, splits); the file needs a "
+                            "' (known: ravel, dtype, column, labels, splits, shape); the file needs a "
                             "newer mle_runtime or is damaged");
     }
   }
@@ -530,6 +535,27 @@ Status Builder::nan(const json::Value& v, const Where& what) {
   return Status::OK();
 }
 
+// A per-row tensor shape (neural networks: X of shape (n, *shape)): 1 to 8 positive sizes
+// whose product is the value's number of columns.
+Status Builder::shape(const json::Value& v, int64_t cols, const Where& what,
+                      std::vector<int64_t>* out) {
+  out->clear();
+  int64_t prod = 1;
+  bool ok = v.is_array() && v.size >= 1 && v.size <= 8;
+  for (const json::Value* d = ok ? v.first() : nullptr; d && ok; d = d->next_sibling()) {
+    ok = d->is_int && d->integer >= 1 && d->integer <= (int64_t(1) << 31);
+    if (ok) {
+      prod *= d->integer;
+      ok = prod <= (int64_t(1) << 31);
+      out->push_back(d->integer);
+    }
+  }
+  if (!ok || prod != cols)
+    return Status::Format(what.str() + " must be a list of 1 to 8 positive sizes whose product is " +
+                          std::to_string(cols) + " (the value's columns)");
+  return Status::OK();
+}
+
 Status Builder::from_graph(const json::Value& g) {
   if (const json::Value* et = g.get("estimator_type"))
     MLE_RETURN_IF_ERROR(estimator_type(*et, "graph section: 'estimator_type'"));
@@ -576,10 +602,12 @@ Status Builder::from_graph(const json::Value& g) {
         MLE_RETURN_IF_ERROR(unknown(*m, what));
       } else if (m->key == "nan") {
         MLE_RETURN_IF_ERROR(nan(*m, what));
+      } else if (m->key == "shape") {
+        MLE_RETURN_IF_ERROR(shape(*m, n_features_, what, &r_.shape));
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
                               "' (known: feature_names, integer, categories, unseen, vector, "
-                              "strings, unknown, nan)");
+                              "strings, unknown, nan, shape)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -765,7 +793,8 @@ std::string Builder::canonical() const {
   std::string outs;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const OutputRule& r = r_.outputs[i];
-    if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column) continue;
+    if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column && r.shape.empty())
+      continue;
     std::string e;
     auto field = [&e](const char* k) {
       if (!e.empty()) e.push_back(',');
@@ -780,6 +809,7 @@ std::string Builder::canonical() const {
     if (r.has_splits) { field("splits"); put_ints(&e, r.splits); }
     if (!r.dtype.empty()) { field("dtype"); put_string(&e, r.dtype); }
     if (r.column) { field("column"); e += "true"; }
+    if (!r.shape.empty()) { field("shape"); put_ints(&e, r.shape); }
     if (!outs.empty()) outs.push_back(',');
     put_string(&outs, outputs_[i].name);
     outs.append(":{").append(e).push_back('}');
@@ -855,6 +885,10 @@ std::string Builder::canonical() const {
   if (r_.nan) {
     ifield("nan");
     put_plain(&in, *r_.nan);
+  }
+  if (!r_.shape.empty()) {
+    ifield("shape");
+    put_ints(&in, r_.shape);
   }
   if (!in.empty()) {
     sep();

@@ -48,6 +48,7 @@ FRAMEWORKS = {f.name: f for f in (
     Framework("catboost", "mle_runtime.exporters.catboost"),
     Framework("xgboost", "mle_runtime.exporters.xgboost"),
     Framework("lightgbm", "mle_runtime.exporters.lightgbm"),
+    Framework("torch", "mle_runtime.exporters.torch"),
 )}
 
 
@@ -76,8 +77,11 @@ def supported_models():
     return sorted(names)
 
 
-def export(obj):
+def export(obj, **options):
     """Returns ``(graph, metadata)`` for a fitted model.
+
+    ``options`` (such as ``example_inputs``) go to exporters that name them in their
+    ``OPTIONS``; giving one to another framework's model is a ``TypeError``.
 
     Raises
     ------
@@ -91,7 +95,11 @@ def export(obj):
             f"cannot store an object of type {cls.__module__}.{cls.__qualname__} natively. "
             f"Supported: {', '.join(supported_models())}."
         )
-    graph, meta = fw.exporter().export(obj)
+    module = fw.exporter()
+    unknown = sorted(set(options) - set(getattr(module, "OPTIONS", ())))
+    if unknown:
+        raise TypeError(f"{', '.join(unknown)} is not used for {fw.name} models")
+    graph, meta = module.export(obj, **options)
     graph.estimator = estimator_record(obj, graph, attributes_of, skip=GRAPH_ATTRIBUTES)
     if not graph.outputs:  # a model that predicts nothing: its fitting methods are refused
         graph.estimator["fit_methods"] = [m for m in ("fit_predict", "fit_transform")

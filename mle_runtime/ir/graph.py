@@ -58,6 +58,8 @@ class Graph:
         # the tensor data and the content hash.
         self.estimator = None
         self.estimator_arrays = []  # arrays of the record that are not graph tensors
+        # Neural networks: the arena plan of ir/memory_plan.py (docs/FORMAT.md, 11.4), or None.
+        self.memory_plan = None
         self._count = 0
 
     def tensor(self, array, dtype):
@@ -102,7 +104,7 @@ class Graph:
         return len(self.label_sets) - 1
 
     def output(self, name, value, ravel=False, *, dtype=None, column=False, labels=None,
-               splits=None):
+               splits=None, shape=None):
         """Declares graph output ``name`` (a proxy method such as ``"predict"``).
 
         Parameters
@@ -124,6 +126,9 @@ class Graph:
             ``k``'s labels from set ``labels[k]`` (multi-output classifiers).
         splits : list of int, optional
             Return a list of column blocks of these widths (they sum to the value's columns).
+        shape : list of int, optional
+            Return shape ``(n, *shape)`` (neural networks; the sizes multiply to the value's
+            columns).
         """
         if any(o["name"] == name for o in self.outputs):
             raise ValueError(f"duplicate graph output {name!r}")
@@ -136,6 +141,8 @@ class Graph:
             opts["dtype"] = str(dtype)
         if column:
             opts["column"] = True
+        if shape is not None:  # the per-row shape of an N-D output: (n, *shape)
+            opts["shape"] = [int(d) for d in shape]
         self.outputs.append({"name": name, "value": value, "ravel": bool(ravel), "opts": opts})
 
     def keyword(self, method, keyword, value, output):
@@ -173,6 +180,8 @@ class Graph:
             g["keywords"] = self.keywords
         if self.inputs:
             g["inputs"] = self.inputs
+        if self.memory_plan is not None:
+            g["memory_plan"] = self.memory_plan.to_json()
         return g
 
 

@@ -202,6 +202,50 @@ OPS = {
     "IndexConcat": {"inputs": -1, "attrs": {}},
     "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
+    # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
+    # row; per-row shapes are attributes. Output float32.
+    "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},
+    "NnConv": {
+        "inputs": 1,
+        "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32",
+                  "in_shape": "tensor:int64", "stride_h": "number", "stride_w": "number",
+                  "pad_h": "number", "pad_w": "number", "dil_h": "number", "dil_w": "number",
+                  "groups": "number"},
+    },
+    "NnPool": {
+        "inputs": 1,
+        "attrs": {"kind": ("max", "avg"), "in_shape": "tensor:int64", "kernel_h": "number",
+                  "kernel_w": "number", "stride_h": "number", "stride_w": "number",
+                  "pad_h": "number", "pad_w": "number", "ceil_mode?": "bool",
+                  "count_include_pad?": "bool"},
+    },
+    "NnAdaptiveAvgPool": {"inputs": 1, "attrs": {"in_shape": "tensor:int64", "out_h": "number",
+                                                 "out_w": "number"}},
+    "NnActivation": {
+        "inputs": 1,
+        "attrs": {"fn": ("relu", "leaky_relu", "gelu", "gelu_tanh", "silu", "sigmoid", "tanh"),
+                  "alpha?": "number"},
+    },
+    "NnSoftmax": {"inputs": 1, "attrs": {"outer": "number", "size": "number", "inner": "number",
+                                         "log?": "bool"}},
+    "NnMean": {"inputs": 1, "attrs": {"outer": "number", "size": "number", "inner": "number"}},
+    "NnConcat": {"inputs": -1, "attrs": {"outer": "number", "inner": "number"}},
+    "NnBinary": {
+        "inputs": 2,
+        "attrs": {"fn": ("add", "sub", "mul", "div"), "a_shape": "tensor:int64",
+                  "b_shape": "tensor:int64", "shape": "tensor:int64"},
+    },
+    "NnBinaryConst": {
+        "inputs": 1,
+        "attrs": {"fn": ("add", "sub", "mul", "div"), "const": "tensor:float32",
+                  "a_shape": "tensor:int64", "b_shape": "tensor:int64", "shape": "tensor:int64",
+                  "reverse?": "bool"},
+    },
+    "NnReshape": {"inputs": 1, "attrs": {}},
+    "NnPermute": {"inputs": 1, "attrs": {"shape": "tensor:int64", "perm": "tensor:int64"}},
+    "NnLayerNorm": {"inputs": 1, "attrs": {"size": "number", "eps": "number",
+                                           "weight?": "tensor:float32", "bias?": "tensor:float32"}},
+    "NnEmbedding": {"inputs": 1, "attrs": {"weight": "tensor:float32"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

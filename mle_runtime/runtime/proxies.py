@@ -21,6 +21,7 @@ from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
 from mle_runtime.runtime.inputs import Encoding, check_integer_input, integer_dtype
 from mle_runtime.runtime.inputs import as_matrix as _as_matrix
+from mle_runtime.runtime.nn import nn_method
 from mle_runtime.runtime.plan import resolve_n_threads
 from mle_runtime.runtime.protocol import EstimatorProtocol, Tensors, read_record, score
 
@@ -86,6 +87,7 @@ class _Rules:
         if "strings" in inputs or "unknown" in inputs or "nan" in inputs:
             self.encoding = Encoding(inputs.get("strings"), inputs.get("unknown"),
                                      self.feature_names, inputs.get("nan"))
+        self.shape = inputs.get("shape")  # neural networks: X is (n, *shape)
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""
@@ -247,6 +249,28 @@ class _Score:
         return score_
 
 
+class _Run:
+    """``run([X])``: every output of a neural network, in the graph's order (``predict``
+    first), present only on neural-network models."""
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        if obj._rules().shape is None:
+            raise AttributeError(f"'{obj._summary()}' has no attribute 'run'")
+
+        def run(inputs, *, n_threads=None):
+            X = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+            if isinstance(inputs, (list, tuple)) and len(inputs) != 1:
+                raise ValueError(f"run() takes one input, got {len(inputs)}")
+            return [obj._method_for_output(name)(X, n_threads=n_threads)
+                    for name in obj._outputs]
+
+        run.__name__ = "run"
+        run.__qualname__ = "MLEModel.run"
+        return run
+
+
 class MLEModel(EstimatorProtocol):
     """A loaded .mle model with scikit-learn's prediction interface and estimator protocol.
 
@@ -263,6 +287,7 @@ class MLEModel(EstimatorProtocol):
     fit_predict = _FitMethod()
     fit_transform = _FitMethod()
     score = _Score()
+    run = _Run()
 
     def __init__(self, native, n_threads=None):
         self._native = native
@@ -396,7 +421,11 @@ class MLEModel(EstimatorProtocol):
         opts = dict(rules.outputs.get(name, {}))
         as_matrix = _as_matrix if rules.encoding is None else rules.encoding.as_matrix
         labels = opts.get("labels")
-        if isinstance(labels, list):  # multi-output classifier: column k through set k
+        if rules.shape is not None:  # a neural network (runtime/nn.py)
+            method = nn_method(run, idx, rules.shape, opts.get("shape"), threads,
+                               self._summary(), resolve_n_threads)
+            opts = {}
+        elif isinstance(labels, list):  # multi-output classifier: column k through set k
             sets = [rules.labels[k] for k in labels]
 
             def method(X, *, n_threads=None):

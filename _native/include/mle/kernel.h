@@ -44,7 +44,19 @@ class Kernel {
   // as an input error (docs/FORMAT.md, section 9.5).
   virtual bool checks_input() const { return false; }
   virtual std::string refusal(int64_t rows, const View* in) const { return {}; }
+  // A view (neural networks' reshape/flatten): the output is input 0's values, same columns,
+  // same order. The plan gives it input 0's buffer instead of running it, except when it is
+  // the graph output (then run() copies).
+  virtual bool is_view() const { return false; }
+  // The kernel reads and writes float32 only (neural networks): the model refuses float64 X.
+  virtual bool float32_only() const { return false; }
 };
+
+// For the few kernels whose input values can be invalid in ways only visible at run time
+// (an embedding's token id out of range): records `msg` (a string literal) for this thread;
+// the plan stops the call and returns it as an input error. The kernel still fills its output
+// (with anything) and must not read out of bounds.
+void report_input_error(const char* msg);
 
 // ---------------------------------------------------------------- op schemas
 

@@ -28,6 +28,7 @@ struct PlanOutput {
   std::vector<int> nodes;  // node ids to run, in order
   std::vector<int64_t> scratch_offset;  // per value id: byte offset per row-block, -1 if none
   int64_t scratch_per_row = 0;          // bytes of scratch per row of a block
+  bool planned = false;                 // offsets from the graph's memory plan (FORMAT.md 11.4)
   double cost_per_row = 0;              // summed kernel costs (see Kernel::cost_per_row)
 };
 
@@ -99,6 +100,8 @@ class Model {
   bool allow_nan_ = false;
   bool allow_inf_ = false;
   bool cast_f32_ = false;  // the model casts X to float32: float64 values must fit
+  bool f32_only_ = false;  // a memory plan or a float32-only kernel: X must be float32
+  Status apply_memory_plan(const json::Value& mp, PlanOutput* po);
   std::vector<int64_t> finite_columns_;  // columns refusing infinity when allow_inf_
   std::string name_;
   std::string nan_owner_;
