@@ -16,6 +16,9 @@ from mle_runtime.exporters.classes import label_set
 from mle_runtime.format.layout import TENSOR_DTYPES
 
 _STORABLE = frozenset(TENSOR_DTYPES.values())
+# Record arrays of at most this many bytes that no graph tensor holds are written inline as
+# JSON ({"array": ...}, FORMAT.md 19.2) rather than into the record's data section.
+_INLINE_BYTES = 64
 
 
 def top_package(cls):
@@ -229,6 +232,10 @@ class _Recorder:
             out = {"tensor": idx}
             if self.graph.tensors[idx].shape != arr.shape:
                 out["shape"] = list(arr.shape)
+        elif arr.nbytes <= _INLINE_BYTES and (arr.dtype.kind != "f" or np.all(np.isfinite(arr))):
+            # a few numbers cost less as JSON than as a section entry with its alignment
+            src = arr.astype(bool) if view == "bool" else arr
+            return {"array": [src.dtype.str, src.ravel().tolist(), list(src.shape)]}
         else:
             self.graph.estimator_arrays.append(arr)
             out = {"data": len(self.graph.estimator_arrays) - 1}

@@ -19,7 +19,8 @@ KNOWN_KINDS = {L.SECTION_META: "metadata", L.SECTION_GRAPH: "graph",
                L.SECTION_PAYLOAD: "payload", L.SECTION_SIGNATURE: "signature",
                L.SECTION_VALUE: "value", L.SECTION_MODEL: "model", L.SECTION_PICKLE: "pickle",
                L.SECTION_ESTIMATOR: "estimator record",
-               L.SECTION_ESTIMATOR_DATA: "estimator data"}
+               L.SECTION_ESTIMATOR_DATA: "estimator data",
+               L.SECTION_ESTIMATOR_ZLIB: "estimator record (zlib)"}
 # The kinds that make a file an envelope (16.2) or a value file (17.1); the parser refuses a
 # file that mixes them with each other or with a graph section (a model file).
 ENVELOPE_KINDS = (L.SECTION_ENVELOPE, L.SECTION_PAYLOAD)

@@ -57,6 +57,12 @@ MINOR_ESTIMATOR = 4
 SECTION_ESTIMATOR = 10  # optional; UTF-8 JSON object
 SECTION_ESTIMATOR_DATA = 11  # optional; the record's arrays (packed like the tensor data)
 MAX_ESTIMATOR_JSON = 16 << 20
+# Format 1.5 (docs/FORMAT.md, section 19): the estimator record may instead be stored
+# zlib-compressed (RFC 1950), in its own optional kind; the writer chooses it when it is
+# smaller. Files that contain it are written as 1.5 (a 1.4 reader skips the section and
+# reports the file as having no record).
+MINOR_ESTIMATOR_ZLIB = 5
+SECTION_ESTIMATOR_ZLIB = 12  # optional; zlib stream of the record's UTF-8 JSON
 SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
 
 # Format 1.4 (docs/FORMAT.md, 17.4): the numpy arrays inside a value file's pickled objects
@@ -65,11 +71,11 @@ SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
 # that hold such arrays are written with this minor; others keep 2.
 MINOR_PICKLED_ARRAYS = 4
 
-# Format 1.5 (docs/FORMAT.md, sections 9.4 and 19.1): a model file whose graph has no outputs
+# Format 1.6 (docs/FORMAT.md, sections 9.4 and 19.1): a model file whose graph has no outputs
 # (an estimator that predicts nothing, such as a fitted DBSCAN or TSNE: its results are fitted
-# attributes of its estimator record). Only such files are written as 1.5; 1.4 readers refuse
-# them (no outputs), the right failure for a file they cannot serve.
-MINOR_FIT_ONLY = 5
+# attributes of its estimator record). Only such files are written as 1.6; earlier readers
+# refuse them (no outputs), the right failure for a file they cannot serve.
+MINOR_FIT_ONLY = 6
 
 HEADER_DTYPE = np.dtype(
     [

@@ -5,6 +5,7 @@ import json
 import os
 import stat
 import tempfile
+import zlib
 
 import numpy as np
 
@@ -84,10 +85,26 @@ def encode(meta, graph, hash_key=None):
     if len(record_bytes) > L.MAX_ESTIMATOR_JSON:
         raise ValueError(f"estimator record JSON is {len(record_bytes)} bytes; the cap is "
                          f"{L.MAX_ESTIMATOR_JSON}")
-    payloads.append((L.SECTION_ESTIMATOR, record_bytes, L.SECTION_ALIGN, L.SECTION_OPTIONAL))
+    packed = zlib.compress(record_bytes, 9)
+    # the record is read only on first use, so its size matters more than inflating it
+    kind, minor = L.SECTION_ESTIMATOR, L.MINOR_ESTIMATOR
+    if len(packed) < len(record_bytes):
+        record_bytes, kind, minor = packed, L.SECTION_ESTIMATOR_ZLIB, L.MINOR_ESTIMATOR_ZLIB
+    payloads.append((kind, record_bytes, L.SECTION_ALIGN, L.SECTION_OPTIONAL))
     if arrays:
         payloads.append((L.SECTION_ESTIMATOR_DATA, ablob, aalign, L.SECTION_OPTIONAL))
-    return pack_sections(payloads, minor=L.MINOR_ESTIMATOR if graph.outputs else L.MINOR_FIT_ONLY)
+    if not graph.outputs:  # a model that predicts nothing (format 1.6)
+        minor = L.MINOR_FIT_ONLY
+    return pack_sections(payloads, minor=minor)
+
+
+def model_minor(kinds):
+    """The minor version the writer gives a plain model file with sections of these kinds:
+    1.5 with a compressed estimator record, 1.4 with a plain one, else 1.3."""
+    kinds = set(kinds)
+    if L.SECTION_ESTIMATOR_ZLIB in kinds:
+        return L.MINOR_ESTIMATOR_ZLIB
+    return L.MINOR_ESTIMATOR if L.SECTION_ESTIMATOR in kinds else L.MINOR_RULES
 
 
 def _placed(v, placed):

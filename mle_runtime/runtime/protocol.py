@@ -13,6 +13,7 @@ calls, when it is already imported, so loading and predicting import no framewor
 import json
 import math
 import sys
+import zlib
 
 import numpy as np
 
@@ -30,6 +31,11 @@ def read_record(native):
     """The estimator record of a loaded model (a dict), or None when its file has none
     (written before format 1.4, or by a writer that stores none)."""
     sec = native.section(L.SECTION_ESTIMATOR)
+    packed = native.section(L.SECTION_ESTIMATOR_ZLIB)
+    if sec is not None and packed is not None:
+        raise FormatError("the file holds the estimator record twice (sections 10 and 12)")
+    if packed is not None:
+        sec = _inflate_record(packed)
     if sec is None:
         return None
     if len(sec) > L.MAX_ESTIMATOR_JSON:
@@ -41,6 +47,22 @@ def read_record(native):
         raise FormatError(f"estimator record is not valid JSON: {e}") from None
     _check_record(rec, "estimator record")
     return rec
+
+
+def _inflate_record(packed):
+    """The record JSON of a zlib-compressed record section (FORMAT.md 19), never inflated
+    beyond the record's cap."""
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(bytes(packed), L.MAX_ESTIMATOR_JSON + 1)
+    except zlib.error as e:
+        raise FormatError(f"compressed estimator record is damaged: {e}") from None
+    if len(out) > L.MAX_ESTIMATOR_JSON:
+        raise FormatError(f"compressed estimator record inflates beyond the cap of "
+                          f"{L.MAX_ESTIMATOR_JSON} bytes")
+    if not d.eof or d.unused_data:
+        raise FormatError("compressed estimator record is truncated or has trailing bytes")
+    return out
 
 
 def _check_record(rec, what):
@@ -191,11 +213,16 @@ def _array(spec, tensors, estimator, depth):
         raise FormatError(f"estimator record: unknown array dtype {code!r}") from None
     try:
         if dt.kind in "US":  # the width follows the values (never more than they need)
-            return np.array(values, dtype=dt.kind).reshape(shape)
-        if dt.kind in "biuf" and dt.itemsize <= 16:
-            return np.array(values, dtype=dt).reshape(shape)
+            arr = np.array(values, dtype=dt.kind).reshape(shape)
+        elif dt.kind in "biuf" and dt.itemsize <= 16:
+            arr = np.array(values, dtype=dt).reshape(shape)
+        else:
+            arr = None
     except (TypeError, ValueError, OverflowError):
-        pass
+        arr = None
+    if arr is not None:
+        arr.flags.writeable = False  # read-only, as the arrays viewing the file are
+        return arr
     raise FormatError(f"estimator record: values do not fit array dtype {code!r}")
 
 

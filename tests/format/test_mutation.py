@@ -160,10 +160,8 @@ def sections(data):
 
 
 def repack(parts):
-    """The file of ``parts``, with the minor version a writer gives it (1.4 with an estimator
-    record, else 1.3)."""
-    minor = L.MINOR_ESTIMATOR if any(p[0] == L.SECTION_ESTIMATOR for p in parts) \
-        else L.MINOR_RULES
+    """The file of ``parts``, with the minor version a writer gives it (writer.model_minor)."""
+    minor = writer.model_minor(p[0] for p in parts)
     return writer.pack_sections([tuple(p) for p in parts], minor=minor)
 
 

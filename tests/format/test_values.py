@@ -935,7 +935,7 @@ def test_loaded_models_redumped_inside_a_value(fitted, tmp_path):
 def test_a_bare_model_keeps_the_plain_format(fitted, tmp_path):
     path = tmp_path / "bare.mle"
     mle.dump(fitted["rf"][0], path)
-    assert mle.inspect_model(path)["format_version"] == "1.4"  # a model file with its record
+    assert mle.inspect_model(path)["format_version"] == "1.5"  # a model file with its record
     assert type(mle.load(path)) is MLEModel
 
 

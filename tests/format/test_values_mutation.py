@@ -425,9 +425,7 @@ def test_hostile_tensor_data(files, iris):
 def _refresh_inner(model_bytes):
     """The embedded .mle file with its own checksums recomputed."""
     parts = sections(model_bytes)
-    minor = L.MINOR_ESTIMATOR if any(p[0] == L.SECTION_ESTIMATOR for p in parts) \
-        else L.MINOR_RULES
-    return repack(parts, minor=minor)
+    return repack(parts, minor=writer.model_minor(p[0] for p in parts))
 
 
 def test_hostile_embedded_model(files, iris):

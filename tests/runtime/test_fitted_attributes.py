@@ -2,6 +2,9 @@
 each compared with the original estimator's; arrays are read-only views into the loaded file;
 an attribute that is not stored raises AttributeError naming what is."""
 
+import json
+import zlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,7 +42,9 @@ def _same(got, want, name, view=True):
         assert isinstance(got, np.ndarray), name
         assert got.dtype == want.dtype and got.shape == want.shape, name
         np.testing.assert_array_equal(got, want, err_msg=name)
-        if view and want.dtype.kind in "fiub" and want.size:
+        assert not got.flags.writeable, f"{name} is writeable"
+        # arrays of at most 64 bytes are stored inline in the record's JSON (FORMAT.md 19.2)
+        if view and want.dtype.kind in "fiub" and want.nbytes > 64:
             assert _from_file(got), f"{name} is a copy, not a view of the file"
     elif isinstance(want, dict):
         assert got.keys() == want.keys(), name
@@ -181,6 +186,7 @@ def _without_record(data):
     c = container.parse(data, verify=())
     parts = [(s.kind, bytes(c.payload(s)), 64 if s.kind == L.SECTION_DATA else 8)
              for s in c.sections if s.kind not in (L.SECTION_ESTIMATOR,
+                                                   L.SECTION_ESTIMATOR_ZLIB,
                                                    L.SECTION_ESTIMATOR_DATA)]
     return writer.pack_sections(parts, minor=L.MINOR_RULES)
 
@@ -190,7 +196,7 @@ def test_older_files_load_with_fewer_attributes(dataset, tmp_path):
     model = LogisticRegression(max_iter=300).fit(X, y)
     path = tmp_path / "m.mle"
     mle.dump(model, path)
-    assert container.parse(path.read_bytes()).version == "1.4"
+    assert container.parse(path.read_bytes()).version == "1.5"
     old = tmp_path / "old.mle"
     old.write_bytes(_without_record(path.read_bytes()))
     assert container.parse(old.read_bytes()).version == "1.3"
@@ -216,11 +222,74 @@ def test_hostile_record_is_a_format_error(dataset, tmp_path):
                 b'{"class":"x","attributes":{"coef_":{"data":[3,"f8",[1]]}}}',
                 b'{"class":"x","attributes":{"coef_":{"what":1}}}', b"[1, 2]", b"{")):
         bad_path = tmp_path / f"bad{k}.mle"
-        bad_path.write_bytes(container.repack(c, replace={L.SECTION_ESTIMATOR: bad}))
+        bad_path.write_bytes(container.repack(
+            c, replace={L.SECTION_ESTIMATOR_ZLIB: zlib.compress(bad)}))
         proxy = mle.load(bad_path)
         np.testing.assert_array_equal(proxy.predict(X[:3]), [0, 0, 0])  # predictions unaffected
         with pytest.raises((mle.FormatError, AttributeError)):
             proxy.coef_
+
+
+@pytest.mark.parametrize("packed, message", [
+    (b"not a zlib stream", "damaged"),
+    (zlib.compress(b'{"class":"x"}')[:-3], "truncated"),
+    (zlib.compress(b'{"class":"x"}') + b"tail", "trailing bytes"),
+    (zlib.compress(b" " * (L.MAX_ESTIMATOR_JSON + 1)), "inflates beyond the cap"),
+])
+def test_hostile_compressed_record_is_a_format_error(dataset, tmp_path, packed, message):
+    X, y = dataset("iris")
+    path = tmp_path / "m.mle"
+    mle.dump(LogisticRegression(max_iter=300).fit(X, y), path)
+    c = container.parse(path.read_bytes(), verify=())
+    bad = tmp_path / "bad.mle"
+    bad.write_bytes(container.repack(c, replace={L.SECTION_ESTIMATOR_ZLIB: packed}))
+    proxy = mle.load(bad)
+    np.testing.assert_array_equal(proxy.predict(X[:3]), [0, 0, 0])
+    with pytest.raises(mle.FormatError, match=message):
+        proxy.coef_
+
+
+def test_a_plain_record_of_format_1_4_is_read(dataset, tmp_path):
+    """Files of format 1.4 hold the record as plain JSON (section 10)."""
+    X, y = dataset("iris")
+    model = LogisticRegression(max_iter=300).fit(X, y)
+    path = tmp_path / "m.mle"
+    mle.dump(model, path)
+    c = container.parse(path.read_bytes(), verify=())
+    parts = []
+    for s in c.sections:
+        payload = bytes(c.payload(s))
+        if s.kind == L.SECTION_ESTIMATOR_ZLIB:
+            parts.append((L.SECTION_ESTIMATOR, zlib.decompress(payload), 8, s.flags))
+        else:
+            parts.append((s.kind, payload, 64 if s.kind in (L.SECTION_DATA,
+                                                            L.SECTION_ESTIMATOR_DATA) else 8,
+                          s.flags))
+    old = tmp_path / "old.mle"
+    old.write_bytes(writer.pack_sections(parts, minor=L.MINOR_ESTIMATOR))
+    assert container.parse(old.read_bytes()).version == "1.4"
+    proxy = mle.load(old)
+    np.testing.assert_array_equal(proxy.coef_, model.coef_)
+    assert proxy.get_params()["max_iter"] == 300
+
+
+def test_small_record_arrays_are_inline_and_the_record_is_compressed(dataset, tmp_path):
+    """A record of a small model takes a fraction of its JSON: arrays of up to 64 bytes are
+    written inline, and the JSON is stored zlib-compressed when that is smaller."""
+    X, y = dataset("iris")
+    model = LogisticRegression(max_iter=300).fit(X, y)
+    path = tmp_path / "m.mle"
+    mle.dump(model, path)
+    c = container.parse(path.read_bytes())
+    kinds = [s.kind for s in c.sections]
+    assert L.SECTION_ESTIMATOR_ZLIB in kinds and L.SECTION_ESTIMATOR not in kinds
+    assert L.SECTION_ESTIMATOR_DATA not in kinds  # n_iter_ and classes_ are inline
+    sec = next(s for s in c.sections if s.kind == L.SECTION_ESTIMATOR_ZLIB)
+    record = json.loads(zlib.decompress(bytes(c.payload(sec))))
+    assert record["attributes"]["n_iter_"] == {"array": ["<i4", [int(model.n_iter_[0])], [1]]}
+    proxy = mle.load(path)
+    assert proxy.n_iter_.dtype == model.n_iter_.dtype and not proxy.n_iter_.flags.writeable
+    np.testing.assert_array_equal(proxy.n_iter_, model.n_iter_)
 
 
 def test_load_and_predict_do_not_read_the_record(dataset, tmp_path, monkeypatch):

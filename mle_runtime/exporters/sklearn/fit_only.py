@@ -2,7 +2,7 @@
 ``embedding_``, ``core_sample_indices_``, ``negative_outlier_factor_``, ...). A loaded one
 offers those attributes, read-only, and its parameters; ``predict``/``transform`` raise
 AttributeError as in scikit-learn, and ``fit``, ``fit_predict``, ``fit_transform`` raise
-ReadOnlyModelError. The graph has no nodes and no outputs (format 1.5, docs/FORMAT.md 9.4);
+ReadOnlyModelError. The graph has no nodes and no outputs (format 1.6, docs/FORMAT.md 9.4);
 what the file holds is the estimator record (section 19)."""
 
 from mle_runtime.errors import UnsupportedModelError
