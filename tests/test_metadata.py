@@ -28,7 +28,7 @@ def test_recorded_keys(clf, tmp_path):
     mle.dump(model, path, metadata={"team": "risk", "tags": ["a", 1, None], "n": {"x": 1.5}},
              model_version="2.1.0-rc.1+build.5")
     info = mle.inspect_model(path)
-    assert info["format_version"] == "1.4"
+    assert info["format_version"] == "1.5"  # the compressed estimator record
     assert info["mle_runtime_version"] == mle.__version__
     assert info["framework"] == "sklearn"
     import sklearn

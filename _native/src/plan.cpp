@@ -524,13 +524,13 @@ Status Model::build_nodes(const json::Value& g) {
   }
   // Resolve graph outputs by name.
   const json::Value* os = g.get("outputs");
-  // Format 1.5: a model with no prediction methods (a fitted clustering or embedding whose
+  // Format 1.6: a model with no prediction methods (a fitted clustering or embedding whose
   // results are its estimator record) has no outputs; earlier files need at least one.
-  const size_t min_outputs = container_.minor >= 5 ? 0 : 1;
+  const size_t min_outputs = container_.minor >= 6 ? 0 : 1;
   if (!os || !os->is_array() || os->size < min_outputs || os->size > kMaxOutputs)
     return Status::Format("graph section: 'outputs' must be a list of " +
                           std::to_string(min_outputs) + " to " + std::to_string(kMaxOutputs) +
-                          " outputs" + (min_outputs ? " (files before format 1.5)" : ""));
+                          " outputs" + (min_outputs ? " (files before format 1.6)" : ""));
   outputs_.clear();
   outputs_.reserve(os->size);
   i = 0;

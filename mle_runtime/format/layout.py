@@ -71,11 +71,11 @@ SIGNATURE_SIZE = 104   # b"ed25519\0" + sha256(public key) + 64-byte signature
 # that hold such arrays are written with this minor; others keep 2.
 MINOR_PICKLED_ARRAYS = 4
 
-# Format 1.5 (docs/FORMAT.md, sections 9.4 and 19.1): a model file whose graph has no outputs
+# Format 1.6 (docs/FORMAT.md, sections 9.4 and 19.1): a model file whose graph has no outputs
 # (an estimator that predicts nothing, such as a fitted DBSCAN or TSNE: its results are fitted
-# attributes of its estimator record). 1.4 readers refuse them (no outputs), the right
-# failure for a file they cannot serve. The same minor as MINOR_ESTIMATOR_ZLIB.
-MINOR_FIT_ONLY = 5
+# attributes of its estimator record). Only such files are written as 1.6; earlier readers
+# refuse them (no outputs), the right failure for a file they cannot serve.
+MINOR_FIT_ONLY = 6
 
 HEADER_DTYPE = np.dtype(
     [

@@ -93,8 +93,8 @@ def encode(meta, graph, hash_key=None):
     payloads.append((kind, record_bytes, L.SECTION_ALIGN, L.SECTION_OPTIONAL))
     if arrays:
         payloads.append((L.SECTION_ESTIMATOR_DATA, ablob, aalign, L.SECTION_OPTIONAL))
-    if not graph.outputs:  # a model that predicts nothing (FORMAT.md 9.4)
-        minor = max(minor, L.MINOR_FIT_ONLY)
+    if not graph.outputs:  # a model that predicts nothing (format 1.6)
+        minor = L.MINOR_FIT_ONLY
     return pack_sections(payloads, minor=minor)
 
 

@@ -1,9 +1,13 @@
 """Estimators that predict nothing: their results are fitted attributes (``labels_``,
-``embedding_``, ``core_sample_indices_``, ``negative_outlier_factor_``, ...). A loaded one
+``embedding_``, ``core_sample_indices_``, ...). A loaded one
 offers those attributes, read-only, and its parameters; ``predict``/``transform`` raise
 AttributeError as in scikit-learn, and ``fit``, ``fit_predict``, ``fit_transform`` raise
-ReadOnlyModelError. The graph has no nodes and no outputs (format 1.5, docs/FORMAT.md 9.4);
-what the file holds is the estimator record (section 19)."""
+ReadOnlyModelError. The graph has no nodes and no outputs (format 1.6, docs/FORMAT.md 9.4);
+what the file holds is the estimator record (section 19).
+
+LocalOutlierFactor(novelty=False) also predicts nothing, but it has ``kneighbors`` and
+``kneighbors_graph``, a nearest-neighbour search over its training data: it is not supported
+until that search is."""
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head, estimator_kind
@@ -26,8 +30,6 @@ ATTRIBUTES = {
     "SpectralEmbedding": ("embedding_", "affinity_matrix_", "n_neighbors_"),
     "TSNE": ("embedding_", "kl_divergence_", "n_iter_", "learning_rate_"),
     "MDS": ("embedding_", "stress_", "dissimilarity_matrix_", "n_iter_"),
-    "LocalOutlierFactor": ("negative_outlier_factor_", "n_neighbors_", "offset_",
-                           "effective_metric_", "effective_metric_params_", "n_samples_fit_"),
 }
 ATTRIBUTES = {name: ("n_features_in_", "feature_names_in_") + names
               for name, names in ATTRIBUTES.items()}
@@ -36,11 +38,6 @@ ATTRIBUTES = {name: ("n_features_in_", "feature_names_in_") + names
 @register(*ATTRIBUTES, kind="predictor")
 def fit_only(est, ctx, x):
     name = type(est).__name__
-    if name == "LocalOutlierFactor" and est.novelty:
-        raise UnsupportedModelError(
-            "LocalOutlierFactor(novelty=True) is not supported yet (its predict needs a "
-            "nearest-neighbour search); LocalOutlierFactor(novelty=False), whose results are "
-            "its fitted attributes, is")
     if len(ctx.steps) != 1:
         raise UnsupportedModelError(f"{name} predicts nothing, so it cannot be a pipeline "
                                     "step; store it on its own")
