@@ -24,12 +24,42 @@ def _load_native():
     old = os.environ.get(key)
     os.environ[key] = "1"
     try:
-        from mle_runtime import _native  # noqa: F401
+        try:
+            from mle_runtime import _native  # noqa: F401
+        except ImportError as e:
+            # an in-place (editable) build: the rpath to the installed scipy-openblas32 is
+            # relative to an installed extension, so the library is loaded by its path first
+            if "libscipy_openblas" not in str(e):
+                raise
+            _preload_openblas()
+            from mle_runtime import _native  # noqa: F401
     finally:
         if old is None:
             del os.environ[key]
         else:
             os.environ[key] = old
+
+
+def _preload_openblas():
+    import ctypes
+    import glob
+    import os
+
+    try:
+        import scipy_openblas32
+    except ImportError:
+        raise ImportError("mle_runtime's native core needs the scipy-openblas32 package: "
+                          "pip install scipy-openblas32") from None
+    pattern = os.path.join(scipy_openblas32.get_lib_dir(),
+                           f"lib{scipy_openblas32.get_library()}.*")
+    for path in sorted(glob.glob(pattern)):
+        try:
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            return
+        except OSError:
+            continue
+    raise ImportError(f"mle_runtime's native core needs {pattern}, which cannot be loaded; "
+                      "reinstall scipy-openblas32")
 
 
 _load_native()
