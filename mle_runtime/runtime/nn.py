@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from mle_runtime.errors import InputError
+
 _MAX_EXACT_ID = 2 ** 24  # integers up to this are exact in float32
 
 
@@ -25,14 +27,14 @@ def as_rows(X, shape, summary):
     X = np.asarray(X)
     if X.dtype.kind in "iub":
         if X.size and (X.min() < -_MAX_EXACT_ID or X.max() > _MAX_EXACT_ID):
-            raise ValueError(f"{summary}: integer input beyond 2**24 is not exact in float32")
+            raise InputError(f"{summary}: integer input beyond 2**24 is not exact in float32")
         X = X.astype(np.float32)
     elif X.dtype.kind != "f":
         raise TypeError(f"{summary} takes numeric input (float32), got dtype {X.dtype}")
     shape = tuple(shape)
     if X.shape[1:] != shape and not (shape == (1,) and X.ndim == 1):
         expected = ", ".join(["n"] + [str(d) for d in shape])
-        raise ValueError(f"{summary} expects input of shape ({expected}), got {X.shape}")
+        raise InputError(f"{summary} expects input of shape ({expected}), got {X.shape}")
     n = X.shape[0] if X.ndim else 0
     return np.ascontiguousarray(X.reshape(n, -1), dtype=np.float32)
 

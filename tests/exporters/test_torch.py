@@ -216,7 +216,7 @@ def test_inputs_torch_tensors_lists_float64(dumped):
 
 def test_wrong_input_shape_is_refused(dumped):
     _, model, _, _ = dumped("cnn")
-    with pytest.raises(ValueError, match=r"expects input of shape \(n, 1, 28, 28\)"):
+    with pytest.raises(mle.InputError, match=r"expects input of shape \(n, 1, 28, 28\)"):
         model.predict(np.zeros((2, 784), np.float32))
 
 
