@@ -171,6 +171,14 @@ def _column_transformer_logreg():
         ("clf", LogisticRegression(max_iter=1000))])
 
 
+def _column_transformer_hist_gbdt():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    pipe = _column_transformer_logreg()
+    pipe.steps[-1] = ("clf", HistGradientBoostingClassifier(max_iter=100, random_state=0))
+    return pipe
+
+
 def _ridge_classifier():
     from sklearn.linear_model import RidgeClassifier
 
@@ -286,6 +294,7 @@ CASES = [
     Case("diabetes", "scaler+elasticnet", _scaler_elasticnet),
     Case("breast_cancer", "standard_scaler", _standard_scaler),
     Case("titanic", "column_transformer+logreg", _column_transformer_logreg),
+    Case("titanic", "column_transformer+hist_gbdt", _column_transformer_hist_gbdt),
     Case("synthetic", "random_forest_100", _random_forest),
     Case("synthetic", "hist_gbdt_200", _hist_gradient_boosting),
     Case("synthetic", "xgboost_500", _xgboost),
