@@ -144,3 +144,7 @@ ATTRIBUTES = {
     "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
                                              "best_score_", "cv_results_"),
 }
+
+from mle_runtime.exporters.sklearn.svm import ATTRIBUTES as _SVM  # noqa: E402
+
+ATTRIBUTES.update(_SVM)
