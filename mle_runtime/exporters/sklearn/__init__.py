@@ -12,6 +12,7 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the export
 from mle_runtime.exporters.sklearn import compose, encoders  # noqa: F401,E402  (column routing, encoders)
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (meta-estimators, selectors)
     meta, selection)
+from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
