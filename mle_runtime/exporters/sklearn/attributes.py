@@ -5,6 +5,7 @@ when the fitted estimator has them. ``classes_``, ``n_features_in_`` and
 sub-estimators store theirs here."""
 
 from mle_runtime.exporters.sklearn.fit_only import ATTRIBUTES as _FIT_ONLY
+from mle_runtime.exporters.sklearn.impute import ATTRIBUTES as _IMPUTE
 from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, REGRESSORS
 
 _COMMON = ("n_features_in_", "feature_names_in_")
@@ -143,6 +144,7 @@ ATTRIBUTES = {
                                      "pairwise_indices_"),
     "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
                                              "best_score_", "cv_results_"),
+    **_IMPUTE,  # TargetEncoder and the model-based imputers (impute.py)
 }
 
 from mle_runtime.exporters.sklearn.svm import ATTRIBUTES as _SVM  # noqa: E402
