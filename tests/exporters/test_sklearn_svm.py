@@ -59,3 +59,19 @@ def test_precomputed_refused(tmp_path):
     est = svm.SVC(kernel="precomputed").fit(X @ X.T, y)
     with pytest.raises(TypeError, match="precomputed"):
         mle.dump(est, tmp_path / "m.mle")
+
+
+def test_probability_true_is_refused_at_dump(tmp_path):
+    import warnings
+
+    import mle_runtime as mle
+    from sklearn.datasets import load_iris
+    from sklearn.svm import SVC
+
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        est = SVC(probability=True, random_state=0).fit(X, y)
+    with pytest.raises(mle.UnsupportedModelError, match="probability=True"):
+        mle.dump(est, tmp_path / "svc.mle")
+    assert not (tmp_path / "svc.mle").exists()

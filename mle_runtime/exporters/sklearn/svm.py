@@ -53,6 +53,11 @@ def _check(est):
         raise UnsupportedModelError(
             f"{name} fitted on a scipy.sparse matrix is not supported (its predictions use "
             "libsvm's sparse code path); fit it on a dense array")
+    if getattr(est, "probability", False) is True:
+        raise UnsupportedModelError(
+            f"{name}(probability=True) is not supported: its predict_proba/predict_log_proba "
+            "(libsvm's Platt scaling and pairwise coupling) cannot be stored yet; fit it with "
+            "probability=False, or wrap it in CalibratedClassifierCV, which is supported")
     if int(getattr(est, "fit_status_", 0)) != 0:
         raise UnsupportedModelError(f"{name} did not fit (fit_status_ is {est.fit_status_})")
 
