@@ -76,6 +76,8 @@ def export(model):
 
     lookup(model)  # unsupported classes fail before anything else
     check_is_fitted(model)
+    from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
+    refuse_search_without_refit(model)  # before n_features_in_, which it lacks
     # A Pipeline delegates n_features_in_ and feature_names_in_ to its first step, which
     # raises AttributeError when that step is 'passthrough'; the first active step knows them.
     first = _first_step(model)

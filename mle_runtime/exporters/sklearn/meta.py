@@ -348,15 +348,27 @@ def calibrated_classifier(est, ctx, x):
 # -- delegating wrappers ---------------------------------------------------------------------
 
 
-@register("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
-          kind="predictor")
+SEARCHES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV",
+            "HalvingRandomSearchCV")
+
+
+def refuse_search_without_refit(est):
+    """A search fitted with refit=False has no best_estimator_: nothing that predicts."""
+    if _name(est) in SEARCHES and (est.refit is False or not hasattr(est, "best_estimator_")):
+        raise UnsupportedModelError(
+            f"{_name(est)}(refit={est.refit!r}) has no best_estimator_: there is no fitted "
+            "model to store, only the search results. Fit the search with refit=True (or a "
+            "metric name or callable) to store the best model, or dump the results "
+            "as a table (mle_runtime.dump(pandas.DataFrame(search.cv_results_), ...); the "
+            "dict itself holds numpy masked arrays, which are not stored natively) or the best "
+            "parameters (search.best_params_, where the search has them)")
+
+
+@register(*SEARCHES, kind="predictor")
 def search_cv(est, ctx, x):
     """A fitted search predicts with best_estimator_ (refit=True); best_params_,
     best_score_, best_index_ and cv_results_ are kept in the estimator record."""
-    if est.refit is False or not hasattr(est, "best_estimator_"):
-        raise UnsupportedModelError(
-            f"{_name(est)}(refit=False) has no best_estimator_ and cannot predict; only "
-            "searches with refit=True (or a refit callable/metric name) are supported")
+    refuse_search_without_refit(est)
     head = export_estimator(est.best_estimator_, ctx, x)
     ctx.accepts_inf = True
     return _methods(est, head)
