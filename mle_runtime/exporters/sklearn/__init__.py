@@ -16,6 +16,7 @@ from mle_runtime.exporters.sklearn import svm  # noqa: F401,E402  (support vecto
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
+from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
 from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
 from mle_runtime.ir.graph import Graph
 
@@ -76,7 +77,6 @@ def export(model):
 
     lookup(model)  # unsupported classes fail before anything else
     check_is_fitted(model)
-    from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
     refuse_search_without_refit(model)  # before n_features_in_, which it lacks
     # A Pipeline delegates n_features_in_ and feature_names_in_ to its first step, which
     # raises AttributeError when that step is 'passthrough'; the first active step knows them.

@@ -5,7 +5,7 @@ import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
-from mle_runtime.exporters.sklearn.common import as_float64, register
+from mle_runtime.exporters.sklearn.common import as_float64, export_estimator, register
 from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, follows_input_dtype, positive_proba
 
 
@@ -57,8 +57,6 @@ def _code_score(owner, member, ctx, x):
     """multiclass._predict_binary(member, X) as one float64 column: the raveled
     decision_function, else predict_proba[:, 1] (the estimator must have one of them). A code column in which fit
     saw one class only holds a _ConstantPredictor (its y_ on every row)."""
-    from mle_runtime.exporters.sklearn.common import export_estimator
-
     g = ctx.graph
     kind = type(member).__name__
     if kind == "_ConstantPredictor":
