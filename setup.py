@@ -4,7 +4,10 @@ extension module ``mle_runtime._native``; ``compat/`` is installed as ``mle_runt
 import glob
 import os
 
+from concurrent.futures import ThreadPoolExecutor
+
 from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
 from Cython.Build import cythonize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,6 +61,49 @@ extension = Extension(
 )
 
 
+class IncrementalBuildExt(build_ext):
+    """build_ext that recompiles only the sources whose object file is older than the source
+    or than any header the extension depends on, and compiles them in parallel (``-j N``, or
+    one job per CPU): setuptools alone recompiles every source of the extension, one after
+    another, whenever any one changed."""
+
+    def build_extension(self, ext):
+        compiler = self.compiler
+        jobs = self.parallel if isinstance(self.parallel, int) and self.parallel > 1 \
+            else (os.cpu_count() or 1)
+        force = self.force
+        headers = [h for h in (ext.depends or []) if os.path.exists(h)]
+        newest_header = max((os.path.getmtime(h) for h in headers), default=0.0)
+
+        def compile_changed(sources, output_dir=None, macros=None, include_dirs=None,
+                            debug=False, extra_preargs=None, extra_postargs=None,
+                            depends=None):
+            macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+                output_dir, macros, include_dirs, sources, depends, extra_postargs)
+            cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+
+            def stale(obj):
+                src = build[obj][0]
+                if force or not os.path.exists(obj):
+                    return True
+                built = os.path.getmtime(obj)
+                return built < os.path.getmtime(src) or built < newest_header
+
+            todo = [obj for obj in objects if obj in build and stale(obj)]
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                for done in pool.map(lambda obj: compiler._compile(
+                        obj, build[obj][0], build[obj][1], cc_args, extra_postargs, pp_opts),
+                        todo):
+                    pass
+            return objects
+
+        compiler.compile = compile_changed
+        try:
+            super().build_extension(ext)
+        finally:
+            del compiler.compile
+
+
 def packages():
     """Every package in the source tree: mle_runtime and its subpackages, and compat/ (with
     any subpackage) installed as mle_runtime.compat. tests/test_packaging.py checks this
@@ -79,6 +125,7 @@ if os.environ.get("MLE_SANITIZE") == "1":
 # -------------------------------------------------------------------------------------------
 
 setup(
+    cmdclass={"build_ext": IncrementalBuildExt},
     packages=packages(),
     package_dir={"mle_runtime.compat": "compat"},
     options=build_options,
