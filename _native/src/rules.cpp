@@ -189,6 +189,7 @@ struct Rules {
   const json::Value* strings = nullptr;  // [[column, [vocabulary]], ...]
   const json::Value* unknown = nullptr;  // [[mode, [columns], [[known]...], text], ...]
   const json::Value* nan = nullptr;      // [[columns], owner]
+  const json::Value* unread = nullptr;   // [columns] no node reads
   std::vector<int64_t> shape;  // per-row shape of an N-D input X (neural networks)
 };
 
@@ -224,6 +225,7 @@ class Builder {
   Status strings(const json::Value& v, const Where& what);
   Status unknown(const json::Value& v, const Where& what);
   Status nan(const json::Value& v, const Where& what);
+  Status unread(const json::Value& v, const Where& what);
   Status shape(const json::Value& v, int64_t cols, const Where& what, std::vector<int64_t>* out);
 
   const std::vector<PlanOutput>& outputs_;
@@ -535,6 +537,23 @@ Status Builder::nan(const json::Value& v, const Where& what) {
   return Status::OK();
 }
 
+// Input columns that no node reads (docs/FORMAT.md, section 9.7): [columns], strictly
+// increasing inside [0, n_features). The input adapter does not convert them (a dropped
+// column may hold anything, strings included, as in scikit-learn).
+Status Builder::unread(const json::Value& v, const Where& what) {
+  if (!v.is_array() || v.size == 0)
+    return Status::Format(what.str() + " must be a non-empty list of columns");
+  int64_t prev = -1;
+  for (const json::Value* c = v.first(); c; c = c->next_sibling()) {
+    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
+      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
+                            std::to_string(n_features_) + ")");
+    prev = c->integer;
+  }
+  r_.unread = &v;
+  return Status::OK();
+}
+
 // A per-row tensor shape (neural networks: X of shape (n, *shape)): 1 to 8 positive sizes
 // whose product is the value's number of columns.
 Status Builder::shape(const json::Value& v, int64_t cols, const Where& what,
@@ -604,10 +623,12 @@ Status Builder::from_graph(const json::Value& g) {
         MLE_RETURN_IF_ERROR(nan(*m, what));
       } else if (m->key == "shape") {
         MLE_RETURN_IF_ERROR(shape(*m, n_features_, what, &r_.shape));
+      } else if (m->key == "unread") {
+        MLE_RETURN_IF_ERROR(unread(*m, what));
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
                               "' (known: feature_names, integer, categories, unseen, vector, "
-                              "strings, unknown, nan, shape)");
+                              "strings, unknown, nan, shape, unread)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -889,6 +910,10 @@ std::string Builder::canonical() const {
   if (!r_.shape.empty()) {
     ifield("shape");
     put_ints(&in, r_.shape);
+  }
+  if (r_.unread) {
+    ifield("unread");
+    put_plain(&in, *r_.unread);
   }
   if (!in.empty()) {
     sep();

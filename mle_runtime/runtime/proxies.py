@@ -84,9 +84,10 @@ class _Rules:
         self.vector = inputs.get("vector", False)
         # String columns and encoders' unknown-category checks: adapted by inputs.Encoding.
         self.encoding = None
-        if "strings" in inputs or "unknown" in inputs or "nan" in inputs:
+        if any(k in inputs for k in ("strings", "unknown", "nan", "unread")):
             self.encoding = Encoding(inputs.get("strings"), inputs.get("unknown"),
-                                     self.feature_names, inputs.get("nan"))
+                                     self.feature_names, inputs.get("nan"),
+                                     inputs.get("unread"))
         self.shape = inputs.get("shape")  # neural networks: X is (n, *shape)
 
     def classes(self):
