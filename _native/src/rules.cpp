@@ -814,7 +814,9 @@ std::string Builder::canonical() const {
   std::string outs;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const OutputRule& r = r_.outputs[i];
-    if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column && r.shape.empty())
+    const bool reads_y = outputs_[i].root == 1;
+    if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column && r.shape.empty() &&
+        !reads_y)
       continue;
     std::string e;
     auto field = [&e](const char* k) {
@@ -831,6 +833,7 @@ std::string Builder::canonical() const {
     if (!r.dtype.empty()) { field("dtype"); put_string(&e, r.dtype); }
     if (r.column) { field("column"); e += "true"; }
     if (!r.shape.empty()) { field("shape"); put_ints(&e, r.shape); }
+    if (reads_y) { field("input"); e += "\"Y\""; }
     if (!outs.empty()) outs.push_back(',');
     put_string(&outs, outputs_[i].name);
     outs.append(":{").append(e).push_back('}');

@@ -60,6 +60,10 @@ class Graph:
         self.estimator_arrays = []  # arrays of the record that are not graph tensors
         # Neural networks: the arena plan of ir/memory_plan.py (docs/FORMAT.md, 11.4), or None.
         self.memory_plan = None
+        # The inverse's input (docs/FORMAT.md, 9.8): {"n_features": k, "allow_nan"?: bool,
+        # "allow_inf"?: bool}; nodes then may read value "Y", and output "inverse_transform"
+        # is computed from it alone. None: the graph has one input, X.
+        self.inverse = None
         self._count = 0
 
     def tensor(self, array, dtype):
@@ -182,6 +186,8 @@ class Graph:
             g["inputs"] = self.inputs
         if self.memory_plan is not None:
             g["memory_plan"] = self.memory_plan.to_json()
+        if self.inverse is not None:
+            g["inverse"] = self.inverse
         return g
 
 

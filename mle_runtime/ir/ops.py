@@ -24,6 +24,7 @@ OPS = {
             "clip?": "bool",
             "clip_min?": "number",
             "clip_max?": "number",
+            "cast_params?": "bool",
         },
     },
     "Normalize": {"inputs": 1, "attrs": {"norm": ("l1", "l2", "max")}},
@@ -250,7 +251,7 @@ OPS = {
 
 # Names of graph outputs that proxies expose as methods.
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
-           "score_samples", "predict_joint_log_proba")
+           "score_samples", "predict_joint_log_proba", "inverse_transform")
 
 
 def validate_node(op, n_inputs, attrs, n_tensors):

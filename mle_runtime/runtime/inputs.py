@@ -173,6 +173,15 @@ def as_matrix(X, model):
     return np.ascontiguousarray(arr)
 
 
+def as_numeric_matrix(X, model):
+    """The inverse's input Y (docs/FORMAT.md, 9.8) as :func:`as_matrix` gives a numeric array:
+    numbers in the transformed space, so no feature names or string columns apply (a
+    DataFrame is taken by position, as scikit-learn's inverse_transform takes it)."""
+    if _is_dataframe(X):
+        X = X.to_numpy()
+    return as_matrix(X, model)
+
+
 def integer_dtype(X):
     """The integer or bool dtype scikit-learn would see for X (after ``np.asarray`` or, for a
     DataFrame, its column dtypes), or None when X is not integer/bool data."""

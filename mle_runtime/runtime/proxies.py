@@ -19,7 +19,8 @@ from mle_runtime import _native
 from mle_runtime.errors import FormatError, ReadOnlyModelError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
-from mle_runtime.runtime.inputs import Encoding, check_integer_input, integer_dtype
+from mle_runtime.runtime.inputs import (Encoding, as_numeric_matrix, check_integer_input,
+                                        integer_dtype)
 from mle_runtime.runtime.inputs import as_matrix as _as_matrix
 from mle_runtime.runtime.nn import nn_method
 from mle_runtime.runtime.plan import resolve_n_threads
@@ -33,6 +34,7 @@ _DOCS = {
     "transform": "X transformed by the fitted transformer or pipeline.",
     "score_samples": "Per-sample scores for X.",
     "predict_joint_log_proba": "Joint log-probabilities log P(x, y) for X (naive Bayes).",
+    "inverse_transform": "X (in the transformed space) mapped back to the input space.",
 }
 
 _METHOD_TEMPLATE = """{summary}
@@ -285,6 +287,7 @@ class MLEModel(EstimatorProtocol):
     transform = _Output()
     score_samples = _Output()
     predict_joint_log_proba = _Output()
+    inverse_transform = _Output()
     fit_predict = _FitMethod()
     fit_transform = _FitMethod()
     score = _Score()
@@ -421,6 +424,9 @@ class MLEModel(EstimatorProtocol):
         rules = self._rules()
         opts = dict(rules.outputs.get(name, {}))
         as_matrix = _as_matrix if rules.encoding is None else rules.encoding.as_matrix
+        reads_y = opts.pop("input", None) == "Y"  # the inverse's input (FORMAT.md 9.8)
+        if reads_y:
+            as_matrix = as_numeric_matrix
         labels = opts.get("labels")
         if rules.shape is not None:  # a neural network (runtime/nn.py)
             method = nn_method(run, idx, rules.shape, opts.get("shape"), threads,
@@ -462,7 +468,7 @@ class MLEModel(EstimatorProtocol):
             method = _with_dtype(method, np.dtype(opts["dtype"]))
         if opts.get("column"):
             method = _as_column(method)
-        if rules.integer is not None:
+        if rules.integer is not None and not reads_y:
             keep, fills = rules.integer
             method = _with_integer_rule(method, name == "transform" and keep, fills, model)
         keywords = rules.keywords.get(name) if keywords else None

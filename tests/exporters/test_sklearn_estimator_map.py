@@ -295,20 +295,7 @@ NAMES = [n for n, _ in ALL]
 
 # Stored estimators that lack one of their methods today: each entry is a known gap, and its
 # test is expected to fail until the gap is closed (then the entry must go).
-# inverse_transform takes input of another width than the model's (a graph has one input).
-KNOWN_GAPS = {
-    name: "inverse_transform is not stored yet"
-    for name in ("MaxAbsScaler", "MinMaxScaler", "RobustScaler", "StandardScaler",
-                 "FunctionTransformer", "GaussianRandomProjection", "SparseRandomProjection",
-                 "PCA", "IncrementalPCA", "TruncatedSVD")
-}
-# Feature selectors: transform and prediction stored, inverse_transform not yet.
-KNOWN_GAPS.update({
-    name: "inverse_transform is not stored yet"
-    for name in ("GenericUnivariateSelect", "RFE", "RFECV", "SelectFdr", "SelectFpr",
-                 "SelectFromModel", "SelectFwe", "SelectKBest", "SelectPercentile",
-                 "SequentialFeatureSelector", "VarianceThreshold")
-})
+KNOWN_GAPS = {}
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401  (meta-estimators, sel
     meta, selection)
 from mle_runtime.exporters.sklearn import svm  # noqa: F401,E402  (support vector machines)
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
+from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
@@ -102,6 +103,7 @@ def export(model):
     graph.allow_inf = ctx.all_accept_inf and bool(ctx.steps)
     graph.nan_owner = ctx.nan_owner
     apply_head(graph, head)
+    add_inverse(model, graph)
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         names = getattr(first, "feature_names_in_", None)
