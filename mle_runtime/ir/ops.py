@@ -216,7 +216,7 @@ OPS = {
                   "extrapolation": ("error", "constant", "linear", "continue", "periodic"),
                   "include_bias": "bool", "missing_zeros": "bool",
                   "boundary?": "tensor:float64", "limits?": "tensor:float64",
-                  "ends?": "tensor:int64"},
+                  "ends?": "tensor:int64", "float64?": "bool"},
     },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.

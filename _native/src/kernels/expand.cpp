@@ -245,15 +245,18 @@ class BSplineBasis final : public Kernel {
     double* basis = hh + (k_ + 1);
     dispatch_float(in[0].dtype, [&](auto tag) {
       using T = decltype(tag);
-      const int64_t per = include_bias_ ? n_splines_ : n_splines_ - 1;
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* x = in[0].row<T>(r);
-        T* y = out.row<T>(r);
-        for (int64_t f = 0; f < cols_; ++f) {
-          feature(f, static_cast<double>(x[f]), h, hh, basis);
-          for (int64_t j = 0; j < per; ++j) y[f * per + j] = static_cast<T>(basis[j]);
+      dispatch_float(out.dtype, [&](auto out_tag) {
+        using U = decltype(out_tag);
+        const int64_t per = include_bias_ ? n_splines_ : n_splines_ - 1;
+        for (int64_t r = 0; r < rows; ++r) {
+          const T* x = in[0].row<T>(r);
+          U* y = out.row<U>(r);
+          for (int64_t f = 0; f < cols_; ++f) {
+            feature(f, static_cast<double>(x[f]), h, hh, basis);
+            for (int64_t j = 0; j < per; ++j) y[f * per + j] = static_cast<U>(basis[j]);
+          }
         }
-      }
+      });
     });
   }
 
@@ -392,8 +395,9 @@ Status make_bspline(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* o
       if (!std::isfinite(v) || (i > 0 && !(t[f * nt + i - 1] <= v)))
         return b.error("each column's knots must be finite and sorted");
     }
-  bool include_bias, missing_zeros;
+  bool include_bias, missing_zeros, f64 = false;
   MLE_RETURN_IF_ERROR(b.boolean("include_bias", &include_bias));
+  MLE_RETURN_IF_ERROR(b.boolean_or("float64", false, &f64));
   MLE_RETURN_IF_ERROR(b.boolean("missing_zeros", &missing_zeros));
   const bool needs_boundary = ex == Extrapolation::kConstant || ex == Extrapolation::kLinear;
   const TensorRef *boundary = nullptr, *limits = nullptr, *ends = nullptr;
@@ -424,7 +428,7 @@ Status make_bspline(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* o
       ends ? ends->as<int64_t>() : nullptr));
   const int64_t width = kern->width();
   if (width < 1) return b.error("the output has no columns");
-  *out = ValueInfo{width, ValueKind::kInput};
+  *out = ValueInfo{width, f64 ? ValueKind::kF64 : ValueKind::kInput};
   k->reset(kern.release());
   return Status::OK();
 }
@@ -448,7 +452,7 @@ const OpRegistrar kRegistered({
       string("extrapolation", {"error", "constant", "linear", "continue", "periodic"}),
       boolean("include_bias"), boolean("missing_zeros"),
       tensor("boundary", DType::kF64, kOptional), tensor("limits", DType::kF64, kOptional),
-      tensor("ends", DType::kI64, kOptional)}},
+      tensor("ends", DType::kI64, kOptional), boolean("float64", kOptional)}},
 });
 
 }  // namespace mle

@@ -186,6 +186,8 @@ def spline_transformer(est, ctx, x):
         boundary=None if boundary is None else g.tensor(boundary, "float64"),
         limits=None if limits is None else g.tensor(limits, "float64"),
         ends=None if ends is None else g.tensor(ends, "int64"),
+        # sparse output: scipy's design matrix, float64 whatever X's dtype
+        float64=True if getattr(est, "sparse_output", False) else None,
     )
 
 
