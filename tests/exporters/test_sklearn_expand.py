@@ -336,6 +336,27 @@ def test_spline_handle_missing(dataset, roundtrip):
             model.transform(holes[:20])
 
 
+def test_spline_handle_missing_before_a_model(dataset, roundtrip):
+    """NaN becomes zeros: a model after the spline never sees it, so NaN is accepted."""
+    X, y = dataset("diabetes")
+    holes = X.copy()
+    holes[np.random.RandomState(5).rand(*X.shape) < 0.1] = np.nan
+    model = make_pipeline(SplineTransformer(handle_missing="zeros"), Ridge()).fit(holes, y)
+    proxy = roundtrip(model)
+    _close(model.predict(holes), proxy.predict(holes))
+    ct = ColumnTransformer([("s", SplineTransformer(handle_missing="zeros"), [0, 1]),
+                            ("k", KBinsDiscretizer(n_bins=3, encode="ordinal"), [2, 3])])
+    model = make_pipeline(ct, Ridge()).fit(np.c_[holes[:, :2], X[:, 2:4]], y)
+    proxy = roundtrip(model)
+    ok = np.c_[holes[:, :2], X[:, 2:4]]
+    _close(model.predict(ok), proxy.predict(ok))
+    bad = ok.copy()
+    bad[3, 2] = np.nan  # a KBinsDiscretizer column: refused by both
+    for m in (model, proxy):
+        with pytest.raises(ValueError, match="NaN"):
+            m.predict(bad)
+
+
 def test_spline_sparse_output_is_dense(dataset, roundtrip):
     X, _ = dataset("iris")
     for extrapolation in ("constant", "linear", "continue", "periodic"):

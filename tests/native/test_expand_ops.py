@@ -77,6 +77,21 @@ def test_digitize_float32_rounding_refuses_overflow():
         m.run(np.array([[0.0, 1e39]]), 0, 1)
 
 
+def test_digitize_float32_rounding_matches_numpy_at_the_range_end():
+    """Just below the midpoint between float32's largest value and 2**128 a value rounds to
+    the largest float32 (accepted, last bin); from the midpoint on it is infinity (refused)."""
+    below = float.fromhex("0x1.fffffefffffffp127")
+    mid = float.fromhex("0x1.ffffffp127")
+    assert np.isfinite(np.float64(below).astype(np.float32))
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float64(mid).astype(np.float32))
+    m = load(digitize(round_float32=True))
+    assert m.run(np.array([[below, -below]]), 0, 1).tolist() == [[2, 0]]
+    for v in (mid, -mid):
+        with pytest.raises(ValueError, match="too large for dtype"):
+            m.run(np.array([[0.0, v]]), 0, 1)
+
+
 def test_error_extrapolation_refuses_outside_the_knots():
     m = load(bspline(extrapolation="error"))
     m.run(np.array([[-1.0], [1.0]]), 0, 1)

@@ -6,12 +6,28 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "mle/kernel.h"
 
 namespace mle {
 namespace {
+
+// A double rounded to binary32 (to nearest, ties to even), infinity beyond its range: the
+// conversion numpy's astype performs, without C++'s undefined out-of-range cast.
+inline float to_float32(double v) {
+  if (std::fabs(v) >= 0x1.ffffffp127 && std::isfinite(v))
+    return v > 0 ? std::numeric_limits<float>::infinity()
+                 : -std::numeric_limits<float>::infinity();
+  return static_cast<float>(v);
+}
+
+template <class U>
+inline U narrow(double v) {
+  if constexpr (std::is_same_v<U, float>) return to_float32(v);
+  else return v;
+}
 
 // ---------------------------------------------------------------- Digitize
 
@@ -40,7 +56,7 @@ class Digitize final : public Kernel {
     for (int64_t r = 0; r < rows; ++r) {
       const double* x = in[0].row<double>(r);
       for (int64_t c = 0; c < cols_; ++c)
-        if (std::isfinite(x[c]) && std::isinf(static_cast<float>(x[c])))
+        if (std::isfinite(x[c]) && std::isinf(to_float32(x[c])))
           return "Input X contains infinity or a value too large for dtype('float32').";
     }
     return {};
@@ -63,7 +79,7 @@ class Digitize final : public Kernel {
     int64_t base = 0;
     for (int64_t f = 0; f < cols_; ++f) {
       double v = static_cast<double>(x[f]);
-      if (round_float32_) v = static_cast<double>(static_cast<float>(v));
+      if (round_float32_) v = static_cast<double>(to_float32(v));
       const double* lo = edges_ + offsets_[f];
       const double* hi = edges_ + offsets_[f + 1];
       const int64_t bin = std::upper_bound(lo, hi, v) - lo;
@@ -253,7 +269,7 @@ class BSplineBasis final : public Kernel {
           U* y = out.row<U>(r);
           for (int64_t f = 0; f < cols_; ++f) {
             feature(f, static_cast<double>(x[f]), h, hh, basis);
-            for (int64_t j = 0; j < per; ++j) y[f * per + j] = static_cast<U>(basis[j]);
+            for (int64_t j = 0; j < per; ++j) y[f * per + j] = narrow<U>(basis[j]);
           }
         }
       });

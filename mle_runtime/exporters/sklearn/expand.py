@@ -176,6 +176,7 @@ def spline_transformer(est, ctx, x):
         boundary, limits, ends = _boundary(splines, degree, n_splines, extrapolation)
     if handle_missing == "zeros":
         ctx.accepts_inf = True  # scikit-learn checks no finiteness then
+        ctx.nan_possible = False  # NaN becomes zeros: the next steps never see it
     else:
         ctx.refuses_nan(est)
     g = ctx.graph
