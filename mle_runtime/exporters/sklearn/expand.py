@@ -7,8 +7,10 @@ KBinsDiscretizer: only ``bin_edges_`` reaches ``transform`` (the strategy, ``qua
 stored. A value's bin is ``searchsorted(bin_edges_[f][1:-1], v, side="right")``, exactly;
 ``encode="onehot"`` (a sparse matrix in scikit-learn) is returned as the same values in a
 dense array, as the other sparse encoders here are (the runtime imports no scipy);
-"onehot-dense" and "ordinal" are returned as scikit-learn returns them. NaN is refused, as
-scikit-learn refuses it.
+"onehot-dense" and "ordinal" are returned as scikit-learn returns them. The one-hot columns are
+written by ``Digitize`` itself rather than by the encoders' ``OneHot`` op: scikit-learn returns
+them in X's float dtype (float32 for float32 input, which a next step then computes with),
+and ``OneHot`` returns float64. NaN is refused, as scikit-learn refuses it.
 
 PolynomialFeatures: each output column of ``powers_`` is the product of its input columns,
 multiplied in the order scikit-learn's dense transform multiplies them; ``order`` only
