@@ -363,6 +363,16 @@ def test_spline_sparse_output_is_dense(dataset, roundtrip):
         est = SplineTransformer(sparse_output=True, extrapolation=extrapolation).fit(X)
         proxy = roundtrip(est)
         _check(est, proxy, _wide(X))
+    # extrapolation="error": the same values, and the same inputs refused (scikit-learn's
+    # sparse path raises scipy's "Out of bounds" message instead of its own)
+    est = SplineTransformer(sparse_output=True, extrapolation="error").fit(X)
+    proxy = roundtrip(est)
+    _same(est.transform(X), proxy.transform(X))
+    beyond = X[:5] + 100.0
+    with pytest.raises(ValueError, match="Out of bounds"):
+        est.transform(beyond)
+    with pytest.raises(ValueError, match="beyond the limits of the knots"):
+        proxy.transform(beyond)
 
 
 def test_spline_dataframe(dataset, roundtrip):
@@ -425,3 +435,18 @@ def test_column_transformer(dataset, roundtrip):
     _close(model.predict_proba(X), proxy.predict_proba(X))
     ct.fit(X)
     _same(ct.transform(X), roundtrip(ct).transform(X), "ColumnTransformer.transform")
+
+
+def test_kbins_binning_rule_is_checked_at_dump(dataset, monkeypatch):
+    """A transform that bins by another rule (a tolerance added to X, as old releases did) is
+    refused at dump rather than stored with the wrong bins."""
+    X, _ = dataset("iris")
+    est = KBinsDiscretizer(n_bins=4, encode="ordinal").fit(X)
+    real = KBinsDiscretizer.transform
+
+    def tolerant(self, X):
+        return real(self, np.asarray(X, dtype=np.float64) * (1 + 1e-5) + 1e-8)
+
+    monkeypatch.setattr(KBinsDiscretizer, "transform", tolerant)
+    with pytest.raises(UnsupportedModelError, match="bins values at the bin edges"):
+        mle.dump(est, "/dev/null")

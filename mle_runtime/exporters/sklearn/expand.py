@@ -20,8 +20,11 @@ SplineTransformer: the B-spline bases of ``bsplines_`` (their knots and degree),
 natively by the Cox-de Boor recursion scipy's ``BSpline`` uses, with every ``extrapolation``;
 the boundary values and slopes that "constant" and "linear" extrapolation continue are
 computed here, at dump, by the fitted splines themselves. ``sparse_output=True`` is returned
-dense. ``handle_missing="zeros"`` gives NaN zeros (and, as scikit-learn, accepts infinity).
+dense, in float64 as scipy's design matrix is (with ``extrapolation="error"`` the inputs
+scikit-learn refuses are refused, with the message of its dense path). ``handle_missing="zeros"`` gives NaN zeros (and, as scikit-learn, accepts infinity).
 """
+
+import warnings
 
 import numpy as np
 
@@ -75,6 +78,7 @@ def _kbins(est, ctx, x):
                                         "bin_edges_")
         inner.append(mid)
         offsets.append(offsets[-1] + mid.shape[0])
+    _check_binning(est, inner, dtype)
     ctx.refuses_nan(est)
     g = ctx.graph
     return g.add(
@@ -85,6 +89,44 @@ def _kbins(est, ctx, x):
         round_float32=True if dtype == "float32" else None,
         float64=True if dtype == "float64" else None,
     ), dtype
+
+
+def _check_binning(est, inner, dtype):
+    """Refuses a KBinsDiscretizer whose transform does not bin as ``Digitize`` does: every
+    inner edge, and its neighbours one ulp away, through the fitted estimator's own transform
+    (old scikit-learn releases added a tolerance to X and clipped to the last bin, which moves
+    values just below an edge into the next bin)."""
+    cols = []
+    for mid in inner:
+        cols.append(np.concatenate([mid, np.nextafter(mid, -np.inf), np.nextafter(mid, np.inf)])
+                    if mid.size else np.zeros(1))
+    n = max(len(c) for c in cols)
+    P = np.column_stack([np.resize(c, n) for c in cols])
+    V = P.astype(np.float32).astype(np.float64) if dtype == "float32" else P
+    bins = np.column_stack([np.searchsorted(mid, V[:, f], side="right")
+                            for f, mid in enumerate(inner)])
+    if est.encode == "ordinal":
+        expected = bins.astype(np.float64)
+    else:
+        expected = np.zeros((n, sum(m.size + 1 for m in inner)))
+        base = 0
+        for f, mid in enumerate(inner):
+            expected[np.arange(n), base + bins[:, f]] = 1.0
+            base += mid.size + 1
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None:
+        import pandas as pd  # dump time only: the estimator was fitted on a DataFrame
+
+        P = pd.DataFrame(P, columns=list(names))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = est.transform(P)
+    got = np.asarray(got.toarray() if hasattr(got, "toarray") else got, dtype=np.float64)
+    if got.shape != expected.shape or not np.array_equal(got, expected):
+        raise UnsupportedModelError(
+            "KBinsDiscretizer: this scikit-learn version's transform bins values at the bin "
+            "edges differently from searchsorted(bin_edges_[f][1:-1], x, side='right'), the "
+            "rule that is stored; supported: scikit-learn releases that bin by that rule")
 
 
 @register("KBinsDiscretizer", kind="transformer")
