@@ -21,7 +21,8 @@ natively by the Cox-de Boor recursion scipy's ``BSpline`` uses, with every ``ext
 the boundary values and slopes that "constant" and "linear" extrapolation continue are
 computed here, at dump, by the fitted splines themselves. ``sparse_output=True`` is returned
 dense, in float64 as scipy's design matrix is (with ``extrapolation="error"`` the inputs
-scikit-learn refuses are refused, with the message of its dense path). ``handle_missing="zeros"`` gives NaN zeros (and, as scikit-learn, accepts infinity).
+scikit-learn refuses are refused, with the message of its dense path).
+``handle_missing="zeros"`` gives NaN zeros (and, as scikit-learn, accepts infinity).
 """
 
 import warnings
