@@ -203,7 +203,7 @@ OPS = {
     "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
     # Feature expansions (kernels/expand.cpp): KBinsDiscretizer, PolynomialFeatures,
-    # SplineTransformer. Outputs keep the caller's float dtype (Digitize: float64 with float64).
+    # SplineTransformer. Outputs keep the caller's float dtype (float64 with "float64").
     "Digitize": {
         "inputs": 1,
         "attrs": {"offsets": "tensor:int64", "edges": "tensor:float64",
