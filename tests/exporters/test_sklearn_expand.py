@@ -300,6 +300,22 @@ def test_spline_array_knots_and_orders(roundtrip, extrapolation):
         _check(est, proxy, rows)
 
 
+@pytest.mark.parametrize("extrapolation", EXTRAPOLATIONS)
+def test_spline_repeated_quantile_knots(roundtrip, extrapolation):
+    """Quantile knots of a discrete feature repeat (zero-width knot intervals)."""
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.randint(0, 3, 300).astype(float), rng.randn(300)]
+    for degree in (1, 2, 3):
+        est = SplineTransformer(n_knots=7, degree=degree, knots="quantile",
+                                extrapolation=extrapolation).fit(X)
+        assert np.any(np.diff(est.bsplines_[0].t) == 0)
+        proxy = roundtrip(est)
+        rows = np.r_[X, np.c_[np.linspace(-1, 4, 51), np.linspace(-3, 3, 51)]]
+        if extrapolation == "error":
+            rows = _in_range(est, rows)
+        _check(est, proxy, rows)
+
+
 def test_spline_error_extrapolation_refuses_as_scikit_learn(dataset, roundtrip):
     X, _ = dataset("iris")
     est = SplineTransformer(extrapolation="error").fit(X)
