@@ -116,6 +116,16 @@ def models():
     out["column_transformer"] = make_pipeline(ColumnTransformer(
         [("num", StandardScaler(), [0, 1]), ("hot", OneHotEncoder(), [2]),
          ("ord", OrdinalEncoder(), [3])]), LogisticRegression(max_iter=500)).fit(mixed, yi)
+    # Feature expansions: Digitize, Monomials, BSplineBasis (every extrapolation's attributes).
+    from sklearn.preprocessing import KBinsDiscretizer, PolynomialFeatures, SplineTransformer
+
+    out["kbins_onehot"] = KBinsDiscretizer(n_bins=4, encode="onehot-dense").fit(Xd)
+    out["poly_ridge"] = make_pipeline(PolynomialFeatures(degree=(1, 3)), Ridge()).fit(Xd, yd)
+    out["spline_linear"] = SplineTransformer(n_knots=4, extrapolation="linear").fit(Xd)
+    out["spline_periodic"] = SplineTransformer(n_knots=5, degree=2,
+                                               extrapolation="periodic").fit(Xd)
+    out["spline_error"] = SplineTransformer(extrapolation="error",
+                                            handle_missing="zeros").fit(Xd)
     try:
         import xgboost
 

@@ -203,6 +203,22 @@ OPS = {
     "IndexConcat": {"inputs": -1, "attrs": {}},
     "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
+    # Feature expansions (kernels/expand.cpp): KBinsDiscretizer, PolynomialFeatures,
+    # SplineTransformer. Outputs keep the caller's float dtype (float64 with "float64").
+    "Digitize": {
+        "inputs": 1,
+        "attrs": {"offsets": "tensor:int64", "edges": "tensor:float64",
+                  "encode": ("ordinal", "onehot"), "round_float32?": "bool", "float64?": "bool"},
+    },
+    "Monomials": {"inputs": 1, "attrs": {"offsets": "tensor:int64", "factors": "tensor:int64"}},
+    "BSplineBasis": {
+        "inputs": 1,
+        "attrs": {"knots": "tensor:float64", "degree": "number",
+                  "extrapolation": ("error", "constant", "linear", "continue", "periodic"),
+                  "include_bias": "bool", "missing_zeros": "bool",
+                  "boundary?": "tensor:float64", "limits?": "tensor:float64",
+                  "ends?": "tensor:int64", "float64?": "bool"},
+    },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

@@ -28,7 +28,7 @@ from sklearn.utils import all_estimators
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 
-STORED_AT_LEAST = 138
+STORED_AT_LEAST = 141
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples", "predict_joint_log_proba", "mahalanobis")
@@ -295,7 +295,7 @@ NAMES = [n for n, _ in ALL]
 
 # Stored estimators that lack one of their methods today: each entry is a known gap, and its
 # test is expected to fail until the gap is closed (then the entry must go).
-KNOWN_GAPS = {}
+KNOWN_GAPS = {"KBinsDiscretizer": "inverse_transform is not stored yet"}
 
 
 @pytest.fixture(scope="module")

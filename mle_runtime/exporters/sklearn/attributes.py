@@ -4,6 +4,7 @@ when the fitted estimator has them. ``classes_``, ``n_features_in_`` and
 ``feature_names_in_`` of the exported model itself come from the graph; its steps and
 sub-estimators store theirs here."""
 
+from mle_runtime.exporters.sklearn.expand import ATTRIBUTES as _EXPAND
 from mle_runtime.exporters.sklearn.fit_only import ATTRIBUTES as _FIT_ONLY
 from mle_runtime.exporters.sklearn.impute import ATTRIBUTES as _IMPUTE
 from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, REGRESSORS
@@ -145,6 +146,7 @@ ATTRIBUTES = {
     "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
                                              "best_score_", "cv_results_"),
     **_IMPUTE,  # TargetEncoder and the model-based imputers (impute.py)
+    **_EXPAND,  # KBinsDiscretizer, PolynomialFeatures, SplineTransformer (expand.py)
 }
 
 from mle_runtime.exporters.sklearn.svm import ATTRIBUTES as _SVM  # noqa: E402
