@@ -202,6 +202,12 @@ OPS = {
     "IndexConcat": {"inputs": -1, "attrs": {}},
     "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
+    # Support vector machines' probability estimates (kernels/svm.cpp): libsvm's Platt
+    # sigmoid of each class pair's decision value and its pairwise coupling. Output float64.
+    "PairwiseCoupling": {
+        "inputs": 1,
+        "attrs": {"probA": "tensor:float64", "probB": "tensor:float64", "n_classes": "number"},
+    },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},
