@@ -16,12 +16,20 @@ tests assert 1e-9 relative to the largest term).
   shape "ovo" the pair values, shape "ovr" ``_ovr_decision_function(value < 0, -value, k)``
   (``OvoDecision``). ``break_ties`` with "ovr" and more than two classes: ``predict`` is the
   arg-max of that decision function.
+- ``predict_proba`` (SVC, NuSVC fitted with ``probability=True``) is libsvm's
+  ``predict_probability`` of the pair values with libsvm's sign (the unflipped value, which
+  the Platt parameters ``probA_``/``probB_`` were fitted on, two classes included): the
+  sigmoid of each pair, clipped to [1e-7, 1 - 1e-7], then libsvm's iterative pairwise
+  coupling, for two classes too (op ``PairwiseCoupling``); the columns follow ``classes_``
+  (scikit-learn's libsvm sorts the labels). ``predict_log_proba`` is its log. ``predict``
+  stays the vote above, as in scikit-learn (it can disagree with the most probable class).
+  A model whose ``probability`` was switched on after fitting without it (no ``probA_``:
+  scikit-learn's ``predict_proba`` raises ``NotFittedError``) is refused.
 - SVR, NuSVR: ``predict`` is the value. OneClassSVM: ``decision_function`` is the value,
   ``score_samples`` the value plus ``offset_``, ``predict`` 1 where the value is > 0, else -1.
 
-Not supported (refused at dump): ``kernel="precomputed"`` or a callable kernel, models fitted
-on sparse matrices (libsvm's sparse predictor), and ``predict_proba``/``predict_log_proba``
-of models fitted with ``probability=True`` (the exported model has no such methods).
+Not supported (refused at dump): ``kernel="precomputed"`` or a callable kernel, and models
+fitted on sparse matrices (libsvm's sparse predictor).
 """
 
 import numpy as np
