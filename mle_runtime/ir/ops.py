@@ -143,7 +143,7 @@ OPS = {
         "inputs": 1,
         "attrs": {"rows": "tensor:float64", "row_sq_norms?": "tensor:float64",
                   "kernel": ("euclidean", "sqeuclidean", "linear", "poly", "rbf", "sigmoid",
-                             "cosine"),
+                             "cosine", "laplacian", "chi2", "additive_chi2"),
                   "gamma?": "number", "coef0?": "number", "degree?": "number"},
     },
     "GaussianLogDensity": {"inputs": 1, "attrs": {"mean": "tensor:float64",

@@ -150,3 +150,7 @@ ATTRIBUTES = {
 from mle_runtime.exporters.sklearn.svm import ATTRIBUTES as _SVM  # noqa: E402
 
 ATTRIBUTES.update(_SVM)
+
+from mle_runtime.exporters.sklearn.kernel_ridge import ATTRIBUTES as _KERNEL_RIDGE  # noqa: E402
+
+ATTRIBUTES.update(_KERNEL_RIDGE)
