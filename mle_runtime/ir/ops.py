@@ -63,7 +63,7 @@ OPS = {
     "SignedSquare": {"inputs": 1, "attrs": {}},
     "Log1pExp": {"inputs": 1, "attrs": {}},
     "BinaryProba": {"inputs": 1, "attrs": {}},
-    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": ("uniform", "keep")}},
+    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": ("uniform", "keep", "divide")}},
     "Softmax": {"inputs": 1, "attrs": {}},
     "ArgMax": {"inputs": 1, "attrs": {"ge?": "bool"}},
     # Log-probability heads computed from raw scores without cancellation (CatBoost's
