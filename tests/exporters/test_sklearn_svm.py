@@ -4,6 +4,7 @@ within 1e-9 of the largest decision value)."""
 import numpy as np
 import pytest
 from sklearn import datasets, svm
+from sklearn.ensemble import StackingClassifier, VotingClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -174,3 +175,19 @@ def test_probability_switched_off_after_fit_has_no_proba(tmp_path):
     m = _roundtrip(est, tmp_path)
     assert not hasattr(m, "predict_proba") and not hasattr(est, "predict_proba")
     assert np.array_equal(m.predict(X), est.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore:The `probability` parameter:FutureWarning")
+@pytest.mark.parametrize("make", [
+    lambda: VotingClassifier([("s", _proba(svm.SVC())), ("n", _proba(svm.NuSVC(nu=0.2)))],
+                             voting="soft"),
+    lambda: StackingClassifier([("s", _proba(svm.SVC(kernel="linear"))),
+                                ("n", _proba(svm.NuSVC(nu=0.2)))], cv=3),
+])
+def test_probabilities_inside_meta_estimators(make, tmp_path):
+    """Soft voting and stacking read the members' predict_proba."""
+    X, y = _data("wine")
+    model = make_pipeline(StandardScaler(), make()).fit(X, y)
+    m = _roundtrip(model, tmp_path)
+    _rel(m.predict_proba(X), model.predict_proba(X))
+    assert np.array_equal(m.predict(X), model.predict(X))
