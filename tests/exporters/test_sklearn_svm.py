@@ -1,5 +1,6 @@
 """Parity of SVC, NuSVC, SVR, NuSVR and OneClassSVM with scikit-learn (labels exact, values
-within 1e-9 of the largest decision value)."""
+within 1e-9 of the largest decision value; probabilities of probability=True models within
+1e-9 relative)."""
 
 import numpy as np
 import pytest
@@ -104,7 +105,7 @@ def test_probabilities(make, data, tmp_path):
     _rel(got, proba)
     _rel(m.predict_log_proba(X), model.predict_log_proba(X))
     # predict stays libsvm's vote over the decision values, not the arg-max of the
-    # probabilities (they disagree on some rows of these data sets)
+    # probabilities (test_predict_is_the_vote_not_the_probabilities has rows where they differ)
     assert np.array_equal(m.predict(X), model.predict(X))
     _close(m.decision_function(X), model.decision_function(X))
     for r in (0, len(X) // 2, len(X) - 1):

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 import mle_runtime as mle
+from mle_runtime import FormatError, _native
 from mle_runtime.errors import InputError
+from mle_runtime.format import layout as L
 from mle_runtime.format import writer
 from mle_runtime.ir import Graph
 
-from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import CODES, encode, refuse  # noqa: F401  (refuse: a fixture)
 
 ROWS = np.abs(np.random.default_rng(5).normal(size=(7, 4)))
 ROWS[0, 1] = 0.0  # x + y == 0 terms are skipped by the chi2 kernels
@@ -107,14 +109,20 @@ def test_refuses_bad_parameters(refuse, kind, attrs, fragment):
     refuse(graph, arrays, "(RowKernel)", fragment)
 
 
-def test_refuses_an_infinite_gamma(refuse):
+@pytest.mark.parametrize("text", [b"1e999", b"-1e999"])
+def test_refuses_an_infinite_gamma(text):
+    """A JSON number beyond the float range (the writer never writes one) is refused."""
     graph, arrays = _json(kernel_graph("laplacian", gamma=1.0))
-    text = encode(graph, arrays, {}).replace(b'"gamma":1.0', b'"gamma":1e999')
-    from mle_runtime import _native
-    from mle_runtime.errors import FormatError
-
-    with pytest.raises(FormatError):
-        _native.load_buffer(text)
+    blob, offsets, align = writer.pack_tensors(arrays)
+    graph["tensors"] = [[off, CODES[a.dtype], list(a.shape)] for off, a in zip(offsets, arrays)]
+    encoded = writer.encode_json(graph)
+    assert encoded.count(b'"gamma":1.0') == 1
+    data = writer.pack_sections([
+        (L.SECTION_META, writer.encode_json({})),
+        (L.SECTION_GRAPH, encoded.replace(b'"gamma":1.0', b'"gamma":' + text)),
+        (L.SECTION_DATA, blob, align)])
+    with pytest.raises(FormatError, match="number out of range"):
+        _native.load_buffer(data)
 
 
 @pytest.mark.parametrize("kind", ["chi2", "additive_chi2"])
