@@ -71,6 +71,16 @@ def models():
     out["dummy"] = DummyClassifier(strategy="prior").fit(Xi, yi)
     out["qda"] = QuadraticDiscriminantAnalysis(reg_param=0.1).fit(Xi, yi)
     out["isotonic"] = IsotonicRegression(out_of_bounds="raise").fit(Xd[:, 0], yd)
+    # Support vector machines' probabilities (PairwiseCoupling) and kernel ridge (RowKernel).
+    import warnings
+
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.svm import SVC
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # probability=True is deprecated
+        out["svc_probability"] = SVC(probability=True, random_state=0).fit(Xi, yi)
+    out["kernel_ridge"] = KernelRidge(kernel="laplacian", gamma=0.5).fit(Xd, yd)
     # Meta-estimators: Concat, WeightedMean, Vote, AsFloat64, Interp1D.
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import StackingClassifier, VotingClassifier

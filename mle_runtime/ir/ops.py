@@ -64,7 +64,7 @@ OPS = {
     "SignedSquare": {"inputs": 1, "attrs": {}},
     "Log1pExp": {"inputs": 1, "attrs": {}},
     "BinaryProba": {"inputs": 1, "attrs": {}},
-    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": ("uniform", "keep")}},
+    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": ("uniform", "keep", "divide")}},
     "Softmax": {"inputs": 1, "attrs": {}},
     "ArgMax": {"inputs": 1, "attrs": {"ge?": "bool"}},
     # Log-probability heads computed from raw scores without cancellation (CatBoost's
@@ -144,7 +144,7 @@ OPS = {
         "inputs": 1,
         "attrs": {"rows": "tensor:float64", "row_sq_norms?": "tensor:float64",
                   "kernel": ("euclidean", "sqeuclidean", "linear", "poly", "rbf", "sigmoid",
-                             "cosine"),
+                             "cosine", "laplacian", "chi2", "additive_chi2"),
                   "gamma?": "number", "coef0?": "number", "degree?": "number"},
     },
     "GaussianLogDensity": {"inputs": 1, "attrs": {"mean": "tensor:float64",
@@ -218,6 +218,12 @@ OPS = {
                   "include_bias": "bool", "missing_zeros": "bool",
                   "boundary?": "tensor:float64", "limits?": "tensor:float64",
                   "ends?": "tensor:int64", "float64?": "bool"},
+    },
+    # Support vector machines' probability estimates (kernels/svm.cpp): libsvm's Platt
+    # sigmoid of each class pair's decision value and its pairwise coupling. Output float64.
+    "PairwiseCoupling": {
+        "inputs": 1,
+        "attrs": {"probA": "tensor:float64", "probB": "tensor:float64", "n_classes": "number"},
     },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.

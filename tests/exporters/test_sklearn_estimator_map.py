@@ -172,6 +172,7 @@ def _configs():
         "TSNE": (lambda cls: cls(perplexity=10, random_state=0), "X", None),
         "MDS": (lambda cls: cls(random_state=0, n_init=1), "X", None),
         "DummyClassifier": (None, "X", "y3"),
+        "SVC": (lambda cls: cls(probability=True), "X", "y3"),  # predict_proba too
     }
     return c
 

@@ -13,6 +13,8 @@ from mle_runtime.exporters.sklearn import compose, encoders  # noqa: F401,E402  
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (meta-estimators, selectors)
     meta, selection)
 from mle_runtime.exporters.sklearn import svm  # noqa: F401,E402  (support vector machines)
+from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (kernel ridge, label propagation)
+    kernel_ridge, label_propagation)
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
 from mle_runtime.exporters.sklearn import expand  # noqa: F401,E402  (bins, polynomials, splines)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)

@@ -152,3 +152,10 @@ ATTRIBUTES = {
 from mle_runtime.exporters.sklearn.svm import ATTRIBUTES as _SVM  # noqa: E402
 
 ATTRIBUTES.update(_SVM)
+
+from mle_runtime.exporters.sklearn.kernel_ridge import ATTRIBUTES as _KERNEL_RIDGE  # noqa: E402
+from mle_runtime.exporters.sklearn.label_propagation import (  # noqa: E402
+    ATTRIBUTES as _LABEL_PROPAGATION)
+
+ATTRIBUTES.update(_KERNEL_RIDGE)
+ATTRIBUTES.update(_LABEL_PROPAGATION)
