@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.datasets import load_diabetes, load_wine
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -296,3 +297,23 @@ def test_transformed_target_regressor_refuses_other_functions(tmp_path):
                                        check_inverse=False).fit(X, y)
     with pytest.raises(mle.UnsupportedModelError, match="inverse_func 'rint' is not supported"):
         mle.dump(model, tmp_path / "m.mle")
+
+
+def test_quantile_transformer_normal_tails(roundtrip):
+    """Wide gaps between quantiles put values just past the bounds' threshold far in the
+    normal tails: probabilities below 1e-7 give the clip, those just above it the inverse
+    normal CDF near the clip."""
+    rng = np.random.RandomState(5)
+    X = np.column_stack([np.r_[0.0, rng.uniform(1e12, 2e12, 99)],
+                         np.r_[rng.uniform(-2e15, -1e15, 99), 1.0]])
+    model = QuantileTransformer(n_quantiles=100, output_distribution="normal").fit(X)
+    q = model.quantiles_
+    steps = np.array([1.01e-7, 2e-7, 1e-6, 1e-3, 1.0, 1e3, 1e5, 2e5, 1e6, 1e7])
+    Z = np.concatenate([q[:1] + steps[:, None] * [1, 1], q[-1:] - steps[:, None] * [1, 1], X])
+    expected = model.transform(Z)
+    a = np.abs(expected)
+    bound = 1e-7 - np.spacing(1)
+    assert -stats.norm.ppf(bound) in a and stats.norm.ppf(1 - bound) in a  # the clips
+    assert np.any((a > 3) & (a < a.max()))
+    worst = same(expected, roundtrip(model).transform(Z))
+    assert worst < 2e-15
