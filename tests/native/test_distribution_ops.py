@@ -121,8 +121,10 @@ def _node(graph, op):
 
 
 @pytest.mark.parametrize("edit, fragment", [
-    (lambda gr, a: a.__setitem__(0, np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 3.0], [4.0, 4.0]])), "finite"),
-    (lambda gr, a: a.__setitem__(0, np.array([[0.0, 1.0], [-1.0, 2.0], [3.0, 3.0], [4.0, 4.0]])), "non-decreasing"),
+    (lambda gr, a: a.__setitem__(0, np.array([[0.0, 1.0], [np.nan, 2.0], [3, 3], [4, 4]])),
+     "finite"),
+    (lambda gr, a: a.__setitem__(0, np.array([[0.0, 1.0], [-1.0, 2.0], [3, 3], [4, 4]])),
+     "column 0 must be finite and non-decreasing"),
     (lambda gr, a: a.__setitem__(0, np.zeros((0, 2))), "at least one row"),
     (lambda gr, a: a.__setitem__(0, np.zeros((4, 3))), "quantiles"),
     (lambda gr, a: a.__setitem__(0, np.zeros(8)), "quantiles"),

@@ -1,7 +1,11 @@
 """Transformers towards a target distribution: QuantileTransformer (op ``QuantileTransform``),
 PowerTransformer (op ``PowerTransform``, then its fitted StandardScaler as ``SubDiv``), and
 the numpy functions FunctionTransformer and TransformedTargetRegressor may apply (op
-``MathFn``), recognised by identity."""
+``MathFn``), recognised by identity.
+
+The model's transform returns an array of floats: where numpy keeps integer input integer
+(np.square, np.abs, np.negative, np.sign) or FunctionTransformer(validate=False) hands back
+the DataFrame it was given, the values are the same, as float64 / an ndarray."""
 
 import numpy as np
 
