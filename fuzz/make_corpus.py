@@ -116,6 +116,16 @@ def models():
     out["kmeans"] = KMeans(3, n_init=1, random_state=0).fit(Xi)
     out["bisecting_kmeans"] = BisectingKMeans(3, random_state=0).fit(Xi)
     out["pca"] = PCA(2, whiten=True).fit(Xi)
+    # Distribution transformers: QuantileTransform, PowerTransform (Box-Cox refuses input),
+    # MathFn from a FunctionTransformer.
+    from sklearn.preprocessing import (FunctionTransformer, PowerTransformer,
+                                       QuantileTransformer)
+
+    out["quantile_normal"] = make_pipeline(
+        QuantileTransformer(n_quantiles=20, output_distribution="normal"),
+        LogisticRegression(max_iter=500)).fit(Xi, yi)
+    out["power_box_cox"] = make_pipeline(FunctionTransformer(np.arcsinh),
+                                         PowerTransformer(method="box-cox")).fit(Xi)
     # string columns and encoders: a ColumnTransformer with OneHot and CategoryMap nodes and
     # the input rules "strings" and "unknown"
     from sklearn.compose import ColumnTransformer

@@ -201,7 +201,10 @@ OPS = {
     "Vote": {"inputs": -1, "attrs": {"n_classes": "number", "weights?": "tensor:float64"}},
     "AsFloat64": {"inputs": 1, "attrs": {}},
     "IndexConcat": {"inputs": -1, "attrs": {}},
-    "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
+    "MathFn": {"inputs": 1, "attrs": {"fn": (
+        "expm1", "log1p", "sqrt", "square", "exp", "log", "exp2", "log2", "log10", "cbrt", "abs",
+        "negative", "reciprocal", "sign", "sin", "cos", "tanh", "sinh", "cosh", "arcsinh",
+        "arctan")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
     # Feature expansions (kernels/expand.cpp): KBinsDiscretizer, PolynomialFeatures,
     # SplineTransformer. Outputs keep the caller's float dtype (float64 with "float64").
@@ -224,6 +227,18 @@ OPS = {
     "PairwiseCoupling": {
         "inputs": 1,
         "attrs": {"probA": "tensor:float64", "probB": "tensor:float64", "n_classes": "number"},
+    },
+    # Distribution transformers (kernels/distribution.cpp): QuantileTransformer,
+    # PowerTransformer. Output: the input's kind.
+    "QuantileTransform": {
+        "inputs": 1,
+        "attrs": {"quantiles": "tensor:float64", "references": "tensor:float64",
+                  "output_distribution": ("uniform", "normal"), "clip_min?": "number",
+                  "clip_max?": "number"},
+    },
+    "PowerTransform": {
+        "inputs": 1,
+        "attrs": {"lambdas": "tensor:float64", "method": ("yeo-johnson", "box-cox")},
     },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.

@@ -106,6 +106,9 @@ ATTRIBUTES = {
                                     "sparse_output_"),
     "FeatureUnion": _COMMON,
     "FunctionTransformer": _COMMON,
+    # Distribution transformers (distribution.py)
+    "QuantileTransformer": _COMMON + ("n_quantiles_", "quantiles_", "references_"),
+    "PowerTransformer": _COMMON + ("lambdas_",),
     "MissingIndicator": _COMMON + ("features_",),
     "Binarizer": _COMMON,
     # Feature selectors and meta-estimators (selection.py, meta.py).
