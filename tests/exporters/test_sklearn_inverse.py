@@ -113,14 +113,29 @@ def test_models_without_a_stored_inverse_have_none(dataset, roundtrip):
     enc = OneHotEncoder(sparse_output=False).fit(np.array([["a"], ["b"]], dtype=object))
     assert hasattr(enc, "inverse_transform")
     assert not hasattr(roundtrip(enc), "inverse_transform")
-    func = FunctionTransformer(np.log1p, inverse_func=np.expm1).fit(X)
-    try:
-        proxy = roundtrip(func)
-    except mle.UnsupportedModelError:
-        return
-    if hasattr(proxy, "inverse_transform"):
-        np.testing.assert_allclose(proxy.inverse_transform(X), func.inverse_transform(X),
-                                   rtol=RTOL)
+    func = FunctionTransformer(np.log1p, inverse_func=lambda v: v).fit(X)
+    assert not hasattr(roundtrip(func), "inverse_transform")
+
+
+@pytest.mark.parametrize("inverse_func, validate", [(np.expm1, False), (np.exp, True),
+                                                    (None, False), (np.square, True)])
+def test_function_transformer_inverse(inverse_func, validate, dataset, roundtrip):
+    X, y = dataset("wine")
+    model = FunctionTransformer(np.log1p, inverse_func=inverse_func, validate=validate,
+                                check_inverse=False).fit(X)
+    proxy = roundtrip(model)
+    T = model.transform(X)
+    for Y in (T, T[:1]):
+        np.testing.assert_allclose(proxy.inverse_transform(Y), model.inverse_transform(Y),
+                                   rtol=RTOL, atol=ATOL)
+    Y = T[:2].copy()
+    Y[0, 0] = np.nan
+    if validate:
+        with pytest.raises(InputError, match="NaN"):
+            proxy.inverse_transform(Y)
+    else:
+        np.testing.assert_allclose(proxy.inverse_transform(Y), model.inverse_transform(Y),
+                                   rtol=RTOL, atol=ATOL)
 
 
 # -- the graph record, against hostile files -------------------------------------------------

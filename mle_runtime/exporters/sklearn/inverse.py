@@ -13,6 +13,7 @@ inverse_transform (AttributeError), never a wrong one.
 import numpy as np
 
 from mle_runtime.exporters.sklearn.common import as_float64
+from mle_runtime.exporters.sklearn.distribution import numpy_function
 
 INVERSES = {}  # scikit-learn class name -> fn(est, graph, y) -> (value, finite) or None
 
@@ -66,9 +67,14 @@ def min_max_scaler(est, g, y):
 
 @inverse("FunctionTransformer")
 def function_transformer(est, g, y):
-    if est.inverse_func is not None or est.func is not None:
-        return None  # only the identity's inverse is stored
-    return y, bool(est.validate)
+    # inverse_func applied as given (None: the identity), after check_array when validate
+    fn = est.inverse_func
+    if fn is None:
+        return y, bool(est.validate)
+    name = numpy_function(fn)
+    if name is None or est.inv_kw_args:
+        return None
+    return g.add("MathFn", [y], fn=name), bool(est.validate)
 
 
 def _product(g, y, weight, bias=None):
