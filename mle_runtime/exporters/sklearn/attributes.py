@@ -162,3 +162,11 @@ from mle_runtime.exporters.sklearn.label_propagation import (  # noqa: E402
 
 ATTRIBUTES.update(_KERNEL_RIDGE)
 ATTRIBUTES.update(_LABEL_PROPAGATION)
+
+from mle_runtime.exporters.sklearn.centroids import ATTRIBUTES as _CENTROIDS  # noqa: E402
+from mle_runtime.exporters.sklearn.feature_maps import ATTRIBUTES as _FEATURE_MAPS  # noqa: E402
+from mle_runtime.exporters.sklearn.mixture import ATTRIBUTES as _MIXTURE  # noqa: E402
+
+ATTRIBUTES.update(_CENTROIDS)
+ATTRIBUTES.update(_FEATURE_MAPS)
+ATTRIBUTES.update(_MIXTURE)

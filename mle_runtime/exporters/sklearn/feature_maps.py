@@ -1,0 +1,138 @@
+"""SGDOneClassSVM (predict, decision_function, score_samples), SkewedChi2Sampler, KernelCenterer
+and RandomTreesEmbedding (transform).
+
+SGDOneClassSVM: ``decision_function = X @ coef_ - offset_`` (``Linear``), ``score_samples =
+decision_function + offset_`` (as scikit-learn adds it back), ``predict`` 1 where the decision
+is ``>= 0``, else -1 (``OutlierLabel``).
+
+SkewedChi2Sampler.transform: ``cos(log(X + skewedness) @ random_weights_ + random_offset_) *
+(sqrt(2) / sqrt(n_components))``; X (as float64) must be greater than ``-skewedness`` in every
+entry, as scikit-learn requires (``Interp1D`` with ``out_of_bounds="raise"`` over
+``(-skewedness, DBL_MAX]`` refuses the rows; its zeros are added to X exactly). scikit-learn
+keeps float32 input in float32 for ``X + skewedness`` and the log; the graph computes them in
+float64, so float32 input agrees to float32 rounding.
+
+KernelCenterer.transform: ``K - K_fit_rows_ - sum(K, axis=1) / n + K_fit_all_`` (the row sums
+as a ``Dense`` product, the rest ``MulAdd`` and an exact 0/1 ``Dense`` over the two side by
+side).
+
+RandomTreesEmbedding.transform: the one-hot code of each tree's leaf
+(``one_hot_encoder_.transform(apply(X))``), returned dense: the trees' leaf numbers
+(``TreeEnsemble`` with one output column per tree, scikit-learn's float32 splits) then
+``OneHot`` over the encoder's categories.
+"""
+
+import math
+
+import numpy as np
+
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import Head
+from mle_runtime.exporters.sklearn.common import as_float64, register
+from mle_runtime.exporters.sklearn.trees import _nan_policy, _sk_ensemble, _sk_tree
+
+ATTRIBUTES = {
+    "SGDOneClassSVM": ("n_features_in_", "feature_names_in_", "coef_", "offset_", "n_iter_",
+                       "t_"),
+    "SkewedChi2Sampler": ("n_features_in_", "feature_names_in_", "random_weights_",
+                          "random_offset_"),
+    "KernelCenterer": ("n_features_in_", "feature_names_in_", "K_fit_rows_", "K_fit_all_"),
+    "RandomTreesEmbedding": ("n_features_in_", "feature_names_in_", "estimators_",
+                             "one_hot_encoder_", "feature_importances_"),
+}
+
+
+def _vec(g, v):
+    return g.tensor(np.asarray(v, dtype=np.float64).reshape(-1), "float64")
+
+
+@register("SGDOneClassSVM", kind="predictor")
+def sgd_one_class_svm(est, ctx, x):
+    coef = as_float64(est.coef_, "SGDOneClassSVM.coef_").reshape(1, -1)
+    offset = float(as_float64(est.offset_, "SGDOneClassSVM.offset_").reshape(-1)[0])
+    ctx.refuses_nan(est)
+    g = ctx.graph
+    d = g.add("Linear", [x], weight=g.tensor(coef, "float64"), bias=_vec(g, [-offset]))
+    outputs = {"decision_function": (d, True),
+               "score_samples": (g.add("SubDiv", [d], sub=_vec(g, [-offset])), True),
+               "predict": (g.add("OutlierLabel", [d]), True)}
+    return Head(outputs, "outlier_detector", dtypes={"predict": "int32"})
+
+
+def _plus(g, x, z, c, bias=None):
+    """x + z (+ bias), exactly: a 0/1 product over the two side by side."""
+    return g.add("Dense", [g.add("Concat", [x, z])],
+                 weight=g.tensor(np.vstack((np.eye(c), np.zeros((c, c)))), "float64"),
+                 bias=None if bias is None else _vec(g, bias))
+
+
+@register("SkewedChi2Sampler", kind="transformer")
+def skewed_chi2(est, ctx, x):
+    w = np.asarray(est.random_weights_)
+    if w.dtype != np.float64:
+        raise UnsupportedModelError(f"SkewedChi2Sampler fitted on {w.dtype} data is not "
+                                    "supported; fit it on float64 data")
+    w = as_float64(w, "SkewedChi2Sampler.random_weights_")
+    b = as_float64(est.random_offset_, "SkewedChi2Sampler.random_offset_")
+    s = float(est.skewedness)
+    if not (math.isfinite(s) and s > 0):
+        raise UnsupportedModelError(f"SkewedChi2Sampler(skewedness={s!r}) is not supported")
+    c = w.shape[0]
+    ctx.refuses_nan(est)
+    g = ctx.graph
+    v = g.add("AsFloat64", [x])
+    # refuses any entry <= -skewedness (the first allowed value is the next double above it)
+    low = float(np.nextafter(-s, np.inf))
+    z = g.add("Interp1D", [v], x=_vec(g, [low, np.finfo(np.float64).max]), y=_vec(g, [0.0, 0.0]),
+              out_of_bounds="raise")
+    shifted = _plus(g, v, z, c, np.full(c, s))
+    logs = g.add("MathFn", [shifted], fn="log")
+    p = g.add("Dense", [logs], weight=g.tensor(w, "float64"), bias=_vec(g, b), activation="cos")
+    return g.add("Scale", [p], factor=float(np.sqrt(2.0) / np.sqrt(est.n_components)))
+
+
+@register("KernelCenterer", kind="transformer")
+def kernel_centerer(est, ctx, x):
+    rows = as_float64(est.K_fit_rows_, "KernelCenterer.K_fit_rows_")
+    n = rows.shape[0]
+    fit_all = float(est.K_fit_all_)
+    ctx.refuses_nan(est)
+    g = ctx.graph
+    v = g.add("AsFloat64", [x])
+    mean = g.add("SubDiv", [g.add("Dense", [v], weight=g.tensor(np.ones((n, 1)), "float64"))],
+                 div=_vec(g, [float(n)]))
+    a = g.add("MulAdd", [v], add=_vec(g, -rows))
+    b = g.add("Dense", [g.add("Concat", [a, mean])],
+              weight=g.tensor(np.vstack((np.eye(n), -np.ones((1, n)))), "float64"))
+    return g.add("MulAdd", [b], add=_vec(g, np.full(n, fit_all)))
+
+
+@register("RandomTreesEmbedding", kind="transformer")
+def random_trees_embedding(est, ctx, x):
+    enc = est.one_hot_encoder_
+    cats = [np.asarray(c, dtype=np.float64) for c in enc.categories_]
+    if len(cats) != len(est.estimators_) or getattr(enc, "drop_idx_", None) is not None:
+        raise UnsupportedModelError("RandomTreesEmbedding.one_hot_encoder_ does not encode one "
+                                    "column per tree")
+    trees = []
+    for t, (e, c) in enumerate(zip(est.estimators_, cats)):
+        tr = e.tree_
+        leaves = np.flatnonzero(np.asarray(tr.children_left) == -1)
+        if not np.array_equal(np.sort(leaves).astype(np.float64), c):
+            raise UnsupportedModelError(
+                f"RandomTreesEmbedding: tree {t}'s leaves are not exactly the categories its "
+                "encoder knows (scikit-learn would refuse rows reaching the others)")
+        trees.append(_sk_tree(tr, np.arange(tr.node_count, dtype=np.float64).reshape(-1, 1)))
+    _nan_policy(ctx, est)
+    g = ctx.graph
+    k = len(trees)
+    leaf = _sk_ensemble(ctx, x, trees, "sum", est.n_features_in_, targets=list(range(k)),
+                        n_outputs=k)
+    sizes = np.array([len(c) for c in cats], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    width = int(offsets[-1])
+    return g.add("OneHot", [leaf], offsets=g.tensor(offsets, "int64"),
+                 categories=g.tensor(np.concatenate(cats), "float64"),
+                 columns=g.tensor(np.arange(width, dtype=np.int64), "int64"),
+                 unknown=g.tensor(np.full(k, -1, dtype=np.int64), "int64"),
+                 width=g.tensor(np.array([width], dtype=np.int64), "int64"))
