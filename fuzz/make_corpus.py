@@ -146,6 +146,20 @@ def models():
                                                extrapolation="periodic").fit(Xd)
     out["spline_error"] = SplineTransformer(extrapolation="error",
                                             handle_missing="zeros").fit(Xd)
+    # Mixtures and nearest centres: LogSumExp, NearestRow with a label set (Birch), Interp1D
+    # refusing input (SkewedChi2Sampler), a TreeEnsemble of leaf numbers into OneHot.
+    from sklearn.cluster import Birch
+    from sklearn.ensemble import RandomTreesEmbedding
+    from sklearn.kernel_approximation import SkewedChi2Sampler
+    from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
+
+    out["gaussian_mixture_full"] = GaussianMixture(2, random_state=0).fit(Xd)
+    out["bayesian_mixture_diag"] = BayesianGaussianMixture(
+        n_components=2, covariance_type="diag", random_state=0).fit(Xd)
+    out["birch"] = Birch(n_clusters=2).fit(Xd)
+    out["skewed_chi2"] = SkewedChi2Sampler(n_components=4, random_state=0).fit(np.abs(Xd))
+    out["random_trees_embedding"] = RandomTreesEmbedding(n_estimators=3, max_depth=2,
+                                                         random_state=0).fit(Xd)
     try:
         import xgboost
 

@@ -1,0 +1,99 @@
+"""The mixture op (docs/FORMAT.md 11.8): LogSumExp is scipy.special.logsumexp of each row
+(ties, infinities and NaN included, float32 input kept float32); plan building refuses every
+malformed node with a FormatError (a hostile file never crashes)."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+import mle_runtime as mle
+from mle_runtime import _native
+from mle_runtime.ir import Graph
+
+from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+
+
+def _json(g):
+    from mle_runtime.format import writer
+
+    _, offsets, _ = writer.pack_tensors(g.tensors)
+    return g.to_json(offsets), list(g.tensors)
+
+
+def lse_graph(c=4):
+    g = Graph("GaussianMixture", c)
+    g.allow_nan = True
+    g.allow_inf = True
+    g.output("score_samples", g.add("LogSumExp", ["X"]), True)
+    g.estimator_type = "density_estimator"
+    return g
+
+
+def _load(tmp_path, g):
+    graph, arrays = _json(g)
+    path = tmp_path / "m.mle"
+    path.write_bytes(encode(graph, arrays, {}))
+    return mle.load(path)
+
+
+def test_log_sum_exp_is_scipys(tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.vstack([
+        rng.normal(scale=30.0, size=(500, 4)),
+        rng.normal(scale=1e-3, size=(50, 4)) - 700.0,
+        [[1.0, 1.0, 1.0, 1.0], [2.0, 2.0, -1.0, 2.0], [-np.inf] * 4,
+         [-np.inf, 0.0, -np.inf, 1.0], [np.inf, 0.0, 1.0, 2.0], [np.nan, 0.0, 1.0, 2.0],
+         [-1e308, -1e308, 0.0, 0.0], [-800.0, -801.0, -799.5, -2000.0]]])
+    model = _load(tmp_path, lse_graph())
+    with np.errstate(all="ignore"):
+        expected = special.logsumexp(X, axis=1)
+    got = model.score_samples(X)
+    assert got.shape == (len(X),) and got.dtype == np.float64
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    # one row at a time: the same
+    for i in (0, 520, len(X) - 1):
+        np.testing.assert_allclose(model.score_samples(X[i:i + 1]), expected[i:i + 1],
+                                   rtol=1e-15)
+    # float32 input: computed in binary64, rounded once to float32
+    X32 = X[:500].astype(np.float32)
+    got32 = model.score_samples(X32)
+    assert got32.dtype == np.float32
+    np.testing.assert_array_equal(
+        got32, special.logsumexp(X32.astype(np.float64), axis=1).astype(np.float32))
+
+
+def test_log_sum_exp_of_one_column_is_the_column(tmp_path):
+    model = _load(tmp_path, lse_graph(1))
+    x = np.array([[-3.5], [0.0], [7.25], [-np.inf]])
+    np.testing.assert_array_equal(model.score_samples(x), x.ravel())
+
+
+def _node(graph, op):
+    return [n for n in graph["nodes"] if n[0] == op][0]
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda gr: _node(gr, "LogSumExp").append({"axis": 1}), "axis"),
+    (lambda gr: _node(gr, "LogSumExp")[1].append("X"), "input"),
+    (lambda gr: _node(gr, "LogSumExp")[1].clear(), "input"),
+    (lambda gr: _node(gr, "LogSumExp")[1].__setitem__(0, "nowhere"), "nowhere"),
+])
+def test_log_sum_exp_refuses_malformed_nodes(refuse, edit, fragment):
+    graph, arrays = _json(lse_graph())
+    edit(graph)
+    refuse(graph, arrays, fragment)
+
+
+def test_log_sum_exp_refuses_integer_input(refuse):
+    g = Graph("GaussianMixture", 3)
+    g.allow_nan = True
+    g.output("score_samples", g.add("LogSumExp", [g.add("ArgMax", ["X"])]), True)
+    g.estimator_type = "density_estimator"
+    graph, arrays = _json(g)
+    refuse(graph, arrays, "(LogSumExp)")
+
+
+def test_vocabulary():
+    ops = dict(_native.ops())
+    assert ops["LogSumExp"] == {"inputs": 1, "attrs": {}}
