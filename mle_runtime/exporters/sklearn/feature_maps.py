@@ -12,9 +12,10 @@ entry, as scikit-learn requires (``Interp1D`` with ``out_of_bounds="raise"`` ove
 keeps float32 input in float32 for ``X + skewedness`` and the log; the graph computes them in
 float64, so float32 input agrees to float32 rounding.
 
-KernelCenterer.transform: ``K - K_fit_rows_ - sum(K, axis=1) / n + K_fit_all_`` (the row sums
-as a ``Dense`` product, the rest ``MulAdd`` and an exact 0/1 ``Dense`` over the two side by
-side).
+KernelCenterer.transform: ``K - K_fit_rows_ - sum(K, axis=1) / n + K_fit_all_``, as one
+``Linear`` map ``K @ (I - 1/n).T + (K_fit_all_ - K_fit_rows_)`` computed in binary64 and
+rounded once to the kernel's float type (scikit-learn keeps float32 kernels float32 and
+rounds after each of its steps, so float32 agrees to float32 rounding).
 
 RandomTreesEmbedding.transform: the one-hot code of each tree's leaf
 (``one_hot_encoder_.transform(apply(X))``), returned dense: the trees' leaf numbers
@@ -98,13 +99,11 @@ def kernel_centerer(est, ctx, x):
     fit_all = float(est.K_fit_all_)
     ctx.refuses_nan(est)
     g = ctx.graph
-    v = g.add("AsFloat64", [x])
-    mean = g.add("SubDiv", [g.add("Dense", [v], weight=g.tensor(np.ones((n, 1)), "float64"))],
-                 div=_vec(g, [float(n)]))
-    a = g.add("MulAdd", [v], add=_vec(g, -rows))
-    b = g.add("Dense", [g.add("Concat", [a, mean])],
-              weight=g.tensor(np.vstack((np.eye(n), -np.ones((1, n)))), "float64"))
-    return g.add("MulAdd", [b], add=_vec(g, np.full(n, fit_all)))
+    # y_i = sum_j K_j (delta_ij - 1 / n) + (K_fit_all_ - K_fit_rows_[i]) in binary64, rounded
+    # once to the caller's float type (scikit-learn keeps float32 kernels float32)
+    weight = np.eye(n) - np.full((n, n), 1.0 / n)
+    return g.add("Linear", [x], weight=g.tensor(weight, "float64"),
+                 bias=_vec(g, fit_all - rows), follow_input_dtype=True if x == "X" else None)
 
 
 @register("RandomTreesEmbedding", kind="transformer")
