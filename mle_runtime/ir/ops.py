@@ -240,9 +240,10 @@ OPS = {
         "inputs": 1,
         "attrs": {"lambdas": "tensor:float64", "method": ("yeo-johnson", "box-cox")},
     },
-    # Mixture models (kernels/mixture.cpp): each row's log-sum-exp, scipy's arithmetic.
-    # Output 1 column of the input's kind.
+    # Mixture models (kernels/mixture.cpp): each row's log-sum-exp, scipy's arithmetic
+    # (output 1 column of the input's kind); a value rounded to the caller's float type.
     "LogSumExp": {"inputs": 1, "attrs": {}},
+    "AsInputType": {"inputs": 1, "attrs": {}},
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

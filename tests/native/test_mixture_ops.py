@@ -1,6 +1,7 @@
-"""The mixture op (docs/FORMAT.md 11.8): LogSumExp is scipy.special.logsumexp of each row
-(ties, infinities and NaN included, float32 input kept float32); plan building refuses every
-malformed node with a FormatError (a hostile file never crashes)."""
+"""The mixture ops (docs/FORMAT.md 11.8): LogSumExp is scipy.special.logsumexp of each row
+(ties, infinities and NaN included, float32 input kept float32), AsInputType rounds a float64
+value to the caller's float type; plan building refuses every malformed node with a
+FormatError (a hostile file never crashes)."""
 
 import numpy as np
 import pytest
@@ -94,6 +95,52 @@ def test_log_sum_exp_refuses_integer_input(refuse):
     refuse(graph, arrays, "(LogSumExp)")
 
 
+def input_type_graph(c=3):
+    g = Graph("GaussianMixture", c)
+    g.allow_nan = True
+    g.allow_inf = True
+    w = g.tensor(np.eye(c) * (1.0 + 2.0 ** -40), "float64")
+    g.output("transform", g.add("AsInputType", [g.add("Dense", ["X"], weight=w)]))
+    g.estimator_type = "transformer"
+    return g
+
+
+def test_as_input_type_rounds_to_the_callers_float_type(tmp_path):
+    model = _load(tmp_path, input_type_graph())
+    X = np.random.default_rng(2).normal(size=(40, 3)) * 1e3
+    X[0] = [-0.0, 1e-30, 1e39]  # 1e39 overflows float32
+    exact = X * (1.0 + 2.0 ** -40)
+    got = model.transform(X)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, exact)
+    X32 = X[1:].astype(np.float32)
+    got32 = model.transform(X32)
+    assert got32.dtype == np.float32
+    np.testing.assert_array_equal(got32, (X32.astype(np.float64) * (1.0 + 2.0 ** -40)).astype(
+        np.float32))
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda gr: _node(gr, "AsInputType").append({"dtype": "float32"}), "dtype"),
+    (lambda gr: _node(gr, "AsInputType")[1].append("X"), "input"),
+    (lambda gr: _node(gr, "AsInputType")[1].clear(), "input"),
+])
+def test_as_input_type_refuses_malformed_nodes(refuse, edit, fragment):
+    graph, arrays = _json(input_type_graph())
+    edit(graph)
+    refuse(graph, arrays, fragment)
+
+
+def test_as_input_type_refuses_integer_input(refuse):
+    g = Graph("GaussianMixture", 3)
+    g.allow_nan = True
+    g.output("predict", g.add("AsInputType", [g.add("ArgMax", ["X"])]), True)
+    g.estimator_type = "density_estimator"
+    graph, arrays = _json(g)
+    refuse(graph, arrays, "(AsInputType)")
+
+
 def test_vocabulary():
     ops = dict(_native.ops())
     assert ops["LogSumExp"] == {"inputs": 1, "attrs": {}}
+    assert ops["AsInputType"] == {"inputs": 1, "attrs": {}}

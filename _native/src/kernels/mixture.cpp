@@ -1,5 +1,7 @@
 // Mixture models: the log-sum-exp of each row (GaussianMixture.score_samples), with
-// scipy.special.logsumexp's arithmetic, the same as LogSumExpNormalize's (kernels/bayes.cpp).
+// scipy.special.logsumexp's arithmetic, the same as LogSumExpNormalize's (kernels/bayes.cpp),
+// and the rounding of a float64 value to the caller's float type (scikit-learn stores
+// GaussianMixture's squared Mahalanobis distances in an array of X's dtype).
 #include <cmath>
 
 #include "mle/kernel.h"
@@ -59,10 +61,38 @@ Status make_logsumexp(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo*
   return Status::OK();
 }
 
+// y = T(x), T the caller's float type (float64: the identity).
+class InputType final : public Kernel {
+ public:
+  explicit InputType(int64_t cols) : cols_(cols) {}
+  void run(int64_t rows, const View* in, const View& out) const override {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols_; ++c) {
+        const double v = get(in[0], r, c);
+        if (out.dtype == DType::kF32)
+          out.row<float>(r)[c] = static_cast<float>(v);
+        else
+          out.row<double>(r)[c] = v;
+      }
+  }
+
+ private:
+  int64_t cols_;
+};
+
+Status make_input_type(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  k->reset(new InputType(in.cols));
+  *out = ValueInfo{in.cols, ValueKind::kInput};
+  return Status::OK();
+}
+
 }  // namespace
 
 const OpRegistrar kRegistered({
     {"LogSumExp", make_logsumexp, 1, {}},
+    {"AsInputType", make_input_type, 1, {}},
 });
 
 }  // namespace mle

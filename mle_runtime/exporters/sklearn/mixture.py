@@ -9,12 +9,14 @@ log(degrees_of_freedom_) + 0.5 * (log_lambda - n_features / mean_precision_)`` (
 terms). ``q`` is computed as scikit-learn computes it per covariance type:
 
 - "full", "tied": ``y = X @ P_k - mu_k @ P_k`` (one ``Dense`` node over the components'
-  Cholesky factors side by side, the bias ``-(mu_k @ P_k)``), ``q_k = sum(y ** 2)``; the sums of
-  squares, the constant and the terms are one ``SegmentSumSquares`` node;
+  Cholesky factors side by side, the bias ``-(mu_k @ P_k)``), ``q_k = sum(y ** 2)``
+  (``SegmentSumSquares``), rounded to X's float type as scikit-learn stores it
+  (``AsInputType``), the constant added and the ``-0.5`` applied in that type;
 - "diag": ``(sum(mu ** 2 * prec) - 2 X @ (mu * prec).T) + (X ** 2) @ prec.T``;
 - "spherical": ``(sum(mu ** 2) * prec - 2 (X @ mu.T) * prec) + row_norms(X) * prec``;
 
-the last two as ``Dense``/``MathFn``/``MulAdd`` nodes, added with an exact 0/1 ``Dense``.
+the last two as ``Dense``/``MathFn``/``MulAdd`` nodes, added with an exact 0/1 ``Dense``;
+then each term added in scikit-learn's order (``MulAdd``).
 predict is the first maximum (``ArgMax``), predict_proba ``exp(w - logsumexp(w))``
 (``LogSumExpNormalize``, ``Exp``), score_samples ``logsumexp(w)`` (``LogSumExp``), both with
 scikit-learn's ``_logsumexp``.
@@ -43,17 +45,19 @@ ATTRIBUTES = {
 
 
 def _terms(est, d):
-    """The per-component terms of the weighted log probability that do not depend on X,
-    after ``_estimate_log_gaussian_prob``'s ``+ log_det``."""
+    """The per-component terms scikit-learn adds, in its order, after
+    ``_estimate_log_gaussian_prob``'s ``+ log_det``."""
     from scipy.special import digamma
 
-    terms = np.asarray(est._estimate_log_weights(), dtype=np.float64)
+    terms = []
     if type(est).__name__ == "BayesianGaussianMixture":
         dof = np.asarray(est.degrees_of_freedom_, dtype=np.float64)
         log_lambda = d * np.log(2.0) + np.sum(
             digamma(0.5 * (dof - np.arange(0, d)[:, np.newaxis])), 0)
-        terms = (-0.5 * d * np.log(dof) + 0.5 * (log_lambda - d / est.mean_precision_)) + terms
-    return terms
+        terms += [-(0.5 * d * np.log(dof)), 0.5 * (log_lambda - d / est.mean_precision_)]
+    terms.append(est._estimate_log_weights())
+    k = est.means_.shape[0]
+    return [np.broadcast_to(np.asarray(t, dtype=np.float64), (k,)).copy() for t in terms]
 
 
 def _dense(g, x, weight, bias=None):
@@ -84,10 +88,9 @@ def _weighted_log_prob(est, ctx, x):
     log_det = np.asarray(_compute_log_det_cholesky(pc, cov, d), dtype=np.float64)
     log_det = np.broadcast_to(log_det, (k,))
     terms = _terms(est, d)
-    if not (np.all(np.isfinite(log_det)) and np.all(np.isfinite(terms))):
+    if not all(np.all(np.isfinite(t)) for t in [log_det] + terms):
         raise UnsupportedModelError(f"{name} has a degenerate component (its log determinant "
                                     "or log weight is not finite)")
-    const = d * math.log(2 * math.pi)
     ctx.refuses_nan(est)
     g = ctx.graph
     if cov in ("full", "tied"):
@@ -95,25 +98,35 @@ def _weighted_log_prob(est, ctx, x):
         weight = np.hstack(factors)
         bias = np.concatenate([-(means[i] @ factors[i]) for i in range(k)])
         y = _dense(g, x, weight, bias)
-        return g.add("SegmentSumSquares", [y], segments=g.tensor(np.full(k, d), "int64"),
-                     offset=g.tensor(np.full(k, const), "float64"),
-                     bias=g.tensor(log_det + terms, "float64"), scale=-0.5)
-    if cov == "diag":
+        q = g.add("SegmentSumSquares", [y], segments=g.tensor(np.full(k, d), "int64"),
+                  offset=g.tensor(np.zeros(k), "float64"), bias=g.tensor(np.zeros(k), "float64"),
+                  scale=1.0)
+        # scikit-learn stores these sums in an array of X's dtype; the constant and the -0.5
+        # are then applied in that type
+        q = g.add("AsInputType", [q])
+    elif cov == "diag":
         prec = pc ** 2
         t1 = _dense(g, x, -2.0 * (means * prec).T, np.sum(means ** 2 * prec, axis=1))
         t2 = _dense(g, g.add("MathFn", [x], fn="square"), prec.T)
+        q = _add(g, t1, t2, k)
     elif cov == "spherical":
         prec = pc ** 2
         t1 = g.add("MulAdd", [_dense(g, x, means.T)], mul=g.tensor(-2.0 * prec, "float64"),
                    add=g.tensor(np.sum(means ** 2, axis=1) * prec, "float64"))
-        norms = _dense(g, g.add("MathFn", [x], fn="square"), np.ones((d, 1)))
+        # row_norms(X, squared=True): in X's float type
+        norms = g.add("AsInputType", [_dense(g, g.add("MathFn", [x], fn="square"),
+                                             np.ones((d, 1)))])
         t2 = _dense(g, norms, prec.reshape(1, k))
+        q = _add(g, t1, t2, k)
     else:
         raise UnsupportedModelError(f"{name}(covariance_type={cov!r}) is not supported")
-    q = _add(g, t1, t2, k)
-    shifted = g.add("MulAdd", [q], add=g.tensor(np.full(k, const), "float64"))
-    return g.add("MulAdd", [shifted], mul=g.tensor(np.full(k, -0.5), "float64"),
-                 add=g.tensor(log_det + terms, "float64"))
+    const = d * math.log(2 * math.pi)
+    v = g.add("MulAdd", [q], add=g.tensor(np.full(k, const), "float64"), cast_params=True)
+    v = g.add("AsFloat64", [g.add("MulAdd", [v], mul=g.tensor(np.full(k, -0.5), "float64"),
+                                  cast_params=True)])
+    for t in [log_det] + terms:
+        v = g.add("MulAdd", [v], add=g.tensor(t, "float64"))
+    return v
 
 
 @register(*CLASSES, kind="predictor")
