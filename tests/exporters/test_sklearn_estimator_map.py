@@ -28,7 +28,7 @@ from sklearn.utils import all_estimators
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 
-STORED_AT_LEAST = 141
+STORED_AT_LEAST = 157
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples", "predict_joint_log_proba", "mahalanobis")
@@ -173,6 +173,10 @@ def _configs():
         "MDS": (lambda cls: cls(random_state=0, n_init=1), "X", None),
         "DummyClassifier": (None, "X", "y3"),
         "SVC": (lambda cls: cls(probability=True), "X", "y3"),  # predict_proba too
+        "GaussianMixture": (lambda cls: cls(n_components=3, random_state=0), "X", None),
+        "BayesianGaussianMixture": (lambda cls: cls(n_components=3, covariance_type="diag",
+                                                    random_state=0), "X", None),
+        "RandomTreesEmbedding": (lambda cls: cls(n_estimators=10, random_state=0), "X", None),
     }
     return c
 
