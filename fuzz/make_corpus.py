@@ -160,6 +160,10 @@ def models():
     out["skewed_chi2"] = SkewedChi2Sampler(n_components=4, random_state=0).fit(np.abs(Xd))
     out["random_trees_embedding"] = RandomTreesEmbedding(n_estimators=3, max_depth=2,
                                                          random_state=0).fit(Xd)
+    from sklearn.neighbors import NearestCentroid  # ManhattanDistances
+
+    out["nearest_centroid_manhattan"] = NearestCentroid(metric="manhattan",
+                                                        priors="empirical").fit(Xi, yi)
     try:
         import xgboost
 

@@ -244,6 +244,8 @@ OPS = {
     # (output 1 column of the input's kind); a value rounded to the caller's float type.
     "LogSumExp": {"inputs": 1, "attrs": {}},
     "AsInputType": {"inputs": 1, "attrs": {}},
+    # Manhattan distances to stored rows (kernels/centroids.cpp). Output float64.
+    "ManhattanDistances": {"inputs": 1, "attrs": {"rows": "tensor:float64"}},
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

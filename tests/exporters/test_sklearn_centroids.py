@@ -170,10 +170,21 @@ def test_nearest_centroid_string_labels_and_zero_deviation(roundtrip):
         close(getattr(proxy, m)(Xt), getattr(model, m)(Xt), m)
 
 
-def test_nearest_centroid_manhattan_is_refused(dataset):
-    X, y = dataset("iris")
-    with pytest.raises(UnsupportedModelError, match="NearestCentroid.*manhattan"):
-        mle.dump(NearestCentroid(metric="manhattan").fit(X, y), "/dev/null")
+@pytest.mark.parametrize("priors", ["uniform", "empirical"])
+@pytest.mark.parametrize("ds", ["iris", "wine", "breast_cancer", "clf_multiclass"])
+def test_nearest_centroid_manhattan(priors, ds, dataset, roundtrip):
+    X, y = dataset(ds, scaled=ds != "iris")
+    if priors == "empirical":
+        keep = np.r_[np.flatnonzero(y == y[0])[:10], np.flatnonzero(y != y[0])]
+        X, y = X[keep], y[keep]
+    make = lambda: NearestCentroid(metric="manhattan", priors=priors)  # noqa: E731
+    model = make().fit(X, y)
+    proxy = roundtrip(model)
+    for m in ("decision_function", "predict_proba", "predict_log_proba"):
+        assert not hasattr(model, m) and not hasattr(proxy, m)
+    check_all(model, proxy, noisy(X), ["predict"])
+    refuses_nan(proxy, X, "predict")
+    frame_parity(make, X, y, ["predict"], roundtrip)
 
 
 @pytest.mark.parametrize("k, linkage", [(2, "ward"), (5, "average"), (8, "complete")])

@@ -1,6 +1,7 @@
 """The mixture ops (docs/FORMAT.md 11.8): LogSumExp is scipy.special.logsumexp of each row
 (ties, infinities and NaN included, float32 input kept float32), AsInputType rounds a float64
-value to the caller's float type; plan building refuses every malformed node with a
+value to the caller's float type, ManhattanDistances sums absolute differences in feature
+order; plan building refuses every malformed node with a
 FormatError (a hostile file never crashes)."""
 
 import numpy as np
@@ -144,3 +145,47 @@ def test_vocabulary():
     ops = dict(_native.ops())
     assert ops["LogSumExp"] == {"inputs": 1, "attrs": {}}
     assert ops["AsInputType"] == {"inputs": 1, "attrs": {}}
+    assert ops["ManhattanDistances"] == {"inputs": 1, "attrs": {"rows": "tensor:float64"}}
+
+
+ROWS = np.array([[0.0, 1.0, -2.0], [3.5, 0.25, 1.0]])
+
+
+def manhattan_graph(rows=ROWS):
+    g = Graph("NearestCentroid", rows.shape[1])
+    g.output("transform", g.add("ManhattanDistances", ["X"], rows=g.tensor(rows, "float64")))
+    g.estimator_type = "transformer"
+    return g
+
+
+def test_manhattan_distances_are_sums_in_feature_order(tmp_path):
+    from scipy.spatial.distance import cdist
+
+    model = _load(tmp_path, manhattan_graph())
+    X = np.random.default_rng(4).normal(size=(300, 3)) * [1.0, 1e8, 1e-8]
+    expected = np.stack([np.abs(X - r)[:, 0] + np.abs(X - r)[:, 1] + np.abs(X - r)[:, 2]
+                         for r in ROWS], axis=1)
+    got = model.transform(X)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(got, cdist(X, ROWS, "cityblock"), rtol=1e-15)
+    got32 = model.transform(X.astype(np.float32))
+    assert got32.dtype == np.float64
+    x64 = X.astype(np.float32).astype(np.float64)
+    np.testing.assert_array_equal(got32, np.stack(
+        [np.abs(x64 - r)[:, 0] + np.abs(x64 - r)[:, 1] + np.abs(x64 - r)[:, 2] for r in ROWS],
+        axis=1))
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda gr, a: a.__setitem__(0, np.zeros((2, 4))), "rows"),
+    (lambda gr, a: a.__setitem__(0, np.zeros((0, 3))), "rows"),
+    (lambda gr, a: a.__setitem__(0, np.zeros(3)), "rows"),
+    (lambda gr, a: a.__setitem__(0, np.zeros((2, 3), np.float32)), "rows"),
+    (lambda gr, a: _node(gr, "ManhattanDistances")[3].update(rows=5), "rows"),
+    (lambda gr, a: _node(gr, "ManhattanDistances")[3].pop("rows"), "rows"),
+    (lambda gr, a: _node(gr, "ManhattanDistances")[3].update(p=1), "p"),
+])
+def test_manhattan_distances_refuse_malformed_nodes(refuse, edit, fragment):
+    graph, arrays = _json(manhattan_graph())
+    edit(graph, arrays)
+    refuse(graph, arrays, "(ManhattanDistances)", fragment)

@@ -15,8 +15,9 @@ the other methods, its ``_decision_function``: X (as float64) divided by the non
 ``within_class_std_dev_``, the euclidean distances to the centroids divided alike, squared,
 ``-d + 2 log(class_prior_)`` (``MulAdd``); decision_function (column 1 minus column 0 for two
 classes), predict (the first maximum), predict_log_proba (``LogSoftmax``: scores - max -
-log(sum(exp))) and predict_proba (its exponential). The "manhattan" metric is refused: no op
-computes L1 distances to stored rows for an argmin.
+log(sum(exp))) and predict_proba (its exponential). With metric="manhattan" (predict only,
+as in scikit-learn) the distances are ``ManhattanDistances`` (sums of absolute differences in
+feature order) and the nearest centroid the first maximum of their negation.
 
 FeatureAgglomeration (pooling_func=np.mean): each cluster's mean, ``np.bincount(labels_,
 x) / size`` per row: a 0/1 ``Dense`` sum and a ``SubDiv`` by the cluster sizes;
@@ -121,7 +122,8 @@ def birch(est, ctx, x):
 # -- NearestCentroid --------------------------------------------------------------------------
 
 def _centroid_scores(est, ctx, x):
-    """NearestCentroid._decision_function."""
+    """NearestCentroid._decision_function: ``-d(X / s, centroids_ / s) ** 2 + 2 log(prior)``,
+    ``s`` the non-zero ``within_class_std_dev_``, ``d`` the estimator's metric."""
     from sklearn.utils.extmath import row_norms
 
     g = ctx.graph
@@ -138,8 +140,12 @@ def _centroid_scores(est, ctx, x):
     cn = centroids.copy()
     cn[:, mask] /= std[mask]
     v = g.add("SubDiv", [g.add("AsFloat64", [x])], div=g.tensor(div, "float64"))
-    d = g.add("RowKernel", [v], rows=g.tensor(cn, "float64"),
-              row_sq_norms=g.tensor(row_norms(cn, squared=True), "float64"), kernel="euclidean")
+    if est.metric == "manhattan":
+        d = g.add("ManhattanDistances", [v], rows=g.tensor(cn, "float64"))
+    else:
+        d = g.add("RowKernel", [v], rows=g.tensor(cn, "float64"),
+                  row_sq_norms=g.tensor(row_norms(cn, squared=True), "float64"),
+                  kernel="euclidean")
     d2 = g.add("MathFn", [d], fn="square")
     k = len(log_prior)
     return g.add("MulAdd", [d2], mul=g.tensor(np.full(k, -1.0), "float64"),
@@ -148,29 +154,38 @@ def _centroid_scores(est, ctx, x):
 
 @register("NearestCentroid", kind="predictor")
 def nearest_centroid(est, ctx, x):
-    if est.metric != "euclidean":
+    if est.metric not in ("euclidean", "manhattan"):
         raise UnsupportedModelError(
-            f"NearestCentroid(metric={est.metric!r}) is not supported: no op computes "
-            "manhattan distances to stored rows; supported: metric='euclidean'")
+            f"NearestCentroid(metric={est.metric!r}) is not supported; supported: "
+            "'euclidean', 'manhattan'")
     classes = np.asarray(est.classes_)
     k = len(classes)
     ctx.refuses_nan(est)
     g = ctx.graph
     scores = _centroid_scores(est, ctx, x)
     if np.isclose(est.class_prior_, 1 / k).all():
-        c, sq = _rows(est, "centroids_")
-        predict = g.add("NearestRow", [x], rows=g.tensor(c, "float64"),
-                        row_sq_norms=g.tensor(sq, "float64"))
+        # classes_[pairwise_distances_argmin(X, centroids_, metric=metric)]
+        if est.metric == "manhattan":
+            c = as_float64(est.centroids_, "NearestCentroid.centroids_")
+            d = g.add("ManhattanDistances", [x], rows=g.tensor(c, "float64"))
+            predict = g.add("ArgMax", [g.add("MathFn", [d], fn="negative")])
+        else:
+            c, sq = _rows(est, "centroids_")
+            predict = g.add("NearestRow", [x], rows=g.tensor(c, "float64"),
+                            row_sq_norms=g.tensor(sq, "float64"))
     else:
         predict = g.add("ArgMax", [scores])
-    if k == 2:
-        decision = g.add("Linear", [scores], weight=g.tensor(np.array([[-1.0, 1.0]]), "float64"))
-    else:
-        decision = scores
-    log_proba = g.add("LogSoftmax", [scores])
-    outputs = {"predict": (predict, True), "decision_function": (decision, k == 2),
-               "predict_log_proba": (log_proba, False),
-               "predict_proba": (g.add("Exp", [log_proba]), False)}
+    outputs = {"predict": (predict, True)}
+    if est.metric == "euclidean":  # scikit-learn offers the others for euclidean only
+        if k == 2:
+            decision = g.add("Linear", [scores],
+                             weight=g.tensor(np.array([[-1.0, 1.0]]), "float64"))
+        else:
+            decision = scores
+        log_proba = g.add("LogSoftmax", [scores])
+        outputs.update({"decision_function": (decision, k == 2),
+                        "predict_log_proba": (log_proba, False),
+                        "predict_proba": (g.add("Exp", [log_proba]), False)})
     return Head(outputs, "classifier", classes)
 
 
