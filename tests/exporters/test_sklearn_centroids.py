@@ -209,3 +209,27 @@ def test_feature_agglomeration_pooling_max_is_refused(dataset):
     X, _ = dataset("wine")
     with pytest.raises(UnsupportedModelError, match="FeatureAgglomeration.*pooling_func"):
         mle.dump(FeatureAgglomeration(n_clusters=3, pooling_func=np.max).fit(X), "/dev/null")
+
+
+def test_birch_with_an_estimator_as_global_clustering(dataset, roundtrip):
+    from sklearn.cluster import AgglomerativeClustering
+
+    X, _ = dataset("wine", scaled=True)
+    model = Birch(n_clusters=AgglomerativeClustering(n_clusters=5, linkage="average"),
+                  threshold=0.9).fit(X)
+    assert len(np.unique(model.subcluster_labels_)) == 5
+    proxy = roundtrip(model)
+    check_all(model, proxy, noisy(X), ["predict"])
+
+
+def test_feature_agglomeration_in_a_pipeline_and_its_inverse(dataset, roundtrip):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, _ = dataset("breast_cancer")
+    model = make_pipeline(StandardScaler(), FeatureAgglomeration(n_clusters=6)).fit(X)
+    proxy = roundtrip(model)
+    Xt = noisy(X)
+    close(proxy.transform(Xt), model.transform(Xt), "transform")
+    t = model.transform(Xt)
+    close(proxy.inverse_transform(t), model.inverse_transform(t), "inverse_transform")
