@@ -244,8 +244,10 @@ OPS = {
     # (output 1 column of the input's kind); a value rounded to the caller's float type.
     "LogSumExp": {"inputs": 1, "attrs": {}},
     "AsInputType": {"inputs": 1, "attrs": {}},
-    # Manhattan distances to stored rows (kernels/centroids.cpp). Output float64.
+    # Manhattan distances to stored rows (output float64) and SkewedChi2Sampler's
+    # log(X + skewedness) (output: the input's kind) (kernels/centroids.cpp).
     "ManhattanDistances": {"inputs": 1, "attrs": {"rows": "tensor:float64"}},
+    "ShiftedLog": {"inputs": 1, "attrs": {"shift": "number"}},
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

@@ -1,7 +1,7 @@
 """The mixture ops (docs/FORMAT.md 11.8): LogSumExp is scipy.special.logsumexp of each row
 (ties, infinities and NaN included, float32 input kept float32), AsInputType rounds a float64
 value to the caller's float type, ManhattanDistances sums absolute differences in feature
-order; plan building refuses every malformed node with a
+order, ShiftedLog is log(x + shift) in the data's type and refuses x <= -shift; plan building refuses every malformed node with a
 FormatError (a hostile file never crashes)."""
 
 import numpy as np
@@ -146,6 +146,7 @@ def test_vocabulary():
     assert ops["LogSumExp"] == {"inputs": 1, "attrs": {}}
     assert ops["AsInputType"] == {"inputs": 1, "attrs": {}}
     assert ops["ManhattanDistances"] == {"inputs": 1, "attrs": {"rows": "tensor:float64"}}
+    assert ops["ShiftedLog"] == {"inputs": 1, "attrs": {"shift": "number"}}
 
 
 ROWS = np.array([[0.0, 1.0, -2.0], [3.5, 0.25, 1.0]])
@@ -189,3 +190,48 @@ def test_manhattan_distances_refuse_malformed_nodes(refuse, edit, fragment):
     graph, arrays = _json(manhattan_graph())
     edit(graph, arrays)
     refuse(graph, arrays, "(ManhattanDistances)", fragment)
+
+
+def shifted_log_graph(shift=0.5, c=2):
+    g = Graph("SkewedChi2Sampler", c)
+    g.allow_nan = True
+    g.allow_inf = True
+    g.output("transform", g.add("ShiftedLog", ["X"], shift=shift))
+    g.estimator_type = "transformer"
+    return g
+
+
+def test_shifted_log(tmp_path):
+    model = _load(tmp_path, shifted_log_graph())
+    X = np.array([[0.0, 3.0], [np.nextafter(-0.5, 0.0), 1e300], [np.nan, np.inf]])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(model.transform(X), np.log(X + 0.5))
+    X32 = np.abs(np.random.default_rng(1).normal(size=(50, 2))).astype(np.float32)
+    got = model.transform(X32)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.log((X32 + np.float32(0.5)).astype(np.float64))
+                                  .astype(np.float32))
+    for bad in (-0.5, -1.0, -np.inf):
+        with pytest.raises(mle.InputError, match="smaller than -skewedness"):
+            model.transform(np.array([[1.0, 2.0]] * 4 + [[1.0, bad]]))
+    # float32 data is compared with -shift rounded to float32
+    shift = 0.7
+    model = _load(tmp_path, shifted_log_graph(shift))
+    edge = np.float32(-shift)  # above -0.7 in binary64, equal to it in float32
+    assert np.float64(edge) > -shift
+    with pytest.raises(mle.InputError):
+        model.transform(np.array([[1.0, edge]], dtype=np.float32))
+    model.transform(np.array([[1.0, float(edge)]]))  # float64: above the bound
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda gr: _node(gr, "ShiftedLog")[3].update(shift=0.0), "shift"),
+    (lambda gr: _node(gr, "ShiftedLog")[3].update(shift=-1.0), "shift"),
+    (lambda gr: _node(gr, "ShiftedLog")[3].update(shift=1e39), "shift"),
+    (lambda gr: _node(gr, "ShiftedLog")[3].update(shift="1"), "shift"),
+    (lambda gr: _node(gr, "ShiftedLog")[3].pop("shift"), "shift"),
+])
+def test_shifted_log_refuses_malformed_nodes(refuse, edit, fragment):
+    graph, arrays = _json(shifted_log_graph())
+    edit(graph)
+    refuse(graph, arrays, "(ShiftedLog)", fragment)

@@ -6,11 +6,10 @@ decision_function + offset_`` (as scikit-learn adds it back), ``predict`` 1 wher
 is ``>= 0``, else -1 (``OutlierLabel``).
 
 SkewedChi2Sampler.transform: ``cos(log(X + skewedness) @ random_weights_ + random_offset_) *
-(sqrt(2) / sqrt(n_components))``; X (as float64) must be greater than ``-skewedness`` in every
-entry, as scikit-learn requires (``Interp1D`` with ``out_of_bounds="raise"`` over
-``(-skewedness, DBL_MAX]`` refuses the rows; its zeros are added to X exactly). scikit-learn
-keeps float32 input in float32 for ``X + skewedness`` and the log; the graph computes them in
-float64, so float32 input agrees to float32 rounding.
+(sqrt(2) / sqrt(n_components))``: ``ShiftedLog`` (in X's float type, as scikit-learn keeps
+float32 input float32 there; it refuses entries ``<= -skewedness`` with scikit-learn's
+message), a ``Dense`` node with the cos activation and a ``Scale``. float32 input agrees up
+to the last bit of numpy's float32 log.
 
 KernelCenterer.transform: ``K - K_fit_rows_ - sum(K, axis=1) / n + K_fit_all_``, as one
 ``Linear`` map ``K @ (I - 1/n).T + (K_fit_all_ - K_fit_rows_)`` computed in binary64 and
@@ -60,13 +59,6 @@ def sgd_one_class_svm(est, ctx, x):
     return Head(outputs, "outlier_detector", dtypes={"predict": "int32"})
 
 
-def _plus(g, x, z, c, bias=None):
-    """x + z (+ bias), exactly: a 0/1 product over the two side by side."""
-    return g.add("Dense", [g.add("Concat", [x, z])],
-                 weight=g.tensor(np.vstack((np.eye(c), np.zeros((c, c)))), "float64"),
-                 bias=None if bias is None else _vec(g, bias))
-
-
 @register("SkewedChi2Sampler", kind="transformer")
 def skewed_chi2(est, ctx, x):
     w = np.asarray(est.random_weights_)
@@ -76,18 +68,12 @@ def skewed_chi2(est, ctx, x):
     w = as_float64(w, "SkewedChi2Sampler.random_weights_")
     b = as_float64(est.random_offset_, "SkewedChi2Sampler.random_offset_")
     s = float(est.skewedness)
-    if not (math.isfinite(s) and s > 0):
+    if not (math.isfinite(s) and s > 0 and np.isfinite(np.float32(s))):
         raise UnsupportedModelError(f"SkewedChi2Sampler(skewedness={s!r}) is not supported")
-    c = w.shape[0]
     ctx.refuses_nan(est)
     g = ctx.graph
-    v = g.add("AsFloat64", [x])
-    # refuses any entry <= -skewedness (the first allowed value is the next double above it)
-    low = float(np.nextafter(-s, np.inf))
-    z = g.add("Interp1D", [v], x=_vec(g, [low, np.finfo(np.float64).max]), y=_vec(g, [0.0, 0.0]),
-              out_of_bounds="raise")
-    shifted = _plus(g, v, z, c, np.full(c, s))
-    logs = g.add("MathFn", [shifted], fn="log")
+    # X + skewedness and its log in X's float type; entries <= -skewedness refused
+    logs = g.add("ShiftedLog", [x], shift=s)
     p = g.add("Dense", [logs], weight=g.tensor(w, "float64"), bias=_vec(g, b), activation="cos")
     return g.add("Scale", [p], factor=float(np.sqrt(2.0) / np.sqrt(est.n_components)))
 
