@@ -146,8 +146,8 @@ def models():
                                                extrapolation="periodic").fit(Xd)
     out["spline_error"] = SplineTransformer(extrapolation="error",
                                             handle_missing="zeros").fit(Xd)
-    # Mixtures and nearest centres: LogSumExp, NearestRow with a label set (Birch), Interp1D
-    # refusing input (SkewedChi2Sampler), a TreeEnsemble of leaf numbers into OneHot.
+    # Mixtures and nearest centres: LogSumExp, AsInputType, NearestRow into CategoryMap (Birch),
+    # ShiftedLog refusing input (SkewedChi2Sampler), a TreeEnsemble of leaf numbers into OneHot.
     from sklearn.cluster import Birch
     from sklearn.ensemble import RandomTreesEmbedding
     from sklearn.kernel_approximation import SkewedChi2Sampler

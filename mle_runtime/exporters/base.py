@@ -84,9 +84,7 @@ def apply_head(graph, head):
     shapes and splits, and keyword aliases."""
     graph.estimator_type = head.estimator_type
     labels = None
-    # A clusterer's classes are its cluster labels (Birch: predict maps the nearest
-    # subcluster to its cluster's label).
-    if head.classes is not None and head.estimator_type in ("classifier", "clusterer"):
+    if head.classes is not None and head.estimator_type == "classifier":
         labels = ([label_set(graph, c) for c in head.classes] if isinstance(head.classes, list)
                   else label_set(graph, head.classes))
     dtypes, splits = head.dtypes or {}, head.splits or {}

@@ -106,6 +106,8 @@ def test_birch(make, ds, dataset, roundtrip):
         np.testing.assert_allclose(g ** 2, e ** 2, rtol=RTOL,
                                    atol=1e-12 * 64 * float(np.max(np.asarray(v) ** 2)))
     refuses_nan(proxy, X, "predict")
+    assert not hasattr(proxy, "classes_") and not hasattr(model, "classes_")
+    np.testing.assert_array_equal(proxy.subcluster_labels_, model.subcluster_labels_)
     frame_parity(make, X, None, ["predict"], roundtrip)
 
 

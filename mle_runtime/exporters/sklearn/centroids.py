@@ -6,7 +6,7 @@ MeanShift.predict and AffinityPropagation.predict are ``pairwise_distances_argmi
 cluster_centers_)``, Birch.predict ``subcluster_labels_[pairwise_distances_argmin(X,
 subcluster_centers_)]``: the ``NearestRow`` op (the squared norms of the centres with
 scikit-learn's ``row_norms``, ``-2 X @ centres.T`` added onto them, the first minimum), and
-for Birch the subclusters' labels as the output's label set. Birch.transform is
+for Birch each subcluster's label (``CategoryMap`` over the subcluster indices). Birch.transform is
 ``euclidean_distances(X, subcluster_centers_)`` (``RowKernel``, ``kernel="euclidean"``).
 
 NearestCentroid (metric "euclidean"): with uniform priors predict is
@@ -112,11 +112,19 @@ def birch(est, ctx, x):
         raise UnsupportedModelError(
             f"Birch.subcluster_labels_ has shape {labels.shape} and dtype {labels.dtype}; "
             f"expected {n} integer labels")
+    if n and np.abs(labels).max() >= 2 ** 53:
+        raise UnsupportedModelError("Birch.subcluster_labels_ beyond 2**53 are not supported")
     index = _nearest(ctx, est, x, "subcluster_centers_")
-    # predict returns subcluster_labels_[index]: the label set, in subcluster order (labels
-    # may repeat; each index maps to its own entry)
-    outputs = {"predict": (index, True), "transform": (_birch_transform(est, ctx, x), False)}
-    return Head(outputs, "clusterer", labels)
+    # predict returns subcluster_labels_[index]: subcluster i (category i) maps to its label,
+    # exact in float64 and returned as int64
+    g = ctx.graph
+    label = g.add("CategoryMap", [g.add("AsFloat64", [index])],
+                  offsets=g.tensor(np.array([0, n], dtype=np.int64), "int64"),
+                  categories=g.tensor(np.arange(n, dtype=np.float64), "float64"),
+                  codes=g.tensor(labels.astype(np.float64), "float64"),
+                  unknown=g.tensor(np.array([-1.0]), "float64"))
+    outputs = {"predict": (label, True), "transform": (_birch_transform(est, ctx, x), False)}
+    return Head(outputs, "clusterer", dtypes={"predict": "int64"})
 
 
 # -- NearestCentroid --------------------------------------------------------------------------
