@@ -69,6 +69,10 @@ def test_mean_shift_and_affinity_propagation(ds, dataset, roundtrip):
         check_all(model, proxy, noisy(X), ["predict"])
         refuses_nan(proxy, X, "predict")
         np.testing.assert_array_equal(proxy.cluster_centers_, model.cluster_centers_)
+    if ds == "iris":
+        frame_parity(lambda: MeanShift(bandwidth=2.0), X, None, ["predict"], roundtrip)
+        frame_parity(lambda: AffinityPropagation(random_state=0), X, None, ["predict"],
+                     roundtrip)
 
 
 def test_affinity_propagation_refusals(dataset):
