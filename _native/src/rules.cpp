@@ -167,6 +167,8 @@ struct OutputRule {
   bool has_splits = false;
   std::vector<int64_t> splits;
   std::vector<int64_t> shape;  // per-row shape of an N-D output (neural networks)
+  const json::Value* columns = nullptr;  // the output's column names (get_feature_names_out)
+  std::string_view container;            // "pandas" or "polars": set_output(transform=...)
 };
 
 struct Keyword {
@@ -355,6 +357,19 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
       MLE_RETURN_IF_ERROR(splits(out, *m, w));
     } else if (key == "shape") {
       MLE_RETURN_IF_ERROR(shape(*m, values_[outputs_[out].value].cols, w, &o.shape));
+    } else if (key == "columns") {
+      const int64_t cols = values_[outputs_[out].value].cols;
+      bool ok = m->is_array() && static_cast<int64_t>(m->size) == cols;
+      for (const json::Value* c = ok ? m->first() : nullptr; c && ok; c = c->next_sibling())
+        ok = c->is_string() && c->str.size() <= 4096;
+      if (!ok)
+        return Status::Format(w.str() + " must be a list of " + std::to_string(cols) +
+                              " strings (one name per output column, at most 4096 bytes each)");
+      o.columns = m;
+    } else if (key == "container") {
+      if (!m->is_string() || (m->str != "pandas" && m->str != "polars"))
+        return Status::Format(w.str() + " must be \"pandas\" or \"polars\"");
+      o.container = m->str;
     } else if (key == "labels") {
       o.has_labels = true;
       if (m->is_int) {
@@ -370,10 +385,17 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
       }
     } else {
       return Status::Format(what.str() + ": unknown option '" + std::string(key) +
-                            "' (known: ravel, dtype, column, labels, splits, shape); the file needs a "
-                            "newer mle_runtime or is damaged");
+                            "' (known: ravel, dtype, column, labels, splits, shape, columns, container); the "
+                            "file needs a newer mle_runtime or is damaged");
     }
   }
+  if (!o.container.empty() && !o.columns)
+    return Status::Format(what.str() + ": option 'container' needs 'columns'");
+  if (o.columns && (o.has_labels || o.has_splits || o.column || !o.shape.empty() ||
+                    (opts.get("ravel") && opts.get("ravel")->is_bool() &&
+                     opts.get("ravel")->boolean)))
+    return Status::Format(what.str() + ": option 'columns' names the columns of a plain 2-D "
+                          "output (no ravel, labels, splits, column or shape)");
   return Status::OK();
 }
 
@@ -816,7 +838,7 @@ std::string Builder::canonical() const {
     const OutputRule& r = r_.outputs[i];
     const bool reads_y = outputs_[i].root == 1;
     if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column && r.shape.empty() &&
-        !reads_y)
+        !reads_y && !r.columns)
       continue;
     std::string e;
     auto field = [&e](const char* k) {
@@ -834,6 +856,8 @@ std::string Builder::canonical() const {
     if (r.column) { field("column"); e += "true"; }
     if (!r.shape.empty()) { field("shape"); put_ints(&e, r.shape); }
     if (reads_y) { field("input"); e += "\"Y\""; }
+    if (r.columns) { field("columns"); put_plain(&e, *r.columns); }
+    if (!r.container.empty()) { field("container"); put_string(&e, r.container); }
     if (!outs.empty()) outs.push_back(',');
     put_string(&outs, outputs_[i].name);
     outs.append(":{").append(e).push_back('}');

@@ -108,7 +108,7 @@ class Graph:
         return len(self.label_sets) - 1
 
     def output(self, name, value, ravel=False, *, dtype=None, column=False, labels=None,
-               splits=None, shape=None):
+               splits=None, shape=None, columns=None, container=None):
         """Declares graph output ``name`` (a proxy method such as ``"predict"``).
 
         Parameters
@@ -133,6 +133,10 @@ class Graph:
         shape : list of int, optional
             Return shape ``(n, *shape)`` (neural networks; the sizes multiply to the value's
             columns).
+        columns : list of str, optional
+            The names of the value's columns (``get_feature_names_out()``).
+        container : {"pandas", "polars"}, optional
+            Return a DataFrame with those columns (``set_output(transform=...)``).
         """
         if any(o["name"] == name for o in self.outputs):
             raise ValueError(f"duplicate graph output {name!r}")
@@ -147,6 +151,10 @@ class Graph:
             opts["column"] = True
         if shape is not None:  # the per-row shape of an N-D output: (n, *shape)
             opts["shape"] = [int(d) for d in shape]
+        if columns is not None:
+            opts["columns"] = [str(c) for c in columns]
+        if container is not None:
+            opts["container"] = str(container)
         self.outputs.append({"name": name, "value": value, "ravel": bool(ravel), "opts": opts})
 
     def keyword(self, method, keyword, value, output):

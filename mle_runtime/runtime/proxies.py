@@ -132,6 +132,32 @@ def _with_dtype(method, dtype):
     return wrapped
 
 
+def _with_container(method, model, columns, stored):
+    """Wraps transform so that it returns a DataFrame with the stored column names when the
+    model's output container (``set_output``, stored or set on the loaded model) says so."""
+    names = list(columns)
+
+    def wrapped(X, *, n_threads=None):
+        out = method(X, n_threads=n_threads)
+        container = model.__dict__.get("_output_container", stored)
+        if container == "pandas":
+            import pandas as pd  # only when a DataFrame is asked for
+
+            return pd.DataFrame(out, index=getattr(X, "index", None) if _is_frame(X) else None,
+                                columns=names, copy=False)
+        if container == "polars":
+            import polars as pl  # only when a polars DataFrame is asked for
+
+            return pl.DataFrame(out, schema=names, orient="row")
+        return out
+
+    return wrapped
+
+
+def _is_frame(X):
+    return type(X).__name__ == "DataFrame" and hasattr(X, "columns")
+
+
 def _as_column(method):
     """Wraps a bound method so that its 1-D result is returned as a column (n, 1)."""
 
@@ -405,6 +431,52 @@ class MLEModel(EstimatorProtocol):
         rules = self._rules()
         return rules.categories, rules.unseen
 
+    # -- output column names and containers (set_output) -----------------------------------
+    def _transform_columns(self):
+        names = self._rules().outputs.get("transform", {}).get("columns")
+        if names is None:
+            raise AttributeError(f"'{self._summary()}' has no attribute "
+                                 "'get_feature_names_out' (the original estimator's output "
+                                 "names were not stored)")
+        return names
+
+    @property
+    def get_feature_names_out(self):
+        """get_feature_names_out(input_features=None): the names of transform's columns, as
+        scikit-learn computed them for the fitted input names."""
+        names = self._transform_columns()
+        fitted = self._feature_names()
+
+        def get_feature_names_out(input_features=None):
+            if input_features is not None:
+                given = [str(f) for f in input_features]
+                expected = fitted if fitted is not None else \
+                    [f"x{i}" for i in range(self.n_features_in_)]
+                if given != list(expected):
+                    raise ValueError(
+                        "input_features is not equal to feature_names_in_: the stored output "
+                        f"names were computed for {list(expected)}")
+            return np.asarray(names, dtype=object)
+
+        return get_feature_names_out
+
+    @property
+    def set_output(self):
+        """set_output(*, transform=None): "pandas" or "polars" make transform return a
+        DataFrame with the stored column names, "default" arrays (None: unchanged).
+        Returns the model; the setting is this loaded object's."""
+        self._transform_columns()
+
+        def set_output(*, transform=None):
+            if transform is not None:
+                if transform not in ("default", "pandas", "polars"):
+                    raise ValueError(f"output config must be in ['default', 'pandas', "
+                                     f"'polars'], got {transform!r}")
+                self.__dict__["_output_container"] = transform
+            return self
+
+        return set_output
+
     # -- prediction ------------------------------------------------------------------------
     def _method_for_output(self, output):
         """The plain callable of a graph output (a method name or another output's name)."""
@@ -466,6 +538,8 @@ class MLEModel(EstimatorProtocol):
 
         if "dtype" in opts:
             method = _with_dtype(method, np.dtype(opts["dtype"]))
+        if "columns" in opts:
+            method = _with_container(method, model, opts["columns"], opts.get("container"))
         if opts.get("column"):
             method = _as_column(method)
         if rules.integer is not None and not reads_y:
