@@ -140,3 +140,22 @@ def test_float32_fitted_model_is_refused(dataset):
     if model.means_.dtype == np.float32:
         with pytest.raises(UnsupportedModelError, match="GaussianMixture fitted on float32"):
             mle.dump(model, "/dev/null")
+
+
+@pytest.mark.parametrize("cov", ["full", "tied", "diag"])
+def test_float32_through_pipelines(cov, dataset, roundtrip):
+    # after StandardScaler the rows are still float32 in scikit-learn (the squared distances
+    # are stored in float32); after PCA they are float64
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, _ = dataset("wine")
+    x32 = X.astype(np.float32)
+    for first in (StandardScaler(), PCA(5)):
+        model = make_pipeline(first, GaussianMixture(3, covariance_type=cov,
+                                                     random_state=0)).fit(X)
+        proxy = roundtrip(model)
+        for m in METHODS:
+            close(getattr(proxy, m)(x32), getattr(model, m)(x32), f"{m} after {first}")
+            close(getattr(proxy, m)(X), getattr(model, m)(X), f"{m} after {first}")

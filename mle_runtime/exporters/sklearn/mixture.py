@@ -71,6 +71,27 @@ def _add(g, a, b, k):
     return _dense(g, g.add("Concat", [a, b]), np.vstack((np.eye(k), np.eye(k))))
 
 
+# Ops whose output has their (first) input's float kind (docs/FORMAT.md section 11): after
+# them a value is still of the caller's float type.
+_KEEP_KIND = {"SubDiv", "MulAdd", "Normalize", "Columns", "Impute", "MathFn", "Scale",
+              "Binarize", "QuantileTransform", "PowerTransform", "AsInputType"}
+
+
+def _of_input_kind(g, v):
+    """Whether value v has the caller's float type (float32 for float32 X); False when not
+    known (then it is float64, or the mixture's float32 rounding is not applied)."""
+    if v == "X":
+        return True
+    node = next((n for n in g.nodes if n.output == v), None)
+    if node is None:
+        return False
+    if node.op == "Linear" and node.attrs.get("follow_input_dtype"):
+        return _of_input_kind(g, node.inputs[0])
+    if node.op == "Concat":
+        return all(_of_input_kind(g, i) for i in node.inputs)
+    return node.op in _KEEP_KIND and _of_input_kind(g, node.inputs[0])
+
+
 def _weighted_log_prob(est, ctx, x):
     from sklearn.mixture._gaussian_mixture import _compute_log_det_cholesky
 
@@ -103,7 +124,8 @@ def _weighted_log_prob(est, ctx, x):
                   scale=1.0)
         # scikit-learn stores these sums in an array of X's dtype; the constant and the -0.5
         # are then applied in that type
-        q = g.add("AsInputType", [q])
+        if _of_input_kind(g, x):
+            q = g.add("AsInputType", [q])
     elif cov == "diag":
         prec = pc ** 2
         t1 = _dense(g, x, -2.0 * (means * prec).T, np.sum(means ** 2 * prec, axis=1))
@@ -114,8 +136,9 @@ def _weighted_log_prob(est, ctx, x):
         t1 = g.add("MulAdd", [_dense(g, x, means.T)], mul=g.tensor(-2.0 * prec, "float64"),
                    add=g.tensor(np.sum(means ** 2, axis=1) * prec, "float64"))
         # row_norms(X, squared=True): in X's float type
-        norms = g.add("AsInputType", [_dense(g, g.add("MathFn", [x], fn="square"),
-                                             np.ones((d, 1)))])
+        norms = _dense(g, g.add("MathFn", [x], fn="square"), np.ones((d, 1)))
+        if _of_input_kind(g, x):
+            norms = g.add("AsInputType", [norms])
         t2 = _dense(g, norms, prec.reshape(1, k))
         q = _add(g, t1, t2, k)
     else:
