@@ -164,6 +164,10 @@ def models():
 
     out["nearest_centroid_manhattan"] = NearestCentroid(metric="manhattan",
                                                         priors="empirical").fit(Xi, yi)
+    from sklearn.cluster import FeatureAgglomeration  # SegmentMedian
+
+    out["feature_agglomeration_median"] = FeatureAgglomeration(
+        n_clusters=2, pooling_func=np.median).fit(Xd)
     try:
         import xgboost
 

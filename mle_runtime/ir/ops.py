@@ -248,6 +248,9 @@ OPS = {
     # log(X + skewedness) (output: the input's kind) (kernels/centroids.cpp).
     "ManhattanDistances": {"inputs": 1, "attrs": {"rows": "tensor:float64"}},
     "ShiftedLog": {"inputs": 1, "attrs": {"shift": "number"}},
+    # The median of groups of columns (kernels/centroids.cpp). Output: the input's kind.
+    "SegmentMedian": {"inputs": 1, "attrs": {"columns": "tensor:int64",
+                                             "segments": "tensor:int64"}},
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

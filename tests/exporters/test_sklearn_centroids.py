@@ -239,3 +239,23 @@ def test_feature_agglomeration_in_a_pipeline_and_its_inverse(dataset, roundtrip)
     close(proxy.transform(Xt), model.transform(Xt), "transform")
     t = model.transform(Xt)
     close(proxy.inverse_transform(t), model.inverse_transform(t), "inverse_transform")
+
+
+@pytest.mark.parametrize("k", [1, 4, 9])
+@pytest.mark.parametrize("ds", ["wine", "breast_cancer", "regression"])
+def test_feature_agglomeration_median(k, ds, dataset, roundtrip):
+    X, _ = dataset(ds)
+    model = FeatureAgglomeration(n_clusters=k, pooling_func=np.median).fit(X)
+    proxy = roundtrip(model)
+    Xt = noisy(X)
+    # np.median: the same values, bit for bit, in X's float type
+    for label, v in [("batch", Xt), ("float32", Xt.astype(np.float32)), ("int", np.round(Xt)),
+                     ("int64", np.round(Xt).astype(np.int64)), ("row", Xt[3:4])]:
+        e, g = model.transform(v), proxy.transform(v)
+        assert g.dtype == e.dtype, label
+        np.testing.assert_array_equal(g, e, err_msg=label)
+    t = model.transform(Xt)
+    close(proxy.inverse_transform(t), model.inverse_transform(t), "inverse_transform")
+    refuses_nan(proxy, X, "transform")
+    frame_parity(lambda: FeatureAgglomeration(n_clusters=k, pooling_func=np.median), X, None,
+                 ["transform"], roundtrip)

@@ -1,7 +1,8 @@
 """The mixture ops (docs/FORMAT.md 11.8): LogSumExp is scipy.special.logsumexp of each row
 (ties, infinities and NaN included, float32 input kept float32), AsInputType rounds a float64
 value to the caller's float type, ManhattanDistances sums absolute differences in feature
-order, ShiftedLog is log(x + shift) in the data's type and refuses x <= -shift; plan building refuses every malformed node with a
+order, ShiftedLog is log(x + shift) in the data's type and refuses x <= -shift, SegmentMedian is
+np.median of groups of columns; plan building refuses every malformed node with a
 FormatError (a hostile file never crashes)."""
 
 import numpy as np
@@ -147,6 +148,8 @@ def test_vocabulary():
     assert ops["AsInputType"] == {"inputs": 1, "attrs": {}}
     assert ops["ManhattanDistances"] == {"inputs": 1, "attrs": {"rows": "tensor:float64"}}
     assert ops["ShiftedLog"] == {"inputs": 1, "attrs": {"shift": "number"}}
+    assert ops["SegmentMedian"]["attrs"] == {"columns": "tensor:int64",
+                                             "segments": "tensor:int64"}
 
 
 ROWS = np.array([[0.0, 1.0, -2.0], [3.5, 0.25, 1.0]])
@@ -235,3 +238,48 @@ def test_shifted_log_refuses_malformed_nodes(refuse, edit, fragment):
     graph, arrays = _json(shifted_log_graph())
     edit(graph)
     refuse(graph, arrays, "(ShiftedLog)", fragment)
+
+
+COLS = np.array([4, 0, 2, 1, 3, 0], dtype=np.int64)
+SEGS = np.array([3, 2, 1], dtype=np.int64)
+
+
+def median_graph(cols=COLS, segs=SEGS, c=5):
+    g = Graph("FeatureAgglomeration", c)
+    g.output("transform", g.add("SegmentMedian", ["X"], columns=g.tensor(cols, "int64"),
+                                segments=g.tensor(segs, "int64")))
+    g.estimator_type = "transformer"
+    return g
+
+
+def test_segment_median_is_numpys(tmp_path):
+    model = _load(tmp_path, median_graph())
+    X = np.random.default_rng(6).normal(size=(200, 5)) * 1e3
+    X[:20] = np.round(X[:20] / 500)  # ties
+    expected = np.stack([np.median(X[:, COLS[0:3]], axis=1), np.median(X[:, COLS[3:5]], axis=1),
+                         X[:, COLS[5]]], axis=1)
+    np.testing.assert_array_equal(model.transform(X), expected)
+    X32 = X.astype(np.float32)
+    got = model.transform(X32)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.stack(
+        [np.median(X32[:, COLS[0:3]], axis=1), np.median(X32[:, COLS[3:5]], axis=1),
+         X32[:, COLS[5]]], axis=1))
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda gr, a: a.__setitem__(0, np.array([0, 5, 1, 1, 1, 1], np.int64)), "column"),
+    (lambda gr, a: a.__setitem__(0, np.array([0, -1, 1, 1, 1, 1], np.int64)), "column"),
+    (lambda gr, a: a.__setitem__(1, np.array([3, 2, 2], np.int64)), "segments"),
+    (lambda gr, a: a.__setitem__(1, np.array([3, 2], np.int64)), "segments"),
+    (lambda gr, a: a.__setitem__(1, np.array([3, 0, 3], np.int64)), "segments"),
+    (lambda gr, a: a.__setitem__(1, np.array([7, -1], np.int64)), "segments"),
+    (lambda gr, a: a.__setitem__(1, np.zeros(0, np.int64)), "segments"),
+    (lambda gr, a: a.__setitem__(1, SEGS.astype(np.float64)), "segments"),
+    (lambda gr, a: _node(gr, "SegmentMedian")[3].update(columns=99), "columns"),
+    (lambda gr, a: _node(gr, "SegmentMedian")[3].pop("segments"), "segments"),
+])
+def test_segment_median_refuses_malformed_nodes(refuse, edit, fragment):
+    graph, arrays = _json(median_graph())
+    edit(graph, arrays)
+    refuse(graph, arrays, "(SegmentMedian)", fragment)

@@ -1,9 +1,12 @@
 // Distances to stored rows that are not products: the manhattan (L1) distance of each row to
 // every stored row, summed in feature order (scikit-learn's ManhattanDistance and scipy's
 // cityblock), for NearestCentroid(metric="manhattan"); and SkewedChi2Sampler's
-// log(X + skewedness), which refuses entries at or below -skewedness as scikit-learn does.
+// log(X + skewedness), which refuses entries at or below -skewedness as scikit-learn does; and
+// the median of groups of columns (FeatureAgglomeration(pooling_func=np.median)).
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "mle/kernel.h"
 
@@ -105,6 +108,78 @@ Status make_shifted_log(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInf
   return Status::OK();
 }
 
+// Group g holds input columns columns[start_g .. start_g + segments[g]); y_g is their median
+// as np.median computes it: the middle value, or for an even count T(T(a + b) / 2) of the two
+// middle ones (np.mean of them in the data's type).
+class SegmentMedian final : public Kernel {
+ public:
+  SegmentMedian(std::vector<int64_t> columns, std::vector<int64_t> starts, int64_t widest)
+      : columns_(std::move(columns)), starts_(std::move(starts)), widest_(widest) {}
+
+  double cost_per_row() const override { return 4.0 * static_cast<double>(columns_.size()); }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    if (in[0].dtype == DType::kF32)
+      body<float>(rows, in[0], out);
+    else
+      body<double>(rows, in[0], out);
+  }
+
+ private:
+  template <class T>
+  void body(int64_t rows, const View& in, const View& out) const {
+    std::vector<T> buf(static_cast<size_t>(widest_));
+    const size_t k = starts_.size() - 1;
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* x = in.row<T>(r);
+      T* y = out.row<T>(r);
+      for (size_t g = 0; g < k; ++g) {
+        const int64_t n = starts_[g + 1] - starts_[g];
+        for (int64_t i = 0; i < n; ++i) buf[i] = x[columns_[starts_[g] + i]];
+        T* b = buf.data();
+        const int64_t h = n / 2;
+        std::nth_element(b, b + h, b + n);
+        if (n % 2 == 1) {
+          y[g] = b[h];
+        } else {
+          const T lo = *std::max_element(b, b + h);
+          const T sum = static_cast<T>(lo + b[h]);
+          y[g] = static_cast<T>(sum / static_cast<T>(2));
+        }
+      }
+    }
+  }
+
+  std::vector<int64_t> columns_, starts_;
+  int64_t widest_;
+};
+
+Status make_segment_median(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  const TensorRef *cols, *segs;
+  MLE_RETURN_IF_ERROR(b.tensor("columns", DType::kI64, {-1}, &cols));
+  MLE_RETURN_IF_ERROR(b.tensor("segments", DType::kI64, {-1}, &segs));
+  if (segs->shape[0] < 1) return b.error("segments is empty");
+  std::vector<int64_t> columns(cols->as<int64_t>(), cols->as<int64_t>() + cols->shape[0]);
+  for (int64_t c : columns)
+    if (c < 0 || c >= in.cols) return b.error("a column index is outside the input's columns");
+  std::vector<int64_t> starts{0};
+  int64_t widest = 0;
+  for (int64_t g = 0; g < segs->shape[0]; ++g) {
+    const int64_t w = segs->as<int64_t>()[g];
+    if (w < 1 || w > cols->shape[0] - starts.back())
+      return b.error("segments must be positive widths adding up to the number of columns");
+    starts.push_back(starts.back() + w);
+    widest = std::max(widest, w);
+  }
+  if (starts.back() != cols->shape[0])
+    return b.error("segments must be positive widths adding up to the number of columns");
+  k->reset(new SegmentMedian(std::move(columns), std::move(starts), widest));
+  *out = ValueInfo{segs->shape[0], in.kind};
+  return Status::OK();
+}
+
 }  // namespace
 
 using attr::number;
@@ -113,6 +188,8 @@ using attr::tensor;
 const OpRegistrar kRegistered({
     {"ManhattanDistances", make_manhattan, 1, {tensor("rows", DType::kF64)}},
     {"ShiftedLog", make_shifted_log, 1, {number("shift")}},
+    {"SegmentMedian", make_segment_median, 1,
+     {tensor("columns", DType::kI64), tensor("segments", DType::kI64)}},
 });
 
 }  // namespace mle

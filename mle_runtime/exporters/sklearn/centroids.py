@@ -19,9 +19,10 @@ log(sum(exp))) and predict_proba (its exponential). With metric="manhattan" (pre
 as in scikit-learn) the distances are ``ManhattanDistances`` (sums of absolute differences in
 feature order) and the nearest centroid the first maximum of their negation.
 
-FeatureAgglomeration (pooling_func=np.mean): each cluster's mean, ``np.bincount(labels_,
-x) / size`` per row: a 0/1 ``Dense`` sum and a ``SubDiv`` by the cluster sizes;
-inverse_transform is ``X[..., labels_]`` (``Columns``).
+FeatureAgglomeration: with pooling_func=np.mean each cluster's mean, ``np.bincount(labels_,
+x) / size`` per row: a 0/1 ``Dense`` sum and a ``SubDiv`` by the cluster sizes; with np.median
+the median of each cluster's columns in X's float type (``SegmentMedian``); inverse_transform
+is ``X[..., labels_]`` (``Columns``).
 """
 
 import numpy as np
@@ -211,13 +212,21 @@ def _agglomeration_labels(est):
 
 @register("FeatureAgglomeration", kind="transformer")
 def feature_agglomeration(est, ctx, x):
-    if est.pooling_func is not np.mean:
+    fn = est.pooling_func
+    if fn is not np.mean and fn is not np.median:
         raise UnsupportedModelError(
-            f"FeatureAgglomeration(pooling_func={getattr(est.pooling_func, '__name__', est.pooling_func)!r}) "
-            "is not supported: no op pools grouped columns with it; supported: np.mean")
+            f"FeatureAgglomeration(pooling_func={getattr(fn, '__name__', fn)!r}) is not "
+            "supported (np.max and np.min keep integer input as integers, which the graph "
+            "does not); supported: np.mean, np.median")
     labels, k = _agglomeration_labels(est)
     ctx.refuses_nan(est)
     g = ctx.graph
+    if fn is np.median:
+        # pooling_func(X[:, labels_ == l], axis=1) for each label l, in label order
+        order = np.argsort(labels, kind="stable").astype(np.int64)
+        sizes = np.bincount(labels, minlength=k).astype(np.int64)
+        return g.add("SegmentMedian", [x], columns=g.tensor(order, "int64"),
+                     segments=g.tensor(sizes, "int64"))
     member = np.zeros((labels.size, k))
     member[np.arange(labels.size), labels] = 1.0
     size = np.bincount(labels, minlength=k).astype(np.float64)
