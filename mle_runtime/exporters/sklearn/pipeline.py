@@ -46,4 +46,5 @@ def pipeline(est, ctx, x):
         out = export_estimator(last, ctx, x)
     # A Pipeline offers no predict_joint_log_proba, even when its last step does.
     out.outputs.pop("predict_joint_log_proba", None)
+    out.outputs.pop("mahalanobis", None)  # nor mahalanobis
     return out
