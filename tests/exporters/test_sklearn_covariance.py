@@ -9,6 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import mle_runtime as mle
+from mle_runtime import UnsupportedModelError
 from covariance_testing import check_methods, close, roundtrip
 
 ESTIMATORS = {
@@ -93,6 +94,10 @@ def test_pipeline(tmp_path):
     for m in ("predict", "decision_function", "score_samples"):
         close(getattr(model, m)(X), getattr(pipe, m)(X))
     assert not hasattr(pipe, "mahalanobis") and not hasattr(model, "mahalanobis")
+    # a Pipeline ending in a covariance estimator offers none of its methods: refused
+    bare = make_pipeline(StandardScaler(), C.LedoitWolf()).fit(X)
+    with pytest.raises(UnsupportedModelError, match="LedoitWolf"):
+        mle.dump(bare, tmp_path / "bare.mle")
 
 
 def test_store_precision_false_and_attributes(tmp_path):
