@@ -100,6 +100,15 @@ def test_pipeline(tmp_path):
         mle.dump(bare, tmp_path / "bare.mle")
 
 
+def test_frozen(tmp_path):
+    from sklearn.frozen import FrozenEstimator
+
+    X = _data("wine")
+    frozen = FrozenEstimator(C.OAS().fit(X))
+    model = roundtrip(frozen, tmp_path)
+    close(model.mahalanobis(X), frozen.mahalanobis(X))
+
+
 def test_store_precision_false_and_attributes(tmp_path):
     X = _data("synthetic")
     est = C.EmpiricalCovariance(store_precision=False).fit(X)

@@ -13,7 +13,6 @@ changes the fitted ``location_`` (zeros), which is what is stored. EllipticEnvel
 
 import numpy as np
 
-from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, register
 
@@ -55,11 +54,6 @@ def mahalanobis(est, ctx, x):
 
 @register(*COVARIANCES, kind="predictor")
 def covariance(est, ctx, x):
-    if len(ctx.steps) != 1:
-        raise UnsupportedModelError(
-            f"{type(est).__name__} as the last step of a Pipeline is not supported: a Pipeline "
-            "offers none of its methods (mahalanobis is not a Pipeline method), so the model "
-            "would predict nothing; store the estimator on its own")
     return Head({"mahalanobis": (mahalanobis(est, ctx, x), True)}, None)
 
 
