@@ -135,3 +135,23 @@ def test_loads_without_sklearn(tmp_path):
             f"np.save({str(tmp_path / 'out.npy')!r}, m.mahalanobis(np.load({str(tmp_path / 'x.npy')!r})))\n")
     subprocess.run([sys.executable, "-c", code], check=True)
     close(np.load(tmp_path / "out.npy"), est.mahalanobis(X))
+
+
+@pytest.mark.parametrize("name", ["EmpiricalCovariance", "MinCovDet", "EllipticEnvelope"])
+def test_fitted_on_float32(name, tmp_path):
+    # scipy's mahalanobis widens the float32 location and precision to float64, as stored
+    X = _data("synthetic")
+    est = ESTIMATORS[name]().fit(X.astype(np.float32))
+    assert est.location_.dtype == np.float32
+    model = roundtrip(est, tmp_path)
+    check_methods(est, model, X, METHODS.get(name, ["mahalanobis"]))
+
+
+@pytest.mark.parametrize("name", ["LedoitWolf", "EllipticEnvelope"])
+def test_input_variants(name, assert_parity, tmp_path):
+    # int, list, Fortran-ordered and strided input as well
+    X = _data("wine")
+    est = ESTIMATORS[name]().fit(X)
+    assert_parity(est, roundtrip(est, tmp_path), X,
+                  methods=("predict", "decision_function", "score_samples", "transform",
+                           "mahalanobis"))

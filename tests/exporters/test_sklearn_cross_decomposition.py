@@ -78,3 +78,17 @@ def test_fitted_attributes(tmp_path):
     model = roundtrip(est, tmp_path)
     np.testing.assert_array_equal(model.x_rotations_, est.x_rotations_)
     np.testing.assert_array_equal(model.coef_, est.coef_)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_fitted_on_float32(name, tmp_path):
+    X, Y = _data("linnerud")
+    est = CLASSES[name](n_components=2).fit(X.astype(np.float32), Y.astype(np.float32))
+    model = roundtrip(est, tmp_path)
+    check_methods(est, model, X, ["transform", "predict"])
+
+
+def test_input_variants(assert_parity, tmp_path):
+    X, Y = _data("diabetes")
+    est = PLSRegression(n_components=3).fit(X, Y)
+    assert_parity(est, roundtrip(est, tmp_path), X)

@@ -135,3 +135,11 @@ def test_dataframe_pipeline_and_nan(tmp_path):
             pipe.transform(bad)
         with pytest.raises(ValueError, match="NaN"):
             model.transform(bad)
+
+
+def test_input_variants(assert_parity, tmp_path):
+    X, y = _data("wine")
+    for est in (D.FastICA(n_components=3, random_state=0).fit(X),
+                D.FactorAnalysis(n_components=2).fit(X),
+                D.KernelPCA(n_components=3, kernel="rbf").fit(X)):  # SparsePCA: one row is 1-D
+        assert_parity(est, roundtrip(est, tmp_path, f"{type(est).__name__}.mle"), X[:40])
