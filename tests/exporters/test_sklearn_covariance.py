@@ -132,7 +132,8 @@ def test_loads_without_sklearn(tmp_path):
     code = ("import sys\nfor b in ('sklearn', 'scipy'): sys.modules[b] = None\n"
             "import numpy as np, mle_runtime as mle\n"
             f"m = mle.load({str(path)!r})\n"
-            f"np.save({str(tmp_path / 'out.npy')!r}, m.mahalanobis(np.load({str(tmp_path / 'x.npy')!r})))\n")
+            f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+            f"np.save({str(tmp_path / 'out.npy')!r}, m.mahalanobis(x))\n")
     subprocess.run([sys.executable, "-c", code], check=True)
     close(np.load(tmp_path / "out.npy"), est.mahalanobis(X))
 
