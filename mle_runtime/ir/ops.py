@@ -288,7 +288,8 @@ OPS = {
 
 # Names of graph outputs that proxies expose as methods.
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
-           "score_samples", "predict_joint_log_proba", "inverse_transform")
+           "score_samples", "predict_joint_log_proba", "inverse_transform",
+           "mahalanobis")
 
 
 def validate_node(op, n_inputs, attrs, n_tensors):

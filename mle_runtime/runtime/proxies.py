@@ -2,7 +2,7 @@
 
 A proxy offers exactly the methods the source estimator had (``predict``, ``predict_proba``,
 ``predict_log_proba``, ``decision_function``, ``transform``, ``score_samples``,
-``predict_joint_log_proba``); asking for any
+``predict_joint_log_proba``, ``mahalanobis``); asking for any
 other raises ``AttributeError`` as scikit-learn does, so ``hasattr`` checks keep working. Each
 call adapts the input (see :mod:`mle_runtime.runtime.inputs`) and makes one native call that
 runs the whole graph with the GIL released. scikit-learn's estimator protocol (tags,
@@ -35,6 +35,7 @@ _DOCS = {
     "score_samples": "Per-sample scores for X.",
     "predict_joint_log_proba": "Joint log-probabilities log P(x, y) for X (naive Bayes).",
     "inverse_transform": "X (in the transformed space) mapped back to the input space.",
+    "mahalanobis": "Squared Mahalanobis distances of X to the fitted location.",
 }
 
 _METHOD_TEMPLATE = """{summary}
@@ -314,6 +315,7 @@ class MLEModel(EstimatorProtocol):
     score_samples = _Output()
     predict_joint_log_proba = _Output()
     inverse_transform = _Output()
+    mahalanobis = _Output()
     fit_predict = _FitMethod()
     fit_transform = _FitMethod()
     score = _Score()

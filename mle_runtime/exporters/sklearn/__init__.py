@@ -18,6 +18,8 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (kernel ridge, l
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
 from mle_runtime.exporters.sklearn import expand  # noqa: F401,E402  (bins, polynomials, splines)
 from mle_runtime.exporters.sklearn import distribution  # noqa: F401,E402  (quantile, power)
+from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (covariance, PLS, ICA, ...)
+    covariance, cross_decomposition, latent)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)

@@ -162,3 +162,12 @@ from mle_runtime.exporters.sklearn.label_propagation import (  # noqa: E402
 
 ATTRIBUTES.update(_KERNEL_RIDGE)
 ATTRIBUTES.update(_LABEL_PROPAGATION)
+
+from mle_runtime.exporters.sklearn.covariance import ATTRIBUTES as _COVARIANCE  # noqa: E402
+from mle_runtime.exporters.sklearn.cross_decomposition import (  # noqa: E402
+    ATTRIBUTES as _CROSS_DECOMPOSITION)
+from mle_runtime.exporters.sklearn.latent import ATTRIBUTES as _LATENT  # noqa: E402
+
+ATTRIBUTES.update(_COVARIANCE)
+ATTRIBUTES.update(_CROSS_DECOMPOSITION)
+ATTRIBUTES.update(_LATENT)
