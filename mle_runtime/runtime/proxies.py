@@ -97,6 +97,10 @@ class _Rules:
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""
         k = self.outputs.get("predict", {}).get("labels")
+        if k is None:  # label transformers: the labels inverse_transform or the input maps
+            k = self.outputs.get("inverse_transform", {}).get("labels")
+            if k is None and self.label_inputs is not None:
+                return self.label_inputs.classes
         if k is None:
             return None
         return [self.labels[i] for i in k] if isinstance(k, list) else self.labels[k]

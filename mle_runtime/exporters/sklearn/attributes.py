@@ -162,3 +162,10 @@ from mle_runtime.exporters.sklearn.label_propagation import (  # noqa: E402
 
 ATTRIBUTES.update(_KERNEL_RIDGE)
 ATTRIBUTES.update(_LABEL_PROPAGATION)
+# Label transformers and DictVectorizer (labels.py)
+ATTRIBUTES.update({
+    "LabelEncoder": ("classes_",),
+    "LabelBinarizer": ("classes_", "y_type_", "sparse_input_"),
+    "MultiLabelBinarizer": ("classes_",),
+    "DictVectorizer": ("feature_names_", "vocabulary_"),
+})
