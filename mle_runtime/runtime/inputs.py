@@ -486,6 +486,52 @@ class LabelInputs:
             return out
         return checked
 
+    def inverse(self, method):
+        """The inverse_transform of a method reading Y under these rules: LabelEncoder's
+        refuses float indices as numpy's take does (after the unseen-label check, in the
+        graph); with "sets" it returns a list of label tuples, with "dicts" a list of dicts
+        (the nonzero entries by feature name), as scikit-learn's do."""
+        if self.target:
+            if self.target[1] != "error":
+                return method
+
+            def label_encoder(Y, *, n_threads=None):
+                out = method(Y, n_threads=n_threads)
+                dt = np.asarray(Y).dtype
+                if dt.kind == "f":
+                    raise TypeError(f"Cannot cast array data from dtype('{dt}') to "
+                                    "dtype('int64') according to the rule 'same_kind'")
+                return out
+            return label_encoder
+        if self.sets is not None:
+            classes = self.classes
+
+            def multilabel(Y, *, n_threads=None):
+                arr = np.asarray(Y)
+                if arr.ndim == 2 and arr.shape[1] != len(classes):
+                    raise InputError(f"Expected indicator for {len(classes)} classes, but got "
+                                     f"{arr.shape[1]}")
+                out = method(Y, n_threads=n_threads)
+                unexpected = np.setdiff1d(arr if arr.dtype.kind in "biuf" else out, [0, 1])
+                if len(unexpected) > 0:
+                    raise InputError("Expected only 0s and 1s in label indicator. Also got "
+                                     f"{unexpected}")
+                return [tuple(classes.compress(row)) for row in out]
+            return multilabel
+        if self.dicts:
+            names = self.dicts[0]
+
+            def dicts(X, *, n_threads=None):
+                out = method(X, n_threads=n_threads)  # checked: width, NaN, infinity
+                arr = np.asarray(X.to_numpy() if _is_dataframe(X) else X)
+                # the caller's own numbers (their dtype) when the inverse is the identity
+                if (arr.shape != out.shape or arr.dtype.kind not in "biuf"
+                        or not np.array_equal(arr, out)):
+                    arr = out
+                return [{names[j]: row[j] for j in np.flatnonzero(row)} for row in arr]
+            return dicts
+        return method
+
     def _target_error(self, y, model):
         """LabelEncoder.transform: column_or_1d(y, dtype=classes_.dtype), then each label's
         position, refusing unseen ones with scikit-learn's message."""

@@ -67,6 +67,8 @@ def test_label_encoder_refuses_unseen_labels_as_scikit_learn(roundtrip):
             assert str(got.value) == str(want.value)
     with pytest.raises(ValueError, match="unseen labels"):
         proxy.inverse_transform([np.nan])
+    with pytest.raises(TypeError):  # numpy's take refuses float indices, as in scikit-learn
+        proxy.inverse_transform(np.array([0.0, 1.0]))
 
 
 @pytest.mark.parametrize("labels", [(0, 1), (-2, 5), (-1, 0)])
@@ -115,6 +117,16 @@ def test_multilabel_binarizer(roundtrip):
         for ss in tests:
             want = est.transform(ss)
             _same(proxy.transform(ss), want.toarray() if hasattr(want, "toarray") else want)
+        Y = est.transform(tests[0])
+        Y = Y.toarray() if hasattr(Y, "toarray") else Y
+        for YY in (Y, Y[:1], Y.astype(np.float64)):
+            assert proxy.inverse_transform(YY) == est.inverse_transform(YY)
+        for bad in (Y[:, :-1], np.where(Y == 1, 2, Y), np.full_like(Y, np.nan, dtype=float)):
+            with pytest.raises(ValueError) as want:
+                est.inverse_transform(bad)
+            with pytest.raises(ValueError) as got:
+                proxy.inverse_transform(bad)
+            assert str(got.value) == str(want.value)
     est = MultiLabelBinarizer().fit(sets)
     proxy = roundtrip(est)
     with pytest.warns(UserWarning, match=r"unknown class\(es\) \['q', 'r'\] will be ignored"):
@@ -148,6 +160,10 @@ def test_dict_vectorizer(roundtrip):
         for X in (test, test[:1], test[0]):
             want = est.transform(X)
             _same(proxy.transform(X), want.toarray() if hasattr(want, "toarray") else want)
+        T = est.transform(test)
+        T = T.toarray() if hasattr(T, "toarray") else T
+        for TT in (T, T[:1], np.rint(T * 3).astype(np.int64), pd.DataFrame(T)):
+            assert proxy.inverse_transform(TT) == est.inverse_transform(TT)
     with_none = [{"a": None, "b": 2}]
     np.testing.assert_array_equal(proxy.transform(with_none), est.transform(with_none).toarray())
     with pytest.raises(TypeError):
@@ -160,8 +176,18 @@ def test_dict_vectorizer_pipeline(roundtrip):
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     train, test = _dicts(80, 5), _dicts(30, 6)
+    scaled = make_pipeline(DictVectorizer(sparse=False), StandardScaler()).fit(train)
+    sproxy = roundtrip(scaled)
+    T = scaled.transform(test)
+    np.testing.assert_allclose(sproxy.transform(test), T, rtol=1e-9, atol=0)
+    got, want = sproxy.inverse_transform(T), scaled.inverse_transform(T)
+    assert [sorted(d) for d in got] == [sorted(d) for d in want]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose([g[k] for k in sorted(g)], [w[k] for k in sorted(w)],
+                                   rtol=1e-9, atol=1e-12)
     y = np.array([d["colour"] for d in train])
     model = make_pipeline(DictVectorizer(), LogisticRegression(max_iter=1000)).fit(train, y)
     proxy = roundtrip(model)

@@ -11,9 +11,11 @@ thresholds, class indices mapped back to labels by the output's label set).
 - ``LabelBinarizer``: transform and inverse_transform (threshold None) of binary, multiclass
   and multilabel-indicator targets with any neg_label/pos_label; sparse_output returns the
   same values dense.
-- ``MultiLabelBinarizer``: transform (unknown labels ignored with scikit-learn's warning).
+- ``MultiLabelBinarizer``: transform (unknown labels ignored with scikit-learn's warning),
+  inverse_transform (a list of label tuples).
 - ``DictVectorizer``: transform (dtype float64; sparse=True returns the values dense), alone
-  or as the first step of a Pipeline.
+  or as the first step of a Pipeline; inverse_transform (a list of dicts, also through a
+  Pipeline's inverse).
 """
 
 import numpy as np
@@ -22,6 +24,7 @@ from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import header
 from mle_runtime.exporters.classes import label_set
 from mle_runtime.exporters.sklearn.common import register
+from mle_runtime.exporters.sklearn.inverse import inverse
 from mle_runtime.ir.graph import Graph
 
 LABEL_CLASSES = ("LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer")
@@ -114,6 +117,10 @@ def _multilabel_binarizer(est, g):
     classes = _classes(est, "MultiLabelBinarizer")
     g.inputs["sets"] = label_set(g, classes)
     g.output("transform", "X", False, dtype="int64")
+    # the indicator rows back to label tuples, by the proxy (the rule "sets"); it lists the
+    # values other than 0 and 1 (NaN too) as scikit-learn does
+    g.inverse = {"n_features": len(classes), "allow_nan": True, "allow_inf": True}
+    g.output("inverse_transform", "Y")
 
 
 def export_labels(model):
@@ -153,3 +160,9 @@ def dict_vectorizer(est, ctx, x):
                                     "not supported")
     ctx.graph.inputs["dicts"] = [names, str(est.separator)]
     return x
+
+
+@inverse("DictVectorizer")
+def dict_vectorizer_inverse(est, g, y):
+    """The identity on finite numbers (check_array); the proxy makes the dicts (rule "dicts")."""
+    return y, True
