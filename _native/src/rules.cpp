@@ -570,9 +570,15 @@ Status Builder::unread(const json::Value& v, const Where& what) {
 Status Builder::label_input(const json::Value& v, const Where& what) {
   const int64_t n_sets = static_cast<int64_t>(r_.labels.size());
   if (v.key == "target") {
-    if (!v.is_array() || v.size != 2 || !v.at(0)->is_number() || !v.at(0)->is_int ||
-        !v.at(1)->is_string() || (v.at(1)->str != "error" && v.at(1)->str != "ignore"))
-      return Status::Format(what.str() + " must be [label set, \"error\" or \"ignore\"]");
+    if (!v.is_array() || (v.size != 2 && v.size != 3) || !v.at(0)->is_number() ||
+        !v.at(0)->is_int || !v.at(1)->is_string() ||
+        (v.at(1)->str != "error" && v.at(1)->str != "ignore"))
+      return Status::Format(what.str() + " must be [label set, \"error\" or \"ignore\"] or "
+                            "[label set, \"ignore\", output]");
+    if (v.size == 3 && (v.at(1)->str != "ignore" || !v.at(2)->is_string() ||
+                        find_output(v.at(2)->str) < 0))
+      return Status::Format(what.str() + ": its third entry must name a graph output (with "
+                            "\"ignore\")");
     if (v.at(0)->integer < 0 || v.at(0)->integer >= n_sets || n_features_ != 1)
       return Status::Format(what.str() + ": the label set must exist and the graph have one "
                             "feature");

@@ -431,6 +431,23 @@ def _labels_1d(y, what="y"):
     return arr
 
 
+def _target_kind(a, named=True):
+    """scikit-learn's type_of_target of 1-D labels, "binary" or "multiclass"; refuses what
+    label_binarize refuses (unknown and continuous targets, NaN and infinity)."""
+    if a.size == 0:
+        return "binary"
+    if a.dtype == object and not isinstance(a.flat[0], str):
+        raise InputError("The type of target data is not known")
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            what = "Input y" if named else "Input"  # type_of_target's message names no input
+            raise InputError(f"{what} contains NaN." if np.isnan(a).any() else
+                             f"{what} contains infinity or a value too large for {a.dtype!r}.")
+        if (a != a.astype(np.int64).astype(a.dtype)).any():
+            raise InputError("continuous target data is not supported with label binarization")
+    return "multiclass" if len(np.unique(a)) > 2 else "binary"
+
+
 class LabelInputs:
     """The input rules "target", "sets", "dicts" and "new_missing" (docs/FORMAT.md, 9.7):
     inputs that are not matrices of numbers, turned into one in a single pass here.
@@ -531,6 +548,27 @@ class LabelInputs:
                 return [{names[j]: row[j] for j in np.flatnonzero(row)} for row in arr]
             return dicts
         return method
+
+    def checked_output(self, method, name, model):
+        """LabelBinarizer.transform under the rule "target" [k, "ignore", output]: y's type
+        of target checked as scikit-learn's label_binarize checks it (continuous and
+        multi-column y refused with its messages), and y holding more than two distinct labels
+        (a multiclass y for a binary fit) runs ``output`` (one column per label) instead."""
+        if not self.target or self.target[1] != "ignore" or name != "transform":
+            return method
+        alt = self.target[2] if len(self.target) > 2 else None
+
+        def label_binarizer(y, *, n_threads=None):
+            arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+            if arr.ndim == 2 and arr.shape[1] > 1:
+                if arr.dtype.kind in "biuf" and np.isin(arr, (0, 1)).all():
+                    raise InputError("The object was not fitted with multilabel input.")
+                raise InputError("Multioutput target data is not supported with label "
+                                 "binarization")
+            if _target_kind(arr.ravel(), False) == "multiclass" and alt is not None:
+                return model._method_for_output(alt)(arr, n_threads=n_threads)
+            return method(arr, n_threads=n_threads)
+        return label_binarizer
 
     def _target_error(self, y, model):
         """LabelEncoder.transform: column_or_1d(y, dtype=classes_.dtype), then each label's

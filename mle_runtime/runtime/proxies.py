@@ -478,6 +478,8 @@ class MLEModel(EstimatorProtocol):
             method = _as_column(method)
         if reads_y and rules.label_inputs is not None:  # label tuples, dicts (FORMAT.md 9.7)
             method = rules.label_inputs.inverse(method)
+        elif rules.label_inputs is not None and keywords:  # y's type of target (9.7)
+            method = rules.label_inputs.checked_output(method, name, model)
         if rules.integer is not None and not reads_y:
             keep, fills = rules.integer
             method = _with_integer_rule(method, name == "transform" and keep, fills, model)

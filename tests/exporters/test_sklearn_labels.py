@@ -102,6 +102,26 @@ def test_label_binarizer(dataset, roundtrip, kind, labels):
             _same(proxy.inverse_transform(tt), est.inverse_transform(tt))
 
 
+def test_label_binarizer_checks_the_type_of_target(roundtrip):
+    from sklearn.preprocessing import LabelBinarizer
+
+    binary = LabelBinarizer(neg_label=-1).fit(["x", "y", "x"])
+    multi = LabelBinarizer().fit([1, 2, 3])
+    pb, pm = roundtrip(binary), roundtrip(multi)
+    # a binary fit given more than two labels: label_binarize's multiclass case, 2 columns
+    for y in (["x", "y", "zz"], ["x", "zz"], ["x"], np.array(["q", "r", "s"])):
+        _same(pb.transform(y), binary.transform(y))
+    for est, proxy, y in ((binary, pb, np.array([[1, 0], [0, 1]])),
+                          (multi, pm, [0.5, 1.0]), (multi, pm, [1.0, np.nan]),
+                          (multi, pm, np.array([1.0, np.nan])),
+                          (multi, pm, np.array([[1, 2], [0, 3]]))):
+        with pytest.raises(ValueError) as want:
+            est.transform(y)
+        with pytest.raises(ValueError) as got:
+            proxy.transform(y)
+        assert str(got.value) == str(want.value)
+
+
 def test_multilabel_binarizer(roundtrip):
     from sklearn.preprocessing import MultiLabelBinarizer
 

@@ -83,14 +83,21 @@ def _label_binarizer(est, g):
         g.inputs["target"] = [k, "ignore"]  # unseen labels: all neg_label, as scikit-learn
         g.inputs["vector"] = True
         binary = y_type == "binary"
-        width = 1 if binary else n
-        cols = np.array([-1, 0] if binary else np.arange(n), dtype=np.int64)
-        hot = g.add("OneHot", ["X"], offsets=g.tensor(np.array([0, n], np.int64), "int64"),
-                    categories=_vec(g, np.arange(n)), columns=g.tensor(cols, "int64"),
-                    unknown=g.tensor(np.array([-1], np.int64), "int64"),
-                    width=g.tensor(np.array([width], np.int64), "int64"))
-        out = g.add("MulAdd", [hot], mul=_vec(g, [pos - neg] * width), add=_vec(g, [neg] * width))
-        g.output("transform", out, False, dtype="int64")
+
+        def binarized(binary):
+            width = 1 if binary else n
+            cols = np.array([-1, 0] if binary else np.arange(n), dtype=np.int64)
+            hot = g.add("OneHot", ["X"], offsets=g.tensor(np.array([0, n], np.int64), "int64"),
+                        categories=_vec(g, np.arange(n)), columns=g.tensor(cols, "int64"),
+                        unknown=g.tensor(np.array([-1], np.int64), "int64"),
+                        width=g.tensor(np.array([width], np.int64), "int64"))
+            return g.add("MulAdd", [hot], mul=_vec(g, [pos - neg] * width),
+                         add=_vec(g, [neg] * width))
+
+        g.output("transform", binarized(binary), False, dtype="int64")
+        if binary:  # y with more than two labels is multiclass: one column per class
+            g.output("transform_multiclass", binarized(False), False, dtype="int64")
+            g.inputs["target"].append("transform_multiclass")
         if binary:  # classes_[(Y > threshold)]
             g.inverse = {"n_features": 1, "allow_nan": True, "allow_inf": True}
             idx = g.add("LabelIndex", [g.add("Binarize", ["Y"], threshold=threshold)],
