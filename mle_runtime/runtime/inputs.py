@@ -431,6 +431,14 @@ def _labels_1d(y, what="y"):
     return arr
 
 
+def _is_empty(y):
+    """Whether y has no rows (LabelEncoder then returns an empty float array)."""
+    try:
+        return len(y) == 0
+    except TypeError:
+        return False
+
+
 def _target_kind(a, named=True):
     """scikit-learn's type_of_target of 1-D labels, "binary" or "multiclass"; refuses what
     label_binarize refuses (unknown and continuous targets, NaN and infinity)."""
@@ -513,6 +521,8 @@ class LabelInputs:
                 return method
 
             def label_encoder(Y, *, n_threads=None):
+                if _is_empty(Y):
+                    return np.asarray([])
                 out = method(Y, n_threads=n_threads)
                 dt = np.asarray(Y).dtype
                 if dt.kind == "f":
@@ -554,8 +564,14 @@ class LabelInputs:
         of target checked as scikit-learn's label_binarize checks it (continuous and
         multi-column y refused with its messages), and y holding more than two distinct labels
         (a multiclass y for a binary fit) runs ``output`` (one column per label) instead."""
-        if not self.target or self.target[1] != "ignore" or name != "transform":
+        if not self.target or name != "transform":
             return method
+        if self.target[1] == "error":  # LabelEncoder: empty y gives an empty float array
+            def label_encoder(y, *, n_threads=None):
+                if _is_empty(y):
+                    return np.asarray([])
+                return method(y, n_threads=n_threads)
+            return label_encoder
         alt = self.target[2] if len(self.target) > 2 else None
 
         def label_binarizer(y, *, n_threads=None):

@@ -45,6 +45,8 @@ def test_label_encoder(dataset, roundtrip, kind):
     for tt in (t, t[:1], list(t)):  # scikit-learn refuses float indices (np.take)
         _same(proxy.inverse_transform(tt), est.inverse_transform(tt))
     _same(proxy.classes_, est.classes_)
+    _same(proxy.transform([]), est.transform([]))
+    _same(proxy.inverse_transform([]), est.inverse_transform([]))
 
 
 def test_label_encoder_refuses_unseen_labels_as_scikit_learn(roundtrip):
