@@ -240,6 +240,9 @@ OPS = {
         "inputs": 1,
         "attrs": {"lambdas": "tensor:float64", "method": ("yeo-johnson", "box-cox")},
     },
+    # Label transformers (kernels/labels.cpp): LabelEncoder.inverse_transform, LabelBinarizer's
+    # binary inverse. Output int64 class indices (index bound n_classes).
+    "LabelIndex": {"inputs": 1, "attrs": {"n_classes": "number"}},
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

@@ -28,7 +28,7 @@ from sklearn.utils import all_estimators
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 
-STORED_AT_LEAST = 164
+STORED_AT_LEAST = 169
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples", "predict_joint_log_proba", "mahalanobis")
@@ -302,6 +302,9 @@ KNOWN_GAPS = {
     name: "inverse_transform is not stored yet"
     for name in ("KBinsDiscretizer", "QuantileTransformer", "PowerTransformer")
 }
+KNOWN_GAPS["DictVectorizer"] = ("inverse_transform returns a list of dicts, which the map's fresh "
+                                 "process cannot save (np.save without pickles); compared in "
+                                 "tests/exporters/test_sklearn_labels.py")
 
 
 @pytest.fixture(scope="module")

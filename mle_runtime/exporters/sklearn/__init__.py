@@ -20,6 +20,8 @@ from mle_runtime.exporters.sklearn import expand  # noqa: F401,E402  (bins, poly
 from mle_runtime.exporters.sklearn import distribution  # noqa: F401,E402  (quantile, power)
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (covariance, PLS, ICA, ...)
     covariance, cross_decomposition, latent)
+from mle_runtime.exporters.sklearn.labels import (  # label transformers, DictVectorizer
+    LABEL_CLASSES, export_labels)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
@@ -115,6 +117,8 @@ def export(model):
     from sklearn.utils.validation import check_is_fitted
 
     lookup(model)  # unsupported classes fail before anything else
+    if type(model).__name__ in LABEL_CLASSES:  # y, not X: no n_features_in_
+        return export_labels(model)
     check_is_fitted(model)
     refuse_search_without_refit(model)  # before n_features_in_, which it lacks
     # A Pipeline delegates n_features_in_ and feature_names_in_ to its first step, which
@@ -125,6 +129,8 @@ def export(model):
         n_features = getattr(first, "n_features_in_", None)
     if n_features is None and type(first).__name__ == "IsotonicRegression":
         n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
+    if n_features is None and type(first).__name__ == "DictVectorizer":
+        n_features = len(first.feature_names_)  # dicts in, these columns out
     if n_features is None:
         raise ValueError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
     graph = Graph(type(first).__name__, n_features)

@@ -171,3 +171,11 @@ from mle_runtime.exporters.sklearn.latent import ATTRIBUTES as _LATENT  # noqa: 
 ATTRIBUTES.update(_COVARIANCE)
 ATTRIBUTES.update(_CROSS_DECOMPOSITION)
 ATTRIBUTES.update(_LATENT)
+
+# Label transformers and DictVectorizer (labels.py)
+ATTRIBUTES.update({
+    "LabelEncoder": ("classes_",),
+    "LabelBinarizer": ("classes_", "y_type_", "sparse_input_"),
+    "MultiLabelBinarizer": ("classes_",),
+    "DictVectorizer": ("feature_names_", "vocabulary_"),
+})
