@@ -26,7 +26,8 @@ from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transfo
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
-from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
+from mle_runtime.exporters.sklearn.common import (REGISTRY, Context, active_leaves,
+                                                  export_estimator, lookup)
 from mle_runtime.ir.graph import Graph
 
 
@@ -44,16 +45,6 @@ def _first_step(est):
     return est
 
 
-def _active_leaves(est):
-    """The estimators that run, in order, with pipelines (nested too) flattened."""
-    if type(est).__name__ == "Pipeline":
-        for _, step in est.steps:
-            if step is not None and step != "passthrough":
-                yield from _active_leaves(step)
-    else:
-        yield est
-
-
 def _integer_input_rule(model, head):
     """How scikit-learn treats integer (and bool) input, when that differs from "convert it to
     float64", or None.
@@ -64,7 +55,7 @@ def _integer_input_rule(model, head):
     (``np.can_cast(fill_dtype, X.dtype, "same_kind")`` is False) and refuses bool input. That
     only matters for the imputers that see the caller's data, before any converting step.
     """
-    leaves = list(_active_leaves(model))
+    leaves = list(active_leaves(model))
     lead = []
     for est in leaves:
         if type(est).__name__ != "SimpleImputer" or est.strategy not in ("most_frequent",
