@@ -33,6 +33,7 @@ from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, register
 from mle_runtime.exporters.sklearn.decomposition import _check_float64, pca_log_likelihood
 from mle_runtime.exporters.sklearn.inverse import inverse
+from mle_runtime.exporters.sklearn.kernel_approximation import kernel_rows, row_kernel
 from mle_runtime.exporters.sklearn.kernel_ridge import _KERNELS
 
 _COMMON = ("n_features_in_", "feature_names_in_")
@@ -136,23 +137,13 @@ def sparse_pca_inverse(est, g, y):
 
 def _kernel(est, g, x, rows, what):
     """pairwise_kernels(x, rows, metric=est.kernel, gamma=gamma_, degree, coef0)."""
-    from sklearn.preprocessing import normalize
-    from sklearn.utils.extmath import row_norms
-
     name = type(est).__name__
     if not isinstance(est.kernel, str) or est.kernel not in _KERNELS:
         raise UnsupportedModelError(
             f"{name}(kernel={est.kernel!r}) is not supported; supported kernels: "
             f"{', '.join(sorted(_KERNELS))} (a precomputed or callable kernel needs the "
             "caller's kernel matrix or Python code at prediction time)")
-    if hasattr(rows, "toarray"):
-        raise UnsupportedModelError(
-            f"{name} fitted on a scipy.sparse matrix is not supported; fit it on a dense array")
-    if np.asarray(rows).dtype != np.float64:
-        raise UnsupportedModelError(
-            f"{name} fitted on {np.asarray(rows).dtype} data is not supported (its kernel is "
-            "then computed in that precision); fit it on float64 data")
-    rows = as_float64(rows, f"{name}.{what}")
+    rows = kernel_rows(name, rows, what)
     kind, names = _KERNELS[est.kernel]
     params = {}
     for p in names:
@@ -161,11 +152,7 @@ def _kernel(est, g, x, rows, what):
             raise UnsupportedModelError(f"{name}(kernel={est.kernel!r}) without {p} cannot "
                                         "transform")
         params[p] = float(v)
-    stored = normalize(rows) if kind == "cosine" else rows
-    sq = row_norms(rows, squared=True) if kind == "rbf" else None
-    return g.add("RowKernel", [x], rows=g.tensor(np.ascontiguousarray(stored), "float64"),
-                 row_sq_norms=None if sq is None else g.tensor(sq, "float64"), kernel=kind,
-                 **params)
+    return row_kernel(g, x, rows, kind, params)
 
 
 @register("KernelPCA", kind="transformer")
