@@ -146,6 +146,14 @@ def models():
                                                extrapolation="periodic").fit(Xd)
     out["spline_error"] = SplineTransformer(extrapolation="error",
                                             handle_missing="zeros").fit(Xd)
+    # Label transformers and dicts: LabelIndex, the input rules target, sets, dicts.
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.preprocessing import LabelBinarizer, LabelEncoder, MultiLabelBinarizer
+
+    out["label_encoder"] = LabelEncoder().fit(["b", "a", "c", "a"])
+    out["label_binarizer"] = LabelBinarizer(neg_label=-1).fit([3, 1, 1, 3])
+    out["multilabel_binarizer"] = MultiLabelBinarizer().fit([{"x", "y"}, {"z"}])
+    out["dict_vectorizer"] = DictVectorizer().fit([{"a": 1.0, "c": "u"}, {"b": 2.0}])
     # Mixtures and nearest centres: LogSumExp, AsInputType, NearestRow into CategoryMap (Birch),
     # ShiftedLog refusing input (SkewedChi2Sampler), a TreeEnsemble of leaf numbers into OneHot.
     from sklearn.cluster import Birch

@@ -192,6 +192,13 @@ struct Rules {
   const json::Value* unknown = nullptr;  // [[mode, [columns], [[known]...], text], ...]
   const json::Value* nan = nullptr;      // [[columns], owner]
   const json::Value* unread = nullptr;   // [columns] no node reads
+  // Label inputs (docs/FORMAT.md 9.7): y as labels of set k ([k, mode]), label sets as an
+  // indicator over set k (k), dicts as named features ([[names], separator]), and the
+  // columns in which a missing value is new at transform ([columns]).
+  const json::Value* target = nullptr;
+  const json::Value* sets = nullptr;
+  const json::Value* dicts = nullptr;
+  const json::Value* new_missing = nullptr;
   std::vector<int64_t> shape;  // per-row shape of an N-D input X (neural networks)
 };
 
@@ -228,6 +235,7 @@ class Builder {
   Status unknown(const json::Value& v, const Where& what);
   Status nan(const json::Value& v, const Where& what);
   Status unread(const json::Value& v, const Where& what);
+  Status label_input(const json::Value& v, const Where& what);
   Status shape(const json::Value& v, int64_t cols, const Where& what, std::vector<int64_t>* out);
 
   const std::vector<PlanOutput>& outputs_;
@@ -576,6 +584,54 @@ Status Builder::unread(const json::Value& v, const Where& what) {
   return Status::OK();
 }
 
+// The label inputs (docs/FORMAT.md, section 9.7), key v.key:
+//   "target": [k, mode]: the input is one column of labels of set k, mode "error" or "ignore";
+//   "sets": k: the input is a list of label sets, each an indicator row over set k;
+//   "dicts": [[names], separator]: the input is a list of mappings, named features;
+//   "new_missing": [columns]: NaN in these columns is refused (strictly increasing, non-empty).
+Status Builder::label_input(const json::Value& v, const Where& what) {
+  const int64_t n_sets = static_cast<int64_t>(r_.labels.size());
+  if (v.key == "target") {
+    if (!v.is_array() || (v.size != 2 && v.size != 3) || !v.at(0)->is_number() ||
+        !v.at(0)->is_int || !v.at(1)->is_string() ||
+        (v.at(1)->str != "error" && v.at(1)->str != "ignore"))
+      return Status::Format(what.str() + " must be [label set, \"error\" or \"ignore\"] or "
+                            "[label set, \"ignore\", output]");
+    if (v.size == 3 && (v.at(1)->str != "ignore" || !v.at(2)->is_string() ||
+                        find_output(v.at(2)->str) < 0))
+      return Status::Format(what.str() + ": its third entry must name a graph output (with "
+                            "\"ignore\")");
+    if (v.at(0)->integer < 0 || v.at(0)->integer >= n_sets || n_features_ != 1)
+      return Status::Format(what.str() + ": the label set must exist and the graph have one "
+                            "feature");
+    r_.target = &v;
+  } else if (v.key == "sets") {
+    if (!v.is_number() || !v.is_int || v.integer < 0 || v.integer >= n_sets ||
+        r_.labels[static_cast<size_t>(v.integer)].values->size != n_features_)
+      return Status::Format(what.str() + " must be a label set of n_features labels");
+    r_.sets = &v;
+  } else if (v.key == "dicts") {
+    if (!v.is_array() || v.size != 2 || !v.at(0)->is_array() || !v.at(1)->is_string() ||
+        v.at(0)->size != n_features_ || v.at(1)->str.size() > 256)
+      return Status::Format(what.str() + " must be [[n_features names], separator]");
+    for (const json::Value* c = v.at(0)->first(); c; c = c->next_sibling())
+      if (!c->is_string()) return Status::Format(what.str() + ": names must be strings");
+    r_.dicts = &v;
+  } else {  // "new_missing"
+    if (!v.is_array() || v.size == 0)
+      return Status::Format(what.str() + " must be a non-empty list of columns");
+    int64_t prev = -1;
+    for (const json::Value* c = v.first(); c; c = c->next_sibling()) {
+      if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
+        return Status::Format(what.str() + ": columns must be strictly increasing integers "
+                              "in [0, " + std::to_string(n_features_) + ")");
+      prev = c->integer;
+    }
+    r_.new_missing = &v;
+  }
+  return Status::OK();
+}
+
 // A per-row tensor shape (neural networks: X of shape (n, *shape)): 1 to 8 positive sizes
 // whose product is the value's number of columns.
 Status Builder::shape(const json::Value& v, int64_t cols, const Where& what,
@@ -647,10 +703,13 @@ Status Builder::from_graph(const json::Value& g) {
         MLE_RETURN_IF_ERROR(shape(*m, n_features_, what, &r_.shape));
       } else if (m->key == "unread") {
         MLE_RETURN_IF_ERROR(unread(*m, what));
+      } else if (m->key == "target" || m->key == "sets" || m->key == "dicts" ||
+                 m->key == "new_missing") {
+        MLE_RETURN_IF_ERROR(label_input(*m, what));
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
                               "' (known: feature_names, integer, categories, unseen, vector, "
-                              "strings, unknown, nan, shape, unread)");
+                              "strings, unknown, nan, shape, unread, target, sets, dicts, new_missing)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -942,6 +1001,11 @@ std::string Builder::canonical() const {
     ifield("unread");
     put_plain(&in, *r_.unread);
   }
+  for (const json::Value* li : {r_.target, r_.sets, r_.dicts, r_.new_missing})
+    if (li) {
+      ifield(std::string(li->key).c_str());
+      put_plain(&in, *li);
+    }
   if (!in.empty()) {
     sep();
     o.append("\"inputs\":{").append(in).push_back('}');

@@ -240,6 +240,9 @@ OPS = {
         "inputs": 1,
         "attrs": {"lambdas": "tensor:float64", "method": ("yeo-johnson", "box-cox")},
     },
+    # Label transformers (kernels/labels.cpp): LabelEncoder.inverse_transform, LabelBinarizer's
+    # binary inverse. Output int64 class indices (index bound n_classes).
+    "LabelIndex": {"inputs": 1, "attrs": {"n_classes": "number"}},
     # Mixture models (kernels/mixture.cpp): each row's log-sum-exp, scipy's arithmetic
     # (output 1 column of the input's kind); a value rounded to the caller's float type.
     "LogSumExp": {"inputs": 1, "attrs": {}},
@@ -299,7 +302,8 @@ OPS = {
 
 # Names of graph outputs that proxies expose as methods.
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
-           "score_samples", "predict_joint_log_proba", "inverse_transform")
+           "score_samples", "predict_joint_log_proba", "inverse_transform",
+           "mahalanobis")
 
 
 def validate_node(op, n_inputs, attrs, n_tensors):

@@ -8,7 +8,9 @@ imported: a DataFrame is recognised by its type's name and module.
 """
 
 import warnings
+from collections.abc import Iterable, Mapping
 from itertools import repeat
+from numbers import Number
 
 import numpy as np
 
@@ -413,3 +415,258 @@ class Encoding:
         if bad_cols:
             warnings.warn(f"Found unknown categories in columns {bad_cols} during transform. "
                           f"{text}", UserWarning, stacklevel=4)
+
+
+# ---------------------------------------------------------------- label inputs
+
+def _labels_1d(y, what="y"):
+    """y as scikit-learn's ``column_or_1d`` takes it (a list, array, pandas Series, or one
+    column)."""
+    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") and not _is_dataframe(y) else y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise InputError(f"{what} should be a 1d array, got an array of shape {arr.shape} "
+                         "instead.")
+    return arr
+
+
+def _is_empty(y):
+    """Whether y has no rows (LabelEncoder then returns an empty float array)."""
+    try:
+        return len(y) == 0
+    except TypeError:
+        return False
+
+
+def _target_kind(a, named=True):
+    """scikit-learn's type_of_target of 1-D labels, "binary" or "multiclass"; refuses what
+    label_binarize refuses (unknown and continuous targets, NaN and infinity)."""
+    if a.size == 0:
+        return "binary"
+    if a.dtype == object and not isinstance(a.flat[0], str):
+        raise InputError("The type of target data is not known")
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            what = "Input y" if named else "Input"  # type_of_target's message names no input
+            raise InputError(f"{what} contains NaN." if np.isnan(a).any() else
+                             f"{what} contains infinity or a value too large for {a.dtype!r}.")
+        if (a != a.astype(np.int64).astype(a.dtype)).any():
+            raise InputError("continuous target data is not supported with label binarization")
+    return "multiclass" if len(np.unique(a)) > 2 else "binary"
+
+
+class LabelInputs:
+    """The input rules "target", "sets", "dicts" and "new_missing" (docs/FORMAT.md, 9.7):
+    inputs that are not matrices of numbers, turned into one in a single pass here.
+
+    - "target" [k, mode]: y, one label per row (LabelEncoder, LabelBinarizer), becomes the
+      column of the labels' positions in label set k. Mode "error" (LabelEncoder.transform)
+      first casts y to the labels' dtype, as scikit-learn does, and refuses labels outside
+      the set ("y contains previously unseen labels: ..."); mode "ignore" gives them -1.
+    - "sets" k: an iterable of label sets (MultiLabelBinarizer) becomes the indicator matrix
+      over label set k; labels outside it are ignored with scikit-learn's warning.
+    - "dicts" [names, separator]: a list of mappings (DictVectorizer) becomes the matrix of
+      the named features: a string value v of key f is the feature "f<separator>v" with value
+      1, an iterable of strings one such feature per string, a number (or None: NaN) the
+      feature f; features the names do not hold are ignored, repeated ones summed.
+    - "new_missing" [columns]: NaN in these input columns (no missing value at fit) is
+      refused as MissingIndicator(error_on_new=True) refuses it.
+    """
+
+    def __init__(self, inputs, labels):
+        self.target = inputs.get("target")
+        self.sets = inputs.get("sets")
+        self.dicts = inputs.get("dicts")
+        self.new_missing = inputs.get("new_missing")
+        k = self.target[0] if self.target else self.sets
+        self.classes = labels[k] if k is not None else None
+        if self.classes is not None:
+            self.table = {v: float(i) for i, v in enumerate(self.classes.tolist())}
+        if self.dicts:
+            self.vocab = {n: j for j, n in enumerate(self.dicts[0])}
+
+    @staticmethod
+    def of(inputs, labels):
+        if any(k in inputs for k in ("target", "sets", "dicts", "new_missing")):
+            return LabelInputs(inputs, labels)
+        return None
+
+    def adapter(self, as_matrix):
+        """The input adapter of a method (as_matrix(X, model) -> matrix) under these rules."""
+        if self.target:
+            return self._target_error if self.target[1] == "error" else self._target_ignore
+        if self.sets is not None:
+            return self._sets
+        if self.dicts:
+            return self._dicts
+        missing = np.asarray(self.new_missing, dtype=np.intp)
+
+        def checked(X, model):
+            out = as_matrix(X, model)
+            bad = missing[np.isnan(out[:, missing]).any(axis=0)]
+            if bad.size:
+                raise InputError(f"The features {bad} have missing values in transform but "
+                                 "have no missing values in fit.")
+            return out
+        return checked
+
+    def inverse(self, method):
+        """The inverse_transform of a method reading Y under these rules: LabelEncoder's
+        refuses float indices as numpy's take does (after the unseen-label check, in the
+        graph); with "sets" it returns a list of label tuples, with "dicts" a list of dicts
+        (the nonzero entries by feature name), as scikit-learn's do."""
+        if self.target:
+            if self.target[1] != "error":
+                return method
+
+            def label_encoder(Y, *, n_threads=None):
+                if _is_empty(Y):
+                    return np.asarray([])
+                out = method(Y, n_threads=n_threads)
+                dt = np.asarray(Y).dtype
+                if dt.kind == "f":
+                    raise TypeError(f"Cannot cast array data from dtype('{dt}') to "
+                                    "dtype('int64') according to the rule 'same_kind'")
+                return out
+            return label_encoder
+        if self.sets is not None:
+            classes = self.classes
+
+            def multilabel(Y, *, n_threads=None):
+                arr = np.asarray(Y)
+                if arr.ndim == 2 and arr.shape[1] != len(classes):
+                    raise InputError(f"Expected indicator for {len(classes)} classes, but got "
+                                     f"{arr.shape[1]}")
+                out = method(Y, n_threads=n_threads)
+                unexpected = np.setdiff1d(arr if arr.dtype.kind in "biuf" else out, [0, 1])
+                if len(unexpected) > 0:
+                    raise InputError("Expected only 0s and 1s in label indicator. Also got "
+                                     f"{unexpected}")
+                return [tuple(classes.compress(row)) for row in out]
+            return multilabel
+        if self.dicts:
+            names = self.dicts[0]
+
+            def dicts(X, *, n_threads=None):
+                out = method(X, n_threads=n_threads)  # checked: width, NaN, infinity
+                arr = np.asarray(X.to_numpy() if _is_dataframe(X) else X)
+                # the caller's own numbers (their dtype) when the inverse is the identity
+                if (arr.shape != out.shape or arr.dtype.kind not in "biuf"
+                        or not np.array_equal(arr, out)):
+                    arr = out
+                return [{names[j]: row[j] for j in np.flatnonzero(row)} for row in arr]
+            return dicts
+        return method
+
+    def checked_output(self, method, name, model):
+        """LabelBinarizer.transform under the rule "target" [k, "ignore", output]: y's type
+        of target checked as scikit-learn's label_binarize checks it (continuous and
+        multi-column y refused with its messages), and y holding more than two distinct labels
+        (a multiclass y for a binary fit) runs ``output`` (one column per label) instead."""
+        if not self.target or name != "transform":
+            return method
+        if self.target[1] == "error":  # LabelEncoder: empty y gives an empty float array
+            def label_encoder(y, *, n_threads=None):
+                if _is_empty(y):
+                    return np.asarray([])
+                return method(y, n_threads=n_threads)
+            return label_encoder
+        alt = self.target[2] if len(self.target) > 2 else None
+
+        def label_binarizer(y, *, n_threads=None):
+            arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+            if arr.ndim == 2 and arr.shape[1] > 1:
+                if arr.dtype.kind in "biuf" and np.isin(arr, (0, 1)).all():
+                    raise InputError("The object was not fitted with multilabel input.")
+                raise InputError("Multioutput target data is not supported with label "
+                                 "binarization")
+            if _target_kind(arr.ravel(), False) == "multiclass" and alt is not None:
+                return model._method_for_output(alt)(arr, n_threads=n_threads)
+            return method(arr, n_threads=n_threads)
+        return label_binarizer
+
+    def _target_error(self, y, model):
+        """LabelEncoder.transform: column_or_1d(y, dtype=classes_.dtype), then each label's
+        position, refusing unseen ones with scikit-learn's message."""
+        arr = _labels_1d(y)
+        classes = self.classes
+        if arr.dtype.kind == "f" and classes.dtype.kind != "O" and np.isnan(arr).any():
+            raise InputError("Input y contains NaN.")
+        try:
+            arr = arr.astype(classes.dtype, copy=False)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"y cannot be converted to the labels' dtype "
+                             f"{classes.dtype}: {e}") from None
+        get = self.table.get
+        codes = np.fromiter(map(get, arr.tolist(), repeat(-1.0)), dtype=np.float64,
+                            count=arr.shape[0])
+        bad = np.flatnonzero(codes < 0)
+        if bad.size:
+            if arr.dtype.kind in "biuf":  # scikit-learn lists the distinct unseen values
+                seen = list(np.setdiff1d(arr, classes))
+                raise InputError(f"y contains previously unseen labels: {seen}")
+            raise InputError(f"y contains previously unseen labels: {arr[bad[0]]!r}")
+        return codes.reshape(-1, 1)
+
+    def _target_ignore(self, y, model):
+        """LabelBinarizer.transform: each label's position (-1 outside the labels)."""
+        arr = _labels_1d(y)
+        get = self.table.get
+        out = np.fromiter(map(get, arr.tolist(), repeat(-1.0)), dtype=np.float64,
+                          count=arr.shape[0])
+        return out.reshape(-1, 1)
+
+    def _sets(self, y, model):
+        """MultiLabelBinarizer.transform: the indicator matrix of the label sets."""
+        get = self.table.get
+        rows, unknown = [], set()
+        for labels in y:
+            idx = []
+            for label in labels:
+                i = get(label)
+                if i is None:
+                    unknown.add(label)
+                else:
+                    idx.append(int(i))
+            rows.append(idx)
+        if unknown:
+            warnings.warn(f"unknown class(es) {sorted(unknown, key=str)} will be ignored",
+                          UserWarning, stacklevel=3)
+        out = np.zeros((len(rows), len(self.table)), dtype=np.float64)
+        for r, idx in enumerate(rows):
+            out[r, idx] = 1.0
+        return out
+
+    def _dicts(self, X, model):
+        """DictVectorizer.transform (dtype float64), dense."""
+        if isinstance(X, Mapping):
+            X = [X]
+        vocab, sep = self.vocab, self.dicts[1]
+        X = list(X)
+        if not X:
+            raise InputError("Sample sequence X is empty.")
+        out = np.zeros((len(X), len(vocab)), dtype=np.float64)
+        for r, x in enumerate(X):
+            row = out[r]
+            for f, v in x.items():
+                if isinstance(v, str):
+                    j = vocab.get(f"{f}{sep}{v}")
+                    if j is not None:
+                        row[j] += 1.0
+                elif isinstance(v, Number) or v is None:
+                    j = vocab.get(f) if isinstance(f, str) else None
+                    if j is not None:
+                        row[j] += np.float64(v)
+                elif not isinstance(v, Mapping) and isinstance(v, Iterable):
+                    for vv in v:
+                        if not isinstance(vv, str):
+                            raise TypeError(f"Unsupported type {type(vv)} in iterable value. "
+                                            "Only iterables of string are supported.")
+                        j = vocab.get(f"{f}{sep}{vv}")
+                        if j is not None:
+                            row[j] += 1.0
+                else:
+                    raise TypeError(f"Unsupported value Type {type(v)} for {f}: {v}.\n"
+                                    f"{type(v)} objects are not supported.")
+        return out

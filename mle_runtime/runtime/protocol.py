@@ -476,7 +476,7 @@ class StoredEstimator(EstimatorProtocol):
 
 _PREDICTING = ("predict", "predict_proba", "predict_log_proba", "decision_function",
                "transform", "score_samples", "score", "fit_transform", "fit_predict",
-               "inverse_transform", "predict_joint_log_proba")
+               "inverse_transform", "predict_joint_log_proba", "mahalanobis")
 
 
 def _resolve_class(path):

@@ -2,7 +2,7 @@
 
 A proxy offers exactly the methods the source estimator had (``predict``, ``predict_proba``,
 ``predict_log_proba``, ``decision_function``, ``transform``, ``score_samples``,
-``predict_joint_log_proba``); asking for any
+``predict_joint_log_proba``, ``mahalanobis``); asking for any
 other raises ``AttributeError`` as scikit-learn does, so ``hasattr`` checks keep working. Each
 call adapts the input (see :mod:`mle_runtime.runtime.inputs`) and makes one native call that
 runs the whole graph with the GIL released. scikit-learn's estimator protocol (tags,
@@ -19,8 +19,8 @@ from mle_runtime import _native
 from mle_runtime.errors import FormatError, ReadOnlyModelError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
-from mle_runtime.runtime.inputs import (Encoding, as_numeric_matrix, check_integer_input,
-                                        integer_dtype)
+from mle_runtime.runtime.inputs import (Encoding, LabelInputs, as_numeric_matrix,
+                                        check_integer_input, integer_dtype)
 from mle_runtime.runtime.inputs import as_matrix as _as_matrix
 from mle_runtime.runtime.nn import nn_method
 from mle_runtime.runtime.plan import resolve_n_threads
@@ -35,6 +35,7 @@ _DOCS = {
     "score_samples": "Per-sample scores for X.",
     "predict_joint_log_proba": "Joint log-probabilities log P(x, y) for X (naive Bayes).",
     "inverse_transform": "X (in the transformed space) mapped back to the input space.",
+    "mahalanobis": "Squared Mahalanobis distances of X to the fitted location.",
 }
 
 _METHOD_TEMPLATE = """{summary}
@@ -91,10 +92,16 @@ class _Rules:
                                      self.feature_names, inputs.get("nan"),
                                      inputs.get("unread"))
         self.shape = inputs.get("shape")  # neural networks: X is (n, *shape)
+        # Labels, label sets and dicts as input, new missing values: inputs.LabelInputs.
+        self.label_inputs = LabelInputs.of(inputs, self.labels)
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""
         k = self.outputs.get("predict", {}).get("labels")
+        if k is None:  # label transformers: the labels inverse_transform or the input maps
+            k = self.outputs.get("inverse_transform", {}).get("labels")
+            if k is None and self.label_inputs is not None:
+                return self.label_inputs.classes
         if k is None:
             return None
         return [self.labels[i] for i in k] if isinstance(k, list) else self.labels[k]
@@ -314,6 +321,7 @@ class MLEModel(EstimatorProtocol):
     score_samples = _Output()
     predict_joint_log_proba = _Output()
     inverse_transform = _Output()
+    mahalanobis = _Output()
     fit_predict = _FitMethod()
     fit_transform = _FitMethod()
     score = _Score()
@@ -499,6 +507,8 @@ class MLEModel(EstimatorProtocol):
         reads_y = opts.pop("input", None) == "Y"  # the inverse's input (FORMAT.md 9.8)
         if reads_y:
             as_matrix = as_numeric_matrix
+        elif rules.label_inputs is not None:  # labels, label sets, dicts (FORMAT.md 9.7)
+            as_matrix = rules.label_inputs.adapter(as_matrix)
         labels = opts.get("labels")
         if rules.shape is not None:  # a neural network (runtime/nn.py)
             method = nn_method(run, idx, rules.shape, opts.get("shape"), threads,
@@ -542,6 +552,10 @@ class MLEModel(EstimatorProtocol):
             method = _with_container(method, model, opts["columns"], opts.get("container"))
         if opts.get("column"):
             method = _as_column(method)
+        if reads_y and rules.label_inputs is not None:  # label tuples, dicts (FORMAT.md 9.7)
+            method = rules.label_inputs.inverse(method)
+        elif rules.label_inputs is not None and keywords:  # y's type of target (9.7)
+            method = rules.label_inputs.checked_output(method, name, model)
         if rules.integer is not None and not reads_y:
             keep, fills = rules.integer
             method = _with_integer_rule(method, name == "transform" and keep, fills, model)

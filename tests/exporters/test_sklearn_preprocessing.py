@@ -290,7 +290,9 @@ def test_missing_indicator_and_binarizer(dataset, roundtrip, tmp_path):
                                   b.transform(edge.astype(np.float64)))
     with pytest.raises(mle.InputError, match="Binarizer"):
         roundtrip(binar).predict(Xn)
-    strict = make_pipeline(MissingIndicator(), LogisticRegression()).fit(Xn, y)
+    # error_on_new=True (the default) is checked on the input: tests/exporters/test_sklearn_labels.py
+    strict = make_pipeline(MissingIndicator(missing_values=-1.0), LogisticRegression()).fit(
+        np.where(np.isnan(Xn), -1.0, Xn), y)
     with pytest.raises(mle.UnsupportedModelError, match="error_on_new"):
         mle.dump(strict, tmp_path / "m.mle")
 

@@ -18,13 +18,18 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (kernel ridge, l
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
 from mle_runtime.exporters.sklearn import expand  # noqa: F401,E402  (bins, polynomials, splines)
 from mle_runtime.exporters.sklearn import distribution  # noqa: F401,E402  (quantile, power)
+from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (covariance, PLS, ICA, ...)
+    covariance, cross_decomposition, latent)
+from mle_runtime.exporters.sklearn.labels import (  # label transformers, DictVectorizer
+    LABEL_CLASSES, export_labels)
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (centres, mixtures, feature maps)
     centroids, feature_maps, mixture)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
-from mle_runtime.exporters.sklearn.common import REGISTRY, Context, export_estimator, lookup
+from mle_runtime.exporters.sklearn.common import (REGISTRY, Context, active_leaves,
+                                                  export_estimator, lookup)
 from mle_runtime.ir.graph import Graph
 
 
@@ -42,16 +47,6 @@ def _first_step(est):
     return est
 
 
-def _active_leaves(est):
-    """The estimators that run, in order, with pipelines (nested too) flattened."""
-    if type(est).__name__ == "Pipeline":
-        for _, step in est.steps:
-            if step is not None and step != "passthrough":
-                yield from _active_leaves(step)
-    else:
-        yield est
-
-
 def _integer_input_rule(model, head):
     """How scikit-learn treats integer (and bool) input, when that differs from "convert it to
     float64", or None.
@@ -62,7 +57,7 @@ def _integer_input_rule(model, head):
     (``np.can_cast(fill_dtype, X.dtype, "same_kind")`` is False) and refuses bool input. That
     only matters for the imputers that see the caller's data, before any converting step.
     """
-    leaves = list(_active_leaves(model))
+    leaves = list(active_leaves(model))
     lead = []
     for est in leaves:
         if type(est).__name__ != "SimpleImputer" or est.strategy not in ("most_frequent",
@@ -115,6 +110,8 @@ def export(model):
     from sklearn.utils.validation import check_is_fitted
 
     lookup(model)  # unsupported classes fail before anything else
+    if type(model).__name__ in LABEL_CLASSES:  # y, not X: no n_features_in_
+        return export_labels(model)
     check_is_fitted(model)
     refuse_search_without_refit(model)  # before n_features_in_, which it lacks
     # A Pipeline delegates n_features_in_ and feature_names_in_ to its first step, which
@@ -125,6 +122,8 @@ def export(model):
         n_features = getattr(first, "n_features_in_", None)
     if n_features is None and type(first).__name__ == "IsotonicRegression":
         n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
+    if n_features is None and type(first).__name__ == "DictVectorizer":
+        n_features = len(first.feature_names_)  # dicts in, these columns out
     if n_features is None:
         raise ValueError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
     graph = Graph(type(first).__name__, n_features)

@@ -163,6 +163,23 @@ from mle_runtime.exporters.sklearn.label_propagation import (  # noqa: E402
 ATTRIBUTES.update(_KERNEL_RIDGE)
 ATTRIBUTES.update(_LABEL_PROPAGATION)
 
+from mle_runtime.exporters.sklearn.covariance import ATTRIBUTES as _COVARIANCE  # noqa: E402
+from mle_runtime.exporters.sklearn.cross_decomposition import (  # noqa: E402
+    ATTRIBUTES as _CROSS_DECOMPOSITION)
+from mle_runtime.exporters.sklearn.latent import ATTRIBUTES as _LATENT  # noqa: E402
+
+ATTRIBUTES.update(_COVARIANCE)
+ATTRIBUTES.update(_CROSS_DECOMPOSITION)
+ATTRIBUTES.update(_LATENT)
+
+# Label transformers and DictVectorizer (labels.py)
+ATTRIBUTES.update({
+    "LabelEncoder": ("classes_",),
+    "LabelBinarizer": ("classes_", "y_type_", "sparse_input_"),
+    "MultiLabelBinarizer": ("classes_",),
+    "DictVectorizer": ("feature_names_", "vocabulary_"),
+})
+
 from mle_runtime.exporters.sklearn.centroids import ATTRIBUTES as _CENTROIDS  # noqa: E402
 from mle_runtime.exporters.sklearn.feature_maps import ATTRIBUTES as _FEATURE_MAPS  # noqa: E402
 from mle_runtime.exporters.sklearn.mixture import ATTRIBUTES as _MIXTURE  # noqa: E402

@@ -155,6 +155,16 @@ class Context:
             self.nan_refused |= set(self.nan_cols)
 
 
+def active_leaves(est):
+    """The estimators that run, in order, with pipelines (nested too) flattened."""
+    if type(est).__name__ == "Pipeline":
+        for _, step in est.steps:
+            if step is not None and step != "passthrough":
+                yield from active_leaves(step)
+    else:
+        yield est
+
+
 def lookup(est):
     """The exporter roles of an estimator: scikit-learn's own classes, and the models of any
     framework whose exporter offers a ``pipeline_step`` (as the predictor)."""

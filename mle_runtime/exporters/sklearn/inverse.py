@@ -12,7 +12,7 @@ inverse_transform (AttributeError), never a wrong one.
 
 import numpy as np
 
-from mle_runtime.exporters.sklearn.common import as_float64
+from mle_runtime.exporters.sklearn.common import active_leaves, as_float64
 from mle_runtime.exporters.sklearn.distribution import numpy_function
 
 INVERSES = {}  # scikit-learn class name -> fn(est, graph, y) -> (value, finite) or None
@@ -134,15 +134,6 @@ def selector(est, g, y):
     return g.add("Columns", [both], columns=g.tensor(where, "int64")), True
 
 
-def _steps(est):
-    if type(est).__name__ == "Pipeline":
-        for _, step in est.steps:
-            if step is not None and step != "passthrough":
-                yield from _steps(step)
-    else:
-        yield est
-
-
 def _width_out(est, n_in):
     """The number of columns est.transform returns (Y's width)."""
     name = type(est).__name__
@@ -159,7 +150,7 @@ def add_inverse(model, graph):
     step's inverse is stored; otherwise leaves the graph as it is."""
     if not hasattr(model, "inverse_transform"):  # available_if: every step has one
         return
-    steps = list(_steps(model))
+    steps = list(active_leaves(model))
     if not steps:
         return
     fns = []

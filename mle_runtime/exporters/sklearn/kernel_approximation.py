@@ -27,6 +27,33 @@ KERNELS = {
 }
 
 
+def kernel_rows(owner, rows, what):
+    """The stored rows a kernel is computed against, as float64; refuses sparse and
+    non-float64 ones (scikit-learn then computes the kernel another way or in float32)."""
+    if hasattr(rows, "toarray"):
+        raise UnsupportedModelError(
+            f"{owner} fitted on a scipy.sparse matrix is not supported; fit it on a dense array")
+    dt = np.asarray(rows).dtype
+    if dt != np.float64:
+        raise UnsupportedModelError(
+            f"{owner} fitted on {dt} data is not supported (its kernel is then computed in "
+            "that precision); fit it on float64 data")
+    return as_float64(rows, f"{owner}.{what}")
+
+
+def row_kernel(g, x, rows, kind, params):
+    """The RowKernel node pairwise_kernels(x, rows, metric=kind, **params): cosine against
+    the normalised rows, rbf with the rows' squared norms."""
+    from sklearn.preprocessing import normalize
+    from sklearn.utils.extmath import row_norms
+
+    stored = normalize(rows) if kind == "cosine" else rows
+    sq = row_norms(rows, squared=True) if kind == "rbf" else None
+    return g.add("RowKernel", [x], rows=g.tensor(np.ascontiguousarray(stored), "float64"),
+                 row_sq_norms=None if sq is None else g.tensor(sq, "float64"), kernel=kind,
+                 **params)
+
+
 def _float64(est, name):
     a = getattr(est, name)
     dt = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
@@ -39,9 +66,6 @@ def _float64(est, name):
 
 @register("Nystroem", kind="transformer")
 def nystroem(est, ctx, x):
-    from sklearn.preprocessing import normalize
-    from sklearn.utils.extmath import row_norms
-
     name = type(est).__name__
     if not isinstance(est.kernel, str) or est.kernel not in KERNELS:
         raise UnsupportedModelError(
@@ -57,11 +81,7 @@ def nystroem(est, ctx, x):
         resolved[p] = 1.0 / comp.shape[1] if v is None else float(v)
     ctx.refuses_nan(est)
     g = ctx.graph
-    stored = normalize(comp) if kind == "cosine" else comp
-    sq = row_norms(comp, squared=True) if kind == "rbf" else None
-    k = g.add("RowKernel", [x], rows=g.tensor(stored, "float64"),
-              row_sq_norms=None if sq is None else g.tensor(sq, "float64"), kernel=kind,
-              **resolved)
+    k = row_kernel(g, x, comp, kind, resolved)
     return g.add("Dense", [k], weight=g.tensor(np.ascontiguousarray(norm.T), "float64"))
 
 

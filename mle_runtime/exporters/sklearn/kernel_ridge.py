@@ -20,6 +20,7 @@ import numpy as np
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, register
+from mle_runtime.exporters.sklearn.kernel_approximation import kernel_rows, row_kernel
 
 ATTRIBUTES = {"KernelRidge": ("dual_coef_", "X_fit_", "n_features_in_", "feature_names_in_")}
 
@@ -39,23 +40,13 @@ _KERNELS = {
 
 @register("KernelRidge", kind="predictor")
 def kernel_ridge(est, ctx, x):
-    from sklearn.preprocessing import normalize
-    from sklearn.utils.extmath import row_norms
-
     name = type(est).__name__
     if not isinstance(est.kernel, str) or est.kernel not in _KERNELS:
         raise UnsupportedModelError(
             f"{name}(kernel={est.kernel!r}) is not supported; supported kernels: "
             f"{', '.join(sorted(_KERNELS))} (a precomputed or callable kernel needs the "
             "caller's kernel matrix or Python code at prediction time)")
-    if hasattr(est.X_fit_, "toarray"):
-        raise UnsupportedModelError(
-            f"{name} fitted on a scipy.sparse matrix is not supported; fit it on a dense array")
-    if np.asarray(est.X_fit_).dtype != np.float64:
-        raise UnsupportedModelError(
-            f"{name} fitted on {np.asarray(est.X_fit_).dtype} data is not supported (its "
-            "kernel is then computed in that precision); fit it on float64 data")
-    rows = as_float64(est.X_fit_, f"{name}.X_fit_")
+    rows = kernel_rows(name, est.X_fit_, "X_fit_")
     coef = as_float64(est.dual_coef_, f"{name}.dual_coef_")
     if rows.ndim != 2 or rows.shape[0] == 0 or coef.ndim not in (1, 2) \
             or coef.shape[0] != rows.shape[0]:
@@ -74,11 +65,7 @@ def kernel_ridge(est, ctx, x):
         params[p] = float(v)
     ctx.refuses_nan(est)
     g = ctx.graph
-    stored = normalize(rows) if kind == "cosine" else rows
-    sq = row_norms(rows, squared=True) if kind == "rbf" else None
-    k = g.add("RowKernel", [x], rows=g.tensor(np.ascontiguousarray(stored), "float64"),
-              row_sq_norms=None if sq is None else g.tensor(sq, "float64"), kernel=kind,
-              **params)
+    k = row_kernel(g, x, rows, kind, params)
     weight = np.ascontiguousarray(coef.reshape(rows.shape[0], -1))
     pred = g.add("Dense", [k], weight=g.tensor(weight, "float64"))
     return Head({"predict": (pred, coef.ndim == 1)}, "regressor")

@@ -20,6 +20,7 @@ import numpy as np
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, register
+from mle_runtime.exporters.sklearn.kernel_approximation import kernel_rows, row_kernel
 
 ATTRIBUTES = {
     n: ("X_", "classes_", "label_distributions_", "transduction_", "n_iter_",
@@ -30,22 +31,13 @@ ATTRIBUTES = {
 
 @register("LabelPropagation", "LabelSpreading", kind="predictor")
 def label_propagation(est, ctx, x):
-    from sklearn.utils.extmath import row_norms
-
     name = type(est).__name__
     if not isinstance(est.kernel, str) or est.kernel != "rbf":
         raise UnsupportedModelError(
             f"{name}(kernel={est.kernel!r}) is not supported; supported kernel: rbf (the knn "
             "kernel's neighbour search orders equally distant training rows as scikit-learn's "
             "tree search does, and a callable kernel needs Python code at prediction time)")
-    if hasattr(est.X_, "toarray"):
-        raise UnsupportedModelError(
-            f"{name} fitted on a scipy.sparse matrix is not supported; fit it on a dense array")
-    if np.asarray(est.X_).dtype != np.float64:
-        raise UnsupportedModelError(
-            f"{name} fitted on {np.asarray(est.X_).dtype} data is not supported (its kernel "
-            "is then computed in that precision); fit it on float64 data")
-    rows = as_float64(est.X_, f"{name}.X_")
+    rows = kernel_rows(name, est.X_, "X_")
     dist = as_float64(est.label_distributions_, f"{name}.label_distributions_")
     classes = np.asarray(est.classes_)
     if len(classes) < 2:
@@ -58,9 +50,7 @@ def label_propagation(est, ctx, x):
     gamma = 1.0 / rows.shape[1] if est.gamma is None else float(est.gamma)
     ctx.refuses_nan(est)
     g = ctx.graph
-    k = g.add("RowKernel", [x], rows=g.tensor(np.ascontiguousarray(rows), "float64"),
-              row_sq_norms=g.tensor(row_norms(rows, squared=True), "float64"), kernel="rbf",
-              gamma=gamma)
+    k = row_kernel(g, x, rows, "rbf", {"gamma": gamma})
     w = g.add("Dense", [k], weight=g.tensor(np.ascontiguousarray(dist), "float64"))
     proba = g.add("NormalizeRows", [w], zero_rows="divide")
     outputs = {"predict_proba": (proba, False), "predict": (g.add("ArgMax", [proba]), True)}

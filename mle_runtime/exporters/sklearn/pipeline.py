@@ -1,5 +1,6 @@
 """Pipeline: transformers chained into the final step's graph (nested pipelines included)."""
 
+from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import export_estimator, register, transform_step
 
@@ -45,5 +46,12 @@ def pipeline(est, ctx, x):
     with _At(ctx, len(head)):
         out = export_estimator(last, ctx, x)
     # A Pipeline offers no predict_joint_log_proba, even when its last step does.
+    had = bool(out.outputs)
     out.outputs.pop("predict_joint_log_proba", None)
+    out.outputs.pop("mahalanobis", None)  # nor mahalanobis (covariance estimators)
+    if had and not out.outputs:
+        raise UnsupportedModelError(
+            f"a Pipeline ending in {type(last).__name__} is not supported: the Pipeline offers "
+            "none of that step's methods, so the model would predict nothing; store the "
+            "estimator on its own")
     return out

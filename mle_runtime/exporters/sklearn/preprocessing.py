@@ -100,18 +100,37 @@ def _missing_mask(ind, ctx, x):
                                                       "int64"), **attrs)
 
 
+def _new_missing(est, ctx, x):
+    """MissingIndicator(error_on_new=True): NaN in a column without missing values at fit
+    raises ValueError naming the columns, as scikit-learn does. Its columns must be the
+    input's own (the message names them by position)."""
+    n = int(est.n_features_in_)
+    if ctx.source(x, n) != list(range(n)) or ctx.graph.n_features != n:
+        raise UnsupportedModelError(
+            "MissingIndicator(features='missing-only', error_on_new=True) is supported on the "
+            "model's input columns only; supported elsewhere: error_on_new=False")
+    mv = est.missing_values
+    if not (_is_nan_marker(mv) and mv is not None):
+        raise UnsupportedModelError(
+            f"MissingIndicator(missing_values={mv!r}, error_on_new=True) is not supported; "
+            "supported: missing_values=np.nan, or error_on_new=False")
+    fitted = set(int(c) for c in np.asarray(est.features_))
+    new = set(c for c in range(n) if c not in fitted)
+    if new:
+        g = ctx.graph
+        g.inputs["new_missing"] = sorted(new | set(g.inputs.get("new_missing", ())))
+
+
 @register("MissingIndicator", kind="transformer")
 def missing_indicator(est, ctx, x):
     """MissingIndicator inside a pipeline (its bool output becomes the next step's numbers).
     ``error_on_new=True`` (scikit-learn's default) refuses, at transform, missing values in
-    columns that had none at fit: supported only with features="all" (nothing is new)."""
-    if est.error_on_new and est.features != "all":
-        raise UnsupportedModelError(
-            "MissingIndicator(features='missing-only', error_on_new=True) is not supported; "
-            "supported: error_on_new=False, or features='all'")
+    columns that had none at fit: checked on the input (the input rule "new_missing")."""
     if len(est.features_) == 0:
         raise UnsupportedModelError("MissingIndicator found no missing values at fit: its "
                                     "output has no columns")
+    if est.error_on_new and est.features == "missing-only":
+        _new_missing(est, ctx, x)
     out = _missing_mask(est, ctx, x)
     ctx.nan_possible = False  # NaN is what it reports, never what it returns
     return out
