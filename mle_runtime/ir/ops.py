@@ -202,6 +202,22 @@ OPS = {
     "IndexConcat": {"inputs": -1, "attrs": {}},
     "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
+    # Nearest neighbours (kernels/neighbors.cpp): the k nearest stored rows (output float64:
+    # k distances, then k row indices), their class votes and target averages.
+    "KNearest": {
+        "inputs": 1,
+        "attrs": {"data": "tensor:float64", "k": "number",
+                  "metric": ("euclidean", "manhattan", "chebyshev", "minkowski"),
+                  "p?": "number", "algorithm": ("brute", "kd_tree", "ball_tree"),
+                  "row_sq_norms?": "tensor:float64", "tree_index?": "tensor:int64",
+                  "tree_nodes?": "tensor:int64", "tree_radius?": "tensor:float64",
+                  "tree_bounds?": "tensor:float64"},
+    },
+    "NeighborVote": {"inputs": 1, "attrs": {"y": "tensor:int64", "n_classes": "number",
+                                            "weights": ("uniform", "distance"),
+                                            "output": ("proba", "scores")}},
+    "NeighborMean": {"inputs": 1, "attrs": {"y": "tensor:float64",
+                                            "weights": ("uniform", "distance")}},
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

@@ -14,6 +14,7 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401  (meta-estimators, sel
     meta, selection)
 from mle_runtime.exporters.sklearn import svm  # noqa: F401,E402  (support vector machines)
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
+from mle_runtime.exporters.sklearn import neighbors  # noqa: F401,E402  (nearest neighbours)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit

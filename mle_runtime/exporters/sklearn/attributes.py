@@ -6,6 +6,7 @@ sub-estimators store theirs here."""
 
 from mle_runtime.exporters.sklearn.fit_only import ATTRIBUTES as _FIT_ONLY
 from mle_runtime.exporters.sklearn.impute import ATTRIBUTES as _IMPUTE
+from mle_runtime.exporters.sklearn.neighbors import ATTRIBUTES as _NEIGHBORS
 from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, REGRESSORS
 
 _COMMON = ("n_features_in_", "feature_names_in_")
@@ -145,6 +146,7 @@ ATTRIBUTES = {
     "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
                                              "best_score_", "cv_results_"),
     **_IMPUTE,  # TargetEncoder and the model-based imputers (impute.py)
+    **_NEIGHBORS,  # nearest-neighbour estimators (neighbors.py)
 }
 
 from mle_runtime.exporters.sklearn.svm import ATTRIBUTES as _SVM  # noqa: E402

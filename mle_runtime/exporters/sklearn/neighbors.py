@@ -1,0 +1,171 @@
+"""Nearest-neighbour estimators (sklearn.neighbors): KNeighborsClassifier (predict,
+predict_proba) and KNeighborsRegressor (predict).
+
+The training rows are stored once (op ``KNearest``) with the search the fitted estimator
+uses (``_fit_method``): "brute" reproduces scikit-learn's ArgKmin reduction (for "euclidean"
+the ``||x||^2 - 2 x.y + ||y||^2`` form with the BLAS cross products and the stored rows'
+squared norms from scikit-learn's own function), "kd_tree" and "ball_tree" store the fitted
+tree's arrays (``_tree.get_arrays()``) and query them as ``BinaryTree.query`` does. Both use
+scikit-learn's neighbour heap and sort, so the neighbours, and their order on equal distances,
+are scikit-learn's (brute: as scikit-learn orders them with one thread; see
+docs/FORMAT.md section 11). Votes (``NeighborVote``) and averages (``NeighborMean``) follow
+``predict_proba``, ``weighted_mode`` and ``KNeighborsRegressor.predict``: distance weights
+1 / d, and a row with a neighbour at distance 0 weighs those neighbours 1 and the others 0.
+
+Refused at dump: metrics other than euclidean, manhattan, chebyshev and minkowski (p >= 1,
+no weights ``w``), metric aliases, precomputed distances, sparse or float32 training data,
+callable weights, multi-output classification, a single class, n_neighbors larger than the
+training set.
+"""
+
+import numpy as np
+
+from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import Head
+from mle_runtime.exporters.sklearn.common import as_float64, register
+
+CLASSES = ("KNeighborsClassifier", "KNeighborsRegressor")
+
+_COMMON = ("n_features_in_", "feature_names_in_")
+ATTRIBUTES = {
+    "KNeighborsClassifier": _COMMON + ("classes_", "effective_metric_",
+                                       "effective_metric_params_", "n_samples_fit_",
+                                       "outputs_2d_"),
+    "KNeighborsRegressor": _COMMON + ("effective_metric_", "effective_metric_params_",
+                                      "n_samples_fit_"),
+}
+
+_METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski")
+
+
+def _metric(est):
+    name = type(est).__name__
+    metric = est.effective_metric_
+    params = dict(est.effective_metric_params_ or {})
+    if not isinstance(metric, str) or metric not in _METRICS:
+        raise UnsupportedModelError(
+            f"{name} with metric={metric!r} is not supported (supported: "
+            f"{', '.join(_METRICS)}; scikit-learn computes other metrics and aliases by other "
+            "code paths)")
+    p = None
+    if metric == "minkowski":
+        p = params.pop("p", 2)
+        if params.get("w") is not None:
+            raise UnsupportedModelError(f"{name} with a weighted minkowski metric (metric_params "
+                                        "w) is not supported")
+        params.pop("w", None)
+        p = float(p)
+        if not (np.isfinite(p) and p >= 1):
+            raise UnsupportedModelError(f"{name} with minkowski p={p} is not supported "
+                                        "(supported: finite p >= 1)")
+    if params:
+        raise UnsupportedModelError(f"{name} with metric_params {sorted(params)} is not "
+                                    "supported")
+    return metric, p
+
+
+def _training_rows(est):
+    name = type(est).__name__
+    fit_x = est._fit_X
+    if hasattr(fit_x, "toarray"):
+        raise UnsupportedModelError(f"{name} fitted on sparse data is not supported")
+    fit_x = np.asarray(fit_x)
+    if fit_x.dtype != np.float64:
+        raise UnsupportedModelError(
+            f"{name} fitted on {fit_x.dtype} data is not supported (scikit-learn then searches "
+            "in float32); supported: models fitted on float64 data")
+    return np.ascontiguousarray(as_float64(fit_x, f"{name}._fit_X"))
+
+
+def _search(est, ctx, x, k):
+    """The KNearest node of the estimator (added once per estimator and k)."""
+    name = type(est).__name__
+    cache = ctx.__dict__.setdefault("_knearest", {})
+    key = (id(est), k)
+    if key in cache:
+        return cache[key]
+    if est.metric == "precomputed":
+        raise UnsupportedModelError(f"{name} with metric='precomputed' is not supported")
+    metric, p = _metric(est)
+    data = _training_rows(est)
+    if not 1 <= k <= data.shape[0]:
+        raise UnsupportedModelError(
+            f"{name} with n_neighbors={k} and {data.shape[0]} training rows cannot predict "
+            "(scikit-learn raises: n_neighbors <= n_samples_fit)")
+    g = ctx.graph
+    method = est._fit_method
+    attrs = dict(data=g.tensor(data, "float64"), k=float(k), metric=metric, p=p,
+                 algorithm=method)
+    if method == "brute":
+        if metric == "euclidean":
+            from sklearn.metrics._pairwise_distances_reduction._base import (
+                _sqeuclidean_row_norms64)
+            sq = np.asarray(_sqeuclidean_row_norms64(data, 1), dtype=np.float64)
+            attrs["row_sq_norms"] = g.tensor(sq, "float64")
+    elif method in ("kd_tree", "ball_tree"):
+        tree_data, idx, nodes, bounds = est._tree.get_arrays()
+        if not np.array_equal(np.asarray(tree_data), data):
+            raise UnsupportedModelError(f"{name}: its tree holds other rows than _fit_X")
+        attrs["tree_index"] = g.tensor(np.asarray(idx, dtype=np.int64), "int64")
+        table = np.stack([nodes["idx_start"], nodes["idx_end"], nodes["is_leaf"]],
+                         axis=1).astype(np.int64)
+        attrs["tree_nodes"] = g.tensor(np.ascontiguousarray(table), "int64")
+        attrs["tree_radius"] = g.tensor(np.asarray(nodes["radius"], dtype=np.float64),
+                                        "float64")
+        attrs["tree_bounds"] = g.tensor(np.ascontiguousarray(bounds, dtype=np.float64),
+                                        "float64")
+    else:
+        raise UnsupportedModelError(f"{name} with _fit_method={method!r} is not supported")
+    ctx.refuses_nan(est)
+    cache[key] = g.add("KNearest", [x], **attrs)
+    return cache[key]
+
+
+def _weights(est):
+    if est.weights not in ("uniform", "distance"):
+        raise UnsupportedModelError(
+            f"{type(est).__name__} with weights={est.weights!r} is not supported (a callable "
+            "cannot be stored); supported: 'uniform', 'distance'")
+    return est.weights
+
+
+@register("KNeighborsClassifier", kind="predictor")
+def kneighbors_classifier(est, ctx, x):
+    weights = _weights(est)
+    if est.outputs_2d_:
+        raise UnsupportedModelError("KNeighborsClassifier fitted on multi-output y is not "
+                                    "supported yet; supported: one target column")
+    classes = np.asarray(est.classes_)
+    if len(classes) < 2:
+        raise UnsupportedModelError("KNeighborsClassifier fitted on a single class is not "
+                                    "supported (its predict would need no model)")
+    g = ctx.graph
+    near = _search(est, ctx, x, int(est.n_neighbors))
+    y = np.asarray(est._y, dtype=np.int64)
+    proba = g.add("NeighborVote", [near], y=g.tensor(y, "int64"),
+                  n_classes=float(len(classes)), weights=weights, output="proba")
+    if weights == "uniform":
+        scores = proba  # counts / k: the first largest is the smallest most frequent class
+    else:
+        scores = g.add("NeighborVote", [near], y=g.tensor(y, "int64"),
+                       n_classes=float(len(classes)), weights=weights, output="scores")
+    outputs = {"predict": (g.add("ArgMax", [scores]), True),
+               "predict_proba": (proba, False)}
+    return Head(outputs, "classifier", classes)
+
+
+@register("KNeighborsRegressor", kind="predictor")
+def kneighbors_regressor(est, ctx, x):
+    weights = _weights(est)
+    y = np.asarray(est._y)
+    if y.dtype.kind not in "biuf" or y.dtype == np.float32 or y.dtype == np.float16:
+        raise UnsupportedModelError(
+            f"KNeighborsRegressor fitted on {y.dtype} targets is not supported (scikit-learn "
+            "then averages in that dtype); supported: float64 or integer targets")
+    ravel = y.ndim == 1
+    y2 = as_float64(y.reshape(-1, 1) if ravel else y, "KNeighborsRegressor._y")
+    g = ctx.graph
+    near = _search(est, ctx, x, int(est.n_neighbors))
+    mean = g.add("NeighborMean", [near], y=g.tensor(np.ascontiguousarray(y2), "float64"),
+                 weights=weights)
+    return Head({"predict": (mean, ravel)}, "regressor")
