@@ -104,7 +104,7 @@ class Graph:
         return len(self.label_sets) - 1
 
     def output(self, name, value, ravel=False, *, dtype=None, column=False, labels=None,
-               splits=None, shape=None):
+               splits=None, shape=None, block_dtypes=None):
         """Declares graph output ``name`` (a proxy method such as ``"predict"``).
 
         Parameters
@@ -129,6 +129,9 @@ class Graph:
         shape : list of int, optional
             Return shape ``(n, *shape)`` (neural networks; the sizes multiply to the value's
             columns).
+        block_dtypes : list of str, optional
+            With ``splits``: the dtype of each block; the blocks are returned as a tuple
+            (``kneighbors``' ``(distances, indices)``). Not with ``dtype``.
         """
         if any(o["name"] == name for o in self.outputs):
             raise ValueError(f"duplicate graph output {name!r}")
@@ -143,6 +146,8 @@ class Graph:
             opts["column"] = True
         if shape is not None:  # the per-row shape of an N-D output: (n, *shape)
             opts["shape"] = [int(d) for d in shape]
+        if block_dtypes is not None:  # with splits: a tuple of blocks, one dtype each
+            opts["block_dtypes"] = [str(d) for d in block_dtypes]
         self.outputs.append({"name": name, "value": value, "ravel": bool(ravel), "opts": opts})
 
     def keyword(self, method, keyword, value, output):

@@ -33,6 +33,7 @@ _DOCS = {
     "transform": "X transformed by the fitted transformer or pipeline.",
     "score_samples": "Per-sample scores for X.",
     "predict_joint_log_proba": "Joint log-probabilities log P(x, y) for X (naive Bayes).",
+    "kneighbors": "Distances to and indices of the fitted n_neighbors nearest training rows.",
 }
 
 _METHOD_TEMPLATE = """{summary}
@@ -284,6 +285,7 @@ class MLEModel(EstimatorProtocol):
     transform = _Output()
     score_samples = _Output()
     predict_joint_log_proba = _Output()
+    kneighbors = _Output()  # (distances, indices) of the fitted n_neighbors (block_dtypes)
     fit_predict = _FitMethod()
     fit_transform = _FitMethod()
     score = _Score()
@@ -444,13 +446,21 @@ class MLEModel(EstimatorProtocol):
         elif "splits" in opts:  # never with labels or column (refused at load)
             bounds = _split_bounds(opts["splits"])
             cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
+            blocks = [np.dtype(d) for d in opts.pop("block_dtypes", ())]
 
-            def method(X, *, n_threads=None):
-                t = threads if n_threads is None else resolve_n_threads(n_threads)
-                out = run(as_matrix(X, model), idx, t)
-                if cast is not None:
-                    out = out.astype(cast, copy=False)
-                return [out[:, a:b] for a, b in bounds]
+            if blocks:  # a tuple of blocks, each in its dtype (never with "dtype")
+                def method(X, *, n_threads=None):
+                    t = threads if n_threads is None else resolve_n_threads(n_threads)
+                    out = run(as_matrix(X, model), idx, t)
+                    return tuple(out[:, a:b].astype(d) for (a, b), d in zip(bounds, blocks))
+
+            else:
+                def method(X, *, n_threads=None):
+                    t = threads if n_threads is None else resolve_n_threads(n_threads)
+                    out = run(as_matrix(X, model), idx, t)
+                    if cast is not None:
+                        out = out.astype(cast, copy=False)
+                    return [out[:, a:b] for a, b in bounds]
         else:
 
             def method(X, *, n_threads=None):

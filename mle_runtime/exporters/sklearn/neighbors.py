@@ -24,7 +24,7 @@ from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, register
 
-CLASSES = ("KNeighborsClassifier", "KNeighborsRegressor")
+CLASSES = ("KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors")
 
 _COMMON = ("n_features_in_", "feature_names_in_")
 ATTRIBUTES = {
@@ -33,6 +33,8 @@ ATTRIBUTES = {
                                        "outputs_2d_"),
     "KNeighborsRegressor": _COMMON + ("effective_metric_", "effective_metric_params_",
                                       "n_samples_fit_"),
+    "NearestNeighbors": _COMMON + ("effective_metric_", "effective_metric_params_",
+                                   "n_samples_fit_"),
 }
 
 _METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski")
@@ -150,8 +152,8 @@ def kneighbors_classifier(est, ctx, x):
         scores = g.add("NeighborVote", [near], y=g.tensor(y, "int64"),
                        n_classes=float(len(classes)), weights=weights, output="scores")
     outputs = {"predict": (g.add("ArgMax", [scores]), True),
-               "predict_proba": (proba, False)}
-    return Head(outputs, "classifier", classes)
+               "predict_proba": (proba, False), "kneighbors": (near, False)}
+    return _with_kneighbors(Head(outputs, "classifier", classes), est)
 
 
 @register("KNeighborsRegressor", kind="predictor")
@@ -168,4 +170,20 @@ def kneighbors_regressor(est, ctx, x):
     near = _search(est, ctx, x, int(est.n_neighbors))
     mean = g.add("NeighborMean", [near], y=g.tensor(np.ascontiguousarray(y2), "float64"),
                  weights=weights)
-    return Head({"predict": (mean, ravel)}, "regressor")
+    return _with_kneighbors(Head({"predict": (mean, ravel), "kneighbors": (near, False)},
+                                 "regressor"), est)
+
+
+def _with_kneighbors(head, est):
+    """kneighbors(X) as scikit-learn returns it: (distances float64, indices int64), for the
+    fitted n_neighbors."""
+    k = int(est.n_neighbors)
+    head.splits = dict(head.splits or {}, kneighbors=[k, k])
+    head.block_dtypes = {"kneighbors": ["float64", "int64"]}
+    return head
+
+
+@register("NearestNeighbors", kind="predictor")
+def nearest_neighbors(est, ctx, x):
+    near = _search(est, ctx, x, int(est.n_neighbors))
+    return _with_kneighbors(Head({"kneighbors": (near, False)}, None), est)
