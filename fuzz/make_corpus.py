@@ -106,6 +106,15 @@ def models():
     out["kmeans"] = KMeans(3, n_init=1, random_state=0).fit(Xi)
     out["bisecting_kmeans"] = BisectingKMeans(3, random_state=0).fit(Xi)
     out["pca"] = PCA(2, whiten=True).fit(Xi)
+    # Nearest neighbours: KNearest (brute euclidean, kd_tree, ball_tree), NeighborVote,
+    # NeighborMean.
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    out["knn_brute"] = KNeighborsClassifier(5, weights="distance",
+                                            algorithm="brute").fit(Xi, yi)
+    out["knn_kd_tree"] = KNeighborsRegressor(3, algorithm="kd_tree", leaf_size=8).fit(Xd, yd)
+    out["knn_ball_tree"] = KNeighborsClassifier(4, algorithm="ball_tree", metric="minkowski",
+                                                p=3, leaf_size=8).fit(Xi, yi)
     # string columns and encoders: a ColumnTransformer with OneHot and CategoryMap nodes and
     # the input rules "strings" and "unknown"
     from sklearn.compose import ColumnTransformer

@@ -1,0 +1,213 @@
+"""Parity of the nearest-neighbour estimators with their .mle proxies: KNeighborsClassifier
+(predict, predict_proba, kneighbors), KNeighborsRegressor (predict, kneighbors) and
+NearestNeighbors (kneighbors), for every search (brute, kd_tree, ball_tree), the metrics
+euclidean, manhattan, chebyshev and minkowski, uniform and distance weights, on iris,
+breast_cancer, digits and seeded integer-valued data full of distance ties (duplicated rows,
+queries on the training points): the same neighbours in the same order, ties included.
+
+scikit-learn's brute-force search orders tied neighbours by how its OpenMP threads split the
+training rows, so the tie-heavy comparisons run scikit-learn with one OpenMP thread (the order
+the stored model reproduces, docs/FORMAT.md section 11.5); the tree searches, and data
+without exact ties, do not depend on threads (checked below with scikit-learn's default
+threads)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+import mle_runtime as mle
+
+RTOL = 1e-9
+
+METRICS = {"euclidean": dict(metric="minkowski", p=2), "manhattan": dict(metric="manhattan"),
+           "chebyshev": dict(metric="chebyshev"), "minkowski3": dict(metric="minkowski", p=3)}
+ALGORITHMS = ("brute", "kd_tree", "ball_tree")
+
+
+def _ties():
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 3, size=(240, 4)).astype(np.float64)
+    X = np.vstack([X, X[:40]])  # duplicated rows
+    y = rng.integers(0, 3, size=len(X))
+    q = np.vstack([rng.integers(0, 3, size=(50, 4)).astype(np.float64), X[:20]])
+    return X, y, q
+
+
+def _split(X, y, step):
+    test = np.zeros(len(X), dtype=bool)
+    test[::step] = True
+    return X[~test], y[~test], X[test]
+
+
+@pytest.fixture(scope="module")
+def data():
+    iris = load_iris(return_X_y=True)
+    bc = load_breast_cancer(return_X_y=True)
+    digits = load_digits(return_X_y=True)
+    return {"iris": _split(*iris, 3), "breast_cancer": _split(*bc, 4),
+            "digits": _split(digits[0][:900], digits[1][:900], 3), "ties": _ties()}
+
+
+def _reference(fn):
+    with threadpool_limits(1, user_api="openmp"):
+        return fn()
+
+
+def _close(expected, got):
+    expected, got = np.asarray(expected), np.asarray(got)
+    assert expected.shape == got.shape
+    scale = np.maximum(np.abs(expected), 1e-300)
+    diff = np.max(np.abs(got - expected) / scale, initial=0.0)
+    assert diff <= RTOL, diff
+
+
+def _same_neighbours(model, proxy, X):
+    dist, ind = _reference(lambda: model.kneighbors(X))
+    got = proxy.kneighbors(X)
+    assert isinstance(got, tuple) and len(got) == 2
+    assert got[1].dtype == np.int64 and got[0].dtype == np.float64
+    np.testing.assert_array_equal(got[1], ind)
+    _close(dist, got[0])
+
+
+CASES = [(d, a, m) for d in ("iris", "ties") for a in ALGORITHMS for m in METRICS] + \
+        [(d, a, m) for d in ("breast_cancer", "digits") for a in ALGORITHMS
+         for m in ("euclidean", "manhattan")]
+
+
+@pytest.mark.parametrize("name,algorithm,metric", CASES)
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_classifier(data, roundtrip, name, algorithm, metric, weights):
+    X, y, q = data[name]
+    for k in (5, 16):
+        model = KNeighborsClassifier(k, weights=weights, algorithm=algorithm,
+                                     **METRICS[metric]).fit(X, y)
+        proxy = roundtrip(model)
+        np.testing.assert_array_equal(proxy.predict(q), _reference(lambda: model.predict(q)))
+        _close(_reference(lambda: model.predict_proba(q)), proxy.predict_proba(q))
+        _same_neighbours(model, proxy, q)
+
+
+@pytest.mark.parametrize("name,algorithm,metric", [c for c in CASES if c[0] != "digits"])
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_regressor(data, roundtrip, name, algorithm, metric, weights):
+    X, y, q = data[name]
+    target = np.sin(y * 1.7) + 0.25 * y
+    for k in (1, 7):
+        model = KNeighborsRegressor(k, weights=weights, algorithm=algorithm,
+                                    **METRICS[metric]).fit(X, target)
+        proxy = roundtrip(model)
+        got = proxy.predict(q)
+        assert got.shape == (len(q),)
+        _close(_reference(lambda: model.predict(q)), got)
+        _same_neighbours(model, proxy, q)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_regressor_multi_output(data, roundtrip, algorithm, weights):
+    X, y, q = data["ties"]
+    targets = np.column_stack([y * 0.5, np.cos(y), np.arange(len(y), dtype=float)])
+    model = KNeighborsRegressor(9, weights=weights, algorithm=algorithm).fit(X, targets)
+    got = roundtrip(model).predict(q)
+    assert got.shape == (len(q), 3)
+    _close(_reference(lambda: model.predict(q)), got)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS + ("auto",))
+@pytest.mark.parametrize("metric", list(METRICS))
+def test_nearest_neighbors_ties(data, roundtrip, algorithm, metric):
+    X, _, q = data["ties"]
+    for k in (1, 15, 16, 40):
+        model = NearestNeighbors(n_neighbors=k, algorithm=algorithm, **METRICS[metric]).fit(X)
+        _same_neighbours(model, roundtrip(model), q)
+
+
+def test_trees_and_untied_data_with_default_threads(data, roundtrip):
+    # No thread limit: the tree searches never depend on threads, and without exact ties
+    # neither does the brute-force one.
+    for name, algorithm in (("ties", "kd_tree"), ("ties", "ball_tree"),
+                            ("breast_cancer", "brute"), ("breast_cancer", "kd_tree")):
+        X, y, q = data[name]
+        model = KNeighborsClassifier(7, weights="distance", algorithm=algorithm).fit(X, y)
+        proxy = roundtrip(model)
+        np.testing.assert_array_equal(proxy.predict(q), model.predict(q))
+        _close(model.predict_proba(q), proxy.predict_proba(q))
+        dist, ind = model.kneighbors(q)
+        np.testing.assert_array_equal(proxy.kneighbors(q)[1], ind)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_single_rows_float32_and_dataframes(data, roundtrip, algorithm):
+    pd = pytest.importorskip("pandas")
+    for name in ("iris", "breast_cancer"):
+        X, y, q = data[name]
+        model = KNeighborsClassifier(5, weights="distance", algorithm=algorithm).fit(X, y)
+        proxy = roundtrip(model)
+        for i in (0, 7, len(q) - 1):
+            row = q[i:i + 1]
+            np.testing.assert_array_equal(proxy.predict(row), model.predict(row))
+            _close(model.predict_proba(row), proxy.predict_proba(row))
+        q32 = q.astype(np.float32)
+        np.testing.assert_array_equal(proxy.predict(q32), model.predict(q32))
+        _close(model.predict_proba(q32), proxy.predict_proba(q32))
+        np.testing.assert_array_equal(proxy.kneighbors(q32)[1], model.kneighbors(q32)[1])
+        cols = [f"f{j}" for j in range(X.shape[1])]
+        framed = KNeighborsRegressor(4, algorithm=algorithm).fit(pd.DataFrame(X, columns=cols),
+                                                                 y * 1.5)
+        fproxy = roundtrip(framed)
+        frame = pd.DataFrame(q, columns=cols)
+        _close(framed.predict(frame), fproxy.predict(frame))
+        _close(framed.predict(frame), fproxy.predict(frame[cols[::-1]]))  # columns by name
+
+
+def test_pipeline_and_labels(data, roundtrip):
+    X, y, q = data["iris"]
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(3)).fit(X, names)
+    proxy = roundtrip(model)
+    np.testing.assert_array_equal(proxy.predict(q), model.predict(q))
+    np.testing.assert_array_equal(proxy.classes_, model.classes_)
+    _close(model.predict_proba(q), proxy.predict_proba(q))
+
+
+def test_nan_refused(data, roundtrip):
+    X, y, q = data["iris"]
+    proxy = roundtrip(KNeighborsClassifier().fit(X, y))
+    bad = q.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        proxy.predict(bad)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: KNeighborsClassifier(metric="cosine"), "metric='cosine'"),
+    (lambda: KNeighborsClassifier(metric="l2"), "metric='l2'"),
+    (lambda: KNeighborsClassifier(weights=lambda d: d), "weights="),
+    (lambda: KNeighborsClassifier(metric="minkowski", p=3,
+                                  metric_params={"w": np.ones(4)}), "weighted minkowski"),
+    (lambda: KNeighborsRegressor(metric="seuclidean", metric_params={"V": np.ones(4)}),
+     "seuclidean"),
+])
+def test_refused_configurations(data, tmp_path, make, match):
+    X, y, _ = data["iris"]
+    with pytest.raises(mle.UnsupportedModelError, match=match):
+        mle.dump(make().fit(X, y), tmp_path / "m.mle")
+
+
+def test_refused_models(data, tmp_path):
+    X, y, _ = data["iris"]
+    with pytest.raises(mle.UnsupportedModelError, match="multi-output"):
+        mle.dump(KNeighborsClassifier().fit(X, np.column_stack([y, y])), tmp_path / "m.mle")
+    with pytest.raises(mle.UnsupportedModelError, match="float32"):
+        mle.dump(KNeighborsClassifier().fit(X.astype(np.float32), y), tmp_path / "m.mle")
+    with pytest.raises(mle.UnsupportedModelError, match="single class"):
+        mle.dump(KNeighborsClassifier().fit(X, np.zeros(len(X))), tmp_path / "m.mle")
+    with pytest.raises(mle.UnsupportedModelError, match="precomputed"):
+        D = np.abs(X[:, :1] - X[:, :1].T)
+        mle.dump(KNeighborsClassifier(metric="precomputed").fit(D, y), tmp_path / "m.mle")
+    assert list(tmp_path.iterdir()) == []
