@@ -208,3 +208,38 @@ def test_head_over_a_value_that_is_not_knearest_fails_the_call(tmp_path):
         for bad in ([[1.0, 4.0]], [[1.0, -1.0]], [[1.0, np.nan]], [[1.0, 1e300]]):
             with pytest.raises(mle.InputError, match="neighbour index"):
                 model.predict(np.array(bad))
+
+
+def _kneighbors_graph():
+    g = knearest_graph("ball_tree", "manhattan", k=2)
+    g.outputs = []
+    g.output("kneighbors", g.nodes[0].output, splits=[2, 2], block_dtypes=["float64", "int64"])
+    return g
+
+
+@pytest.mark.parametrize("opts,fragment", [
+    ({"block_dtypes": ["float64", "int64"]}, "block_dtypes"),             # no splits
+    ({"splits": [2, 2], "block_dtypes": ["float64"]}, "block_dtypes"),     # one per block
+    ({"splits": [2, 2], "block_dtypes": ["float64", "int64"], "dtype": "float64"},
+     "block_dtypes"),
+    ({"splits": [2, 2], "block_dtypes": ["float64", "int8"]}, "block_dtypes"),
+    ({"splits": [2, 2], "block_dtypes": []}, "block_dtypes"),
+    ({"splits": [2, 2], "block_dtypes": "int64"}, "block_dtypes"),
+])
+def test_block_dtypes_option_is_validated(opts, fragment):
+    g = _kneighbors_graph()
+    _native.load_buffer(_encode(_doc(g), g.tensors))  # the valid one loads
+
+    def edit(d):
+        d["outputs"][0][2] = opts
+    hostile(g, edit, fragment)
+
+
+def test_kneighbors_returns_a_tuple_of_typed_blocks(tmp_path):
+    g = _kneighbors_graph()
+    path = tmp_path / "m.mle"
+    path.write_bytes(writer.model_file(g, {"estimator_type": "regressor"}))
+    dist, ind = mle.load(path).kneighbors(DATA[:5])
+    assert dist.dtype == np.float64 and ind.dtype == np.int64
+    np.testing.assert_array_equal(ind[:, 0], np.arange(5))
+    np.testing.assert_array_equal(dist[:, 0], 0.0)
