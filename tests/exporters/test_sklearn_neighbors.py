@@ -118,6 +118,26 @@ def test_regressor_multi_output(data, roundtrip, algorithm, weights):
     _close(_reference(lambda: model.predict(q)), got)
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_classifier_multi_output(data, roundtrip, algorithm, weights):
+    X, y, q = data["ties"]
+    labels = np.array(["a", "b", "c", "d"])
+    targets = np.column_stack([y, (y + np.arange(len(y))) % 4, np.arange(len(y)) % 2])
+    targets = labels[targets]
+    for metric in ("euclidean", "manhattan"):
+        model = KNeighborsClassifier(6, weights=weights, algorithm=algorithm,
+                                     **METRICS[metric]).fit(X, targets)
+        proxy = roundtrip(model)
+        np.testing.assert_array_equal(proxy.predict(q), _reference(lambda: model.predict(q)))
+        expected = _reference(lambda: model.predict_proba(q))
+        got = proxy.predict_proba(q)
+        assert len(got) == len(expected) == 3
+        for e, g_ in zip(expected, got):
+            _close(e, g_)
+        _same_neighbours(model, proxy, q)
+
+
 @pytest.mark.parametrize("algorithm", ALGORITHMS + ("auto",))
 @pytest.mark.parametrize("metric", list(METRICS))
 def test_nearest_neighbors_ties(data, roundtrip, algorithm, metric):
@@ -201,8 +221,6 @@ def test_refused_configurations(data, tmp_path, make, match):
 
 def test_refused_models(data, tmp_path):
     X, y, _ = data["iris"]
-    with pytest.raises(mle.UnsupportedModelError, match="multi-output"):
-        mle.dump(KNeighborsClassifier().fit(X, np.column_stack([y, y])), tmp_path / "m.mle")
     with pytest.raises(mle.UnsupportedModelError, match="float32"):
         mle.dump(KNeighborsClassifier().fit(X.astype(np.float32), y), tmp_path / "m.mle")
     with pytest.raises(mle.UnsupportedModelError, match="single class"):

@@ -1,5 +1,6 @@
 """Nearest-neighbour estimators (sklearn.neighbors): KNeighborsClassifier (predict,
-predict_proba) and KNeighborsRegressor (predict).
+predict_proba, kneighbors; multi-output included), KNeighborsRegressor (predict, kneighbors)
+and NearestNeighbors (kneighbors).
 
 The training rows are stored once (op ``KNearest``) with the search the fitted estimator
 uses (``_fit_method``): "brute" reproduces scikit-learn's ArgKmin reduction (for "euclidean"
@@ -14,8 +15,7 @@ docs/FORMAT.md section 11). Votes (``NeighborVote``) and averages (``NeighborMea
 
 Refused at dump: metrics other than euclidean, manhattan, chebyshev and minkowski (p >= 1,
 no weights ``w``), metric aliases, precomputed distances, sparse or float32 training data,
-callable weights, multi-output classification, a single class, n_neighbors larger than the
-training set.
+callable weights, a single class, n_neighbors larger than the training set.
 """
 
 import numpy as np
@@ -134,26 +134,37 @@ def _weights(est):
 @register("KNeighborsClassifier", kind="predictor")
 def kneighbors_classifier(est, ctx, x):
     weights = _weights(est)
-    if est.outputs_2d_:
-        raise UnsupportedModelError("KNeighborsClassifier fitted on multi-output y is not "
-                                    "supported yet; supported: one target column")
-    classes = np.asarray(est.classes_)
-    if len(classes) < 2:
-        raise UnsupportedModelError("KNeighborsClassifier fitted on a single class is not "
-                                    "supported (its predict would need no model)")
+    multi = bool(est.outputs_2d_)
+    classes = [np.asarray(c) for c in est.classes_] if multi else [np.asarray(est.classes_)]
+    if any(len(c) < 2 for c in classes):
+        raise UnsupportedModelError("KNeighborsClassifier fitted on a single class (in some "
+                                    "output) is not supported (its predict would need no model)")
     g = ctx.graph
     near = _search(est, ctx, x, int(est.n_neighbors))
-    y = np.asarray(est._y, dtype=np.int64)
-    proba = g.add("NeighborVote", [near], y=g.tensor(y, "int64"),
-                  n_classes=float(len(classes)), weights=weights, output="proba")
-    if weights == "uniform":
-        scores = proba  # counts / k: the first largest is the smallest most frequent class
-    else:
-        scores = g.add("NeighborVote", [near], y=g.tensor(y, "int64"),
-                       n_classes=float(len(classes)), weights=weights, output="scores")
-    outputs = {"predict": (g.add("ArgMax", [scores]), True),
-               "predict_proba": (proba, False), "kneighbors": (near, False)}
-    return _with_kneighbors(Head(outputs, "classifier", classes), est)
+    codes = np.asarray(est._y, dtype=np.int64).reshape(len(est._y), -1)
+    probas, preds = [], []
+    for k, c in enumerate(classes):
+        y = g.tensor(np.ascontiguousarray(codes[:, k]), "int64")
+        proba = g.add("NeighborVote", [near], y=y, n_classes=float(len(c)), weights=weights,
+                      output="proba")
+        # uniform: counts / k, whose first largest is the smallest most frequent class;
+        # distance: weighted_mode's sums
+        scores = proba if weights == "uniform" else g.add(
+            "NeighborVote", [near], y=y, n_classes=float(len(c)), weights=weights,
+            output="scores")
+        probas.append(proba)
+        preds.append(g.add("ArgMax", [scores]))
+    if not multi:
+        outputs = {"predict": (preds[0], True), "predict_proba": (probas[0], False),
+                   "kneighbors": (near, False)}
+        return _with_kneighbors(Head(outputs, "classifier", classes[0]), est)
+    # multi-output: predict one column per output, predict_proba a list of arrays
+    outputs = {"predict": (g.add("IndexConcat", preds), False),
+               "predict_proba": (g.add("Concat", probas), False),
+               "kneighbors": (near, False)}
+    head = Head(outputs, "classifier", classes,
+                splits={"predict_proba": [len(c) for c in classes]})
+    return _with_kneighbors(head, est)
 
 
 @register("KNeighborsRegressor", kind="predictor")
