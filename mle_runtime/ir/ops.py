@@ -203,7 +203,8 @@ OPS = {
     "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
     # Nearest neighbours (kernels/neighbors.cpp): the k nearest stored rows (output float64:
-    # k distances, then k row indices), their class votes and target averages.
+    # k distances, then k row indices), their class votes and target averages; the stored
+    # rows within a radius, aggregated (RadiusNeighbors; "predict": int64 class indices).
     "KNearest": {
         "inputs": 1,
         "attrs": {"data": "tensor:float64", "k": "number",
@@ -218,6 +219,18 @@ OPS = {
                                             "output": ("proba", "scores")}},
     "NeighborMean": {"inputs": 1, "attrs": {"y": "tensor:float64",
                                             "weights": ("uniform", "distance")}},
+    "RadiusNeighbors": {
+        "inputs": 1,
+        "attrs": {"data": "tensor:float64", "radius": "number",
+                  "metric": ("euclidean", "manhattan", "chebyshev", "minkowski"),
+                  "p?": "number", "algorithm": ("brute", "kd_tree", "ball_tree"),
+                  "row_sq_norms?": "tensor:float64", "tree_index?": "tensor:int64",
+                  "tree_nodes?": "tensor:int64", "tree_radius?": "tensor:float64",
+                  "tree_bounds?": "tensor:float64", "weights": ("uniform", "distance"),
+                  "output": ("mean", "proba", "predict"), "y?": "tensor:float64",
+                  "codes?": "tensor:int64", "n_classes?": "number", "outlier_index?": "number",
+                  "outlier_predict?": "number", "refuse_outliers?": "bool"},
+    },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

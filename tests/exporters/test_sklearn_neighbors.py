@@ -1,6 +1,7 @@
 """Parity of the nearest-neighbour estimators with their .mle proxies: KNeighborsClassifier
-(predict, predict_proba, kneighbors), KNeighborsRegressor (predict, kneighbors) and
-NearestNeighbors (kneighbors), for every search (brute, kd_tree, ball_tree), the metrics
+(predict, predict_proba, kneighbors), KNeighborsRegressor (predict, kneighbors),
+NearestNeighbors (kneighbors), RadiusNeighborsClassifier (predict, predict_proba, outliers)
+and RadiusNeighborsRegressor (predict), for every search (brute, kd_tree, ball_tree), the metrics
 euclidean, manhattan, chebyshev and minkowski, uniform and distance weights, on iris,
 breast_cancer, digits and seeded integer-valued data full of distance ties (duplicated rows,
 queries on the training points): the same neighbours in the same order, ties included.
@@ -11,10 +12,13 @@ the stored model reproduces, docs/FORMAT.md section 11.5); the tree searches, an
 without exact ties, do not depend on threads (checked below with scikit-learn's default
 threads)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from sklearn.neighbors import (KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors,
+                               RadiusNeighborsClassifier, RadiusNeighborsRegressor)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -229,3 +233,77 @@ def test_refused_models(data, tmp_path):
         D = np.abs(X[:, :1] - X[:, :1].T)
         mle.dump(KNeighborsClassifier(metric="precomputed").fit(D, y), tmp_path / "m.mle")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- radius neighbours
+
+def _radius_data():
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 4, size=(200, 3)).astype(np.float64)
+    y = rng.integers(0, 3, size=200)
+    q = np.vstack([rng.integers(-2, 6, size=(80, 3)).astype(np.float64), X[:10]])
+    return X, y, q
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("metric", list(METRICS))
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_radius_classifier(roundtrip, algorithm, metric, weights):
+    # Integer-valued rows: many at exactly the radius (its boundary is inclusive), and queries
+    # with no neighbour (outliers) at radius 0 and 1.
+    X, y, q = _radius_data()
+    for radius in (0.0, 1.0, 2.0):
+        for outlier_label, offset in (("most_frequent", 0), (1, 0), (11, 10)):
+            model = RadiusNeighborsClassifier(radius=radius, weights=weights,
+                                              algorithm=algorithm, outlier_label=outlier_label,
+                                              **METRICS[metric]).fit(X, y + offset)
+            proxy = roundtrip(model)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the outlier label is not in the classes
+                np.testing.assert_array_equal(proxy.predict(q), model.predict(q))
+                _close(model.predict_proba(q), proxy.predict_proba(q))
+
+
+def test_radius_classifier_without_outlier_label_refuses_outliers(roundtrip):
+    X, y, q = _radius_data()
+    model = RadiusNeighborsClassifier(radius=1.0).fit(X, y)
+    proxy = roundtrip(model)
+    inliers = q[80:]
+    np.testing.assert_array_equal(proxy.predict(inliers), model.predict(inliers))
+    with pytest.raises(ValueError, match="No neighbors found"):
+        model.predict(q)
+    with pytest.raises(ValueError, match="No neighbors found"):
+        proxy.predict(q)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("metric", list(METRICS))
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_radius_regressor(data, roundtrip, algorithm, metric, weights):
+    X, y, q = _radius_data()
+    Xi, yi, qi = data["iris"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rows without neighbours: NaN, with a warning
+        for XX, yy, qq, radius in ((X, y, q, 1.0), (X, y, q, 0.0), (Xi, yi, qi + 0.05, 0.4)):
+            target = np.column_stack([yy * 1.5 + 0.1, np.cos(yy)])
+            for t in (target[:, 0], target):
+                model = RadiusNeighborsRegressor(radius=radius, weights=weights,
+                                                 algorithm=algorithm,
+                                                 **METRICS[metric]).fit(XX, t)
+                expected = model.predict(qq)
+                got = roundtrip(model).predict(qq)
+                assert got.shape == expected.shape
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+                ok = ~np.isnan(expected)
+                _close(expected[ok], got[ok])
+
+
+def test_radius_refusals(tmp_path):
+    X, y, _ = _radius_data()
+    with pytest.raises(mle.UnsupportedModelError, match="outlier_label=-1"):
+        mle.dump(RadiusNeighborsClassifier(outlier_label=-1).fit(X, y), tmp_path / "m.mle")
+    with pytest.raises(mle.UnsupportedModelError, match="multi-output"):
+        mle.dump(RadiusNeighborsClassifier(outlier_label="most_frequent").fit(
+            X, np.column_stack([y, y])), tmp_path / "m.mle")
+    with pytest.raises(mle.UnsupportedModelError, match="cosine"):
+        mle.dump(RadiusNeighborsRegressor(metric="cosine").fit(X, y), tmp_path / "m.mle")

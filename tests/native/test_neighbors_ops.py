@@ -243,3 +243,66 @@ def test_kneighbors_returns_a_tuple_of_typed_blocks(tmp_path):
     assert dist.dtype == np.float64 and ind.dtype == np.int64
     np.testing.assert_array_equal(ind[:, 0], np.arange(5))
     np.testing.assert_array_equal(dist[:, 0], 0.0)
+
+
+def radius_graph(output="predict", algorithm="ball_tree"):
+    """RadiusNeighbors over the KNearest graph's stored rows; tensors as knearest_graph's,
+    then y (mean) or codes."""
+    g = knearest_graph(algorithm, "euclidean")
+    attrs = {k: v for k, v in g.nodes[0].attrs.items() if k != "k"}
+    g.nodes, g.outputs = [], []
+    if output == "mean":
+        extra = dict(y=g.tensor(RNG.normal(size=(40, 2)), "float64"))
+    else:
+        extra = dict(codes=g.tensor(RNG.integers(0, 3, 40), "int64"), n_classes=3.0,
+                     outlier_index=-1.0, refuse_outliers=True)
+        if output == "predict":
+            extra["outlier_predict"] = 2.0
+    v = g.add("RadiusNeighbors", ["X"], radius=1.5, weights="distance", output=output,
+              **attrs, **extra)
+    g.output("predict", v)
+    return g
+
+
+@pytest.mark.parametrize("output", ["mean", "proba", "predict"])
+@pytest.mark.parametrize("algorithm", ["brute", "kd_tree", "ball_tree"])
+def test_radius_graphs_load(output, algorithm):
+    g = radius_graph(output, algorithm)
+    _native.load_buffer(_encode(_doc(g), g.tensors))
+
+
+@pytest.mark.parametrize("output,edit,fragment", [
+    ("mean", lambda a: a.update(radius=-1.0), "radius"),
+    ("mean", lambda a: a.pop("y"), "y is required"),
+    ("mean", lambda a: a.update(n_classes=3.0), "n_classes is not used"),
+    ("mean", lambda a: a.update(refuse_outliers=True), "refuse_outliers"),
+    ("proba", lambda a: a.pop("codes"), "codes is required"),
+    ("proba", lambda a: a.update(outlier_predict=1.0), "outlier_predict is not used"),
+    ("proba", lambda a: a.update(outlier_index=3.0), "outlier_index"),
+    ("proba", lambda a: a.update(outlier_index=-2.0), "outlier_index"),
+    ("proba", lambda a: a.update(n_classes=2.0), "class index out of range"),
+    ("predict", lambda a: a.pop("outlier_predict"), "outlier_predict is required"),
+    ("predict", lambda a: a.update(outlier_predict=3.0), "outlier_predict"),
+    ("predict", lambda a: a.update(output="mean"), "required by output 'mean'"),
+    ("predict", lambda a: a.pop("tree_bounds"), "tree_bounds"),
+])
+def test_radius_hostile_attributes(output, edit, fragment):
+    hostile(radius_graph(output), lambda d: edit(attrs_of(d)), fragment)
+
+
+def test_radius_y_of_wrong_rows():
+    g = radius_graph("mean")
+    g.tensors[-1] = np.zeros((39, 2))
+    hostile(g, lambda d: None, "y")
+
+
+def test_radius_refuses_outliers_at_run(tmp_path):
+    g = radius_graph("predict", "kd_tree")
+    path = tmp_path / "m.mle"
+    path.write_bytes(writer.model_file(g, {"estimator_type": "classifier"}))
+    model = _native.load_buffer(_encode(_doc(g), g.tensors))
+    assert model is not None
+    proxy = mle.load(path)
+    proxy.predict(DATA[:3])  # each is its own neighbour
+    with pytest.raises(mle.InputError, match="No neighbors found"):
+        proxy.predict(DATA[:3] + 100.0)

@@ -375,19 +375,23 @@ class KNearest final : public Kernel {
   Tree tree_;
 };
 
-Status make_knearest(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+// The stored rows, metric and search of a KNearest or RadiusNeighbors node, validated.
+struct Stored {
+  int64_t n = 0, d = 0;
+  const double* data = nullptr;
+  const double* y_sq = nullptr;
+  MetricFn m{Metric::kEuclidean, 2.0};
+  Search s = Search::kBrute;
+  Tree t;
+};
+
+Status parse_stored(const NodeBuild& b, Stored* st) {
   ValueInfo in;
   MLE_RETURN_IF_ERROR(b.float_input(&in));
   const TensorRef* data;
   MLE_RETURN_IF_ERROR(b.tensor("data", DType::kF64, {-1, in.cols}, &data));
   const int64_t n = data->shape[0], d = in.cols;
   if (n == 0) return b.error("data has no rows");
-  double kk;
-  MLE_RETURN_IF_ERROR(b.number("k", &kk));
-  if (!(kk >= 1 && kk <= static_cast<double>(n) && kk == std::floor(kk)))
-    return b.error("k must be an integer in [1, the number of stored rows]");
-  const int64_t nk = static_cast<int64_t>(kk);
-  if (nk > (int64_t{1} << 24)) return b.error("k is too large");
   std::string metric, algorithm;
   MLE_RETURN_IF_ERROR(b.string("metric", &metric));
   MLE_RETURN_IF_ERROR(b.string("algorithm", &algorithm));
@@ -448,9 +452,299 @@ Status make_knearest(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* 
         return b.error("tree_nodes: an inner node has no children");
     }
   }
-  k->reset(new KNearest(n, d, nk, data->as<double>(), ysq ? ysq->as<double>() : nullptr, m, s,
-                        t));
+  *st = Stored{n, d, data->as<double>(), ysq ? ysq->as<double>() : nullptr, m, s, t};
+  return Status::OK();
+}
+
+Status make_knearest(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  Stored st;
+  MLE_RETURN_IF_ERROR(parse_stored(b, &st));
+  double kk;
+  MLE_RETURN_IF_ERROR(b.number("k", &kk));
+  if (!(kk >= 1 && kk <= static_cast<double>(st.n) && kk == std::floor(kk)))
+    return b.error("k must be an integer in [1, the number of stored rows]");
+  const int64_t nk = static_cast<int64_t>(kk);
+  if (nk > (int64_t{1} << 24)) return b.error("k is too large");
+  k->reset(new KNearest(st.n, st.d, nk, st.data, st.y_sq, st.m, st.s, st.t));
   *out = ValueInfo{2 * nk, ValueKind::kF64};
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- RadiusNeighbors
+
+// The stored rows within `radius` of each row, as scikit-learn's radius_neighbors finds them
+// (unsorted), aggregated at once (their number varies): brute: every stored row in index
+// order whose surrogate distance is <= the reduced radius (euclidean: the ArgKmin form above
+// against radius^2); trees: BinaryTree.query_radius's depth-first walk (a node whose lower
+// bound exceeds the radius is skipped; one whose upper bound is within it gives all its points;
+// a leaf checks each; children left first). Outputs: "mean" (NaN without neighbours),
+// "proba" (weights added per class in neighbour order, the row given 1 at `outlier_index`
+// when it has no neighbour, divided by the pairwise sum unless that is 0), "predict" (the
+// first largest of "proba", or the class `outlier_predict` for a row of zeros).
+enum class RadiusOut { kMean, kProba, kPredict };
+
+void neighbor_weights(const double* dist, int64_t k, bool distance, double* w);
+
+class RadiusNeighbors final : public Kernel {
+ public:
+  RadiusNeighbors(Stored st, double radius, bool distance, RadiusOut o, int64_t q,
+                  const double* y, const int64_t* codes, int64_t n_classes,
+                  int64_t outlier_index, int64_t outlier_predict, bool refuse_outliers)
+      : st_(st), radius_(radius), distance_(distance), out_(o), q_(q), y_(y), codes_(codes),
+        c_(n_classes), outlier_index_(outlier_index), outlier_predict_(outlier_predict),
+        refuse_(refuse_outliers) {}
+
+  double cost_per_row() const override { return static_cast<double>(st_.n * (st_.d + 2)); }
+  bool checks_input() const override { return refuse_; }
+
+  std::string refusal(int64_t rows, const View* in) const override {
+    bool empty = false;
+    each_row(rows, in, [&](int64_t, const std::vector<double>& dist,
+                           const std::vector<int64_t>&) { empty = empty || dist.empty(); });
+    if (!empty) return {};
+    return "No neighbors found for some test samples, you can try using larger radius, giving "
+           "a label for outliers, or considering removing them from your dataset.";
+  }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    thread_local std::vector<double> w, t, proba;
+    each_row(rows, in, [&](int64_t r, const std::vector<double>& dist,
+                           const std::vector<int64_t>& idx) {
+      const int64_t m = static_cast<int64_t>(dist.size());
+      w.resize(static_cast<size_t>(m));
+      neighbor_weights(dist.data(), m, distance_, w.data());
+      if (out_ == RadiusOut::kMean) {
+        double* o = out.row<double>(r);
+        if (m == 0) {
+          std::fill(o, o + q_, std::numeric_limits<double>::quiet_NaN());
+          return;
+        }
+        t.resize(static_cast<size_t>(m));
+        const double denom = distance_ ? dense::pairwise_sum(w.data(), m) : 0.0;
+        for (int64_t c = 0; c < q_; ++c) {
+          for (int64_t j = 0; j < m; ++j) {
+            const double yv = y_[idx[j] * q_ + c];
+            t[j] = distance_ ? yv * w[j] : yv;
+          }
+          const double sum = dense::pairwise_sum(t.data(), m);
+          o[c] = distance_ ? sum / denom : sum / static_cast<double>(m);
+        }
+        return;
+      }
+      proba.assign(static_cast<size_t>(c_), 0.0);
+      for (int64_t j = 0; j < m; ++j) proba[codes_[idx[j]]] += w[j];
+      if (m == 0 && outlier_index_ >= 0) proba[outlier_index_] = 1.0;
+      double norm = dense::pairwise_sum(proba.data(), c_);
+      if (norm == 0.0) norm = 1.0;
+      for (int64_t c = 0; c < c_; ++c) proba[c] /= norm;
+      if (out_ == RadiusOut::kProba) {
+        std::copy(proba.begin(), proba.end(), out.row<double>(r));
+        return;
+      }
+      int64_t best = 0;
+      bool zero = true;
+      for (int64_t c = 0; c < c_; ++c) {
+        if (proba[c] > proba[best]) best = c;
+        zero = zero && proba[c] == 0.0;
+      }
+      out.row<int64_t>(r)[0] = zero ? outlier_predict_ : best;
+    });
+  }
+
+ private:
+  template <class F>
+  void each_row(int64_t rows, const View* in, F&& f) const {
+    int64_t ldx;
+    const double* x = as_f64(in[0], rows, st_.d, &ldx);
+    thread_local std::vector<double> dist, mid;
+    thread_local std::vector<int64_t> idx;
+    const int64_t d = st_.d;
+    if (st_.s == Search::kBrute && st_.m.metric == Metric::kEuclidean) {
+      const double r2 = radius_ * radius_;
+      for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
+        const int64_t mrows = std::min(kChunk, rows - r0);
+        const double* xb = x + r0 * ldx;
+        std::vector<std::vector<double>> dd(static_cast<size_t>(mrows));
+        std::vector<std::vector<int64_t>> ii(static_cast<size_t>(mrows));
+        std::vector<double> xx(static_cast<size_t>(mrows));
+        for (int64_t i = 0; i < mrows; ++i) xx[i] = dot_self(xb + i * ldx, d);
+        for (int64_t y0 = 0; y0 < st_.n; y0 += kChunk) {
+          const int64_t ny = std::min(kChunk, st_.n - y0);
+          mid.resize(static_cast<size_t>(mrows * ny));
+          dense::gemm_nt(mrows, ny, d, -2.0, xb, ldx, st_.data + y0 * d, d, 0.0, mid.data(),
+                         ny);
+          for (int64_t i = 0; i < mrows; ++i)
+            for (int64_t j = 0; j < ny; ++j) {
+              double v = (xx[i] + mid[i * ny + j]) + st_.y_sq[y0 + j];
+              v = 0.0 > v ? 0.0 : v;
+              if (v <= r2) {
+                dd[i].push_back(std::sqrt(v));
+                ii[i].push_back(y0 + j);
+              }
+            }
+        }
+        for (int64_t i = 0; i < mrows; ++i) f(r0 + i, dd[i], ii[i]);
+      }
+      return;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      dist.clear();
+      idx.clear();
+      const double* pt = x + r * ldx;
+      if (st_.s == Search::kBrute) {
+        const double rr = st_.m.dist_to_rdist(radius_);
+        for (int64_t j = 0; j < st_.n; ++j) {
+          const double v = st_.m.rdist(pt, st_.data + j * d, d);
+          if (v <= rr) {
+            dist.push_back(st_.m.rdist_to_dist(std::max(v, 0.0)));
+            idx.push_back(j);
+          }
+        }
+      } else {
+        walk(0, pt, &dist, &idx);
+      }
+      f(r, dist, idx);
+    }
+  }
+
+  void min_max_dist(int64_t node, const double* pt, double* lo_out, double* hi_out) const {
+    const int64_t d = st_.d;
+    if (st_.s == Search::kBallTree) {
+      const double dp = st_.m.dist(pt, st_.t.bounds + node * d, d);
+      const double rad = st_.t.radius[node];
+      *lo_out = std::fmax(0.0, dp - rad);
+      *hi_out = dp + rad;
+      return;
+    }
+    const double* lo = st_.t.bounds + node * d;
+    const double* hi = st_.t.bounds + (st_.t.n_nodes + node) * d;
+    const double p = st_.m.tree_p();
+    double mn = 0.0, mx = 0.0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double dlo = lo[j] - pt[j], dhi = pt[j] - hi[j];
+      const double dd = (dlo + std::fabs(dlo)) + (dhi + std::fabs(dhi));
+      if (std::isinf(p)) {
+        mn = std::fmax(mn, 0.5 * dd);
+        mx = std::fmax(mx, std::fabs(dlo));
+        mx = std::fmax(mx, std::fabs(dhi));
+      } else {
+        mn += std::pow(0.5 * dd, p);
+        mx += std::pow(std::fmax(std::fabs(dlo), std::fabs(dhi)), p);
+      }
+    }
+    if (!std::isinf(p)) {
+      mn = std::pow(mn, 1.0 / p);
+      mx = std::pow(mx, 1.0 / p);
+    }
+    *lo_out = mn;
+    *hi_out = mx;
+  }
+
+  void walk(int64_t node, const double* pt, std::vector<double>* dist,
+            std::vector<int64_t>* idx) const {
+    const int64_t* nd = st_.t.nodes + 3 * node;
+    const int64_t d = st_.d;
+    double lb, ub;
+    min_max_dist(node, pt, &lb, &ub);
+    if (lb > radius_) return;
+    if (ub <= radius_) {
+      for (int64_t i = nd[0]; i < nd[1]; ++i) {
+        const int64_t row = st_.t.idx[i];
+        dist->push_back(st_.m.dist(pt, st_.data + row * d, d));
+        idx->push_back(row);
+      }
+      return;
+    }
+    if (nd[2] != 0) {
+      const double rr = st_.m.dist_to_rdist(radius_);
+      for (int64_t i = nd[0]; i < nd[1]; ++i) {
+        const int64_t row = st_.t.idx[i];
+        const double v = st_.m.rdist(pt, st_.data + row * d, d);
+        if (v <= rr) {
+          dist->push_back(st_.m.rdist_to_dist(v));
+          idx->push_back(row);
+        }
+      }
+      return;
+    }
+    walk(2 * node + 1, pt, dist, idx);
+    walk(2 * node + 2, pt, dist, idx);
+  }
+
+  Stored st_;
+  double radius_;
+  bool distance_;
+  RadiusOut out_;
+  int64_t q_;
+  const double* y_;
+  const int64_t* codes_;
+  int64_t c_, outlier_index_, outlier_predict_;
+  bool refuse_;
+};
+
+Status make_radius(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  Stored st;
+  MLE_RETURN_IF_ERROR(parse_stored(b, &st));
+  double radius;
+  MLE_RETURN_IF_ERROR(b.number("radius", &radius));
+  if (!(radius >= 0.0) || !std::isfinite(radius))
+    return b.error("radius must be finite and >= 0");
+  std::string weights, mode;
+  MLE_RETURN_IF_ERROR(b.string("weights", &weights));
+  MLE_RETURN_IF_ERROR(b.string("output", &mode));
+  if (weights != "uniform" && weights != "distance") return b.error("unknown weights");
+  const RadiusOut o = mode == "mean" ? RadiusOut::kMean
+                      : mode == "proba" ? RadiusOut::kProba : RadiusOut::kPredict;
+  if (mode != "mean" && mode != "proba" && mode != "predict") return b.error("unknown output");
+  const bool classes = o != RadiusOut::kMean;
+  // y (targets) only for "mean"; codes, n_classes, outlier_index (and refuse_outliers) only
+  // for "proba" and "predict"; outlier_predict only for "predict".
+  const std::pair<const char*, bool> needed[] = {
+      {"y", !classes}, {"codes", classes}, {"n_classes", classes}, {"outlier_index", classes},
+      {"outlier_predict", o == RadiusOut::kPredict}};
+  for (const auto& [key, want] : needed)
+    if (b.has(key) != want)
+      return b.error(std::string(key) + (want ? " is required by output '" + mode + "'"
+                                              : " is not used by output '" + mode + "'"));
+  if (!classes && b.has("refuse_outliers"))
+    return b.error("refuse_outliers is not used by output 'mean'");
+  const TensorRef* y;
+  if (!classes) {
+    MLE_RETURN_IF_ERROR(b.tensor("y", DType::kF64, {st.n, -1}, &y));
+    if (y->shape[1] == 0) return b.error("y has no columns");
+    k->reset(new RadiusNeighbors(st, radius, weights == "distance", o, y->shape[1],
+                                 y->as<double>(), nullptr, 0, -1, 0, false));
+    *out = ValueInfo{y->shape[1], ValueKind::kF64};
+    return Status::OK();
+  }
+  const TensorRef* codes;
+  MLE_RETURN_IF_ERROR(b.tensor("codes", DType::kI64, {st.n}, &codes));
+  double nc, oi, op = 0;
+  MLE_RETURN_IF_ERROR(b.number("n_classes", &nc));
+  if (!(nc >= 1 && nc <= 1e7 && nc == std::floor(nc)))
+    return b.error("n_classes must be an integer in [1, 1e7]");
+  const int64_t c = static_cast<int64_t>(nc);
+  const int64_t* cv = codes->as<int64_t>();
+  for (int64_t i = 0; i < st.n; ++i)
+    if (cv[i] < 0 || cv[i] >= c) return b.error("codes has a class index out of range");
+  MLE_RETURN_IF_ERROR(b.number("outlier_index", &oi));
+  if (!(oi >= -1 && oi < nc && oi == std::floor(oi)))
+    return b.error("outlier_index must be -1 or a class index");
+  bool refuse;
+  MLE_RETURN_IF_ERROR(b.boolean_or("refuse_outliers", false, &refuse));
+  if (o == RadiusOut::kPredict) {
+    MLE_RETURN_IF_ERROR(b.number("outlier_predict", &op));
+    if (!(op >= 0 && op < nc && op == std::floor(op)))
+      return b.error("outlier_predict must be a class index");
+  }
+  k->reset(new RadiusNeighbors(st, radius, weights == "distance", o, 0, nullptr, cv, c,
+                               static_cast<int64_t>(oi), static_cast<int64_t>(op), refuse));
+  if (o == RadiusOut::kProba) {
+    *out = ValueInfo{c, ValueKind::kF64};
+  } else {
+    *out = ValueInfo{1, ValueKind::kI64};
+    out->index_bound = std::max<int64_t>(2, c);
+  }
   return Status::OK();
 }
 
@@ -634,6 +928,21 @@ const OpRegistrar kRegistered({
      {attr::tensor("y", DType::kI64), attr::number("n_classes"),
       attr::string("weights", {"uniform", "distance"}),
       attr::string("output", {"proba", "scores"})}},
+    {"RadiusNeighbors", make_radius, 1,
+     {attr::tensor("data", DType::kF64), attr::number("radius"),
+      attr::string("metric", {"euclidean", "manhattan", "chebyshev", "minkowski"}),
+      attr::number("p", kOptional),
+      attr::string("algorithm", {"brute", "kd_tree", "ball_tree"}),
+      attr::tensor("row_sq_norms", DType::kF64, kOptional),
+      attr::tensor("tree_index", DType::kI64, kOptional),
+      attr::tensor("tree_nodes", DType::kI64, kOptional),
+      attr::tensor("tree_radius", DType::kF64, kOptional),
+      attr::tensor("tree_bounds", DType::kF64, kOptional),
+      attr::string("weights", {"uniform", "distance"}),
+      attr::string("output", {"mean", "proba", "predict"}),
+      attr::tensor("y", DType::kF64, kOptional), attr::tensor("codes", DType::kI64, kOptional),
+      attr::number("n_classes", kOptional), attr::number("outlier_index", kOptional),
+      attr::number("outlier_predict", kOptional), attr::boolean("refuse_outliers", kOptional)}},
     {"NeighborMean", make_mean, 1,
      {attr::tensor("y", DType::kF64), attr::string("weights", {"uniform", "distance"})}},
 });

@@ -24,7 +24,8 @@ from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, register
 
-CLASSES = ("KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors")
+CLASSES = ("KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors",
+           "RadiusNeighborsClassifier", "RadiusNeighborsRegressor")
 
 _COMMON = ("n_features_in_", "feature_names_in_")
 ATTRIBUTES = {
@@ -35,6 +36,11 @@ ATTRIBUTES = {
                                       "n_samples_fit_"),
     "NearestNeighbors": _COMMON + ("effective_metric_", "effective_metric_params_",
                                    "n_samples_fit_"),
+    "RadiusNeighborsClassifier": _COMMON + ("classes_", "effective_metric_",
+                                            "effective_metric_params_", "n_samples_fit_",
+                                            "outlier_label_", "outputs_2d_"),
+    "RadiusNeighborsRegressor": _COMMON + ("effective_metric_", "effective_metric_params_",
+                                           "n_samples_fit_"),
 }
 
 _METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski")
@@ -86,18 +92,30 @@ def _search(est, ctx, x, k):
     key = (id(est), k)
     if key in cache:
         return cache[key]
+    attrs = _stored(est, ctx)
+    n = attrs.pop("_n")
+    if not 1 <= k <= n:
+        raise UnsupportedModelError(
+            f"{name} with n_neighbors={k} and {n} training rows cannot predict "
+            "(scikit-learn raises: n_neighbors <= n_samples_fit)")
+    cache[key] = ctx.graph.add("KNearest", [x], k=float(k), **attrs)
+    return cache[key]
+
+
+def _stored(est, ctx):
+    """The attributes of the stored rows and their search (tensors added once per
+    estimator), plus "_n", the number of rows."""
+    name = type(est).__name__
+    cache = ctx.__dict__.setdefault("_neighbor_rows", {})
+    if id(est) in cache:
+        return dict(cache[id(est)])
     if est.metric == "precomputed":
         raise UnsupportedModelError(f"{name} with metric='precomputed' is not supported")
     metric, p = _metric(est)
     data = _training_rows(est)
-    if not 1 <= k <= data.shape[0]:
-        raise UnsupportedModelError(
-            f"{name} with n_neighbors={k} and {data.shape[0]} training rows cannot predict "
-            "(scikit-learn raises: n_neighbors <= n_samples_fit)")
     g = ctx.graph
     method = est._fit_method
-    attrs = dict(data=g.tensor(data, "float64"), k=float(k), metric=metric, p=p,
-                 algorithm=method)
+    attrs = dict(data=g.tensor(data, "float64"), metric=metric, p=p, algorithm=method)
     if method == "brute":
         if metric == "euclidean":
             from sklearn.metrics._pairwise_distances_reduction._base import (
@@ -119,8 +137,9 @@ def _search(est, ctx, x, k):
     else:
         raise UnsupportedModelError(f"{name} with _fit_method={method!r} is not supported")
     ctx.refuses_nan(est)
-    cache[key] = g.add("KNearest", [x], **attrs)
-    return cache[key]
+    attrs["_n"] = data.shape[0]
+    cache[id(est)] = {k: v for k, v in attrs.items() if v is not None}
+    return dict(cache[id(est)])
 
 
 def _weights(est):
@@ -198,3 +217,83 @@ def _with_kneighbors(head, est):
 def nearest_neighbors(est, ctx, x):
     near = _search(est, ctx, x, int(est.n_neighbors))
     return _with_kneighbors(Head({"kneighbors": (near, False)}, None), est)
+
+
+def _radius(est):
+    r = float(est.radius)
+    if not (np.isfinite(r) and r >= 0):
+        raise UnsupportedModelError(f"{type(est).__name__} with radius={est.radius} is not "
+                                    "supported (supported: finite radius >= 0)")
+    return r
+
+
+@register("RadiusNeighborsRegressor", kind="predictor")
+def radius_neighbors_regressor(est, ctx, x):
+    weights = _weights(est)
+    y = np.asarray(est._y)
+    if y.dtype.kind not in "biuf" or y.dtype == np.float32 or y.dtype == np.float16:
+        raise UnsupportedModelError(
+            f"RadiusNeighborsRegressor fitted on {y.dtype} targets is not supported; "
+            "supported: float64 or integer targets")
+    ravel = y.ndim == 1
+    y2 = as_float64(y.reshape(-1, 1) if ravel else y, "RadiusNeighborsRegressor._y")
+    attrs = _stored(est, ctx)
+    attrs.pop("_n")
+    g = ctx.graph
+    mean = g.add("RadiusNeighbors", [x], radius=_radius(est), weights=weights, output="mean",
+                 y=g.tensor(np.ascontiguousarray(y2), "float64"), **attrs)
+    return Head({"predict": (mean, ravel)}, "regressor")
+
+
+@register("RadiusNeighborsClassifier", kind="predictor")
+def radius_neighbors_classifier(est, ctx, x):
+    """predict_proba as scikit-learn computes it on each of its two paths: its
+    RadiusNeighborsClassMode reduction (uniform weights, brute force, a metric other than
+    euclidean) puts an outlier's 1 at the class *index* equal to the outlier_label parameter,
+    the other path at the class equal to outlier_label_; predict is the first largest
+    probability, or outlier_label_ for a row of zeros."""
+    weights = _weights(est)
+    if est.outputs_2d_:
+        raise UnsupportedModelError("RadiusNeighborsClassifier fitted on multi-output y is "
+                                    "not supported yet; supported: one target column")
+    classes = np.asarray(est.classes_)
+    n = len(classes)
+    attrs = _stored(est, ctx)
+    attrs.pop("_n")
+    label = est.outlier_label_[0] if est.outlier_label_ is not None else None
+    class_mode = (weights == "uniform" and est._fit_method == "brute"
+                  and attrs["metric"] != "euclidean")
+    outlier_index = -1
+    if label is not None:
+        if class_mode:
+            hits = [i for i in range(n) if _equal(i, est.outlier_label)]
+        else:
+            hits = np.flatnonzero(classes == label).tolist()
+        if len(hits) == 1 or (class_mode and hits):
+            outlier_index = int(hits[-1] if class_mode else hits[0])
+    outlier_predict = 0
+    if label is not None:
+        where = np.flatnonzero(classes == label)
+        if not where.size:
+            raise UnsupportedModelError(
+                f"RadiusNeighborsClassifier with outlier_label={label!r}, which is not one of "
+                "classes_, is not supported yet (predict would return a label outside "
+                "classes_); supported: None, 'most_frequent' or one of the classes")
+        outlier_predict = int(where[0])
+    g = ctx.graph
+    codes = g.tensor(np.asarray(est._y, dtype=np.int64), "int64")
+    common = dict(radius=_radius(est), weights=weights, codes=codes, n_classes=float(n),
+                  outlier_index=float(outlier_index), refuse_outliers=label is None, **attrs)
+    proba = g.add("RadiusNeighbors", [x], output="proba", **common)
+    pred = g.add("RadiusNeighbors", [x], output="predict",
+                 outlier_predict=float(outlier_predict), **common)
+    return Head({"predict": (pred, True), "predict_proba": (proba, False)}, "classifier",
+                classes)
+
+
+def _equal(i, value):
+    """``i == value`` as Cython compares an index with the outlier_label object."""
+    try:
+        return bool(i == value)
+    except Exception:
+        return False
