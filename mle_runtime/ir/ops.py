@@ -219,6 +219,8 @@ OPS = {
                                             "output": ("proba", "scores")}},
     "NeighborMean": {"inputs": 1, "attrs": {"y": "tensor:float64",
                                             "weights": ("uniform", "distance")}},
+    "LocalOutlierScore": {"inputs": 2, "attrs": {"k_distance": "tensor:float64",
+                                                 "lrd": "tensor:float64"}},
     "RadiusNeighbors": {
         "inputs": 1,
         "attrs": {"data": "tensor:float64", "radius": "number",

@@ -306,3 +306,30 @@ def test_radius_refuses_outliers_at_run(tmp_path):
     proxy.predict(DATA[:3])  # each is its own neighbour
     with pytest.raises(mle.InputError, match="No neighbors found"):
         proxy.predict(DATA[:3] + 100.0)
+
+
+def lof_graph():
+    g = knearest_graph("kd_tree", "euclidean", k=3)
+    near = g.nodes[0].output
+    g.nodes, g.outputs = g.nodes[:1], []
+    v = g.add("LocalOutlierScore", [near, "X"],
+              k_distance=g.tensor(RNG.uniform(0.1, 1, 40), "float64"),
+              lrd=g.tensor(RNG.uniform(0.5, 2, 40), "float64"))
+    g.output("score_samples", v)
+    return g
+
+
+def test_lof_graph_loads_and_hostile_attributes():
+    g = lof_graph()
+    _native.load_buffer(_encode(_doc(g), g.tensors))
+    bad = lof_graph()
+    bad.tensors[-1] = np.zeros(39)
+    hostile(bad, lambda d: None, "lrd")
+
+    def swap(d):  # the KNearest output must come first
+        d["nodes"][1][1] = list(reversed(d["nodes"][1][1]))
+    hostile(lof_graph(), swap, "KNearest output")
+
+    def one_input(d):
+        d["nodes"][1][1] = d["nodes"][1][1][:1]
+    hostile(lof_graph(), one_input, "input")

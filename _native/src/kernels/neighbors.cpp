@@ -253,6 +253,17 @@ class KNearest final : public Kernel {
     if (search_ == Search::kBrute) return static_cast<double>(n_ * (d_ + 2));
     return static_cast<double>(d_ + 2) * 32.0 * std::log2(static_cast<double>(n_) + 2);
   }
+  // float32 rows: scikit-learn's brute-force search (ArgKmin needs X and the stored rows in one
+  // dtype) then takes another path, pairwise distances and numpy's argpartition and argsort,
+  // whose choice among tied neighbours this search does not reproduce. The tree searches
+  // widen float32 rows to float64, as scikit-learn's trees do.
+  bool checks_input() const override { return search_ == Search::kBrute; }
+  std::string refusal(int64_t, const View* in) const override {
+    if (in[0].dtype != DType::kF32) return {};
+    return "float32 input to a brute-force nearest-neighbour search is not supported: "
+           "scikit-learn searches float32 rows by another method, whose order of tied "
+           "neighbours is not reproduced; pass float64 rows (scikit-learn's float64 search)";
+  }
 
   void run(int64_t rows, const View* in, const View& out) const override {
     int64_t ldx;
@@ -911,6 +922,72 @@ Status make_mean(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out)
   return Status::OK();
 }
 
+// ---------------------------------------------------------------- LocalOutlierScore
+
+// LocalOutlierFactor(novelty=True).score_samples from a KNearest output (input 0) of the
+// n_neighbors_ nearest training rows: distances rounded to float32 when X (input 1, read only
+// for its dtype) is float32, reach_j = max(d_j, k_distance[i_j]), lrd = 1 / (mean(reach) +
+// 1e-10), score = -mean(lrd_train[i_j] / lrd), the means as np.mean (pairwise sums / k).
+class LocalOutlierScore final : public Kernel {
+ public:
+  LocalOutlierScore(int64_t k, int64_t n, const double* kdist, const double* lrd)
+      : k_(k), n_(n), kdist_(kdist), lrd_(lrd) {}
+
+  double cost_per_row() const override { return static_cast<double>(4 * k_); }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    thread_local std::vector<double> reach, ratio;
+    reach.resize(static_cast<size_t>(k_));
+    ratio.resize(static_cast<size_t>(k_));
+    const bool f32 = in[1].dtype == DType::kF32;
+    const double kk = static_cast<double>(k_);
+    for (int64_t r = 0; r < rows; ++r) {
+      const double* row = in[0].row<double>(r);
+      bool ok = true;
+      for (int64_t j = 0; j < k_; ++j) {
+        const int64_t i = neighbor_at(row, k_, j, n_);
+        if (i < 0) {
+          ok = false;
+          break;
+        }
+        double dj = row[j];
+        if (f32) dj = static_cast<double>(static_cast<float>(dj));
+        reach[j] = std::max(dj, kdist_[i]);
+        ratio[j] = lrd_[i];
+      }
+      double* o = out.row<double>(r);
+      if (!ok) {
+        o[0] = 0.0;
+        continue;
+      }
+      const double lrd = 1.0 / (dense::pairwise_sum(reach.data(), k_) / kk + 1e-10);
+      for (int64_t j = 0; j < k_; ++j) ratio[j] /= lrd;
+      o[0] = -(dense::pairwise_sum(ratio.data(), k_) / kk);
+    }
+  }
+
+ private:
+  int64_t k_, n_;
+  const double *kdist_, *lrd_;
+};
+
+Status make_lof(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  MLE_RETURN_IF_ERROR(b.expect_inputs(2));
+  const ValueInfo& near = b.inputs()[0];
+  if (near.kind != ValueKind::kF64 || near.index_bound != 0 || near.cols < 2 ||
+      near.cols % 2 != 0)
+    return b.error("input 0 must be a KNearest output (2k float64 columns)");
+  if (b.inputs()[1].kind == ValueKind::kI64)
+    return b.error("input 1 must be the float input X");
+  const TensorRef *kdist, *lrd;
+  MLE_RETURN_IF_ERROR(b.tensor("k_distance", DType::kF64, {-1}, &kdist));
+  MLE_RETURN_IF_ERROR(b.tensor("lrd", DType::kF64, {kdist->shape[0]}, &lrd));
+  k->reset(new LocalOutlierScore(near.cols / 2, kdist->shape[0], kdist->as<double>(),
+                                 lrd->as<double>()));
+  *out = ValueInfo{1, ValueKind::kF64};
+  return Status::OK();
+}
+
 }  // namespace
 
 const OpRegistrar kRegistered({
@@ -943,6 +1020,8 @@ const OpRegistrar kRegistered({
       attr::tensor("y", DType::kF64, kOptional), attr::tensor("codes", DType::kI64, kOptional),
       attr::number("n_classes", kOptional), attr::number("outlier_index", kOptional),
       attr::number("outlier_predict", kOptional), attr::boolean("refuse_outliers", kOptional)}},
+    {"LocalOutlierScore", make_lof, 2,
+     {attr::tensor("k_distance", DType::kF64), attr::tensor("lrd", DType::kF64)}},
     {"NeighborMean", make_mean, 1,
      {attr::tensor("y", DType::kF64), attr::string("weights", {"uniform", "distance"})}},
 });

@@ -25,7 +25,7 @@ from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, register
 
 CLASSES = ("KNeighborsClassifier", "KNeighborsRegressor", "NearestNeighbors",
-           "RadiusNeighborsClassifier", "RadiusNeighborsRegressor")
+           "RadiusNeighborsClassifier", "RadiusNeighborsRegressor", "LocalOutlierFactor")
 
 _COMMON = ("n_features_in_", "feature_names_in_")
 ATTRIBUTES = {
@@ -41,6 +41,9 @@ ATTRIBUTES = {
                                             "outlier_label_", "outputs_2d_"),
     "RadiusNeighborsRegressor": _COMMON + ("effective_metric_", "effective_metric_params_",
                                            "n_samples_fit_"),
+    "LocalOutlierFactor": _COMMON + ("effective_metric_", "effective_metric_params_",
+                                     "n_samples_fit_", "n_neighbors_", "offset_",
+                                     "negative_outlier_factor_"),
 }
 
 _METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski")
@@ -297,3 +300,32 @@ def _equal(i, value):
         return bool(i == value)
     except Exception:
         return False
+
+
+@register("LocalOutlierFactor", kind="predictor")
+def local_outlier_factor(est, ctx, x):
+    """LocalOutlierFactor(novelty=True): score_samples from the n_neighbors_ nearest training
+    rows (``LocalOutlierScore``), decision_function = score_samples - offset_, predict -1
+    where it is < 0, else 1."""
+    if not est.novelty:
+        raise UnsupportedModelError(
+            "LocalOutlierFactor(novelty=False) is not supported: it predicts nothing on new "
+            "data (only fit_predict on its training data); fit it with novelty=True to store "
+            "predict, decision_function and score_samples")
+    g = ctx.graph
+    k = int(est.n_neighbors_)
+    near = _search(est, ctx, x, k)
+    kdist = as_float64(np.asarray(est._distances_fit_X_)[:, k - 1],
+                       "LocalOutlierFactor._distances_fit_X_")
+    lrd = as_float64(est._lrd, "LocalOutlierFactor._lrd")
+    score = g.add("LocalOutlierScore", [near, x],
+                  k_distance=g.tensor(np.ascontiguousarray(kdist), "float64"),
+                  lrd=g.tensor(np.ascontiguousarray(lrd), "float64"))
+    decision = g.add("SubDiv", [score], sub=g.tensor([float(est.offset_)], "float64"))
+    outputs = {"score_samples": (score, True), "decision_function": (decision, True),
+               "predict": (g.add("OutlierLabel", [decision]), True),
+               "kneighbors": (near, False)}
+    head = Head(outputs, "outlier_detector")
+    head.splits = {"kneighbors": [k, k]}
+    head.block_dtypes = {"kneighbors": ["float64", "int64"]}
+    return head
