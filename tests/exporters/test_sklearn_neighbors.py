@@ -205,6 +205,7 @@ def test_pipeline_and_labels(data, roundtrip):
     np.testing.assert_array_equal(proxy.predict(q), model.predict(q))
     np.testing.assert_array_equal(proxy.classes_, model.classes_)
     _close(model.predict_proba(q), proxy.predict_proba(q))
+    assert not hasattr(model, "kneighbors") and not hasattr(proxy, "kneighbors")
 
 
 def test_nan_refused(data, roundtrip):

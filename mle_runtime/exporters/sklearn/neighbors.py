@@ -179,14 +179,14 @@ def kneighbors_classifier(est, ctx, x):
     if not multi:
         outputs = {"predict": (preds[0], True), "predict_proba": (probas[0], False),
                    "kneighbors": (near, False)}
-        return _with_kneighbors(Head(outputs, "classifier", classes[0]), est)
+        return _with_kneighbors(Head(outputs, "classifier", classes[0]), est, ctx)
     # multi-output: predict one column per output, predict_proba a list of arrays
     outputs = {"predict": (g.add("IndexConcat", preds), False),
                "predict_proba": (g.add("Concat", probas), False),
                "kneighbors": (near, False)}
     head = Head(outputs, "classifier", classes,
                 splits={"predict_proba": [len(c) for c in classes]})
-    return _with_kneighbors(head, est)
+    return _with_kneighbors(head, est, ctx)
 
 
 @register("KNeighborsRegressor", kind="predictor")
@@ -204,12 +204,16 @@ def kneighbors_regressor(est, ctx, x):
     mean = g.add("NeighborMean", [near], y=g.tensor(np.ascontiguousarray(y2), "float64"),
                  weights=weights)
     return _with_kneighbors(Head({"predict": (mean, ravel), "kneighbors": (near, False)},
-                                 "regressor"), est)
+                                 "regressor"), est, ctx)
 
 
-def _with_kneighbors(head, est):
+def _with_kneighbors(head, est, ctx):
     """kneighbors(X) as scikit-learn returns it: (distances float64, indices int64), for the
-    fitted n_neighbors."""
+    fitted n_neighbors; only for the estimator stored on its own (a pipeline or a
+    meta-estimator over it has no kneighbors)."""
+    if len(ctx.steps) != 1:
+        head.outputs.pop("kneighbors")
+        return head
     k = int(est.n_neighbors)
     head.splits = dict(head.splits or {}, kneighbors=[k, k])
     head.block_dtypes = {"kneighbors": ["float64", "int64"]}
@@ -218,8 +222,11 @@ def _with_kneighbors(head, est):
 
 @register("NearestNeighbors", kind="predictor")
 def nearest_neighbors(est, ctx, x):
+    if len(ctx.steps) != 1:
+        raise UnsupportedModelError("NearestNeighbors offers only kneighbors, which a pipeline "
+                                    "over it does not have; store it on its own")
     near = _search(est, ctx, x, int(est.n_neighbors))
-    return _with_kneighbors(Head({"kneighbors": (near, False)}, None), est)
+    return _with_kneighbors(Head({"kneighbors": (near, False)}, None), est, ctx)
 
 
 def _radius(est):
@@ -325,7 +332,8 @@ def local_outlier_factor(est, ctx, x):
     outputs = {"score_samples": (score, True), "decision_function": (decision, True),
                "predict": (g.add("OutlierLabel", [decision]), True),
                "kneighbors": (near, False)}
-    head = Head(outputs, "outlier_detector")
-    head.splits = {"kneighbors": [k, k]}
-    head.block_dtypes = {"kneighbors": ["float64", "int64"]}
-    return head
+    if len(ctx.steps) != 1:  # a pipeline over it has no kneighbors
+        outputs.pop("kneighbors")
+        return Head(outputs, "outlier_detector")
+    return Head(outputs, "outlier_detector", splits={"kneighbors": [k, k]},
+                block_dtypes={"kneighbors": ["float64", "int64"]})
