@@ -62,6 +62,7 @@ SAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so):$$(gcc -print-file-nam
 SANITIZE_TESTS ?= tests/format/test_mutation.py tests/format/test_values_mutation.py \
 	tests/format/test_envelope_mutation.py tests/format/test_reader_errors.py \
 	tests/format/test_values_pandas.py $(wildcard tests/native/test_*validation.py) \
+	$(wildcard tests/native/test_*_ops.py) \
 	tests/native/test_crc32c.py
 
 install-fuzz:

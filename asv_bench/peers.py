@@ -269,6 +269,20 @@ def _pca():
     return PCA(16, whiten=True)
 
 
+def _svc_proba():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    return make_pipeline(StandardScaler(), SVC(kernel="rbf", probability=True, random_state=0))
+
+
+def _gaussian_nb():
+    from sklearn.naive_bayes import GaussianNB
+
+    return GaussianNB()
+
+
 BOOSTING_LIBRARIES = ("xgboost", "lightgbm", "catboost")
 
 
@@ -305,6 +319,10 @@ CASES = [
     Case("breast_cancer", "scaler+mlp_64_32", _mlp),
     Case("digits", "kmeans_10", _kmeans),
     Case("digits", "pca_16_whiten", _pca),
+    Case("breast_cancer", "scaler+svc_rbf_proba", _svc_proba),
+    Case("digits", "scaler+svc_rbf_proba", _svc_proba),
+    Case("breast_cancer", "gaussian_nb", _gaussian_nb),
+    Case("digits", "gaussian_nb", _gaussian_nb),
 ]
 CASES_BY_NAME = {c.name: c for c in CASES}
 

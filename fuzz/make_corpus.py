@@ -71,6 +71,16 @@ def models():
     out["dummy"] = DummyClassifier(strategy="prior").fit(Xi, yi)
     out["qda"] = QuadraticDiscriminantAnalysis(reg_param=0.1).fit(Xi, yi)
     out["isotonic"] = IsotonicRegression(out_of_bounds="raise").fit(Xd[:, 0], yd)
+    # Support vector machines' probabilities (PairwiseCoupling) and kernel ridge (RowKernel).
+    import warnings
+
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.svm import SVC
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # probability=True is deprecated
+        out["svc_probability"] = SVC(probability=True, random_state=0).fit(Xi, yi)
+    out["kernel_ridge"] = KernelRidge(kernel="laplacian", gamma=0.5).fit(Xd, yd)
     # Meta-estimators: Concat, WeightedMean, Vote, AsFloat64, Interp1D.
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import StackingClassifier, VotingClassifier
@@ -119,6 +129,16 @@ def models():
 
     out["radius_kd_tree"] = RadiusNeighborsClassifier(1.0, algorithm="kd_tree", leaf_size=8,
                                                       outlier_label="most_frequent").fit(Xi, yi)
+    # Distribution transformers: QuantileTransform, PowerTransform (Box-Cox refuses input),
+    # MathFn from a FunctionTransformer.
+    from sklearn.preprocessing import (FunctionTransformer, PowerTransformer,
+                                       QuantileTransformer)
+
+    out["quantile_normal"] = make_pipeline(
+        QuantileTransformer(n_quantiles=20, output_distribution="normal"),
+        LogisticRegression(max_iter=500)).fit(Xi, yi)
+    out["power_box_cox"] = make_pipeline(FunctionTransformer(np.arcsinh),
+                                         PowerTransformer(method="box-cox")).fit(Xi)
     # string columns and encoders: a ColumnTransformer with OneHot and CategoryMap nodes and
     # the input rules "strings" and "unknown"
     from sklearn.compose import ColumnTransformer
@@ -129,6 +149,16 @@ def models():
     out["column_transformer"] = make_pipeline(ColumnTransformer(
         [("num", StandardScaler(), [0, 1]), ("hot", OneHotEncoder(), [2]),
          ("ord", OrdinalEncoder(), [3])]), LogisticRegression(max_iter=500)).fit(mixed, yi)
+    # Feature expansions: Digitize, Monomials, BSplineBasis (every extrapolation's attributes).
+    from sklearn.preprocessing import KBinsDiscretizer, PolynomialFeatures, SplineTransformer
+
+    out["kbins_onehot"] = KBinsDiscretizer(n_bins=4, encode="onehot-dense").fit(Xd)
+    out["poly_ridge"] = make_pipeline(PolynomialFeatures(degree=(1, 3)), Ridge()).fit(Xd, yd)
+    out["spline_linear"] = SplineTransformer(n_knots=4, extrapolation="linear").fit(Xd)
+    out["spline_periodic"] = SplineTransformer(n_knots=5, degree=2,
+                                               extrapolation="periodic").fit(Xd)
+    out["spline_error"] = SplineTransformer(extrapolation="error",
+                                            handle_missing="zeros").fit(Xd)
     try:
         import xgboost
 

@@ -302,10 +302,11 @@ def test_pickled_arrays_need_allow_pickle(tmp_path):
 def test_an_estimator_that_must_be_pickled(tmp_path):
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=300).fit(X, y)
-    value = {"f": FunctionTransformer(np.log1p), "coef": model.coef_, "m": model}
+    value = {"f": FunctionTransformer(np.rint), "coef": model.coef_, "m": model}
     mle.dump(value, tmp_path / "v.mle", allow_pickle=True)
     got = mle.load(tmp_path / "v.mle", mmap_mode="r", allow_pickle=True)
-    np.testing.assert_allclose(got["f"].transform(X[:3]), np.log1p(X[:3]))
+    assert type(got["f"]) is FunctionTransformer
+    np.testing.assert_allclose(got["f"].transform(X[:3]), np.rint(X[:3]))
     assert isinstance(got["coef"], np.memmap)
     np.testing.assert_array_equal(got["m"].predict(X), model.predict(X))
 

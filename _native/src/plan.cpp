@@ -16,6 +16,9 @@
 
 namespace mle {
 
+// Format 1.7: the graph's "inverse" record (a second input Y, read by inverse_transform).
+constexpr uint16_t kMinorInverse = 7;
+
 // ---------------------------------------------------------------- NodeBuild accessors
 
 const json::Value* NodeBuild::attr(std::string_view key) const {
@@ -352,6 +355,28 @@ Status Model::build() {
 
   values_.clear();
   values_.push_back(ValueInfo{n_features_, ValueKind::kInput});
+  // Format 1.7: a second input, Y, which the inverse_transform output reads (FORMAT.md 9.8).
+  has_inverse_ = inv_allow_nan_ = inv_allow_inf_ = false;
+  if (const json::Value* inv = g.get("inverse")) {
+    if (container_.minor < kMinorInverse)
+      return Status::Format("graph section: 'inverse' needs format 1." +
+                            std::to_string(kMinorInverse) + " or newer, but the file says 1." +
+                            std::to_string(container_.minor));
+    const json::Value* w = inv->is_object() ? inv->get("n_features") : nullptr;
+    const json::Value* yn = inv->is_object() ? inv->get("allow_nan") : nullptr;
+    const json::Value* yi = inv->is_object() ? inv->get("allow_inf") : nullptr;
+    bool ok = w && w->is_int && w->integer >= 1 && w->integer <= (int64_t(1) << 31) &&
+              (!yn || yn->is_bool()) && (!yi || yi->is_bool());
+    for (const json::Value* m = ok ? inv->first() : nullptr; m && ok; m = m->next_sibling())
+      ok = m->key == "n_features" || m->key == "allow_nan" || m->key == "allow_inf";
+    if (!ok)
+      return Status::Format("graph section: 'inverse' must be {\"n_features\": an integer in "
+                            "[1, 2^31], \"allow_nan\"?: boolean, \"allow_inf\"?: boolean}");
+    has_inverse_ = true;
+    inv_allow_nan_ = yn && yn->boolean;
+    inv_allow_inf_ = yi && yi->boolean;
+    values_.push_back(ValueInfo{w->integer, ValueKind::kInput});
+  }
   MLE_RETURN_IF_ERROR(build_tensors(g));
   MLE_RETURN_IF_ERROR(build_nodes(g));
   MLE_RETURN_IF_ERROR(build_outputs(g));
@@ -454,6 +479,7 @@ Status Model::build_nodes(const json::Value& g) {
   if (!ns || !ns->is_array()) return Status::Format("graph section: 'nodes' must be a list");
   ValueNames ids(ns->size + 1);
   ids.add("X", 0);
+  if (has_inverse_) ids.add("Y", 1);
   static const json::Value kEmpty = [] {
     json::Value v;
     v.type = json::Type::kObject;
@@ -574,6 +600,12 @@ Status Model::build_outputs(const json::Value& g) {
     for (int k = static_cast<int>(nodes_.size()) - 1; k >= 0; --k) {
       if (!need[nodes_[k].output]) continue;
       for (int v : nodes_[k].inputs) need[v] = 1;
+    }
+    if (has_inverse_) {
+      if (need[0] && need[1])
+        return Status::Format("graph output '" + po.name + "' reads both inputs X and Y; an "
+                              "output reads one of them");
+      po.root = need[1] ? 1 : 0;
     }
     po.scratch_offset.assign(values_.size(), -1);
     po.nodes.reserve(nodes_.size());
@@ -782,14 +814,23 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   if (out_idx < 0 || out_idx >= num_outputs()) return Status::Internal("bad output index");
   if (x_dtype != DType::kF32 && x_dtype != DType::kF64)
     return Status::Internal("X must be float32 or float64");
-  if (x_cols != n_features_)
+  const PlanOutput& po = outputs_[out_idx];
+  const int64_t want_cols = values_[po.root].cols;
+  if (x_cols != want_cols)
     return Status::Input("X has " + std::to_string(x_cols) + " features, but " + name_ +
-                         " is expecting " + std::to_string(n_features_) + " features as input.");
+                         (po.root ? "." + po.name : std::string()) + " is expecting " +
+                         std::to_string(want_cols) + " features as input.");
   if (f32_only_ && x_dtype != DType::kF32)
     return Status::Input(name_ + " computes in float32: pass X as float32 (the model proxy "
                          "converts other input)");
   if (n <= 0) return Status::OK();
-  const PlanOutput& po = outputs_[out_idx];
+  // The inverse's input Y has its own NaN and infinity rules; X's float32 cast and finite
+  // columns are X's alone.
+  const bool a_nan = po.root ? inv_allow_nan_ : allow_nan_;
+  const bool a_inf = po.root ? inv_allow_inf_ : allow_inf_;
+  const bool cast_f32 = po.root ? false : cast_f32_;
+  const std::vector<int64_t> no_columns;
+  const std::vector<int64_t>& finite_columns = po.root ? no_columns : finite_columns_;
   const size_t xsize = dtype_size(x_dtype);
   const int64_t out_cols = values_[po.value].cols;
   const size_t out_esize = dtype_size(resolve(values_[po.value].kind, x_dtype));
@@ -797,7 +838,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   // Rows per block; a call of fewer rows lays out its scratch for that many only.
   const int64_t brows = std::min(kBlockRows, n);
   std::atomic<const char*> input_error{nullptr};
-  const bool check = !(allow_nan_ && allow_inf_) || cast_f32_ || !finite_columns_.empty();
+  const bool check = !(a_nan && a_inf) || cast_f32 || !finite_columns.empty();
 
   std::atomic<int> bad_kind{0};
   std::string refused;  // kind 5: written once, by the thread that set bad_kind
@@ -810,13 +851,13 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
     if (check) {
       int64_t where = 0;
       int k = (x_dtype == DType::kF32)
-                  ? first_bad(reinterpret_cast<const float*>(xb), rows * x_cols, allow_nan_,
-                              allow_inf_, false, &where)
-                  : first_bad(reinterpret_cast<const double*>(xb), rows * x_cols, allow_nan_,
-                              allow_inf_, cast_f32_, &where);
-      if (!k && allow_inf_) {
+                  ? first_bad(reinterpret_cast<const float*>(xb), rows * x_cols, a_nan,
+                              a_inf, false, &where)
+                  : first_bad(reinterpret_cast<const double*>(xb), rows * x_cols, a_nan,
+                              a_inf, cast_f32, &where);
+      if (!k && a_inf) {
         for (int64_t r = 0; r < rows && !k; ++r)
-          for (int64_t c : finite_columns_) {
+          for (int64_t c : finite_columns) {
             const double v = x_dtype == DType::kF32
                                  ? reinterpret_cast<const float*>(xb)[r * x_cols + c]
                                  : reinterpret_cast<const double*>(xb)[r * x_cols + c];
@@ -832,7 +873,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
         return;
       }
     }
-    views[0] = View{const_cast<uint8_t*>(xb), x_cols, x_dtype};
+    views[po.root] = View{const_cast<uint8_t*>(xb), x_cols, x_dtype};
     for (int k : po.nodes) {
       const PlanNode& nd = nodes_[k];
       const ValueInfo& vi = values_[nd.output];
@@ -868,7 +909,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
         return;
       }
     }
-    if (po.value == 0)  // the graph output is X itself (an empty pipeline)
+    if (po.value == po.root)  // the output is its input (an empty pipeline, an identity)
       std::memcpy(static_cast<uint8_t*>(out) + r0 * out_cols * out_esize, xb,
                   rows * x_cols * xsize);
   };

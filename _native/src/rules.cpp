@@ -168,6 +168,8 @@ struct OutputRule {
   std::vector<int64_t> splits;
   std::vector<int64_t> shape;  // per-row shape of an N-D output (neural networks)
   std::vector<std::string> block_dtypes;  // with splits: one dtype per block, as a tuple
+  const json::Value* columns = nullptr;  // the output's column names (get_feature_names_out)
+  std::string_view container;            // "pandas" or "polars": set_output(transform=...)
 };
 
 struct Keyword {
@@ -190,6 +192,7 @@ struct Rules {
   const json::Value* strings = nullptr;  // [[column, [vocabulary]], ...]
   const json::Value* unknown = nullptr;  // [[mode, [columns], [[known]...], text], ...]
   const json::Value* nan = nullptr;      // [[columns], owner]
+  const json::Value* unread = nullptr;   // [columns] no node reads
   std::vector<int64_t> shape;  // per-row shape of an N-D input X (neural networks)
 };
 
@@ -225,6 +228,7 @@ class Builder {
   Status strings(const json::Value& v, const Where& what);
   Status unknown(const json::Value& v, const Where& what);
   Status nan(const json::Value& v, const Where& what);
+  Status unread(const json::Value& v, const Where& what);
   Status shape(const json::Value& v, int64_t cols, const Where& what, std::vector<int64_t>* out);
 
   const std::vector<PlanOutput>& outputs_;
@@ -364,6 +368,19 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
           return Status::Format(w.str() + " entries must be one of " + list_of(kOutputDtypes));
         o.block_dtypes.emplace_back(d->str);
       }
+    } else if (key == "columns") {
+      const int64_t cols = values_[outputs_[out].value].cols;
+      bool ok = m->is_array() && static_cast<int64_t>(m->size) == cols;
+      for (const json::Value* c = ok ? m->first() : nullptr; c && ok; c = c->next_sibling())
+        ok = c->is_string() && c->str.size() <= 4096;
+      if (!ok)
+        return Status::Format(w.str() + " must be a list of " + std::to_string(cols) +
+                              " strings (one name per output column, at most 4096 bytes each)");
+      o.columns = m;
+    } else if (key == "container") {
+      if (!m->is_string() || (m->str != "pandas" && m->str != "polars"))
+        return Status::Format(w.str() + " must be \"pandas\" or \"polars\"");
+      o.container = m->str;
     } else if (key == "labels") {
       o.has_labels = true;
       if (m->is_int) {
@@ -379,10 +396,17 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
       }
     } else {
       return Status::Format(what.str() + ": unknown option '" + std::string(key) +
-                            "' (known: ravel, dtype, column, labels, splits, shape, block_dtypes); the file needs a "
-                            "newer mle_runtime or is damaged");
+                            "' (known: ravel, dtype, column, labels, splits, shape, columns, container, "
+                            "block_dtypes); the file needs a newer mle_runtime or is damaged");
     }
   }
+  if (!o.container.empty() && !o.columns)
+    return Status::Format(what.str() + ": option 'container' needs 'columns'");
+  if (o.columns && (o.has_labels || o.has_splits || o.column || !o.shape.empty() ||
+                    (opts.get("ravel") && opts.get("ravel")->is_bool() &&
+                     opts.get("ravel")->boolean)))
+    return Status::Format(what.str() + ": option 'columns' names the columns of a plain 2-D "
+                          "output (no ravel, labels, splits, column or shape)");
   return Status::OK();
 }
 
@@ -546,6 +570,23 @@ Status Builder::nan(const json::Value& v, const Where& what) {
   return Status::OK();
 }
 
+// Input columns that no node reads (docs/FORMAT.md, section 9.7): [columns], strictly
+// increasing inside [0, n_features). The input adapter does not convert them (a dropped
+// column may hold anything, strings included, as in scikit-learn).
+Status Builder::unread(const json::Value& v, const Where& what) {
+  if (!v.is_array() || v.size == 0)
+    return Status::Format(what.str() + " must be a non-empty list of columns");
+  int64_t prev = -1;
+  for (const json::Value* c = v.first(); c; c = c->next_sibling()) {
+    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
+      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
+                            std::to_string(n_features_) + ")");
+    prev = c->integer;
+  }
+  r_.unread = &v;
+  return Status::OK();
+}
+
 // A per-row tensor shape (neural networks: X of shape (n, *shape)): 1 to 8 positive sizes
 // whose product is the value's number of columns.
 Status Builder::shape(const json::Value& v, int64_t cols, const Where& what,
@@ -615,10 +656,12 @@ Status Builder::from_graph(const json::Value& g) {
         MLE_RETURN_IF_ERROR(nan(*m, what));
       } else if (m->key == "shape") {
         MLE_RETURN_IF_ERROR(shape(*m, n_features_, what, &r_.shape));
+      } else if (m->key == "unread") {
+        MLE_RETURN_IF_ERROR(unread(*m, what));
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
                               "' (known: feature_names, integer, categories, unseen, vector, "
-                              "strings, unknown, nan, shape)");
+                              "strings, unknown, nan, shape, unread)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -808,8 +851,9 @@ std::string Builder::canonical() const {
   std::string outs;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const OutputRule& r = r_.outputs[i];
+    const bool reads_y = outputs_[i].root == 1;
     if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column && r.shape.empty() &&
-        r.block_dtypes.empty())
+        !reads_y && !r.columns && r.block_dtypes.empty())
       continue;
     std::string e;
     auto field = [&e](const char* k) {
@@ -835,6 +879,9 @@ std::string Builder::canonical() const {
       }
       e.push_back(']');
     }
+    if (reads_y) { field("input"); e += "\"Y\""; }
+    if (r.columns) { field("columns"); put_plain(&e, *r.columns); }
+    if (!r.container.empty()) { field("container"); put_string(&e, r.container); }
     if (!outs.empty()) outs.push_back(',');
     put_string(&outs, outputs_[i].name);
     outs.append(":{").append(e).push_back('}');
@@ -914,6 +961,10 @@ std::string Builder::canonical() const {
   if (!r_.shape.empty()) {
     ifield("shape");
     put_ints(&in, r_.shape);
+  }
+  if (r_.unread) {
+    ifield("unread");
+    put_plain(&in, *r_.unread);
   }
   if (!in.empty()) {
     sep();

@@ -77,6 +77,11 @@ MINOR_PICKLED_ARRAYS = 4
 # refuse them (no outputs), the right failure for a file they cannot serve.
 MINOR_FIT_ONLY = 6
 
+# Format 1.7 (docs/FORMAT.md, section 9.8): the graph's "inverse" record, a second input Y that
+# the inverse_transform output reads. Only such files are written as 1.7; earlier readers refuse
+# them (an undefined input "Y", or this minor's record).
+MINOR_INVERSE = 7
+
 HEADER_DTYPE = np.dtype(
     [
         ("magic", "V8"),

@@ -75,8 +75,9 @@ def encode(meta, graph, hash_key=None):
     if graph.tensors:
         payloads.append((L.SECTION_DATA, blob, data_align))
     record = getattr(graph, "estimator", None)
+    inverse = getattr(graph, "inverse", None)  # format 1.7
     if not record:
-        return pack_sections(payloads)
+        return pack_sections(payloads, minor=L.MINOR_INVERSE if inverse else L.MINOR_RULES)
     arrays = getattr(graph, "estimator_arrays", [])
     ablob, aoffsets, aalign = pack_tensors(arrays)
     codes = {v: k for k, v in L.TENSOR_DTYPES.items()}
@@ -95,6 +96,8 @@ def encode(meta, graph, hash_key=None):
         payloads.append((L.SECTION_ESTIMATOR_DATA, ablob, aalign, L.SECTION_OPTIONAL))
     if not graph.outputs:  # a model that predicts nothing (format 1.6)
         minor = L.MINOR_FIT_ONLY
+    if inverse:
+        minor = L.MINOR_INVERSE
     return pack_sections(payloads, minor=minor)
 
 

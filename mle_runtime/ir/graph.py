@@ -60,6 +60,10 @@ class Graph:
         self.estimator_arrays = []  # arrays of the record that are not graph tensors
         # Neural networks: the arena plan of ir/memory_plan.py (docs/FORMAT.md, 11.4), or None.
         self.memory_plan = None
+        # The inverse's input (docs/FORMAT.md, 9.8): {"n_features": k, "allow_nan"?: bool,
+        # "allow_inf"?: bool}; nodes then may read value "Y", and output "inverse_transform"
+        # is computed from it alone. None: the graph has one input, X.
+        self.inverse = None
         self._count = 0
 
     def tensor(self, array, dtype):
@@ -104,7 +108,7 @@ class Graph:
         return len(self.label_sets) - 1
 
     def output(self, name, value, ravel=False, *, dtype=None, column=False, labels=None,
-               splits=None, shape=None, block_dtypes=None):
+               splits=None, shape=None, columns=None, container=None, block_dtypes=None):
         """Declares graph output ``name`` (a proxy method such as ``"predict"``).
 
         Parameters
@@ -132,6 +136,10 @@ class Graph:
         block_dtypes : list of str, optional
             With ``splits``: the dtype of each block; the blocks are returned as a tuple
             (``kneighbors``' ``(distances, indices)``). Not with ``dtype``.
+        columns : list of str, optional
+            The names of the value's columns (``get_feature_names_out()``).
+        container : {"pandas", "polars"}, optional
+            Return a DataFrame with those columns (``set_output(transform=...)``).
         """
         if any(o["name"] == name for o in self.outputs):
             raise ValueError(f"duplicate graph output {name!r}")
@@ -148,6 +156,10 @@ class Graph:
             opts["shape"] = [int(d) for d in shape]
         if block_dtypes is not None:  # with splits: a tuple of blocks, one dtype each
             opts["block_dtypes"] = [str(d) for d in block_dtypes]
+        if columns is not None:
+            opts["columns"] = [str(c) for c in columns]
+        if container is not None:
+            opts["container"] = str(container)
         self.outputs.append({"name": name, "value": value, "ravel": bool(ravel), "opts": opts})
 
     def keyword(self, method, keyword, value, output):
@@ -187,6 +199,8 @@ class Graph:
             g["inputs"] = self.inputs
         if self.memory_plan is not None:
             g["memory_plan"] = self.memory_plan.to_json()
+        if self.inverse is not None:
+            g["inverse"] = self.inverse
         return g
 
 

@@ -24,6 +24,7 @@ OPS = {
             "clip?": "bool",
             "clip_min?": "number",
             "clip_max?": "number",
+            "cast_params?": "bool",
         },
     },
     "Normalize": {"inputs": 1, "attrs": {"norm": ("l1", "l2", "max")}},
@@ -63,7 +64,7 @@ OPS = {
     "SignedSquare": {"inputs": 1, "attrs": {}},
     "Log1pExp": {"inputs": 1, "attrs": {}},
     "BinaryProba": {"inputs": 1, "attrs": {}},
-    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": ("uniform", "keep")}},
+    "NormalizeRows": {"inputs": 1, "attrs": {"zero_rows": ("uniform", "keep", "divide")}},
     "Softmax": {"inputs": 1, "attrs": {}},
     "ArgMax": {"inputs": 1, "attrs": {"ge?": "bool"}},
     # Log-probability heads computed from raw scores without cancellation (CatBoost's
@@ -143,7 +144,7 @@ OPS = {
         "inputs": 1,
         "attrs": {"rows": "tensor:float64", "row_sq_norms?": "tensor:float64",
                   "kernel": ("euclidean", "sqeuclidean", "linear", "poly", "rbf", "sigmoid",
-                             "cosine"),
+                             "cosine", "laplacian", "chi2", "additive_chi2"),
                   "gamma?": "number", "coef0?": "number", "degree?": "number"},
     },
     "GaussianLogDensity": {"inputs": 1, "attrs": {"mean": "tensor:float64",
@@ -200,7 +201,10 @@ OPS = {
     "Vote": {"inputs": -1, "attrs": {"n_classes": "number", "weights?": "tensor:float64"}},
     "AsFloat64": {"inputs": 1, "attrs": {}},
     "IndexConcat": {"inputs": -1, "attrs": {}},
-    "MathFn": {"inputs": 1, "attrs": {"fn": ("expm1", "log1p", "sqrt", "square")}},
+    "MathFn": {"inputs": 1, "attrs": {"fn": (
+        "expm1", "log1p", "sqrt", "square", "exp", "log", "exp2", "log2", "log10", "cbrt", "abs",
+        "negative", "reciprocal", "sign", "sin", "cos", "tanh", "sinh", "cosh", "arcsinh",
+        "arctan")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
     # Nearest neighbours (kernels/neighbors.cpp): the k nearest stored rows (output float64:
     # k distances, then k row indices), their class votes and target averages; the stored
@@ -232,6 +236,40 @@ OPS = {
                   "output": ("mean", "proba", "predict"), "y?": "tensor:float64",
                   "codes?": "tensor:int64", "n_classes?": "number", "outlier_index?": "number",
                   "outlier_predict?": "number", "refuse_outliers?": "bool"},
+    },
+    # Feature expansions (kernels/expand.cpp): KBinsDiscretizer, PolynomialFeatures,
+    # SplineTransformer. Outputs keep the caller's float dtype (float64 with "float64").
+    "Digitize": {
+        "inputs": 1,
+        "attrs": {"offsets": "tensor:int64", "edges": "tensor:float64",
+                  "encode": ("ordinal", "onehot"), "round_float32?": "bool", "float64?": "bool"},
+    },
+    "Monomials": {"inputs": 1, "attrs": {"offsets": "tensor:int64", "factors": "tensor:int64"}},
+    "BSplineBasis": {
+        "inputs": 1,
+        "attrs": {"knots": "tensor:float64", "degree": "number",
+                  "extrapolation": ("error", "constant", "linear", "continue", "periodic"),
+                  "include_bias": "bool", "missing_zeros": "bool",
+                  "boundary?": "tensor:float64", "limits?": "tensor:float64",
+                  "ends?": "tensor:int64", "float64?": "bool"},
+    },
+    # Support vector machines' probability estimates (kernels/svm.cpp): libsvm's Platt
+    # sigmoid of each class pair's decision value and its pairwise coupling. Output float64.
+    "PairwiseCoupling": {
+        "inputs": 1,
+        "attrs": {"probA": "tensor:float64", "probB": "tensor:float64", "n_classes": "number"},
+    },
+    # Distribution transformers (kernels/distribution.cpp): QuantileTransformer,
+    # PowerTransformer. Output: the input's kind.
+    "QuantileTransform": {
+        "inputs": 1,
+        "attrs": {"quantiles": "tensor:float64", "references": "tensor:float64",
+                  "output_distribution": ("uniform", "normal"), "clip_min?": "number",
+                  "clip_max?": "number"},
+    },
+    "PowerTransform": {
+        "inputs": 1,
+        "attrs": {"lambdas": "tensor:float64", "method": ("yeo-johnson", "box-cox")},
     },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
@@ -281,7 +319,7 @@ OPS = {
 
 # Names of graph outputs that proxies expose as methods.
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
-           "score_samples", "predict_joint_log_proba")
+           "score_samples", "predict_joint_log_proba", "inverse_transform")
 
 
 def validate_node(op, n_inputs, attrs, n_tensors):

@@ -173,6 +173,15 @@ def as_matrix(X, model):
     return np.ascontiguousarray(arr)
 
 
+def as_numeric_matrix(X, model):
+    """The inverse's input Y (docs/FORMAT.md, 9.8) as :func:`as_matrix` gives a numeric array:
+    numbers in the transformed space, so no feature names or string columns apply (a
+    DataFrame is taken by position, as scikit-learn's inverse_transform takes it)."""
+    if _is_dataframe(X):
+        X = X.to_numpy()
+    return as_matrix(X, model)
+
+
 def integer_dtype(X):
     """The integer or bool dtype scikit-learn would see for X (after ``np.asarray`` or, for a
     DataFrame, its column dtypes), or None when X is not integer/bool data."""
@@ -222,9 +231,10 @@ _float_nan = np.frompyfunc(_is_float_nan, 1, 1)
 
 
 class Encoding:
-    """The input rules "strings" and "unknown" (docs/FORMAT.md, section 9.7) of a loaded
-    model, prepared once: a hash table per string column (its vocabulary's codes), and the
-    checks of unknown categories.
+    """The input rules "strings", "unknown", "nan" and "unread" (docs/FORMAT.md, section
+    9.7) of a loaded model, prepared once: a hash table per string column (its vocabulary's
+    codes), the checks of unknown categories, and the columns no node reads (left
+    unconverted: a dropped column may hold strings).
 
     A string column's values become codes in one pass over the column (``map`` of the table's
     ``get`` over the column's objects, in C); only values the table does not hold (unknown
@@ -232,8 +242,9 @@ class Encoding:
     column is encoded through its categories (a handful of lookups) and its integer codes.
     """
 
-    def __init__(self, strings, unknown, feature_names, nan=None):
+    def __init__(self, strings, unknown, feature_names, nan=None, unread=()):
         self.nan = None if nan is None else ([int(c) for c in nan[0]], nan[1])
+        self.unread = frozenset(int(c) for c in unread or ())
         self.tables = {}
         self.vocab = {}
         for col, values in strings or ():
@@ -341,12 +352,16 @@ class Encoding:
         if m != model.n_features_in_:
             raise InputError(f"X has {m} features, but {model_name} is expecting "
                              f"{model.n_features_in_} features as input.")
-        numeric = [c.dtype for j, c in enumerate(cols) if j not in self.tables]
+        skip = self.unread
+        numeric = [c.dtype for j, c in enumerate(cols) if j not in self.tables and j not in skip]
         target = _F32 if numeric and all(d == _F32 for d in numeric) else _F64
         out = np.empty((n, m), dtype=target)
         for j, col in enumerate(cols):
             if j in self.tables:
                 out[:, j] = self._codes(col, j, col_names[j], model_name)
+                continue
+            if j in skip:  # no node reads it
+                out[:, j] = 0.0
                 continue
             try:
                 dt = col.dtype

@@ -19,7 +19,8 @@ from mle_runtime import _native
 from mle_runtime.errors import FormatError, ReadOnlyModelError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
-from mle_runtime.runtime.inputs import Encoding, check_integer_input, integer_dtype
+from mle_runtime.runtime.inputs import (Encoding, as_numeric_matrix, check_integer_input,
+                                        integer_dtype)
 from mle_runtime.runtime.inputs import as_matrix as _as_matrix
 from mle_runtime.runtime.nn import nn_method
 from mle_runtime.runtime.plan import resolve_n_threads
@@ -33,6 +34,7 @@ _DOCS = {
     "transform": "X transformed by the fitted transformer or pipeline.",
     "score_samples": "Per-sample scores for X.",
     "predict_joint_log_proba": "Joint log-probabilities log P(x, y) for X (naive Bayes).",
+    "inverse_transform": "X (in the transformed space) mapped back to the input space.",
     "kneighbors": "Distances to and indices of the fitted n_neighbors nearest training rows.",
 }
 
@@ -85,9 +87,10 @@ class _Rules:
         self.vector = inputs.get("vector", False)
         # String columns and encoders' unknown-category checks: adapted by inputs.Encoding.
         self.encoding = None
-        if "strings" in inputs or "unknown" in inputs or "nan" in inputs:
+        if any(k in inputs for k in ("strings", "unknown", "nan", "unread")):
             self.encoding = Encoding(inputs.get("strings"), inputs.get("unknown"),
-                                     self.feature_names, inputs.get("nan"))
+                                     self.feature_names, inputs.get("nan"),
+                                     inputs.get("unread"))
         self.shape = inputs.get("shape")  # neural networks: X is (n, *shape)
 
     def classes(self):
@@ -128,6 +131,32 @@ def _with_dtype(method, dtype):
         return method(X, n_threads=n_threads).astype(dtype, copy=False)
 
     return wrapped
+
+
+def _with_container(method, model, columns, stored):
+    """Wraps transform so that it returns a DataFrame with the stored column names when the
+    model's output container (``set_output``, stored or set on the loaded model) says so."""
+    names = list(columns)
+
+    def wrapped(X, *, n_threads=None):
+        out = method(X, n_threads=n_threads)
+        container = model.__dict__.get("_output_container", stored)
+        if container == "pandas":
+            import pandas as pd  # only when a DataFrame is asked for
+
+            return pd.DataFrame(out, index=getattr(X, "index", None) if _is_frame(X) else None,
+                                columns=names, copy=False)
+        if container == "polars":
+            import polars as pl  # only when a polars DataFrame is asked for
+
+            return pl.DataFrame(out, schema=names, orient="row")
+        return out
+
+    return wrapped
+
+
+def _is_frame(X):
+    return type(X).__name__ == "DataFrame" and hasattr(X, "columns")
 
 
 def _as_column(method):
@@ -285,6 +314,7 @@ class MLEModel(EstimatorProtocol):
     transform = _Output()
     score_samples = _Output()
     predict_joint_log_proba = _Output()
+    inverse_transform = _Output()
     kneighbors = _Output()  # (distances, indices) of the fitted n_neighbors (block_dtypes)
     fit_predict = _FitMethod()
     fit_transform = _FitMethod()
@@ -403,6 +433,52 @@ class MLEModel(EstimatorProtocol):
         rules = self._rules()
         return rules.categories, rules.unseen
 
+    # -- output column names and containers (set_output) -----------------------------------
+    def _transform_columns(self):
+        names = self._rules().outputs.get("transform", {}).get("columns")
+        if names is None:
+            raise AttributeError(f"'{self._summary()}' has no attribute "
+                                 "'get_feature_names_out' (the original estimator's output "
+                                 "names were not stored)")
+        return names
+
+    @property
+    def get_feature_names_out(self):
+        """get_feature_names_out(input_features=None): the names of transform's columns, as
+        scikit-learn computed them for the fitted input names."""
+        names = self._transform_columns()
+        fitted = self._feature_names()
+
+        def get_feature_names_out(input_features=None):
+            if input_features is not None:
+                given = [str(f) for f in input_features]
+                expected = fitted if fitted is not None else \
+                    [f"x{i}" for i in range(self.n_features_in_)]
+                if given != list(expected):
+                    raise ValueError(
+                        "input_features is not equal to feature_names_in_: the stored output "
+                        f"names were computed for {list(expected)}")
+            return np.asarray(names, dtype=object)
+
+        return get_feature_names_out
+
+    @property
+    def set_output(self):
+        """set_output(*, transform=None): "pandas" or "polars" make transform return a
+        DataFrame with the stored column names, "default" arrays (None: unchanged).
+        Returns the model; the setting is this loaded object's."""
+        self._transform_columns()
+
+        def set_output(*, transform=None):
+            if transform is not None:
+                if transform not in ("default", "pandas", "polars"):
+                    raise ValueError(f"output config must be in ['default', 'pandas', "
+                                     f"'polars'], got {transform!r}")
+                self.__dict__["_output_container"] = transform
+            return self
+
+        return set_output
+
     # -- prediction ------------------------------------------------------------------------
     def _method_for_output(self, output):
         """The plain callable of a graph output (a method name or another output's name)."""
@@ -422,6 +498,9 @@ class MLEModel(EstimatorProtocol):
         rules = self._rules()
         opts = dict(rules.outputs.get(name, {}))
         as_matrix = _as_matrix if rules.encoding is None else rules.encoding.as_matrix
+        reads_y = opts.pop("input", None) == "Y"  # the inverse's input (FORMAT.md 9.8)
+        if reads_y:
+            as_matrix = as_numeric_matrix
         labels = opts.get("labels")
         if rules.shape is not None:  # a neural network (runtime/nn.py)
             method = nn_method(run, idx, rules.shape, opts.get("shape"), threads,
@@ -469,9 +548,11 @@ class MLEModel(EstimatorProtocol):
 
         if "dtype" in opts:
             method = _with_dtype(method, np.dtype(opts["dtype"]))
+        if "columns" in opts:
+            method = _with_container(method, model, opts["columns"], opts.get("container"))
         if opts.get("column"):
             method = _as_column(method)
-        if rules.integer is not None:
+        if rules.integer is not None and not reads_y:
             keep, fills = rules.integer
             method = _with_integer_rule(method, name == "transform" and keep, fills, model)
         keywords = rules.keywords.get(name) if keywords else None

@@ -9,7 +9,7 @@ queries on the training points): the same neighbours in the same order, ties inc
 
 scikit-learn's brute-force search orders tied neighbours by how its OpenMP threads split the
 training rows, so the tie-heavy comparisons run scikit-learn with one OpenMP thread (the order
-the stored model reproduces, docs/FORMAT.md section 11.5); the tree searches, and data
+the stored model reproduces, docs/FORMAT.md section 11.8); the tree searches, and data
 without exact ties, do not depend on threads (checked below with scikit-learn's default
 threads)."""
 

@@ -1154,7 +1154,7 @@ def _pipeline_with_function_step():
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     X, y = load_iris(return_X_y=True)
-    return make_pipeline(StandardScaler(), FunctionTransformer(np.tanh),
+    return make_pipeline(StandardScaler(), FunctionTransformer(np.rint),
                          LogisticRegression(max_iter=1000)).fit(X, y), X
 
 

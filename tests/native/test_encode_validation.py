@@ -2,6 +2,7 @@
 kernels follow is validated at load (FormatError), never trusted. A valid graph is built
 through ir.Graph, then its tensors are replaced."""
 
+import json
 import math
 
 import numpy as np
@@ -122,3 +123,22 @@ def test_hostile_missing_mask(attrs, message):
     g.tensors[0] = np.asarray(attrs["columns"], dtype=np.int64)
     with pytest.raises(FormatError, match=message):
         load(g)
+
+
+def _with_unread(unread):
+    g = Graph("Dropped", 3)
+    v = g.add("Columns", ["X"], columns=g.tensor(np.array([0, 2], np.int64), "int64"))
+    g.output("transform", v)
+    g.inputs["unread"] = unread
+    return g
+
+
+def test_unread_columns_rule():
+    m = load(_with_unread([1]))
+    assert json.loads(m.rules_json())["inputs"]["unread"] == [1]
+
+
+@pytest.mark.parametrize("unread", [[], [3], [-1], [1, 1], [2, 1], [0.5], "1", {"1": 1}])
+def test_hostile_unread_columns_rule(unread):
+    with pytest.raises(FormatError, match="unread"):
+        load(_with_unread(unread))

@@ -92,12 +92,12 @@ def edit_two_inputs(g):
     (edit_misspelt_attribute, ["graph node 0 (Linear)", "unknown attribute 'biass'",
                                "weight, bias, follow_input_dtype"]),
     (edit_value_outside_the_set, ["graph node 2 (NormalizeRows)",
-                                  "'zero_rows' must be 'uniform' or 'keep', got 'zero'"]),
-    (edit_value_of_wrong_case, ["'zero_rows' must be 'uniform' or 'keep', got 'Keep'"]),
+                                  "'zero_rows' must be 'uniform', 'keep' or 'divide', got 'zero'"]),
+    (edit_value_of_wrong_case, ["'zero_rows' must be 'uniform', 'keep' or 'divide', got 'Keep'"]),
     (edit_bool_as_number, ["'follow_input_dtype' must be a boolean"]),
     (edit_tensor_of_wrong_dtype, ["tensor 'bias' must be float64, got int64"]),
     (edit_tensor_index_as_string, ["'weight' is not a valid tensor index"]),
-    (edit_required_missing, ["'zero_rows' must be one of 'uniform' or 'keep'"]),
+    (edit_required_missing, ["'zero_rows' must be one of 'uniform', 'keep' or 'divide'"]),
     (edit_two_inputs, ["graph node 1 (Softmax)", "expects 1 input(s), got 2"]),
 ])
 def test_node_outside_its_schema_is_refused_at_load(tmp_path, edit, fragments):
@@ -109,7 +109,7 @@ def test_node_outside_its_schema_is_refused_at_load(tmp_path, edit, fragments):
 @pytest.mark.parametrize("edit, fragment", [
     (edit_unknown_attribute, "no attribute 'axis'"),
     (edit_misspelt_attribute, "no attribute 'biass'"),
-    (edit_value_outside_the_set, "'zero_rows' must be one of 'uniform', 'keep', got 'zero'"),
+    (edit_value_outside_the_set, "'zero_rows' must be one of 'uniform', 'keep', 'divide', got 'zero'"),
     (edit_value_of_wrong_case, "got 'Keep'"),
     (edit_bool_as_number, "'follow_input_dtype' must be a bool"),
     (edit_tensor_index_as_string, "'weight' must be a tensor index"),

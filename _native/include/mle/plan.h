@@ -24,6 +24,7 @@ struct PlanNode {
 struct PlanOutput {
   std::string name;        // "predict", "predict_proba", "transform", ...
   int value = -1;          // value id
+  int root = 0;            // the input it reads: value 0 (X) or 1 (Y, the inverse's input)
   bool ravel = false;      // the proxy returns shape (n,) instead of (n, 1)
   std::vector<int> nodes;  // node ids to run, in order
   std::vector<int64_t> scratch_offset;  // per value id: byte offset per row-block, -1 if none
@@ -54,6 +55,8 @@ class Model {
     return resolve(values_[outputs_[i].value].kind, x_dtype);
   }
   int64_t n_features() const { return n_features_; }
+  // The columns output i takes: n_features, or the inverse input's width (FORMAT.md 9.8).
+  int64_t input_cols(int i) const { return values_[outputs_[i].root].cols; }
   const std::string& name() const { return name_; }
   const Section& meta() const { return container_.sections[container_.meta_index]; }
   // The parsed container (after a failed load, `parsed` and `kind` say whether the file was
@@ -93,13 +96,16 @@ class Model {
   Buffer buffer_;
   Container container_;
   std::vector<TensorRef> tensors_;
-  std::vector<ValueInfo> values_;  // value 0 is the input X
+  std::vector<ValueInfo> values_;  // value 0 is the input X; value 1 Y with an inverse
   std::vector<PlanNode> nodes_;
   std::vector<PlanOutput> outputs_;
   int64_t n_features_ = 0;
   bool allow_nan_ = false;
   bool allow_inf_ = false;
   bool cast_f32_ = false;  // the model casts X to float32: float64 values must fit
+  bool has_inverse_ = false;  // the graph's "inverse" record: value 1 is Y (FORMAT.md 9.8)
+  bool inv_allow_nan_ = false;
+  bool inv_allow_inf_ = false;
   bool f32_only_ = false;  // a memory plan or a float32-only kernel: X must be float32
   Status apply_memory_plan(const json::Value& mp, PlanOutput* po);
   std::vector<int64_t> finite_columns_;  // columns refusing infinity when allow_inf_

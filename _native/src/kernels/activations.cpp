@@ -99,18 +99,20 @@ Status make_binary_proba(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueIn
 }
 
 // Row normalisation p / p.sum(axis=1). A row summing to zero becomes uniform with
-// zero_rows="uniform" (LinearClassifierMixin._predict_proba_lr, SGDClassifier modified_huber) and
-// is left as it is with zero_rows="keep" (OneVsRestClassifier.predict_proba).
+// zero_rows="uniform" (LinearClassifierMixin._predict_proba_lr, SGDClassifier modified_huber),
+// is left as it is with zero_rows="keep" (OneVsRestClassifier.predict_proba) and is divided
+// by its zero sum with zero_rows="divide" (0 / 0 = NaN: LabelPropagation.predict_proba).
 class NormalizeRows final : public Kernel {
  public:
-  NormalizeRows(int64_t cols, bool uniform) : cols_(cols), uniform_(uniform) {}
+  NormalizeRows(int64_t cols, bool uniform, bool divide)
+      : cols_(cols), uniform_(uniform), divide_(divide) {}
   void run(int64_t rows, const View* in, const View& out) const override {
     for (int64_t r = 0; r < rows; ++r) {
       double s = 0.0;
       for (int64_t c = 0; c < cols_; ++c) s += get(in[0], r, c);
       for (int64_t c = 0; c < cols_; ++c) {
         double v = get(in[0], r, c);
-        if (s != 0.0)
+        if (s != 0.0 || divide_)
           v /= s;
         else if (uniform_)
           v = 1.0 / static_cast<double>(cols_);
@@ -121,16 +123,16 @@ class NormalizeRows final : public Kernel {
 
  private:
   int64_t cols_;
-  bool uniform_;
+  bool uniform_, divide_;
 };
 
 Status make_normalize_rows(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
   MLE_RETURN_IF_ERROR(float_input(b));
   std::string mode;
   MLE_RETURN_IF_ERROR(b.string("zero_rows", &mode));
-  if (mode != "uniform" && mode != "keep")
-    return b.error("zero_rows must be 'uniform' or 'keep', got '" + mode + "'");
-  k->reset(new NormalizeRows(b.inputs()[0].cols, mode == "uniform"));
+  if (mode != "uniform" && mode != "keep" && mode != "divide")
+    return b.error("zero_rows must be 'uniform', 'keep' or 'divide', got '" + mode + "'");
+  k->reset(new NormalizeRows(b.inputs()[0].cols, mode == "uniform", mode == "divide"));
   *out = same_kind(b, b.inputs()[0].cols);
   return Status::OK();
 }
@@ -405,7 +407,7 @@ const OpRegistrar kRegistered({
     {"Log1pExp", make_elementwise<6>, 1, {}},
     {"BinaryProba", make_binary_proba, 1, {}},
     {"NormalizeRows", make_normalize_rows, 1,
-     {attr::string("zero_rows", {"uniform", "keep"})}},
+     {attr::string("zero_rows", {"uniform", "keep", "divide"})}},
     {"Softmax", make_softmax, 1, {}},
     {"ArgMax", make_argmax, 1, {attr::boolean("ge", kOptional)}},
 });

@@ -2,8 +2,8 @@
 // np.average over the members), Vote (hard voting: np.argmax(np.bincount(x, weights))),
 // AsFloat64 (class indices or float values as float64 columns, for stacking and transforms),
 // IndexConcat
-// (class indices of several outputs side by side) and MathFn (np.expm1, np.log1p, np.sqrt,
-// np.square: TransformedTargetRegressor's inverse functions).
+// (class indices of several outputs side by side) and MathFn (elementwise numpy functions:
+// FunctionTransformer, TransformedTargetRegressor).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -233,34 +233,67 @@ Status make_index_concat(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueIn
   return Status::OK();
 }
 
-// Elementwise numpy functions: np.expm1, np.log1p, np.sqrt, np.square (x * x). The output
-// keeps the input's float kind (computed in float64, rounded once).
+// Elementwise numpy functions (FunctionTransformer's func, TransformedTargetRegressor's
+// func/inverse_func), by name in kMathFns. The output keeps the input's float kind (computed in
+// float64 with the C library's function, rounded once).
+double np_sign(double v) { return v > 0.0 ? 1.0 : v < 0.0 ? -1.0 : v == 0.0 ? 0.0 : v; }
+double np_square(double v) { return v * v; }
+double np_negative(double v) { return -v; }
+double np_reciprocal(double v) { return 1.0 / v; }
+double np_expm1(double v) { return std::expm1(v); }
+double np_log1p(double v) { return std::log1p(v); }
+double np_sqrt(double v) { return std::sqrt(v); }
+double np_exp(double v) { return std::exp(v); }
+double np_log(double v) { return std::log(v); }
+double np_exp2(double v) { return std::exp2(v); }
+double np_log2(double v) { return std::log2(v); }
+double np_log10(double v) { return std::log10(v); }
+double np_cbrt(double v) { return std::cbrt(v); }
+double np_abs(double v) { return std::fabs(v); }
+double np_sin(double v) { return std::sin(v); }
+double np_cos(double v) { return std::cos(v); }
+double np_tanh(double v) { return std::tanh(v); }
+double np_sinh(double v) { return std::sinh(v); }
+double np_cosh(double v) { return std::cosh(v); }
+double np_arcsinh(double v) { return std::asinh(v); }
+double np_arctan(double v) { return std::atan(v); }
+
+struct MathFnEntry {
+  const char* name;
+  double (*fn)(double);
+};
+const MathFnEntry kMathFns[] = {
+    {"expm1", np_expm1},     {"log1p", np_log1p},     {"sqrt", np_sqrt},
+    {"square", np_square},   {"exp", np_exp},         {"log", np_log},
+    {"exp2", np_exp2},       {"log2", np_log2},       {"log10", np_log10},
+    {"cbrt", np_cbrt},       {"abs", np_abs},         {"negative", np_negative},
+    {"reciprocal", np_reciprocal}, {"sign", np_sign}, {"sin", np_sin},
+    {"cos", np_cos},         {"tanh", np_tanh},       {"sinh", np_sinh},
+    {"cosh", np_cosh},       {"arcsinh", np_arcsinh}, {"arctan", np_arctan},
+};
+
+std::vector<std::string> math_fn_names() {
+  std::vector<std::string> names;
+  for (const MathFnEntry& e : kMathFns) names.emplace_back(e.name);
+  return names;
+}
+
 class MathFn final : public Kernel {
  public:
-  MathFn(int64_t cols, int fn) : cols_(cols), fn_(fn) {}
+  MathFn(int64_t cols, double (*fn)(double)) : cols_(cols), fn_(fn) {}
   void run(int64_t rows, const View* in, const View& out) const override {
     dispatch_float(out.dtype, [&](auto tag) {
       using T = decltype(tag);
       for (int64_t r = 0; r < rows; ++r) {
         T* y = out.row<T>(r);
-        for (int64_t c = 0; c < cols_; ++c) {
-          const double v = get(in[0], r, c);
-          double z;
-          switch (fn_) {
-            case 0: z = std::expm1(v); break;
-            case 1: z = std::log1p(v); break;
-            case 2: z = std::sqrt(v); break;
-            default: z = v * v; break;
-          }
-          y[c] = static_cast<T>(z);
-        }
+        for (int64_t c = 0; c < cols_; ++c) y[c] = static_cast<T>(fn_(get(in[0], r, c)));
       }
     });
   }
 
  private:
   int64_t cols_;
-  int fn_;
+  double (*fn_)(double);
 };
 
 Status make_math_fn(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
@@ -268,10 +301,13 @@ Status make_math_fn(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* o
   MLE_RETURN_IF_ERROR(b.float_input(&in));
   std::string fn;
   MLE_RETURN_IF_ERROR(b.string("fn", &fn));
-  const int code = fn == "expm1" ? 0 : fn == "log1p" ? 1 : fn == "sqrt" ? 2 : 3;
-  k->reset(new MathFn(in.cols, code));
-  *out = ValueInfo{in.cols, in.kind};
-  return Status::OK();
+  for (const MathFnEntry& e : kMathFns)
+    if (fn == e.name) {
+      k->reset(new MathFn(in.cols, e.fn));
+      *out = ValueInfo{in.cols, in.kind};
+      return Status::OK();
+    }
+  return b.error("unknown 'fn' '" + fn + "'");
 }
 
 // One-vs-one decision values (scikit-learn's _ovr_decision_function): input 0 holds the m =
@@ -338,7 +374,7 @@ const OpRegistrar kRegistered({
      {attr::number("n_classes"), attr::tensor("weights", DType::kF64, kOptional)}},
     {"AsFloat64", make_as_float64, 1, {}},
     {"IndexConcat", make_index_concat, kAnyInputs, {}},
-    {"MathFn", make_math_fn, 1, {attr::string("fn", {"expm1", "log1p", "sqrt", "square"})}},
+    {"MathFn", make_math_fn, 1, {attr::string("fn", math_fn_names())}},
     {"OvoDecision", make_ovo_decision, 2, {attr::number("n_classes")}},
 });
 

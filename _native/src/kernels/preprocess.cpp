@@ -59,22 +59,26 @@ Status make_subdiv(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   return Status::OK();
 }
 
-// y = clip(x * mul + add) (MinMaxScaler: X *= scale_; X += min_; optional np.clip).
+// y = clip(x * mul + add) (MinMaxScaler: X *= scale_; X += min_; optional np.clip). With
+// cast_params the parameters are first rounded to the data's type (StandardScaler's
+// inverse_transform: X *= scale_.astype(X.dtype); X += mean_.astype(X.dtype)).
 class MulAdd final : public Kernel {
  public:
-  MulAdd(int64_t cols, const double* mul, const double* add, bool clip, double lo, double hi)
-      : cols_(cols), mul_(mul), add_(add), clip_(clip), lo_(lo), hi_(hi) {}
+  MulAdd(int64_t cols, const double* mul, const double* add, bool clip, double lo, double hi,
+         bool cast)
+      : cols_(cols), mul_(mul), add_(add), clip_(clip), cast_(cast), lo_(lo), hi_(hi) {}
   void run(int64_t rows, const View* in, const View& out) const override {
     dispatch_float(out.dtype, [&](auto tag) {
       using T = decltype(tag);
       const T lo = static_cast<T>(lo_), hi = static_cast<T>(hi_);
+      auto p = [this](double v) { return cast_ ? static_cast<double>(static_cast<T>(v)) : v; };
       for (int64_t r = 0; r < rows; ++r) {
         const T* x = in[0].row<T>(r);
         T* y = out.row<T>(r);
         for (int64_t c = 0; c < cols_; ++c) {
           T v = x[c];
-          if (mul_) v = static_cast<T>(static_cast<double>(v) * mul_[c]);
-          if (add_) v = static_cast<T>(static_cast<double>(v) + add_[c]);
+          if (mul_) v = static_cast<T>(static_cast<double>(v) * p(mul_[c]));
+          if (add_) v = static_cast<T>(static_cast<double>(v) + p(add_[c]));
           if (clip_) v = std::min(std::max(v, lo), hi);  // NaN stays NaN, as in np.clip
           y[c] = v;
         }
@@ -87,6 +91,7 @@ class MulAdd final : public Kernel {
   const double* mul_;
   const double* add_;
   bool clip_;
+  bool cast_;
   double lo_, hi_;
 };
 
@@ -96,16 +101,17 @@ Status make_muladd(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   const TensorRef *mul, *add;
   MLE_RETURN_IF_ERROR(b.tensor("mul", DType::kF64, {in.cols}, &mul, true));
   MLE_RETURN_IF_ERROR(b.tensor("add", DType::kF64, {in.cols}, &add, true));
-  bool clip;
+  bool clip, cast;
   double lo = 0, hi = 0;
   MLE_RETURN_IF_ERROR(b.boolean_or("clip", false, &clip));
+  MLE_RETURN_IF_ERROR(b.boolean_or("cast_params", false, &cast));
   if (clip) {
     MLE_RETURN_IF_ERROR(b.number("clip_min", &lo));
     MLE_RETURN_IF_ERROR(b.number("clip_max", &hi));
     if (!(lo <= hi)) return b.error("clip_min must not exceed clip_max");
   }
   k->reset(new MulAdd(in.cols, mul ? mul->as<double>() : nullptr,
-                      add ? add->as<double>() : nullptr, clip, lo, hi));
+                      add ? add->as<double>() : nullptr, clip, lo, hi, cast));
   *out = in;
   return Status::OK();
 }
@@ -307,7 +313,7 @@ const OpRegistrar kRegistered({
     {"MulAdd", make_muladd, 1,
      {tensor("mul", DType::kF64, kOptional), tensor("add", DType::kF64, kOptional),
       boolean("clip", kOptional), number("clip_min", kOptional),
-      number("clip_max", kOptional)}},
+      number("clip_max", kOptional), boolean("cast_params", kOptional)}},
     {"Normalize", make_normalize, 1, {attr::string("norm", {"l1", "l2", "max"})}},
     {"Impute", make_impute, 1,
      {tensor("columns", DType::kI64, kOptional), tensor("fill", DType::kF64),

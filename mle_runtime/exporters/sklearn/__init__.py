@@ -13,8 +13,13 @@ from mle_runtime.exporters.sklearn import compose, encoders  # noqa: F401,E402  
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (meta-estimators, selectors)
     meta, selection)
 from mle_runtime.exporters.sklearn import svm  # noqa: F401,E402  (support vector machines)
+from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (kernel ridge, label propagation)
+    kernel_ridge, label_propagation)
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
 from mle_runtime.exporters.sklearn import neighbors  # noqa: F401,E402  (nearest neighbours)
+from mle_runtime.exporters.sklearn import expand  # noqa: F401,E402  (bins, polynomials, splines)
+from mle_runtime.exporters.sklearn import distribution  # noqa: F401,E402  (quantile, power)
+from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
 from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
@@ -71,6 +76,38 @@ def _integer_input_rule(model, head):
     return rule
 
 
+def _output_container(est):
+    """What est.transform returns as scikit-learn's set_output configured it: "pandas",
+    "polars" or None (arrays). A Pipeline returns what its last step returns."""
+    from sklearn.utils._set_output import _get_output_config
+
+    while type(est).__name__ == "Pipeline" and "transform" not in \
+            getattr(est, "_sklearn_output_config", {}):
+        active = [s for _, s in est.steps if s is not None and s != "passthrough"]
+        if not active:
+            return None
+        est = active[-1]
+    container = _get_output_config("transform", est)["dense"]
+    return container if container in ("pandas", "polars") else None
+
+
+def _name_transform_columns(model, graph):
+    """The transform output's column names (get_feature_names_out) and output container
+    (set_output), when scikit-learn's model has them."""
+    out = next((o for o in graph.outputs if o["name"] == "transform"), None)
+    if out is None or out["ravel"] or set(out["opts"]) - {"dtype"} or \
+            not hasattr(model, "get_feature_names_out"):
+        return
+    try:
+        names = [str(n) for n in model.get_feature_names_out()]
+    except Exception:  # noqa: BLE001  (estimators whose names scikit-learn cannot compute)
+        return
+    out["opts"]["columns"] = names
+    container = _output_container(model)
+    if container is not None:
+        out["opts"]["container"] = container
+
+
 def export(model):
     """Returns (Graph, metadata dict) for a fitted scikit-learn estimator or pipeline."""
     import sklearn
@@ -103,6 +140,8 @@ def export(model):
     graph.allow_inf = ctx.all_accept_inf and bool(ctx.steps)
     graph.nan_owner = ctx.nan_owner
     apply_head(graph, head)
+    _name_transform_columns(model, graph)
+    add_inverse(model, graph)
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         names = getattr(first, "feature_names_in_", None)

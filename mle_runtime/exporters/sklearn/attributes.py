@@ -4,6 +4,7 @@ when the fitted estimator has them. ``classes_``, ``n_features_in_`` and
 ``feature_names_in_`` of the exported model itself come from the graph; its steps and
 sub-estimators store theirs here."""
 
+from mle_runtime.exporters.sklearn.expand import ATTRIBUTES as _EXPAND
 from mle_runtime.exporters.sklearn.fit_only import ATTRIBUTES as _FIT_ONLY
 from mle_runtime.exporters.sklearn.impute import ATTRIBUTES as _IMPUTE
 from mle_runtime.exporters.sklearn.neighbors import ATTRIBUTES as _NEIGHBORS
@@ -106,6 +107,9 @@ ATTRIBUTES = {
                                     "sparse_output_"),
     "FeatureUnion": _COMMON,
     "FunctionTransformer": _COMMON,
+    # Distribution transformers (distribution.py)
+    "QuantileTransformer": _COMMON + ("n_quantiles_", "quantiles_", "references_"),
+    "PowerTransformer": _COMMON + ("lambdas_",),
     "MissingIndicator": _COMMON + ("features_",),
     "Binarizer": _COMMON,
     # Feature selectors and meta-estimators (selection.py, meta.py).
@@ -147,8 +151,16 @@ ATTRIBUTES = {
                                              "best_score_", "cv_results_"),
     **_IMPUTE,  # TargetEncoder and the model-based imputers (impute.py)
     **_NEIGHBORS,  # nearest-neighbour estimators (neighbors.py)
+    **_EXPAND,  # KBinsDiscretizer, PolynomialFeatures, SplineTransformer (expand.py)
 }
 
 from mle_runtime.exporters.sklearn.svm import ATTRIBUTES as _SVM  # noqa: E402
 
 ATTRIBUTES.update(_SVM)
+
+from mle_runtime.exporters.sklearn.kernel_ridge import ATTRIBUTES as _KERNEL_RIDGE  # noqa: E402
+from mle_runtime.exporters.sklearn.label_propagation import (  # noqa: E402
+    ATTRIBUTES as _LABEL_PROPAGATION)
+
+ATTRIBUTES.update(_KERNEL_RIDGE)
+ATTRIBUTES.update(_LABEL_PROPAGATION)

@@ -121,10 +121,28 @@ class Context:
         self._index = {c: {s: i for i, s in enumerate(v)} for c, v in self._sorted.items()}
         for fix in self.fixups:
             fix()
+        unread = self._unread_columns(outputs)
+        if unread:
+            self.graph.inputs["unread"] = unread
         if self._sorted:
             self.graph.inputs["strings"] = [[c, self._sorted[c]] for c in sorted(self._sorted)]
         if self.checks:
             self.graph.inputs["unknown"] = [c() for c in self.checks]
+
+    def _unread_columns(self, outputs):
+        """The input columns no node reads (a ColumnTransformer's dropped remainder): only a
+        ``Columns`` node reads a subset of X; any other reader, or X as an output, reads all."""
+        g = self.graph
+        read = set()
+        for node in g.nodes:
+            if "X" not in node.inputs:
+                continue
+            if node.op != "Columns":
+                return []
+            read.update(int(c) for c in g.tensors[node.attrs["columns"]])
+        if "X" in outputs:
+            return []
+        return [c for c in range(g.n_features) if c not in read]
 
     def refuses_nan(self, est):
         if not self.nan_possible:

@@ -13,6 +13,7 @@ import numpy as np
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, export_estimator, register
+from mle_runtime.exporters.sklearn.distribution import numpy_function, supported_functions
 from mle_runtime.ir.ops import METHODS
 
 
@@ -447,18 +448,6 @@ def threshold_classifier(est, ctx, x):
 
 # The inverse functions TransformedTargetRegressor may name (recognised by identity) and the
 # op computing each.
-_INVERSE_FUNCS = {"exp": ("Exp", None), "log": ("Log", None), "expm1": ("MathFn", "expm1"),
-                  "log1p": ("MathFn", "log1p"), "sqrt": ("MathFn", "sqrt"),
-                  "square": ("MathFn", "square")}
-
-
-def _numpy_function(fn):
-    for name in _INVERSE_FUNCS:
-        if fn is getattr(np, name):
-            return name
-    return None
-
-
 def _inverse_transform(owner, transformer, ctx, value):
     """transformer.inverse_transform(value) for the supported target transformers."""
     g = ctx.graph
@@ -470,13 +459,12 @@ def _inverse_transform(owner, transformer, ctx, value):
         fn = transformer.inverse_func
         if fn is None:
             return value
-        name = _numpy_function(fn)
+        name = numpy_function(fn)
         if name is None:
             raise UnsupportedModelError(
                 f"{owner}: inverse_func {getattr(fn, '__name__', fn)!r} is not supported; "
-                f"supported: None and numpy's {', '.join(_INVERSE_FUNCS)}")
-        op, fn_name = _INVERSE_FUNCS[name]
-        return g.add(op, [value], fn=fn_name)
+                f"supported: None and the numpy functions {supported_functions()}")
+        return g.add("MathFn", [value], fn=name)
     if kind == "StandardScaler":
         mul = None if transformer.scale_ is None else g.tensor(
             as_float64(transformer.scale_, "scale_"), "float64")
@@ -501,7 +489,7 @@ def _inverse_transform(owner, transformer, ctx, value):
     raise UnsupportedModelError(
         f"{owner} with transformer {kind} is not supported yet; supported: StandardScaler, "
         "RobustScaler, MaxAbsScaler, MinMaxScaler, FunctionTransformer and func/inverse_func "
-        f"among numpy's {', '.join(_INVERSE_FUNCS)}")
+        f"among the numpy functions {supported_functions()}")
 
 
 @register("TransformedTargetRegressor", kind="predictor")

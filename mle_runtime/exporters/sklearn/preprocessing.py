@@ -1,4 +1,5 @@
-"""Scalers, Normalizer and SimpleImputer (dense numeric data)."""
+"""Scalers, Normalizer and SimpleImputer (dense numeric data). FunctionTransformer is in
+distribution.py, with the numpy functions it may apply."""
 
 import math
 
@@ -222,15 +223,3 @@ def _simple_imputer(est, ctx, x):
     before = ctx.imputed.get(x, {})
     ctx.imputed[out] = {i: set(before.get(int(k), ())) | {marker} for i, k in enumerate(keep)}
     return out
-
-
-@register("FunctionTransformer", kind="transformer")
-def function_transformer(est, ctx, x):
-    """The identity FunctionTransformer (``func=None``), which is also what a fitted
-    ColumnTransformer holds for 'passthrough'."""
-    if est.func is not None:
-        name = getattr(est.func, "__name__", type(est.func).__name__)
-        raise UnsupportedModelError(
-            f"FunctionTransformer(func={name}) is not supported; supported: func=None (the "
-            "identity, 'passthrough')")
-    return x

@@ -16,12 +16,20 @@ tests assert 1e-9 relative to the largest term).
   shape "ovo" the pair values, shape "ovr" ``_ovr_decision_function(value < 0, -value, k)``
   (``OvoDecision``). ``break_ties`` with "ovr" and more than two classes: ``predict`` is the
   arg-max of that decision function.
+- ``predict_proba`` (SVC, NuSVC fitted with ``probability=True``) is libsvm's
+  ``predict_probability`` of the pair values with libsvm's sign (the unflipped value, which
+  the Platt parameters ``probA_``/``probB_`` were fitted on, two classes included): the
+  sigmoid of each pair, clipped to [1e-7, 1 - 1e-7], then libsvm's iterative pairwise
+  coupling, for two classes too (op ``PairwiseCoupling``); the columns follow ``classes_``
+  (scikit-learn's libsvm sorts the labels). ``predict_log_proba`` is its log. ``predict``
+  stays the vote above, as in scikit-learn (it can disagree with the most probable class).
+  A model whose ``probability`` was switched on after fitting without it (no ``probA_``:
+  scikit-learn's ``predict_proba`` raises ``NotFittedError``) is refused.
 - SVR, NuSVR: ``predict`` is the value. OneClassSVM: ``decision_function`` is the value,
   ``score_samples`` the value plus ``offset_``, ``predict`` 1 where the value is > 0, else -1.
 
-Not supported (refused at dump): ``kernel="precomputed"`` or a callable kernel, models fitted
-on sparse matrices (libsvm's sparse predictor), and ``predict_proba``/``predict_log_proba``
-of models fitted with ``probability=True`` (the exported model has no such methods).
+Not supported (refused at dump): ``kernel="precomputed"`` or a callable kernel, and models
+fitted on sparse matrices (libsvm's sparse predictor).
 """
 
 import numpy as np
@@ -53,11 +61,6 @@ def _check(est):
         raise UnsupportedModelError(
             f"{name} fitted on a scipy.sparse matrix is not supported (its predictions use "
             "libsvm's sparse code path); fit it on a dense array")
-    if getattr(est, "probability", False) is True:
-        raise UnsupportedModelError(
-            f"{name}(probability=True) is not supported: its predict_proba/predict_log_proba "
-            "(libsvm's Platt scaling and pairwise coupling) cannot be stored yet; fit it with "
-            "probability=False, or wrap it in CalibratedClassifierCV, which is supported")
     if int(getattr(est, "fit_status_", 0)) != 0:
         raise UnsupportedModelError(f"{name} did not fit (fit_status_ is {est.fit_status_})")
 
@@ -120,6 +123,7 @@ def svc(est, ctx, x):
     if k == 2:
         d = g.add("Scale", [v], factor=-1.0)
         outputs = {"decision_function": (d, True), "predict": (g.add("ArgMax", [d], ge=True), True)}
+        _probabilities(est, g, v, k, outputs)
         return Head(outputs, "classifier", classes)
     neg = g.add("Scale", [v], factor=-1.0)
     cols = [g.add("Columns", [neg], columns=g.tensor(np.array([c]), "int64"))
@@ -132,7 +136,41 @@ def svc(est, ctx, x):
     shape_ovr = est.decision_function_shape == "ovr"
     pred = g.add("ArgMax", [ovr if (shape_ovr and est.break_ties) else votes])
     outputs = {"decision_function": (ovr if shape_ovr else v, False), "predict": (pred, True)}
+    _probabilities(est, g, v, k, outputs)
     return Head(outputs, "classifier", classes)
+
+
+def _has_proba(est):
+    """Whether the fitted estimator offers predict_proba (as SVC._check_proba decides)."""
+    p = getattr(est, "probability", False)
+    return p != "deprecated" and bool(p)
+
+
+def _probabilities(est, g, v, k, outputs):
+    """predict_proba and predict_log_proba of a model fitted with probability=True: libsvm's
+    predict_probability of the pair values ``v`` (libsvm's sign, which probA/probB apply to)."""
+    if not _has_proba(est):
+        return
+    name = type(est).__name__
+    pairs = k * (k - 1) // 2
+    a = as_float64(getattr(est, "_probA", np.empty(0)), f"{name}.probA_").reshape(-1)
+    b = as_float64(getattr(est, "_probB", np.empty(0)), f"{name}.probB_").reshape(-1)
+    if a.size == 0 or b.size == 0:
+        raise UnsupportedModelError(
+            f"{name}(probability=True) was not fitted with probability estimates (its probA_ "
+            "and probB_ are empty, so its predict_proba raises NotFittedError); refit it")
+    if a.shape != (pairs,) or b.shape != (pairs,):
+        raise UnsupportedModelError(f"{name}: probA_/probB_ of shapes {a.shape}, {b.shape} "
+                                    f"for {k} classes")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise UnsupportedModelError(f"{name}: probA_/probB_ are not finite")
+    if k > 4096:
+        raise UnsupportedModelError(f"{name}(probability=True) with {k} classes: at most 4096 "
+                                    "classes are supported")
+    proba = g.add("PairwiseCoupling", [v], probA=g.tensor(a, "float64"),
+                  probB=g.tensor(b, "float64"), n_classes=k)
+    outputs["predict_proba"] = (proba, False)
+    outputs["predict_log_proba"] = (g.add("Log", [proba]), False)  # np.log(predict_proba)
 
 
 @register("SVR", "NuSVR", kind="predictor")

@@ -13,6 +13,7 @@ import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
+from mle_runtime.exporters.sklearn import bagging
 from mle_runtime.exporters.sklearn.common import register
 from mle_runtime.format import layout as L
 from mle_runtime.ir.trees import CategoryRule, Tree, add_ensemble, largest_float32_not_above
@@ -367,9 +368,15 @@ def adaboost_regressor(est, ctx, x):
     return Head({"predict": (v, True)}, "regressor")
 
 
+def _all_trees(est, names):
+    return all(type(e).__name__ in names and type(e).__module__.startswith("sklearn.")
+               for e in est.estimators_)
+
+
 @register("BaggingClassifier", kind="predictor")
 def bagging_classifier(est, ctx, x):
-    _require_trees(est, _TREE_CLASSIFIERS)
+    if not _all_trees(est, _TREE_CLASSIFIERS):  # any other supported member
+        return bagging.bagging_classifier(est, ctx, x)
     _nan_policy(ctx, est.estimators_[0])
     K = len(est.classes_)
     trees = []
@@ -383,7 +390,8 @@ def bagging_classifier(est, ctx, x):
 
 @register("BaggingRegressor", kind="predictor")
 def bagging_regressor(est, ctx, x):
-    _require_trees(est, _TREE_REGRESSORS)
+    if not _all_trees(est, _TREE_REGRESSORS):
+        return bagging.bagging_regressor(est, ctx, x)
     _nan_policy(ctx, est.estimators_[0])
     trees = [_remap_features(_sk_tree(e.tree_, e.tree_.value[:, :, 0]), f)
              for e, f in zip(est.estimators_, est.estimators_features_)]

@@ -265,11 +265,94 @@ Status finite_number(const NodeBuild& b, const char* key, double dflt, double* v
   return Status::OK();
 }
 
+// RowKernel's kernels of absolute differences and ratios, elementwise per pair of rows
+// (sklearn.metrics.pairwise): "laplacian" exp(-gamma * sum_k |x_k - y_k|) (the sum in
+// feature order, as scipy's cdist "cityblock" up to rounding), "additive_chi2"
+// -sum_k (x_k - y_k)^2 / (x_k + y_k) over the k with x_k + y_k != 0 (in feature order, as
+// _chi2_kernel_fast), "chi2" exp(gamma * additive_chi2). The chi2 kernels refuse negative
+// input as scikit-learn does ("X contains negative values.").
+class PairKernel final : public Kernel {
+ public:
+  enum Kind { kLaplacian, kAdditiveChi2, kChi2 };
+  PairKernel(int64_t n, int64_t k, const double* y, Kind kind, double gamma)
+      : n_(n), k_(k), y_(y), kind_(kind), gamma_(gamma) {}
+  double cost_per_row() const override { return 3.0 * static_cast<double>(n_ * k_) + 4 * n_; }
+  bool checks_input() const override { return kind_ != kLaplacian; }
+  std::string refusal(int64_t rows, const View* in) const override {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < k_; ++c) {
+        const bool neg = in[0].dtype == DType::kF32 ? in[0].row<float>(r)[c] < 0
+                                                    : in[0].row<double>(r)[c] < 0;
+        if (neg) return "X contains negative values.";
+      }
+    return {};
+  }
+  void run(int64_t rows, const View* in, const View& out) const override {
+    int64_t ldx;
+    const double* x = as_f64(in[0], rows, k_, &ldx);
+    for (int64_t r = 0; r < rows; ++r) {
+      const double* xr = x + r * ldx;
+      double* o = out.row<double>(r);
+      for (int64_t j = 0; j < n_; ++j) {
+        const double* yj = y_ + j * k_;
+        double s = 0;
+        if (kind_ == kLaplacian) {
+          for (int64_t c = 0; c < k_; ++c) s += std::fabs(xr[c] - yj[c]);
+          o[j] = std::exp(-gamma_ * s);
+          continue;
+        }
+        for (int64_t c = 0; c < k_; ++c) {
+          const double d = xr[c] - yj[c];
+          const double t = xr[c] + yj[c];
+          if (t != 0) s += d * d / t;
+        }
+        o[j] = kind_ == kChi2 ? std::exp(-s * gamma_) : -s;
+      }
+    }
+  }
+
+ private:
+  int64_t n_, k_;
+  const double* y_;
+  Kind kind_;
+  double gamma_;
+};
+
+Status make_pair_kernel(const NodeBuild& b, const ValueInfo& in, const std::string& kind,
+                        std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  const TensorRef *rows, *norms;
+  MLE_RETURN_IF_ERROR(stored_rows(b, in, &rows, &norms, true));
+  if (norms) return b.error("row_sq_norms is only used by rbf and distances");
+  if (in.cols == 0) return b.error(kind + " needs at least one input column");
+  if (b.has("coef0") || b.has("degree"))
+    return b.error(kind + " takes no coef0 or degree");
+  const PairKernel::Kind which = kind == "laplacian" ? PairKernel::kLaplacian
+                                 : kind == "chi2" ? PairKernel::kChi2 : PairKernel::kAdditiveChi2;
+  double gamma = 1.0;
+  if (which == PairKernel::kAdditiveChi2) {
+    if (b.has("gamma")) return b.error("additive_chi2 takes no gamma");
+  } else {
+    if (!b.has("gamma")) return b.error(kind + " needs gamma");
+    MLE_RETURN_IF_ERROR(finite_number(b, "gamma", 1.0, &gamma));
+  }
+  if (which == PairKernel::kAdditiveChi2 || which == PairKernel::kChi2) {
+    const double* y = rows->as<double>();
+    for (int64_t i = 0; i < rows->shape[0] * in.cols; ++i)
+      if (!(y[i] >= 0) || !std::isfinite(y[i]))
+        return b.error(kind + ": the stored rows must be finite and non-negative");
+  }
+  k->reset(new PairKernel(rows->shape[0], in.cols, rows->as<double>(), which, gamma));
+  *out = ValueInfo{rows->shape[0], ValueKind::kF64};
+  return Status::OK();
+}
+
 Status make_row_kernel(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
   ValueInfo in;
   MLE_RETURN_IF_ERROR(b.float_input(&in));
   std::string kind;
   MLE_RETURN_IF_ERROR(b.string("kernel", &kind));
+  if (kind == "laplacian" || kind == "chi2" || kind == "additive_chi2")
+    return make_pair_kernel(b, in, kind, k, out);
   const bool distance = kind == "euclidean" || kind == "sqeuclidean";
   const bool needs_norms = distance || kind == "rbf";
   const TensorRef *rows, *norms;
@@ -393,7 +476,8 @@ const OpRegistrar kRegistered({
     {"RowKernel", make_row_kernel, 1,
      {attr::tensor("rows", DType::kF64), attr::tensor("row_sq_norms", DType::kF64, kOptional),
       attr::string("kernel",
-                   {"euclidean", "sqeuclidean", "linear", "poly", "rbf", "sigmoid", "cosine"}),
+                   {"euclidean", "sqeuclidean", "linear", "poly", "rbf", "sigmoid", "cosine",
+                    "laplacian", "chi2", "additive_chi2"}),
       attr::number("gamma", kOptional), attr::number("coef0", kOptional),
       attr::number("degree", kOptional)}},
     {"GaussianLogDensity", make_gaussian_log_likelihood, 1,

@@ -1,0 +1,150 @@
+// Support vector machines' probability estimates: libsvm's predict_probability as
+// scikit-learn's SVC/NuSVC(probability=True).predict_proba compute it (docs/FORMAT.md 11).
+//
+// Input: the k(k-1)/2 decision values of the class pairs (i, j), i < j, in libsvm's order
+// (i outer, j inner), with libsvm's sign (positive for class i). For each pair p:
+//   f = value * probA[p] + probB[p];
+//   s = f >= 0 ? exp(-f) / (1 + exp(-f)) : 1 / (1 + exp(f))      (libsvm's sigmoid_predict)
+//   r[i][j] = min(max(s, 1e-7), 1 - 1e-7), r[j][i] = 1 - r[i][j]
+// with libsvm's min/max ((x < y) ? x : y, (x > y) ? x : y), then libsvm's
+// multiclass_probability (Wu, Lin and Weng's method 2) for every k >= 2, two classes
+// included: Q[t][t] = sum_{j != t} r[j][t]^2, Q[t][j] = -r[j][t] * r[t][j]; p = 1/k;
+// up to max(100, k) iterations, each first recomputing Qp = Q p and pQp = p'Qp, stopping when
+// max_t |Qp[t] - pQp| < 0.005 / k, else updating every t in order:
+//   diff = (-Qp[t] + pQp) / Q[t][t]; p[t] += diff;
+//   pQp = (pQp + diff * (diff * Q[t][t] + 2 * Qp[t])) / (1 + diff) / (1 + diff);
+//   for every j: Qp[j] = (Qp[j] + diff * Q[t][j]) / (1 + diff); p[j] /= (1 + diff).
+// Every operation is performed in the order written (the build keeps -ffp-contract=off).
+// Output: p, one column per class in libsvm's (sorted, scikit-learn's classes_) order.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "mle/kernel.h"
+
+namespace mle {
+namespace {
+
+inline double get(const View& v, int64_t r, int64_t c) {
+  return v.dtype == DType::kF32 ? static_cast<double>(v.row<float>(r)[c]) : v.row<double>(r)[c];
+}
+
+// libsvm's min and max (not std::min/std::max: the argument order decides NaN's fate).
+inline double lmin(double x, double y) { return (x < y) ? x : y; }
+inline double lmax(double x, double y) { return (x > y) ? x : y; }
+
+double sigmoid_predict(double decision_value, double a, double b) {
+  const double f = decision_value * a + b;
+  if (f >= 0) return std::exp(-f) / (1.0 + std::exp(-f));
+  return 1.0 / (1 + std::exp(f));
+}
+
+class PairwiseCoupling final : public Kernel {
+ public:
+  PairwiseCoupling(int64_t k, const double* a, const double* b) : k_(k), a_(a), b_(b) {}
+
+  double cost_per_row() const override {
+    const double k = static_cast<double>(k_);
+    return 2.0 * k * k * (k > 100 ? k : 100.0);
+  }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    const size_t k = static_cast<size_t>(k_);
+    std::vector<double> r(k * k), q(k * k), qp(k);
+    for (int64_t row = 0; row < rows; ++row) {
+      size_t pair = 0;
+      for (size_t i = 0; i < k; ++i)
+        for (size_t j = i + 1; j < k; ++j, ++pair) {
+          const double s = sigmoid_predict(get(in[0], row, static_cast<int64_t>(pair)),
+                                           a_[pair], b_[pair]);
+          r[i * k + j] = lmin(lmax(s, kMinProb), 1 - kMinProb);
+          r[j * k + i] = 1 - r[i * k + j];
+        }
+      couple(r.data(), q.data(), qp.data(), out.row<double>(row));
+    }
+  }
+
+ private:
+  static constexpr double kMinProb = 1e-7;
+
+  void couple(const double* r, double* q, double* qp, double* p) const {
+    const size_t k = static_cast<size_t>(k_);
+    const int max_iter = k_ > 100 ? static_cast<int>(k_) : 100;
+    const double eps = 0.005 / static_cast<double>(k_);
+    for (size_t t = 0; t < k; ++t) {
+      p[t] = 1.0 / static_cast<double>(k_);
+      double* qt = q + t * k;
+      qt[t] = 0;
+      for (size_t j = 0; j < t; ++j) {
+        qt[t] += r[j * k + t] * r[j * k + t];
+        qt[j] = q[j * k + t];
+      }
+      for (size_t j = t + 1; j < k; ++j) {
+        qt[t] += r[j * k + t] * r[j * k + t];
+        qt[j] = -r[j * k + t] * r[t * k + j];
+      }
+    }
+    for (int iter = 0; iter < max_iter; ++iter) {
+      double pqp = 0;
+      for (size_t t = 0; t < k; ++t) {
+        qp[t] = 0;
+        for (size_t j = 0; j < k; ++j) qp[t] += q[t * k + j] * p[j];
+        pqp += p[t] * qp[t];
+      }
+      double max_error = 0;
+      for (size_t t = 0; t < k; ++t) {
+        const double error = std::fabs(qp[t] - pqp);
+        if (error > max_error) max_error = error;
+      }
+      if (max_error < eps) break;
+      for (size_t t = 0; t < k; ++t) {
+        const double* qt = q + t * k;
+        const double diff = (-qp[t] + pqp) / qt[t];
+        p[t] += diff;
+        pqp = (pqp + diff * (diff * qt[t] + 2 * qp[t])) / (1 + diff) / (1 + diff);
+        for (size_t j = 0; j < k; ++j) {
+          qp[j] = (qp[j] + diff * qt[j]) / (1 + diff);
+          p[j] /= (1 + diff);
+        }
+      }
+    }
+  }
+
+  int64_t k_;
+  const double *a_, *b_;
+};
+
+Status make_pairwise_coupling(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  double nc;
+  MLE_RETURN_IF_ERROR(b.number("n_classes", &nc));
+  if (!(nc >= 2.0 && nc <= 4096.0) || nc != std::floor(nc))
+    return b.error("'n_classes' must be an integer in [2, 4096]");
+  const int64_t n = static_cast<int64_t>(nc);
+  const int64_t pairs = n * (n - 1) / 2;
+  if (in.cols != pairs)
+    return b.error("input must hold " + std::to_string(pairs) + " pair decision values, got " +
+                   std::to_string(in.cols));
+  const TensorRef *pa, *pb;
+  MLE_RETURN_IF_ERROR(b.tensor("probA", DType::kF64, {pairs}, &pa));
+  MLE_RETURN_IF_ERROR(b.tensor("probB", DType::kF64, {pairs}, &pb));
+  const double* a = pa->as<double>();
+  const double* c = pb->as<double>();
+  for (int64_t i = 0; i < pairs; ++i)
+    if (!std::isfinite(a[i]) || !std::isfinite(c[i]))
+      return b.error("probA and probB must be finite");
+  k->reset(new PairwiseCoupling(n, a, c));
+  *out = ValueInfo{n, ValueKind::kF64};
+  return Status::OK();
+}
+
+}  // namespace
+
+const OpRegistrar kRegistered({
+    {"PairwiseCoupling", make_pairwise_coupling, 1,
+     {attr::tensor("probA", DType::kF64), attr::tensor("probB", DType::kF64),
+      attr::number("n_classes")}},
+});
+
+}  // namespace mle
