@@ -506,9 +506,17 @@ class RadiusNeighbors final : public Kernel {
         refuse_(refuse_outliers) {}
 
   double cost_per_row() const override { return static_cast<double>(st_.n * (st_.d + 2)); }
-  bool checks_input() const override { return refuse_; }
+  bool checks_input() const override { return refuse_ || st_.s == Search::kBrute; }
 
   std::string refusal(int64_t rows, const View* in) const override {
+    // float32 rows: scikit-learn's brute-force radius search takes another path (pairwise
+    // distances; for classifiers without its class-mode reduction, so outliers' probabilities
+    // follow the other rule): refused as KNearest refuses them.
+    if (st_.s == Search::kBrute && in[0].dtype == DType::kF32)
+      return "float32 input to a brute-force nearest-neighbour search is not supported: "
+             "scikit-learn searches float32 rows by another method, which is not reproduced; "
+             "pass float64 rows (scikit-learn's float64 search)";
+    if (!refuse_) return {};
     bool empty = false;
     each_row(rows, in, [&](int64_t, const std::vector<double>& dist,
                            const std::vector<int64_t>&) { empty = empty || dist.empty(); });
