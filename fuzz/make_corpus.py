@@ -116,6 +116,19 @@ def models():
     out["kmeans"] = KMeans(3, n_init=1, random_state=0).fit(Xi)
     out["bisecting_kmeans"] = BisectingKMeans(3, random_state=0).fit(Xi)
     out["pca"] = PCA(2, whiten=True).fit(Xi)
+    # Nearest neighbours: KNearest (brute euclidean, kd_tree, ball_tree), NeighborVote,
+    # NeighborMean, RadiusNeighbors.
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    out["knn_brute"] = KNeighborsClassifier(5, weights="distance",
+                                            algorithm="brute").fit(Xi, yi)
+    out["knn_kd_tree"] = KNeighborsRegressor(3, algorithm="kd_tree", leaf_size=8).fit(Xd, yd)
+    out["knn_ball_tree"] = KNeighborsClassifier(4, algorithm="ball_tree", metric="minkowski",
+                                                p=3, leaf_size=8).fit(Xi, yi)
+    from sklearn.neighbors import RadiusNeighborsClassifier  # RadiusNeighbors
+
+    out["radius_kd_tree"] = RadiusNeighborsClassifier(1.0, algorithm="kd_tree", leaf_size=8,
+                                                      outlier_label="most_frequent").fit(Xi, yi)
     # Distribution transformers: QuantileTransform, PowerTransform (Box-Cox refuses input),
     # MathFn from a FunctionTransformer.
     from sklearn.preprocessing import (FunctionTransformer, PowerTransformer,

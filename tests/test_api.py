@@ -145,8 +145,9 @@ def test_dump_keeps_file_mode(iris_model, tmp_path):
 
 @pytest.mark.parametrize("make_bad", [
     lambda X, y: object(),
-    lambda X, y: KNeighborsClassifier().fit(X, y),
-    lambda X, y: make_pipeline(StandardScaler(), KNeighborsClassifier()).fit(X, y),
+    lambda X, y: KNeighborsClassifier(metric="cosine").fit(X, y),
+    lambda X, y: make_pipeline(StandardScaler(),
+                               KNeighborsClassifier(metric="cosine")).fit(X, y),
     lambda X, y: {"model": LogisticRegression()},
 ], ids=["object", "KNeighborsClassifier", "pipeline-with-knn", "dict"])
 def test_failed_dump_leaves_existing_file_untouched(make_bad, iris_model, tmp_path):

@@ -167,6 +167,7 @@ struct OutputRule {
   bool has_splits = false;
   std::vector<int64_t> splits;
   std::vector<int64_t> shape;  // per-row shape of an N-D output (neural networks)
+  std::vector<std::string> block_dtypes;  // with splits: one dtype per block, as a tuple
   const json::Value* columns = nullptr;  // the output's column names (get_feature_names_out)
   std::string_view container;            // "pandas" or "polars": set_output(transform=...)
 };
@@ -365,6 +366,16 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
       MLE_RETURN_IF_ERROR(splits(out, *m, w));
     } else if (key == "shape") {
       MLE_RETURN_IF_ERROR(shape(*m, values_[outputs_[out].value].cols, w, &o.shape));
+    } else if (key == "block_dtypes") {
+      // One dtype per block of a split output, returned as a tuple (kneighbors' (distances,
+      // indices)); checked against the splits below.
+      if (!m->is_array() || m->size == 0)
+        return Status::Format(w.str() + " must be a non-empty list of dtypes");
+      for (const json::Value* d = m->first(); d; d = d->next_sibling()) {
+        if (!d->is_string() || !one_of(d->str, kOutputDtypes))
+          return Status::Format(w.str() + " entries must be one of " + list_of(kOutputDtypes));
+        o.block_dtypes.emplace_back(d->str);
+      }
     } else if (key == "columns") {
       const int64_t cols = values_[outputs_[out].value].cols;
       bool ok = m->is_array() && static_cast<int64_t>(m->size) == cols;
@@ -393,8 +404,8 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
       }
     } else {
       return Status::Format(what.str() + ": unknown option '" + std::string(key) +
-                            "' (known: ravel, dtype, column, labels, splits, shape, columns, container); the "
-                            "file needs a newer mle_runtime or is damaged");
+                            "' (known: ravel, dtype, column, labels, splits, shape, columns, container, "
+                            "block_dtypes); the file needs a newer mle_runtime or is damaged");
     }
   }
   if (!o.container.empty() && !o.columns)
@@ -811,7 +822,7 @@ Status Builder::check() {
                             " are accepted");
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const OutputRule& o = r_.outputs[i];
-    if (!o.has_labels && !o.has_splits && !o.column) continue;
+    if (!o.has_labels && !o.has_splits && !o.column && o.block_dtypes.empty()) continue;
     const PlanOutput& po = outputs_[i];
     const ValueInfo& vi = values_[po.value];
     const Where what{{"graph output '", po.name, "'"}};
@@ -852,6 +863,10 @@ Status Builder::check() {
                               " columns, but the output has " + std::to_string(vi.cols) +
                               (po.ravel ? " and is ravelled" : ""));
     }
+    if (!o.block_dtypes.empty() &&
+        (!o.has_splits || o.block_dtypes.size() != o.splits.size() || !o.dtype.empty()))
+      return Status::Format(what.str() + ": 'block_dtypes' needs 'splits' with one dtype per "
+                            "block, and no 'dtype'");
     if (o.column && vi.cols != 1)
       return Status::Format(what.str() + ": 'column' needs a one-column output, it has " +
                             std::to_string(vi.cols));
@@ -897,7 +912,7 @@ std::string Builder::canonical() const {
     const OutputRule& r = r_.outputs[i];
     const bool reads_y = outputs_[i].root == 1;
     if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column && r.shape.empty() &&
-        !reads_y && !r.columns)
+        !reads_y && !r.columns && r.block_dtypes.empty())
       continue;
     std::string e;
     auto field = [&e](const char* k) {
@@ -914,6 +929,15 @@ std::string Builder::canonical() const {
     if (!r.dtype.empty()) { field("dtype"); put_string(&e, r.dtype); }
     if (r.column) { field("column"); e += "true"; }
     if (!r.shape.empty()) { field("shape"); put_ints(&e, r.shape); }
+    if (!r.block_dtypes.empty()) {
+      field("block_dtypes");
+      e.push_back('[');
+      for (size_t b = 0; b < r.block_dtypes.size(); ++b) {
+        if (b) e.push_back(',');
+        put_string(&e, r.block_dtypes[b]);
+      }
+      e.push_back(']');
+    }
     if (reads_y) { field("input"); e += "\"Y\""; }
     if (r.columns) { field("columns"); put_plain(&e, *r.columns); }
     if (!r.container.empty()) { field("container"); put_string(&e, r.container); }

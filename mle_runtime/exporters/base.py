@@ -76,6 +76,7 @@ class Head:
     dtypes: dict = None  # method -> the dtype it returns ("float32", "int32", ...)
     columns: tuple = ()  # methods returning their one column as shape (n, 1)
     meta: dict = None  # further descriptive metadata keys (e.g. "objective")
+    block_dtypes: dict = None  # method -> one dtype per block of its splits (a tuple)
 
 
 def apply_head(graph, head):
@@ -90,7 +91,8 @@ def apply_head(graph, head):
     dtypes, splits = head.dtypes or {}, head.splits or {}
     for name, (value, ravel) in head.outputs.items():
         graph.output(name, value, ravel, dtype=dtypes.get(name), column=name in head.columns,
-                     labels=labels if name == "predict" else None, splits=splits.get(name))
+                     labels=labels if name == "predict" else None, splits=splits.get(name),
+                     block_dtypes=(head.block_dtypes or {}).get(name))
     for entry in head.keywords or ():
         graph.keyword(*entry)
 

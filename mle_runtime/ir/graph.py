@@ -108,7 +108,7 @@ class Graph:
         return len(self.label_sets) - 1
 
     def output(self, name, value, ravel=False, *, dtype=None, column=False, labels=None,
-               splits=None, shape=None, columns=None, container=None):
+               splits=None, shape=None, columns=None, container=None, block_dtypes=None):
         """Declares graph output ``name`` (a proxy method such as ``"predict"``).
 
         Parameters
@@ -133,6 +133,9 @@ class Graph:
         shape : list of int, optional
             Return shape ``(n, *shape)`` (neural networks; the sizes multiply to the value's
             columns).
+        block_dtypes : list of str, optional
+            With ``splits``: the dtype of each block; the blocks are returned as a tuple
+            (``kneighbors``' ``(distances, indices)``). Not with ``dtype``.
         columns : list of str, optional
             The names of the value's columns (``get_feature_names_out()``).
         container : {"pandas", "polars"}, optional
@@ -151,6 +154,8 @@ class Graph:
             opts["column"] = True
         if shape is not None:  # the per-row shape of an N-D output: (n, *shape)
             opts["shape"] = [int(d) for d in shape]
+        if block_dtypes is not None:  # with splits: a tuple of blocks, one dtype each
+            opts["block_dtypes"] = [str(d) for d in block_dtypes]
         if columns is not None:
             opts["columns"] = [str(c) for c in columns]
         if container is not None:

@@ -206,6 +206,37 @@ OPS = {
         "negative", "reciprocal", "sign", "sin", "cos", "tanh", "sinh", "cosh", "arcsinh",
         "arctan")}},
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
+    # Nearest neighbours (kernels/neighbors.cpp): the k nearest stored rows (output float64:
+    # k distances, then k row indices), their class votes and target averages; the stored
+    # rows within a radius, aggregated (RadiusNeighbors; "predict": int64 class indices).
+    "KNearest": {
+        "inputs": 1,
+        "attrs": {"data": "tensor:float64", "k": "number",
+                  "metric": ("euclidean", "manhattan", "chebyshev", "minkowski"),
+                  "p?": "number", "algorithm": ("brute", "kd_tree", "ball_tree"),
+                  "row_sq_norms?": "tensor:float64", "tree_index?": "tensor:int64",
+                  "tree_nodes?": "tensor:int64", "tree_radius?": "tensor:float64",
+                  "tree_bounds?": "tensor:float64"},
+    },
+    "NeighborVote": {"inputs": 1, "attrs": {"y": "tensor:int64", "n_classes": "number",
+                                            "weights": ("uniform", "distance"),
+                                            "output": ("proba", "scores")}},
+    "NeighborMean": {"inputs": 1, "attrs": {"y": "tensor:float64",
+                                            "weights": ("uniform", "distance")}},
+    "LocalOutlierScore": {"inputs": 2, "attrs": {"k_distance": "tensor:float64",
+                                                 "lrd": "tensor:float64"}},
+    "RadiusNeighbors": {
+        "inputs": 1,
+        "attrs": {"data": "tensor:float64", "radius": "number",
+                  "metric": ("euclidean", "manhattan", "chebyshev", "minkowski"),
+                  "p?": "number", "algorithm": ("brute", "kd_tree", "ball_tree"),
+                  "row_sq_norms?": "tensor:float64", "tree_index?": "tensor:int64",
+                  "tree_nodes?": "tensor:int64", "tree_radius?": "tensor:float64",
+                  "tree_bounds?": "tensor:float64", "weights": ("uniform", "distance"),
+                  "output": ("mean", "proba", "predict"), "y?": "tensor:float64",
+                  "codes?": "tensor:int64", "n_classes?": "number", "outlier_index?": "number",
+                  "outlier_predict?": "number", "refuse_outliers?": "bool"},
+    },
     # Feature expansions (kernels/expand.cpp): KBinsDiscretizer, PolynomialFeatures,
     # SplineTransformer. Outputs keep the caller's float dtype (float64 with "float64").
     "Digitize": {

@@ -36,6 +36,7 @@ _DOCS = {
     "predict_joint_log_proba": "Joint log-probabilities log P(x, y) for X (naive Bayes).",
     "inverse_transform": "X (in the transformed space) mapped back to the input space.",
     "mahalanobis": "Squared Mahalanobis distances of X to the fitted location.",
+    "kneighbors": "Distances to and indices of the fitted n_neighbors nearest training rows.",
 }
 
 _METHOD_TEMPLATE = """{summary}
@@ -322,6 +323,7 @@ class MLEModel(EstimatorProtocol):
     predict_joint_log_proba = _Output()
     inverse_transform = _Output()
     mahalanobis = _Output()
+    kneighbors = _Output()  # (distances, indices) of the fitted n_neighbors (block_dtypes)
     fit_predict = _FitMethod()
     fit_transform = _FitMethod()
     score = _Score()
@@ -533,13 +535,21 @@ class MLEModel(EstimatorProtocol):
         elif "splits" in opts:  # never with labels or column (refused at load)
             bounds = _split_bounds(opts["splits"])
             cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
+            blocks = [np.dtype(d) for d in opts.pop("block_dtypes", ())]
 
-            def method(X, *, n_threads=None):
-                t = threads if n_threads is None else resolve_n_threads(n_threads)
-                out = run(as_matrix(X, model), idx, t)
-                if cast is not None:
-                    out = out.astype(cast, copy=False)
-                return [out[:, a:b] for a, b in bounds]
+            if blocks:  # a tuple of blocks, each in its dtype (never with "dtype")
+                def method(X, *, n_threads=None):
+                    t = threads if n_threads is None else resolve_n_threads(n_threads)
+                    out = run(as_matrix(X, model), idx, t)
+                    return tuple(out[:, a:b].astype(d) for (a, b), d in zip(bounds, blocks))
+
+            else:
+                def method(X, *, n_threads=None):
+                    t = threads if n_threads is None else resolve_n_threads(n_threads)
+                    out = run(as_matrix(X, model), idx, t)
+                    if cast is not None:
+                        out = out.astype(cast, copy=False)
+                    return [out[:, a:b] for a, b in bounds]
         else:
 
             def method(X, *, n_threads=None):

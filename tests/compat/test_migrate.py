@@ -223,14 +223,14 @@ def test_unsupported_estimator_is_named(data, tmp_path):
     Xi, yi = data["iris"]
     src = tmp_path / "src"
     src.mkdir()
-    knn = KNeighborsClassifier().fit(Xi, yi)
+    knn = KNeighborsClassifier(metric="cosine").fit(Xi, yi)
     joblib.dump({"scaler": StandardScaler().fit(Xi), "knn": knn}, src / "knn.joblib")
     report = migrate(src, trust=True)
     (r,) = report
     assert r.status == "needs_pickle"
     assert [(p, t) for p, t, _ in r.problems] == \
         [("value['knn']", "sklearn.neighbors._classification.KNeighborsClassifier")]
-    assert "KNeighborsClassifier is not supported" in r.problems[0][2]
+    assert "KNeighborsClassifier with metric='cosine' is not supported" in r.problems[0][2]
     assert not (src / "knn.mle").exists()
     assert "Supported:" not in str(report)  # the long list of models is left out of the table
     (r,) = migrate(src, trust=True, allow_pickle=True)

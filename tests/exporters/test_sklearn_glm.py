@@ -71,7 +71,7 @@ def test_ransac_with_unsupported_estimator_is_refused(dataset, tmp_path):
     from sklearn.neighbors import KNeighborsRegressor
 
     X, y = dataset("regression")
-    model = RANSACRegressor(estimator=KNeighborsRegressor(), min_samples=50,
+    model = RANSACRegressor(estimator=KNeighborsRegressor(metric="cosine"), min_samples=50,
                             random_state=0).fit(X, y)
     with pytest.raises(mle.UnsupportedModelError, match="KNeighborsRegressor"):
         mle.dump(model, tmp_path / "m.mle")

@@ -291,7 +291,7 @@ def test_integer_input_refused_by_constant_float_imputer(dataset, roundtrip):
 
 def test_unsupported_step_is_named(dataset, tmp_path):
     X, y = dataset("iris")
-    model = make_pipeline(StandardScaler(), KNeighborsClassifier()).fit(X, y)
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(metric="cosine")).fit(X, y)
     path = tmp_path / "m.mle"
     with pytest.raises(mle.UnsupportedModelError, match="KNeighborsClassifier"):
         mle.dump(model, path)

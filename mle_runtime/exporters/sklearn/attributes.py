@@ -7,6 +7,7 @@ sub-estimators store theirs here."""
 from mle_runtime.exporters.sklearn.expand import ATTRIBUTES as _EXPAND
 from mle_runtime.exporters.sklearn.fit_only import ATTRIBUTES as _FIT_ONLY
 from mle_runtime.exporters.sklearn.impute import ATTRIBUTES as _IMPUTE
+from mle_runtime.exporters.sklearn.neighbors import ATTRIBUTES as _NEIGHBORS
 from mle_runtime.exporters.sklearn.linear import CLASSIFIERS, REGRESSORS
 
 _COMMON = ("n_features_in_", "feature_names_in_")
@@ -149,6 +150,7 @@ ATTRIBUTES = {
     "TunedThresholdClassifierCV": _COMMON + ("estimator_", "classes_", "best_threshold_",
                                              "best_score_", "cv_results_"),
     **_IMPUTE,  # TargetEncoder and the model-based imputers (impute.py)
+    **_NEIGHBORS,  # nearest-neighbour estimators (neighbors.py)
     **_EXPAND,  # KBinsDiscretizer, PolynomialFeatures, SplineTransformer (expand.py)
 }
 

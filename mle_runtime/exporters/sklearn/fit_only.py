@@ -5,9 +5,8 @@ AttributeError as in scikit-learn, and ``fit``, ``fit_predict``, ``fit_transform
 ReadOnlyModelError. The graph has no nodes and no outputs (format 1.6, docs/FORMAT.md 9.4);
 what the file holds is the estimator record (section 19).
 
-LocalOutlierFactor(novelty=False) also predicts nothing, but it has ``kneighbors`` and
-``kneighbors_graph``, a nearest-neighbour search over its training data: it is not supported
-until that search is."""
+LocalOutlierFactor(novelty=False) also predicts nothing on new data; it is refused
+(neighbors.py), with novelty=True it is stored there."""
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head, estimator_kind
