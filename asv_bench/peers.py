@@ -277,6 +277,14 @@ def _svc_proba():
     return make_pipeline(StandardScaler(), SVC(kernel="rbf", probability=True, random_state=0))
 
 
+def _knn():
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), KNeighborsClassifier(5))
+
+
 def _gaussian_nb():
     from sklearn.naive_bayes import GaussianNB
 
@@ -321,6 +329,8 @@ CASES = [
     Case("digits", "pca_16_whiten", _pca),
     Case("breast_cancer", "scaler+svc_rbf_proba", _svc_proba),
     Case("digits", "scaler+svc_rbf_proba", _svc_proba),
+    Case("breast_cancer", "scaler+knn_5", _knn),
+    Case("digits", "scaler+knn_5", _knn),
     Case("breast_cancer", "gaussian_nb", _gaussian_nb),
     Case("digits", "gaussian_nb", _gaussian_nb),
 ]
