@@ -25,6 +25,7 @@ from mle_runtime.runtime.inputs import as_matrix as _as_matrix
 from mle_runtime.runtime.nn import nn_method
 from mle_runtime.runtime.plan import resolve_n_threads
 from mle_runtime.runtime.protocol import EstimatorProtocol, Tensors, read_record, score
+from mle_runtime.runtime.text import TextInput
 
 _DOCS = {
     "predict": "Predicted labels (classifiers) or values (regressors) for X.",
@@ -91,6 +92,8 @@ class _Rules:
                                      self.feature_names, inputs.get("nan"),
                                      inputs.get("unread"))
         self.shape = inputs.get("shape")  # neural networks: X is (n, *shape)
+        text = inputs.get("text")  # documents, tokenised into ids (runtime/text.py)
+        self.text = None if text is None else TextInput(text)
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""
@@ -427,6 +430,11 @@ class MLEModel(EstimatorProtocol):
         reads_y = opts.pop("input", None) == "Y"  # the inverse's input (FORMAT.md 9.8)
         if reads_y:
             as_matrix = as_numeric_matrix
+        if rules.text is not None:  # documents: tokenised and run in chunks of ids
+            run = rules.text.runner(run, self._summary())
+
+            def as_matrix(X, model):
+                return X
         labels = opts.get("labels")
         if rules.shape is not None:  # a neural network (runtime/nn.py)
             method = nn_method(run, idx, rules.shape, opts.get("shape"), threads,

@@ -9,6 +9,10 @@ it needs comes from a plain configuration dict, the shape a graph stores.
 import re
 import unicodedata
 
+import numpy as np
+
+from mle_runtime.errors import InputError
+
 _WHITE_SPACES = re.compile(r"\s\s+")
 
 
@@ -171,3 +175,128 @@ def murmurhash3_32(key, seed=0):
     h = (h * 0xC2B2AE35) & _M
     h ^= h >> 16
     return h - (1 << 32) if h & 0x80000000 else h
+
+
+# ---------------------------------------------------------------- the input rule "text"
+
+_CHUNK = 1 << 24  # ids per native call at most (rows x width), to bound the id matrix
+
+
+class TextInput:
+    """The input rule "text" (docs/FORMAT.md, section 9.9) of a loaded model: documents become
+    a float64 matrix of token ids, one row per document padded with -1, which the graph's text
+    ops read. A vocabulary's ids are its columns (terms not in it are dropped, as scikit-learn
+    drops them); hashed ids are ``abs(murmurhash3_32(token)) % n_features``, written as
+    ``-id - 2`` for a negative hash when the signs alternate.
+    """
+
+    def __init__(self, rule):
+        self.analyzer = Analyzer(rule)
+        self.encoding = rule.get("encoding", "utf-8")
+        self.decode_error = rule.get("decode_error", "strict")
+        vocab = rule.get("vocabulary")
+        self.vocab = None
+        self.hashing = None
+        if vocab is not None:
+            terms, columns = vocab
+            self.vocab = dict(zip(terms, map(float, columns)))
+        else:
+            self.hashing = (int(rule["hashing"][0]), bool(rule["hashing"][1]))
+            self._hashed = {}
+
+    def documents(self, X, model_name):
+        """X as a list of str, refusing what scikit-learn refuses."""
+        if isinstance(X, (str, bytes)):
+            raise InputError("Iterable over raw text documents expected, string object "
+                             "received.")
+        t = type(X)
+        if t.__name__ == "DataFrame" and t.__module__.startswith("pandas"):
+            raise InputError(f"{model_name} takes a 1-D sequence of documents (a list, a 1-D "
+                             "array or a pandas Series of str), not a DataFrame; pass its "
+                             "text column")
+        if hasattr(X, "tocsr") and hasattr(X, "nnz"):
+            raise InputError(f"{model_name} takes documents (str), not a sparse matrix")
+        if isinstance(X, np.ndarray):
+            if X.ndim != 1:
+                raise InputError(f"{model_name} takes a 1-D sequence of documents, got an "
+                                 f"array of shape {X.shape}")
+            docs = X.tolist()
+        elif hasattr(X, "to_numpy"):  # a pandas Series
+            docs = X.to_numpy(dtype=object).tolist()
+        else:
+            docs = list(X)
+        if not docs:
+            raise InputError(f"Found 0 documents while a minimum of 1 is required by "
+                             f"{model_name}.")
+        for i, d in enumerate(docs):
+            if type(d) is str:
+                continue
+            if isinstance(d, bytes):
+                docs[i] = d.decode(self.encoding, self.decode_error)
+            elif isinstance(d, str):
+                docs[i] = str(d)
+            elif isinstance(d, float) and d != d:
+                raise InputError("np.nan is an invalid document, expected byte or unicode "
+                                 "string.")
+            else:
+                raise InputError(f"{model_name} takes documents (str or bytes); document {i} "
+                                 f"is {type(d).__name__}")
+        return docs
+
+    def _ids(self, doc):
+        tokens = self.analyzer(doc)
+        if self.vocab is not None:
+            get = self.vocab.get
+            return [i for i in map(get, tokens) if i is not None]
+        cache = self._hashed
+        out = []
+        for tok in tokens:
+            i = cache.get(tok)
+            if i is None:
+                i = self._hash(tok)
+                if len(cache) >= 1 << 20:
+                    cache.clear()
+                cache[tok] = i
+            out.append(i)
+        return out
+
+    def _hash(self, tok):
+        n, alternate = self.hashing
+        h = murmurhash3_32(tok)
+        col = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
+        return float(-col - 2) if alternate and h < 0 else float(col)
+
+    def matrices(self, docs):
+        """(start, id matrix) per chunk of documents."""
+        rows = [self._ids(d) for d in docs]
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        start = 0
+        n = len(rows)
+        while start < n:
+            stop = start + 1
+            width = max(int(lengths[start]), 1)
+            while stop < n and (stop - start + 1) * max(width, int(lengths[stop])) <= _CHUNK:
+                width = max(width, int(lengths[stop]))
+                stop += 1
+            lens = lengths[start:stop]
+            mat = np.full((stop - start, width), -1.0)
+            total = int(lens.sum())
+            if total:
+                flat = np.fromiter((i for r in rows[start:stop] for i in r), dtype=np.float64,
+                                   count=total)
+                row_idx = np.repeat(np.arange(stop - start), lens)
+                offsets = np.cumsum(lens) - lens
+                col_idx = np.arange(total) - np.repeat(offsets, lens)
+                mat[row_idx, col_idx] = flat
+            yield start, mat
+            start = stop
+
+    def runner(self, run, model_name):
+        """``run(X, idx, threads)`` over documents X: the native run of each chunk's ids."""
+
+        def run_text(X, idx, threads):
+            docs = self.documents(X, model_name)
+            parts = [run(mat, idx, threads) for _, mat in self.matrices(docs)]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        return run_text

@@ -18,6 +18,7 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (kernel ridge, l
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
 from mle_runtime.exporters.sklearn import expand  # noqa: F401,E402  (bins, polynomials, splines)
 from mle_runtime.exporters.sklearn import distribution  # noqa: F401,E402  (quantile, power)
+from mle_runtime.exporters.sklearn import text  # noqa: E402  (text vectorizers)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
@@ -91,11 +92,14 @@ def export(model):
         n_features = getattr(first, "n_features_in_", None)
     if n_features is None and type(first).__name__ == "IsotonicRegression":
         n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
+    if type(first).__name__ in text.VECTORIZERS:
+        n_features = 1  # one document per row (the input rule "text": token ids of any width)
     if n_features is None:
         raise ValueError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
     graph = Graph(type(first).__name__, n_features)
     ctx = Context(graph)
     head = export_estimator(model, ctx, "X")
+    text.fuse(graph, [v for v, _ in head.outputs.values()])  # vectorizer + linear model
     ctx.finish([v for v, _ in head.outputs.values()])
     graph.allow_nan = ctx.nan_owner is None
     refused = ctx.nan_refused

@@ -162,3 +162,7 @@ from mle_runtime.exporters.sklearn.label_propagation import (  # noqa: E402
 
 ATTRIBUTES.update(_KERNEL_RIDGE)
 ATTRIBUTES.update(_LABEL_PROPAGATION)
+
+from mle_runtime.exporters.sklearn.text import ATTRIBUTES as _TEXT  # noqa: E402
+
+ATTRIBUTES.update(_TEXT)
