@@ -70,3 +70,286 @@ def test_murmurhash_matches_scikit_learn():
         assert murmurhash3_32(key) == sk_murmur(key, seed=0), key
         assert murmurhash3_32(key, seed=7) == sk_murmur(key, seed=7), key
     assert murmurhash3_32(b"bytes") == sk_murmur(b"bytes", seed=0)
+
+
+# ---------------------------------------------------------------- stored vectorizers
+
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+
+import mle_runtime as mle  # noqa: E402
+from mle_runtime.errors import InputError, UnsupportedModelError  # noqa: E402
+
+RTOL = 1e-9
+
+
+def _corpus():
+    """Sentences of scikit-learn's bundled datasets' descriptions, with unicode, accents,
+    empty documents and unseen words mixed in (seeded)."""
+    from sklearn import datasets
+
+    sentences = []
+    for load in (datasets.load_iris, datasets.load_wine, datasets.load_breast_cancer,
+                 datasets.load_diabetes, datasets.load_digits, datasets.load_linnerud):
+        sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n\n", load().DESCR)
+                      if s.strip()]
+    rng = np.random.RandomState(0)
+    extra = _texts(60, seed=3)
+    docs = sentences + extra
+    rng.shuffle(docs)
+    y = np.array([len(d) % 3 for d in docs])  # a learnable, seeded target
+    y[rng.rand(len(y)) < 0.2] = rng.randint(0, 3)
+    return docs, y
+
+
+DOCS, Y = _corpus()
+TEST = DOCS[::4] + ["", " ", "completely unseen zyzzyva words", "Café NAÏVE résumé über",
+                    "the the the of and", "中文 ﬁne Ⅻ", "x" * 300]
+
+
+def _dense(a):
+    return a.toarray() if hasattr(a, "toarray") else np.asarray(a)
+
+
+def _roundtrip(est, tmp_path):
+    path = tmp_path / "m.mle"
+    mle.dump(est, path)
+    return mle.load(path)
+
+
+def _check(est, model, docs, methods):
+    """Each method on docs as a list, a numpy array and a pandas Series, and single rows;
+    returns the largest relative difference seen."""
+    import pandas as pd
+
+    worst = 0.0
+    for m in methods:
+        want = _dense(getattr(est, m)(docs))
+        for x in (list(docs), np.array(docs, dtype=object), np.array(docs), pd.Series(docs)):
+            got = getattr(model, m)(x)
+            assert got.shape == want.shape and got.dtype == want.dtype, (m, got.dtype, want.dtype)
+            if want.dtype.kind == "f":
+                np.testing.assert_allclose(got, want, rtol=RTOL, atol=0)
+                fin = np.isfinite(want)
+                den = np.maximum(np.abs(want[fin]), np.finfo(float).tiny)
+                if fin.any():
+                    worst = max(worst, float(np.max(np.abs(got[fin] - want[fin]) / den)))
+            else:
+                np.testing.assert_array_equal(got, want)
+        for i in (0, len(docs) // 2, len(docs) - 1):
+            got = getattr(model, m)([docs[i]])
+            np.testing.assert_allclose(got, want[i:i + 1], rtol=RTOL, atol=0)
+    return worst
+
+
+VECTORIZER_PARAMS = [
+    {},
+    {"lowercase": False},
+    {"strip_accents": "ascii"},
+    {"strip_accents": "unicode", "ngram_range": (1, 2)},
+    {"token_pattern": r"(?u)\b\w+\b", "stop_words": ["the", "a", "of", "and"]},
+    {"stop_words": "english", "ngram_range": (2, 3)},
+    {"analyzer": "char", "ngram_range": (2, 4)},
+    {"analyzer": "char_wb", "ngram_range": (1, 3)},
+    {"max_features": 50},
+    {"min_df": 2, "max_df": 0.5},
+    {"binary": True},
+    {"vocabulary": ["data", "the", "of", "samples", "features", "zzz"]},
+]
+
+TFIDF_PARAMS = [
+    {},
+    {"norm": "l1"},
+    {"norm": None},
+    {"use_idf": False},
+    {"smooth_idf": False},
+    {"sublinear_tf": True},
+    {"sublinear_tf": True, "binary": True, "norm": "l1", "ngram_range": (1, 2)},
+    {"analyzer": "char_wb", "ngram_range": (2, 3), "sublinear_tf": True},
+]
+
+HASHING_PARAMS = [
+    {"n_features": 2 ** 10},
+    {"n_features": 64, "alternate_sign": False},
+    {"n_features": 97, "norm": "l1"},
+    {"n_features": 33, "norm": None, "binary": True},
+    {"n_features": 16, "norm": None},
+    {"n_features": 2 ** 18, "analyzer": "char", "ngram_range": (1, 2)},
+    {"n_features": 50, "norm": None, "dtype": np.float32},
+]
+
+
+@pytest.mark.parametrize("params", VECTORIZER_PARAMS, ids=str)
+def test_count_vectorizer_transform(params, tmp_path):
+    est = CountVectorizer(**params).fit(DOCS)
+    model = _roundtrip(est, tmp_path)
+    _check(est, model, TEST, ["transform"])
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float32, np.float64])
+def test_count_vectorizer_dtype(dtype, tmp_path):
+    est = CountVectorizer(dtype=dtype).fit(DOCS)
+    _check(est, _roundtrip(est, tmp_path), TEST, ["transform"])
+
+
+@pytest.mark.parametrize("params", TFIDF_PARAMS + VECTORIZER_PARAMS[1:8], ids=str)
+def test_tfidf_vectorizer_transform(params, tmp_path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    est = TfidfVectorizer(**params).fit(DOCS)
+    _check(est, _roundtrip(est, tmp_path), TEST, ["transform"])
+
+
+@pytest.mark.parametrize("params", HASHING_PARAMS, ids=str)
+def test_hashing_vectorizer_transform(params, tmp_path):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    est = HashingVectorizer(**params).fit(DOCS)
+    _check(est, _roundtrip(est, tmp_path), TEST, ["transform"])
+
+
+def _linear_models():
+    from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier
+    from sklearn.svm import LinearSVC
+
+    return {
+        "logreg": (LogisticRegression(max_iter=500), Y),
+        "logreg-binary": (LogisticRegression(), Y == 1),
+        "linearsvc": (LinearSVC(), Y),
+        "sgd-log": (SGDClassifier(loss="log_loss", random_state=0), Y),
+        "sgd-huber": (SGDClassifier(loss="modified_huber", random_state=0), Y == 2),
+        "ridge": (Ridge(), Y.astype(float) * 1.5),
+        "ridge-2d": (Ridge(), np.c_[Y, Y == 1].astype(float)),
+    }
+
+
+def _pipelines():
+    from sklearn.feature_extraction.text import (HashingVectorizer, TfidfTransformer,
+                                                 TfidfVectorizer)
+
+    return {
+        "tfidf": lambda: [TfidfVectorizer()],
+        "tfidf-sub-bigram": lambda: [TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2),
+                                                     min_df=2)],
+        "count": lambda: [CountVectorizer(binary=True, stop_words="english")],
+        "count+tfidf": lambda: [CountVectorizer(), TfidfTransformer(norm="l1")],
+        "hashing": lambda: [HashingVectorizer(n_features=512)],
+        "hashing+tfidf": lambda: [HashingVectorizer(n_features=300, norm=None,
+                                                    alternate_sign=False),
+                                  TfidfTransformer(sublinear_tf=True)],
+        "char_wb": lambda: [TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))],
+    }
+
+
+@pytest.mark.parametrize("vec", sorted(_pipelines()))
+@pytest.mark.parametrize("lin", sorted(_linear_models()))
+def test_vectorizer_then_linear_model(vec, lin, tmp_path):
+    from sklearn.pipeline import make_pipeline
+
+    clf, y = _linear_models()[lin]
+    est = make_pipeline(*_pipelines()[vec](), clf).fit(DOCS, y)
+    model = _roundtrip(est, tmp_path)
+    methods = [m for m in ("predict", "decision_function", "predict_proba", "predict_log_proba")
+               if hasattr(est, m)]
+    worst = _check(est, model, TEST, methods)
+    assert worst <= RTOL
+    ops = mle.inspect_model(tmp_path / "m.mle")["graph"]["ops"]
+    assert "TextLinear" in ops and "TextCounts" not in ops, ops  # fused: no dense rows
+
+
+def test_batch_larger_than_a_chunk(tmp_path, monkeypatch):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    from mle_runtime.runtime import text
+
+    est = make_pipeline(TfidfVectorizer(), LinearSVC()).fit(DOCS, Y)
+    model = _roundtrip(est, tmp_path)
+    monkeypatch.setattr(text, "_CHUNK", 40)  # many chunks of a few rows each
+    docs = TEST * 5
+    np.testing.assert_array_equal(model.decision_function(docs), est.decision_function(docs))
+    np.testing.assert_array_equal(model.predict(docs), est.predict(docs))
+
+
+def test_input_refusals(tmp_path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    est = TfidfVectorizer().fit(DOCS)
+    model = _roundtrip(est, tmp_path)
+    with pytest.raises(ValueError, match="string object received"):
+        model.transform("one document")
+    with pytest.raises(InputError, match="np.nan is an invalid document"):
+        model.transform(["a", np.nan])
+    with pytest.raises(InputError, match="0 documents"):
+        model.transform([])
+    with pytest.raises(InputError, match="1-D"):
+        model.transform(np.array([["a", "b"]]))
+    np.testing.assert_array_equal(model.transform([b"caf\xc3\xa9 data"]),
+                                  est.transform([b"caf\xc3\xa9 data"]).toarray())
+
+
+def _custom_tokenizer(doc):
+    return doc.split()
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: CountVectorizer(tokenizer=_custom_tokenizer, token_pattern=None), "tokenizer"),
+    (lambda: CountVectorizer(preprocessor=str.upper), "preprocessor"),
+    (lambda: CountVectorizer(analyzer=_custom_tokenizer), "analyzer"),
+    (lambda: CountVectorizer(strip_accents=str.lower), "strip_accents"),
+])
+def test_refused_callables_are_named(make, match, tmp_path):
+    est = make().fit(DOCS)
+    with pytest.raises(UnsupportedModelError, match=match):
+        mle.dump(est, tmp_path / "m.mle")
+
+
+def test_refused_settings(tmp_path):
+    from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    cases = [
+        (CountVectorizer(input="filename").fit([__file__]), "input='filename'"),
+        (TfidfVectorizer(dtype=np.float32).fit(DOCS), "float32"),
+        (TfidfTransformer().fit(CountVectorizer().fit_transform(DOCS)), "TfidfTransformer"),
+        (make_pipeline(FunctionTransformer(), CountVectorizer()).fit(DOCS), "first step"),
+    ]
+    for est, match in cases:
+        with pytest.raises(UnsupportedModelError, match=match):
+            mle.dump(est, tmp_path / "m.mle")
+
+
+FRESH = textwrap.dedent(r"""
+    import sys
+    for blocked in ("sklearn", "scipy", "pandas"):
+        sys.modules[blocked] = None  # importing them raises ImportError
+    import json
+    import numpy as np
+    import mle_runtime as mle
+    model = mle.load(sys.argv[1])
+    docs = json.load(open(sys.argv[2]))
+    np.save(sys.argv[3], model.decision_function(docs))
+    np.save(sys.argv[4], model.predict(docs))
+""")
+
+
+def test_fresh_process_without_scikit_learn(tmp_path):
+    import json
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    est = make_pipeline(TfidfVectorizer(ngram_range=(1, 2)), LinearSVC()).fit(DOCS, Y)
+    mle.dump(est, tmp_path / "m.mle")
+    (tmp_path / "docs.json").write_text(json.dumps(TEST))
+    out = [str(tmp_path / "d.npy"), str(tmp_path / "p.npy")]
+    proc = subprocess.run([sys.executable, "-c", FRESH, str(tmp_path / "m.mle"),
+                           str(tmp_path / "docs.json"), *out], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(out[0]), est.decision_function(TEST))
+    np.testing.assert_array_equal(np.load(out[1]), est.predict(TEST))

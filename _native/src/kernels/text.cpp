@@ -5,7 +5,7 @@
 //   TextLinear  gives that row's product with a weight matrix plus a bias (a linear model
 //               after the vectorizer) without materialising the dense row.
 // Both build the sparse row as scikit-learn does: the distinct columns in increasing order
-// with their counts (or, hashed, the sum of the tokens' signs, zero sums dropped), then
+// with their counts (or, hashed, the sum of the tokens' signs, zero sums kept), then
 // binary, sublinear tf (log(tf) + 1), the idf multiply, and the l1/l2 row normalisation
 // (a double sum in column order, divided by when non-zero), and the product sums each
 // output's terms in column order from 0.0, as scipy's csr times dense does.
@@ -73,7 +73,8 @@ bool sparse_row(const TextSpec& s, const View& in, int64_t r,
     const int64_t col = (*ids)[i].first;
     int64_t sum = 0;
     for (; i < ids->size() && (*ids)[i].first == col; ++i) sum += (*ids)[i].second;
-    if (sum == 0) continue;  // hashed tokens whose signs cancel: scipy drops the zero
+    // hashed tokens whose signs cancel keep their (explicit zero) entry, as scipy's
+    // sum_duplicates keeps it: binary makes it 1, sublinear_tf takes its log
     row->emplace_back(col, s.binary ? 1.0 : static_cast<double>(sum));
   }
   if (s.integer) return true;

@@ -94,6 +94,8 @@ def export(model):
         n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
     if type(first).__name__ in text.VECTORIZERS:
         n_features = 1  # one document per row (the input rule "text": token ids of any width)
+    elif n_features is None:
+        text.refuse_later_vectorizer(_active_leaves(model))
     if n_features is None:
         raise ValueError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
     graph = Graph(type(first).__name__, n_features)
