@@ -8,6 +8,7 @@ it needs comes from a plain configuration dict, the shape a graph stores.
 
 import re
 import unicodedata
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -243,60 +244,49 @@ class TextInput:
                                  f"is {type(d).__name__}")
         return docs
 
-    def _ids(self, doc):
-        tokens = self.analyzer(doc)
+    def _tokens_to_ids(self, tokens):
+        """Ids of a flat sequence of tokens (-1, i.e. padding, for a term outside the
+        vocabulary: scikit-learn ignores it)."""
         if self.vocab is not None:
-            get = self.vocab.get
-            return [i for i in map(get, tokens) if i is not None]
-        cache = self._hashed
-        out = []
-        for tok in tokens:
-            i = cache.get(tok)
-            if i is None:
-                i = self._hash(tok)
-                if len(cache) >= 1 << 20:
-                    cache.clear()
-                cache[tok] = i
-            out.append(i)
-        return out
+            return map(self.vocab.get, tokens, repeat(-1.0))
+        return map(self._hashed_id, tokens)
 
-    def _hash(self, tok):
-        n, alternate = self.hashing
-        h = murmurhash3_32(tok)
-        col = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
-        return float(-col - 2) if alternate and h < 0 else float(col)
+    def _hashed_id(self, tok):
+        cache = self._hashed
+        i = cache.get(tok)
+        if i is None:
+            n, alternate = self.hashing
+            h = murmurhash3_32(tok)
+            col = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
+            i = float(-col - 2) if alternate and h < 0 else float(col)
+            if len(cache) >= 1 << 20:
+                cache.clear()
+            cache[tok] = i
+        return i
 
     def matrices(self, docs):
-        """(start, id matrix) per chunk of documents."""
-        rows = [self._ids(d) for d in docs]
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        start = 0
-        n = len(rows)
-        while start < n:
-            stop = start + 1
-            width = max(int(lengths[start]), 1)
-            while stop < n and (stop - start + 1) * max(width, int(lengths[stop])) <= _CHUNK:
-                width = max(width, int(lengths[stop]))
-                stop += 1
-            lens = lengths[start:stop]
-            mat = np.full((stop - start, width), -1.0)
+        """The id matrices of the documents, in chunks of rows of at most ``_CHUNK`` ids."""
+        token_lists = list(map(self.analyzer, docs))
+        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        n = lengths.shape[0]
+        width = max(int(lengths.max()), 1)
+        step = max(1, _CHUNK // width)
+        for start in range(0, n, step):
+            lens = lengths[start:start + step]
+            w = max(int(lens.max()), 1)
             total = int(lens.sum())
-            if total:
-                flat = np.fromiter((i for r in rows[start:stop] for i in r), dtype=np.float64,
-                                   count=total)
-                row_idx = np.repeat(np.arange(stop - start), lens)
-                offsets = np.cumsum(lens) - lens
-                col_idx = np.arange(total) - np.repeat(offsets, lens)
-                mat[row_idx, col_idx] = flat
-            yield start, mat
-            start = stop
+            flat = np.fromiter(self._tokens_to_ids(chain.from_iterable(
+                token_lists[start:start + step])), dtype=np.float64, count=total)
+            mat = np.full((lens.shape[0], w), -1.0)
+            mat[np.arange(w) < lens[:, None]] = flat
+            yield mat
 
     def runner(self, run, model_name):
         """``run(X, idx, threads)`` over documents X: the native run of each chunk's ids."""
 
         def run_text(X, idx, threads):
             docs = self.documents(X, model_name)
-            parts = [run(mat, idx, threads) for _, mat in self.matrices(docs)]
+            parts = [run(mat, idx, threads) for mat in self.matrices(docs)]
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
         return run_text
