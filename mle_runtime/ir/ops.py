@@ -246,13 +246,13 @@ OPS = {
     "TextCounts": {
         "inputs": 1,
         "attrs": {"n_features": "number", "binary?": "bool", "signed?": "bool",
-                  "sublinear_tf?": "bool", "idf?": "tensor:float64",
+                  "sublinear_tf?": "bool", "float32?": "bool", "idf?": "tensor:float64",
                   "norm?": ("l1", "l2", "none"), "integer?": "bool"},
     },
     "TextLinear": {
         "inputs": 1,
         "attrs": {"n_features": "number", "binary?": "bool", "signed?": "bool",
-                  "sublinear_tf?": "bool", "idf?": "tensor:float64",
+                  "sublinear_tf?": "bool", "float32?": "bool", "idf?": "tensor:float64",
                   "norm?": ("l1", "l2", "none"), "weight": "tensor:float64",
                   "bias?": "tensor:float64"},
     },

@@ -168,6 +168,9 @@ TFIDF_PARAMS = [
     {"sublinear_tf": True},
     {"sublinear_tf": True, "binary": True, "norm": "l1", "ngram_range": (1, 2)},
     {"analyzer": "char_wb", "ngram_range": (2, 3), "sublinear_tf": True},
+    {"dtype": np.float32},
+    {"dtype": np.float32, "norm": "l1", "smooth_idf": False},
+    {"dtype": np.float32, "use_idf": False, "binary": True},
 ]
 
 HASHING_PARAMS = [
@@ -178,6 +181,8 @@ HASHING_PARAMS = [
     {"n_features": 16, "norm": None},
     {"n_features": 2 ** 18, "analyzer": "char", "ngram_range": (1, 2)},
     {"n_features": 50, "norm": None, "dtype": np.float32},
+    {"n_features": 50, "dtype": np.float32},
+    {"n_features": 70, "norm": "l1", "dtype": np.float32, "alternate_sign": False},
 ]
 
 
@@ -240,6 +245,9 @@ def _pipelines():
                                                     alternate_sign=False),
                                   TfidfTransformer(sublinear_tf=True)],
         "char_wb": lambda: [TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))],
+        "tfidf-float32": lambda: [TfidfVectorizer(dtype=np.float32)],
+        "count-float32+tfidf": lambda: [CountVectorizer(dtype=np.float32),
+                                        TfidfTransformer()],
     }
 
 
@@ -250,6 +258,15 @@ def test_vectorizer_then_linear_model(vec, lin, tmp_path):
 
     clf, y = _linear_models()[lin]
     est = make_pipeline(*_pipelines()[vec](), clf).fit(DOCS, y)
+    if "float32" in vec and np.asarray(est[-1].coef_).dtype == np.float32:
+        # fitted on float32 features: scipy's product sums in float32; refused
+        from mle_runtime.exporters import sklearn as exporter
+
+        with pytest.raises(UnsupportedModelError, match="float32 coefficients"):
+            exporter.export(est)
+        with pytest.raises(UnsupportedModelError):
+            mle.dump(est, tmp_path / "m.mle")
+        return
     model = _roundtrip(est, tmp_path)
     methods = [m for m in ("predict", "decision_function", "predict_proba", "predict_log_proba")
                if hasattr(est, m)]
@@ -272,6 +289,20 @@ def test_batch_larger_than_a_chunk(tmp_path, monkeypatch):
     docs = TEST * 5
     np.testing.assert_array_equal(model.decision_function(docs), est.decision_function(docs))
     np.testing.assert_array_equal(model.predict(docs), est.predict(docs))
+
+
+def test_float32_tfidf_feeds_the_linear_model_its_float32_values(tmp_path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    est = make_pipeline(TfidfVectorizer(dtype=np.float32), LinearSVC()).fit(DOCS, Y)
+    assert est[-1].coef_.dtype == np.float64  # scipy upcasts the float32 rows
+    model = _roundtrip(est, tmp_path)
+    np.testing.assert_array_equal(model.decision_function(TEST), est.decision_function(TEST))
+    vec = est[0]
+    np.testing.assert_array_equal(_roundtrip(vec, tmp_path).transform(TEST),
+                                  vec.transform(TEST).toarray())
 
 
 def test_input_refusals(tmp_path):
@@ -314,12 +345,18 @@ def test_refused_settings(tmp_path):
 
     cases = [
         (CountVectorizer(input="filename").fit([__file__]), "input='filename'"),
-        (TfidfVectorizer(dtype=np.float32).fit(DOCS), "float32"),
+        (TfidfVectorizer(dtype=np.float32, sublinear_tf=True).fit(DOCS), "float32"),
+        (make_pipeline(CountVectorizer(dtype=np.float32),
+                       TfidfTransformer(sublinear_tf=True)).fit(DOCS), "float32"),
         (TfidfTransformer().fit(CountVectorizer().fit_transform(DOCS)), "TfidfTransformer"),
         (make_pipeline(FunctionTransformer(), CountVectorizer()).fit(DOCS), "first step"),
     ]
+    from mle_runtime.exporters import sklearn as exporter
+
     for est, match in cases:
         with pytest.raises(UnsupportedModelError, match=match):
+            exporter.export(est)
+        with pytest.raises(UnsupportedModelError):
             mle.dump(est, tmp_path / "m.mle")
 
 

@@ -165,6 +165,7 @@ def _node(graph, op):
     (lambda n: n[3].update(idf=99), "idf"),
     (lambda n: n[3].update(idf=0), "idf"),  # tensor 0 is W: wrong shape
     (lambda n: n[3].update(unknown=1), "unknown"),
+    (lambda n: n[3].update(float32=True, sublinear_tf=True), "float32"),
     (lambda n: n.__setitem__(1, ["X", "X"]), "input"),
 ])
 def test_text_ops_refuse_malformed_nodes(refuse, op, edit, fragment):
@@ -194,6 +195,26 @@ def test_idf_must_be_finite(refuse):
     g.nodes[0].attrs["idf"] = g.tensor(np.array([1.0, np.nan, 1, 1, 1, 1]), "float64")
     graph, arrays = _json(g)
     refuse(graph, arrays, "(TextCounts)", "idf must be finite")
+
+
+def test_float32_idf_must_be_float32_values(refuse):
+    g = text_graph(idf=np.array([1.0, 0.1, 1, 1, 1, 1]), float32=True)
+    graph, arrays = _json(g)
+    refuse(graph, arrays, "(TextCounts)", "float32 values")
+
+
+def test_float32_rounds_each_step():
+    idf = np.array([1.0, 1.5, 2.0, 1.25, 3.0, 1.1], dtype=np.float32).astype(float)
+    model = _model(text_graph(idf=idf, float32=True, norm="l2"))
+    ids = np.array([[0, 1, 1, 4, 5, 5, 5, -1], [2, 3, -1, -1, -1, -1, -1, -1]], dtype=float)
+    got = model.run(ids, model.outputs["transform"], 1)
+    want = np.zeros((2, N), dtype=np.float32)
+    for r, row in enumerate(ids):
+        cols, counts = np.unique(row[row >= 0].astype(int), return_counts=True)
+        v = counts.astype(np.float32) * idf.astype(np.float32)[cols]
+        s = np.sqrt(np.sum((v * v).astype(np.float64)))
+        want[r, cols] = (v.astype(np.float64) / s).astype(np.float32)
+    np.testing.assert_array_equal(got, want.astype(np.float64))
 
 
 def _graph_edit(fn):

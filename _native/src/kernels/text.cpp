@@ -29,6 +29,7 @@ struct TextSpec {
   bool signed_ids = false;  // hashed with alternate_sign: id <= -2 is column -id-2, sign -1
   bool sublinear = false;
   bool integer = false;  // output int64 counts (CountVectorizer's dtype)
+  bool f32 = false;      // dtype float32: each step rounded to float32 as scikit-learn's
   const double* idf = nullptr;
   Norm norm = Norm::kNone;
 };
@@ -78,6 +79,29 @@ bool sparse_row(const TextSpec& s, const View& in, int64_t r,
     row->emplace_back(col, s.binary ? 1.0 : static_cast<double>(sum));
   }
   if (s.integer) return true;
+  if (s.f32) {
+    // float32 data (counts exact), float32 idf: the product rounded once to float32; the
+    // norms sum in double (l2: each square rounded to float32 first, as C computes a float
+    // times a float) and divide in double, the quotient rounded to float32
+    for (auto& e : *row) e.second = static_cast<float>(e.second);
+    if (s.idf)
+      for (auto& e : *row)
+        e.second = static_cast<float>(static_cast<float>(e.second) *
+                                      static_cast<float>(s.idf[e.first]));
+    double sum = 0.0;
+    if (s.norm == Norm::kL1) {
+      for (const auto& e : *row) sum += std::fabs(e.second);
+    } else if (s.norm == Norm::kL2) {
+      for (const auto& e : *row) {
+        const float v = static_cast<float>(e.second);
+        sum += static_cast<double>(v * v);
+      }
+      sum = std::sqrt(sum);
+    }
+    if (s.norm != Norm::kNone && sum != 0.0)
+      for (auto& e : *row) e.second = static_cast<float>(e.second / sum);
+    return true;
+  }
   if (s.sublinear)
     for (auto& e : *row) e.second = std::log(e.second) + 1.0;
   if (s.idf)
@@ -170,12 +194,16 @@ Status text_spec(const NodeBuild& b, TextSpec* s) {
   MLE_RETURN_IF_ERROR(b.boolean_or("binary", false, &s->binary));
   MLE_RETURN_IF_ERROR(b.boolean_or("signed", false, &s->signed_ids));
   MLE_RETURN_IF_ERROR(b.boolean_or("sublinear_tf", false, &s->sublinear));
+  MLE_RETURN_IF_ERROR(b.boolean_or("float32", false, &s->f32));
+  if (s->f32 && s->sublinear)
+    return b.error("float32 cannot be combined with sublinear_tf");
   const TensorRef* idf = nullptr;
   MLE_RETURN_IF_ERROR(b.tensor("idf", DType::kF64, {s->n_features}, &idf, true));
   if (idf) {
     const double* v = idf->as<double>();
     for (int64_t j = 0; j < s->n_features; ++j)
-      if (!std::isfinite(v[j])) return b.error("idf must be finite");
+      if (!std::isfinite(v[j]) || (s->f32 && static_cast<double>(static_cast<float>(v[j])) != v[j]))
+        return b.error(s->f32 ? "idf must be finite float32 values" : "idf must be finite");
     s->idf = v;
   }
   std::string norm;
@@ -194,8 +222,8 @@ Status make_text_counts(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInf
   TextSpec s;
   MLE_RETURN_IF_ERROR(text_spec(b, &s));
   MLE_RETURN_IF_ERROR(b.boolean_or("integer", false, &s.integer));
-  if (s.integer && (s.sublinear || s.idf || s.norm != Norm::kNone))
-    return b.error("integer counts cannot be combined with sublinear_tf, idf or norm");
+  if (s.integer && (s.sublinear || s.idf || s.norm != Norm::kNone || s.f32))
+    return b.error("integer counts cannot be combined with sublinear_tf, idf, norm or float32");
   k->reset(new TextCounts(s));
   *out = ValueInfo{s.n_features, s.integer ? ValueKind::kI64 : ValueKind::kF64};
   return Status::OK();
@@ -220,6 +248,7 @@ std::vector<AttrSpec> text_attrs(bool linear) {
       attr::boolean("binary", kOptional),
       attr::boolean("signed", kOptional),
       attr::boolean("sublinear_tf", kOptional),
+      attr::boolean("float32", kOptional),
       attr::tensor("idf", DType::kF64, kOptional),
       attr::string("norm", {"l1", "l2", "none"}, kOptional),
   };

@@ -120,10 +120,9 @@ def _vectorizer(est, ctx, x):
     if norm not in (None, "l1", "l2"):
         raise UnsupportedModelError(f"{name}(norm={norm!r}) is not supported; supported: "
                                     "'l1', 'l2', None")
-    if dtype == np.float32 and (norm is not None or "idf" in attrs or attrs.get("sublinear_tf")):
-        raise UnsupportedModelError(
-            f"{name}(dtype=float32) with norm, idf or sublinear_tf is not supported (scikit-learn "
-            "rounds each step to float32); supported: dtype=float64")
+    if dtype == np.float32:
+        _float32_without_log(name, attrs.get("sublinear_tf"))
+        attrs["float32"] = True  # each step rounded to float32, as scikit-learn computes
     g.inputs["text"] = rule
     ctx.nan_possible = False  # counts and tf-idf values are never NaN
     v = g.add("TextCounts", [x], n_features=n, binary=True if est.binary else None,
@@ -146,6 +145,14 @@ def vectorizer_alone(est, ctx, x):
     return Head({"transform": (v, False)}, "transformer", dtypes=dtypes)
 
 
+def _float32_without_log(name, sublinear):
+    if sublinear:
+        raise UnsupportedModelError(
+            f"{name} with float32 data and sublinear_tf=True is not supported: numpy's "
+            "float32 log is not correctly rounded, so its tf values cannot be reproduced "
+            "exactly; supported: dtype=float64, or sublinear_tf=False")
+
+
 def _counts_node(ctx, x):
     for node in ctx.graph.nodes:
         if node.output == x and node.op == "TextCounts":
@@ -166,6 +173,8 @@ def tfidf_transformer(est, ctx, x):
         raise UnsupportedModelError(f"TfidfTransformer(norm={est.norm!r}) is not supported; "
                                     "supported: 'l1', 'l2', None")
     a.pop("integer", None)
+    if a.get("float32"):  # float32 counts stay float32 (and so does the fitted idf_)
+        _float32_without_log("TfidfTransformer", est.sublinear_tf)
     if est.norm:
         a["norm"] = est.norm
     if est.sublinear_tf:
@@ -195,6 +204,15 @@ def fuse(graph, outputs):
         if node.op != "TextCounts":
             continue
         readers = [k for k, n in enumerate(nodes) if node.output in n.inputs]
+        if node.attrs.get("float32"):
+            for k in readers:
+                w = nodes[k].attrs.get("weight") if nodes[k].op == "Linear" else None
+                if w is not None and np.array_equal(graph.tensors[w].astype(np.float32),
+                                                    graph.tensors[w]):
+                    raise UnsupportedModelError(
+                        "a linear model with float32 coefficients after a float32 text "
+                        "vectorizer is not supported (scipy sums its products in float32); "
+                        "fit it on float64 features (the vectorizer's dtype=float64)")
         if any(nodes[k].attrs.get("follow_input_dtype") for k in readers):
             raise UnsupportedModelError(
                 "a linear model with float32 coefficients after a text vectorizer is not "
