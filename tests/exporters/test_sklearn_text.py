@@ -30,6 +30,7 @@ CONFIGS = [
     {"ngram_range": (2, 2), "stop_words": "english"},
     {"token_pattern": r"(?u)\b\w+\b", "stop_words": ["the", "a", "of"]},
     {"token_pattern": r"(\w)\w*"},
+    {"lowercase": False, "stop_words": ["a", "the"]},
     {"analyzer": "char", "ngram_range": (1, 3)},
     {"analyzer": "char", "ngram_range": (2, 4), "strip_accents": "unicode"},
     {"analyzer": "char_wb", "ngram_range": (1, 1)},
@@ -390,3 +391,38 @@ def test_fresh_process_without_scikit_learn(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     np.testing.assert_array_equal(np.load(out[0]), est.decision_function(TEST))
     np.testing.assert_array_equal(np.load(out[1]), est.predict(TEST))
+
+
+@pytest.mark.parametrize("params", CONFIGS, ids=str)
+def test_analyzer_function_is_the_analyzer(params):
+    vec = CountVectorizer(**params)
+    stop = vec.get_stop_words()
+    ours = Analyzer({
+        "analyzer": vec.analyzer, "lowercase": vec.lowercase,
+        "strip_accents": vec.strip_accents, "ngram_range": list(vec.ngram_range),
+        "token_pattern": vec.token_pattern,
+        "stop_words": None if stop is None else sorted(stop),
+    })
+    fast = ours.function()
+    for doc in _texts():
+        assert fast(doc) == ours(doc), doc
+
+
+@pytest.mark.parametrize("make", [
+    lambda: CountVectorizer(),
+    lambda: CountVectorizer(lowercase=False, token_pattern=r"(?u)\b\w+\b"),
+    lambda: CountVectorizer(stop_words=["data", "the"],
+                            vocabulary=["data", "the", "of", "zqjxmarker", "σας", "ΣΑΣ"]),
+    lambda: __import__("sklearn.feature_extraction.text", fromlist=["x"]).HashingVectorizer(
+        n_features=40, stop_words="english", norm=None),
+])
+def test_batches_tokenised_at_once_equal_one_document_at_a_time(make, tmp_path):
+    # documents holding the batch path's marker word (it then tokenises one at a time),
+    # final sigmas at the ends of documents, case-ignorable characters next to them
+    est = make().fit(DOCS + ["zqjxmarker ΣΑΣ σας"])
+    model = _roundtrip(est, tmp_path)
+    docs = ["ΟΔΟΣ", "ΣΑΣ'", "'ΣΑΣ", "Σ", "the data", "", "ΑΣ\nΣΑ", "x_y z"] + TEST
+    for batch in (docs, docs + ["a zqjxmarker b"], docs + ["ZQJXMARKER"]):
+        want = est.transform(batch).toarray()
+        np.testing.assert_array_equal(model.transform(batch), want)
+        np.testing.assert_array_equal(np.vstack([model.transform([d]) for d in batch]), want)
