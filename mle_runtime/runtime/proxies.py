@@ -388,7 +388,11 @@ class MLEModel(EstimatorProtocol):
 
     @property
     def n_features_in_(self):
-        """Number of input features."""
+        """Number of input features (a text model takes documents: it has none, as
+        scikit-learn's vectorizers have none)."""
+        if self._rules().text is not None:
+            raise AttributeError(f"'{self._summary()}' has no attribute 'n_features_in_' (it "
+                                 "takes documents)")
         return int(self._native.n_features)
 
     @property
@@ -523,7 +527,7 @@ class MLEModel(EstimatorProtocol):
         try:
             self._metadata()
             return (f"<mle_runtime model {self._summary()} ({self._estimator_type}, "
-                    f"{self.n_features_in_} features)>")
+                    f"{int(self._native.n_features)} features)>")
         except FormatError:
             return f"<mle_runtime model {self._native.name} (unreadable metadata)>"
 

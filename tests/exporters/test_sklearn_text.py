@@ -426,3 +426,20 @@ def test_batches_tokenised_at_once_equal_one_document_at_a_time(make, tmp_path):
         want = est.transform(batch).toarray()
         np.testing.assert_array_equal(model.transform(batch), want)
         np.testing.assert_array_equal(np.vstack([model.transform([d]) for d in batch]), want)
+
+
+def test_loaded_model_answers_as_the_pipeline(tmp_path):
+    import pickle
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    est = make_pipeline(TfidfVectorizer(ngram_range=(1, 2)), LinearSVC()).fit(DOCS, Y)
+    model = _roundtrip(est, tmp_path)
+    assert not hasattr(model, "n_features_in_") and not hasattr(est, "n_features_in_")
+    np.testing.assert_array_equal(model.named_steps["tfidfvectorizer"].idf_, est[0].idf_)
+    assert model.get_params()["tfidfvectorizer__ngram_range"] == (1, 2)
+    assert model.score(TEST[:-7], est.predict(TEST[:-7])) == 1.0
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(TEST), est.predict(TEST))
