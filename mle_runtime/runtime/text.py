@@ -12,7 +12,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
-from mle_runtime.errors import InputError
+from mle_runtime.errors import FormatError, InputError
 
 _WHITE_SPACES = re.compile(r"\s\s+")
 
@@ -212,7 +212,10 @@ class TextInput:
     """
 
     def __init__(self, rule):
-        self.analyzer = Analyzer(rule)
+        try:
+            self.analyzer = Analyzer(rule)
+        except (ValueError, re.error) as e:  # a pattern Python's re refuses
+            raise FormatError(f"graph section: inputs 'text': {e}") from None
         self._analyze = self.analyzer.function()
         self.encoding = rule.get("encoding", "utf-8")
         self.decode_error = rule.get("decode_error", "strict")

@@ -297,3 +297,16 @@ def test_text_rule_must_be_an_object(refuse):
 def test_vocabulary():
     ops = dict(_native.ops())
     assert ops["TextCounts"]["inputs"] == 1 and ops["TextLinear"]["inputs"] == 1
+
+
+@pytest.mark.parametrize("pattern, fragment", [("(a)(b)", "capturing group"), ("(", "")])
+def test_a_pattern_python_refuses_is_a_format_error(tmp_path, pattern, fragment):
+    import mle_runtime as mle
+    from mle_runtime.errors import FormatError
+
+    graph, arrays = _graph_edit(_rule_edit(token_pattern=pattern))
+    path = tmp_path / "m.mle"
+    path.write_bytes(encode(graph, arrays, {}))
+    model = mle.load(path)  # the native loader cannot compile Python's patterns
+    with pytest.raises(FormatError, match=fragment):
+        model.transform(["a b"])
