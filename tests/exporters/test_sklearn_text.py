@@ -443,3 +443,22 @@ def test_loaded_model_answers_as_the_pipeline(tmp_path):
     assert model.score(TEST[:-7], est.predict(TEST[:-7])) == 1.0
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict(TEST), est.predict(TEST))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (CountVectorizer(binary=True), "BernoulliNB"),
+    lambda: (CountVectorizer(), "MultinomialNB"),
+    lambda: (CountVectorizer(), "ComplementNB"),
+    lambda: (CountVectorizer(dtype=np.int32), "OneVsRestClassifier"),
+])
+def test_other_models_after_a_vectorizer(make, tmp_path):
+    from sklearn import multiclass, naive_bayes
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    vec, name = make()
+    last = (multiclass.OneVsRestClassifier(LogisticRegression()) if name == "OneVsRestClassifier"
+            else getattr(naive_bayes, name)())
+    est = make_pipeline(vec, last).fit(DOCS, Y)
+    worst = _check(est, _roundtrip(est, tmp_path), TEST, ["predict", "predict_proba"])
+    assert worst <= RTOL

@@ -217,11 +217,11 @@ def fuse(graph, outputs):
             raise UnsupportedModelError(
                 "a linear model with float32 coefficients after a text vectorizer is not "
                 "supported (its decision values would be float32); fit it on float64 features")
+        if readers:  # steps after the vectorizer take float64 counts (as scipy converts them)
+            node.attrs.pop("integer", None)
         if node.output in returned or len(readers) != 1 or nodes[readers[0]].op != "Linear":
             continue
         lin = nodes[readers[0]]
-        if node.attrs.get("integer"):
-            node.attrs.pop("integer")
         attrs = dict(node.attrs, weight=lin.attrs["weight"])
         if "bias" in lin.attrs:
             attrs["bias"] = lin.attrs["bias"]
