@@ -341,8 +341,9 @@ def test_refused_callables_are_named(make, match, tmp_path):
 
 def test_refused_settings(tmp_path):
     from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
-    from sklearn.pipeline import make_pipeline
+    from sklearn.pipeline import FeatureUnion, make_pipeline
     from sklearn.preprocessing import FunctionTransformer
+    from sklearn.svm import LinearSVC
 
     cases = [
         (CountVectorizer(input="filename").fit([__file__]), "input='filename'"),
@@ -351,6 +352,9 @@ def test_refused_settings(tmp_path):
                        TfidfTransformer(sublinear_tf=True)).fit(DOCS), "float32"),
         (TfidfTransformer().fit(CountVectorizer().fit_transform(DOCS)), "TfidfTransformer"),
         (make_pipeline(FunctionTransformer(), CountVectorizer()).fit(DOCS), "first step"),
+        (make_pipeline(FeatureUnion([("w", TfidfVectorizer()),
+                                     ("c", TfidfVectorizer(analyzer="char"))]),
+                       LinearSVC()).fit(DOCS, Y), "more than one text vectorizer"),
     ]
     from mle_runtime.exporters import sklearn as exporter
 

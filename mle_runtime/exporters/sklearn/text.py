@@ -66,19 +66,38 @@ def _analyzer_rule(est):
 
 
 def refuse_later_vectorizer(leaves):
-    """Refuses a model with a text vectorizer that is not its first step (it would read
-    documents that an earlier step produced)."""
-    for est in leaves:
-        if type(est).__name__ in VECTORIZERS:
-            raise UnsupportedModelError(_FIRST.format(type(est).__name__))
+    """Refuses a model holding a text vectorizer that is not its first step (it would read
+    what an earlier step produced), or several of them; ``leaves``: the model's steps."""
+    found = [type(e).__name__ for e in _nested(leaves) if type(e).__name__ in VECTORIZERS]
+    if len(found) > 1:
+        raise UnsupportedModelError(_SEVERAL.format(found[0]))
+    if found:
+        raise UnsupportedModelError(_FIRST.format(found[0]))
 
 
+def _nested(estimators):
+    """The estimators, and those inside Pipelines, FeatureUnions and ColumnTransformers."""
+    for est in estimators:
+        yield est
+        inner = []
+        for attr in ("steps", "transformer_list", "transformers"):
+            for entry in getattr(est, attr, None) or ():
+                if isinstance(entry, tuple) and len(entry) >= 2:
+                    inner.append(entry[1])
+        yield from _nested([e for e in inner if hasattr(e, "get_params")])
+
+
+_SEVERAL = ("{}: a model with more than one text vectorizer (a FeatureUnion of them, for "
+            "example) is not supported; the documents are tokenised once, by one analyzer")
 _FIRST = ("{} must be the model's first step (it reads the documents, which are tokenised on "
-          "the input); supported: a Pipeline starting with it")
+          "the input), not after another step or inside a ColumnTransformer; supported: the "
+          "vectorizer alone or a Pipeline starting with it")
 
 
 def _check_first(est, ctx, x):
-    if x != "X" or "text" in ctx.graph.inputs:
+    if "text" in ctx.graph.inputs:
+        raise UnsupportedModelError(_SEVERAL.format(type(est).__name__))
+    if x != "X":
         raise UnsupportedModelError(_FIRST.format(type(est).__name__))
 
 
