@@ -256,6 +256,11 @@ OPS = {
                   "norm?": ("l1", "l2", "none"), "weight": "tensor:float64",
                   "bias?": "tensor:float64"},
     },
+    # TfidfTransformer on numbers (kernels/text.cpp). Output: the input's kind.
+    "TfidfRows": {
+        "inputs": 1,
+        "attrs": {"sublinear_tf?": "bool", "idf?": "tensor:float64", "norm?": ("l1", "l2", "none")},
+    },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

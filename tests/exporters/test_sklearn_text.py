@@ -350,7 +350,7 @@ def test_refused_settings(tmp_path):
         (TfidfVectorizer(dtype=np.float32, sublinear_tf=True).fit(DOCS), "float32"),
         (make_pipeline(CountVectorizer(dtype=np.float32),
                        TfidfTransformer(sublinear_tf=True)).fit(DOCS), "float32"),
-        (TfidfTransformer().fit(CountVectorizer().fit_transform(DOCS)), "TfidfTransformer"),
+        (make_pipeline(TfidfVectorizer(), TfidfTransformer()).fit(DOCS), "TfidfTransformer"),
         (make_pipeline(FunctionTransformer(), CountVectorizer()).fit(DOCS), "first step"),
         (make_pipeline(FeatureUnion([("w", TfidfVectorizer()),
                                      ("c", TfidfVectorizer(analyzer="char"))]),
@@ -466,3 +466,53 @@ def test_other_models_after_a_vectorizer(make, tmp_path):
     est = make_pipeline(vec, last).fit(DOCS, Y)
     worst = _check(est, _roundtrip(est, tmp_path), TEST, ["predict", "predict_proba"])
     assert worst <= RTOL
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"norm": "l1"}, {"norm": None, "sublinear_tf": True}, {"use_idf": False},
+    {"smooth_idf": False, "sublinear_tf": True},
+], ids=str)
+def test_tfidf_transformer_on_numbers(params, tmp_path):
+    import pandas as pd
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    counts = CountVectorizer(max_features=40).fit_transform(DOCS).toarray()
+    est = TfidfTransformer(**params).fit(counts[:150])
+    model = _roundtrip(est, tmp_path)
+    X = counts[150:].astype(float)
+    X[0] = 0.0  # an empty row
+    X[1, :3] = [-1.0, 0.5, 7.25]  # non-integers and negatives, as scikit-learn takes them
+    if params.get("sublinear_tf") and est.norm:  # scikit-learn refuses log(-1) = NaN
+        with pytest.raises(ValueError, match="NaN"):
+            est.transform(X)
+        with pytest.raises(InputError, match="NaN"):
+            model.transform(X)
+        X[1, 0] = 1.0
+    for x in (X, X.astype(np.int64), pd.DataFrame(X), X[:1], X[5:6]):
+        want = est.transform(x).toarray()
+        got = model.transform(x)
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=0, equal_nan=True)
+    x32 = X.astype(np.float32)
+    if params.get("sublinear_tf"):
+        with pytest.raises(InputError, match="float32"):
+            model.transform(x32)
+    else:
+        want = est.transform(x32).toarray()
+        assert want.dtype == np.float32
+        np.testing.assert_array_equal(model.transform(x32), want)
+    with pytest.raises(InputError, match="NaN"):
+        model.transform(np.full((1, 40), np.nan))
+
+
+def test_sublinear_tf_of_negative_hashed_counts_is_refused_as_scikit_learn_refuses(tmp_path):
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.pipeline import make_pipeline
+
+    est = make_pipeline(HashingVectorizer(n_features=8, norm=None),
+                        TfidfTransformer(sublinear_tf=True)).fit(DOCS)
+    model = _roundtrip(est, tmp_path)
+    with pytest.raises(ValueError, match="Input contains"):
+        est.transform(TEST)
+    with pytest.raises(InputError, match="Input contains"):
+        model.transform(TEST)

@@ -98,6 +98,15 @@ def test_text_ops_compute_the_sparse_rows(attrs, signed):
     for n, width in ((1, 1), (3, 7), (300, 5), (257, 40)):
         ids = _ids(rng, n, width, signed)
         norm = attrs.get("norm")
+        bad = any(sum(1 if v >= 0 else -1 for v in row if v != -1 and
+                      (v if v >= 0 else -v - 2) == c) <= 0
+                  for row in ids for c in {int(v if v >= 0 else -v - 2) for v in row if v != -1})
+        if bad and attrs.get("sublinear_tf") and norm not in (None, "none"):
+            # log of a negative or zero sum before a norm: refused, as scikit-learn refuses it
+            for out in ("transform", "decision_function"):
+                with pytest.raises(InputError, match="Input contains"):
+                    model.run(ids, model.outputs[out], 1)
+            continue
         want = _reference(ids, signed, attrs.get("binary", False),
                           attrs.get("sublinear_tf", False), IDF if use_idf else None,
                           None if norm == "none" else norm)
@@ -310,3 +319,39 @@ def test_a_pattern_python_refuses_is_a_format_error(tmp_path, pattern, fragment)
     model = mle.load(path)  # the native loader cannot compile Python's patterns
     with pytest.raises(FormatError, match=fragment):
         model.transform(["a b"])
+
+
+def tfidf_rows_graph(cols=4, **attrs):
+    g = Graph("TfidfTransformer", cols)
+    g.output("transform", g.add("TfidfRows", ["X"], **attrs))
+    g.estimator_type = "transformer"
+    return g
+
+
+def test_tfidf_rows_weigh_the_non_zero_entries():
+    idf = np.array([1.0, 2.0, 0.5, 3.0])
+    model = _model(tfidf_rows_graph(idf=0 if False else None, norm="l2"))
+    X = np.array([[0.0, 3.0, 0.0, 4.0], [0.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(model.run(X, model.outputs["transform"], 1),
+                                  [[0.0, 0.6, 0.0, 0.8], [0.0, 0.0, 0.0, 0.0]])
+    g = tfidf_rows_graph()
+    g.nodes[0].attrs["idf"] = g.tensor(idf, "float64")
+    model = _model(g)
+    np.testing.assert_array_equal(model.run(X, model.outputs["transform"], 1), X * idf)
+    got = model.run(X.astype(np.float32), model.outputs["transform"], 1)
+    assert got.dtype == np.float32
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda gr, a: a.__setitem__(0, np.zeros(5)), "idf"),
+    (lambda gr, a: a.__setitem__(0, np.array([1.0, np.inf, 1.0, 1.0])), "idf must be finite"),
+    (lambda gr, a: _node(gr, "TfidfRows")[3].update(norm="max"), "norm"),
+    (lambda gr, a: _node(gr, "TfidfRows")[3].update(sublinear_tf="yes"), "sublinear_tf"),
+    (lambda gr, a: _node(gr, "TfidfRows")[3].update(n_features=4), "n_features"),
+])
+def test_tfidf_rows_refuse_malformed_nodes(refuse, edit, fragment):
+    g = tfidf_rows_graph(norm="l1")
+    g.nodes[0].attrs["idf"] = g.tensor(np.ones(4), "float64")
+    graph, arrays = _json(g)
+    edit(graph, arrays)
+    refuse(graph, arrays, "(TfidfRows)", fragment)

@@ -38,6 +38,64 @@ inline double id_at(const View& v, int64_t r, int64_t c) {
   return v.dtype == DType::kF32 ? static_cast<double>(v.row<float>(r)[c]) : v.row<double>(r)[c];
 }
 
+// Sublinear tf, idf and the row norm over a sparse row (its entries in column order), in
+// binary64, or with f32 as scikit-learn computes on float32 data.
+void weigh(const TextSpec& s, bool f32, std::vector<std::pair<int64_t, double>>* row) {
+  if (f32) {
+    // float32 data (counts exact): the idf product computed in double and rounded to
+    // float32 (numpy's in-place multiply; for a float32 idf, the float32 product); the norms
+    // sum in double (l2: each square rounded to float32 first, as C computes a float times
+    // a float) and divide in double, the quotient rounded to float32
+    for (auto& e : *row) e.second = static_cast<float>(e.second);
+    if (s.idf)
+      for (auto& e : *row) e.second = static_cast<float>(e.second * s.idf[e.first]);
+    double sum = 0.0;
+    if (s.norm == Norm::kL1) {
+      for (const auto& e : *row) sum += std::fabs(e.second);
+    } else if (s.norm == Norm::kL2) {
+      for (const auto& e : *row) {
+        const float v = static_cast<float>(e.second);
+        sum += static_cast<double>(v * v);
+      }
+      sum = std::sqrt(sum);
+    }
+    if (s.norm != Norm::kNone && sum != 0.0)
+      for (auto& e : *row) e.second = static_cast<float>(e.second / sum);
+    return;
+  }
+  if (s.sublinear)
+    for (auto& e : *row) e.second = std::log(e.second) + 1.0;
+  if (s.idf)
+    for (auto& e : *row) e.second *= s.idf[e.first];
+  if (s.norm != Norm::kNone && s.sublinear) {
+    // log of a negative (or zero: a hashed sum of 0) tf: scikit-learn's normalize refuses it
+    for (const auto& e : *row)
+      if (std::isnan(e.second)) {
+        report_input_error("Input contains NaN (the log of a negative term frequency, "
+                           "sublinear_tf=True), which the row normalisation refuses.");
+        return;
+      } else if (std::isinf(e.second)) {
+        report_input_error("Input contains infinity or a value too large for "
+                           "dtype('float64') (the log of a zero term frequency, "
+                           "sublinear_tf=True), which the row normalisation refuses.");
+        return;
+      }
+  }
+  if (s.norm == Norm::kL1) {
+    double sum = 0.0;
+    for (const auto& e : *row) sum += std::fabs(e.second);
+    if (sum != 0.0)
+      for (auto& e : *row) e.second /= sum;
+  } else if (s.norm == Norm::kL2) {
+    double sum = 0.0;
+    for (const auto& e : *row) sum += e.second * e.second;
+    if (sum != 0.0) {
+      sum = std::sqrt(sum);
+      for (auto& e : *row) e.second /= sum;
+    }
+  }
+}
+
 // The sparse row of document r: (column, value) pairs in increasing column order. Returns
 // false (after reporting an input error) on an id that names no column.
 bool sparse_row(const TextSpec& s, const View& in, int64_t r,
@@ -79,46 +137,7 @@ bool sparse_row(const TextSpec& s, const View& in, int64_t r,
     row->emplace_back(col, s.binary ? 1.0 : static_cast<double>(sum));
   }
   if (s.integer) return true;
-  if (s.f32) {
-    // float32 data (counts exact), float32 idf: the product rounded once to float32; the
-    // norms sum in double (l2: each square rounded to float32 first, as C computes a float
-    // times a float) and divide in double, the quotient rounded to float32
-    for (auto& e : *row) e.second = static_cast<float>(e.second);
-    if (s.idf)
-      for (auto& e : *row)
-        e.second = static_cast<float>(static_cast<float>(e.second) *
-                                      static_cast<float>(s.idf[e.first]));
-    double sum = 0.0;
-    if (s.norm == Norm::kL1) {
-      for (const auto& e : *row) sum += std::fabs(e.second);
-    } else if (s.norm == Norm::kL2) {
-      for (const auto& e : *row) {
-        const float v = static_cast<float>(e.second);
-        sum += static_cast<double>(v * v);
-      }
-      sum = std::sqrt(sum);
-    }
-    if (s.norm != Norm::kNone && sum != 0.0)
-      for (auto& e : *row) e.second = static_cast<float>(e.second / sum);
-    return true;
-  }
-  if (s.sublinear)
-    for (auto& e : *row) e.second = std::log(e.second) + 1.0;
-  if (s.idf)
-    for (auto& e : *row) e.second *= s.idf[e.first];
-  if (s.norm == Norm::kL1) {
-    double sum = 0.0;
-    for (const auto& e : *row) sum += std::fabs(e.second);
-    if (sum != 0.0)
-      for (auto& e : *row) e.second /= sum;
-  } else if (s.norm == Norm::kL2) {
-    double sum = 0.0;
-    for (const auto& e : *row) sum += e.second * e.second;
-    if (sum != 0.0) {
-      sum = std::sqrt(sum);
-      for (auto& e : *row) e.second /= sum;
-    }
-  }
+  weigh(s, s.f32, row);
   return true;
 }
 
@@ -181,6 +200,68 @@ class TextLinear final : public Kernel {
   const double* w_;
   const double* bias_;
 };
+
+// TfidfTransformer on numbers: the row's non-zero entries are its sparse row (scipy's
+// csr_array of a dense row), weighed as the vectorizers' rows are; float32 input is computed
+// as scikit-learn computes on float32 data, and written as float32.
+class TfidfRows final : public Kernel {
+ public:
+  TfidfRows(TextSpec s, int64_t cols) : s_(s), cols_(cols) {}
+  double cost_per_row() const override { return 4.0 * static_cast<double>(cols_); }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    const bool f32 = in[0].dtype == DType::kF32;
+    if (f32 && s_.sublinear) {
+      report_input_error("float32 input with sublinear_tf is not supported: numpy's float32 "
+                         "log is not correctly rounded; pass float64");
+      return;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      t_row.clear();
+      for (int64_t c = 0; c < cols_; ++c) {
+        const double v = id_at(in[0], r, c);
+        if (v != 0.0) t_row.emplace_back(c, v);
+      }
+      weigh(s_, f32, &t_row);
+      if (f32) {
+        float* o = out.row<float>(r);
+        std::fill(o, o + cols_, 0.0f);
+        for (const auto& e : t_row) o[e.first] = static_cast<float>(e.second);
+      } else {
+        double* o = out.row<double>(r);
+        std::fill(o, o + cols_, 0.0);
+        for (const auto& e : t_row) o[e.first] = e.second;
+      }
+    }
+  }
+
+ private:
+  TextSpec s_;
+  int64_t cols_;
+};
+
+Status make_tfidf_rows(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  TextSpec s;
+  s.n_features = in.cols;
+  MLE_RETURN_IF_ERROR(b.boolean_or("sublinear_tf", false, &s.sublinear));
+  const TensorRef* idf = nullptr;
+  MLE_RETURN_IF_ERROR(b.tensor("idf", DType::kF64, {in.cols}, &idf, true));
+  if (idf) {
+    for (int64_t j = 0; j < in.cols; ++j)
+      if (!std::isfinite(idf->as<double>()[j])) return b.error("idf must be finite");
+    s.idf = idf->as<double>();
+  }
+  std::string norm;
+  MLE_RETURN_IF_ERROR(b.string_or("norm", "none", &norm));
+  s.norm = norm == "l1" ? Norm::kL1 : norm == "l2" ? Norm::kL2 : Norm::kNone;
+  if (norm != "l1" && norm != "l2" && norm != "none")
+    return b.error("norm must be 'l1', 'l2' or 'none', got '" + norm + "'");
+  k->reset(new TfidfRows(s, in.cols));
+  *out = ValueInfo{in.cols, ValueKind::kInput};
+  return Status::OK();
+}
 
 Status text_spec(const NodeBuild& b, TextSpec* s) {
   if (b.inputs().size() != 1) return b.error("takes one input (the token ids)");
@@ -266,6 +347,9 @@ std::vector<AttrSpec> text_attrs(bool linear) {
 const OpRegistrar kRegistered({
     {"TextCounts", make_text_counts, 1, text_attrs(false)},
     {"TextLinear", make_text_linear, 1, text_attrs(true)},
+    {"TfidfRows", make_tfidf_rows, 1,
+     {attr::boolean("sublinear_tf", kOptional), attr::tensor("idf", DType::kF64, kOptional),
+      attr::string("norm", {"l1", "l2", "none"}, kOptional)}},
 });
 
 }  // namespace mle

@@ -182,6 +182,12 @@ def _counts_node(ctx, x):
 @register("TfidfTransformer", kind="transformer")
 def tfidf_transformer(est, ctx, x):
     node = _counts_node(ctx, x)
+    if est.norm not in (None, "l1", "l2"):
+        raise UnsupportedModelError(f"TfidfTransformer(norm={est.norm!r}) is not supported; "
+                                    "supported: 'l1', 'l2', None")
+    if node is None and not any(n.output == x and n.op in ("TextCounts", "TextLinear")
+                                for n in ctx.graph.nodes):
+        return _tfidf_rows(est, ctx, x)
     a = node.attrs if node is not None else {}
     if node is None or a.get("norm") or "idf" in a or a.get("sublinear_tf"):
         raise UnsupportedModelError(
@@ -206,6 +212,17 @@ def tfidf_transformer(est, ctx, x):
                 f"{a['n_features']} features")
         a["idf"] = ctx.graph.tensor(idf, "float64")
     return x
+
+
+def _tfidf_rows(est, ctx, x):
+    """TfidfTransformer on numbers (its input is not a vectorizer's counts): the non-zero
+    entries of each row weighed as scikit-learn weighs its sparse rows."""
+    ctx.refuses_nan(est)  # scikit-learn's validate_data refuses NaN and infinity
+    idf = None
+    if est.use_idf:
+        idf = ctx.graph.tensor(as_float64(est.idf_, "TfidfTransformer.idf_"), "float64")
+    return ctx.graph.add("TfidfRows", [x], sublinear_tf=True if est.sublinear_tf else None,
+                         idf=idf, norm=est.norm)
 
 
 @register("TfidfTransformer", kind="predictor")
