@@ -159,6 +159,9 @@ def models():
                                              LinearSVC()).fit(docs, ydocs)
     out["text_hashing"] = HashingVectorizer(n_features=64, analyzer="char_wb",
                                             ngram_range=(2, 3)).fit(docs)
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    out["tfidf_rows"] = TfidfTransformer(sublinear_tf=True).fit(np.abs(Xd))
     try:
         import xgboost
 

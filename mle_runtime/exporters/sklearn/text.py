@@ -194,9 +194,6 @@ def tfidf_transformer(est, ctx, x):
             "TfidfTransformer is supported right after a CountVectorizer, or a "
             "HashingVectorizer with norm=None, in a Pipeline (it then reads the documents' "
             "counts); its input here is not such counts")
-    if est.norm not in (None, "l1", "l2"):
-        raise UnsupportedModelError(f"TfidfTransformer(norm={est.norm!r}) is not supported; "
-                                    "supported: 'l1', 'l2', None")
     a.pop("integer", None)
     if a.get("float32"):  # float32 counts stay float32 (and so does the fitted idf_)
         _float32_without_log("TfidfTransformer", est.sublinear_tf)
