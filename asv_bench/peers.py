@@ -53,6 +53,9 @@ def load_dataset(name, missing=0.0):
         if name == "titanic":  # a DataFrame with numeric and string columns
             _DATASETS[key] = _titanic()
             return _DATASETS[key]
+        if name == "texts":  # a 1-D array of 20,000 short documents (str)
+            _DATASETS[key] = _texts()
+            return _DATASETS[key]
         if name == "synthetic":  # the tree-ensemble benchmark data: 20,000 rows, 3 classes
             X, y = datasets.make_classification(n_samples=20_000, n_features=20,
                                                 n_informative=10, n_classes=3, random_state=0)
@@ -90,13 +93,38 @@ def _titanic(n=2000):
     return X, y
 
 
+def _texts(n=20_000):
+    """20,000 seeded short documents (3 to 24 words drawn from the words of scikit-learn's
+    bundled datasets' descriptions) as a 1-D object array, and a 4-class target that depends
+    on a few words."""
+    import re
+
+    from sklearn import datasets
+
+    words = set()
+    for load in (datasets.load_iris, datasets.load_wine, datasets.load_breast_cancer,
+                 datasets.load_diabetes, datasets.load_digits):
+        words.update(re.findall(r"[A-Za-z]+", load().DESCR))
+    words = np.array(sorted(words))
+    rng = np.random.default_rng(0)
+    docs = np.array([" ".join(rng.choice(words, rng.integers(3, 25))) for _ in range(n)],
+                    dtype=object)
+    y = np.array([sum(w in d for w in ("data", "class", "the")) % 4 for d in docs])
+    return docs, y
+
+
+def is_text(X):
+    """Documents (a 1-D array of str), not a matrix of numbers."""
+    return isinstance(X, np.ndarray) and X.ndim == 1
+
+
 def is_frame(X):
     return hasattr(X, "iloc")
 
 
 def first_row(X):
     """X's first row as the caller passes it (a one-row DataFrame, or a (1, n) array)."""
-    return X.iloc[:1] if is_frame(X) else np.ascontiguousarray(X[:1])
+    return X.iloc[:1] if is_frame(X) else X[:1] if is_text(X) else np.ascontiguousarray(X[:1])
 
 
 @dataclass(frozen=True)
@@ -177,6 +205,14 @@ def _column_transformer_hist_gbdt():
     pipe = _column_transformer_logreg()
     pipe.steps[-1] = ("clf", HistGradientBoostingClassifier(max_iter=100, random_state=0))
     return pipe
+
+
+def _tfidf_linear_svc():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    return make_pipeline(TfidfVectorizer(), LinearSVC(random_state=0))
 
 
 def _ridge_classifier():
@@ -317,6 +353,7 @@ CASES = [
     Case("breast_cancer", "standard_scaler", _standard_scaler),
     Case("titanic", "column_transformer+logreg", _column_transformer_logreg),
     Case("titanic", "column_transformer+hist_gbdt", _column_transformer_hist_gbdt),
+    Case("texts", "tfidf+linear_svc", _tfidf_linear_svc),
     Case("synthetic", "random_forest_100", _random_forest),
     Case("synthetic", "hist_gbdt_200", _hist_gradient_boosting),
     Case("synthetic", "xgboost_500", _xgboost),
@@ -364,6 +401,8 @@ def tile_rows(X, n_rows):
     idx = np.arange(n_rows) % X.shape[0]
     if is_frame(X):
         return X.iloc[idx].reset_index(drop=True)
+    if is_text(X):
+        return X[idx]
     return np.ascontiguousarray(X[idx])
 
 
@@ -652,6 +691,11 @@ class OnnxRuntimePeer(Peer):
                 warnings.simplefilter("ignore")
                 if is_frame(X):
                     onx = to_onnx(est, initial_types=_onnx_frame_types(X), options=options)
+                elif is_text(X):
+                    from skl2onnx.common.data_types import StringTensorType
+
+                    onx = to_onnx(est, initial_types=[("input", StringTensorType([None, 1]))],
+                                  options=options)
                 else:
                     onx = to_onnx(est, X[:1].astype(np.float32), options=options)
         except Exception as e:  # skl2onnx raises many types for unsupported models
@@ -675,6 +719,8 @@ class OnnxRuntimePeer(Peer):
             return {c: (X[c].to_numpy(dtype=np.float32, na_value=np.nan) if X[c].dtype.kind
                         in "biuf" else X[c].astype(str).to_numpy(dtype=object)).reshape(-1, 1)
                     for c in X.columns}
+        if is_text(X):  # documents: one string column
+            return {handle.get_inputs()[0].name: X.astype(str).astype(object).reshape(-1, 1)}
         return {handle.get_inputs()[0].name: np.ascontiguousarray(X, dtype=np.float32)}
 
     def predictor(self, handle, est, X):
@@ -832,8 +878,8 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
     XB = tile_rows(X, batch_rows)
     kind = ("classifier" if is_classifier(est)
             else "transformer" if _is_transformer_only(est) else "regressor")
-    row = Row(case.name, case.dataset, case.model, kind, timed_method(est), X.shape[1],
-              batch_rows, {})
+    row = Row(case.name, case.dataset, case.model, kind, timed_method(est),
+              1 if is_text(X) else X.shape[1], batch_rows, {})
     paths, handles = {}, {}
     for peer in peers:
         cell = row.cells[peer.name] = Cell()
@@ -868,7 +914,7 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
     timed("batch_ns", lambda p: p.predictor(handles[p.name], est, XB), min_samples=3,
           pause_s=min(0.1, budget_s / 2))
 
-    if "mle" in paths and not is_frame(X):
+    if "mle" in paths and not is_frame(X) and not is_text(X):
         row.visits_per_row = node_visits_per_row(paths["mle"], X)
     ref_scores, ref_labels = active[0].outputs(handles[active[0].name], est, X)
     for peer in active[1:]:
@@ -1209,7 +1255,7 @@ def main(argv=None, *, peer_names=("joblib", "mle"), split=False, description=No
         for case in cases:
             row, paths = measure_case(case, peers, tmp, budget, batch_rows, log)
             rows.append(row)
-            if not is_frame(case.data()[0]):  # the cold start passes a row of numbers
+            if not is_frame(case.data()[0]) and not is_text(case.data()[0]):  # numbers only
                 first_paths = first_paths or (paths, case)
         if not args.no_cold and first_paths is not None:
             paths, case = first_paths

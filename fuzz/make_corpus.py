@@ -189,6 +189,22 @@ def models():
 
     out["feature_agglomeration_median"] = FeatureAgglomeration(
         n_clusters=2, pooling_func=np.median).fit(Xd)
+    # Text vectorizers: the input rule "text" (a vocabulary, and hashing with signs),
+    # TextCounts (integer counts, tf-idf) and TextLinear.
+    from sklearn.feature_extraction.text import (CountVectorizer, HashingVectorizer,
+                                                 TfidfVectorizer)
+    from sklearn.svm import LinearSVC
+
+    docs = [s for s in load_iris().DESCR.split(".") if s.strip()][:40]
+    ydocs = np.arange(len(docs)) % 3
+    out["text_counts"] = CountVectorizer(stop_words=["the", "of"], ngram_range=(1, 2)).fit(docs)
+    out["text_tfidf_linear"] = make_pipeline(TfidfVectorizer(sublinear_tf=True),
+                                             LinearSVC()).fit(docs, ydocs)
+    out["text_hashing"] = HashingVectorizer(n_features=64, analyzer="char_wb",
+                                            ngram_range=(2, 3)).fit(docs)
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    out["tfidf_rows"] = TfidfTransformer(sublinear_tf=True).fit(np.abs(Xd))
     try:
         import xgboost
 

@@ -380,6 +380,26 @@ Status Model::build() {
   MLE_RETURN_IF_ERROR(build_tensors(g));
   MLE_RETURN_IF_ERROR(build_nodes(g));
   MLE_RETURN_IF_ERROR(build_outputs(g));
+  // Text input (FORMAT.md 9.9): X is a matrix of token ids of any width, so it is one
+  // declared column, read only by the text ops, and never an output itself.
+  const json::Value* rin = g.get("inputs");
+  text_input_ = rin && rin->is_object() && rin->get("text") != nullptr;
+  for (const PlanNode& nd : nodes_) {
+    const bool text_op = nd.op == "TextCounts" || nd.op == "TextLinear";
+    for (int v : nd.inputs)
+      if ((text_op && (v != 0 || !text_input_)) || (text_input_ && v == 0 && !text_op))
+        return Status::Format("graph node " + nd.op + ": the text ops read X, and only X, of a "
+                              "graph with the input rule 'text', and only they read its X");
+  }
+  if (text_input_) {
+    if (n_features_ != 1 || has_inverse_)
+      return Status::Format("graph section: a graph with the input rule 'text' must declare "
+                            "n_features 1 (one document per row) and no inverse input");
+    for (const PlanOutput& po : outputs_)
+      if (po.value == 0)
+        return Status::Format("graph output '" + po.name + "': the token ids of the input "
+                              "rule 'text' cannot be an output");
+  }
   return build_rules(g, meta.root(), container_.minor, outputs_, values_, n_features_, &rules_);
 }
 
@@ -816,7 +836,12 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
     return Status::Internal("X must be float32 or float64");
   const PlanOutput& po = outputs_[out_idx];
   const int64_t want_cols = values_[po.root].cols;
-  if (x_cols != want_cols)
+  if (text_input_ && po.root == 0) {
+    // token ids: any width of at least one column (the kernels read the run-time width)
+    if (x_cols < 1 || x_cols > (int64_t(1) << 31))
+      return Status::Input(name_ + " takes token ids of at least one column, got " +
+                           std::to_string(x_cols));
+  } else if (x_cols != want_cols)
     return Status::Input("X has " + std::to_string(x_cols) + " features, but " + name_ +
                          (po.root ? "." + po.name : std::string()) + " is expecting " +
                          std::to_string(want_cols) + " features as input.");

@@ -201,6 +201,7 @@ struct Rules {
   const json::Value* dicts = nullptr;
   const json::Value* new_missing = nullptr;
   std::vector<int64_t> shape;  // per-row shape of an N-D input X (neural networks)
+  const json::Value* text = nullptr;  // documents as token ids (FORMAT.md 9.9)
 };
 
 class Builder {
@@ -238,6 +239,7 @@ class Builder {
   Status unread(const json::Value& v, const Where& what);
   Status label_input(const json::Value& v, const Where& what);
   Status shape(const json::Value& v, int64_t cols, const Where& what, std::vector<int64_t>* out);
+  Status text(const json::Value& v, const Where& what);
 
   const std::vector<PlanOutput>& outputs_;
   const std::vector<ValueInfo>& values_;
@@ -664,6 +666,89 @@ Status Builder::shape(const json::Value& v, int64_t cols, const Where& what,
   return Status::OK();
 }
 
+// Documents as token ids (docs/FORMAT.md, section 9.9): the analyzer's settings and either
+// the vocabulary (terms in strictly increasing byte order with their columns, a permutation
+// of [0, size)) or the hashing trick's [n_features, alternate_sign].
+Status Builder::text(const json::Value& v, const Where& what) {
+  auto bad = [&what](const std::string& why) { return Status::Format(what.str() + ": " + why); };
+  if (!v.is_object()) return bad("must be an object");
+  static const char* const kKeys[] = {"analyzer", "lowercase", "strip_accents", "ngram_range",
+                                      "token_pattern", "stop_words", "encoding",
+                                      "decode_error", "vocabulary", "hashing"};
+  for (const json::Value* m = v.first(); m; m = m->next_sibling()) {
+    bool known = false;
+    for (const char* k : kKeys) known = known || m->key == k;
+    if (!known) return bad("unknown key '" + std::string(m->key) + "'");
+  }
+  const json::Value* an = v.get("analyzer");
+  if (!an || !an->is_string() || (an->str != "word" && an->str != "char" && an->str != "char_wb"))
+    return bad("'analyzer' must be \"word\", \"char\" or \"char_wb\"");
+  const json::Value* lc = v.get("lowercase");
+  if (!lc || !lc->is_bool()) return bad("'lowercase' must be a boolean");
+  const json::Value* sa = v.get("strip_accents");
+  if (!sa || !(sa->is_null() || (sa->is_string() && (sa->str == "ascii" || sa->str == "unicode"))))
+    return bad("'strip_accents' must be null, \"ascii\" or \"unicode\"");
+  const json::Value* ng = v.get("ngram_range");
+  if (!ng || !ng->is_array() || ng->size != 2 || !ng->at(0)->is_int || !ng->at(1)->is_int ||
+      ng->at(0)->integer < 1 || ng->at(0)->integer > ng->at(1)->integer ||
+      ng->at(1)->integer > 1024)
+    return bad("'ngram_range' must be [min_n, max_n] with 1 <= min_n <= max_n <= 1024");
+  const bool word = an->str == "word";
+  const json::Value* tp = v.get("token_pattern");
+  if (!tp || !(word ? tp->is_string() && !tp->str.empty() && tp->str.size() <= 4096 : tp->is_null()))
+    return bad("'token_pattern' must be a pattern string for the word analyzer, else null");
+  const json::Value* sw = v.get("stop_words");
+  if (!sw || !(sw->is_null() || (word && sw->is_array())))
+    return bad("'stop_words' must be null, or a list of strings for the word analyzer");
+  if (sw->is_array()) {
+    const json::Value* last = nullptr;
+    for (const json::Value* e = sw->first(); e; e = e->next_sibling()) {
+      if (!e->is_string() || (last && !(last->str < e->str)))
+        return bad("'stop_words' must hold strings, sorted without duplicates");
+      last = e;
+    }
+  }
+  const json::Value* en = v.get("encoding");
+  const json::Value* de = v.get("decode_error");
+  bool codec = en && en->is_string() && !en->str.empty() && en->str.size() <= 64;
+  for (size_t i = 0; codec && i < en->str.size(); ++i) {
+    const char c = en->str[i];
+    codec = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_';
+  }
+  if (!codec || !de || !de->is_string() ||
+      (de->str != "strict" && de->str != "ignore" && de->str != "replace"))
+    return bad("'encoding' must be a codec name and 'decode_error' \"strict\", \"ignore\" or "
+               "\"replace\"");
+  const json::Value* voc = v.get("vocabulary");
+  const json::Value* hs = v.get("hashing");
+  if ((voc != nullptr) == (hs != nullptr)) return bad("needs one of 'vocabulary' and 'hashing'");
+  if (voc) {
+    if (!voc->is_array() || voc->size != 2 || !voc->at(0)->is_array() || !voc->at(1)->is_array() ||
+        voc->at(0)->size != voc->at(1)->size || voc->at(0)->size == 0)
+      return bad("'vocabulary' must be [[terms], [columns]] of one column per term");
+    const int64_t n = static_cast<int64_t>(voc->at(0)->size);
+    const json::Value* last = nullptr;
+    for (const json::Value* t = voc->at(0)->first(); t; t = t->next_sibling()) {
+      if (!t->is_string() || (last && !(last->str < t->str)))
+        return bad("the vocabulary's terms must be strings, sorted without duplicates");
+      last = t;
+    }
+    std::vector<char> seen(static_cast<size_t>(n), 0);
+    for (const json::Value* c = voc->at(1)->first(); c; c = c->next_sibling()) {
+      if (!c->is_int || c->integer < 0 || c->integer >= n || seen[static_cast<size_t>(c->integer)])
+        return bad("the vocabulary's columns must be a permutation of [0, " + std::to_string(n) +
+                   ")");
+      seen[static_cast<size_t>(c->integer)] = 1;
+    }
+  } else if (!hs->is_array() || hs->size != 2 || !hs->at(0)->is_int || hs->at(0)->integer < 1 ||
+             hs->at(0)->integer > (int64_t(1) << 31) - 1 || !hs->at(1)->is_bool()) {
+    return bad("'hashing' must be [n_features in [1, 2^31 - 1], alternate_sign]");
+  }
+  r_.text = &v;
+  return Status::OK();
+}
+
 Status Builder::from_graph(const json::Value& g) {
   if (const json::Value* et = g.get("estimator_type"))
     MLE_RETURN_IF_ERROR(estimator_type(*et, "graph section: 'estimator_type'"));
@@ -717,10 +802,13 @@ Status Builder::from_graph(const json::Value& g) {
       } else if (m->key == "target" || m->key == "sets" || m->key == "dicts" ||
                  m->key == "new_missing") {
         MLE_RETURN_IF_ERROR(label_input(*m, what));
+      } else if (m->key == "text") {
+        MLE_RETURN_IF_ERROR(text(*m, what));
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
                               "' (known: feature_names, integer, categories, unseen, vector, "
-                              "strings, unknown, nan, shape, unread, target, sets, dicts, new_missing)");
+                              "strings, unknown, nan, shape, unread, target, sets, dicts, "
+                              "new_missing, text)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -1030,6 +1118,34 @@ std::string Builder::canonical() const {
       ifield(std::string(li->key).c_str());
       put_plain(&in, *li);
     }
+  if (r_.text) {
+    const json::Value& t = *r_.text;
+    ifield("text");
+    in += "{\"analyzer\":";
+    put_string(&in, t.get("analyzer")->str);
+    in += std::string(",\"lowercase\":") + (t.get("lowercase")->boolean ? "true" : "false");
+    in += ",\"strip_accents\":";
+    put_plain(&in, *t.get("strip_accents"));
+    in += ",\"ngram_range\":";
+    put_plain(&in, *t.get("ngram_range"));
+    in += ",\"token_pattern\":";
+    put_plain(&in, *t.get("token_pattern"));
+    in += ",\"stop_words\":";
+    put_plain(&in, *t.get("stop_words"));
+    in += ",\"encoding\":";
+    put_string(&in, t.get("encoding")->str);
+    in += ",\"decode_error\":";
+    put_string(&in, t.get("decode_error")->str);
+    if (const json::Value* voc = t.get("vocabulary")) {
+      in += ",\"vocabulary\":";
+      put_plain(&in, *voc);
+    } else {
+      const json::Value* hs = t.get("hashing");
+      in += ",\"hashing\":[" + std::to_string(hs->at(0)->integer) +
+            (hs->at(1)->boolean ? ",true]" : ",false]");
+    }
+    in.push_back('}');
+  }
   if (!in.empty()) {
     sep();
     o.append("\"inputs\":{").append(in).push_back('}');

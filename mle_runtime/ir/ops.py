@@ -285,6 +285,27 @@ OPS = {
     # The median of groups of columns (kernels/centroids.cpp). Output: the input's kind.
     "SegmentMedian": {"inputs": 1, "attrs": {"columns": "tensor:int64",
                                              "segments": "tensor:int64"}},
+    # Text vectorizers (kernels/text.cpp): token ids (the input rule "text") to the dense
+    # rows of CountVectorizer/HashingVectorizer/TfidfVectorizer (float64, or int64 counts
+    # with integer), or fused with a linear model's product (float64, weight's rows).
+    "TextCounts": {
+        "inputs": 1,
+        "attrs": {"n_features": "number", "binary?": "bool", "signed?": "bool",
+                  "sublinear_tf?": "bool", "float32?": "bool", "idf?": "tensor:float64",
+                  "norm?": ("l1", "l2", "none"), "integer?": "bool"},
+    },
+    "TextLinear": {
+        "inputs": 1,
+        "attrs": {"n_features": "number", "binary?": "bool", "signed?": "bool",
+                  "sublinear_tf?": "bool", "float32?": "bool", "idf?": "tensor:float64",
+                  "norm?": ("l1", "l2", "none"), "weight": "tensor:float64",
+                  "bias?": "tensor:float64"},
+    },
+    # TfidfTransformer on numbers (kernels/text.cpp). Output: the input's kind.
+    "TfidfRows": {
+        "inputs": 1,
+        "attrs": {"sublinear_tf?": "bool", "idf?": "tensor:float64", "norm?": ("l1", "l2", "none")},
+    },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

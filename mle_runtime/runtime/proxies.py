@@ -25,6 +25,7 @@ from mle_runtime.runtime.inputs import as_matrix as _as_matrix
 from mle_runtime.runtime.nn import nn_method
 from mle_runtime.runtime.plan import resolve_n_threads
 from mle_runtime.runtime.protocol import EstimatorProtocol, Tensors, read_record, score
+from mle_runtime.runtime.text import TextInput
 
 _DOCS = {
     "predict": "Predicted labels (classifiers) or values (regressors) for X.",
@@ -95,6 +96,8 @@ class _Rules:
         self.shape = inputs.get("shape")  # neural networks: X is (n, *shape)
         # Labels, label sets and dicts as input, new missing values: inputs.LabelInputs.
         self.label_inputs = LabelInputs.of(inputs, self.labels)
+        text = inputs.get("text")  # documents, tokenised into ids (runtime/text.py)
+        self.text = None if text is None else TextInput(text)
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""
@@ -421,7 +424,11 @@ class MLEModel(EstimatorProtocol):
 
     @property
     def n_features_in_(self):
-        """Number of input features."""
+        """Number of input features (a text model takes documents: it has none, as
+        scikit-learn's vectorizers have none)."""
+        if self._rules().text is not None:
+            raise AttributeError(f"'{self._summary()}' has no attribute 'n_features_in_' (it "
+                                 "takes documents)")
         return int(self._native.n_features)
 
     @property
@@ -511,6 +518,11 @@ class MLEModel(EstimatorProtocol):
             as_matrix = as_numeric_matrix
         elif rules.label_inputs is not None:  # labels, label sets, dicts (FORMAT.md 9.7)
             as_matrix = rules.label_inputs.adapter(as_matrix)
+        if rules.text is not None:  # documents: tokenised and run in chunks of ids
+            run = rules.text.runner(run, self._summary())
+
+            def as_matrix(X, model):
+                return X
         labels = opts.get("labels")
         if rules.shape is not None:  # a neural network (runtime/nn.py)
             method = nn_method(run, idx, rules.shape, opts.get("shape"), threads,
@@ -613,7 +625,7 @@ class MLEModel(EstimatorProtocol):
         try:
             self._metadata()
             return (f"<mle_runtime model {self._summary()} ({self._estimator_type}, "
-                    f"{self.n_features_in_} features)>")
+                    f"{int(self._native.n_features)} features)>")
         except FormatError:
             return f"<mle_runtime model {self._native.name} (unreadable metadata)>"
 

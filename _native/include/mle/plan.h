@@ -107,6 +107,9 @@ class Model {
   bool inv_allow_nan_ = false;
   bool inv_allow_inf_ = false;
   bool f32_only_ = false;  // a memory plan or a float32-only kernel: X must be float32
+  // The input rule "text" (FORMAT.md 9.9): X holds token ids, one row per document padded
+  // with -1, of any width >= 1; only TextCounts/TextLinear nodes read it.
+  bool text_input_ = false;
   Status apply_memory_plan(const json::Value& mp, PlanOutput* po);
   std::vector<int64_t> finite_columns_;  // columns refusing infinity when allow_inf_
   std::string name_;

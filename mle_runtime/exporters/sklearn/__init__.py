@@ -25,6 +25,7 @@ from mle_runtime.exporters.sklearn.labels import (  # label transformers, DictVe
     LABEL_CLASSES, export_labels)
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (centres, mixtures, feature maps)
     centroids, feature_maps, mixture)
+from mle_runtime.exporters.sklearn import text  # noqa: E402  (text vectorizers)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
@@ -125,11 +126,16 @@ def export(model):
         n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
     if n_features is None and type(first).__name__ == "DictVectorizer":
         n_features = len(first.feature_names_)  # dicts in, these columns out
+    if type(first).__name__ in text.VECTORIZERS:
+        n_features = 1  # one document per row (the input rule "text": token ids of any width)
+    elif n_features is None:
+        text.refuse_later_vectorizer(active_leaves(model))
     if n_features is None:
         raise ValueError(f"{type(model).__name__} has no n_features_in_; is it fitted?")
     graph = Graph(type(first).__name__, n_features)
     ctx = Context(graph)
     head = export_estimator(model, ctx, "X")
+    text.fuse(graph, [v for v, _ in head.outputs.values()])  # vectorizer + linear model
     ctx.finish([v for v, _ in head.outputs.values()])
     graph.allow_nan = ctx.nan_owner is None
     refused = ctx.nan_refused

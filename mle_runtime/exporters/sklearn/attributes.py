@@ -189,3 +189,6 @@ from mle_runtime.exporters.sklearn.mixture import ATTRIBUTES as _MIXTURE  # noqa
 ATTRIBUTES.update(_CENTROIDS)
 ATTRIBUTES.update(_FEATURE_MAPS)
 ATTRIBUTES.update(_MIXTURE)
+from mle_runtime.exporters.sklearn.text import ATTRIBUTES as _TEXT  # noqa: E402
+
+ATTRIBUTES.update(_TEXT)
