@@ -170,12 +170,17 @@ def exercise_model(model):
 
     repr(model)
     try:
-        n = model.n_features_in_
         model.get_model_info()
+        n = model.n_features_in_
     except MLEError:
         return
-    inputs = [np.zeros((2, n + 1))]
-    if n <= MAX_FEATURES:
+    except AttributeError:  # a text model (documents in; as scikit-learn's vectorizers)
+        n = None
+    if n is None:
+        inputs = [["a b c", "", "zz top \u00e9t\u00e9"], [""], np.zeros((2, 3))]
+    else:
+        inputs = [np.zeros((2, n + 1))]
+    if n is not None and n <= MAX_FEATURES:
         X = np.linspace(-3.0, 3.0, 3 * n).reshape(3, n) if n else np.zeros((3, 0))
         if n:
             X[1, ::2] = np.nan
@@ -192,8 +197,8 @@ def exercise_model(model):
                 out = method(X)
             except MLEError:
                 continue
-            if not isinstance(out, np.ndarray) or out.shape[:1] != X.shape[:1]:
-                raise Finding(f"{name} of {X.shape} rows returned {type(out).__name__} "
+            if not isinstance(out, np.ndarray) or out.shape[:1] != np.shape(X)[:1]:
+                raise Finding(f"{name} of {np.shape(X)} rows returned {type(out).__name__} "
                               f"{getattr(out, 'shape', '')}")
 
 

@@ -648,6 +648,11 @@ class LabelInputs:
             raise InputError("Sample sequence X is empty.")
         out = np.zeros((len(X), len(vocab)), dtype=np.float64)
         for r, x in enumerate(X):
+            if not isinstance(x, Mapping):
+                raise InputError(
+                    f"{model._summary()} takes an iterable of dicts (feature name -> value), "
+                    f"one per sample; sample {r} is a {type(x).__name__}. Pass dicts, as to "
+                    "DictVectorizer.transform.")
             row = out[r]
             for f, v in x.items():
                 if isinstance(v, str):
