@@ -308,7 +308,8 @@ def test_vocabulary():
     assert ops["TextCounts"]["inputs"] == 1 and ops["TextLinear"]["inputs"] == 1
 
 
-@pytest.mark.parametrize("pattern, fragment", [("(a)(b)", "capturing group"), ("(", "unterminated subpattern")])
+@pytest.mark.parametrize("pattern, fragment", [("(a)(b)", "capturing group"),
+                                               ("(", "unterminated subpattern")])
 def test_a_pattern_python_refuses_is_a_format_error(tmp_path, pattern, fragment):
     import mle_runtime as mle
     from mle_runtime.errors import FormatError
