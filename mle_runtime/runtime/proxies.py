@@ -25,7 +25,6 @@ from mle_runtime.runtime.inputs import as_matrix as _as_matrix
 from mle_runtime.runtime.nn import nn_method
 from mle_runtime.runtime.plan import resolve_n_threads
 from mle_runtime.runtime.protocol import EstimatorProtocol, Tensors, read_record, score
-from mle_runtime.runtime.text import TextInput
 
 _DOCS = {
     "predict": "Predicted labels (classifiers) or values (regressors) for X.",
@@ -97,7 +96,13 @@ class _Rules:
         # Labels, label sets and dicts as input, new missing values: inputs.LabelInputs.
         self.label_inputs = LabelInputs.of(inputs, self.labels)
         text = inputs.get("text")  # documents, tokenised into ids (runtime/text.py)
-        self.text = None if text is None else TextInput(text)
+        if text is None:
+            self.text = None
+        else:
+            # only text models need the tokeniser (re, unicodedata): kept off the cold start
+            from mle_runtime.runtime.text import TextInput
+
+            self.text = TextInput(text)
 
     def classes(self):
         """classes_: the label set(s) predict maps through, or None."""
