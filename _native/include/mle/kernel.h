@@ -58,6 +58,16 @@ class Kernel {
 // (with anything) and must not read out of bounds.
 void report_input_error(const char* msg);
 
+// Shared helpers of the kernel families.
+// The rows of a float view as float64: float64 views are used in place, float32 ones are
+// widened (exactly) into per-thread memory, as numpy widens float32 X against float64
+// parameters. *ld receives the row stride (kernels/dense/ops.cpp).
+const double* rows_as_f64(const View& v, int64_t rows, int64_t cols, int64_t* ld);
+// scikit-learn's / scipy's logsumexp of row r's first `cols` values: a = max (NaN wins),
+// m = how many entries equal it, s = sum in column order of exp(x - a') over the others
+// (a' = a when finite, else 0), s /= m unless 0; (log1p(s) + log(m)) + a (kernels/bayes.cpp).
+double row_logsumexp(const View& v, int64_t r, int64_t cols);
+
 // ---------------------------------------------------------------- op schemas
 
 // The kind of an op attribute's JSON value: a tensor index (of one dtype), a boolean, a

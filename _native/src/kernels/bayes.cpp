@@ -161,23 +161,7 @@ class LogSumExpNormalize final : public Kernel {
   explicit LogSumExpNormalize(int64_t cols) : cols_(cols) {}
   void run(int64_t rows, const View* in, const View& out) const override {
     for (int64_t r = 0; r < rows; ++r) {
-      double a = get(in[0], r, 0);
-      for (int64_t c = 1; c < cols_; ++c) {
-        const double v = get(in[0], r, c);
-        if (v > a || std::isnan(v)) a = v;
-        if (std::isnan(a)) break;
-      }
-      const double shift = std::isfinite(a) ? a : 0.0;
-      double m = 0.0, s = 0.0;
-      for (int64_t c = 0; c < cols_; ++c) {
-        const double v = get(in[0], r, c);
-        if (v == a)
-          m += 1.0;
-        else
-          s += std::exp(v - shift);
-      }
-      if (s != 0.0) s = s / m;
-      const double lse = (std::log1p(s) + std::log(m)) + a;
+      const double lse = row_logsumexp(in[0], r, cols_);
       for (int64_t c = 0; c < cols_; ++c) put(out, r, c, get(in[0], r, c) - lse);
     }
   }
@@ -207,5 +191,25 @@ const OpRegistrar kRegistered({
       tensor("log_prior", DType::kF64)}},
     {"LogSumExpNormalize", make_lse_normalize, 1, {}},
 });
+
+double row_logsumexp(const View& v, int64_t r, int64_t cols) {
+  double a = get(v, r, 0);
+  for (int64_t c = 1; c < cols; ++c) {
+    const double x = get(v, r, c);
+    if (x > a || std::isnan(x)) a = x;
+    if (std::isnan(a)) break;
+  }
+  const double shift = std::isfinite(a) ? a : 0.0;
+  double m = 0.0, s = 0.0;
+  for (int64_t c = 0; c < cols; ++c) {
+    const double x = get(v, r, c);
+    if (x == a)
+      m += 1.0;
+    else
+      s += std::exp(x - shift);
+  }
+  if (s != 0.0) s = s / m;
+  return (std::log1p(s) + std::log(m)) + a;
+}
 
 }  // namespace mle

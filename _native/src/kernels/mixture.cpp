@@ -27,25 +27,7 @@ class LogSumExp final : public Kernel {
  public:
   explicit LogSumExp(int64_t cols) : cols_(cols) {}
   void run(int64_t rows, const View* in, const View& out) const override {
-    for (int64_t r = 0; r < rows; ++r) {
-      double a = get(in[0], r, 0);
-      for (int64_t c = 1; c < cols_; ++c) {
-        const double v = get(in[0], r, c);
-        if (v > a || std::isnan(v)) a = v;
-        if (std::isnan(a)) break;
-      }
-      const double shift = std::isfinite(a) ? a : 0.0;
-      double m = 0.0, s = 0.0;
-      for (int64_t c = 0; c < cols_; ++c) {
-        const double v = get(in[0], r, c);
-        if (v == a)
-          m += 1.0;
-        else
-          s += std::exp(v - shift);
-      }
-      if (s != 0.0) s = s / m;
-      put(out, r, (std::log1p(s) + std::log(m)) + a);
-    }
+    for (int64_t r = 0; r < rows; ++r) put(out, r, row_logsumexp(in[0], r, cols_));
   }
 
  private:

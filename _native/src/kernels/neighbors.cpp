@@ -208,20 +208,8 @@ struct MetricFn {
   }
 };
 
-// The rows of a float input as float64 (float32 widened exactly, as numpy widens it).
 const double* as_f64(const View& v, int64_t rows, int64_t cols, int64_t* ld) {
-  if (v.dtype == DType::kF64) {
-    *ld = v.ld;
-    return v.row<double>(0);
-  }
-  thread_local std::vector<double> buf;
-  buf.resize(static_cast<size_t>(rows * cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x = v.row<float>(r);
-    for (int64_t c = 0; c < cols; ++c) buf[r * cols + c] = static_cast<double>(x[c]);
-  }
-  *ld = cols;
-  return buf.data();
+  return rows_as_f64(v, rows, cols, ld);
 }
 
 double dot_self(const double* x, int64_t d) {

@@ -11,22 +11,8 @@
 namespace mle {
 namespace {
 
-// The rows of a float input as float64: float64 views are used in place, float32 ones are
-// widened (exactly) into per-thread memory, as numpy widens float32 X against float64
-// parameters.
 const double* as_f64(const View& v, int64_t rows, int64_t cols, int64_t* ld) {
-  if (v.dtype == DType::kF64) {
-    *ld = v.ld;
-    return v.row<double>(0);
-  }
-  thread_local std::vector<double> buf;
-  buf.resize(static_cast<size_t>(rows * cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x = v.row<float>(r);
-    for (int64_t c = 0; c < cols; ++c) buf[r * cols + c] = static_cast<double>(x[c]);
-  }
-  *ld = cols;
-  return buf.data();
+  return rows_as_f64(v, rows, cols, ld);
 }
 
 // Scratch of one call's rows x cols doubles, per thread.
@@ -485,5 +471,20 @@ const OpRegistrar kRegistered({
       attr::number("constant")}},
     {"GreaterThan", make_greater_than, 1, {attr::number("threshold")}},
 });
+
+const double* rows_as_f64(const View& v, int64_t rows, int64_t cols, int64_t* ld) {
+  if (v.dtype == DType::kF64) {
+    *ld = v.ld;
+    return v.row<double>(0);
+  }
+  thread_local std::vector<double> buf;
+  buf.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = v.row<float>(r);
+    for (int64_t c = 0; c < cols; ++c) buf[r * cols + c] = static_cast<double>(x[c]);
+  }
+  *ld = cols;
+  return buf.data();
+}
 
 }  // namespace mle
