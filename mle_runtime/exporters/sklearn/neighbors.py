@@ -189,16 +189,22 @@ def kneighbors_classifier(est, ctx, x):
     return _with_kneighbors(head, est, ctx)
 
 
-@register("KNeighborsRegressor", kind="predictor")
-def kneighbors_regressor(est, ctx, x):
-    weights = _weights(est)
+def _regression_targets(est):
+    """(the fitted targets as a float64 matrix, whether predict returns 1-D)."""
+    name = type(est).__name__
     y = np.asarray(est._y)
     if y.dtype.kind not in "biuf" or y.dtype == np.float32 or y.dtype == np.float16:
         raise UnsupportedModelError(
-            f"KNeighborsRegressor fitted on {y.dtype} targets is not supported (scikit-learn "
-            "then averages in that dtype); supported: float64 or integer targets")
+            f"{name} fitted on {y.dtype} targets is not supported (scikit-learn then averages "
+            "in that dtype); supported: float64 or integer targets")
     ravel = y.ndim == 1
-    y2 = as_float64(y.reshape(-1, 1) if ravel else y, "KNeighborsRegressor._y")
+    return as_float64(y.reshape(-1, 1) if ravel else y, f"{name}._y"), ravel
+
+
+@register("KNeighborsRegressor", kind="predictor")
+def kneighbors_regressor(est, ctx, x):
+    weights = _weights(est)
+    y2, ravel = _regression_targets(est)
     g = ctx.graph
     near = _search(est, ctx, x, int(est.n_neighbors))
     mean = g.add("NeighborMean", [near], y=g.tensor(np.ascontiguousarray(y2), "float64"),
@@ -240,13 +246,7 @@ def _radius(est):
 @register("RadiusNeighborsRegressor", kind="predictor")
 def radius_neighbors_regressor(est, ctx, x):
     weights = _weights(est)
-    y = np.asarray(est._y)
-    if y.dtype.kind not in "biuf" or y.dtype == np.float32 or y.dtype == np.float16:
-        raise UnsupportedModelError(
-            f"RadiusNeighborsRegressor fitted on {y.dtype} targets is not supported; "
-            "supported: float64 or integer targets")
-    ravel = y.ndim == 1
-    y2 = as_float64(y.reshape(-1, 1) if ravel else y, "RadiusNeighborsRegressor._y")
+    y2, ravel = _regression_targets(est)
     attrs = _stored(est, ctx)
     attrs.pop("_n")
     g = ctx.graph
