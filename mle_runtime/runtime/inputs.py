@@ -51,11 +51,96 @@ def _by_name(X, names, model_name):
     return X
 
 
-def _from_dataframe(X, feature_names, model_name, categories=None, unseen=None):
-    if feature_names is not None:
-        X = _by_name(X, feature_names, model_name)
+class FrameColumns:
+    """A DataFrame's columns in a model's order (its ``feature_names_in_``).
+
+    The names are compared once per column index: the values of the last column index found
+    in the model's order are kept (pandas shares them between a frame and its row slices, and
+    never changes an index's values in place), so the next frame with the same columns skips
+    the comparison, which costs more than the prediction of one row.
+    """
+
+    __slots__ = ("names", "_known")
+
+    def __init__(self, names):
+        self.names = None if names is None else list(names)
+        self._known = None
+
+    def ordered(self, X, model_name):
+        """X with its columns in the model's order (X itself when they already are)."""
+        names = self.names
+        if names is None:
+            return X
+        data = getattr(X.columns, "_data", None)
+        if data is not None and data is self._known:
+            return X
+        ordered = _by_name(X, names, model_name)
+        if ordered is X and data is not None:
+            self._known = data
+        return ordered
+
+
+def frame_arrays(X):
+    """The columns of DataFrame X in its own order: 1-D numpy arrays (views of its blocks) or
+    pandas extension arrays. Read from the frame's blocks where pandas has them (one step per
+    block instead of one pandas call per column), else column by column."""
+    m = len(X.columns)
+    blocks = getattr(getattr(X, "_mgr", None), "blocks", None)
+    if blocks is not None:
+        cols = [None] * m
+        try:
+            for b in blocks:
+                values = b.values
+                locs = b.mgr_locs.indexer
+                pos = range(m)[locs] if isinstance(locs, slice) else np.asarray(locs).tolist()
+                if type(values) is np.ndarray and values.ndim == 2 and len(values) == len(pos):
+                    for k, j in enumerate(pos):
+                        cols[j] = values[k]
+                elif getattr(values, "ndim", 2) == 1 and len(pos) == 1:
+                    cols[pos[0]] = values
+                else:  # a 2-D extension array (datetimes): read column by column
+                    cols = None
+                    break
+        except (AttributeError, TypeError, ValueError, IndexError):
+            cols = None
+        if cols is not None and all(c is not None for c in cols):
+            return cols
+    get = getattr(X, "_get_column_array", None)
+    if get is not None:
+        return [get(j) for j in range(m)]
+    return [col.array for _, col in X.items()]
+
+
+def _numeric_blocks(X):
+    """DataFrame X as a float matrix filled block by block when every block is a 2-D numpy
+    array of numbers (to_numpy's generic conversion costs tens of microseconds on a one-row
+    frame); None otherwise. float32 when every column is float32, else float64, as
+    ``X.to_numpy`` gives for such frames."""
+    try:
+        parts = [(b.values, b.mgr_locs.indexer) for b in X._mgr.blocks]
+    except AttributeError:
+        return None
+    if not parts:
+        return None
+    target = _F32
+    for values, _ in parts:
+        if type(values) is not np.ndarray or values.ndim != 2 or values.dtype.kind not in "biuf":
+            return None
+        if values.dtype != _F32:
+            target = _F64
+    out = np.empty((len(X.index), len(X.columns)), dtype=target)
+    for values, locs in parts:
+        out[:, locs] = values.T
+    return out
+
+
+def _from_dataframe(X, frame, model_name, categories=None, unseen=None):
+    X = frame.ordered(X, model_name)
     if categories:
         return _with_category_codes(X, categories, model_name, unseen)
+    out = _numeric_blocks(X)
+    if out is not None:
+        return out
     dtypes = set(X.dtypes)
     target = _F32 if dtypes == {_F32} else _F64
     try:
@@ -128,7 +213,7 @@ def as_matrix(X, model):
             return X if X.flags.c_contiguous else np.ascontiguousarray(X)
     model_name = model._summary()
     if _is_dataframe(X):
-        X = _from_dataframe(X, model._feature_names(), model_name, *model._pandas_categories())
+        X = _from_dataframe(X, model._frame_columns(), model_name, *model._pandas_categories())
     elif hasattr(X, "tocsr") and hasattr(X, "nnz"):
         raise InputError(
             f"{model_name} got a sparse matrix; mle_runtime models take dense input. "
@@ -261,6 +346,7 @@ class Encoding:
                      for ks in known]
             self.checks.append((mode, [int(c) for c in cols], known, text))
         self.feature_names = feature_names
+        self.frame = FrameColumns(feature_names)
         self._name = None  # the model's name in messages, read on first use
         self._luts = {}  # pandas CategoricalDtype -> codes of its categories
 
@@ -269,19 +355,17 @@ class Encoding:
         """Codes (float64) of string column j; ``col`` is a pandas Series or a 1-D array."""
         table = self.tables[j]
         dtype = getattr(col, "dtype", None)
-        if getattr(dtype, "name", None) == "category":
+        if type(dtype).__name__ == "CategoricalDtype":
             key = (j, dtype)
             lut = self._luts.get(key)
             if lut is None:
                 cats = np.asarray(dtype.categories, dtype=object)
-                lut = self._lookup(cats, table, j, name, model_name)
+                # code -1 (a missing value, NaN to scikit-learn) takes the last entry
+                lut = np.append(self._lookup(cats, table, j, name, model_name), np.nan)
                 if len(self._luts) > 64:
                     self._luts.clear()
                 self._luts[key] = lut
-            codes = np.asarray(col.codes)
-            out = lut.take(np.maximum(codes, 0))
-            out[codes < 0] = np.nan  # a missing value of a category column is NaN to sklearn
-            return out
+            return lut.take(np.asarray(col.codes))
         if isinstance(dtype, np.dtype) and dtype.kind == "U":
             arr = np.asarray(col)
             vocab = self.vocab[j]
@@ -308,8 +392,9 @@ class Encoding:
         except TypeError as e:  # an unhashable value
             raise InputError(f"column {name!r} of X holds a value that cannot be a category "
                              f"of {model_name}: {e}") from None
-        rest = np.flatnonzero(out == _UNKNOWN_CODE)
-        if rest.size:
+        unknown = out == _UNKNOWN_CODE
+        if np.count_nonzero(unknown):
+            rest = unknown.nonzero()[0]
             nan = _float_nan(obj[rest]).astype(bool)
             out[rest[nan]] = np.nan
         return out
@@ -327,17 +412,10 @@ class Encoding:
         if model_name is None:
             model_name = self._name = model._summary()
         if _is_dataframe(X):
-            names = self.feature_names
-            if names is not None:
-                X = _by_name(X, names, model_name)
-            n, m = X.shape
-            # the columns' own arrays (numpy arrays or pandas extension arrays), without a
-            # Series each: DataFrame._get_column_array where pandas has it (a tenth of the
-            # cost of items() on a one-row frame)
-            get = getattr(X, "_get_column_array", None)
-            cols = ([get(j) for j in range(m)] if get is not None
-                    else [col.array for _, col in X.items()])
-            col_names = list(X.columns)
+            X = self.frame.ordered(X, model_name)
+            cols = frame_arrays(X)
+            n, m = len(X.index), len(cols)
+            col_names = self.frame.names or list(X.columns)
         else:
             if hasattr(X, "tocsr") and hasattr(X, "nnz"):
                 raise InputError(f"{model_name} got a sparse matrix; mle_runtime models take "

@@ -19,7 +19,7 @@ from mle_runtime import _native
 from mle_runtime.errors import FormatError, ReadOnlyModelError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
-from mle_runtime.runtime.inputs import (Encoding, LabelInputs, as_numeric_matrix,
+from mle_runtime.runtime.inputs import (Encoding, FrameColumns, LabelInputs, as_numeric_matrix,
                                         check_integer_input, integer_dtype)
 from mle_runtime.runtime.inputs import as_matrix as _as_matrix
 from mle_runtime.runtime.nn import nn_method
@@ -80,6 +80,7 @@ class _Rules:
             self.keywords.setdefault(method, {}).setdefault(keyword, []).append((value, output))
         inputs = r.get("inputs", {})
         self.feature_names = inputs.get("feature_names")
+        self.frame = FrameColumns(self.feature_names)  # DataFrame columns in the model's order
         integer = inputs.get("integer")
         self.integer = None if integer is None else (
             integer["keep"], [np.dtype(d) for d in integer["fill_dtypes"]])
@@ -344,6 +345,7 @@ class MLEModel(EstimatorProtocol):
         self._threads = resolve_n_threads(n_threads)
         self._meta = None
         self._rules_ = None
+        self._summary_ = None
 
     # -- metadata and rules, read on first use ---------------------------------------------
     @property
@@ -362,6 +364,12 @@ class MLEModel(EstimatorProtocol):
         return self._rules_
 
     def _summary(self):
+        """The model's name in messages (read once: it is part of every input check)."""
+        if self._summary_ is None:
+            self._summary_ = self._read_summary()
+        return self._summary_
+
+    def _read_summary(self):
         try:
             meta = self._metadata()
         except FormatError:
@@ -446,6 +454,9 @@ class MLEModel(EstimatorProtocol):
 
     def _feature_names(self):
         return self._rules().feature_names
+
+    def _frame_columns(self):
+        return self._rules().frame
 
     def _pandas_categories(self):
         """(the input rule "categories" {column name: training categories or None} or None,

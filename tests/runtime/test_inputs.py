@@ -275,3 +275,64 @@ def test_dataframe_subclass_is_matched_by_name(logreg_df, assert_same):
     mine = MyFrame(df[COLS[::-1]])
     assert type(mine) is not pd.DataFrame
     assert_same(model.predict_proba(df), proxy.predict_proba(mine))
+
+
+def _frame_by_columns(X):
+    """A frame built one column at a time, in several dtypes: one block per column, blocks
+    not in column order (pandas places a column's block where it was inserted)."""
+    df = pd.DataFrame(index=pd.RangeIndex(len(X)))
+    df["petal_width"] = X[:, 3].astype(np.float16)
+    df["sepal_length"] = X[:, 0]
+    df["petal_length"] = (X[:, 2] * 10).astype(np.int8)
+    df.insert(1, "sepal_width", (X[:, 1] > 3.0))
+    return df[["sepal_length", "sepal_width", "petal_length", "petal_width"]].copy(deep=False)
+
+
+def test_dataframe_blocks_in_any_order_and_dtype(iris, roundtrip, assert_same):
+    X, y = iris
+    df = _frame_by_columns(X)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)).fit(df, y)
+    proxy = roundtrip(model)
+    for frame in (df, df.iloc[::3], df.iloc[[7]], df.iloc[5:6],
+                  df.astype({"petal_length": np.uint16}), df.astype(np.float32)):
+        assert_same(model.predict_proba(frame), proxy.predict_proba(frame),
+                    str(frame.dtypes.tolist()))
+        assert_same(model.predict(frame), proxy.predict(frame))
+        # scikit-learn refuses reordered columns; a loaded model matches them by name
+        assert_same(model.predict_proba(frame), proxy.predict_proba(frame[COLS[::-1]]))
+
+
+def test_dataframe_column_check_after_a_match(logreg_df, assert_same):
+    # the columns found in the model's order once are not compared again; any other frame is
+    model, proxy, df = logreg_df
+    for _ in range(2):
+        assert_same(model.predict_proba(df.iloc[:1]), proxy.predict_proba(df.iloc[:1]))
+        assert_same(model.predict_proba(df.iloc[3:4]), proxy.predict_proba(df[COLS[::-1]].iloc[3:4]))
+        renamed = df.rename(columns={"petal_width": "width"})
+        with pytest.raises(mle.InputError, match="petal_width"):
+            proxy.predict(renamed.iloc[:1])
+        with pytest.raises(mle.InputError, match="petal_width"):
+            proxy.predict(df.iloc[:1, :3])
+
+
+def test_dataframe_category_codes_with_missing_values(roundtrip, assert_same):
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "c": pd.Categorical(rng.choice(["a", "b", "c"], 50)),
+        "x": rng.normal(size=50),
+        "s": pd.Series(rng.choice(["u", "v"], 50), dtype="str")})
+    y = (df["x"] > 0).to_numpy().astype(int)
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["c", "s"]),
+                                (OrdinalEncoder(handle_unknown="use_encoded_value",
+                                                unknown_value=-1), ["c"]),
+                                remainder="passthrough"),
+        LogisticRegression()).fit(df, y)
+    proxy = roundtrip(model)
+    test = df.iloc[:6].copy()
+    test["c"] = pd.Categorical(["a", None, "z", "b", "c", None], categories=["z", "c", "b", "a"])
+    for frame in (test, test.iloc[[1]], test.iloc[[2]], df):
+        assert_same(model.predict_proba(frame), proxy.predict_proba(frame))
