@@ -53,6 +53,10 @@ def load_dataset(name, missing=0.0):
         if name == "titanic":  # a DataFrame with numeric and string columns
             _DATASETS[key] = _titanic()
             return _DATASETS[key]
+        if name == "breast_cancer_frame":  # the numbers as a DataFrame with their names
+            frame = datasets.load_breast_cancer(as_frame=True)
+            _DATASETS[key] = (frame.data, frame.target.to_numpy())
+            return _DATASETS[key]
         if name == "texts":  # a 1-D array of 20,000 short documents (str)
             _DATASETS[key] = _texts()
             return _DATASETS[key]
@@ -351,6 +355,7 @@ CASES = [
     Case("diabetes", "ridge", _ridge),
     Case("diabetes", "scaler+elasticnet", _scaler_elasticnet),
     Case("breast_cancer", "standard_scaler", _standard_scaler),
+    Case("breast_cancer_frame", "scaler+logreg", _scaler_logreg),
     Case("titanic", "column_transformer+logreg", _column_transformer_logreg),
     Case("titanic", "column_transformer+hist_gbdt", _column_transformer_hist_gbdt),
     Case("texts", "tfidf+linear_svc", _tfidf_linear_svc),
@@ -715,10 +720,11 @@ class OnnxRuntimePeer(Peer):
 
     @staticmethod
     def _feed(handle, X):
-        if is_frame(X):  # one input per column: float32 numbers, strings
-            return {c: (X[c].to_numpy(dtype=np.float32, na_value=np.nan) if X[c].dtype.kind
-                        in "biuf" else X[c].astype(str).to_numpy(dtype=object)).reshape(-1, 1)
-                    for c in X.columns}
+        if is_frame(X):  # one input per column (in the frame's order, under the names
+            # skl2onnx gave them): float32 numbers, strings
+            return {i.name: (X[c].to_numpy(dtype=np.float32, na_value=np.nan) if X[c].dtype.kind
+                             in "biuf" else X[c].astype(str).to_numpy(dtype=object)).reshape(-1, 1)
+                    for i, c in zip(handle.get_inputs(), X.columns)}
         if is_text(X):  # documents: one string column
             return {handle.get_inputs()[0].name: X.astype(str).astype(object).reshape(-1, 1)}
         return {handle.get_inputs()[0].name: np.ascontiguousarray(X, dtype=np.float32)}
@@ -849,6 +855,8 @@ class Row:
     batch_rows: int
     cells: dict  # peer name -> Cell
     visits_per_row: float = None  # tree models: node_visits_per_row of the mle file
+    # DataFrame cases: mle's 1-row latency with the row as an ndarray (object for strings)
+    array_row_ns: float = None
 
 
 def _max_abs_diff(out, ref):
@@ -914,6 +922,11 @@ def measure_case(case, peers, directory, budget_s=0.2, batch_rows=100_000, log=N
     timed("batch_ns", lambda p: p.predictor(handles[p.name], est, XB), min_samples=3,
           pause_s=min(0.1, budget_s / 2))
 
+    if "mle" in handles and is_frame(X):
+        mle_peer = next(p for p in active if p.name == "mle")
+        numeric = all(dt.kind in "biuf" for dt in X.dtypes)
+        A1 = X1.to_numpy(dtype=np.float64 if numeric else object)
+        row.array_row_ns = median_ns([mle_peer.predictor(handles["mle"], est, A1)], budget_s)[0]
     if "mle" in paths and not is_frame(X) and not is_text(X):
         row.visits_per_row = node_visits_per_row(paths["mle"], X)
     ref_scores, ref_labels = active[0].outputs(handles[active[0].name], est, X)
@@ -1181,6 +1194,21 @@ def render_visits(rows, peers, cores=None):
     return "\n".join(lines)
 
 
+def render_frames(rows):
+    """mle's 1-row latency of the DataFrame cases against the same row as an ndarray."""
+    frames = [r for r in rows if r.array_row_ns and r.cells["mle"].one_row_ns]
+    if not frames:
+        return ""
+    lines = ["1-row predict, DataFrame vs the same row as an ndarray (mle; object dtype where "
+             "the frame has strings):"]
+    width = max(len(r.case) for r in frames)
+    for r in frames:
+        df_ns = r.cells["mle"].one_row_ns
+        lines.append(f"  {r.case.ljust(width)}  DataFrame {fmt_ns(df_ns)}   ndarray "
+                     f"{fmt_ns(r.array_row_ns)}   DataFrame / ndarray {df_ns / r.array_row_ns:.2f}")
+    return "\n".join(lines)
+
+
 def render_cold(results):
     """The cold-start results, each against the first (numpy alone) and against mle."""
     base = results[0][2]
@@ -1274,6 +1302,9 @@ def main(argv=None, *, peer_names=("joblib", "mle"), split=False, description=No
     visits = render_visits(rows, peers)
     if visits:
         print("\n" + visits)
+    frames = render_frames(rows)
+    if frames:
+        print("\n" + frames)
     if cold:
         print(f"\ncold process start, wall time of `python -c ...` (median of {cold_runs} runs, "
               f"model {first_paths[1].name}):")

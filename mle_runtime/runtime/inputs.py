@@ -117,7 +117,16 @@ def _numeric_blocks(X):
     frame); None otherwise. float32 when every column is float32, else float64, as
     ``X.to_numpy`` gives for such frames."""
     try:
-        parts = [(b.values, b.mgr_locs.indexer) for b in X._mgr.blocks]
+        blocks = X._mgr.blocks
+        if len(blocks) == 1:  # one array of numbers (m, n): the matrix is its transpose
+            values = blocks[0].values
+            if type(values) is np.ndarray and values.ndim == 2:
+                if values.dtype == _F64 or values.dtype == _F32:
+                    return np.ascontiguousarray(values.T)
+                if values.dtype.kind in "biuf":
+                    return np.ascontiguousarray(values.T, dtype=_F64)
+                return None
+        parts = [(b.values, b.mgr_locs.indexer) for b in blocks]
     except AttributeError:
         return None
     if not parts:
@@ -144,7 +153,7 @@ def _from_dataframe(X, frame, model_name, categories=None, unseen=None):
     dtypes = set(X.dtypes)
     target = _F32 if dtypes == {_F32} else _F64
     try:
-        return X.to_numpy(dtype=target, na_value=np.nan)
+        return np.ascontiguousarray(X.to_numpy(dtype=target, na_value=np.nan))
     except (TypeError, ValueError) as e:
         raise InputError(
             f"cannot convert the DataFrame's columns to floating point ({e}); {model_name} "
@@ -213,7 +222,10 @@ def as_matrix(X, model):
             return X if X.flags.c_contiguous else np.ascontiguousarray(X)
     model_name = model._summary()
     if _is_dataframe(X):
-        X = _from_dataframe(X, model._frame_columns(), model_name, *model._pandas_categories())
+        rules = model._rules()
+        X = _from_dataframe(X, rules.frame, model_name, rules.categories, rules.unseen)
+        if X.shape[0]:  # C-contiguous float32/float64 by construction
+            return X
     elif hasattr(X, "tocsr") and hasattr(X, "nnz"):
         raise InputError(
             f"{model_name} got a sparse matrix; mle_runtime models take dense input. "

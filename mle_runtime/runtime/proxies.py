@@ -455,9 +455,6 @@ class MLEModel(EstimatorProtocol):
     def _feature_names(self):
         return self._rules().feature_names
 
-    def _frame_columns(self):
-        return self._rules().frame
-
     def _pandas_categories(self):
         """(the input rule "categories" {column name: training categories or None} or None,
         the input rule "unseen": "error" to refuse unseen categories, or None)."""
