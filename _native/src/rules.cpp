@@ -21,7 +21,7 @@ namespace {
 constexpr int64_t kPadChars = 64;
 constexpr size_t kMaxIdentifier = 64;
 
-const char* const kOutputDtypes[] = {"float32", "float64", "int32", "int64"};
+const char* const kOutputDtypes[] = {"float32", "float64", "int32", "int64", "bool"};
 const char* const kFillDtypes[] = {"bool",   "int8",   "int16",   "int32",   "int64",
                                    "uint8",  "uint16", "uint32",  "uint64",  "float16",
                                    "float32", "float64"};

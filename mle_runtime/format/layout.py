@@ -79,7 +79,8 @@ MINOR_FIT_ONLY = 6
 
 # Format 1.7 (docs/FORMAT.md, section 9.8): the graph's "inverse" record, a second input Y that
 # the inverse_transform output reads. Only such files are written as 1.7; earlier readers refuse
-# them (an undefined input "Y", or this minor's record).
+# them (an undefined input "Y", or this minor's record). Files with an output of dtype "bool"
+# (9.4) are written as 1.7 too.
 MINOR_INVERSE = 7
 
 HEADER_DTYPE = np.dtype(

@@ -75,7 +75,9 @@ def encode(meta, graph, hash_key=None):
     if graph.tensors:
         payloads.append((L.SECTION_DATA, blob, data_align))
     record = getattr(graph, "estimator", None)
-    inverse = getattr(graph, "inverse", None)  # format 1.7
+    # format 1.7: the inverse's input, or an output returned as bool
+    inverse = getattr(graph, "inverse", None) or any(
+        o["opts"].get("dtype") == "bool" for o in graph.outputs)
     if not record:
         return pack_sections(payloads, minor=L.MINOR_INVERSE if inverse else L.MINOR_RULES)
     arrays = getattr(graph, "estimator_arrays", [])

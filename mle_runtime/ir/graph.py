@@ -119,7 +119,7 @@ class Graph:
             The graph value it returns.
         ravel : bool, default False
             Return shape ``(n,)`` (the value must have one column).
-        dtype : {"float32", "float64", "int32", "int64"}, optional
+        dtype : {"float32", "float64", "int32", "int64", "bool"}, optional
             The dtype the method returns (the framework's own, where the graph computes in a
             wider type whose values are exact in it).
         column : bool, default False

@@ -243,3 +243,25 @@ def test_missing_indicator_error_on_new(dataset, roundtrip):
         with pytest.raises(ValueError) as got:
             (p.transform if model is est else p.predict)(bad)
         assert str(got.value) == str(want.value)
+
+
+def test_missing_indicator_returns_bool(dataset, roundtrip):
+    # transform returns scikit-learn's bool mask, alone and at the end of a Pipeline; inside
+    # a FeatureUnion it is numbers beside the other step's, as scikit-learn stacks them
+    from sklearn.impute import MissingIndicator
+    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.preprocessing import StandardScaler
+
+    X, _ = dataset("iris")
+    Xn = X.copy()
+    Xn[::5, 0] = np.nan
+    Xn[2::9, 2] = np.nan
+    for model in (MissingIndicator(), MissingIndicator(features="all", error_on_new=False),
+                  make_pipeline(StandardScaler(), MissingIndicator(error_on_new=False)),
+                  make_union(StandardScaler(), MissingIndicator())):
+        model.fit(Xn)
+        proxy = roundtrip(model)
+        for T in (Xn, Xn[:1], Xn.astype(np.float32)):
+            want, got = model.transform(T), proxy.transform(T)
+            assert got.dtype == want.dtype, (model, got.dtype, want.dtype)
+            np.testing.assert_array_equal(got, want)

@@ -64,6 +64,9 @@ class Context:
     # columns, so NaN in a column it imputes or drops is not refused.
     nan_cols: object = None
     nan_refused: object = field(default_factory=set)
+    # value name -> the dtype the estimator that computed it returns, where it is not a
+    # float (MissingIndicator: bool); a model whose transform ends at that value returns it
+    value_dtypes: dict = field(default_factory=dict)
 
     def run_step(self, fn, est, x):
         self.accepts_inf = False
@@ -231,8 +234,15 @@ def _export_estimator(est, ctx, x):
         ctx.steps.append(type(est).__name__)
         return ctx.run_step(roles["predictor"], est, x)
     ctx.steps.append(type(est).__name__)
-    return Head({"transform": (ctx.run_step(roles["transformer"], est, x), False)},
-                "transformer")
+    return transform_head(ctx, ctx.run_step(roles["transformer"], est, x))
+
+
+def transform_head(ctx, value):
+    """The Head of a model whose ``transform`` returns ``value`` (in the dtype of the
+    estimator that computed it, ``ctx.value_dtypes``)."""
+    dtype = ctx.value_dtypes.get(value)
+    return Head({"transform": (value, False)}, "transformer",
+                dtypes=None if dtype is None else {"transform": dtype})
 
 
 def as_float64(a, what):

@@ -1,8 +1,8 @@
 """Pipeline: transformers chained into the final step's graph (nested pipelines included)."""
 
 from mle_runtime.errors import UnsupportedModelError
-from mle_runtime.exporters.base import Head
-from mle_runtime.exporters.sklearn.common import export_estimator, register, transform_step
+from mle_runtime.exporters.sklearn.common import (export_estimator, register, transform_head,
+                                                transform_step)
 
 
 def _active(step):
@@ -42,7 +42,7 @@ def pipeline(est, ctx, x):
             with _At(ctx, i):
                 x = transform_step(step, ctx, x)
     if not _active(last):
-        return Head({"transform": (x, False)}, "transformer")
+        return transform_head(ctx, x)
     with _At(ctx, len(head)):
         out = export_estimator(last, ctx, x)
     # A Pipeline offers no predict_joint_log_proba, even when its last step does.

@@ -133,6 +133,7 @@ def missing_indicator(est, ctx, x):
         _new_missing(est, ctx, x)
     out = _missing_mask(est, ctx, x)
     ctx.nan_possible = False  # NaN is what it reports, never what it returns
+    ctx.value_dtypes[out] = "bool"  # transform returns a bool array
     return out
 
 
