@@ -46,7 +46,13 @@ def batches(X):
 
 def check_batches(model, proxy, X):
     for what, b in batches(X):
-        close(proxy.transform(b), model.transform(b), what)
+        try:
+            expected = model.transform(b)
+        except ValueError as e:  # scikit-learn refuses this batch: so does the proxy
+            with pytest.raises(ValueError, match=str(e).split(",")[0]):
+                proxy.transform(b)
+            continue
+        close(proxy.transform(b), expected, what)
 
 
 NMF_MODELS = {
