@@ -230,6 +230,10 @@ def test_pipeline_with_scaler(roundtrip):
 
 
 def test_refused(tmp_path):
+    docs = ["red cat", "blue dog", "red dog", "a big cat"]
+    with pytest.raises(UnsupportedModelError, match="text vectorizer"):
+        mle.dump(make_pipeline(CountVectorizer(), NMF(2, random_state=0, max_iter=50)).fit(
+            docs), tmp_path / "t.mle")
     X = digits(100)
     for model in (NMF(3, solver="cd", shuffle=True, random_state=None, max_iter=50),
                   NMF(3, solver="cd", shuffle=True, random_state=np.random.RandomState(0),

@@ -18,7 +18,8 @@ LatentDirichletAllocation.transform runs ``_update_doc_distribution`` with the c
 with scikit-learn's function, then its digamma (kernels/factorization.cpp) and the row's
 normalisation.
 
-Models fitted on float32 data compute in float32 in scikit-learn: refused. NMF and MiniBatchNMF
+NMF and MiniBatchNMF after a text vectorizer are refused (documents run in chunks, the
+transform needs the whole batch). Models fitted on float32 data compute in float32 in scikit-learn: refused. NMF and MiniBatchNMF
 take float64 X only (scikit-learn raises TypeError for float32 X on NMF, and computes
 MiniBatchNMF's W in float32): the loaded model refuses float32 X with that explanation.
 """
@@ -79,6 +80,12 @@ def nmf(est, ctx, x):
     l1, _, l2, _ = est._compute_regularization(np.zeros((1, f)))
     ctx.refuses_nan(est)
     g = ctx.graph
+    if any(n.op in ("TextCounts", "TextLinear") for n in g.nodes):
+        # documents run in chunks of token ids; a whole-batch transform needs every row at once
+        raise UnsupportedModelError(
+            f"{name} after a text vectorizer is not supported: its transform depends on the "
+            "whole batch, and documents are computed in chunks; vectorize the documents "
+            "first and store the model that starts at the counts")
     attrs = dict(name=name, beta=beta, gamma=_gamma(beta), tol=float(est.tol),
                  l1=float(l1), l2=float(l2), components=_f64(g, H))
     if name == "MiniBatchNMF":
