@@ -19,8 +19,8 @@ with scikit-learn's function, then its digamma (kernels/factorization.cpp) and t
 normalisation.
 
 NMF and MiniBatchNMF after a text vectorizer are refused (documents run in chunks, the
-transform needs the whole batch). Models fitted on float32 data compute in float32 in scikit-learn: refused. NMF and MiniBatchNMF
-take float64 X only (scikit-learn raises TypeError for float32 X on NMF, and computes
+transform needs the whole batch). Models fitted on float32 data compute in float32 in
+scikit-learn: refused. NMF and MiniBatchNMF take float64 X only (scikit-learn raises TypeError for float32 X on NMF, and computes
 MiniBatchNMF's W in float32): the loaded model refuses float32 X with that explanation.
 """
 
