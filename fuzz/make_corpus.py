@@ -205,6 +205,20 @@ def models():
     from sklearn.feature_extraction.text import TfidfTransformer
 
     out["tfidf_rows"] = TfidfTransformer(sublinear_tf=True).fit(np.abs(Xd))
+    # Iterative factorizations: NMFTransform (cd with a stored sweep order, mu with KL),
+    # LDATransform.
+    import warnings
+
+    from sklearn.decomposition import NMF, LatentDirichletAllocation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["nmf_cd_shuffle"] = NMF(2, solver="cd", shuffle=True, random_state=0,
+                                    max_iter=20).fit(np.abs(Xd))
+        out["nmf_mu_kl"] = NMF(2, solver="mu", beta_loss="kullback-leibler", random_state=0,
+                               max_iter=20).fit(np.abs(Xd))
+    out["lda"] = LatentDirichletAllocation(2, random_state=0, max_iter=3).fit(
+        np.round(np.abs(Xd) * 3))
     try:
         import xgboost
 

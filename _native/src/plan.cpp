@@ -859,9 +859,13 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
   const size_t xsize = dtype_size(x_dtype);
   const int64_t out_cols = values_[po.value].cols;
   const size_t out_esize = dtype_size(resolve(values_[po.value].kind, x_dtype));
-  const int64_t nblocks = (n + kBlockRows - 1) / kBlockRows;
+  // Outputs with a whole-batch kernel (Kernel::whole_batch) run as one block of n rows.
+  bool whole = false;
+  for (int k : po.nodes) whole = whole || nodes_[k].kernel->whole_batch();
+  const int64_t block_rows = whole ? n : kBlockRows;
+  const int64_t nblocks = (n + block_rows - 1) / block_rows;
   // Rows per block; a call of fewer rows lays out its scratch for that many only.
-  const int64_t brows = std::min(kBlockRows, n);
+  const int64_t brows = std::min(block_rows, n);
   std::atomic<const char*> input_error{nullptr};
   const bool check = !(a_nan && a_inf) || cast_f32 || !finite_columns.empty();
 
@@ -870,8 +874,8 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
 
   auto run_block = [&](int64_t b, std::vector<uint8_t>& scratch, std::vector<View>& views,
                        std::vector<View>& ins) {
-    const int64_t r0 = b * kBlockRows;
-    const int64_t rows = std::min(kBlockRows, n - r0);
+    const int64_t r0 = b * block_rows;
+    const int64_t rows = std::min(block_rows, n - r0);
     const uint8_t* xb = static_cast<const uint8_t*>(X) + r0 * x_cols * xsize;
     if (check) {
       int64_t where = 0;

@@ -350,6 +350,21 @@ OPS = {
     "NnLayerNorm": {"inputs": 1, "attrs": {"size": "number", "eps": "number",
                                            "weight?": "tensor:float32", "bias?": "tensor:float32"}},
     "NnEmbedding": {"inputs": 1, "attrs": {"weight": "tensor:float32"}},
+    # Factorizations whose transform iterates (kernels/factorization.cpp, FORMAT.md 11.14):
+    # NMF / MiniBatchNMF (a whole-batch op) and LatentDirichletAllocation. Output float64.
+    "NMFTransform": {
+        "inputs": 1,
+        "attrs": {"components": "tensor:float64", "hht": "tensor:float64",
+                  "h_sum?": "tensor:float64", "order?": "tensor:int64",
+                  "solver": ("cd", "mu", "minibatch"), "name": "string", "beta": "number",
+                  "gamma": "number", "tol": "number", "max_iter": "number", "l1": "number",
+                  "l2": "number", "nonnegative": "bool"},
+    },
+    "LDATransform": {
+        "inputs": 1,
+        "attrs": {"exp_topic_word": "tensor:float64", "exp_doc_topic_init": "tensor:float64",
+                  "doc_topic_prior": "number", "tol": "number", "max_iter": "number"},
+    },
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -50,6 +50,10 @@ class Kernel {
   virtual bool is_view() const { return false; }
   // The kernel reads and writes float32 only (neural networks): the model refuses float64 X.
   virtual bool float32_only() const { return false; }
+  // The kernel's result for a row depends on the other rows of the call (NMF.transform: the
+  // batch mean starts its iterations, the batch's summed violation stops them): an output that
+  // runs it is computed as one block of all the call's rows, on one thread.
+  virtual bool whole_batch() const { return false; }
 };
 
 // For the few kernels whose input values can be invalid in ways only visible at run time
