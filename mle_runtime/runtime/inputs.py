@@ -479,6 +479,7 @@ class LabelInputs:
         self.sets = inputs.get("sets")
         self.dicts = inputs.get("dicts")
         self.new_missing = inputs.get("new_missing")
+        self.hashed = inputs.get("hashed")  # FeatureHasher's samples (runtime/hashing.py)
         k = self.target[0] if self.target else self.sets
         self.classes = labels[k] if k is not None else None
         if self.classes is not None:
@@ -488,7 +489,7 @@ class LabelInputs:
 
     @staticmethod
     def of(inputs, labels):
-        if any(k in inputs for k in ("target", "sets", "dicts", "new_missing")):
+        if any(k in inputs for k in ("target", "sets", "dicts", "new_missing", "hashed")):
             return LabelInputs(inputs, labels)
         return None
 
@@ -500,6 +501,16 @@ class LabelInputs:
             return self._sets
         if self.dicts:
             return self._dicts
+        if self.hashed:
+            from mle_runtime.runtime.hashing import HashedInput
+
+            hashed = []
+
+            def hashed_rows(X, model):
+                if not hashed:
+                    hashed.append(HashedInput(self.hashed, model._native.n_features))
+                return hashed[0].matrix(X)
+            return hashed_rows
         missing = np.asarray(self.new_missing, dtype=np.intp)
 
         def checked(X, model):
