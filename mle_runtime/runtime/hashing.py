@@ -55,8 +55,8 @@ class HashedInput:
                     f"name -> value), one per sample; sample {r} is a {type(x).__name__}. "
                     "Pass dicts, as to FeatureHasher.transform.")
             return items()
-        if kind == "string":
-            if isinstance(x, str) or not _iterable(x):
+        if kind == "string":  # a later sample that is a string is its characters, as there
+            if not _iterable(x):
                 raise InputError(
                     f"FeatureHasher(input_type='string') takes an iterable of samples, each "
                     f"an iterable of feature names (str); sample {r} is a "

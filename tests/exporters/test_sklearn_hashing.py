@@ -152,6 +152,8 @@ def test_bad_input(tmp_path):
     s = roundtrip(FeatureHasher(n_features=8, input_type="string"), tmp_path)
     with pytest.raises(InputError, match="single string"):
         s.transform(["abc", "def"])
+    same(s.transform([["a"], "bc"]), FeatureHasher(n_features=8, input_type="string"),
+         [["a"], "bc"])  # a later string sample: its characters, as scikit-learn takes it
     with pytest.raises(TypeError, match="feature names must be strings"):
         s.transform([["a", 1]])
     p = roundtrip(FeatureHasher(n_features=8, input_type="pair"), tmp_path)
