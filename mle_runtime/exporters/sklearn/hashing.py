@@ -13,6 +13,9 @@ AdditiveChi2Sampler.transform: the ``AdditiveChi2`` op (11.13): for each entry x
 and ``... * sin(j L log x)``, zeros for x == 0, blocks of columns in scikit-learn's order;
 negative entries are refused with its message.
 
+PatchExtractor is refused with its reason: its transform returns one row per patch, more rows
+than the images it is given, which a graph (one output row per input row) cannot return.
+
 PolynomialCountSketch.transform: the ``CountSketch`` op (11.13): ``degree`` count sketches
 of ``[sqrt(gamma) x, sqrt(coef0)]`` and their circular convolution, computed directly (it is
 what scikit-learn's FFT product computes, up to the FFT's rounding).
@@ -22,7 +25,7 @@ import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head
-from mle_runtime.exporters.sklearn.common import as_float64, register
+from mle_runtime.exporters.sklearn.common import refuse, register
 
 ATTRIBUTES = {
     "FeatureHasher": (),
@@ -132,3 +135,10 @@ def polynomial_count_sketch(est, ctx, x):
                  coef0_sqrt=c0,
                  index_hash=g.tensor(np.ascontiguousarray(index, dtype=np.int64), "int64"),
                  bit_hash=g.tensor(bits.astype(np.float64), "float64"))
+
+
+refuse("PatchExtractor",
+       "scikit-learn class PatchExtractor is not supported: its transform returns one row per "
+       "patch, more rows than the images (n_samples, height, width[, channels]) it is given, "
+       "and a stored model returns one row per input row; extract the patches in your code "
+       "(extract_patches_2d) and store the model that reads them")
