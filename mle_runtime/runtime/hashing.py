@@ -4,8 +4,10 @@ into columns as scikit-learn's FeatureHasher hashes them, without importing scik
 Each feature name (a string, as UTF-8, or bytes) is hashed with MurmurHash3 (seed 0, signed
 32-bit); its column is ``abs(h) % n_features`` and, with ``alternate_sign``, its value is
 negated when ``h < 0``. A string value ``v`` of a feature ``f`` is the feature ``"f=v"`` with
-value 1; a value of 0 is skipped; the values of one column are summed in the order the
-features come, in the rule's dtype (float32 values are rounded to float32 first).
+value 1; a value of 0 is skipped; the values of one column are summed in the rule's dtype
+(float32 values are rounded to float32 first) in the order scipy's ``sum_duplicates`` adds
+them: the order they come when no sample's columns decrease, else the order the C++
+library's sort of each sample's (column, value) pairs leaves them (``runtime/introsort.py``).
 """
 
 from numbers import Number
@@ -13,6 +15,7 @@ from numbers import Number
 import numpy as np
 
 from mle_runtime.errors import InputError
+from mle_runtime.runtime.introsort import introsort_order
 from mle_runtime.runtime.text import murmurhash3_32
 
 _CACHE_LIMIT = 1 << 20
@@ -86,9 +89,10 @@ class HashedInput:
         if not samples:
             raise InputError("Cannot vectorize empty sequence.")
         f32 = self.dtype == np.float32
-        out = np.zeros((len(samples), self.n_features), dtype=self.dtype)
+        rows = []  # per sample: (columns, values), in the order the features come
+        unsorted = False  # scipy sorts the rows only when some row's columns decrease
         for r, x in enumerate(samples):
-            row = out[r]
+            cols, vals = [], []
             for pair in self._pairs(x, r):
                 f, v = pair
                 if isinstance(v, str):
@@ -99,10 +103,20 @@ class HashedInput:
                 if value == 0:
                     continue
                 col, sign = self._column(f)
-                if f32:
-                    row[col] += np.float32(value * sign)
-                else:
-                    row[col] += value * sign
+                if cols and col < cols[-1]:
+                    unsorted = True
+                cols.append(col)
+                vals.append(np.float32(value * sign) if f32 else value * sign)
+            rows.append((cols, vals))
+        out = np.zeros((len(samples), self.n_features), dtype=self.dtype)
+        for r, (cols, vals) in enumerate(rows):
+            row = out[r]
+            order = range(len(cols))
+            # up to 16 entries std::sort is an insertion sort (stable): the order they came
+            if unsorted and len(cols) > 16 and len(set(cols)) < len(cols):
+                order = introsort_order(cols)
+            for i in order:
+                row[cols[i]] += vals[i]
         return out.astype(np.float64, copy=False)
 
 

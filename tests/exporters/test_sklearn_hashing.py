@@ -37,19 +37,13 @@ def dicts(n, seed=0):
     return out
 
 
-def same(got, est, X, exact=True):
-    """Equal to scikit-learn's rows. ``exact=False`` for samples of more than 16 values:
-    scipy sums a column's values in the order its (unstable) index sort leaves them, which
-    changes the last bits of a sum: float64 then agrees within 1e-12 relative (measured:
-    1.2e-15), float32 within float32 rounding (1e-6 relative)."""
+def same(got, est, X):
+    """Equal to scikit-learn's rows, bit for bit (scipy's sums of a column's values in the
+    order its sort leaves them included)."""
     expected = est.transform(X).toarray()
     got = np.asarray(got)
     assert got.dtype == expected.dtype and got.shape == expected.shape
-    if exact:
-        np.testing.assert_array_equal(got, expected)
-    else:
-        rtol = 1e-12 if got.dtype == np.float64 else 1e-6
-        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("n_features", [1, 2, 7, 16, 1024, 2 ** 20])
@@ -73,8 +67,8 @@ def test_pairs_and_strings(dtype, tmp_path):
                  ("z", True), ("w", 0.0), ("w", -0.0)]
     est = FeatureHasher(n_features=8, input_type="pair", dtype=dtype)
     m = roundtrip(est, tmp_path)
-    same(m.transform(pairs), est, pairs, exact=False)
-    same(m.transform(pairs[:1]), est, pairs[:1], exact=False)
+    same(m.transform(pairs), est, pairs)
+    same(m.transform(pairs[:1]), est, pairs[:1])
     short = [p[:16] for p in pairs]
     same(m.transform(short), est, short)
     strings = [list(rng.choice(WORDS, size=rng.integers(0, 20))) for _ in range(40)]
@@ -88,8 +82,9 @@ def test_pairs_and_strings(dtype, tmp_path):
 
 
 def test_many_collisions_sum_in_order(tmp_path):
-    """Few columns, many values per sample (float64: scikit-learn's sum of a column's values;
-    float32: each value rounded to float32 and summed in float32, as the sparse rows are)."""
+    """Few columns, many values per sample: each value rounded to the dtype, a column's values
+    summed in the order scipy's sort leaves them (the order they came when no sample's
+    columns decrease: a batch of sorted samples and the same samples with an unsorted one)."""
     rng = np.random.default_rng(7)
     X = [{f"f{j}": float(v) for j, v in enumerate(rng.normal(size=10))} for _ in range(200)]
     for dtype in (np.float64, np.float32):
@@ -100,7 +95,26 @@ def test_many_collisions_sum_in_order(tmp_path):
     for dtype in (np.float64, np.float32):
         est = FeatureHasher(n_features=2, dtype=dtype)
         m = roundtrip(est, tmp_path)
-        same(m.transform(X), est, X, exact=False)
+        same(m.transform(X), est, X)
+    rng = np.random.default_rng(11)
+    for n_features in (1, 2, 3, 64):
+        for dtype in (np.float64, np.float32):
+            est = FeatureHasher(n_features=n_features, input_type="pair", dtype=dtype)
+            m = roundtrip(est, tmp_path)
+            pairs = [[(f"k{j}", float(v)) for j, v in
+                      enumerate(rng.normal(size=rng.integers(1, 300)) * 10.0 ** rng.integers(
+                          -3, 4))] for _ in range(30)]
+            same(m.transform(pairs), est, pairs)
+            cols = [sorted(p, key=lambda fv: m_col(fv[0], n_features)) for p in pairs]
+            same(m.transform(cols), est, cols)
+            same(m.transform(cols + pairs[:1]), est, cols + pairs[:1])
+
+
+def m_col(name, n_features):
+    from mle_runtime.runtime.text import murmurhash3_32
+
+    h = murmurhash3_32(name)
+    return abs(h) % n_features
 
 
 def test_nan_inf_and_string_keys(tmp_path):
