@@ -4,8 +4,8 @@ PatchExtractor is refused.
 FeatureHasher: the samples (dicts, (name, value) pairs or strings) are hashed into the
 ``n_features`` columns by the input adapter (the input rule "hashed", docs/FORMAT.md 9.7,
 ``runtime/hashing.py``: scikit-learn's MurmurHash3 and its sign, string values as "f=v"
-features, zero values skipped, a column's values summed in the order they come, in the
-hasher's dtype); the graph starts from those rows. transform returns them dense
+features, zero values skipped, a column's values summed in the hasher's dtype in the order
+scipy's sum_duplicates adds them); the graph starts from those rows. transform returns them dense
 (scikit-learn returns a scipy.sparse matrix), as HashingVectorizer's here.
 
 AdditiveChi2Sampler.transform: the ``AdditiveChi2`` op (11.13): for each entry x > 0,
