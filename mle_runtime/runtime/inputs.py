@@ -472,6 +472,8 @@ class LabelInputs:
       feature f; features the names do not hold are ignored, repeated ones summed.
     - "new_missing" [columns]: NaN in these input columns (no missing value at fit) is
       refused as MissingIndicator(error_on_new=True) refuses it.
+    - "hashed" [input_type, alternate_sign, dtype]: samples of named features (FeatureHasher)
+      become their hashed rows (``runtime/hashing.py``).
     """
 
     def __init__(self, inputs, labels):
