@@ -219,6 +219,15 @@ def models():
                                max_iter=20).fit(np.abs(Xd))
     out["lda"] = LatentDirichletAllocation(2, random_state=0, max_iter=3).fit(
         np.round(np.abs(Xd) * 3))
+    # Hashing and kernel approximations: the input rule "hashed", AdditiveChi2 refusing
+    # negative input, CountSketch.
+    from sklearn.feature_extraction import FeatureHasher
+    from sklearn.kernel_approximation import AdditiveChi2Sampler, PolynomialCountSketch
+
+    out["feature_hasher"] = FeatureHasher(n_features=16, input_type="string")
+    out["additive_chi2"] = AdditiveChi2Sampler(sample_steps=3).fit(np.abs(Xd))
+    out["count_sketch"] = PolynomialCountSketch(n_components=8, degree=3, coef0=1.0,
+                                                random_state=0).fit(Xd)
     try:
         import xgboost
 

@@ -200,6 +200,7 @@ struct Rules {
   const json::Value* sets = nullptr;
   const json::Value* dicts = nullptr;
   const json::Value* new_missing = nullptr;
+  const json::Value* hashed = nullptr;  // [input_type, alternate_sign, dtype] (FeatureHasher)
   std::vector<int64_t> shape;  // per-row shape of an N-D input X (neural networks)
   const json::Value* text = nullptr;  // documents as token ids (FORMAT.md 9.9)
 };
@@ -601,7 +602,9 @@ Status Builder::unread(const json::Value& v, const Where& what) {
 //   "target": [k, mode]: the input is one column of labels of set k, mode "error" or "ignore";
 //   "sets": k: the input is a list of label sets, each an indicator row over set k;
 //   "dicts": [[names], separator]: the input is a list of mappings, named features;
-//   "new_missing": [columns]: NaN in these columns is refused (strictly increasing, non-empty).
+//   "new_missing": [columns]: NaN in these columns is refused (strictly increasing, non-empty);
+//   "hashed": [input_type, alternate_sign, dtype]: the input is a list of samples of features whose
+//             names are hashed into the n_features columns (FeatureHasher).
 Status Builder::label_input(const json::Value& v, const Where& what) {
   const int64_t n_sets = static_cast<int64_t>(r_.labels.size());
   if (v.key == "target") {
@@ -630,6 +633,14 @@ Status Builder::label_input(const json::Value& v, const Where& what) {
     for (const json::Value* c = v.at(0)->first(); c; c = c->next_sibling())
       if (!c->is_string()) return Status::Format(what.str() + ": names must be strings");
     r_.dicts = &v;
+  } else if (v.key == "hashed") {
+    if (!v.is_array() || v.size != 3 || !v.at(0)->is_string() ||
+        (v.at(0)->str != "dict" && v.at(0)->str != "pair" && v.at(0)->str != "string") ||
+        !v.at(1)->is_bool() || !v.at(2)->is_string() ||
+        (v.at(2)->str != "float64" && v.at(2)->str != "float32"))
+      return Status::Format(what.str() + " must be [\"dict\", \"pair\" or \"string\", "
+                            "alternate_sign (a boolean), \"float64\" or \"float32\"]");
+    r_.hashed = &v;
   } else {  // "new_missing"
     if (!v.is_array() || v.size == 0)
       return Status::Format(what.str() + " must be a non-empty list of columns");
@@ -800,7 +811,7 @@ Status Builder::from_graph(const json::Value& g) {
       } else if (m->key == "unread") {
         MLE_RETURN_IF_ERROR(unread(*m, what));
       } else if (m->key == "target" || m->key == "sets" || m->key == "dicts" ||
-                 m->key == "new_missing") {
+                 m->key == "new_missing" || m->key == "hashed") {
         MLE_RETURN_IF_ERROR(label_input(*m, what));
       } else if (m->key == "text") {
         MLE_RETURN_IF_ERROR(text(*m, what));
@@ -808,7 +819,7 @@ Status Builder::from_graph(const json::Value& g) {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
                               "' (known: feature_names, integer, categories, unseen, vector, "
                               "strings, unknown, nan, shape, unread, target, sets, dicts, "
-                              "new_missing, text)");
+                              "new_missing, hashed, text)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -1113,7 +1124,7 @@ std::string Builder::canonical() const {
     ifield("unread");
     put_plain(&in, *r_.unread);
   }
-  for (const json::Value* li : {r_.target, r_.sets, r_.dicts, r_.new_missing})
+  for (const json::Value* li : {r_.target, r_.sets, r_.dicts, r_.new_missing, r_.hashed})
     if (li) {
       ifield(std::string(li->key).c_str());
       put_plain(&in, *li);

@@ -306,6 +306,16 @@ OPS = {
         "inputs": 1,
         "attrs": {"sublinear_tf?": "bool", "idf?": "tensor:float64", "norm?": ("l1", "l2", "none")},
     },
+    # Kernel approximations (kernels/sketch.cpp): AdditiveChi2Sampler's feature map (output:
+    # the input's kind, c * (2 sample_steps - 1) columns) and PolynomialCountSketch's count
+    # sketches and their circular convolution (output float64, n_components columns).
+    "AdditiveChi2": {"inputs": 1, "attrs": {"sample_steps": "number",
+                                            "sample_interval": "number"}},
+    "CountSketch": {
+        "inputs": 1,
+        "attrs": {"n_components": "number", "gamma_sqrt": "number", "coef0_sqrt?": "number",
+                  "index_hash": "tensor:int64", "bit_hash": "tensor:float64"},
+    },
     # Neural networks (_native/src/nn/): float32 tensors of shape (batch, *shape) stored per
     # row; per-row shapes are attributes. Output float32.
     "NnGemm": {"inputs": 1, "attrs": {"weight": "tensor:float32", "bias?": "tensor:float32"}},

@@ -562,6 +562,8 @@ class LabelInputs:
       feature f; features the names do not hold are ignored, repeated ones summed.
     - "new_missing" [columns]: NaN in these input columns (no missing value at fit) is
       refused as MissingIndicator(error_on_new=True) refuses it.
+    - "hashed" [input_type, alternate_sign, dtype]: samples of named features (FeatureHasher)
+      become their hashed rows (``runtime/hashing.py``).
     """
 
     def __init__(self, inputs, labels):
@@ -569,6 +571,7 @@ class LabelInputs:
         self.sets = inputs.get("sets")
         self.dicts = inputs.get("dicts")
         self.new_missing = inputs.get("new_missing")
+        self.hashed = inputs.get("hashed")  # FeatureHasher's samples (runtime/hashing.py)
         k = self.target[0] if self.target else self.sets
         self.classes = labels[k] if k is not None else None
         if self.classes is not None:
@@ -578,7 +581,7 @@ class LabelInputs:
 
     @staticmethod
     def of(inputs, labels):
-        if any(k in inputs for k in ("target", "sets", "dicts", "new_missing")):
+        if any(k in inputs for k in ("target", "sets", "dicts", "new_missing", "hashed")):
             return LabelInputs(inputs, labels)
         return None
 
@@ -590,6 +593,16 @@ class LabelInputs:
             return self._sets
         if self.dicts:
             return self._dicts
+        if self.hashed:
+            from mle_runtime.runtime.hashing import HashedInput
+
+            hashed = []
+
+            def hashed_rows(X, model):
+                if not hashed:
+                    hashed.append(HashedInput(self.hashed, model._native.n_features))
+                return hashed[0].matrix(X)
+            return hashed_rows
         missing = np.asarray(self.new_missing, dtype=np.intp)
 
         def checked(X, model):

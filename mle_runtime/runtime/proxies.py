@@ -439,9 +439,13 @@ class MLEModel(EstimatorProtocol):
     def n_features_in_(self):
         """Number of input features (a text model takes documents: it has none, as
         scikit-learn's vectorizers have none)."""
-        if self._rules().text is not None:
+        rules = self._rules()
+        if rules.text is not None:
             raise AttributeError(f"'{self._summary()}' has no attribute 'n_features_in_' (it "
                                  "takes documents)")
+        if rules.label_inputs is not None and rules.label_inputs.hashed:
+            raise AttributeError(f"'{self._summary()}' has no attribute 'n_features_in_' (it "
+                                 "takes samples of named features, hashed)")
         return int(self._native.n_features)
 
     @property

@@ -27,6 +27,7 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (centres, mixtur
     centroids, feature_maps, mixture)
 from mle_runtime.exporters.sklearn import text  # noqa: E402  (text vectorizers)
 from mle_runtime.exporters.sklearn import factorization  # noqa: F401,E402  (NMF, LDA)
+from mle_runtime.exporters.sklearn import hashing  # noqa: F401,E402  (hashing, chi2, sketches)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
@@ -127,6 +128,8 @@ def export(model):
         n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
     if n_features is None and type(first).__name__ == "DictVectorizer":
         n_features = len(first.feature_names_)  # dicts in, these columns out
+    if n_features is None and type(first).__name__ == "FeatureHasher":
+        n_features = int(first.n_features)  # samples in, hashed into these columns
     if type(first).__name__ in text.VECTORIZERS:
         n_features = 1  # one document per row (the input rule "text": token ids of any width)
     elif n_features is None:

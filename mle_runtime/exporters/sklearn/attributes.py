@@ -196,3 +196,6 @@ from mle_runtime.exporters.sklearn.factorization import (  # noqa: E402
     ATTRIBUTES as _FACTORIZATION)
 
 ATTRIBUTES.update(_FACTORIZATION)
+from mle_runtime.exporters.sklearn.hashing import ATTRIBUTES as _HASHING  # noqa: E402
+
+ATTRIBUTES.update(_HASHING)

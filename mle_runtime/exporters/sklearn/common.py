@@ -12,6 +12,14 @@ from mle_runtime.exporters.base import Head, check_class, top_package
 # class name -> {"transformer": fn(est, ctx, x) -> value name, "predictor": fn(...) -> Head}.
 # A class may have both roles (a Pipeline is a transformer inside another pipeline).
 REGISTRY = {}
+# class name -> why it cannot be stored: scikit-learn classes refused with that reason rather
+# than as merely unsupported (see refuse()).
+REFUSED = {}
+
+
+def refuse(name, reason):
+    """Records why the scikit-learn class ``name`` is refused at dump (its message)."""
+    REFUSED[name] = reason
 
 
 def register(*names, kind):
@@ -176,6 +184,8 @@ def lookup(est):
         step = exporters.pipeline_step(est)
         if step is not None:
             return {"predictor": step}
+    if top_package(cls) == "sklearn" and cls.__name__ in REFUSED:
+        raise UnsupportedModelError(REFUSED[cls.__name__])
     return REGISTRY[check_class(est, "sklearn", REGISTRY, "scikit-learn")]
 
 
