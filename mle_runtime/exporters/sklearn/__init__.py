@@ -16,6 +16,7 @@ from mle_runtime.exporters.sklearn import svm  # noqa: F401,E402  (support vecto
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (kernel ridge, label propagation)
     kernel_ridge, label_propagation)
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
+from mle_runtime.exporters.sklearn import knn_impute  # noqa: F401,E402  (KNNImputer)
 from mle_runtime.exporters.sklearn import neighbors  # noqa: F401,E402  (nearest neighbours)
 from mle_runtime.exporters.sklearn import expand  # noqa: F401,E402  (bins, polynomials, splines)
 from mle_runtime.exporters.sklearn import distribution  # noqa: F401,E402  (quantile, power)

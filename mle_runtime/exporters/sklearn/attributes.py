@@ -192,3 +192,6 @@ ATTRIBUTES.update(_MIXTURE)
 from mle_runtime.exporters.sklearn.text import ATTRIBUTES as _TEXT  # noqa: E402
 
 ATTRIBUTES.update(_TEXT)
+from mle_runtime.exporters.sklearn.knn_impute import ATTRIBUTES as _KNN_IMPUTE  # noqa: E402
+
+ATTRIBUTES.update(_KNN_IMPUTE)
