@@ -95,7 +95,8 @@ def _name_transform_columns(model, graph):
     (set_output), when scikit-learn's model has them."""
     out = next((o for o in graph.outputs if o["name"] == "transform"), None)
     if out is None or out["ravel"] or set(out["opts"]) - {"dtype"} or \
-            not hasattr(model, "get_feature_names_out"):
+            not hasattr(model, "get_feature_names_out") or \
+            getattr(graph, "names_differ", False):  # names that do not match transform
         return
     try:
         names = [str(n) for n in model.get_feature_names_out()]

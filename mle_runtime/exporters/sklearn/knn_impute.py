@@ -74,6 +74,10 @@ def knn_imputer(est, ctx, x):
                 col_mean=g.tensor(means, "float64"), n_neighbors=float(est.n_neighbors),
                 weights=est.weights, keep_empty=bool(est.keep_empty_features) or None)
     ctx.nan_possible = False
+    if est.keep_empty_features and not valid.all():
+        # scikit-learn's get_feature_names_out leaves out the kept empty columns, so its names
+        # do not match transform's columns: none are stored
+        g.names_differ = True
     indicator = getattr(est, "indicator_", None) if est.add_indicator else None
     if indicator is None or len(indicator.features_) == 0:
         return out
