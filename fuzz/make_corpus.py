@@ -129,6 +129,13 @@ def models():
 
     out["radius_kd_tree"] = RadiusNeighborsClassifier(1.0, algorithm="kd_tree", leaf_size=8,
                                                       outlier_label="most_frequent").fit(Xi, yi)
+    # KNNImputer: KNNImpute (distance weights) and its MissingIndicator columns.
+    from sklearn.impute import KNNImputer
+
+    holes = np.array(Xi, dtype=np.float64)
+    holes[::5, 1] = np.nan
+    out["knn_imputer"] = KNNImputer(n_neighbors=3, weights="distance",
+                                    add_indicator=True).fit(holes)
     # Distribution transformers: QuantileTransform, PowerTransform (Box-Cox refuses input),
     # MathFn from a FunctionTransformer.
     from sklearn.preprocessing import (FunctionTransformer, PowerTransformer,

@@ -237,6 +237,14 @@ OPS = {
                   "codes?": "tensor:int64", "n_classes?": "number", "outlier_index?": "number",
                   "outlier_predict?": "number", "refuse_outliers?": "bool"},
     },
+    # KNNImputer (kernels/knn_impute.cpp): nan_euclidean distances to the stored rows (NaN
+    # where missing), each missing entry the weighted mean of its column's nearest donors.
+    "KNNImpute": {
+        "inputs": 1,
+        "attrs": {"data": "tensor:float64", "row_sq_norms": "tensor:float64",
+                  "col_mean": "tensor:float64", "n_neighbors": "number",
+                  "weights": ("uniform", "distance"), "keep_empty?": "bool"},
+    },
     # Feature expansions (kernels/expand.cpp): KBinsDiscretizer, PolynomialFeatures,
     # SplineTransformer. Outputs keep the caller's float dtype (float64 with "float64").
     "Digitize": {

@@ -16,6 +16,7 @@ from mle_runtime.exporters.sklearn import svm  # noqa: F401,E402  (support vecto
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (kernel ridge, label propagation)
     kernel_ridge, label_propagation)
 from mle_runtime.exporters.sklearn import impute  # noqa: F401,E402  (TargetEncoder, imputers)
+from mle_runtime.exporters.sklearn import knn_impute  # noqa: F401,E402  (KNNImputer)
 from mle_runtime.exporters.sklearn import neighbors  # noqa: F401,E402  (nearest neighbours)
 from mle_runtime.exporters.sklearn import expand  # noqa: F401,E402  (bins, polynomials, splines)
 from mle_runtime.exporters.sklearn import distribution  # noqa: F401,E402  (quantile, power)
@@ -96,7 +97,8 @@ def _name_transform_columns(model, graph):
     (set_output), when scikit-learn's model has them."""
     out = next((o for o in graph.outputs if o["name"] == "transform"), None)
     if out is None or out["ravel"] or set(out["opts"]) - {"dtype"} or \
-            not hasattr(model, "get_feature_names_out"):
+            not hasattr(model, "get_feature_names_out") or \
+            getattr(graph, "names_differ", False):  # names that do not match transform
         return
     try:
         names = [str(n) for n in model.get_feature_names_out()]

@@ -199,3 +199,6 @@ ATTRIBUTES.update(_FACTORIZATION)
 from mle_runtime.exporters.sklearn.hashing import ATTRIBUTES as _HASHING  # noqa: E402
 
 ATTRIBUTES.update(_HASHING)
+from mle_runtime.exporters.sklearn.knn_impute import ATTRIBUTES as _KNN_IMPUTE  # noqa: E402
+
+ATTRIBUTES.update(_KNN_IMPUTE)
