@@ -205,6 +205,17 @@ def models():
     from sklearn.feature_extraction.text import TfidfTransformer
 
     out["tfidf_rows"] = TfidfTransformer(sublinear_tf=True).fit(np.abs(Xd))
+    # IterativeImputer (ReplaceMissing, the input rule "all_missing") and KernelDensity.
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+
+    Xm = Xd.copy()
+    Xm[::3, 1] = np.nan
+    Xm[1::4, 2] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["iterative_imputer"] = IterativeImputer(max_iter=2, add_indicator=True,
+                                                    random_state=0).fit(Xm)
     try:
         import xgboost
 

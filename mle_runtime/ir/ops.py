@@ -350,6 +350,10 @@ OPS = {
     "NnLayerNorm": {"inputs": 1, "attrs": {"size": "number", "eps": "number",
                                            "weight?": "tensor:float32", "bias?": "tensor:float32"}},
     "NnEmbedding": {"inputs": 1, "attrs": {"weight": "tensor:float32"}},
+    # IterativeImputer's round-robin step (kernels/iterative.cpp): inputs (current imputation,
+    # one prediction column, missing mask). Output: input 0's kind and columns.
+    "ReplaceMissing": {"inputs": 3, "attrs": {"column": "number", "mask_column": "number",
+                                              "clip_min?": "number", "clip_max?": "number"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from mle_runtime.errors import UnsupportedModelError
+
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
 # Estimators on the dense kernels (matrix products, distances).
@@ -106,6 +108,29 @@ def _name_transform_columns(model, graph):
         out["opts"]["container"] = container
 
 
+def _all_missing_rule(ctx, graph, head):
+    """The input rule "all_missing" (docs/FORMAT.md 9.7) of a step whose result depends on the
+    whole batch: each method returning that step's value gets an alternative output, run when
+    every entry of the rule's input columns is missing in the batch."""
+    if not ctx.all_missing:
+        return
+    if len(ctx.all_missing) > 1:
+        raise UnsupportedModelError("more than one step whose result depends on the whole "
+                                    "batch is not supported")
+    value, alt, cols, marker, owner = ctx.all_missing[0]
+    pairs = []
+    for name, (v, ravel) in head.outputs.items():
+        if v != value:
+            raise UnsupportedModelError(
+                f"{owner} followed by other steps is not "
+                "supported: its transform returns the initial imputation when every entry of "
+                "the batch is missing, which the later steps would get instead; store it as "
+                "the model or the last step of a Pipeline")
+        graph.output(name + "@all_missing", alt, ravel)
+        pairs.append([name, name + "@all_missing"])
+    graph.inputs["all_missing"] = [cols, marker, pairs]
+
+
 def export(model):
     """Returns (Graph, metadata dict) for a fitted scikit-learn estimator or pipeline."""
     import sklearn
@@ -147,6 +172,7 @@ def export(model):
     graph.allow_inf = ctx.all_accept_inf and bool(ctx.steps)
     graph.nan_owner = ctx.nan_owner
     apply_head(graph, head)
+    _all_missing_rule(ctx, graph, head)
     _name_transform_columns(model, graph)
     add_inverse(model, graph)
     names = getattr(model, "feature_names_in_", None)
