@@ -216,6 +216,10 @@ def models():
         warnings.simplefilter("ignore")
         out["iterative_imputer"] = IterativeImputer(max_iter=2, add_indicator=True,
                                                     random_state=0).fit(Xm)
+    from sklearn.neighbors import KernelDensity
+
+    out["kernel_density_ball"] = KernelDensity(kernel="epanechnikov", algorithm="ball_tree",
+                                               bandwidth=0.2).fit(Xd)
     try:
         import xgboost
 

@@ -192,3 +192,6 @@ ATTRIBUTES.update(_MIXTURE)
 from mle_runtime.exporters.sklearn.text import ATTRIBUTES as _TEXT  # noqa: E402
 
 ATTRIBUTES.update(_TEXT)
+from mle_runtime.exporters.sklearn.density import ATTRIBUTES as _DENSITY  # noqa: E402
+
+ATTRIBUTES.update(_DENSITY)
