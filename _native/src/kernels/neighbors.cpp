@@ -1271,9 +1271,11 @@ class KernelDensity final : public Kernel {
 };
 
 Status make_kernel_density(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  std::string algorithm;
+  MLE_RETURN_IF_ERROR(b.string("algorithm", &algorithm));
+  if (algorithm == "brute") return b.error("algorithm must be 'kd_tree' or 'ball_tree'");
   Stored st;
   MLE_RETURN_IF_ERROR(parse_stored(b, &st));
-  if (st.s == Search::kBrute) return b.error("algorithm must be 'kd_tree' or 'ball_tree'");
   std::string kname;
   MLE_RETURN_IF_ERROR(b.string("kernel", &kname));
   KdeKernel kern = KdeKernel::kGaussian;
