@@ -4,8 +4,9 @@ values: every imputation order, n_nearest_features, min/max limits, every initia
 numeric missing_values, keep_empty_features, add_indicator, skip_complete, max_iter=0, other
 regressors as the estimator, single rows, float32, DataFrames, and scikit-learn's batch rule
 (a batch whose every entry is missing gets the initial imputation; the same row in a larger
-batch does not). sample_posterior=True (random draws) and the imputer before another step
-(the batch rule would change what that step gets) are refused."""
+batch does not), also for the steps of a Pipeline after it. sample_posterior=True (random
+draws) and the imputer inside a ColumnTransformer (the batch rule would change what the
+steps after it get) are refused."""
 
 import warnings
 
@@ -15,7 +16,8 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris, make_regression
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.compose import make_column_transformer
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -148,14 +150,33 @@ def test_last_step_of_a_pipeline(roundtrip):
     check(pipe, proxy, np.full((2, DIABETES.shape[1]), np.nan))
 
 
+def test_steps_after_it(roundtrip):
+    y = load_diabetes().target
+    pipe = make_pipeline(IterativeImputer(random_state=0), StandardScaler(),
+                         Ridge()).fit(DIABETES, y)
+    proxy = roundtrip(pipe)
+    allnan = np.full((2, DIABETES.shape[1]), np.nan)
+    for X in (DIABETES[:40], DIABETES[:1], allnan, np.vstack([allnan, DIABETES[:3]])):
+        np.testing.assert_allclose(proxy.predict(X), pipe.predict(X), rtol=RTOL)
+    assert "Pipeline(IterativeImputer, StandardScaler, Ridge)" in proxy._summary()
+    yi = load_iris().target
+    clf = make_pipeline(IterativeImputer(random_state=0),
+                        LogisticRegression(max_iter=500)).fit(IRIS, yi)
+    proxy = roundtrip(clf)
+    for X in (IRIS, np.full((3, 4), np.nan), np.vstack([np.full((1, 4), np.nan), IRIS[:2]])):
+        np.testing.assert_array_equal(proxy.predict(X), clf.predict(X))
+        np.testing.assert_allclose(proxy.predict_proba(X), clf.predict_proba(X), rtol=RTOL,
+                                   atol=1e-15)
+
+
 def test_refusals(roundtrip):
     est = IterativeImputer(sample_posterior=True, random_state=0, max_iter=2).fit(IRIS)
     with pytest.raises(UnsupportedModelError, match="sample_posterior"):
         roundtrip(est)
-    pipe = make_pipeline(IterativeImputer(random_state=0), Ridge()).fit(IRIS[:, 1:],
-                                                                       np.arange(150.0))
-    with pytest.raises(UnsupportedModelError, match="followed by other steps"):
-        roundtrip(pipe)
+    ct = make_column_transformer((IterativeImputer(random_state=0), [0, 1, 2]),
+                                 remainder="passthrough").fit(IRIS)
+    with pytest.raises(UnsupportedModelError, match="ColumnTransformer"):
+        roundtrip(ct)
     pipe = make_pipeline(StandardScaler(), IterativeImputer(random_state=0)).fit(IRIS)
     with pytest.raises(UnsupportedModelError, match="input columns only"):
         roundtrip(pipe)

@@ -118,16 +118,17 @@ def _all_missing_rule(ctx, graph, head):
     if len(ctx.all_missing) > 1:
         raise UnsupportedModelError("more than one step whose result depends on the whole "
                                     "batch is not supported")
-    value, alt, cols, marker, owner = ctx.all_missing[0]
+    value, alt, cols, marker, owner, later = ctx.all_missing[0]
     pairs = []
     for name, (v, ravel) in head.outputs.items():
-        if v != value:
+        v_alt = alt if v == value else later.get(v)
+        if v_alt is None:
             raise UnsupportedModelError(
-                f"{owner} followed by other steps is not "
+                f"{owner} inside a ColumnTransformer, FeatureUnion or nested Pipeline is not "
                 "supported: its transform returns the initial imputation when every entry of "
-                "the batch is missing, which the later steps would get instead; store it as "
-                "the model or the last step of a Pipeline")
-        graph.output(name + "@all_missing", alt, ravel)
+                "the batch is missing, which the steps after it would get instead; use it as "
+                "the model or as a step of a (flat) Pipeline")
+        graph.output(name + "@all_missing", v_alt, ravel)
         pairs.append([name, name + "@all_missing"])
     graph.inputs["all_missing"] = [cols, marker, pairs]
 

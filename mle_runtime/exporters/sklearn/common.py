@@ -65,8 +65,10 @@ class Context:
     nan_cols: object = None
     nan_refused: object = field(default_factory=set)
     # Batch-wide rules (the input rule "all_missing", docs/FORMAT.md 9.7): (value, alternative
-    # value, input columns, missing value or None for NaN, owner's name): a method returning value returns
-    # the alternative instead when every entry of those columns of the batch is missing.
+    # value, input columns, missing value or None for NaN, owner's name, {later value: its
+    # alternative}): a method returning value (or a later value, a Pipeline's steps after the
+    # owner exported on both) returns the alternative when every entry of those columns of
+    # the batch is missing.
     all_missing: list = field(default_factory=list)
 
     def run_step(self, fn, est, x):

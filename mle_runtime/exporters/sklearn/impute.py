@@ -82,7 +82,8 @@ def iterative_imputer(est, ctx, x):
     ``[_min_value, _max_value]`` (``ReplaceMissing``). Columns empty at fit are dropped (or,
     with keep_empty_features, keep their initial imputation); ``add_indicator`` appends the
     missing indicator of the input. scikit-learn returns the initial imputation when every
-    entry of the batch (its kept columns) is missing: the input rule "all_missing" (9.7)."""
+    entry of the batch (its kept columns) is missing: the input rule "all_missing" (9.7),
+    with a Pipeline's later steps exported on both values (exporters/sklearn/pipeline.py)."""
     from mle_runtime.exporters.sklearn.preprocessing import _missing_mask, _simple_imputer
 
     what = "IterativeImputer"
@@ -125,6 +126,7 @@ def iterative_imputer(est, ctx, x):
     if seq:  # fit with max_iter=0 stops before the limits exist
         lo = np.asarray(est._min_value, dtype=np.float64)
         hi = np.asarray(est._max_value, dtype=np.float64)
+    n_steps = len(ctx.steps)  # the estimators are parts of this step, not steps
     for trip in seq:
         f = int(trip.feat_idx)
         if keep_empty and empty[f]:
@@ -142,6 +144,7 @@ def iterative_imputer(est, ctx, x):
         p = pred[0]
         cur = g.add("ReplaceMissing", [cur, p, mask], column=f, mask_column=f,
                     clip_min=_limit(lo[f]), clip_max=_limit(hi[f]))
+    del ctx.steps[n_steps:]
     ctx.nan_possible = False
     ind = getattr(est, "indicator_", None) if est.add_indicator else None
     if ind is not None and len(ind.features_):
@@ -158,5 +161,5 @@ def iterative_imputer(est, ctx, x):
                 "transform returns the initial imputation when every entry of the batch is "
                 "missing, which is checked on the input)")
         cols = sorted(int(src[k]) for k in keep)
-        ctx.all_missing.append((out, alt, cols, None if nan_marker else float(mv), what))
+        ctx.all_missing.append((out, alt, cols, None if nan_marker else float(mv), what, {}))
     return out
