@@ -1,5 +1,6 @@
-"""IterativeImputer: parity of ``transform`` with scikit-learn (measured: float64 within
-1e-13 relative, float32 identical) on its datasets and seeded synthetic data with missing
+"""IterativeImputer: parity of ``transform`` with scikit-learn (measured: float64 up to
+1.0e-13 relative, from the regressors' products summed in another order than BLAS sums
+them, float32 identical) on its datasets and seeded synthetic data with missing
 values: every imputation order, n_nearest_features, min/max limits, every initial strategy,
 numeric missing_values, keep_empty_features, add_indicator, skip_complete, max_iter=0, other
 regressors as the estimator, single rows, float32, DataFrames, and scikit-learn's batch rule
