@@ -235,6 +235,21 @@ def models():
     out["additive_chi2"] = AdditiveChi2Sampler(sample_steps=3).fit(np.abs(Xd))
     out["count_sketch"] = PolynomialCountSketch(n_components=8, degree=3, coef0=1.0,
                                                 random_state=0).fit(Xd)
+    # IterativeImputer (ReplaceMissing, the input rule "all_missing") and KernelDensity.
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+
+    Xm = Xd.copy()
+    Xm[::3, 1] = np.nan
+    Xm[1::4, 2] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["iterative_imputer"] = IterativeImputer(max_iter=2, add_indicator=True,
+                                                    random_state=0).fit(Xm)
+    from sklearn.neighbors import KernelDensity
+
+    out["kernel_density_ball"] = KernelDensity(kernel="epanechnikov", algorithm="ball_tree",
+                                               bandwidth=0.2).fit(Xd)
     try:
         import xgboost
 

@@ -201,6 +201,9 @@ struct Rules {
   const json::Value* dicts = nullptr;
   const json::Value* new_missing = nullptr;
   const json::Value* hashed = nullptr;  // [input_type, alternate_sign, dtype] (FeatureHasher)
+  // [[columns], missing value or null (NaN), [[method, output], ...]]: a batch whose entries
+  // in these columns are all missing runs the paired output instead (FORMAT.md 9.7).
+  const json::Value* all_missing = nullptr;
   std::vector<int64_t> shape;  // per-row shape of an N-D input X (neural networks)
   const json::Value* text = nullptr;  // documents as token ids (FORMAT.md 9.9)
 };
@@ -239,6 +242,7 @@ class Builder {
   Status nan(const json::Value& v, const Where& what);
   Status unread(const json::Value& v, const Where& what);
   Status label_input(const json::Value& v, const Where& what);
+  Status all_missing(const json::Value& v, const Where& what);
   Status shape(const json::Value& v, int64_t cols, const Where& what, std::vector<int64_t>* out);
   Status text(const json::Value& v, const Where& what);
 
@@ -598,6 +602,39 @@ Status Builder::unread(const json::Value& v, const Where& what) {
   return Status::OK();
 }
 
+// "all_missing": [[columns], marker, [[method, output], ...]] (docs/FORMAT.md, section 9.7):
+// columns strictly increasing in [0, n_features), non-empty; marker null (NaN) or a finite
+// number; at least one pair, each naming two distinct graph outputs, each method once.
+Status Builder::all_missing(const json::Value& v, const Where& what) {
+  if (!v.is_array() || v.size != 3 || !v.at(0)->is_array() || v.at(0)->size == 0 ||
+      !(v.at(1)->is_null() || v.at(1)->is_number()) || !v.at(2)->is_array() ||
+      v.at(2)->size == 0)
+    return Status::Format(what.str() + " must be [[columns], missing value or null, "
+                          "[[method, output], ...]]");
+  int64_t prev = -1;
+  for (const json::Value* c = v.at(0)->first(); c; c = c->next_sibling()) {
+    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
+      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
+                            std::to_string(n_features_) + ")");
+    prev = c->integer;
+  }
+  if (v.at(1)->is_number() && !std::isfinite(v.at(1)->number))
+    return Status::Format(what.str() + ": the missing value must be finite");
+  std::vector<std::string> seen;
+  for (const json::Value* p = v.at(2)->first(); p; p = p->next_sibling()) {
+    if (!p->is_array() || p->size != 2 || !p->at(0)->is_string() || !p->at(1)->is_string() ||
+        find_output(p->at(0)->str) < 0 || find_output(p->at(1)->str) < 0 ||
+        p->at(0)->str == p->at(1)->str)
+      return Status::Format(what.str() + ": each pair must name a method's output and another "
+                            "graph output");
+    for (const std::string& s : seen)
+      if (s == p->at(0)->str) return Status::Format(what.str() + ": a method is paired twice");
+    seen.emplace_back(p->at(0)->str);
+  }
+  r_.all_missing = &v;
+  return Status::OK();
+}
+
 // The label inputs (docs/FORMAT.md, section 9.7), key v.key:
 //   "target": [k, mode]: the input is one column of labels of set k, mode "error" or "ignore";
 //   "sets": k: the input is a list of label sets, each an indicator row over set k;
@@ -815,11 +852,13 @@ Status Builder::from_graph(const json::Value& g) {
         MLE_RETURN_IF_ERROR(label_input(*m, what));
       } else if (m->key == "text") {
         MLE_RETURN_IF_ERROR(text(*m, what));
+      } else if (m->key == "all_missing") {
+        MLE_RETURN_IF_ERROR(all_missing(*m, what));
       } else {
         return Status::Format("graph section: unknown 'inputs' key '" + std::string(m->key) +
                               "' (known: feature_names, integer, categories, unseen, vector, "
                               "strings, unknown, nan, shape, unread, target, sets, dicts, "
-                              "new_missing, hashed, text)");
+                              "new_missing, hashed, text, all_missing)");
       }
     }
     if (r_.unseen_error && !r_.categories)
@@ -1124,7 +1163,8 @@ std::string Builder::canonical() const {
     ifield("unread");
     put_plain(&in, *r_.unread);
   }
-  for (const json::Value* li : {r_.target, r_.sets, r_.dicts, r_.new_missing, r_.hashed})
+  for (const json::Value* li :
+       {r_.target, r_.sets, r_.dicts, r_.new_missing, r_.hashed, r_.all_missing})
     if (li) {
       ifield(std::string(li->key).c_str());
       put_plain(&in, *li);

@@ -383,6 +383,26 @@ OPS = {
         "attrs": {"exp_topic_word": "tensor:float64", "exp_doc_topic_init": "tensor:float64",
                   "doc_topic_prior": "number", "tol": "number", "max_iter": "number"},
     },
+    # IterativeImputer's round-robin step (kernels/iterative.cpp): inputs (current imputation,
+    # one prediction column, missing mask). Output: input 0's kind and columns.
+    "ReplaceMissing": {"inputs": 3, "attrs": {"column": "number", "mask_column": "number",
+                                              "clip_min?": "number", "clip_max?": "number"}},
+    # KernelDensity.score_samples (kernels/neighbors.cpp): the stored tree's kernel_density.
+    # Output: 1 column, float64.
+    "KernelDensity": {
+        "inputs": 1,
+        "attrs": {"data": "tensor:float64",
+                  "metric": ("euclidean", "manhattan", "chebyshev", "minkowski"),
+                  "p?": "number", "algorithm": ("brute", "kd_tree", "ball_tree"),
+                  "row_sq_norms?": "tensor:float64", "tree_index": "tensor:int64",
+                  "tree_nodes": "tensor:int64", "tree_radius": "tensor:float64",
+                  "tree_bounds": "tensor:float64",
+                  "kernel": ("gaussian", "tophat", "epanechnikov", "exponential", "linear",
+                             "cosine"),
+                  "bandwidth": "number", "atol": "number", "rtol": "number",
+                  "sum_weight": "number", "breadth_first": "bool",
+                  "weights?": "tensor:float64"},
+    },
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -96,6 +96,9 @@ class _Rules:
         self.shape = inputs.get("shape")  # neural networks: X is (n, *shape)
         # Labels, label sets and dicts as input, new missing values: inputs.LabelInputs.
         self.label_inputs = LabelInputs.of(inputs, self.labels)
+        # [columns, marker, [[method, output], ...]]: a batch whose entries in these columns
+        # are all missing runs the paired output instead (IterativeImputer).
+        self.all_missing = inputs.get("all_missing")
         text = inputs.get("text")  # documents, tokenised into ids (runtime/text.py)
         if text is None:
             self.text = None
@@ -121,6 +124,25 @@ def _split_bounds(sizes):
     """Column ranges of a method returning a list of blocks (an output's "splits")."""
     ends = np.cumsum(sizes).tolist()
     return list(zip([0] + ends[:-1], ends))
+
+
+def _all_missing_run(run, idx, name, rule, model):
+    """The input rule "all_missing" (docs/FORMAT.md 9.7): ``run`` computing the paired output
+    instead of ``idx`` when every entry of the rule's columns in the batch is missing."""
+    cols, marker, pairs = rule
+    alt = dict(pairs).get(name)
+    if alt is None:
+        return run
+    cols = np.asarray(cols, dtype=np.intp)
+    alt_idx = model._outputs[alt]
+
+    def switched(X, i, t):
+        if i == idx:
+            part = X[:, cols]
+            if (np.isnan(part) if marker is None else part == part.dtype.type(marker)).all():
+                i = alt_idx
+        return run(X, i, t)
+    return switched
 
 
 def _with_integer_rule(method, keep, fill_dtypes, model):
@@ -540,6 +562,8 @@ class MLEModel(EstimatorProtocol):
 
             def as_matrix(X, model):
                 return X
+        if rules.all_missing is not None and keywords:
+            run = _all_missing_run(run, idx, name, rules.all_missing, model)
         labels = opts.get("labels")
         if rules.shape is not None:  # a neural network (runtime/nn.py)
             method = nn_method(run, idx, rules.shape, opts.get("shape"), threads,

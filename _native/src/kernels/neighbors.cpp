@@ -984,6 +984,335 @@ Status make_lof(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) 
   return Status::OK();
 }
 
+// ---------------------------------------------------------------- KernelDensity
+
+// KernelDensity.score_samples: BinaryTree.kernel_density(return_log=True) over the stored
+// tree, depth-first or breadth-first, with its bounds, pruning tests and log-sum arithmetic
+// step for step (atol and rtol included), plus the kernel's normalisation, minus log(N).
+enum class KdeKernel { kGaussian, kTophat, kEpanechnikov, kExponential, kLinear, kCosine };
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+inline double kde_logaddexp(double x1, double x2) {
+  const double a = std::fmax(x1, x2);
+  if (a == kNegInf) return kNegInf;
+  return a + std::log(std::exp(x1 - a) + std::exp(x2 - a));
+}
+
+inline double kde_logsubexp(double x1, double x2) {
+  if (x1 <= x2) return kNegInf;
+  return x1 + std::log(1 - std::exp(x2 - x1));
+}
+
+inline double kde_log_kernel(double dist, double h, KdeKernel k) {
+  switch (k) {
+    case KdeKernel::kGaussian: return -0.5 * (dist * dist) / (h * h);
+    case KdeKernel::kTophat: return dist < h ? 0.0 : kNegInf;
+    case KdeKernel::kEpanechnikov: return dist < h ? std::log(1.0 - (dist * dist) / (h * h))
+                                                   : kNegInf;
+    case KdeKernel::kExponential: return -dist / h;
+    case KdeKernel::kLinear: return dist < h ? std::log(1 - dist / h) : kNegInf;
+    case KdeKernel::kCosine: return dist < h ? std::log(std::cos(0.5 * M_PI * dist / h))
+                                             : kNegInf;
+  }
+  return kNegInf;
+}
+
+double kde_log_vn(int64_t n) {
+  return 0.5 * static_cast<double>(n) * std::log(M_PI) - std::lgamma(0.5 * n + 1);
+}
+double kde_log_sn(int64_t n) { return std::log(2 * M_PI) + kde_log_vn(n - 1); }
+
+double kde_log_norm(double h, int64_t d, KdeKernel k) {
+  double factor = 0.0;
+  switch (k) {
+    case KdeKernel::kGaussian: factor = 0.5 * d * std::log(2 * M_PI); break;
+    case KdeKernel::kTophat: factor = kde_log_vn(d); break;
+    case KdeKernel::kEpanechnikov: factor = kde_log_vn(d) + std::log(2. / (d + 2.)); break;
+    case KdeKernel::kExponential:
+      factor = kde_log_sn(d - 1) + std::lgamma(static_cast<double>(d));
+      break;
+    case KdeKernel::kLinear: factor = kde_log_vn(d) - std::log(d + 1.); break;
+    case KdeKernel::kCosine: {
+      double tmp = 2. / M_PI;
+      for (int64_t kk = 1; kk < d + 1; kk += 2) {
+        factor += tmp;
+        tmp *= static_cast<double>(-(d - kk) * (d - kk - 1)) * std::pow(2. / M_PI, 2.0);
+      }
+      factor = std::log(factor) + kde_log_sn(d - 1);
+      break;
+    }
+  }
+  return -factor - static_cast<double>(d) * std::log(h);
+}
+
+class KernelDensity final : public Kernel {
+ public:
+  KernelDensity(Stored st, KdeKernel kernel, double h, double log_atol, double log_rtol,
+                bool breadth_first, const double* weights, double sum_weight)
+      : st_(st), kernel_(kernel), h_(h), log_atol_(log_atol), log_rtol_(log_rtol),
+        breadth_first_(breadth_first), weights_(weights), sum_weight_(sum_weight) {
+    log_knorm_ = kde_log_norm(h, st.d, kernel);
+    n_total_ = weights ? sum_weight : static_cast<double>(st.n);
+    node_weight_.resize(static_cast<size_t>(st.t.n_nodes));
+    for (int64_t i = 0; i < st.t.n_nodes; ++i) {
+      const int64_t* nd = st.t.nodes + 3 * i;
+      if (weights) {
+        double s = 0.0;
+        for (int64_t j = nd[0]; j < nd[1]; ++j) s += weights[st.t.idx[j]];
+        node_weight_[i] = s;
+      } else {
+        node_weight_[i] = static_cast<double>(nd[1] - nd[0]);
+      }
+    }
+  }
+
+  double cost_per_row() const override { return static_cast<double>(st_.n * (st_.d + 4)); }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    int64_t ldx;
+    const double* x = as_f64(in[0], rows, st_.d, &ldx);
+    const double log_n = std::log(n_total_);
+    for (int64_t r = 0; r < rows; ++r) {
+      const double* pt = x + r * ldx;
+      const double v = breadth_first_ ? breadth_first(pt) : depth_first(pt);
+      out.row<double>(r)[0] = (v + log_knorm_) - log_n;
+    }
+  }
+
+ private:
+  void min_max_dist(int64_t node, const double* pt, double* lo_out, double* hi_out) const {
+    const int64_t d = st_.d;
+    if (st_.s == Search::kBallTree) {
+      const double dp = st_.m.dist(pt, st_.t.bounds + node * d, d);
+      const double rad = st_.t.radius[node];
+      *lo_out = std::fmax(0.0, dp - rad);
+      *hi_out = dp + rad;
+      return;
+    }
+    const double* lo = st_.t.bounds + node * d;
+    const double* hi = st_.t.bounds + (st_.t.n_nodes + node) * d;
+    const double p = st_.m.tree_p();
+    double mn = 0.0, mx = 0.0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double dlo = lo[j] - pt[j], dhi = pt[j] - hi[j];
+      const double dd = (dlo + std::fabs(dlo)) + (dhi + std::fabs(dhi));
+      if (std::isinf(p)) {
+        mn = std::fmax(mn, 0.5 * dd);
+        mx = std::fmax(mx, std::fabs(dlo));
+        mx = std::fmax(mx, std::fabs(dhi));
+      } else {
+        mn += std::pow(0.5 * dd, p);
+        mx += std::pow(std::fmax(std::fabs(dlo), std::fabs(dhi)), p);
+      }
+    }
+    if (!std::isinf(p)) {
+      mn = std::pow(mn, 1.0 / p);
+      mx = std::pow(mx, 1.0 / p);
+    }
+    *lo_out = mn;
+    *hi_out = mx;
+  }
+
+  double point_term(const double* pt, int64_t i) const {
+    const int64_t row = st_.t.idx[i];
+    const double dist = st_.m.dist(pt, st_.data + row * st_.d, st_.d);
+    const double lw = weights_ ? std::log(weights_[row]) : 0.;
+    return kde_log_kernel(dist, h_, kernel_) + lw;
+  }
+
+  double depth_first(const double* pt) const {
+    double lb, ub;
+    min_max_dist(0, pt, &lb, &ub);
+    double gmin = std::log(sum_weight_) + kde_log_kernel(ub, h_, kernel_);
+    const double gmax = std::log(sum_weight_) + kde_log_kernel(lb, h_, kernel_);
+    double gspread = kde_logsubexp(gmax, gmin);
+    const double lmin = gmin, lspread = gspread;
+    descend(0, pt, lmin, lspread, &gmin, &gspread);
+    return kde_logaddexp(gmin, gspread - std::log(2));
+  }
+
+  void descend(int64_t node, const double* pt, double lmin, double lspread, double* gmin,
+               double* gspread) const {
+    const int64_t* nd = st_.t.nodes + 3 * node;
+    const double n1 = node_weight_[node];
+    const double n2 = weights_ ? sum_weight_ : static_cast<double>(st_.n);
+    if (log_knorm_ + lspread - std::log(n1) + std::log(n2) <=
+        kde_logaddexp(log_atol_, (log_rtol_ + log_knorm_ + lmin))) {
+      return;
+    } else if (log_knorm_ + *gspread <=
+               kde_logaddexp(log_atol_, (log_rtol_ + log_knorm_ + *gmin))) {
+      return;
+    } else if (nd[2] != 0) {
+      *gmin = kde_logsubexp(*gmin, lmin);
+      *gspread = kde_logsubexp(*gspread, lspread);
+      for (int64_t i = nd[0]; i < nd[1]; ++i) *gmin = kde_logaddexp(*gmin, point_term(pt, i));
+      return;
+    }
+    const int64_t i1 = 2 * node + 1, i2 = 2 * node + 2;
+    const double w1 = node_weight_[i1], w2 = node_weight_[i2];
+    double lb, ub;
+    min_max_dist(i1, pt, &lb, &ub);
+    const double c1min = std::log(w1) + kde_log_kernel(ub, h_, kernel_);
+    const double c1spread = kde_logsubexp(std::log(w1) + kde_log_kernel(lb, h_, kernel_), c1min);
+    min_max_dist(i2, pt, &lb, &ub);
+    const double c2min = std::log(w2) + kde_log_kernel(ub, h_, kernel_);
+    const double c2spread = kde_logsubexp(std::log(w2) + kde_log_kernel(lb, h_, kernel_), c2min);
+    *gmin = kde_logsubexp(*gmin, lmin);
+    *gmin = kde_logaddexp(*gmin, c1min);
+    *gmin = kde_logaddexp(*gmin, c2min);
+    *gspread = kde_logsubexp(*gspread, lspread);
+    *gspread = kde_logaddexp(*gspread, c1spread);
+    *gspread = kde_logaddexp(*gspread, c2spread);
+    descend(i1, pt, c1min, c1spread, gmin, gspread);
+    descend(i2, pt, c2min, c2spread, gmin, gspread);
+  }
+
+  // scikit-learn's NodeHeap: a binary min-heap on val (its push and pop, ties included).
+  struct HeapItem {
+    double val;
+    int64_t node;
+  };
+  static void heap_push_node(std::vector<HeapItem>* h, HeapItem item) {
+    h->push_back(item);
+    HeapItem* a = h->data();
+    int64_t i = static_cast<int64_t>(h->size()) - 1;
+    while (i > 0) {
+      const int64_t parent = (i - 1) / 2;
+      if (a[parent].val <= a[i].val) break;
+      std::swap(a[i], a[parent]);
+      i = parent;
+    }
+  }
+  static HeapItem heap_pop_node(std::vector<HeapItem>* h) {
+    HeapItem* a = h->data();
+    const HeapItem top = a[0];
+    const int64_t n = static_cast<int64_t>(h->size()) - 1;
+    a[0] = a[n];
+    h->pop_back();
+    int64_t i = 0;
+    while (i < n) {
+      const int64_t c1 = 2 * i + 1, c2 = 2 * i + 2;
+      int64_t sw = 0;
+      if (c2 < n) sw = a[c1].val <= a[c2].val ? c1 : c2;
+      else if (c1 < n) sw = c1;
+      else break;
+      if (sw > 0 && a[sw].val <= a[i].val) {
+        std::swap(a[i], a[sw]);
+        i = sw;
+      } else {
+        break;
+      }
+    }
+    return top;
+  }
+
+  double breadth_first(const double* pt) const {
+    thread_local std::vector<HeapItem> heap;
+    thread_local std::vector<double> node_min, node_spread;
+    heap.clear();
+    node_min.assign(static_cast<size_t>(st_.t.n_nodes), kNegInf);
+    node_spread.assign(static_cast<size_t>(st_.t.n_nodes), 0.0);
+    const double n_all = n_total_;
+    double lb, ub;
+    min_max_dist(0, pt, &lb, &ub);
+    heap_push_node(&heap, HeapItem{lb, 0});
+    double gmin = std::log(n_all) + kde_log_kernel(ub, h_, kernel_);
+    const double gmax = std::log(n_all) + kde_log_kernel(lb, h_, kernel_);
+    double gspread = kde_logsubexp(gmax, gmin);
+    node_min[0] = gmin;
+    node_spread[0] = gspread;
+    while (!heap.empty()) {
+      const int64_t node = heap_pop_node(&heap).node;
+      const int64_t* nd = st_.t.nodes + 3 * node;
+      const double n1 = node_weight_[node];
+      if (log_knorm_ + node_spread[node] - std::log(n1) + std::log(n_all) <=
+          kde_logaddexp(log_atol_, (log_rtol_ + log_knorm_ + node_min[node]))) {
+        continue;
+      } else if (log_knorm_ + gspread <=
+                 kde_logaddexp(log_atol_, log_rtol_ + log_knorm_ + gmin)) {
+        break;
+      } else if (nd[2] != 0) {
+        gmin = kde_logsubexp(gmin, node_min[node]);
+        gspread = kde_logsubexp(gspread, node_spread[node]);
+        for (int64_t i = nd[0]; i < nd[1]; ++i) gmin = kde_logaddexp(gmin, point_term(pt, i));
+        continue;
+      }
+      const int64_t i1 = 2 * node + 1, i2 = 2 * node + 2;
+      const double w1 = node_weight_[i1], w2 = node_weight_[i2];
+      double lb1, ub1, lb2, ub2;
+      min_max_dist(i1, pt, &lb1, &ub1);
+      min_max_dist(i2, pt, &lb2, &ub2);
+      // scikit-learn keeps each child's upper bound (not its spread) as its "spread" here
+      node_min[i1] = std::log(w1) + kde_log_kernel(ub1, h_, kernel_);
+      node_spread[i1] = std::log(w1) + kde_log_kernel(lb1, h_, kernel_);
+      node_min[i2] = std::log(w2) + kde_log_kernel(ub2, h_, kernel_);
+      node_spread[i2] = std::log(w2) + kde_log_kernel(lb2, h_, kernel_);
+      gmin = kde_logsubexp(gmin, node_min[node]);
+      gmin = kde_logaddexp(gmin, node_min[i1]);
+      gmin = kde_logaddexp(gmin, node_min[i2]);
+      gspread = kde_logsubexp(gspread, node_spread[node]);
+      gspread = kde_logaddexp(gspread, node_spread[i1]);
+      gspread = kde_logaddexp(gspread, node_spread[i2]);
+      heap_push_node(&heap, HeapItem{lb1, i1});
+      heap_push_node(&heap, HeapItem{lb2, i2});
+    }
+    return kde_logaddexp(gmin, gspread - std::log(2));
+  }
+
+  Stored st_;
+  KdeKernel kernel_;
+  double h_, log_atol_, log_rtol_;
+  bool breadth_first_;
+  const double* weights_;
+  double sum_weight_;
+  double log_knorm_ = 0.0, n_total_ = 0.0;
+  std::vector<double> node_weight_;
+};
+
+Status make_kernel_density(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  std::string algorithm;
+  MLE_RETURN_IF_ERROR(b.string("algorithm", &algorithm));
+  if (algorithm == "brute") return b.error("algorithm must be 'kd_tree' or 'ball_tree'");
+  Stored st;
+  MLE_RETURN_IF_ERROR(parse_stored(b, &st));
+  std::string kname;
+  MLE_RETURN_IF_ERROR(b.string("kernel", &kname));
+  KdeKernel kern = KdeKernel::kGaussian;
+  if (kname == "tophat") kern = KdeKernel::kTophat;
+  else if (kname == "epanechnikov") kern = KdeKernel::kEpanechnikov;
+  else if (kname == "exponential") kern = KdeKernel::kExponential;
+  else if (kname == "linear") kern = KdeKernel::kLinear;
+  else if (kname == "cosine") kern = KdeKernel::kCosine;
+  double h, atol, rtol, sum_weight;
+  MLE_RETURN_IF_ERROR(b.number("bandwidth", &h));
+  if (!(h > 0.0) || !std::isfinite(h)) return b.error("bandwidth must be finite and positive");
+  MLE_RETURN_IF_ERROR(b.number("atol", &atol));
+  MLE_RETURN_IF_ERROR(b.number("rtol", &rtol));
+  if (!(atol >= 0.0) || !std::isfinite(atol) || !(rtol >= 0.0) || !std::isfinite(rtol))
+    return b.error("atol and rtol must be finite and non-negative");
+  MLE_RETURN_IF_ERROR(b.number("sum_weight", &sum_weight));
+  if (!(sum_weight > 0.0) || !std::isfinite(sum_weight))
+    return b.error("sum_weight must be finite and positive");
+  bool breadth_first;
+  MLE_RETURN_IF_ERROR(b.boolean("breadth_first", &breadth_first));
+  const TensorRef* w = nullptr;
+  MLE_RETURN_IF_ERROR(b.tensor("weights", DType::kF64, {st.n}, &w, true));
+  const double* weights = w ? w->as<double>() : nullptr;
+  if (weights) {
+    for (int64_t i = 0; i < st.n; ++i)
+      if (!(weights[i] >= 0.0) || !std::isfinite(weights[i]))
+        return b.error("weights must be finite and non-negative");
+  } else if (sum_weight != static_cast<double>(st.n)) {
+    return b.error("sum_weight must be the number of stored rows without weights");
+  }
+  if (st.d > 100000) return b.error("too many features");
+  k->reset(new KernelDensity(st, kern, h, std::log(atol), std::log(rtol), breadth_first,
+                             weights, sum_weight));
+  *out = ValueInfo{1, ValueKind::kF64};
+  return Status::OK();
+}
+
 }  // namespace
 
 const OpRegistrar kRegistered({
@@ -1020,6 +1349,25 @@ const OpRegistrar kRegistered({
      {attr::tensor("k_distance", DType::kF64), attr::tensor("lrd", DType::kF64)}},
     {"NeighborMean", make_mean, 1,
      {attr::tensor("y", DType::kF64), attr::string("weights", {"uniform", "distance"})}},
+});
+
+// KernelDensity (docs/FORMAT.md 11.12).
+const OpRegistrar kRegisteredDensity({
+    {"KernelDensity", make_kernel_density, 1,
+     {attr::tensor("data", DType::kF64),
+      attr::string("metric", {"euclidean", "manhattan", "chebyshev", "minkowski"}),
+      attr::number("p", kOptional),
+      attr::string("algorithm", {"brute", "kd_tree", "ball_tree"}),
+      attr::tensor("row_sq_norms", DType::kF64, kOptional),
+      attr::tensor("tree_index", DType::kI64),
+      attr::tensor("tree_nodes", DType::kI64),
+      attr::tensor("tree_radius", DType::kF64),
+      attr::tensor("tree_bounds", DType::kF64),
+      attr::string("kernel", {"gaussian", "tophat", "epanechnikov", "exponential", "linear",
+                              "cosine"}),
+      attr::number("bandwidth"), attr::number("atol"), attr::number("rtol"),
+      attr::number("sum_weight"), attr::boolean("breadth_first"),
+      attr::tensor("weights", DType::kF64, kOptional)}},
 });
 
 }  // namespace mle

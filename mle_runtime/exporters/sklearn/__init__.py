@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from mle_runtime.errors import UnsupportedModelError
+
 from mle_runtime.exporters.sklearn import (  # noqa: F401  (registers the exporters)
     linear, multiclass, pipeline, preprocessing, trees)
 # Estimators on the dense kernels (matrix products, distances).
@@ -29,6 +31,7 @@ from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (centres, mixtur
 from mle_runtime.exporters.sklearn import text  # noqa: E402  (text vectorizers)
 from mle_runtime.exporters.sklearn import factorization  # noqa: F401,E402  (NMF, LDA)
 from mle_runtime.exporters.sklearn import hashing  # noqa: F401,E402  (hashing, chi2, sketches)
+from mle_runtime.exporters.sklearn import density  # noqa: F401,E402  (KernelDensity)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
@@ -110,6 +113,30 @@ def _name_transform_columns(model, graph):
         out["opts"]["container"] = container
 
 
+def _all_missing_rule(ctx, graph, head):
+    """The input rule "all_missing" (docs/FORMAT.md 9.7) of a step whose result depends on the
+    whole batch: each method returning that step's value gets an alternative output, run when
+    every entry of the rule's input columns is missing in the batch."""
+    if not ctx.all_missing:
+        return
+    if len(ctx.all_missing) > 1:
+        raise UnsupportedModelError("more than one step whose result depends on the whole "
+                                    "batch is not supported")
+    value, alt, cols, marker, owner, later = ctx.all_missing[0]
+    pairs = []
+    for name, (v, ravel) in head.outputs.items():
+        v_alt = alt if v == value else later.get(v)
+        if v_alt is None:
+            raise UnsupportedModelError(
+                f"{owner} inside a ColumnTransformer, FeatureUnion or nested Pipeline is not "
+                "supported: its transform returns the initial imputation when every entry of "
+                "the batch is missing, which the steps after it would get instead; use it as "
+                "the model or as a step of a (flat) Pipeline")
+        graph.output(name + "@all_missing", v_alt, ravel)
+        pairs.append([name, name + "@all_missing"])
+    graph.inputs["all_missing"] = [cols, marker, pairs]
+
+
 def export(model):
     """Returns (Graph, metadata dict) for a fitted scikit-learn estimator or pipeline."""
     import sklearn
@@ -153,6 +180,7 @@ def export(model):
     graph.allow_inf = ctx.all_accept_inf and bool(ctx.steps)
     graph.nan_owner = ctx.nan_owner
     apply_head(graph, head)
+    _all_missing_rule(ctx, graph, head)
     _name_transform_columns(model, graph)
     add_inverse(model, graph)
     names = getattr(model, "feature_names_in_", None)

@@ -202,3 +202,6 @@ ATTRIBUTES.update(_HASHING)
 from mle_runtime.exporters.sklearn.knn_impute import ATTRIBUTES as _KNN_IMPUTE  # noqa: E402
 
 ATTRIBUTES.update(_KNN_IMPUTE)
+from mle_runtime.exporters.sklearn.density import ATTRIBUTES as _DENSITY  # noqa: E402
+
+ATTRIBUTES.update(_DENSITY)

@@ -75,6 +75,12 @@ class Context:
     # value name -> the dtype the estimator that computed it returns, where it is not a
     # float (MissingIndicator: bool); a model whose transform ends at that value returns it
     value_dtypes: dict = field(default_factory=dict)
+    # Batch-wide rules (the input rule "all_missing", docs/FORMAT.md 9.7): (value, alternative
+    # value, input columns, missing value or None for NaN, owner's name, {later value: its
+    # alternative}): a method returning value (or a later value, a Pipeline's steps after the
+    # owner exported on both) returns the alternative when every entry of those columns of
+    # the batch is missing.
+    all_missing: list = field(default_factory=list)
 
     def run_step(self, fn, est, x):
         self.accepts_inf = False

@@ -23,6 +23,15 @@ class _At:
         self.ctx.path = self.outer
 
 
+def _again(ctx, fn, step, x):
+    """fn(step, ctx, x) for a step exported a second time (the summary names it once)."""
+    n = len(ctx.steps)
+    try:
+        return fn(step, ctx, x)
+    finally:
+        del ctx.steps[n:]
+
+
 @register("Pipeline", kind="transformer")
 def pipeline_transform(est, ctx, x):
     """A Pipeline used as an intermediate step (nested): every step must transform."""
@@ -37,14 +46,28 @@ def pipeline_transform(est, ctx, x):
 @register("Pipeline", kind="predictor")
 def pipeline(est, ctx, x):
     *head, (_, last) = est.steps
+    # A step whose result depends on the whole batch (the input rule "all_missing") gives an
+    # alternative value: the steps after it are exported on both, and each of the pipeline's
+    # outputs is paired with its alternative.
+    alt, rule = None, None
     for i, (_, step) in enumerate(head):
         if _active(step):
             with _At(ctx, i):
+                n_rules = len(ctx.all_missing)
                 x = transform_step(step, ctx, x)
+                if alt is not None:
+                    alt = _again(ctx, transform_step, step, alt)
+                elif len(ctx.all_missing) > n_rules and ctx.all_missing[-1][0] == x:
+                    rule = ctx.all_missing[-1]
+                    alt = rule[1]
     if not _active(last):
         return transform_head(ctx, x)
     with _At(ctx, len(head)):
         out = export_estimator(last, ctx, x)
+        if alt is not None:
+            alt_out = _again(ctx, export_estimator, last, alt)
+            rule[5].update({v: alt_out.outputs[m][0] for m, (v, _) in out.outputs.items()
+                            if m in alt_out.outputs})
     # A Pipeline offers no predict_joint_log_proba, even when its last step does.
     had = bool(out.outputs)
     out.outputs.pop("predict_joint_log_proba", None)
