@@ -245,6 +245,13 @@ def _pickle_loads(data, persistent_load=None):
     return pickle_fallback.loads(data, persistent_load)
 
 
+def _chain(parts):
+    # value files with a Pipeline stored in parts (docs/FORMAT.md, 17.6) only
+    from mle_runtime.runtime.chain import PipelineChain
+
+    return PipelineChain(parts)
+
+
 _value_hooks = None
 
 
@@ -261,7 +268,7 @@ def value_hooks():
 
         _value_hooks = values.Hooks(
             loaded=_loaded_file, is_model=_is_model, export=_export, wrap_model=MLEModel,
-            pickle_dumps=_pickle_dumps, pickle_loads=_pickle_loads)
+            pickle_dumps=_pickle_dumps, pickle_loads=_pickle_loads, wrap_chain=_chain)
     return _value_hooks
 
 
@@ -335,7 +342,8 @@ def _encode_value(value, allow_pickle, protocol, extra):
     if len(meta_bytes) > L.MAX_META_JSON:
         raise ValueError(f"metadata JSON is {len(meta_bytes)} bytes; the cap is "
                          f"{L.MAX_META_JSON}")
-    minor = L.MINOR_PICKLED_ARRAYS if contents.get("pickled_arrays") else L.MINOR_VALUES
+    minor = L.MINOR_CHAIN if contents.get("chains") else \
+        L.MINOR_PICKLED_ARRAYS if contents.get("pickled_arrays") else L.MINOR_VALUES
     return writer.pack_sections([(L.SECTION_META, meta_bytes)] + sections, minor=minor)
 
 
