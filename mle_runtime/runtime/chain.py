@@ -8,12 +8,9 @@ file gives a :class:`PipelineChain`: it runs its parts in order, as the Pipeline
 the methods and attributes of the Pipeline that its last part offers.
 """
 
-_LAST_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function",
-                 "score_samples")
-
-
 class _LastStepMethod:
-    """A method of the last part, applied after the other parts' ``transform``; absent
+    """A method of the last part, applied after the other parts' ``transform`` (so
+    ``transform`` is every part's in turn); absent
     (``AttributeError``, so ``hasattr`` is False) when the last part does not have it, as
     scikit-learn's Pipeline does."""
 
@@ -62,6 +59,7 @@ class PipelineChain:
     predict_log_proba = _LastStepMethod()
     decision_function = _LastStepMethod()
     score_samples = _LastStepMethod()
+    transform = _LastStepMethod()
 
     def __init__(self, parts):
         self._parts = [("+".join(names), part) for names, part in parts]
@@ -92,14 +90,6 @@ class PipelineChain:
         for _, part in self._parts[:-1]:
             X = part.transform(X)
         return X
-
-    def transform(self, X, **params):
-        """``transform`` of every part in turn (the last part's with ``params``)."""
-        last = self._parts[-1][1]
-        if not hasattr(last, "transform"):
-            raise AttributeError(f"This 'PipelineChain' has no attribute 'transform' (its last "
-                                 f"step, {_describe(last)}, does not provide it)")
-        return last.transform(self._through(X), **params)
 
     @property
     def score(self):
