@@ -429,3 +429,22 @@ def test_metadata_describes_chains_and_the_reader_ignores_it():
     meta = container.parse(data).json(L.SECTION_META)
     assert json.loads(json.dumps(meta["contents"]["chains"]))[0]["path"] == "value"
     assert "1 pickled object" in meta["summary"] and "2 model" in meta["summary"]
+
+
+class _NoFeatureCount(Shift):
+    """A transformer of the user's own that records no n_features_in_."""
+
+    def fit(self, X, y=None):
+        super().fit(X)
+        del self.n_features_in_
+        return self
+
+
+def test_a_first_step_of_the_users_own_is_named(iris):
+    X, y = iris
+    pipe = make_pipeline(_NoFeatureCount(), StandardScaler(), _lr()).fit(X, y)
+    msg = _refusal(pipe)
+    assert msg.startswith(f"value.steps[0][1] (a {__name__}._NoFeatureCount) cannot be stored "
+                          f"natively: {__name__}._NoFeatureCount is not a scikit-learn class")
+    assert _refusal(Shift().fit(X)).startswith(f"value (a {SHIFT}) cannot be stored natively: "
+                                               f"{SHIFT} is not a scikit-learn class")
