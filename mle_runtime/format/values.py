@@ -688,6 +688,8 @@ def _chain(enc, pipe, path, d):
                 return False
             seg = f"{path}[{lo}:{hi}]"
             node = enc._model_bytes(writer.model_file(graph, meta), None, seg)
+            if d > enc.reach:  # one level below the chain node, as the reader counts
+                enc.reach = d
             parts.append((names[lo:hi], enc.remember(sub, node, 0)))
             return True
         return True
