@@ -331,6 +331,8 @@ def test_chain_slicing_and_indexing(iris):
     head = loaded[:2]
     np.testing.assert_allclose(head.transform(X), pipe[:2].transform(X), rtol=1e-12)
     assert "PipelineChain" in repr(loaded)
+    with pytest.raises(mle.ReadOnlyModelError, match="read-only"):
+        loaded.fit(X, y)
 
 
 # --------------------------------------------------------------------- hostile files --------

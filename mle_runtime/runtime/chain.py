@@ -133,6 +133,15 @@ class PipelineChain:
     def __sklearn_is_fitted__(self):
         return True
 
+    def fit(self, *args, **kwargs):
+        """Refused: a loaded Pipeline is read-only."""
+        from mle_runtime.errors import ReadOnlyModelError
+
+        raise ReadOnlyModelError(
+            "this Pipeline was loaded by mle_runtime in parts (native models and unpickled "
+            "steps) and is read-only: fit cannot change it. To train a new one, build the "
+            "Pipeline again (or keep the original, or its joblib file).")
+
     def __repr__(self):
         inner = ", ".join(f"{name!r}: {_describe(part)}" for name, part in self._parts)
         return f"<mle_runtime PipelineChain [{inner}]>"
