@@ -45,7 +45,9 @@ def check_class(obj, framework, classes, label=None):
             f"{cls.__module__}.{cls.__qualname__} subclasses {label}'s {base.__name__}; its "
             "methods may differ from the base class, so it is not exported. Export a plain "
             f"{base.__name__} instead.")
-    if top_package(cls) != framework:  # a class of the user's own, built on the framework's
+    from mle_runtime.exporters import FRAMEWORKS  # the registry imports this module first
+
+    if top_package(cls) not in FRAMEWORKS:  # a class of the user's own, on the framework's
         raise UnsupportedModelError(
             f"{cls.__module__}.{cls.__qualname__} is not a {label} class (it only derives "
             f"from {label}'s base classes); mle_runtime stores natively only the classes it "
