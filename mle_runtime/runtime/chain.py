@@ -8,6 +8,9 @@ file gives a :class:`PipelineChain`: it runs its parts in order, as the Pipeline
 the methods and attributes of the Pipeline that its last part offers.
 """
 
+from mle_runtime.errors import ReadOnlyModelError
+
+
 class _LastStepMethod:
     """A method of the last part, applied after the other parts' ``transform`` (so
     ``transform`` is every part's in turn); absent
@@ -135,8 +138,6 @@ class PipelineChain:
 
     def fit(self, *args, **kwargs):
         """Refused: a loaded Pipeline is read-only."""
-        from mle_runtime.errors import ReadOnlyModelError
-
         raise ReadOnlyModelError(
             "this Pipeline was loaded by mle_runtime in parts (native models and unpickled "
             "steps) and is read-only: fit cannot change it. To train a new one, build the "

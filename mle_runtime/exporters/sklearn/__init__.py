@@ -33,6 +33,7 @@ from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
 from mle_runtime.exporters.sklearn.common import (REGISTRY, Context, active_leaves,
                                                   export_estimator, lookup)
 from mle_runtime.ir.graph import Graph
+from mle_runtime.errors import UnsupportedModelError
 
 
 def supported():
@@ -120,8 +121,6 @@ def export(model):
     # raises AttributeError when that step is 'passthrough'; the first active step knows them.
     first = _first_step(model)
     if first is not model:
-        from mle_runtime.errors import UnsupportedModelError
-
         try:
             lookup(first)  # a first step of an unsupported class: refused as such
         except UnsupportedModelError as e:
