@@ -431,6 +431,16 @@ def write_corpus(out_dir):
     files["value_pickled_arrays"] = dumped(
         {"ns": types.SimpleNamespace(a=np.arange(6.0), b=np.ones((2, 2), ">i4"))},
         allow_pickle=True)
+    # a Pipeline stored in parts (format 1.8, FORMAT.md 17.6): native runs, a pickled step
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    Xi, yi = load_iris(return_X_y=True)
+    files["value_chain"] = dumped(make_pipeline(
+        StandardScaler(), FunctionTransformer(np.rint), LogisticRegression(max_iter=500)).fit(
+        Xi, yi), allow_pickle=True)
     from fuzz_values import value_file
 
     refs = reference_trees()

@@ -64,6 +64,11 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
         Store the objects that cannot be represented natively (arbitrary classes, lambdas,
         unsupported estimators) in a pickle section. Loading such a file then needs
         ``load(..., allow_pickle=True)``, because unpickling can execute arbitrary code.
+        Of a scikit-learn Pipeline, only the steps that cannot be stored natively are
+        pickled: every run of the other steps stays one native model, and loading gives a
+        :class:`~mle_runtime.runtime.chain.PipelineChain` that runs the parts in order
+        (docs/FORMAT.md, 17.6). A step holding such an estimator (a ColumnTransformer, say)
+        is pickled whole.
     metadata : dict, optional
         Your own JSON-serialisable description (stored under the metadata key ``"user"``).
     model_version : str, optional
@@ -95,7 +100,8 @@ def dump(value, filename, compress=0, protocol=None, *, allow_pickle=False, meta
     ------
     UnsupportedModelError
         Part of ``value`` cannot be stored natively and ``allow_pickle`` is False; the message
-        names its path in the value and why.
+        names its path in the value (the first fitted step or member that is the cause, such
+        as ``value.steps[0][1].transformers_[1][1]``), its class and why.
     TypeError
         ``filename`` is neither a path nor a binary file object (also a ``ValueError``, as
         ``joblib.dump`` raises for swapped arguments).
@@ -245,6 +251,13 @@ def _pickle_loads(data, persistent_load=None):
     return pickle_fallback.loads(data, persistent_load)
 
 
+def _chain(parts):
+    # value files with a Pipeline stored in parts (docs/FORMAT.md, 17.6) only
+    from mle_runtime.runtime.chain import PipelineChain
+
+    return PipelineChain(parts)
+
+
 _value_hooks = None
 
 
@@ -261,7 +274,7 @@ def value_hooks():
 
         _value_hooks = values.Hooks(
             loaded=_loaded_file, is_model=_is_model, export=_export, wrap_model=MLEModel,
-            pickle_dumps=_pickle_dumps, pickle_loads=_pickle_loads)
+            pickle_dumps=_pickle_dumps, pickle_loads=_pickle_loads, wrap_chain=_chain)
     return _value_hooks
 
 
@@ -335,7 +348,8 @@ def _encode_value(value, allow_pickle, protocol, extra):
     if len(meta_bytes) > L.MAX_META_JSON:
         raise ValueError(f"metadata JSON is {len(meta_bytes)} bytes; the cap is "
                          f"{L.MAX_META_JSON}")
-    minor = L.MINOR_PICKLED_ARRAYS if contents.get("pickled_arrays") else L.MINOR_VALUES
+    minor = L.MINOR_CHAIN if contents.get("chains") else \
+        L.MINOR_PICKLED_ARRAYS if contents.get("pickled_arrays") else L.MINOR_VALUES
     return writer.pack_sections([(L.SECTION_META, meta_bytes)] + sections, minor=minor)
 
 

@@ -45,6 +45,13 @@ def check_class(obj, framework, classes, label=None):
             f"{cls.__module__}.{cls.__qualname__} subclasses {label}'s {base.__name__}; its "
             "methods may differ from the base class, so it is not exported. Export a plain "
             f"{base.__name__} instead.")
+    from mle_runtime.exporters import FRAMEWORKS  # the registry imports this module first
+
+    if top_package(cls) not in FRAMEWORKS:  # a class of the user's own, on the framework's
+        raise UnsupportedModelError(
+            f"{cls.__module__}.{cls.__qualname__} is not a {label} class (it only derives "
+            f"from {label}'s base classes); mle_runtime stores natively only the classes it "
+            "knows.")
     raise UnsupportedModelError(
         f"{label} class {cls.__name__} is not supported yet. Supported: "
         f"{', '.join(sorted(classes))}.")

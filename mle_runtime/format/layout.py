@@ -83,6 +83,12 @@ MINOR_FIT_ONLY = 6
 # (9.4) are written as 1.7 too.
 MINOR_INVERSE = 7
 
+# Format 1.8 (docs/FORMAT.md, 17.6): the value section's "chain" node, a scikit-learn Pipeline
+# stored in parts (native models for the runs of steps that can be, pickled steps between
+# them). Only value files holding one are written as 1.8; earlier readers refuse them (an
+# unknown node type), every other file is written as before.
+MINOR_CHAIN = 8
+
 HEADER_DTYPE = np.dtype(
     [
         ("magic", "V8"),

@@ -49,7 +49,7 @@ _INT64 = 1 << 63
 # are completed), so that an object stored twice is one object after loading.
 MEMO_TAGS = frozenset(("list", "tuple", "dict", "dictk", "odict", "odictk", "counter",
                        "defaultdict", "set", "frozenset", "bytes", "bytearray", "array",
-                       "objarray", "model", "pickle"))
+                       "objarray", "model", "pickle", "chain"))
 
 
 class _Problem(Exception):
@@ -87,6 +87,9 @@ class Hooks:
     pickle_loads : callable
         ``pickle_loads(data, persistent_load)``: the objects of a pickle section (only with
         ``allow_pickle``); ``persistent_load(k)`` returns the k-th array stored out of band.
+    wrap_chain : callable, optional
+        ``wrap_chain(parts)``: what a ``chain`` node (17.6) loads as, given its
+        ``[(step names, part)]``; None: such nodes are refused.
     """
 
     loaded: Callable
@@ -95,6 +98,7 @@ class Hooks:
     wrap_model: Callable
     pickle_dumps: Callable
     pickle_loads: Callable
+    wrap_chain: Callable = None
 
 
 def _type_name(obj):
@@ -184,6 +188,7 @@ class Encoder:
         self.models_info = []
         self.pickled = []       # objects for the pickle section
         self.pickled_info = []
+        self.chains = []        # what contents says of each chain node (17.6)
         self.problems = []      # (path, type name, reason) when pickle is not allowed
         self.memo = {}          # id(obj) -> ref index
         self.n_memo = 0
@@ -276,10 +281,12 @@ class Encoder:
 
     def _mark(self):
         return (self.n_memo, len(self.keep), len(self.chunks), self.size, len(self.models),
-                len(self.pickled), len(self.problems), self.n_arrays)
+                len(self.pickled), len(self.problems), self.n_arrays, len(self.chains))
 
     def _rollback(self, mark):
-        n_memo, n_keep, n_chunks, size, n_models, n_pickled, n_problems, n_arrays = mark
+        n_memo, n_keep, n_chunks, size, n_models, n_pickled, n_problems, n_arrays, n_chains = \
+            mark
+        del self.chains[n_chains:]
         for obj in self.keep[n_keep:]:
             del self.memo[id(obj)]
         del self.keep[n_keep:]
@@ -344,9 +351,11 @@ class Encoder:
         loaded = self.hooks.loaded(obj)
         if loaded is not None:
             return self._model_bytes(*loaded, path)
+        if mod == "mle_runtime.runtime.chain" and t.__name__ == "PipelineChain":
+            return self._stored_chain(obj, path, d)
         if mod.split(".")[0] == "pandas":
             return values_pandas.encode(self, obj, path, d)
-        return self._model(obj, path)
+        return self._model(obj, path, d)
 
     def _dict(self, obj, path, d, tag):
         if all(type(k) is str for k in obj):
@@ -472,7 +481,24 @@ class Encoder:
             return ["timedelta", v.days, v.seconds, v.microseconds]
         return ["tzinfo", self.tz(v, path)]
 
-    def _model(self, obj, path):
+    def _stored_chain(self, obj, path, d):
+        """A loaded Pipeline stored in parts (17.6), stored again as it was loaded."""
+        items = []
+        for i, (names, (_, part)) in enumerate(zip(obj.step_names, obj.steps)):
+            node = self.encode(part, f"{path}.steps[{i}][1]", d)
+            if node is None:  # refused (recorded in problems)
+                return None
+            if node[0] not in _PART_TAGS:
+                raise _Problem(f"part {i} of the PipelineChain is a {_type_name(part)}, not "
+                               "a model or an estimator", path)
+            items.append([list(names), node])
+        self.chains.append({"path": path, "parts": [
+            {"steps": n, "stored": {"model": "native", "chain": "chain",
+                                    "pickle": "pickle"}.get(node[0], "again")}
+            for n, node in items]})
+        return ["chain", items]
+
+    def _model(self, obj, path, d=1):
         export = self.hooks.export
         if not self.hooks.is_model(obj):
             raise _Problem(f"mle_runtime cannot store objects of type {_type_name(obj)} "
@@ -480,15 +506,12 @@ class Encoder:
         try:
             graph, meta = export(obj)
         except UnsupportedModelError as e:
-            where, part = _locate(obj, path, export)
-            if part is not obj:
-                try:
-                    export(part)
-                except UnsupportedModelError as inner:
-                    e = inner  # the part's own reason
-                except Exception:  # noqa: BLE001 - keep the outer reason
-                    pass
-            raise _Problem(str(e), where, part) from None
+            where, part, reason = cause(obj, path, e)
+            if self.allow_pickle and _is_pipeline(obj):
+                node = _chain(self, obj, path, d)
+                if node is not None:
+                    return node
+            raise _Problem(reason, where, part) from None
         except (TypeError, ValueError, AttributeError) as e:
             # e.g. an unfitted estimator
             raise _Problem(f"{type(e).__name__}: {e}", path) from None
@@ -533,30 +556,152 @@ def _index(shape, flat, order):
     return ", ".join(str(int(i)) for i in idx)
 
 
-def _locate(obj, path, export):
-    """``(path, part)``: the part of a composite estimator that cannot be exported (the first
-    step of a Pipeline, ColumnTransformer or FeatureUnion that fails on its own, searched
-    depth-first; ``export``: :attr:`Hooks.export`) and its path, else ``(path, obj)``."""
-    # A fitted ColumnTransformer's own transformers are in transformers_ (its transformers
-    # are the unfitted templates); a step's path names the estimator inside its tuple.
-    fitted = isinstance(getattr(obj, "transformers_", None), list)
-    for attr in ("steps", "transformers_" if fitted else "transformers", "transformer_list"):
-        parts = getattr(obj, attr, None)
-        if not isinstance(parts, list):
-            continue
-        for i, part in enumerate(parts):
-            if not isinstance(part, tuple) or len(part) < 2:
-                continue
-            sub = part[1]
-            if sub is None or isinstance(sub, str):
-                continue
+# Attributes through which a fitted composite estimator holds the estimators it predicts with
+# (searched first, in this order, then its other public attributes): the fitted ones, never
+# the unfitted templates they were cloned from (a ColumnTransformer's transformers, a
+# VotingClassifier's estimators, a search's estimator).
+_FITTED_PARTS = ("steps", "transformers_", "transformer_list", "estimators_",
+                 "final_estimator_", "best_estimator_", "estimator_", "regressor_",
+                 "base_estimator_", "calibrated_classifiers_", "estimator", "classifier",
+                 "base_estimator")
+_TEMPLATES = {"transformers_": "transformers", "estimators_": "estimators",
+              "best_estimator_": "estimator", "estimator_": "estimator",
+              "regressor_": "regressor", "final_estimator_": "final_estimator"}
+
+
+def _is_estimator(obj):
+    return callable(getattr(type(obj), "get_params", None)) and not isinstance(obj, type)
+
+
+def path_to(root, target, path, depth=0):
+    """The path of ``target`` (by identity) inside the fitted estimator ``root`` at ``path``,
+    through the estimators and lists, tuples and dicts of estimators it holds (such as
+    ``value.steps[0][1].transformers_[1][1]``), or None when it does not hold it."""
+    if root is target:
+        return path
+    if depth > 32 or not _is_estimator(root):
+        return None
+    attrs = getattr(root, "__dict__", None)
+    if not isinstance(attrs, dict):
+        return None
+    skip = {_TEMPLATES[k] for k in _TEMPLATES if k in attrs}
+    names = [k for k in _FITTED_PARTS if k in attrs and k not in skip] + \
+        [k for k in attrs if k not in _FITTED_PARTS and k not in skip and
+         not k.startswith("_")]
+    for name in names:
+        found = _path_in(attrs[name], target, f"{path}.{name}", depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _path_in(v, target, path, depth):
+    if v is target:
+        return path
+    if isinstance(v, (list, tuple)):
+        if len(v) > 10000:
+            return None
+        for i, x in enumerate(v):
+            if isinstance(x, (list, tuple, dict)) or _is_estimator(x) or x is target:
+                found = _path_in(x, target, f"{path}[{i}]", depth + 1)
+                if found is not None:
+                    return found
+        return None
+    if isinstance(v, dict):
+        if len(v) > 10000:
+            return None
+        for k, x in v.items():
+            if isinstance(x, (list, tuple, dict)) or _is_estimator(x) or x is target:
+                found = _path_in(x, target, f"{path}[{k!r}]", depth + 1)
+                if found is not None:
+                    return found
+        return None
+    return path_to(v, target, path, depth)
+
+
+def cause(obj, path, error):
+    """``(path, part, reason)`` of the refusal ``error`` of exporting ``obj`` (at ``path`` in
+    the value): the innermost fitted estimator whose exporter refused it (the ``part`` the
+    exporters record on the error), its path inside ``obj`` and that exporter's own reason;
+    ``(path, obj, message)`` when the refusal is ``obj``'s own."""
+    part = getattr(error, "part", None)
+    reason = getattr(error, "reason", None)
+    if part is None or part is obj or not isinstance(reason, str):
+        return path, obj, reason if isinstance(reason, str) else str(error)
+    where = path_to(obj, part, path)
+    if where is None:  # held where no attribute names it: say what and where it was
+        return path, obj, f"{_type_name(part)} inside it: {reason}"
+    return where, part, reason
+
+
+def _is_pipeline(obj):
+    t = type(obj)
+    return t.__name__ == "Pipeline" and (t.__module__ or "").startswith("sklearn.") and \
+        isinstance(getattr(obj, "steps", None), list)
+
+
+def _active(step):
+    return step is not None and not (isinstance(step, str) and step == "passthrough")
+
+
+def _step_of(pipe, lo, hi, part):
+    """The index in [lo, hi) of the step of ``pipe`` that is or holds ``part``, or None."""
+    if part is None:
+        return None
+    for i in range(lo, hi):
+        if path_to(pipe.steps[i][1], part, "") is not None:
+            return i
+    return None
+
+
+def _chain(enc, pipe, path, d):
+    """A ``chain`` node (17.6) for the Pipeline ``pipe`` that cannot be exported whole, with
+    ``allow_pickle``: its longest runs of steps that export together as model nodes, each
+    other step encoded on its own (a nested Pipeline split the same way, anything else
+    pickled); None when no step is to blame (the Pipeline is then pickled whole)."""
+    export = enc.hooks.export
+    steps = pipe.steps
+    names = [str(n) for n, _ in steps]
+    if len(set(names)) != len(names):
+        return None
+    parts = []
+
+    def run(lo, hi):
+        """Appends the parts of steps[lo:hi]; False when a refusal names no step of them."""
+        while lo < hi:
+            if not any(_active(s) for _, s in steps[lo:hi]):
+                return True  # 'passthrough' and None steps: nothing to run
+            sub = pipe[lo:hi]
             try:
-                export(sub)
-            except UnsupportedModelError:
-                return _locate(sub, f"{path}.{attr}[{i}][1]", export)
-            except Exception:  # noqa: BLE001 - only locating; the caller reports the reason
-                return f"{path}.{attr}[{i}][1]", sub
-    return path, obj
+                graph, meta = export(sub)
+            except UnsupportedModelError as e:
+                k = _step_of(pipe, lo, hi, getattr(e, "part", None))
+                if k is None:
+                    return False
+                if not run(lo, k):
+                    return False
+                k_path = f"{path}.steps[{k}][1]"
+                parts.append(([names[k]], enc.encode(steps[k][1], k_path, d)))
+                lo = k + 1
+                continue
+            except (TypeError, ValueError, AttributeError):
+                return False
+            seg = f"{path}[{lo}:{hi}]"
+            node = enc._model_bytes(writer.model_file(graph, meta), None, seg)
+            if d > enc.reach:  # one level below the chain node, as the reader counts
+                enc.reach = d
+            parts.append((names[lo:hi], enc.remember(sub, node, 0)))
+            return True
+        return True
+
+    if not run(0, len(steps)) or any(node is None for _, node in parts) or \
+            not any(node[0] in ("model", "chain") for _, node in parts):
+        return None  # nothing would stay native: the Pipeline is pickled whole
+    enc.chains.append({"path": path, "parts": [
+        {"steps": n, "stored": {"model": "native", "chain": "chain", "pickle": "pickle"}.get(
+            node[0], "again")}
+        for n, node in parts]})
+    return ["chain", [[n, node] for n, node in parts]]
 
 
 def encode(value, allow_pickle=False, protocol=None, *, hooks):
@@ -603,6 +748,8 @@ def encode(value, allow_pickle=False, protocol=None, *, hooks):
                 "models": enc.models_info, "pickled": enc.pickled_info}
     if enc.pickled_arrays:
         contents["pickled_arrays"] = len(enc.pickled_arrays)
+    if enc.chains:
+        contents["chains"] = enc.chains
     return sections, contents, "sha256:" + h.hexdigest()
 
 
@@ -659,6 +806,7 @@ class Decoder:
         self.blob_offset = data.offset if data is not None else 0
         self.models = [s for s in container.sections if s.kind == L.SECTION_MODEL]
         self.model_cache = {}
+        self.chain_parts = set()  # ids of what model, pickle and chain nodes decoded to
         # What decoding may allocate beyond the file itself: a hostile file that names the
         # same bytes or objects again and again is refused instead of filling memory.
         self.budget = LoadBudget.of(budget, len(container.data))
@@ -1202,7 +1350,9 @@ def _dec_range(dec, node, depth):
 
 def _dec_model(dec, node, depth):
     _expect(node, 2, int)
-    return dec.model(node[1])
+    out = dec.model(node[1])
+    dec.chain_parts.add(id(out))
+    return out
 
 
 def _dec_pickle(dec, node, depth):
@@ -1212,7 +1362,49 @@ def _dec_pickle(dec, node, depth):
                           "pickle section")
     if not 0 <= node[1] < len(dec.pickled):
         raise FormatError("value section: pickled object index out of range")
-    return dec.pickled[node[1]]
+    out = dec.pickled[node[1]]
+    dec.chain_parts.add(id(out))
+    return out
+
+
+MAX_CHAIN_PARTS = 4096
+_PART_TAGS = ("model", "pickle", "chain", "ref")
+
+
+def _dec_chain(dec, node, depth):
+    """A Pipeline stored in parts (17.6): ``["chain", [[names, NODE]...]]``."""
+    _expect(node, 2, list)
+    if dec.hooks.wrap_chain is None:
+        raise FormatError("value section: a 'chain' node, which this reader cannot build")
+    items = node[1]
+    if not 1 <= len(items) <= MAX_CHAIN_PARTS:
+        raise FormatError(f"value section: a chain must have 1 to {MAX_CHAIN_PARTS} parts, "
+                          f"got {len(items)}")
+    dec.charge(64 + 96 * len(items))
+    parts, seen = [], set()
+    for item in items:
+        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], list) or \
+                not 1 <= len(item[0]) <= MAX_CHAIN_PARTS or \
+                not all(type(n) is str and n for n in item[0]):
+            raise FormatError("value section: a chain part must be [[step name...], node] "
+                              "with non-empty names")
+        names = item[0]
+        if seen.intersection(names) or len(set(names)) != len(names):
+            raise FormatError("value section: a chain names a step twice")
+        seen.update(names)
+        dec.charge(sum(56 + len(n) for n in names))
+        sub = item[1]
+        if not isinstance(sub, list) or not sub or sub[0] not in _PART_TAGS:
+            raise FormatError("value section: a chain part must be a model, pickle, chain "
+                              "or ref node")
+        obj = dec.decode(sub, depth)
+        if id(obj) not in dec.chain_parts:
+            raise FormatError("value section: a chain part refers to an object that is not a "
+                              "model, a pickled object or a chain")
+        parts.append((list(names), obj))
+    out = dec.hooks.wrap_chain(parts)
+    dec.chain_parts.add(id(out))
+    return out
 
 
 def _dec_set(dec, node, depth):
@@ -1242,7 +1434,7 @@ _DECODERS = {
     "datetime": _dec_datetime, "date": _dec_datetime, "time": _dec_datetime,
     "timedelta": _dec_datetime, "tzinfo": _dec_datetime,
     "decimal": _dec_decimal, "range": _dec_range,
-    "model": _dec_model, "pickle": _dec_pickle,
+    "model": _dec_model, "pickle": _dec_pickle, "chain": _dec_chain,
 }
 
 

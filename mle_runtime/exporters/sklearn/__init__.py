@@ -39,6 +39,7 @@ from mle_runtime.exporters.sklearn.meta import refuse_search_without_refit
 from mle_runtime.exporters.sklearn.common import (REGISTRY, Context, active_leaves,
                                                   export_estimator, lookup)
 from mle_runtime.ir.graph import Graph
+from mle_runtime.errors import UnsupportedModelError
 
 
 def supported():
@@ -150,6 +151,12 @@ def export(model):
     # A Pipeline delegates n_features_in_ and feature_names_in_ to its first step, which
     # raises AttributeError when that step is 'passthrough'; the first active step knows them.
     first = _first_step(model)
+    if first is not model:
+        try:
+            lookup(first)  # a first step of an unsupported class: refused as such
+        except UnsupportedModelError as e:
+            e.part, e.reason = first, str(e)
+            raise
     n_features = getattr(model, "n_features_in_", None)
     if n_features is None:
         n_features = getattr(first, "n_features_in_", None)

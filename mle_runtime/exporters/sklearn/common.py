@@ -210,14 +210,20 @@ def _public_module(cls):
 
 def located(ctx, est, fn, *args):
     """Runs fn(*args); an UnsupportedModelError from a nested step is re-raised naming the
-    step by its path in the exported value (``value.steps[0][1].transformers_[1][1]``)."""
+    step by its path in the exported value (``value.steps[0][1].transformers_[1][1]``).
+    The error keeps, as ``part`` and ``reason``, the innermost estimator whose export failed
+    and that estimator's own reason, so that the value codec can name the fitted step that is
+    the cause (by its path in the value) and store it on its own (``allow_pickle``)."""
     try:
         return fn(*args)
     except UnsupportedModelError as e:
+        if getattr(e, "part", None) is None:
+            e.part, e.reason = est, str(e)
         if ctx.path == "value" or getattr(e, "located", False):
             raise
         err = UnsupportedModelError(f"{_where(ctx, est)}: {e}")
         err.located = True
+        err.part, err.reason = e.part, e.reason
         raise err from None
 
 
