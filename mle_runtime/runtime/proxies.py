@@ -553,12 +553,17 @@ class MLEModel(EstimatorProtocol):
             bounds = _split_bounds(opts["splits"])
             cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
             blocks = [np.dtype(d) for d in opts.pop("block_dtypes", ())]
+            flat = opts.pop("flat_blocks", None)
+            if flat:  # flagged blocks (one column each) come back as shape (n,)
+                bounds = [a if f else slice(a, b) for (a, b), f in zip(bounds, flat)]
+            else:
+                bounds = [slice(a, b) for a, b in bounds]
 
             if blocks:  # a tuple of blocks, each in its dtype (never with "dtype")
                 def method(X, *, n_threads=None):
                     t = threads if n_threads is None else resolve_n_threads(n_threads)
                     out = run(as_matrix(X, model), idx, t)
-                    return tuple(out[:, a:b].astype(d) for (a, b), d in zip(bounds, blocks))
+                    return tuple(out[:, s].astype(d) for s, d in zip(bounds, blocks))
 
             else:
                 def method(X, *, n_threads=None):
@@ -566,7 +571,7 @@ class MLEModel(EstimatorProtocol):
                     out = run(as_matrix(X, model), idx, t)
                     if cast is not None:
                         out = out.astype(cast, copy=False)
-                    return [out[:, a:b] for a, b in bounds]
+                    return [out[:, s] for s in bounds]
         else:
 
             def method(X, *, n_threads=None):

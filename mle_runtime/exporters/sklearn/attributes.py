@@ -192,3 +192,6 @@ ATTRIBUTES.update(_MIXTURE)
 from mle_runtime.exporters.sklearn.text import ATTRIBUTES as _TEXT  # noqa: E402
 
 ATTRIBUTES.update(_TEXT)
+from mle_runtime.exporters.sklearn.gaussian_process import ATTRIBUTES as _GAUSSIAN_PROCESS  # noqa: E402
+
+ATTRIBUTES.update(_GAUSSIAN_PROCESS)
