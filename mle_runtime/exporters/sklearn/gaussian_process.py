@@ -23,10 +23,14 @@ with ``W_sr_``) and ``GPLaplaceProba`` (scikit-learn's erf-based approximation w
 model per class, ``predict`` the first class of largest P(class), ``predict_proba`` those
 probabilities normalised to sum 1 (OneVsRestClassifier).
 
-Not supported (refused at dump): ``return_cov`` (the covariance couples the rows of one call;
-a loaded model's ``predict`` takes ``return_std`` only), the unfitted prior, Matern with another
+``multi_class="one_vs_one"``: ``predict`` (OneVsOneClassifier's vote over the pairwise
+models); like scikit-learn, no ``predict_proba``.
+
+Not stored: ``return_cov`` (the covariance couples the rows of one call; a loaded model's
+``predict`` takes ``return_std`` only and refuses ``return_cov`` with a TypeError). Refused at
+dump: the unfitted prior, Matern with another
 ``nu`` (scipy's Bessel function), PairwiseKernel, CompoundKernel and kernels of other classes,
-``multi_class="one_vs_one"`` with more than two classes, models fitted on a list of objects
+models fitted on a list of objects
 or on float32 data. The warning scikit-learn emits when it sets a negative variance to 0 is
 not raised by the loaded model (the value is the same).
 """
@@ -232,10 +236,12 @@ def gaussian_process_classifier(est, ctx, x):
         raise UnsupportedModelError(f"{name} is not fitted")
     classes = np.asarray(est.classes_)
     n = len(classes)
+    if n > 2 and est.multi_class == "one_vs_one":
+        return _one_vs_one(est, ctx, x, base)
     if n > 2 and est.multi_class != "one_vs_rest":
         raise UnsupportedModelError(
             f"{name}(multi_class={est.multi_class!r}) with {n} classes is not supported "
-            "(one_vs_rest is)")
+            "(one_vs_rest and one_vs_one are)")
     members = [base] if n == 2 else list(base.estimators_)
     if n > 2 and not np.array_equal(np.asarray(base.classes_), classes):
         raise UnsupportedModelError(f"{name}: its one_vs_rest classes_ differ from classes_")
@@ -263,3 +269,30 @@ def gaussian_process_classifier(est, ctx, x):
     # predict returns OneVsRestClassifier's classes_ (its label binarizer's dtype)
     return Head({"predict": (pred, True), "predict_proba": (prob, False)}, "classifier",
                 classes=np.asarray(base.classes_))
+
+
+def _one_vs_one(est, ctx, x, base):
+    """multi_class="one_vs_one": OneVsOneClassifier.predict over the pairwise binary models
+    (each fitted on its pair's rows, labels 0 and 1): the arg-max of _ovr_decision_function
+    of their predictions and P(label 1). scikit-learn has no predict_proba for it (it raises),
+    and the loaded model has none either."""
+    name = type(est).__name__
+    classes = np.asarray(base.classes_)
+    k = len(classes)
+    members = list(base.estimators_)
+    if len(members) != k * (k - 1) // 2:
+        raise UnsupportedModelError(f"{name}: {len(members)} binary models for {k} classes")
+    ctx.refuses_nan(est)
+    g = ctx.graph
+    preds, confs = [], []
+    for b in members:
+        if not np.array_equal(np.asarray(b.classes_), np.arange(2)):
+            raise UnsupportedModelError(f"{name}: a pairwise model is not fitted on the labels "
+                                        "0 and 1")
+        rows = _train_rows(name, b)
+        f, proba = _binary(g, x, name, b, rows.shape[1], g.tensor(rows, "float64"))
+        preds.append(g.add("ArgMax", [f]))  # the member's predict: 1 where f > 0
+        confs.append(g.add("Columns", [proba()], columns=g.tensor(np.array([1]), "int64")))
+    y = g.add("OvoDecision", [g.add("IndexConcat", preds), g.add("Concat", confs)],
+              n_classes=k)
+    return Head({"predict": (g.add("ArgMax", [y]), True)}, "classifier", classes=classes)
