@@ -203,8 +203,9 @@ def _with_keywords(method, name, keywords, model):
                 raise TypeError(
                     f"{name}() got an unexpected keyword argument {key!r}; {model._summary()} "
                     f"proxies accept: n_threads, {', '.join(sorted(keywords))}")
-            if value is None or (value is False and all(v is True for v, _ in choices)):
-                continue
+            if value is None or (value is False and all(v is True or out == name
+                                                         for v, out in choices)):
+                continue  # the plain method: asks for nothing
             hit = next((out for v, out in choices if _same_value(v, value)), None)
             if hit is None:
                 raise ValueError(

@@ -157,8 +157,12 @@ def test_input_kinds(tmp_path):
     bad[0, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         m.predict(bad)
-    with pytest.raises(TypeError, match="return_cov"):
+    with pytest.raises(ValueError, match="return_cov"):
         m.predict(Xt, return_cov=True)
+    for a, b in zip(m.predict(Xt, return_std=True, return_cov=False),
+                    model.predict(Xt, return_std=True, return_cov=False)):
+        assert a.shape == b.shape
+    _close(m.predict(Xt, return_cov=False), model.predict(Xt))
 
 
 def test_pipeline(tmp_path):

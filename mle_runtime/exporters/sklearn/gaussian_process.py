@@ -27,7 +27,8 @@ probabilities normalised to sum 1 (OneVsRestClassifier).
 models); like scikit-learn, no ``predict_proba``.
 
 Not stored: ``return_cov`` (the covariance couples the rows of one call; a loaded model's
-``predict`` takes ``return_std`` only and refuses ``return_cov`` with a TypeError). Refused at
+``predict`` accepts ``return_cov=False`` only, and refuses ``return_cov=True`` with a
+ValueError). Refused at
 dump: the unfitted prior, Matern with another
 ``nu`` (scipy's Bessel function), PairwiseKernel, CompoundKernel and kernels of other classes,
 models fitted on a list of objects
@@ -197,7 +198,9 @@ def gaussian_process_regressor(est, ctx, x):
                 splits={"predict_return_std": widths},
                 block_dtypes={"predict_return_std": ["float64", "float64"]},
                 flat_blocks={"predict_return_std": [w == 1 for w in widths]},
-                keywords=[["predict", "return_std", True, "predict_return_std"]])
+                keywords=[["predict", "return_std", True, "predict_return_std"],
+                          # accepted at False only (the covariance is not stored)
+                          ["predict", "return_cov", False, "predict"]])
 
 
 def _binary(g, x, owner, b, d, rows_idx):
