@@ -250,6 +250,14 @@ def models():
 
     out["kernel_density_ball"] = KernelDensity(kernel="epanechnikov", algorithm="ball_tree",
                                                bandwidth=0.2).fit(Xd)
+    # Gaussian processes: GPKernel programs, GPVariance (std and variance), GPLaplaceProba.
+    from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, DotProduct, Matern, WhiteKernel
+
+    out["gaussian_process_regressor"] = GaussianProcessRegressor(
+        Matern(nu=1.5) * DotProduct() + WhiteKernel(), normalize_y=True).fit(Xd[:30], yd[:30])
+    out["gaussian_process_classifier"] = GaussianProcessClassifier(
+        RBF() ** 2, random_state=0).fit(Xi[::5], yi[::5])
     try:
         import xgboost
 

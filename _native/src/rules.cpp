@@ -168,6 +168,7 @@ struct OutputRule {
   std::vector<int64_t> splits;
   std::vector<int64_t> shape;  // per-row shape of an N-D output (neural networks)
   std::vector<std::string> block_dtypes;  // with splits: one dtype per block, as a tuple
+  std::vector<bool> flat_blocks;  // with splits: blocks (of one column) returned as shape (n,)
   const json::Value* columns = nullptr;  // the output's column names (get_feature_names_out)
   std::string_view container;            // "pandas" or "polars": set_output(transform=...)
 };
@@ -383,6 +384,15 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
           return Status::Format(w.str() + " entries must be one of " + list_of(kOutputDtypes));
         o.block_dtypes.emplace_back(d->str);
       }
+    } else if (key == "flat_blocks") {
+      // One flag per block of a split output: a flagged block has one column and is
+      // returned as shape (n,); checked against the splits below.
+      if (!m->is_array() || m->size == 0)
+        return Status::Format(w.str() + " must be a non-empty list of booleans");
+      for (const json::Value* d = m->first(); d; d = d->next_sibling()) {
+        if (!d->is_bool()) return Status::Format(w.str() + " entries must be booleans");
+        o.flat_blocks.push_back(d->boolean);
+      }
     } else if (key == "columns") {
       const int64_t cols = values_[outputs_[out].value].cols;
       bool ok = m->is_array() && static_cast<int64_t>(m->size) == cols;
@@ -412,7 +422,7 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
     } else {
       return Status::Format(what.str() + ": unknown option '" + std::string(key) +
                             "' (known: ravel, dtype, column, labels, splits, shape, columns, container, "
-                            "block_dtypes); the file needs a newer mle_runtime or is damaged");
+                            "block_dtypes, flat_blocks); the file needs a newer mle_runtime or is damaged");
     }
   }
   if (!o.container.empty() && !o.columns)
@@ -960,7 +970,9 @@ Status Builder::check() {
                             " are accepted");
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const OutputRule& o = r_.outputs[i];
-    if (!o.has_labels && !o.has_splits && !o.column && o.block_dtypes.empty()) continue;
+    if (!o.has_labels && !o.has_splits && !o.column && o.block_dtypes.empty() &&
+        o.flat_blocks.empty())
+      continue;
     const PlanOutput& po = outputs_[i];
     const ValueInfo& vi = values_[po.value];
     const Where what{{"graph output '", po.name, "'"}};
@@ -1005,6 +1017,16 @@ Status Builder::check() {
         (!o.has_splits || o.block_dtypes.size() != o.splits.size() || !o.dtype.empty()))
       return Status::Format(what.str() + ": 'block_dtypes' needs 'splits' with one dtype per "
                             "block, and no 'dtype'");
+    if (!o.flat_blocks.empty()) {
+      if (!o.has_splits || o.flat_blocks.size() != o.splits.size())
+        return Status::Format(what.str() + ": 'flat_blocks' needs 'splits' with one flag per "
+                              "block");
+      for (size_t b = 0; b < o.splits.size(); ++b)
+        if (o.flat_blocks[b] && o.splits[b] != 1)
+          return Status::Format(what.str() + ": 'flat_blocks' flags block " +
+                                std::to_string(b) + ", which has " +
+                                std::to_string(o.splits[b]) + " columns (a flat block has one)");
+    }
     if (o.column && vi.cols != 1)
       return Status::Format(what.str() + ": 'column' needs a one-column output, it has " +
                             std::to_string(vi.cols));
@@ -1050,7 +1072,7 @@ std::string Builder::canonical() const {
     const OutputRule& r = r_.outputs[i];
     const bool reads_y = outputs_[i].root == 1;
     if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column && r.shape.empty() &&
-        !reads_y && !r.columns && r.block_dtypes.empty())
+        !reads_y && !r.columns && r.block_dtypes.empty() && r.flat_blocks.empty())
       continue;
     std::string e;
     auto field = [&e](const char* k) {
@@ -1073,6 +1095,15 @@ std::string Builder::canonical() const {
       for (size_t b = 0; b < r.block_dtypes.size(); ++b) {
         if (b) e.push_back(',');
         put_string(&e, r.block_dtypes[b]);
+      }
+      e.push_back(']');
+    }
+    if (!r.flat_blocks.empty()) {
+      field("flat_blocks");
+      e.push_back('[');
+      for (size_t b = 0; b < r.flat_blocks.size(); ++b) {
+        if (b) e.push_back(',');
+        e += r.flat_blocks[b] ? "true" : "false";
       }
       e.push_back(']');
     }

@@ -84,6 +84,7 @@ class Head:
     columns: tuple = ()  # methods returning their one column as shape (n, 1)
     meta: dict = None  # further descriptive metadata keys (e.g. "objective")
     block_dtypes: dict = None  # method -> one dtype per block of its splits (a tuple)
+    flat_blocks: dict = None  # method -> per block of its splits: returned as shape (n,)
 
 
 def apply_head(graph, head):
@@ -99,7 +100,8 @@ def apply_head(graph, head):
     for name, (value, ravel) in head.outputs.items():
         graph.output(name, value, ravel, dtype=dtypes.get(name), column=name in head.columns,
                      labels=labels if name == "predict" else None, splits=splits.get(name),
-                     block_dtypes=(head.block_dtypes or {}).get(name))
+                     block_dtypes=(head.block_dtypes or {}).get(name),
+                     flat_blocks=(head.flat_blocks or {}).get(name))
     for entry in head.keywords or ():
         graph.keyword(*entry)
 

@@ -108,7 +108,8 @@ class Graph:
         return len(self.label_sets) - 1
 
     def output(self, name, value, ravel=False, *, dtype=None, column=False, labels=None,
-               splits=None, shape=None, columns=None, container=None, block_dtypes=None):
+               splits=None, shape=None, columns=None, container=None, block_dtypes=None,
+               flat_blocks=None):
         """Declares graph output ``name`` (a proxy method such as ``"predict"``).
 
         Parameters
@@ -136,6 +137,9 @@ class Graph:
         block_dtypes : list of str, optional
             With ``splits``: the dtype of each block; the blocks are returned as a tuple
             (``kneighbors``' ``(distances, indices)``). Not with ``dtype``.
+        flat_blocks : list of bool, optional
+            With ``splits``: one flag per block; a flagged block (of one column) is returned
+            as shape ``(n,)`` (``predict(X, return_std=True)`` of a single-target model).
         columns : list of str, optional
             The names of the value's columns (``get_feature_names_out()``).
         container : {"pandas", "polars"}, optional
@@ -156,6 +160,8 @@ class Graph:
             opts["shape"] = [int(d) for d in shape]
         if block_dtypes is not None:  # with splits: a tuple of blocks, one dtype each
             opts["block_dtypes"] = [str(d) for d in block_dtypes]
+        if flat_blocks is not None:  # with splits: blocks returned as shape (n,)
+            opts["flat_blocks"] = [bool(f) for f in flat_blocks]
         if columns is not None:
             opts["columns"] = [str(c) for c in columns]
         if container is not None:

@@ -403,6 +403,16 @@ OPS = {
                   "sum_weight": "number", "breadth_first": "bool",
                   "weights?": "tensor:float64"},
     },
+    # Gaussian processes (kernels/gaussian_process.cpp): the fitted kernel as a postfix
+    # program against stored rows (or its diagonal), the predictive variance through the
+    # Cholesky factor, and the Laplace approximation's class probabilities.
+    "GPKernel": {"inputs": 1, "attrs": {"program": "string", "params": "tensor:float64",
+                                        "rows?": "tensor:float64", "diag?": "bool"}},
+    "GPVariance": {"inputs": 2, "attrs": {"L": "tensor:float64", "weight?": "tensor:float64",
+                                          "scale?": "tensor:float64",
+                                          "output": ("std", "variance")}},
+    "GPLaplaceProba": {"inputs": 2, "attrs": {"lambdas": "tensor:float64",
+                                              "coefs": "tensor:float64", "offset": "number"}},
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -226,8 +226,9 @@ def _with_keywords(method, name, keywords, model):
                 raise TypeError(
                     f"{name}() got an unexpected keyword argument {key!r}; {model._summary()} "
                     f"proxies accept: n_threads, {', '.join(sorted(keywords))}")
-            if value is None or (value is False and all(v is True for v, _ in choices)):
-                continue
+            if value is None or (value is False and all(v is True or out == name
+                                                         for v, out in choices)):
+                continue  # the plain method: asks for nothing
             hit = next((out for v, out in choices if _same_value(v, value)), None)
             if hit is None:
                 raise ValueError(
@@ -589,12 +590,17 @@ class MLEModel(EstimatorProtocol):
             bounds = _split_bounds(opts["splits"])
             cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
             blocks = [np.dtype(d) for d in opts.pop("block_dtypes", ())]
+            flat = opts.pop("flat_blocks", None)
+            if flat:  # flagged blocks (one column each) come back as shape (n,)
+                bounds = [a if f else slice(a, b) for (a, b), f in zip(bounds, flat)]
+            else:
+                bounds = [slice(a, b) for a, b in bounds]
 
             if blocks:  # a tuple of blocks, each in its dtype (never with "dtype")
                 def method(X, *, n_threads=None):
                     t = threads if n_threads is None else resolve_n_threads(n_threads)
                     out = run(as_matrix(X, model), idx, t)
-                    return tuple(out[:, a:b].astype(d) for (a, b), d in zip(bounds, blocks))
+                    return tuple(out[:, s].astype(d) for s, d in zip(bounds, blocks))
 
             else:
                 def method(X, *, n_threads=None):
@@ -602,7 +608,7 @@ class MLEModel(EstimatorProtocol):
                     out = run(as_matrix(X, model), idx, t)
                     if cast is not None:
                         out = out.astype(cast, copy=False)
-                    return [out[:, a:b] for a, b in bounds]
+                    return [out[:, s] for s in bounds]
         else:
 
             def method(X, *, n_threads=None):

@@ -205,3 +205,6 @@ ATTRIBUTES.update(_KNN_IMPUTE)
 from mle_runtime.exporters.sklearn.density import ATTRIBUTES as _DENSITY  # noqa: E402
 
 ATTRIBUTES.update(_DENSITY)
+from mle_runtime.exporters.sklearn.gaussian_process import ATTRIBUTES as _GAUSSIAN_PROCESS  # noqa: E402
+
+ATTRIBUTES.update(_GAUSSIAN_PROCESS)
