@@ -358,7 +358,8 @@ def test_local_outlier_factor(data, roundtrip, algorithm, metric):
             _same_neighbours(model, proxy, q)
 
 
-def test_local_outlier_factor_without_novelty_is_refused(data, tmp_path):
+def test_local_outlier_factor_without_novelty_is_stored_fit_only(data, tmp_path):
+    # it predicts nothing on new data: stored with its fitted attributes (test_sklearn_fit_only)
     X = data["iris"][0]
-    with pytest.raises(mle.UnsupportedModelError, match="novelty=True"):
-        mle.dump(LocalOutlierFactor().fit(X), tmp_path / "m.mle")
+    mle.dump(LocalOutlierFactor().fit(X), tmp_path / "m.mle")
+    assert mle.load(tmp_path / "m.mle").get_model_info()["outputs"] == []

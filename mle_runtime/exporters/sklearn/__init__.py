@@ -26,6 +26,7 @@ from mle_runtime.exporters.sklearn.labels import (  # label transformers, DictVe
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (centres, mixtures, feature maps)
     centroids, feature_maps, mixture)
 from mle_runtime.exporters.sklearn import text  # noqa: E402  (text vectorizers)
+from mle_runtime.exporters.sklearn import manifold  # noqa: F401,E402  (Isomap, LLE)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)

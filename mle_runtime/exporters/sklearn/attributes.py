@@ -192,3 +192,7 @@ ATTRIBUTES.update(_MIXTURE)
 from mle_runtime.exporters.sklearn.text import ATTRIBUTES as _TEXT  # noqa: E402
 
 ATTRIBUTES.update(_TEXT)
+
+from mle_runtime.exporters.sklearn.manifold import ATTRIBUTES as _MANIFOLD  # noqa: E402
+
+ATTRIBUTES.update(_MANIFOLD)

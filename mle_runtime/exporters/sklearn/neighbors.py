@@ -313,12 +313,15 @@ def _equal(i, value):
 def local_outlier_factor(est, ctx, x):
     """LocalOutlierFactor(novelty=True): score_samples from the n_neighbors_ nearest training
     rows (``LocalOutlierScore``), decision_function = score_samples - offset_, predict -1
-    where it is < 0, else 1."""
+    where it is < 0, else 1. With novelty=False it predicts nothing on new data (scikit-learn
+    offers only fit_predict, and negative_outlier_factor_ for its training rows): stored as
+    the estimators that predict nothing are (fit_only.py), its fitted attributes read-only."""
     if not est.novelty:
-        raise UnsupportedModelError(
-            "LocalOutlierFactor(novelty=False) is not supported: it predicts nothing on new "
-            "data (only fit_predict on its training data); fit it with novelty=True to store "
-            "predict, decision_function and score_samples")
+        if len(ctx.steps) != 1:
+            raise UnsupportedModelError(
+                "LocalOutlierFactor(novelty=False) predicts nothing on new data, so it cannot "
+                "be a pipeline step; store it on its own, or fit it with novelty=True")
+        return Head({}, "outlier_detector")
     g = ctx.graph
     k = int(est.n_neighbors_)
     near = _search(est, ctx, x, k)
