@@ -205,6 +205,12 @@ def models():
     from sklearn.feature_extraction.text import TfidfTransformer
 
     out["tfidf_rows"] = TfidfTransformer(sublinear_tf=True).fit(np.abs(Xd))
+    # Manifold learning: GeodesicKernel (Isomap), Barycenter (LocallyLinearEmbedding).
+    from sklearn.manifold import Isomap, LocallyLinearEmbedding
+
+    out["isomap"] = Isomap(n_neighbors=5, n_components=2).fit(Xd[:60])
+    out["locally_linear_embedding"] = LocallyLinearEmbedding(n_neighbors=6,
+                                                             n_components=2).fit(Xd[:60])
     try:
         import xgboost
 
