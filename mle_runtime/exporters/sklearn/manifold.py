@@ -12,6 +12,9 @@
   the regularised Gram matrix, weights in X's float type) and the weighted sum of those rows'
   ``embedding_`` (op ``Barycenter``).
 
+As for the neighbour estimators, float32 input to a brute-force search raises (the tree
+searches take it).
+
 Refused at dump: Isomap with ``radius`` (n_neighbors=None: a row without neighbours makes
 scikit-learn's transform fail), precomputed neighbours, and what the neighbour search refuses
 (neighbors.py: metrics other than euclidean, manhattan, chebyshev, minkowski; models fitted
