@@ -258,6 +258,12 @@ def models():
         Matern(nu=1.5) * DotProduct() + WhiteKernel(), normalize_y=True).fit(Xd[:30], yd[:30])
     out["gaussian_process_classifier"] = GaussianProcessClassifier(
         RBF() ** 2, random_state=0).fit(Xi[::5], yi[::5])
+    # Manifold learning: GeodesicKernel (Isomap), Barycenter (LocallyLinearEmbedding).
+    from sklearn.manifold import Isomap, LocallyLinearEmbedding
+
+    out["isomap"] = Isomap(n_neighbors=5, n_components=2).fit(Xd[:60])
+    out["locally_linear_embedding"] = LocallyLinearEmbedding(n_neighbors=6,
+                                                             n_components=2).fit(Xd[:60])
     try:
         import xgboost
 

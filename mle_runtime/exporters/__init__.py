@@ -101,9 +101,14 @@ def export(obj, **options):
         raise TypeError(f"{', '.join(unknown)} is not used for {fw.name} models")
     graph, meta = module.export(obj, **options)
     graph.estimator = estimator_record(obj, graph, attributes_of, skip=GRAPH_ATTRIBUTES)
-    if not graph.outputs:  # a model that predicts nothing: its fitting methods are refused
-        graph.estimator["fit_methods"] = [m for m in ("fit_predict", "fit_transform")
-                                          if callable(getattr(obj, m, None))]
+    names = {o["name"] for o in graph.outputs}
+    if not names - {"kneighbors"}:
+        # a model that predicts nothing (neighbour queries at most, as
+        # LocalOutlierFactor(novelty=False)): its fitting methods are refused
+        fit_methods = [m for m in ("fit_predict", "fit_transform")
+                       if callable(getattr(obj, m, None))]
+        if fit_methods or not names:
+            graph.estimator["fit_methods"] = fit_methods
     return graph, meta
 
 

@@ -245,6 +245,13 @@ OPS = {
                   "col_mean": "tensor:float64", "n_neighbors": "number",
                   "weights": ("uniform", "distance"), "keep_empty?": "bool"},
     },
+    # Manifold learning (kernels/manifold.cpp), from a KNearest output and X: Isomap's centred
+    # geodesic kernel row (n stored-row columns), LocallyLinearEmbedding's barycenter map.
+    "GeodesicKernel": {"inputs": 2, "attrs": {"dist_matrix": "tensor:float64",
+                                              "fit_rows": "tensor:float64",
+                                              "fit_all": "number"}},
+    "Barycenter": {"inputs": 2, "attrs": {"data": "tensor:float64",
+                                          "embedding": "tensor:float64", "reg": "number"}},
     # Feature expansions (kernels/expand.cpp): KBinsDiscretizer, PolynomialFeatures,
     # SplineTransformer. Outputs keep the caller's float dtype (float64 with "float64").
     "Digitize": {

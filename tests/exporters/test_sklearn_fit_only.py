@@ -17,7 +17,7 @@ from sklearn.cluster import (
     SpectralClustering,
     SpectralCoclustering,
 )
-from sklearn.manifold import MDS, TSNE, SpectralEmbedding
+from sklearn.manifold import MDS, TSNE, ClassicalMDS, SpectralEmbedding
 from sklearn.neighbors import LocalOutlierFactor
 
 import mle_runtime as mle
@@ -40,6 +40,7 @@ CASES = {
     "SpectralEmbedding": lambda: SpectralEmbedding(n_components=2, random_state=0),
     "TSNE": lambda: TSNE(n_components=2, perplexity=10, max_iter=250, random_state=0),
     "MDS": lambda: MDS(n_components=2, max_iter=50, n_init=1, random_state=0),
+    "ClassicalMDS": lambda: ClassicalMDS(n_components=3),
 }
 
 
@@ -89,11 +90,30 @@ def test_fit_only(name, dataset, roundtrip, tmp_path):
     assert mle.inspect_model(tmp_path / "again.mle")["format_version"] == "1.6"
 
 
-def test_local_outlier_factor_without_novelty_is_refused(dataset, tmp_path):
-    # it predicts nothing on new data; with novelty=True it is stored (test_sklearn_neighbors)
+def test_local_outlier_factor_without_novelty(dataset, roundtrip):
+    # only fit_predict (on its training data) and kneighbors; predict, decision_function and
+    # score_samples are novelty=True's (test_sklearn_neighbors)
     X, _ = dataset("iris")
-    with pytest.raises(mle.UnsupportedModelError, match="LocalOutlierFactor"):
-        mle.dump(LocalOutlierFactor(novelty=False).fit(X), tmp_path / "m.mle")
+    Q = X[::7] + 0.05
+    for kwargs in ({}, {"n_neighbors": 5, "algorithm": "kd_tree", "metric": "manhattan"},
+                   {"contamination": 0.1, "algorithm": "ball_tree"}, {"n_neighbors": 400}):
+        model = LocalOutlierFactor(**kwargs).fit(X)
+        proxy = roundtrip(model)
+        for attr in ("negative_outlier_factor_", "offset_", "n_neighbors_", "n_samples_fit_",
+                     "effective_metric_"):
+            same_value(getattr(model, attr), getattr(proxy, attr), attr)
+        for method in ("predict", "decision_function", "score_samples", "fit_transform"):
+            with pytest.raises(AttributeError):
+                getattr(proxy, method)
+        with pytest.raises(mle.ReadOnlyModelError, match="read-only"):
+            proxy.fit_predict(X)
+        if model.n_neighbors > len(X):  # scikit-learn's kneighbors raises: not stored
+            assert not hasattr(proxy, "kneighbors")
+            continue
+        for rows in (Q, Q[:1]):
+            for got, exp in zip(proxy.kneighbors(rows), model.kneighbors(rows)):
+                assert got.dtype == exp.dtype
+                np.testing.assert_allclose(got, exp, rtol=1e-12, atol=1e-14)
 
 
 def test_fit_only_in_a_pipeline_is_refused(dataset, tmp_path):

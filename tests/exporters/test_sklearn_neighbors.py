@@ -358,7 +358,11 @@ def test_local_outlier_factor(data, roundtrip, algorithm, metric):
             _same_neighbours(model, proxy, q)
 
 
-def test_local_outlier_factor_without_novelty_is_refused(data, tmp_path):
+def test_local_outlier_factor_without_novelty_is_stored_read_only(data, tmp_path):
+    # it predicts nothing on new data: fitted attributes, kneighbors (test_sklearn_fit_only)
     X = data["iris"][0]
-    with pytest.raises(mle.UnsupportedModelError, match="novelty=True"):
-        mle.dump(LocalOutlierFactor().fit(X), tmp_path / "m.mle")
+    mle.dump(LocalOutlierFactor().fit(X), tmp_path / "m.mle")
+    proxy = mle.load(tmp_path / "m.mle")
+    assert not hasattr(proxy, "predict") and not hasattr(proxy, "score_samples")
+    with pytest.raises(mle.ReadOnlyModelError):
+        proxy.fit_predict(X)

@@ -33,6 +33,7 @@ from mle_runtime.exporters.sklearn import factorization  # noqa: F401,E402  (NMF
 from mle_runtime.exporters.sklearn import hashing  # noqa: F401,E402  (hashing, chi2, sketches)
 from mle_runtime.exporters.sklearn import density  # noqa: F401,E402  (KernelDensity)
 from mle_runtime.exporters.sklearn import gaussian_process  # noqa: F401,E402  (GPs)
+from mle_runtime.exporters.sklearn import manifold  # noqa: F401,E402  (Isomap, LLE)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)

@@ -208,3 +208,7 @@ ATTRIBUTES.update(_DENSITY)
 from mle_runtime.exporters.sklearn.gaussian_process import ATTRIBUTES as _GAUSSIAN_PROCESS  # noqa: E402
 
 ATTRIBUTES.update(_GAUSSIAN_PROCESS)
+
+from mle_runtime.exporters.sklearn.manifold import ATTRIBUTES as _MANIFOLD  # noqa: E402
+
+ATTRIBUTES.update(_MANIFOLD)

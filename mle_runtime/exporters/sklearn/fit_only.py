@@ -5,8 +5,8 @@ AttributeError as in scikit-learn, and ``fit``, ``fit_predict``, ``fit_transform
 ReadOnlyModelError. The graph has no nodes and no outputs (format 1.6, docs/FORMAT.md 9.4);
 what the file holds is the estimator record (section 19).
 
-LocalOutlierFactor(novelty=False) also predicts nothing on new data; it is refused
-(neighbors.py), with novelty=True it is stored there."""
+LocalOutlierFactor(novelty=False) also predicts nothing on new data; it is stored the same
+way by its exporter (neighbors.py), which stores novelty=True with its predictions."""
 
 from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.base import Head, estimator_kind
@@ -29,6 +29,7 @@ ATTRIBUTES = {
     "SpectralEmbedding": ("embedding_", "affinity_matrix_", "n_neighbors_"),
     "TSNE": ("embedding_", "kl_divergence_", "n_iter_", "learning_rate_"),
     "MDS": ("embedding_", "stress_", "dissimilarity_matrix_", "n_iter_"),
+    "ClassicalMDS": ("embedding_", "eigenvalues_", "dissimilarity_matrix_"),
 }
 ATTRIBUTES = {name: ("n_features_in_", "feature_names_in_") + names
               for name, names in ATTRIBUTES.items()}

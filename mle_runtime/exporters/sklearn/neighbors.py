@@ -313,12 +313,21 @@ def _equal(i, value):
 def local_outlier_factor(est, ctx, x):
     """LocalOutlierFactor(novelty=True): score_samples from the n_neighbors_ nearest training
     rows (``LocalOutlierScore``), decision_function = score_samples - offset_, predict -1
-    where it is < 0, else 1."""
+    where it is < 0, else 1. With novelty=False it predicts nothing on new data (scikit-learn
+    offers only fit_predict, and negative_outlier_factor_ for its training rows): stored as
+    the estimators that predict nothing are (fit_only.py), its fitted attributes read-only,
+    with kneighbors."""
     if not est.novelty:
-        raise UnsupportedModelError(
-            "LocalOutlierFactor(novelty=False) is not supported: it predicts nothing on new "
-            "data (only fit_predict on its training data); fit it with novelty=True to store "
-            "predict, decision_function and score_samples")
+        if len(ctx.steps) != 1:
+            raise UnsupportedModelError(
+                "LocalOutlierFactor(novelty=False) predicts nothing on new data, so it cannot "
+                "be a pipeline step; store it on its own, or fit it with novelty=True")
+        if int(est.n_neighbors) > est.n_samples_fit_:  # scikit-learn's kneighbors raises
+            return Head({}, "outlier_detector")
+        # kneighbors(X) for the n_neighbors parameter, as KNeighborsMixin answers it
+        near = _search(est, ctx, x, int(est.n_neighbors))
+        return _with_kneighbors(Head({"kneighbors": (near, False)}, "outlier_detector"), est,
+                                ctx)
     g = ctx.graph
     k = int(est.n_neighbors_)
     near = _search(est, ctx, x, k)
