@@ -26,6 +26,7 @@ from mle_runtime.exporters.sklearn.labels import (  # label transformers, DictVe
 from mle_runtime.exporters.sklearn import (  # noqa: F401,E402  (centres, mixtures, feature maps)
     centroids, feature_maps, mixture)
 from mle_runtime.exporters.sklearn import text  # noqa: E402  (text vectorizers)
+from mle_runtime.exporters.sklearn import sparse_coding  # noqa: F401,E402  (dictionaries)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
@@ -96,6 +97,9 @@ def _name_transform_columns(model, graph):
     if out is None or out["ravel"] or set(out["opts"]) - {"dtype"} or \
             not hasattr(model, "get_feature_names_out"):
         return
+    last = list(active_leaves(model))[-1:]
+    if last and getattr(last[0], "split_sign", False) is True:
+        return  # a sparse coder's split_sign doubles its columns, not its names
     try:
         names = [str(n) for n in model.get_feature_names_out()]
     except Exception:  # noqa: BLE001  (estimators whose names scikit-learn cannot compute)
@@ -126,6 +130,8 @@ def export(model):
         n_features = 1  # fitted on one feature, 1-D or one column; it has no n_features_in_
     if n_features is None and type(first).__name__ == "DictVectorizer":
         n_features = len(first.feature_names_)  # dicts in, these columns out
+    if n_features is None and type(first).__name__ == "SparseCoder":
+        n_features = np.shape(first.dictionary)[1]  # stateless: transform needs no fit
     if type(first).__name__ in text.VECTORIZERS:
         n_features = 1  # one document per row (the input rule "text": token ids of any width)
     elif n_features is None:

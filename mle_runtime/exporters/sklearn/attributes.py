@@ -192,3 +192,6 @@ ATTRIBUTES.update(_MIXTURE)
 from mle_runtime.exporters.sklearn.text import ATTRIBUTES as _TEXT  # noqa: E402
 
 ATTRIBUTES.update(_TEXT)
+from mle_runtime.exporters.sklearn.sparse_coding import ATTRIBUTES as _SPARSE_CODING  # noqa: E402
+
+ATTRIBUTES.update(_SPARSE_CODING)

@@ -1,0 +1,395 @@
+// Sparse coding (docs/FORMAT.md, section 11.15): scikit-learn's sparse_encode, the transform
+// of SparseCoder, DictionaryLearning and MiniBatchDictionaryLearning, per row:
+//
+// - "threshold": sign(c) * max(|c| - alpha, 0), c = D @ x (clipped at 0 with positive);
+// - "omp": orthogonal matching pursuit on the Gram matrix (orthogonal_mp_gram with
+//   n_nonzero_coefs and no tolerance), its Cholesky updates and stopping rules;
+// - "lasso_cd": Lasso's cyclic coordinate descent on the Gram matrix
+//   (enet_coordinate_descent_gram with beta = 0, its duality gap and gap safe screening);
+//
+// then, with split_sign, [max(code, 0), -min(code, 0)].
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "mle/kernel.h"
+
+namespace mle {
+namespace {
+
+enum class Algo { kThreshold, kOmp, kLassoCd };
+
+struct Params {
+  Algo algo = Algo::kThreshold;
+  int64_t k = 0;  // atoms
+  int64_t d = 0;  // features
+  const double* dict = nullptr;  // [k, d]
+  const double* gram = nullptr;  // [k, k]
+  double alpha = 0.0;
+  int64_t n_nonzero = 0;
+  int64_t max_iter = 0;
+  double tol = 0.0;
+  bool positive = false;
+  bool split_sign = false;
+};
+
+inline double fsign(double f) { return f == 0 ? 0.0 : (f > 0 ? 1.0 : -1.0); }
+
+// c[j] = sum_f D[j, f] * x[f], in feature order from 0.0.
+void covariance(const Params& p, const double* x, double* c) {
+  for (int64_t j = 0; j < p.k; ++j) {
+    const double* dj = p.dict + j * p.d;
+    double s = 0.0;
+    for (int64_t f = 0; f < p.d; ++f) s += dj[f] * x[f];
+    c[j] = s;
+  }
+}
+
+void threshold(const Params& p, const double* c, double* code) {
+  for (int64_t j = 0; j < p.k; ++j) {
+    double v = fsign(c[j]) * std::max(std::fabs(c[j]) - p.alpha, 0.0);
+    if (p.positive && v < 0) v = 0.0;
+    code[j] = v;
+  }
+}
+
+// _gram_omp with tol None: T is the Gram matrix's type (the caller's float type), the
+// covariance and residual correlations are float64.
+template <class T>
+void omp(const Params& p, const double* cov, double* code, std::vector<T>& gram,
+         std::vector<T>& L, std::vector<double>& xy, std::vector<double>& alpha,
+         std::vector<T>& gamma, std::vector<T>& tmp, std::vector<int64_t>& indices) {
+  const int64_t k = p.k;
+  const int64_t m = p.n_nonzero;
+  for (int64_t i = 0; i < k * k; ++i) gram[i] = static_cast<T>(p.gram[i]);
+  for (int64_t i = 0; i < k; ++i) {
+    xy[i] = cov[i];
+    alpha[i] = cov[i];
+    indices[i] = i;
+  }
+  const double min_float = static_cast<double>(std::numeric_limits<T>::epsilon());
+  int64_t n_active = 0;
+  auto G = [&](int64_t r, int64_t c) -> T& { return gram[r * k + c]; };
+  auto Lm = [&](int64_t r, int64_t c) -> T& { return L[r * m + c]; };
+  while (true) {
+    int64_t lam = 0;
+    double best = std::fabs(alpha[0]);
+    for (int64_t i = 1; i < k; ++i) {
+      const double a = std::fabs(alpha[i]);
+      if (a > best) {
+        best = a;
+        lam = i;
+      }
+    }
+    if (lam < n_active || alpha[lam] * alpha[lam] < min_float) break;
+    if (n_active > 0) {
+      // forward substitution: L[:n, :n] w = Gram[lam, :n]
+      for (int64_t i = 0; i < n_active; ++i) {
+        T s = G(lam, i);
+        for (int64_t j = 0; j < i; ++j) s -= Lm(i, j) * Lm(n_active, j);
+        Lm(n_active, i) = s / Lm(i, i);
+      }
+      double ss = 0.0;
+      for (int64_t j = 0; j < n_active; ++j) {
+        const double w = static_cast<double>(Lm(n_active, j));
+        ss += w * w;
+      }
+      const double nrm = static_cast<double>(static_cast<T>(std::sqrt(ss)));
+      const double v = nrm * nrm;
+      const T lkk = G(lam, lam) - static_cast<T>(v);
+      if (static_cast<double>(lkk) <= min_float) break;
+      Lm(n_active, n_active) = static_cast<T>(std::sqrt(static_cast<double>(lkk)));
+    } else {
+      Lm(0, 0) = static_cast<T>(std::sqrt(static_cast<double>(G(lam, lam))));
+    }
+    if (lam != n_active) {
+      for (int64_t c = 0; c < k; ++c) std::swap(G(n_active, c), G(lam, c));
+      for (int64_t r = 0; r < k; ++r) std::swap(G(r, n_active), G(r, lam));
+      std::swap(indices[n_active], indices[lam]);
+      std::swap(xy[n_active], xy[lam]);
+    }
+    ++n_active;
+    // L L' gamma = Xy[:n] (in T)
+    for (int64_t i = 0; i < n_active; ++i) {
+      T s = static_cast<T>(xy[i]);
+      for (int64_t j = 0; j < i; ++j) s -= Lm(i, j) * tmp[j];
+      tmp[i] = s / Lm(i, i);
+    }
+    for (int64_t i = n_active - 1; i >= 0; --i) {
+      T s = tmp[i];
+      for (int64_t j = i + 1; j < n_active; ++j) s -= Lm(j, i) * gamma[j];
+      gamma[i] = s / Lm(i, i);
+    }
+    for (int64_t r = 0; r < k; ++r) {
+      T b = 0;
+      for (int64_t j = 0; j < n_active; ++j) b += G(r, j) * gamma[j];
+      alpha[r] = xy[r] - static_cast<double>(b);
+    }
+    if (n_active == m) break;
+  }
+  for (int64_t i = 0; i < k; ++i) code[i] = 0.0;
+  for (int64_t i = 0; i < n_active; ++i) code[indices[i]] = static_cast<double>(gamma[i]);
+}
+
+struct Gap {
+  double gap, dual_norm;
+};
+
+// gap_enet_gram with beta = 0; XtA is written.
+Gap gap_gram(const Params& p, const double* w, const double* qw, const double* q,
+             double y_norm2, double* xta, double alpha) {
+  const int64_t n = p.k;
+  double q_dot_w = 0.0, wqw = 0.0;
+  for (int64_t j = 0; j < n; ++j) q_dot_w += w[j] * q[j];
+  for (int64_t j = 0; j < n; ++j) wqw += w[j] * qw[j];
+  const double r_norm2 = y_norm2 + wqw - 2.0 * q_dot_w;
+  if (alpha == 0) {
+    for (int64_t j = 0; j < n; ++j) xta[j] = q[j] - qw[j];
+    double s = 0.0;
+    for (int64_t j = 0; j < n; ++j) s += xta[j] * xta[j];
+    return Gap{s, s};
+  }
+  const double ry = y_norm2 - q_dot_w;
+  for (int64_t j = 0; j < n; ++j) xta[j] = q[j] - qw[j] - 0.0 * w[j];
+  double dn;
+  if (p.positive) {
+    dn = xta[0];
+    for (int64_t j = 1; j < n; ++j)
+      if (xta[j] > dn) dn = xta[j];
+  } else {
+    dn = std::fabs(xta[0]);
+    for (int64_t j = 1; j < n; ++j)
+      if (std::fabs(xta[j]) > dn) dn = std::fabs(xta[j]);
+  }
+  double l1 = 0.0;
+  for (int64_t j = 0; j < n; ++j) l1 += std::fabs(w[j]);
+  const double primal = 0.5 * (r_norm2 + 0.0 * 0.0) + alpha * l1;
+  const double scale = dn > alpha ? alpha / dn : 1.0;
+  const double dual = -0.5 * (scale * scale) * (r_norm2 + 0.0 * 0.0) + scale * ry;
+  return Gap{primal - dual, dn};
+}
+
+void lasso_cd(const Params& p, const double* x, const double* q, double* w, double* qw,
+              double* xta, uint32_t* active, uint8_t* excluded) {
+  const int64_t n = p.k;
+  const double* Q = p.gram;
+  const double alpha = p.alpha;
+  for (int64_t j = 0; j < n; ++j) {
+    w[j] = 0.0;
+    qw[j] = 0.0;  // Q @ 0
+  }
+  double y_norm2 = 0.0;
+  for (int64_t f = 0; f < p.d; ++f) y_norm2 += x[f] * x[f];
+  const bool screening = alpha != 0;
+  const double tol = p.tol * y_norm2;
+  const double d_w_tol = p.tol;
+  auto axpy = [&](double a, int64_t j) {
+    const double* qj = Q + j * n;
+    for (int64_t i = 0; i < n; ++i) qw[i] += a * qj[i];
+  };
+  auto screen = [&](const Gap& g, bool first, int64_t* n_active) {
+    const double radius = std::sqrt(2 * std::fabs(g.gap)) / alpha;
+    *n_active = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (first) {
+        if (Q[j * n + j] == 0) {
+          w[j] = 0;
+          excluded[j] = 1;
+          continue;
+        }
+      } else if (excluded[j]) {
+        continue;
+      }
+      const double xj_theta = xta[j] / std::max(alpha, g.dual_norm);
+      const double d_j = (1 - std::fabs(xj_theta)) / std::sqrt(Q[j * n + j] + 0.0);
+      if (d_j <= radius) {
+        active[(*n_active)++] = static_cast<uint32_t>(j);
+        excluded[j] = 0;
+      } else {
+        if (w[j] != 0) {
+          axpy(-w[j], j);
+          w[j] = 0;
+        }
+        excluded[j] = 1;
+      }
+    }
+  };
+  Gap g = gap_gram(p, w, qw, q, y_norm2, xta, alpha);
+  if (0 <= g.gap && g.gap <= tol) return;
+  int64_t n_active = n;
+  if (screening) screen(g, true, &n_active);
+  for (int64_t it = 0; it < p.max_iter; ++it) {
+    double w_max = 0.0, d_w_max = 0.0;
+    for (int64_t f = 0; f < n_active; ++f) {
+      const int64_t j = screening ? static_cast<int64_t>(active[f]) : f;
+      const double qjj = Q[j * n + j];
+      if (qjj == 0.0) continue;
+      const double w_j = w[j];
+      const double t = q[j] - qw[j] + w_j * qjj;
+      if (p.positive && t < 0)
+        w[j] = 0.0;
+      else
+        w[j] = fsign(t) * std::max(std::fabs(t) - alpha, 0.0) / (qjj + 0.0);
+      if (w[j] != w_j) axpy(w[j] - w_j, j);
+      const double d_w_j = std::fabs(w[j] - w_j);
+      if (d_w_j > d_w_max) d_w_max = d_w_j;
+      if (std::fabs(w[j]) > w_max) w_max = std::fabs(w[j]);
+    }
+    if (w_max == 0.0 || d_w_max / w_max <= d_w_tol || it == p.max_iter - 1) {
+      g = gap_gram(p, w, qw, q, y_norm2, xta, alpha);
+      if (g.gap <= tol) break;
+      if (screening) screen(g, false, &n_active);
+    }
+  }
+}
+
+class SparseEncode final : public Kernel {
+ public:
+  explicit SparseEncode(const Params& p) : p_(p) {}
+
+  double cost_per_row() const override {
+    const double k = static_cast<double>(p_.k), d = static_cast<double>(p_.d);
+    if (p_.algo == Algo::kThreshold) return k * d;
+    if (p_.algo == Algo::kOmp) return k * d + static_cast<double>(p_.n_nonzero) * k * k;
+    return k * d + 20.0 * k * k;
+  }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    if (p_.algo == Algo::kLassoCd && in[0].dtype == DType::kF32) {
+      report_input_error(
+          "transform_algorithm='lasso_cd' needs float64 X: scikit-learn's coordinate descent "
+          "refuses float32 data (Buffer dtype mismatch); convert X to float64");
+      return;
+    }
+    const int64_t k = p_.k;
+    int64_t ld = 0;
+    const double* xs = rows_as_f64(in[0], rows, p_.d, &ld);
+    std::vector<double> cov(k), code(k), a(k), b(k), c(k);
+    std::vector<uint32_t> active(k);
+    std::vector<uint8_t> excluded(k);
+    std::vector<int64_t> indices(k);
+    std::vector<double> gd, Ld, gmd, tmpd;
+    std::vector<float> gf, Lf, gmf, tmpf;
+    const bool f32 = in[0].dtype == DType::kF32;
+    if (p_.algo == Algo::kOmp) {
+      const size_t mm = static_cast<size_t>(p_.n_nonzero * p_.n_nonzero);
+      if (f32) {
+        gf.resize(k * k), Lf.resize(mm), gmf.resize(k), tmpf.resize(k);
+      } else {
+        gd.resize(k * k), Ld.resize(mm), gmd.resize(k), tmpd.resize(k);
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const double* x = xs + r * ld;
+      switch (p_.algo) {
+        case Algo::kThreshold:
+          covariance(p_, x, cov.data());
+          threshold(p_, cov.data(), code.data());
+          break;
+        case Algo::kOmp:
+          covariance(p_, x, cov.data());
+          if (f32)
+            omp<float>(p_, cov.data(), code.data(), gf, Lf, a, b, gmf, tmpf, indices);
+          else
+            omp<double>(p_, cov.data(), code.data(), gd, Ld, a, b, gmd, tmpd, indices);
+          break;
+        case Algo::kLassoCd:
+          covariance(p_, x, cov.data());
+          lasso_cd(p_, x, cov.data(), code.data(), a.data(), c.data(), active.data(),
+                   excluded.data());
+          break;
+      }
+      // the output: float64, or the caller's float type (omp without split_sign)
+      const bool out32 = out.dtype == DType::kF32;
+      for (int64_t j = 0; j < k; ++j) {
+        const double v = code[j];
+        if (p_.split_sign) {
+          double* o = out.row<double>(r);
+          // omp's float32 code is held in float64 (split_sign's array is float64)
+          o[j] = std::max(v, 0.0);
+          o[k + j] = -std::min(v, 0.0);
+        } else if (out32) {
+          out.row<float>(r)[j] = static_cast<float>(v);
+        } else {
+          out.row<double>(r)[j] = v;
+        }
+      }
+    }
+  }
+
+ private:
+  Params p_;
+};
+
+Status make_sparse_encode(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  Params p;
+  std::string algo;
+  MLE_RETURN_IF_ERROR(b.string("algorithm", &algo));
+  p.algo = algo == "omp" ? Algo::kOmp : algo == "lasso_cd" ? Algo::kLassoCd : Algo::kThreshold;
+  const TensorRef* dict = nullptr;
+  MLE_RETURN_IF_ERROR(b.tensor("dictionary", DType::kF64, {-1, in.cols}, &dict));
+  p.k = dict->shape[0];
+  p.d = in.cols;
+  if (p.k < 1) return b.error("dictionary needs at least one atom (row)");
+  if (p.d < 1) return b.error("SparseEncode needs at least one input column");
+  p.dict = dict->as<double>();
+  for (int64_t i = 0; i < p.k * p.d; ++i)
+    if (!std::isfinite(p.dict[i])) return b.error("dictionary values must be finite");
+  const TensorRef* gram = nullptr;
+  MLE_RETURN_IF_ERROR(b.tensor("gram", DType::kF64, {p.k, p.k}, &gram, true));
+  if (p.algo != Algo::kThreshold) {
+    if (gram == nullptr) return b.error("algorithm '" + algo + "' needs the gram tensor");
+    p.gram = gram->as<double>();
+    for (int64_t i = 0; i < p.k * p.k; ++i)
+      if (!std::isfinite(p.gram[i])) return b.error("gram values must be finite");
+  }
+  MLE_RETURN_IF_ERROR(b.boolean_or("positive", false, &p.positive));
+  MLE_RETURN_IF_ERROR(b.boolean_or("split_sign", false, &p.split_sign));
+  if (p.algo == Algo::kOmp) {
+    double m = 0;
+    MLE_RETURN_IF_ERROR(b.number("n_nonzero_coefs", &m));
+    if (!(m >= 1 && m <= static_cast<double>(p.k)) || m != std::floor(m))
+      return b.error("n_nonzero_coefs must be an integer in [1, number of atoms]");
+    p.n_nonzero = static_cast<int64_t>(m);
+    if (p.positive) return b.error("positive is not defined for algorithm 'omp'");
+  } else {
+    double a = 0;
+    MLE_RETURN_IF_ERROR(b.number("alpha", &a));
+    if (!std::isfinite(a) || a < 0) return b.error("alpha must be finite and >= 0");
+    p.alpha = a;
+  }
+  if (p.algo == Algo::kLassoCd) {
+    double mi = 0, tol = 0;
+    MLE_RETURN_IF_ERROR(b.number("max_iter", &mi));
+    if (!(mi >= 0 && mi <= 4294967295.0) || mi != std::floor(mi))
+      return b.error("max_iter must be an integer in [0, 2^32 - 1]");
+    p.max_iter = static_cast<int64_t>(mi);
+    MLE_RETURN_IF_ERROR(b.number("tol", &tol));
+    if (!std::isfinite(tol) || tol < 0) return b.error("tol must be finite and >= 0");
+    p.tol = tol;
+  }
+  const ValueKind kind =
+      (p.algo == Algo::kOmp && !p.split_sign) ? ValueKind::kInput : ValueKind::kF64;
+  k->reset(new SparseEncode(p));
+  *out = ValueInfo{p.split_sign ? 2 * p.k : p.k, kind};
+  return Status::OK();
+}
+
+}  // namespace
+
+const OpRegistrar kRegistered({
+    {"SparseEncode",
+     make_sparse_encode,
+     1,
+     {attr::string("algorithm", {"threshold", "omp", "lasso_cd"}),
+      attr::tensor("dictionary", DType::kF64), attr::tensor("gram", DType::kF64, kOptional),
+      attr::number("alpha", kOptional), attr::number("n_nonzero_coefs", kOptional),
+      attr::number("max_iter", kOptional), attr::number("tol", kOptional),
+      attr::boolean("positive", kOptional), attr::boolean("split_sign", kOptional)}},
+});
+
+}  // namespace mle
