@@ -360,6 +360,14 @@ OPS = {
                   "max_iter?": "number", "tol?": "number", "positive?": "bool",
                   "split_sign?": "bool"},
     },
+    # BernoulliRBM.score_samples (kernels/sparse_coding.cpp): pseudo-likelihood with one
+    # feature per row flipped, drawn from numpy's legacy RandomState(seed) in row order of the
+    # call. Output 1 column, float64.
+    "RbmPseudoLikelihood": {
+        "inputs": 1,
+        "attrs": {"components": "tensor:float64", "intercept_hidden": "tensor:float64",
+                  "intercept_visible": "tensor:float64", "seed": "number"},
+    },
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -8,12 +8,19 @@
 //   (enet_coordinate_descent_gram with beta = 0, its duality gap and gap safe screening);
 //
 // then, with split_sign, [max(code, 0), -min(code, 0)].
+//
+// And BernoulliRBM.score_samples (RbmPseudoLikelihood): the free energy of each row and of
+// the row with one feature flipped, that feature drawn per row in row order from
+// RandomState(seed).randint(0, n_features, n_rows) (MT19937, numpy's legacy seeding and
+// masked rejection draw).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
+#include "../call_rows.h"
+#include "mle/dense.h"
 #include "mle/kernel.h"
 
 namespace mle {
@@ -379,6 +386,154 @@ Status make_sparse_encode(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   return Status::OK();
 }
 
+// ---------------------------------------------------------------- BernoulliRBM
+
+// MT19937 as numpy's legacy RandomState(seed) seeds it (init_genrand) and draws 32 bits.
+struct Mt19937 {
+  uint32_t key[624];
+  int pos = 624;
+  void seed(uint32_t s) {
+    for (int i = 0; i < 624; ++i) {
+      key[i] = s;
+      s = 1812433253u * (s ^ (s >> 30)) + static_cast<uint32_t>(i + 1);
+    }
+    pos = 624;
+  }
+  void generate() {
+    constexpr uint32_t kUpper = 0x80000000u, kLower = 0x7fffffffu, kMatrix = 0x9908b0dfu;
+    int i = 0;
+    for (; i < 624 - 397; ++i) {
+      const uint32_t y = (key[i] & kUpper) | (key[i + 1] & kLower);
+      key[i] = key[i + 397] ^ (y >> 1) ^ (-(y & 1u) & kMatrix);
+    }
+    for (; i < 623; ++i) {
+      const uint32_t y = (key[i] & kUpper) | (key[i + 1] & kLower);
+      key[i] = key[i + (397 - 624)] ^ (y >> 1) ^ (-(y & 1u) & kMatrix);
+    }
+    const uint32_t y = (key[623] & kUpper) | (key[0] & kLower);
+    key[623] = key[396] ^ (y >> 1) ^ (-(y & 1u) & kMatrix);
+    pos = 0;
+  }
+  uint32_t next32() {
+    if (pos == 624) generate();
+    uint32_t y = key[pos++];
+    y ^= (y >> 11);
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= (y >> 18);
+    return y;
+  }
+};
+
+// numpy's logaddexp(x, y) (npy_logaddexp).
+inline double logaddexp(double x, double y) {
+  if (x == y) return x + 0.693147180559945309417232121458176568;
+  const double tmp = x - y;
+  if (tmp > 0) return x + std::log1p(std::exp(-tmp));
+  if (tmp <= 0) return y + std::log1p(std::exp(tmp));
+  return tmp;
+}
+
+class RbmPseudoLikelihood final : public Kernel {
+ public:
+  RbmPseudoLikelihood(int64_t k, int64_t d, const double* w, const double* hb, const double* vb,
+                      uint32_t seed)
+      : k_(k), d_(d), w_(w), hb_(hb), vb_(vb), seed_(seed) {
+    range_ = static_cast<uint32_t>(d - 1);
+    mask_ = range_;
+    for (int s = 1; s < 32; s <<= 1) mask_ |= mask_ >> s;
+  }
+  double cost_per_row() const override { return 2.0 * static_cast<double>(k_ * d_); }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    // The generator of this call, advanced to this block's first row. A thread runs a call's
+    // blocks in increasing order: it continues from where its last block of the call ended.
+    struct Cache {
+      const void* owner = nullptr;
+      uint64_t call = 0;
+      int64_t next_row = 0;
+      Mt19937 mt;
+    };
+    thread_local Cache cache;
+    const BlockRows br = current_block_rows();
+    if (cache.owner != this || cache.call != br.call || cache.next_row > br.first_row) {
+      cache.owner = this;
+      cache.call = br.call;
+      cache.next_row = 0;
+      cache.mt.seed(seed_);
+    }
+    while (cache.next_row < br.first_row) {
+      draw(cache.mt);
+      ++cache.next_row;
+    }
+    std::vector<double> v(d_), t(k_);
+    const bool f32 = in[0].dtype == DType::kF32;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t j = draw(cache.mt);
+      ++cache.next_row;
+      for (int64_t f = 0; f < d_; ++f)
+        v[f] = f32 ? static_cast<double>(in[0].row<float>(r)[f]) : in[0].row<double>(r)[f];
+      const double fe = free_energy(v.data(), t.data());
+      // v_[j] = 1 - v[j], in X's float type
+      v[j] = f32 ? static_cast<double>(1.0f - in[0].row<float>(r)[j]) : 1.0 - v[j];
+      const double fe_ = free_energy(v.data(), t.data());
+      const double y = -static_cast<double>(d_) * logaddexp(0.0, -(fe_ - fe));
+      if (out.dtype == DType::kF32)
+        out.row<float>(r)[0] = static_cast<float>(y);
+      else
+        out.row<double>(r)[0] = y;
+    }
+  }
+
+ private:
+  int64_t draw(Mt19937& mt) const {
+    if (range_ == 0) return 0;
+    if (range_ == 0xffffffffu) return mt.next32();
+    uint32_t val;
+    while ((val = (mt.next32() & mask_)) > range_) {
+    }
+    return val;
+  }
+
+  // -(v @ intercept_visible_) - logaddexp(0, v @ components_.T + intercept_hidden_).sum()
+  double free_energy(const double* v, double* t) const {
+    double lin = 0.0;
+    for (int64_t f = 0; f < d_; ++f) lin += v[f] * vb_[f];
+    for (int64_t c = 0; c < k_; ++c) {
+      const double* wc = w_ + c * d_;
+      double s = 0.0;
+      for (int64_t f = 0; f < d_; ++f) s += v[f] * wc[f];
+      t[c] = logaddexp(0.0, s + hb_[c]);
+    }
+    return -lin - dense::pairwise_sum(t, k_);
+  }
+
+  int64_t k_, d_;
+  const double *w_, *hb_, *vb_;
+  uint32_t seed_, range_ = 0, mask_ = 0;
+};
+
+Status make_rbm(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  if (in.cols < 1) return b.error("RbmPseudoLikelihood needs at least one input column");
+  if (in.cols > 4294967296LL) return b.error("too many input columns");
+  const TensorRef *w = nullptr, *hb = nullptr, *vb = nullptr;
+  MLE_RETURN_IF_ERROR(b.tensor("components", DType::kF64, {-1, in.cols}, &w));
+  const int64_t kk = w->shape[0];
+  if (kk < 1) return b.error("components needs at least one row");
+  MLE_RETURN_IF_ERROR(b.tensor("intercept_hidden", DType::kF64, {kk}, &hb));
+  MLE_RETURN_IF_ERROR(b.tensor("intercept_visible", DType::kF64, {in.cols}, &vb));
+  double seed = 0;
+  MLE_RETURN_IF_ERROR(b.number("seed", &seed));
+  if (!(seed >= 0 && seed <= 4294967295.0) || seed != std::floor(seed))
+    return b.error("seed must be an integer in [0, 2^32 - 1]");
+  k->reset(new RbmPseudoLikelihood(kk, in.cols, w->as<double>(), hb->as<double>(),
+                                   vb->as<double>(), static_cast<uint32_t>(seed)));
+  *out = ValueInfo{1, ValueKind::kF64};
+  return Status::OK();
+}
+
 }  // namespace
 
 const OpRegistrar kRegistered({
@@ -390,6 +545,11 @@ const OpRegistrar kRegistered({
       attr::number("alpha", kOptional), attr::number("n_nonzero_coefs", kOptional),
       attr::number("max_iter", kOptional), attr::number("tol", kOptional),
       attr::boolean("positive", kOptional), attr::boolean("split_sign", kOptional)}},
+    {"RbmPseudoLikelihood",
+     make_rbm,
+     1,
+     {attr::tensor("components", DType::kF64), attr::tensor("intercept_hidden", DType::kF64),
+      attr::tensor("intercept_visible", DType::kF64), attr::number("seed")}},
 });
 
 }  // namespace mle

@@ -26,14 +26,18 @@ path is not reproduced), dictionaries fitted on or given as float32, ``n_nonzero
 larger than the number of atoms (scikit-learn's transform raises then).
 
 BernoulliRBM.transform is ``expit(X @ components_.T + intercept_hidden_)`` (one ``Dense``
-node, logistic). Its ``score_samples`` corrupts one random feature per row with a generator
-drawn per call, so a row's value depends on its position among the rows of that call; it
-is not reproduced, and BernoulliRBM is refused.
+node, logistic). Its ``score_samples`` flips one feature per row, drawn with
+``RandomState(random_state).randint(0, n_features, n_rows)`` created afresh on each call: a
+row's feature is the draw at its position among the call's rows. ``RbmPseudoLikelihood``
+reproduces that generator (MT19937, numpy's legacy seeding and masked draw) and the free
+energies. Refused: a ``random_state`` that is not an int (None or a RandomState instance:
+scikit-learn's result then changes from call to call), models fitted on float32 data.
 """
 
 import numpy as np
 
 from mle_runtime.errors import UnsupportedModelError
+from mle_runtime.exporters.base import Head
 from mle_runtime.exporters.sklearn.common import as_float64, register
 from mle_runtime.exporters.sklearn.inverse import inverse
 
@@ -44,6 +48,8 @@ ATTRIBUTES = {
     "SparseCoder": ("n_features_in_", "feature_names_in_", "n_components_"),
     "DictionaryLearning": _LEARNED,
     "MiniBatchDictionaryLearning": _LEARNED,
+    "BernoulliRBM": ("n_features_in_", "feature_names_in_", "components_",
+                     "intercept_hidden_", "intercept_visible_", "h_samples_"),
 }
 
 
@@ -138,3 +144,54 @@ def width_out(est):
     """The number of columns transform returns (split_sign doubles them)."""
     k = _dictionary(est).shape[0]
     return 2 * k if est.split_sign else k
+
+
+def _rbm_arrays(est):
+    name = type(est).__name__
+    arrays = {}
+    for n in ("components_", "intercept_hidden_", "intercept_visible_"):
+        a = np.asarray(getattr(est, n))
+        if a.dtype != np.float64:
+            raise UnsupportedModelError(
+                f"{name} fitted on {a.dtype} data ({n} is {a.dtype}) is not supported: "
+                "scikit-learn then computes in that precision; fit it on float64 data")
+        arrays[n] = as_float64(a, f"{name}.{n}")
+    return arrays
+
+
+@register("BernoulliRBM", kind="transformer")
+def rbm_transform(est, ctx, x):
+    a = _rbm_arrays(est)
+    ctx.refuses_nan(est)
+    g = ctx.graph
+    return g.add("Dense", [x], weight=g.tensor(np.ascontiguousarray(a["components_"].T),
+                                               "float64"),
+                 bias=g.tensor(a["intercept_hidden_"], "float64"), activation="logistic")
+
+
+@register("BernoulliRBM", kind="predictor")
+def rbm_final(est, ctx, x):
+    import numbers
+
+    name = type(est).__name__
+    seed = est.random_state
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (numbers.Integral,)):
+        raise UnsupportedModelError(
+            f"{name}(random_state={seed!r}) is not supported: score_samples draws from "
+            "check_random_state(random_state), which then differs from call to call; "
+            "set random_state to an int")
+    seed = int(seed)
+    if not 0 <= seed <= 2 ** 32 - 1:
+        raise UnsupportedModelError(f"{name}: random_state={seed} is outside [0, 2**32 - 1] "
+                                    "(numpy's RandomState refuses it)")
+    a = _rbm_arrays(est)
+    g = ctx.graph
+    outputs = {"transform": (rbm_transform(est, ctx, x), False),
+               "score_samples": (g.add("RbmPseudoLikelihood", [x],
+                                       components=g.tensor(a["components_"], "float64"),
+                                       intercept_hidden=g.tensor(a["intercept_hidden_"],
+                                                                 "float64"),
+                                       intercept_visible=g.tensor(a["intercept_visible_"],
+                                                                  "float64"),
+                                       seed=seed), True)}
+    return Head(outputs, "transformer")
