@@ -205,7 +205,8 @@ def models():
     from sklearn.feature_extraction.text import TfidfTransformer
 
     out["tfidf_rows"] = TfidfTransformer(sublinear_tf=True).fit(np.abs(Xd))
-    # Sparse coding: SparseEncode (omp with split_sign, lasso_cd), RbmPseudoLikelihood.
+    # Sparse coding: SparseEncode (omp with split_sign, lasso_cd, lasso_lars),
+    # RbmPseudoLikelihood.
     from sklearn.decomposition import SparseCoder
     from sklearn.neural_network import BernoulliRBM
 
@@ -214,6 +215,8 @@ def models():
                                           transform_n_nonzero_coefs=2, split_sign=True).fit(Xd)
     out["sparse_coder_lasso_cd"] = SparseCoder(atoms, transform_algorithm="lasso_cd",
                                                transform_alpha=0.1).fit(Xd)
+    out["sparse_coder_lasso_lars"] = SparseCoder(atoms, transform_algorithm="lasso_lars",
+                                                 transform_alpha=0.05).fit(Xd)
     out["bernoulli_rbm"] = BernoulliRBM(n_components=2, n_iter=2, random_state=0).fit(
         (Xd > 0).astype(float))
     try:

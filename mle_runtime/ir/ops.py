@@ -351,11 +351,12 @@ OPS = {
                                            "weight?": "tensor:float32", "bias?": "tensor:float32"}},
     "NnEmbedding": {"inputs": 1, "attrs": {"weight": "tensor:float32"}},
     # Sparse coding (kernels/sparse_coding.cpp): scikit-learn's sparse_encode per row against
-    # a dictionary (threshold, orthogonal matching pursuit, Lasso coordinate descent), with
-    # split_sign. Output float64, or the input's kind for "omp" without split_sign.
+    # a dictionary (threshold, orthogonal matching pursuit, Lasso coordinate descent, least
+    # angle regression), with split_sign. Output float64, or the input's kind for "omp" without split_sign.
     "SparseEncode": {
         "inputs": 1,
-        "attrs": {"algorithm": ("threshold", "omp", "lasso_cd"), "dictionary": "tensor:float64",
+        "attrs": {"algorithm": ("threshold", "omp", "lasso_cd", "lars", "lasso_lars"),
+                  "dictionary": "tensor:float64",
                   "gram?": "tensor:float64", "alpha?": "number", "n_nonzero_coefs?": "number",
                   "max_iter?": "number", "tol?": "number", "positive?": "bool",
                   "split_sign?": "bool"},

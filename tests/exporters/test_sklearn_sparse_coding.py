@@ -10,7 +10,14 @@ float32 input with transform_algorithm="omp": scikit-learn solves in float32 wit
 (strsm/spotrs/sgemv, whose summation order is its own); the graph solves in float32 in
 plain order, so the codes agree to float32 rounding: within 1e-5 absolute (measured up to
 4e-6 on digits) and the same atoms selected. float32 input with "lasso_cd": scikit-learn's
-coordinate descent refuses it (a ValueError); the loaded model refuses it too."""
+coordinate descent refuses it (a ValueError); the loaded model refuses it too.
+
+"lars" and "lasso_lars" (float64 X): within 1e-9 relative, except active sets as large as
+the features and nearly singular (measured up to 1.6e-9 on seeded overcomplete
+dictionaries). A row whose path meets a tie between atoms (to rounding: duplicated or
+dependent atoms), a degenerate active set, or more active atoms than features is refused
+(a ValueError): scikit-learn's result there follows its BLAS rounding. float32 X is
+refused: scikit-learn then solves partly in float32."""
 
 import warnings
 
@@ -28,7 +35,8 @@ import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 
 RTOL, ATOL = 1e-9, 1e-12
-ALGOS = ("threshold", "omp", "lasso_cd")
+ALGOS = ("threshold", "omp", "lasso_cd", "lars", "lasso_lars")
+LARS = ("lars", "lasso_lars")
 
 
 @pytest.fixture(autouse=True)
@@ -83,8 +91,16 @@ def parity(est, proxy, X):
     code = est.transform(X)
     close(proxy.inverse_transform(code), est.inverse_transform(code), "inverse_transform")
     x32 = X.astype(np.float32)
+    if est.transform_algorithm in LARS:  # float32 X refused (see the module's docstring)
+        with pytest.raises(ValueError, match="float64"):
+            proxy.transform(x32)
+        x32 = None
     try:
+        if x32 is None:
+            raise LookupError
         expected = est.transform(x32)
+    except LookupError:
+        pass
     except ValueError:  # lasso_cd: scikit-learn's solver takes float64 only
         with pytest.raises(Exception, match="float64"):
             proxy.transform(x32)
@@ -112,7 +128,7 @@ def parity(est, proxy, X):
 def test_sparse_coder_on_digits(tmp_path, algo, options):
     X = _digits()[:400]
     est = SparseCoder(_atoms(30, 64), transform_algorithm=algo, **options).fit(X)
-    if algo == "omp" and options.get("positive_code"):  # scikit-learn's transform raises
+    if algo in ("omp", "lars") and options.get("positive_code"):  # scikit-learn raises
         with pytest.raises(ValueError):
             est.transform(X)
         with pytest.raises(UnsupportedModelError, match="positive_code"):
@@ -142,10 +158,26 @@ def test_sparse_coder_unfitted_and_ties(tmp_path):
     D = np.vstack([D, D[2], -D[4]])
     X = rng.randint(-3, 4, size=(200, 8)).astype(float)
     X[:5] = D[2] * 2.0
-    for algo in ALGOS:
+    for algo in ("threshold", "omp", "lasso_cd"):
         est = SparseCoder(D, transform_algorithm=algo, transform_n_nonzero_coefs=3)
         proxy = roundtrip(est, tmp_path)
         close(proxy.transform(X), est.transform(X), algo)
+    # least angle regression: a tie between atoms, or a degenerate active set, is refused
+    for algo in LARS:
+        est = SparseCoder(D, transform_algorithm=algo, transform_n_nonzero_coefs=3)
+        with pytest.raises(ValueError, match="not reproduced"):
+            roundtrip(est, tmp_path).transform(X[:5])
+
+
+def test_lars_refuses_more_atoms_than_features(tmp_path):
+    # an overcomplete dictionary: past n_features active atoms they are dependent
+    X = np.random.RandomState(6).randn(30, 5)
+    est = SparseCoder(_atoms(12, 5, 3), transform_algorithm="lars",
+                      transform_n_nonzero_coefs=8)
+    with pytest.raises(ValueError, match="degenerate"):
+        roundtrip(est, tmp_path).transform(X)
+    est.set_params(transform_n_nonzero_coefs=4)  # fewer than the features: exact
+    close(roundtrip(est, tmp_path).transform(X), est.transform(X))
 
 
 def test_duplicated_atoms_on_real_rows(tmp_path):
@@ -181,10 +213,6 @@ def test_in_a_pipeline(tmp_path):
 
 def test_refusals(tmp_path):
     X = _digits()[:50]
-    for algo in ("lars", "lasso_lars"):
-        with pytest.raises(UnsupportedModelError, match=algo):
-            mle.dump(SparseCoder(_atoms(5, 64), transform_algorithm=algo).fit(X),
-                     tmp_path / "m.mle")
     with pytest.raises(UnsupportedModelError, match="float32"):
         mle.dump(SparseCoder(_atoms(5, 64).astype(np.float32)).fit(X), tmp_path / "m.mle")
     with pytest.raises(UnsupportedModelError, match="n_nonzero_coefs"):

@@ -30,12 +30,14 @@ def encode_graph(algo="omp", k=3, d=4, **extra):
     attrs = {"algorithm": algo, "dictionary": g.tensor(D, "float64")}
     if algo != "threshold":
         attrs["gram"] = g.tensor(D @ D.T, "float64")
-    if algo == "omp":
+    if algo in ("omp", "lars"):
         attrs["n_nonzero_coefs"] = 2
     else:
-        attrs["alpha"] = 0.1
+        attrs["alpha"] = 0.1 if algo != "lasso_lars" else 0.1 / d
     if algo == "lasso_cd":
         attrs.update(max_iter=100, tol=1e-8)
+    if algo == "lasso_lars":
+        attrs.update(max_iter=100)
     attrs.update(extra)
     g.output("transform", g.add("SparseEncode", ["X"], **attrs))
     g.estimator_type = "transformer"
@@ -60,13 +62,13 @@ def _load(tmp_path, g):
     return mle.load(path)
 
 
-@pytest.mark.parametrize("algo", ["threshold", "omp", "lasso_cd"])
+@pytest.mark.parametrize("algo", ["threshold", "omp", "lasso_cd", "lars", "lasso_lars"])
 def test_sparse_encode_is_sklearns(tmp_path, algo):
     from sklearn.decomposition import sparse_encode
 
     model = _load(tmp_path, encode_graph(algo))
     X = np.random.default_rng(2).normal(size=(50, 4))
-    reg = {"n_nonzero_coefs": 2} if algo == "omp" else {"alpha": 0.1}
+    reg = {"n_nonzero_coefs": 2} if algo in ("omp", "lars") else {"alpha": 0.1}
     expected = sparse_encode(X, _dictionary(), algorithm=algo, max_iter=100, **reg)
     np.testing.assert_allclose(model.transform(X), expected, rtol=1e-9, atol=1e-12)
 
@@ -90,7 +92,13 @@ def _attrs(graph, op):
 
 
 @pytest.mark.parametrize("algo, edit, fragment", [
-    ("omp", lambda gr: _attrs(gr, "SparseEncode").update(algorithm="lars"), "algorithm"),
+    ("omp", lambda gr: _attrs(gr, "SparseEncode").update(algorithm="lar"), "algorithm"),
+    ("lars", lambda gr: _attrs(gr, "SparseEncode").pop("n_nonzero_coefs"), "n_nonzero_coefs"),
+    ("lars", lambda gr: _attrs(gr, "SparseEncode").update(positive=True), "positive"),
+    ("lars", lambda gr: _attrs(gr, "SparseEncode").pop("gram"), "gram"),
+    ("lasso_lars", lambda gr: _attrs(gr, "SparseEncode").pop("max_iter"), "max_iter"),
+    ("lasso_lars", lambda gr: _attrs(gr, "SparseEncode").update(max_iter=-2), "max_iter"),
+    ("lasso_lars", lambda gr: _attrs(gr, "SparseEncode").update(alpha=-0.5), "alpha"),
     ("omp", lambda gr: _attrs(gr, "SparseEncode").pop("gram"), "gram"),
     ("lasso_cd", lambda gr: _attrs(gr, "SparseEncode").pop("gram"), "gram"),
     ("omp", lambda gr: _attrs(gr, "SparseEncode").pop("n_nonzero_coefs"), "n_nonzero_coefs"),

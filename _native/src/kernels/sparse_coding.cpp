@@ -6,6 +6,8 @@
 //   n_nonzero_coefs and no tolerance), its Cholesky updates and stopping rules;
 // - "lasso_cd": Lasso's cyclic coordinate descent on the Gram matrix
 //   (enet_coordinate_descent_gram with beta = 0, its duality gap and gap safe screening);
+// - "lars", "lasso_lars": the least angle regression path on the Gram matrix
+//   (_lars_path_solver with return_path=False: its Cholesky updates, drops and stopping);
 //
 // then, with split_sign, [max(code, 0), -min(code, 0)].
 //
@@ -26,7 +28,7 @@
 namespace mle {
 namespace {
 
-enum class Algo { kThreshold, kOmp, kLassoCd };
+enum class Algo { kThreshold, kOmp, kLassoCd, kLars, kLassoLars };
 
 struct Params {
   Algo algo = Algo::kThreshold;
@@ -252,6 +254,291 @@ void lasso_cd(const Params& p, const double* x, const double* q, double* w, doub
   }
 }
 
+// _lars_path_solver with a Gram matrix and return_path=False (Lars / LassoLars with
+// precompute=gram, fit_path=False), for float64 X (T = double; float32 X is refused).
+// drotg as OpenBLAS computes it (the hypotenuse in extended precision).
+inline void rotg(double* a, double* b, double* c, double* s) {
+  const double da = *a, db = *b;
+  const double ada = std::fabs(da), adb = std::fabs(db);
+  const double roe = ada > adb ? da : db;
+  if (ada + adb == 0.0) {
+    *c = 1.0, *s = 0.0, *a = 0.0, *b = 0.0;
+    return;
+  }
+  double r = static_cast<double>(std::sqrt(static_cast<long double>(da) * da +
+                                           static_cast<long double>(db) * db));
+  if (roe < 0) r = -r;
+  *c = da / r;
+  *s = db / r;
+  *a = r;
+  *b = 1.0;
+}
+
+// scikit-learn's arrayfuncs.cholesky_delete on the n x n leading block of L (row stride ld).
+template <class T>
+void cholesky_delete(T* L, int64_t ld, int64_t n, int64_t go_out) {
+  T* L1 = L + go_out * ld;
+  for (int64_t i = go_out; i < n - 1; ++i) {
+    for (int64_t j = 0; j < i + 2; ++j) L1[j] = L1[ld + j];
+    L1 += ld;
+  }
+  L1 = L + go_out * ld;
+  for (int64_t i = go_out; i < n - 1; ++i) {
+    T c, s;
+    rotg(L1 + i, L1 + i + 1, &c, &s);
+    if (L1[i] < 0) {
+      L1[i] = std::fabs(L1[i]);
+      c = -c;
+      s = -s;
+    }
+    L1[i + 1] = 0.;
+    L1 += ld;
+    T* x = L1 + i;
+    T* y = L1 + i + 1;
+    for (int64_t r = 0; r < n - i - 2; ++r) {
+      const T xv = x[r * ld], yv = y[r * ld];
+      x[r * ld] = c * xv + s * yv;
+      y[r * ld] = c * yv - s * xv;
+    }
+  }
+}
+
+inline double min_pos(const std::vector<double>& v) {
+  double m = std::numeric_limits<double>::max();
+  for (double x : v)
+    if (0. < x && x < m) m = x;
+  return m;
+}
+
+// numpy's around(x, 15): rint(x * 1e15) / 1e15
+inline double around15(double x) { return std::nearbyint(x * 1e15) / 1e15; }
+
+constexpr const char* kLarsDegenerate =
+    "the least angle regression path of a row reached a degenerate active set (linearly "
+    "dependent atoms; scikit-learn warns 'Regressors in active set degenerate'): its result "
+    "then depends on scikit-learn's BLAS rounding and is not reproduced";
+constexpr const char* kLarsTie =
+    "the least angle regression path of a row met two atoms with equal correlations (to "
+    "rounding; duplicated or dependent atoms): scikit-learn's choice then depends on its "
+    "BLAS rounding and is not reproduced";
+
+// false (with an input error reported) where scikit-learn's path turns on rounding.
+template <class T>
+bool lars(const Params& p, const double* xy, double* out) {
+  const int64_t nf = p.k;
+  const double n_samples = static_cast<double>(p.d);
+  const bool lasso = p.algo == Algo::kLassoLars;
+  const bool positive = p.positive;
+  const double alpha_min = lasso ? p.alpha : 0.0;
+  const int64_t max_iter = p.max_iter;
+  const int64_t max_features = std::min<int64_t>(max_iter, nf);
+  const double eps = std::numeric_limits<double>::epsilon();
+  const double tiny32 = static_cast<double>(std::numeric_limits<float>::min());
+  const double eq_tol = static_cast<double>(std::numeric_limits<float>::epsilon());
+  std::vector<T> gram(nf * nf), gram_copy(nf * nf);
+  for (int64_t i = 0; i < nf * nf; ++i) gram_copy[i] = gram[i] = static_cast<T>(p.gram[i]);
+  auto G = [&](int64_t r, int64_t c) -> T& { return gram[r * nf + c]; };
+  std::vector<double> cov(xy, xy + nf), cov_copy(xy, xy + nf);
+  std::vector<double> coef(nf, 0.0), prev_coef(nf, 0.0);
+  double alpha = 0.0, prev_alpha = 0.0;
+  int64_t n_iter = 0, n_active = 0;
+  std::vector<int64_t> active, indices(nf);
+  for (int64_t i = 0; i < nf; ++i) indices[i] = i;
+  std::vector<int8_t> sign_active(std::max<int64_t>(max_features, 0), 0);
+  bool drop = false;
+  const int64_t ld = std::max<int64_t>(max_features, 1);
+  std::vector<T> L(ld * ld, T(0));
+  auto Lm = [&](int64_t r, int64_t c) -> T& { return L[r * ld + c]; };
+  std::vector<T> ls, tmp;
+  std::vector<double> corr, q1, q2, z;
+  std::vector<int64_t> idx;
+  // L L' x = b for the n x n leading block (potrs), b given as int8 signs
+  auto solve = [&](const std::vector<T>& Lx, int64_t ldx, int64_t n, std::vector<T>& x) {
+    x.assign(n, T(0));
+    tmp.assign(n, T(0));
+    for (int64_t i = 0; i < n; ++i) {
+      T s = static_cast<T>(sign_active[i]);
+      for (int64_t j = 0; j < i; ++j) s -= Lx[i * ldx + j] * tmp[j];
+      tmp[i] = s / Lx[i * ldx + i];
+    }
+    for (int64_t i = n - 1; i >= 0; --i) {
+      T s = tmp[i];
+      for (int64_t j = i + 1; j < n; ++j) s -= Lx[j * ldx + i] * x[j];
+      x[i] = s / Lx[i * ldx + i];
+    }
+  };
+  auto sum_signed = [&](const std::vector<T>& x, int64_t n) {
+    std::vector<double> prod(n);
+    for (int64_t i = 0; i < n; ++i) prod[i] = static_cast<double>(x[i] * static_cast<T>(sign_active[i]));
+    if (sizeof(T) == sizeof(double)) return dense::pairwise_sum(prod.data(), n);
+    float s = 0.0f;  // float32: numpy's float32 sum of up to 8 values is sequential
+    for (int64_t i = 0; i < n; ++i) s += static_cast<float>(prod[i]);
+    return static_cast<double>(s);
+  };
+  while (true) {
+    int64_t c_idx = 0;
+    double C_ = 0.0, C = 0.0;
+    if (!cov.empty()) {
+      double best = positive ? cov[0] : std::fabs(cov[0]);
+      for (size_t i = 1; i < cov.size(); ++i) {
+        const double a = positive ? cov[i] : std::fabs(cov[i]);
+        if (a > best) best = a, c_idx = static_cast<int64_t>(i);
+      }
+      C_ = cov[c_idx];
+      C = positive ? C_ : std::fabs(C_);
+    }
+    alpha = C / n_samples;
+    if (alpha <= alpha_min + eq_tol) {
+      if (std::fabs(alpha - alpha_min) > eq_tol) {
+        if (n_iter > 0) {
+          const double ss = (prev_alpha - alpha_min) / (prev_alpha - alpha);
+          for (int64_t i = 0; i < nf; ++i) coef[i] = prev_coef[i] + ss * (coef[i] - prev_coef[i]);
+        }
+        alpha = alpha_min;
+      }
+      break;
+    }
+    if (n_iter >= max_iter || n_active >= nf) break;
+    if (!drop) {
+      // a tie (to rounding) for the largest correlation: scikit-learn's pick follows its BLAS
+      for (size_t i = 0; i < cov.size(); ++i) {
+        const double a = positive ? cov[i] : std::fabs(cov[i]);
+        if (static_cast<int64_t>(i) != c_idx && C > 0 && a >= C * (1 - 1e-9)) {
+          report_input_error(kLarsTie);
+          return false;
+        }
+      }
+      // more active atoms than features: they are linearly dependent
+      if (n_active >= p.d) {
+        report_input_error(kLarsDegenerate);
+        return false;
+      }
+      if (n_active >= static_cast<int64_t>(sign_active.size())) sign_active.resize(n_active + 1, 0);
+      sign_active[n_active] = positive ? 1 : static_cast<int8_t>(C_ > 0 ? 1 : (C_ < 0 ? -1 : 0));
+      const int64_t m = n_active, n = c_idx + n_active;
+      std::swap(cov[c_idx], cov[0]);
+      std::swap(indices[n], indices[m]);
+      cov.erase(cov.begin());
+      if (m != n) {
+        for (int64_t c = 0; c < nf; ++c) std::swap(G(m, c), G(n, c));
+        for (int64_t r = 0; r < nf; ++r) std::swap(G(r, m), G(r, n));
+      }
+      const T c = G(n_active, n_active);
+      for (int64_t j = 0; j < n_active; ++j) Lm(n_active, j) = G(n_active, j);
+      for (int64_t i = 0; i < n_active; ++i) {
+        T s = Lm(n_active, i);
+        for (int64_t j = 0; j < i; ++j) s -= Lm(i, j) * Lm(n_active, j);
+        Lm(n_active, i) = s / Lm(i, i);
+      }
+      T v = 0;
+      for (int64_t j = 0; j < n_active; ++j) v += Lm(n_active, j) * Lm(n_active, j);
+      const double diag = std::max(static_cast<double>(std::sqrt(std::fabs(c - v))), eps);
+      Lm(n_active, n_active) = static_cast<T>(diag);
+      if (diag < 1e-7) {
+        report_input_error(kLarsDegenerate);
+        return false;
+      }
+      active.push_back(indices[n_active]);
+      ++n_active;
+    }
+    if (lasso && n_iter > 0 && prev_alpha < alpha) break;
+    solve(L, ld, n_active, ls);
+    double AA;
+    if (n_active == 1 && ls[0] == 0) {
+      ls[0] = 1;
+      AA = 1.0;
+    } else {
+      AA = 1.0 / std::sqrt(sum_signed(ls, n_active));
+      if (!std::isfinite(AA)) {
+        int i = 0;
+        std::vector<T> L_(n_active * n_active);
+        for (int64_t r = 0; r < n_active; ++r)
+          for (int64_t c = 0; c < n_active; ++c) L_[r * n_active + c] = Lm(r, c);
+        while (!std::isfinite(AA)) {
+          for (int64_t r = 0; r < n_active; ++r)
+            L_[r * n_active + r] += static_cast<T>(std::ldexp(1.0, i) * eps);
+          solve(L_, n_active, n_active, ls);
+          const double t = std::max(sum_signed(ls, n_active), eps);
+          AA = 1.0 / std::sqrt(t);
+          ++i;
+        }
+      }
+      for (int64_t i = 0; i < n_active; ++i) ls[i] = static_cast<T>(ls[i] * AA);
+    }
+    const int64_t rest = nf - n_active;
+    corr.assign(rest, 0.0);
+    for (int64_t j = 0; j < rest; ++j) {
+      T s = 0;
+      for (int64_t i = 0; i < n_active; ++i) s += G(i, n_active + j) * ls[i];
+      corr[j] = around15(static_cast<double>(s));
+    }
+    q1.resize(rest);
+    for (int64_t j = 0; j < rest; ++j) q1[j] = (C - cov[j]) / (AA - corr[j] + tiny32);
+    double gamma = min_pos(q1);
+    if (positive) {
+      gamma = std::min(gamma, C / AA);
+    } else {
+      q2.resize(rest);
+      for (int64_t j = 0; j < rest; ++j) q2[j] = (C + cov[j]) / (AA + corr[j] + tiny32);
+      const double g2 = min_pos(q2);
+      const double g3 = C / AA;
+      if (g2 < gamma) gamma = g2;
+      if (g3 < gamma) gamma = g3;
+    }
+    drop = false;
+    z.resize(n_active);
+    for (int64_t i = 0; i < n_active; ++i)
+      z[i] = -coef[active[i]] / (static_cast<double>(ls[i]) + tiny32);
+    const double z_pos = min_pos(z);
+    if (z_pos < gamma) {
+      idx.clear();
+      for (int64_t i = n_active - 1; i >= 0; --i)
+        if (z[i] == z_pos) idx.push_back(i);
+      for (int64_t i : idx) sign_active[i] = static_cast<int8_t>(-sign_active[i]);
+      if (lasso) gamma = z_pos;
+      drop = true;
+    }
+    ++n_iter;
+    prev_coef = coef;
+    prev_alpha = alpha;
+    std::fill(coef.begin(), coef.end(), 0.0);
+    for (int64_t i = 0; i < n_active; ++i)
+      coef[active[i]] = prev_coef[active[i]] + gamma * static_cast<double>(ls[i]);
+    for (int64_t j = 0; j < rest; ++j) cov[j] -= gamma * corr[j];
+    if (drop && lasso) {
+      for (int64_t ii : idx) cholesky_delete(L.data(), ld, n_active, ii);
+      --n_active;
+      std::vector<int64_t> drop_idx;
+      for (int64_t ii : idx) {
+        drop_idx.push_back(active[ii]);
+        active.erase(active.begin() + ii);
+      }
+      for (int64_t ii : idx)
+        for (int64_t i = ii; i < n_active; ++i) {
+          std::swap(indices[i], indices[i + 1]);
+          for (int64_t c = 0; c < nf; ++c) std::swap(G(i, c), G(i + 1, c));
+          for (int64_t r = 0; r < nf; ++r) std::swap(G(r, i), G(r, i + 1));
+        }
+      std::vector<double> temp(drop_idx.size());
+      for (size_t t = 0; t < drop_idx.size(); ++t) {
+        double s = 0.0;
+        for (int64_t c = 0; c < nf; ++c)
+          s += static_cast<double>(gram_copy[drop_idx[t] * nf + c]) * coef[c];
+        temp[t] = cov_copy[drop_idx[t]] - s;
+      }
+      cov.insert(cov.begin(), temp.begin(), temp.end());
+      // np.delete(sign_active, idx) then a 0 appended for each... once
+      std::vector<int8_t> kept;
+      for (int64_t i = 0; i < static_cast<int64_t>(sign_active.size()); ++i)
+        if (std::find(idx.begin(), idx.end(), i) == idx.end()) kept.push_back(sign_active[i]);
+      kept.push_back(0);
+      sign_active = kept;
+    }
+  }
+  for (int64_t i = 0; i < nf; ++i) out[i] = coef[i];
+  return true;
+}
+
 class SparseEncode final : public Kernel {
  public:
   explicit SparseEncode(const Params& p) : p_(p) {}
@@ -268,6 +555,14 @@ class SparseEncode final : public Kernel {
       report_input_error(
           "transform_algorithm='lasso_cd' needs float64 X: scikit-learn's coordinate descent "
           "refuses float32 data (Buffer dtype mismatch); convert X to float64");
+      return;
+    }
+    if ((p_.algo == Algo::kLars || p_.algo == Algo::kLassoLars) &&
+        in[0].dtype == DType::kF32) {
+      report_input_error(
+          "transform_algorithm 'lars' and 'lasso_lars' take float64 X here: scikit-learn "
+          "solves float32 X partly in float32 (its Gram matrix and Cholesky factor), which is "
+          "not reproduced; convert X to float64");
       return;
     }
     const int64_t k = p_.k;
@@ -301,6 +596,11 @@ class SparseEncode final : public Kernel {
             omp<float>(p_, cov.data(), code.data(), gf, Lf, a, b, gmf, tmpf, indices);
           else
             omp<double>(p_, cov.data(), code.data(), gd, Ld, a, b, gmd, tmpd, indices);
+          break;
+        case Algo::kLars:
+        case Algo::kLassoLars:
+          covariance(p_, x, cov.data());
+          if (!lars<double>(p_, cov.data(), code.data())) return;
           break;
         case Algo::kLassoCd:
           covariance(p_, x, cov.data());
@@ -336,7 +636,11 @@ Status make_sparse_encode(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   Params p;
   std::string algo;
   MLE_RETURN_IF_ERROR(b.string("algorithm", &algo));
-  p.algo = algo == "omp" ? Algo::kOmp : algo == "lasso_cd" ? Algo::kLassoCd : Algo::kThreshold;
+  p.algo = algo == "omp"          ? Algo::kOmp
+           : algo == "lasso_cd"   ? Algo::kLassoCd
+           : algo == "lars"       ? Algo::kLars
+           : algo == "lasso_lars" ? Algo::kLassoLars
+                                  : Algo::kThreshold;
   const TensorRef* dict = nullptr;
   MLE_RETURN_IF_ERROR(b.tensor("dictionary", DType::kF64, {-1, in.cols}, &dict));
   p.k = dict->shape[0];
@@ -356,18 +660,26 @@ Status make_sparse_encode(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueI
   }
   MLE_RETURN_IF_ERROR(b.boolean_or("positive", false, &p.positive));
   MLE_RETURN_IF_ERROR(b.boolean_or("split_sign", false, &p.split_sign));
-  if (p.algo == Algo::kOmp) {
+  if (p.algo == Algo::kOmp || p.algo == Algo::kLars) {
     double m = 0;
     MLE_RETURN_IF_ERROR(b.number("n_nonzero_coefs", &m));
     if (!(m >= 1 && m <= static_cast<double>(p.k)) || m != std::floor(m))
       return b.error("n_nonzero_coefs must be an integer in [1, number of atoms]");
     p.n_nonzero = static_cast<int64_t>(m);
-    if (p.positive) return b.error("positive is not defined for algorithm 'omp'");
+    p.max_iter = p.n_nonzero;
+    if (p.positive) return b.error("positive is not defined for algorithm '" + algo + "'");
   } else {
     double a = 0;
     MLE_RETURN_IF_ERROR(b.number("alpha", &a));
     if (!std::isfinite(a) || a < 0) return b.error("alpha must be finite and >= 0");
     p.alpha = a;
+  }
+  if (p.algo == Algo::kLassoLars) {
+    double mi = 0;
+    MLE_RETURN_IF_ERROR(b.number("max_iter", &mi));
+    if (!(mi >= 0 && mi <= 4294967295.0) || mi != std::floor(mi))
+      return b.error("max_iter must be an integer in [0, 2^32 - 1]");
+    p.max_iter = static_cast<int64_t>(mi);
   }
   if (p.algo == Algo::kLassoCd) {
     double mi = 0, tol = 0;
@@ -540,7 +852,7 @@ const OpRegistrar kRegistered({
     {"SparseEncode",
      make_sparse_encode,
      1,
-     {attr::string("algorithm", {"threshold", "omp", "lasso_cd"}),
+     {attr::string("algorithm", {"threshold", "omp", "lasso_cd", "lars", "lasso_lars"}),
       attr::tensor("dictionary", DType::kF64), attr::tensor("gram", DType::kF64, kOptional),
       attr::number("alpha", kOptional), attr::number("n_nonzero_coefs", kOptional),
       attr::number("max_iter", kOptional), attr::number("tol", kOptional),

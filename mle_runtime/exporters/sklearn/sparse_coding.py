@@ -18,12 +18,19 @@ node (docs/FORMAT.md, section 11.15) that reproduces, per row, what
   ``l1_reg = (alpha / n_features) * n_features`` as scikit-learn computes it. scikit-learn
   refuses float32 X there (its Cython solver takes float64 only): the loaded model too.
 
+- ``"lars"``, ``"lasso_lars"``: ``Lars(n_nonzero_coefs)`` / ``LassoLars(alpha / n_features,
+  max_iter=transform_max_iter, positive=positive_code)`` with ``precompute=gram``,
+  ``fit_path=False``: the least angle regression path on the Gram matrix. Rows whose path
+  turns on rounding (a tie between atoms' correlations, a degenerate active set, more
+  active atoms than features) are refused at prediction with an error, as is float32 X
+  (scikit-learn then computes partly in float32).
+
 ``split_sign`` gives ``[max(code, 0), -min(code, 0)]``. ``inverse_transform`` is
 ``code @ dictionary`` (with ``split_sign``, of ``code[:, :k] - code[:, k:]``).
 
-Refused at dump: ``transform_algorithm`` "lars" and "lasso_lars" (least angle regression's
-path is not reproduced), dictionaries fitted on or given as float32, ``n_nonzero_coefs``
-larger than the number of atoms (scikit-learn's transform raises then).
+Refused at dump: dictionaries fitted on or given as float32, ``n_nonzero_coefs`` larger
+than the number of atoms and ``positive_code`` with "omp" or "lars" (scikit-learn's
+transform raises then).
 
 BernoulliRBM.transform is ``expit(X @ components_.T + intercept_hidden_)`` (one ``Dense``
 node, logistic). Its ``score_samples`` flips one feature per row, drawn with
@@ -89,14 +96,10 @@ def _regularization(est, n_features, n_components):
 def sparse_coder(est, ctx, x):
     name = type(est).__name__
     algo = est.transform_algorithm
-    if algo in ("lars", "lasso_lars"):
-        raise UnsupportedModelError(
-            f"{name}(transform_algorithm={algo!r}) is not supported: the least angle "
-            "regression path is not reproduced; supported: 'omp', 'threshold', 'lasso_cd'")
-    if algo not in ("omp", "threshold", "lasso_cd"):
+    if algo not in ("omp", "threshold", "lasso_cd", "lars", "lasso_lars"):
         raise UnsupportedModelError(f"{name}(transform_algorithm={algo!r}) is not supported")
-    if est.positive_code and algo == "omp":
-        raise UnsupportedModelError(f"{name}: positive_code is not available with 'omp' "
+    if est.positive_code and algo in ("omp", "lars"):
+        raise UnsupportedModelError(f"{name}: positive_code is not available with {algo!r} "
                                     "(scikit-learn raises)")
     dictionary = _dictionary(est)
     k, d = dictionary.shape
@@ -107,7 +110,7 @@ def sparse_coder(est, ctx, x):
              "positive": bool(est.positive_code), "split_sign": bool(est.split_sign)}
     if algo != "threshold":
         attrs["gram"] = g.tensor(np.dot(dictionary, dictionary.T), "float64")
-    if algo == "omp":
+    if algo in ("omp", "lars"):
         if not 1 <= n_nonzero <= k:
             raise UnsupportedModelError(
                 f"{name}: transform_n_nonzero_coefs={n_nonzero} must be in [1, {k}] (the "
@@ -117,6 +120,13 @@ def sparse_coder(est, ctx, x):
         attrs["alpha"] = float(alpha)
         if not np.isfinite(attrs["alpha"]) or attrs["alpha"] < 0:
             raise UnsupportedModelError(f"{name}: transform_alpha must be finite and >= 0")
+    elif algo == "lasso_lars":
+        a = float(alpha) / d  # LassoLars(alpha=alpha / n_features): lars_path's alpha_min
+        max_iter = int(est.transform_max_iter)
+        if not np.isfinite(a) or a < 0 or not 0 <= max_iter <= 2 ** 32 - 1:
+            raise UnsupportedModelError(f"{name}: transform_alpha must be finite and >= 0 "
+                                        "and transform_max_iter in [0, 2^32 - 1]")
+        attrs.update(alpha=a, max_iter=max_iter)
     else:
         a = float(alpha) / d  # _sparse_encode_precomputed's "account for scaling"
         l1_reg = a * 1.0 * d  # enet_path's alpha * l1_ratio * n_samples
