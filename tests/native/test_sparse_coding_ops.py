@@ -81,6 +81,20 @@ def test_rbm_pseudo_likelihood_rows_in_order(tmp_path):
     np.testing.assert_array_equal(model.score_samples(X[:1]), whole[:1])
     np.testing.assert_array_equal(model.score_samples(X[:200]), whole[:200])
     np.testing.assert_array_equal(model.score_samples(X), whole)  # a fresh generator per call
+    # threads take blocks out of order: each row still gets its own draw
+    graph, arrays = _json(rbm_graph())
+    path = tmp_path / "t.mle"
+    path.write_bytes(encode(graph, arrays, {"estimator_type": "transformer"}))
+    big = (np.random.default_rng(4).random((20000, 4)) > 0.5).astype(float)
+    np.testing.assert_array_equal(mle.load(path, n_threads=4).score_samples(big),
+                                  mle.load(path, n_threads=1).score_samples(big))
+    from sklearn.neural_network import BernoulliRBM
+
+    rbm = BernoulliRBM(n_components=2, random_state=0)
+    rbm.components_, rbm.intercept_hidden_, rbm.intercept_visible_ = arrays
+    rbm.n_features_in_ = 4
+    np.testing.assert_allclose(mle.load(path, n_threads=4).score_samples(big),
+                               rbm.score_samples(big), rtol=1e-12)
 
 
 def _node(graph, op):
