@@ -264,6 +264,20 @@ def models():
     out["isomap"] = Isomap(n_neighbors=5, n_components=2).fit(Xd[:60])
     out["locally_linear_embedding"] = LocallyLinearEmbedding(n_neighbors=6,
                                                              n_components=2).fit(Xd[:60])
+    # Sparse coding: SparseEncode (omp with split_sign, lasso_cd, lasso_lars),
+    # RbmPseudoLikelihood.
+    from sklearn.decomposition import SparseCoder
+    from sklearn.neural_network import BernoulliRBM
+
+    atoms = np.random.RandomState(0).randn(3, Xd.shape[1])
+    out["sparse_coder_omp"] = SparseCoder(atoms, transform_algorithm="omp",
+                                          transform_n_nonzero_coefs=2, split_sign=True).fit(Xd)
+    out["sparse_coder_lasso_cd"] = SparseCoder(atoms, transform_algorithm="lasso_cd",
+                                               transform_alpha=0.1).fit(Xd)
+    out["sparse_coder_lasso_lars"] = SparseCoder(atoms, transform_algorithm="lasso_lars",
+                                                 transform_alpha=0.05).fit(Xd)
+    out["bernoulli_rbm"] = BernoulliRBM(n_components=2, n_iter=2, random_state=0).fit(
+        (Xd > 0).astype(float))
     try:
         import xgboost
 

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <atomic>
 
+#include "call_rows.h"
 #include "mle/rules.h"
 #include "mle/threads.h"
 #if defined(__SSE2__)
@@ -755,7 +756,11 @@ Status Model::apply_memory_plan(const json::Value& mp, PlanOutput* po) {
 
 namespace {
 thread_local const char* t_input_error = nullptr;
+thread_local BlockRows t_block_rows;
+std::atomic<uint64_t> g_calls{0};
 }  // namespace
+
+BlockRows current_block_rows() { return t_block_rows; }
 
 void report_input_error(const char* msg) {
   if (!t_input_error) t_input_error = msg;
@@ -871,6 +876,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
 
   std::atomic<int> bad_kind{0};
   std::string refused;  // kind 5: written once, by the thread that set bad_kind
+  const uint64_t call = g_calls.fetch_add(1, std::memory_order_relaxed) + 1;
 
   auto run_block = [&](int64_t b, std::vector<uint8_t>& scratch, std::vector<View>& views,
                        std::vector<View>& ins) {
@@ -903,6 +909,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
       }
     }
     views[po.root] = View{const_cast<uint8_t*>(xb), x_cols, x_dtype};
+    t_block_rows = BlockRows{r0, call};
     for (int k : po.nodes) {
       const PlanNode& nd = nodes_[k];
       const ValueInfo& vi = values_[nd.output];

@@ -420,6 +420,25 @@ OPS = {
                                           "output": ("std", "variance")}},
     "GPLaplaceProba": {"inputs": 2, "attrs": {"lambdas": "tensor:float64",
                                               "coefs": "tensor:float64", "offset": "number"}},
+    # Sparse coding (kernels/sparse_coding.cpp): scikit-learn's sparse_encode per row against
+    # a dictionary (threshold, orthogonal matching pursuit, Lasso coordinate descent, least
+    # angle regression), with split_sign. Output float64, or the input's kind for "omp" without split_sign.
+    "SparseEncode": {
+        "inputs": 1,
+        "attrs": {"algorithm": ("threshold", "omp", "lasso_cd", "lars", "lasso_lars"),
+                  "dictionary": "tensor:float64",
+                  "gram?": "tensor:float64", "alpha?": "number", "n_nonzero_coefs?": "number",
+                  "max_iter?": "number", "tol?": "number", "positive?": "bool",
+                  "split_sign?": "bool"},
+    },
+    # BernoulliRBM.score_samples (kernels/sparse_coding.cpp): pseudo-likelihood with one
+    # feature per row flipped, drawn from numpy's legacy RandomState(seed) in row order of the
+    # call. Output 1 column, float64.
+    "RbmPseudoLikelihood": {
+        "inputs": 1,
+        "attrs": {"components": "tensor:float64", "intercept_hidden": "tensor:float64",
+                  "intercept_visible": "tensor:float64", "seed": "number"},
+    },
 }
 
 # Names of graph outputs that proxies expose as methods.

@@ -34,6 +34,7 @@ from mle_runtime.exporters.sklearn import hashing  # noqa: F401,E402  (hashing, 
 from mle_runtime.exporters.sklearn import density  # noqa: F401,E402  (KernelDensity)
 from mle_runtime.exporters.sklearn import gaussian_process  # noqa: F401,E402  (GPs)
 from mle_runtime.exporters.sklearn import manifold  # noqa: F401,E402  (Isomap, LLE)
+from mle_runtime.exporters.sklearn import sparse_coding  # noqa: F401,E402  (dictionaries)
 from mle_runtime.exporters.sklearn.inverse import add_inverse  # inverse_transform (input Y)
 from mle_runtime.exporters.base import apply_head, header
 from mle_runtime.exporters.sklearn.attributes import ATTRIBUTES  # noqa: F401  (the registry reads it)
@@ -106,6 +107,9 @@ def _name_transform_columns(model, graph):
             not hasattr(model, "get_feature_names_out") or \
             getattr(graph, "names_differ", False):  # names that do not match transform
         return
+    last = list(active_leaves(model))[-1:]
+    if last and getattr(last[0], "split_sign", False) is True:
+        return  # a sparse coder's split_sign doubles its columns, not its names
     try:
         names = [str(n) for n in model.get_feature_names_out()]
     except Exception:  # noqa: BLE001  (estimators whose names scikit-learn cannot compute)
@@ -168,6 +172,8 @@ def export(model):
         n_features = len(first.feature_names_)  # dicts in, these columns out
     if n_features is None and type(first).__name__ == "FeatureHasher":
         n_features = int(first.n_features)  # samples in, hashed into these columns
+    if n_features is None and type(first).__name__ == "SparseCoder":
+        n_features = np.shape(first.dictionary)[1]  # stateless: transform needs no fit
     if type(first).__name__ in text.VECTORIZERS:
         n_features = 1  # one document per row (the input rule "text": token ids of any width)
     elif n_features is None:

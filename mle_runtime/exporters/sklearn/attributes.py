@@ -212,3 +212,6 @@ ATTRIBUTES.update(_GAUSSIAN_PROCESS)
 from mle_runtime.exporters.sklearn.manifold import ATTRIBUTES as _MANIFOLD  # noqa: E402
 
 ATTRIBUTES.update(_MANIFOLD)
+from mle_runtime.exporters.sklearn.sparse_coding import ATTRIBUTES as _SPARSE_CODING  # noqa: E402
+
+ATTRIBUTES.update(_SPARSE_CODING)

@@ -139,6 +139,9 @@ def _width_out(est, n_in):
     name = type(est).__name__
     if name in SELECTORS:
         return int(np.asarray(est.get_support()).sum())
+    if name in ("SparseCoder", "DictionaryLearning", "MiniBatchDictionaryLearning"):
+        from mle_runtime.exporters.sklearn.sparse_coding import width_out
+        return width_out(est)  # split_sign doubles the columns
     n = getattr(est, "_n_features_out", None)
     if n is not None:
         return int(n)
