@@ -15,7 +15,7 @@ def version_info():
     build = dict(_native.build_info())
     return {
         "mle_runtime": __version__,
-        "format": f"{L.MAJOR}.{L.MINOR_INVERSE}",
+        "format": f"{L.MAJOR}.{L.MINOR_CHAIN}",
         "reads_formats": f"{L.MAJOR}.x",
         "python": sys.version.split()[0],
         "threads": build.get("max_threads"),

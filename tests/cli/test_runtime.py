@@ -17,6 +17,6 @@ def test_version():
         assert word in out
     proc = cli("mle-runtime", "--version", "--json")
     v = json.loads(proc.stdout)
-    assert v["mle_runtime"] == mle.__version__ and v["format"] == "1.7"
+    assert v["mle_runtime"] == mle.__version__ and v["format"] == "1.8"
     assert v["threads"] == mle._native.build_info()["max_threads"] >= 1
     assert cli("mle-runtime").returncode == 2
