@@ -384,6 +384,42 @@ struct Stored {
   Tree t;
 };
 
+// The bounds of the distance from pt to tree node `node`, as scikit-learn's min_max_dist
+// computes them: a ball's centre distance minus and plus its radius; a box's per-axis gaps.
+void node_min_max_dist(const Stored& st, int64_t node, const double* pt, double* lo_out,
+                       double* hi_out) {
+  const int64_t d = st.d;
+  if (st.s == Search::kBallTree) {
+    const double dp = st.m.dist(pt, st.t.bounds + node * d, d);
+    const double rad = st.t.radius[node];
+    *lo_out = std::fmax(0.0, dp - rad);
+    *hi_out = dp + rad;
+    return;
+  }
+  const double* lo = st.t.bounds + node * d;
+  const double* hi = st.t.bounds + (st.t.n_nodes + node) * d;
+  const double p = st.m.tree_p();
+  double mn = 0.0, mx = 0.0;
+  for (int64_t j = 0; j < d; ++j) {
+    const double dlo = lo[j] - pt[j], dhi = pt[j] - hi[j];
+    const double dd = (dlo + std::fabs(dlo)) + (dhi + std::fabs(dhi));
+    if (std::isinf(p)) {
+      mn = std::fmax(mn, 0.5 * dd);
+      mx = std::fmax(mx, std::fabs(dlo));
+      mx = std::fmax(mx, std::fabs(dhi));
+    } else {
+      mn += std::pow(0.5 * dd, p);
+      mx += std::pow(std::fmax(std::fabs(dlo), std::fabs(dhi)), p);
+    }
+  }
+  if (!std::isinf(p)) {
+    mn = std::pow(mn, 1.0 / p);
+    mx = std::pow(mx, 1.0 / p);
+  }
+  *lo_out = mn;
+  *hi_out = mx;
+}
+
 Status parse_stored(const NodeBuild& b, Stored* st) {
   ValueInfo in;
   MLE_RETURN_IF_ERROR(b.float_input(&in));
@@ -614,45 +650,12 @@ class RadiusNeighbors final : public Kernel {
     }
   }
 
-  void min_max_dist(int64_t node, const double* pt, double* lo_out, double* hi_out) const {
-    const int64_t d = st_.d;
-    if (st_.s == Search::kBallTree) {
-      const double dp = st_.m.dist(pt, st_.t.bounds + node * d, d);
-      const double rad = st_.t.radius[node];
-      *lo_out = std::fmax(0.0, dp - rad);
-      *hi_out = dp + rad;
-      return;
-    }
-    const double* lo = st_.t.bounds + node * d;
-    const double* hi = st_.t.bounds + (st_.t.n_nodes + node) * d;
-    const double p = st_.m.tree_p();
-    double mn = 0.0, mx = 0.0;
-    for (int64_t j = 0; j < d; ++j) {
-      const double dlo = lo[j] - pt[j], dhi = pt[j] - hi[j];
-      const double dd = (dlo + std::fabs(dlo)) + (dhi + std::fabs(dhi));
-      if (std::isinf(p)) {
-        mn = std::fmax(mn, 0.5 * dd);
-        mx = std::fmax(mx, std::fabs(dlo));
-        mx = std::fmax(mx, std::fabs(dhi));
-      } else {
-        mn += std::pow(0.5 * dd, p);
-        mx += std::pow(std::fmax(std::fabs(dlo), std::fabs(dhi)), p);
-      }
-    }
-    if (!std::isinf(p)) {
-      mn = std::pow(mn, 1.0 / p);
-      mx = std::pow(mx, 1.0 / p);
-    }
-    *lo_out = mn;
-    *hi_out = mx;
-  }
-
   void walk(int64_t node, const double* pt, std::vector<double>* dist,
             std::vector<int64_t>* idx) const {
     const int64_t* nd = st_.t.nodes + 3 * node;
     const int64_t d = st_.d;
     double lb, ub;
-    min_max_dist(node, pt, &lb, &ub);
+    node_min_max_dist(st_, node, pt, &lb, &ub);
     if (lb > radius_) return;
     if (ub <= radius_) {
       for (int64_t i = nd[0]; i < nd[1]; ++i) {
@@ -1081,39 +1084,6 @@ class KernelDensity final : public Kernel {
   }
 
  private:
-  void min_max_dist(int64_t node, const double* pt, double* lo_out, double* hi_out) const {
-    const int64_t d = st_.d;
-    if (st_.s == Search::kBallTree) {
-      const double dp = st_.m.dist(pt, st_.t.bounds + node * d, d);
-      const double rad = st_.t.radius[node];
-      *lo_out = std::fmax(0.0, dp - rad);
-      *hi_out = dp + rad;
-      return;
-    }
-    const double* lo = st_.t.bounds + node * d;
-    const double* hi = st_.t.bounds + (st_.t.n_nodes + node) * d;
-    const double p = st_.m.tree_p();
-    double mn = 0.0, mx = 0.0;
-    for (int64_t j = 0; j < d; ++j) {
-      const double dlo = lo[j] - pt[j], dhi = pt[j] - hi[j];
-      const double dd = (dlo + std::fabs(dlo)) + (dhi + std::fabs(dhi));
-      if (std::isinf(p)) {
-        mn = std::fmax(mn, 0.5 * dd);
-        mx = std::fmax(mx, std::fabs(dlo));
-        mx = std::fmax(mx, std::fabs(dhi));
-      } else {
-        mn += std::pow(0.5 * dd, p);
-        mx += std::pow(std::fmax(std::fabs(dlo), std::fabs(dhi)), p);
-      }
-    }
-    if (!std::isinf(p)) {
-      mn = std::pow(mn, 1.0 / p);
-      mx = std::pow(mx, 1.0 / p);
-    }
-    *lo_out = mn;
-    *hi_out = mx;
-  }
-
   double point_term(const double* pt, int64_t i) const {
     const int64_t row = st_.t.idx[i];
     const double dist = st_.m.dist(pt, st_.data + row * st_.d, st_.d);
@@ -1123,7 +1093,7 @@ class KernelDensity final : public Kernel {
 
   double depth_first(const double* pt) const {
     double lb, ub;
-    min_max_dist(0, pt, &lb, &ub);
+    node_min_max_dist(st_, 0, pt, &lb, &ub);
     double gmin = std::log(sum_weight_) + kde_log_kernel(ub, h_, kernel_);
     const double gmax = std::log(sum_weight_) + kde_log_kernel(lb, h_, kernel_);
     double gspread = kde_logsubexp(gmax, gmin);
@@ -1152,10 +1122,10 @@ class KernelDensity final : public Kernel {
     const int64_t i1 = 2 * node + 1, i2 = 2 * node + 2;
     const double w1 = node_weight_[i1], w2 = node_weight_[i2];
     double lb, ub;
-    min_max_dist(i1, pt, &lb, &ub);
+    node_min_max_dist(st_, i1, pt, &lb, &ub);
     const double c1min = std::log(w1) + kde_log_kernel(ub, h_, kernel_);
     const double c1spread = kde_logsubexp(std::log(w1) + kde_log_kernel(lb, h_, kernel_), c1min);
-    min_max_dist(i2, pt, &lb, &ub);
+    node_min_max_dist(st_, i2, pt, &lb, &ub);
     const double c2min = std::log(w2) + kde_log_kernel(ub, h_, kernel_);
     const double c2spread = kde_logsubexp(std::log(w2) + kde_log_kernel(lb, h_, kernel_), c2min);
     *gmin = kde_logsubexp(*gmin, lmin);
@@ -1215,7 +1185,7 @@ class KernelDensity final : public Kernel {
     node_spread.assign(static_cast<size_t>(st_.t.n_nodes), 0.0);
     const double n_all = n_total_;
     double lb, ub;
-    min_max_dist(0, pt, &lb, &ub);
+    node_min_max_dist(st_, 0, pt, &lb, &ub);
     heap_push_node(&heap, HeapItem{lb, 0});
     double gmin = std::log(n_all) + kde_log_kernel(ub, h_, kernel_);
     const double gmax = std::log(n_all) + kde_log_kernel(lb, h_, kernel_);
@@ -1241,8 +1211,8 @@ class KernelDensity final : public Kernel {
       const int64_t i1 = 2 * node + 1, i2 = 2 * node + 2;
       const double w1 = node_weight_[i1], w2 = node_weight_[i2];
       double lb1, ub1, lb2, ub2;
-      min_max_dist(i1, pt, &lb1, &ub1);
-      min_max_dist(i2, pt, &lb2, &ub2);
+      node_min_max_dist(st_, i1, pt, &lb1, &ub1);
+      node_min_max_dist(st_, i2, pt, &lb2, &ub2);
       // scikit-learn keeps each child's upper bound (not its spread) as its "spread" here
       node_min[i1] = std::log(w1) + kde_log_kernel(ub1, h_, kernel_);
       node_spread[i1] = std::log(w1) + kde_log_kernel(lb1, h_, kernel_);
