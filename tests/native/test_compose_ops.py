@@ -11,6 +11,7 @@ from mle_runtime.format import writer
 from mle_runtime.ir import Graph
 
 from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json
 
 SUB = np.array([1.0, -2.0, 0.5, 4.0])
 W = np.array([[1.0, -2.0], [0.5, 3.0], [-1.0, 0.25]])
@@ -80,11 +81,6 @@ def test_graph_add_refuses_concat_without_inputs():
     g = Graph("x", 2)
     with pytest.raises(ValueError, match="one or more inputs"):
         g.add("Concat", [])
-
-
-def _json(g):
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
 
 
 def _node(graph, op):

@@ -6,19 +6,12 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KernelDensity
 
-import mle_runtime as mle
 from mle_runtime.ir import Graph
 
-from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json, load_graph as _load
 
 X = np.random.RandomState(0).normal(size=(60, 3))
-
-
-def _json(g):
-    from mle_runtime.format import writer
-
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
 
 
 def kde_graph(algorithm="kd_tree", weights=None, **over):
@@ -40,13 +33,6 @@ def kde_graph(algorithm="kd_tree", weights=None, **over):
                                                                 if v is not None}), True)
     g.estimator_type = "density_estimator"
     return g, est
-
-
-def _load(tmp_path, g):
-    graph, arrays = _json(g)
-    path = tmp_path / "m.mle"
-    path.write_bytes(encode(graph, arrays, {}))
-    return mle.load(path)
 
 
 @pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])

@@ -9,25 +9,13 @@ from scipy import special
 
 import mle_runtime as mle
 from mle_runtime import _native
-from mle_runtime.format import writer
 from mle_runtime.ir import Graph
 
-from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json, load_graph as _load
 
 Q = np.array([[0.0, -2.0], [1.0, -1.0], [1.0, 0.5], [3.0, 4.0]])
 R = np.linspace(0.0, 1.0, 4)
-
-
-def _json(g):
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
-
-
-def _load(tmp_path, g):
-    graph, arrays = _json(g)
-    path = tmp_path / "m.mle"
-    path.write_bytes(encode(graph, arrays, {}))
-    return mle.load(path)
 
 
 def quantile_graph(q=Q, refs=R, dist="normal", clip=(-5.2, 5.2)):

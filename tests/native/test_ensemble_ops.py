@@ -7,10 +7,10 @@ import pytest
 
 import mle_runtime as mle
 from mle_runtime import _native
-from mle_runtime.format import writer
 from mle_runtime.ir import Graph
 
 from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json
 
 PERMS = [[0, 1, 2], [2, 0, 1], [1, 1, 0]]
 XS = np.array([-1.0, 0.0, 0.5, 2.0, 7.0])
@@ -37,11 +37,6 @@ def combined():
                                         y=g.tensor(YS, "float64"), out_of_bounds="clip"))
     g.estimator_type = "classifier"
     return g
-
-
-def _json(g):
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
 
 
 @pytest.fixture

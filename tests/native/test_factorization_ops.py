@@ -6,27 +6,13 @@ hostile file never crashes), and input errors are reported, not computed."""
 import numpy as np
 import pytest
 
-import mle_runtime as mle
 from mle_runtime import _native
 from mle_runtime.ir import Graph
 
-from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json, load_graph as _load
 
 H = np.array([[1.0, 0.5, 0.0, 2.0], [0.25, 1.5, 1.0, 0.0]])
-
-
-def _json(g):
-    from mle_runtime.format import writer
-
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
-
-
-def _load(tmp_path, g):
-    graph, arrays = _json(g)
-    path = tmp_path / "m.mle"
-    path.write_bytes(encode(graph, arrays, {}))
-    return mle.load(path)
 
 
 def nmf_graph(solver="mu", beta=2.0, order=None, max_iter=30, h_sum=True, tol=1e-4):

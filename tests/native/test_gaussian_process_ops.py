@@ -9,25 +9,11 @@ import pytest
 from sklearn.gaussian_process.kernels import (RBF, ConstantKernel, DotProduct, ExpSineSquared,
                                               Matern, RationalQuadratic, WhiteKernel)
 
-import mle_runtime as mle
 from mle_runtime.exporters.sklearn.gaussian_process import kernel_program
 from mle_runtime.ir import Graph
 
-from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
-
-
-def _json(g):
-    from mle_runtime.format import writer
-
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
-
-
-def _load(tmp_path, g):
-    graph, arrays = _json(g)
-    path = tmp_path / "m.mle"
-    path.write_bytes(encode(graph, arrays, {}))
-    return mle.load(path)
+from native.test_plan_validation import refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json, load_graph as _load
 
 
 def kernel_graph(program, params, rows=None, c=3, diag=False):

@@ -7,24 +7,10 @@ FormatError (a hostile file never crashes)."""
 import numpy as np
 import pytest
 
-import mle_runtime as mle
 from mle_runtime.ir import Graph
 
-from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
-
-
-def _json(g):
-    from mle_runtime.format import writer
-
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
-
-
-def _load(tmp_path, g):
-    graph, arrays = _json(g)
-    path = tmp_path / "m.mle"
-    path.write_bytes(encode(graph, arrays, {}))
-    return mle.load(path)
+from native.test_plan_validation import refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json, load_graph as _load
 
 
 def replace_graph(c=3, column=1, lo=-2.0, hi=2.0, rule=False):

@@ -6,11 +6,11 @@ malformed node with a FormatError (a hostile file never crashes)."""
 import numpy as np
 import pytest
 
-import mle_runtime as mle
 from mle_runtime.errors import InputError
 from mle_runtime.ir import Graph
 
-from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json, load_graph as _load
 
 DATA = np.array([[0.0, 0.0, np.nan], [1.0, 10.0, np.nan], [3.0, 30.0, np.nan],
                  [np.nan, 40.0, np.nan]])
@@ -30,20 +30,6 @@ def knn_graph(k=2, weights="uniform", keep=None, data=DATA, mean=None):
     g.output("transform", node)
     g.estimator_type = "transformer"
     return g
-
-
-def _json(g):
-    from mle_runtime.format import writer
-
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
-
-
-def _load(tmp_path, g):
-    graph, arrays = _json(g)
-    path = tmp_path / "m.mle"
-    path.write_bytes(encode(graph, arrays, {}))
-    return mle.load(path)
 
 
 def test_imputes_as_specified(tmp_path):

@@ -13,14 +13,8 @@ import mle_runtime as mle
 from mle_runtime import _native
 from mle_runtime.ir import Graph
 
-from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
-
-
-def _json(g):
-    from mle_runtime.format import writer
-
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
+from native.test_plan_validation import refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json, load_graph as _load
 
 
 def lse_graph(c=4):
@@ -30,13 +24,6 @@ def lse_graph(c=4):
     g.output("score_samples", g.add("LogSumExp", ["X"]), True)
     g.estimator_type = "density_estimator"
     return g
-
-
-def _load(tmp_path, g):
-    graph, arrays = _json(g)
-    path = tmp_path / "m.mle"
-    path.write_bytes(encode(graph, arrays, {}))
-    return mle.load(path)
 
 
 def test_log_sum_exp_is_scipys(tmp_path):

@@ -15,6 +15,7 @@ from mle_runtime.format import writer
 from mle_runtime.ir import Graph
 
 from native.test_plan_validation import CODES, encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json
 
 ROWS = np.abs(np.random.default_rng(5).normal(size=(7, 4)))
 ROWS[0, 1] = 0.0  # x + y == 0 terms are skipped by the chi2 kernels
@@ -27,11 +28,6 @@ def kernel_graph(kind, rows=ROWS, **attrs):
     g.output("predict", g.add("RowKernel", ["X"], rows=g.tensor(rows, "float64"), kernel=kind,
                               **attrs))
     return g
-
-
-def _json(g):
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
 
 
 def _load(g, tmp_path):

@@ -81,6 +81,24 @@ def encode(graph, arrays, meta=None):
     return writer.pack_sections(payloads)
 
 
+def graph_json(g):
+    """A Graph's JSON object and its tensors, placed as the writer places them."""
+    from mle_runtime.format import writer
+
+    _, offsets, _ = writer.pack_tensors(g.tensors)
+    return g.to_json(offsets), list(g.tensors)
+
+
+def load_graph(tmp_path, g):
+    """A Graph written as a model file (bytes of encode) and loaded."""
+    import mle_runtime as mle
+
+    graph, arrays = graph_json(g)
+    path = tmp_path / "m.mle"
+    path.write_bytes(encode(graph, arrays, {}))
+    return mle.load(path)
+
+
 def reference(X):
     kept = X[:, COLS]
     kept = np.where(np.isnan(kept), FILL, kept)

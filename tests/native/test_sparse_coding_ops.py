@@ -9,13 +9,7 @@ import mle_runtime as mle
 from mle_runtime.ir import Graph
 
 from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
-
-
-def _json(g):
-    from mle_runtime.format import writer
-
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
+from native.test_plan_validation import graph_json as _json
 
 
 def _dictionary(k=3, d=4):

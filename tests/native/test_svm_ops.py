@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import mle_runtime as mle
-from mle_runtime.format import writer
 from mle_runtime.ir import Graph
 
 from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json
 
 
 def _pairs(k):
@@ -33,11 +33,6 @@ def coupling_graph(k, a=None, b=None):
     g.output("predict_proba", g.add("PairwiseCoupling", ["X"], probA=g.tensor(a, "float64"),
                                     probB=g.tensor(b, "float64"), n_classes=k))
     return g
-
-
-def _json(g):
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
 
 
 def _load(g, tmp_path):

@@ -10,10 +10,10 @@ import pytest
 
 from mle_runtime import _native
 from mle_runtime.errors import InputError
-from mle_runtime.format import writer
 from mle_runtime.ir import Graph
 
 from native.test_plan_validation import encode, refuse  # noqa: F401  (refuse: a fixture)
+from native.test_plan_validation import graph_json as _json
 
 N = 6
 IDF = np.array([1.0, 1.5, 2.0, 1.25, 3.0, 1.1])
@@ -36,11 +36,6 @@ def text_graph(signed=False, idf=None, **attrs):
                                         bias=g.tensor(B, "float64"), **common))
     g.estimator_type = "transformer"
     return g
-
-
-def _json(g):
-    _, offsets, _ = writer.pack_tensors(g.tensors)
-    return g.to_json(offsets), list(g.tensors)
 
 
 def _model(g):
