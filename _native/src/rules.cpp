@@ -241,6 +241,8 @@ class Builder {
   Status strings(const json::Value& v, const Where& what);
   Status unknown(const json::Value& v, const Where& what);
   Status nan(const json::Value& v, const Where& what);
+  // A list of input columns: strictly increasing integers in [0, n_features).
+  Status increasing_columns(const json::Value& list, const Where& what) const;
   Status unread(const json::Value& v, const Where& what);
   Status label_input(const json::Value& v, const Where& what);
   Status all_missing(const json::Value& v, const Where& what);
@@ -578,19 +580,24 @@ Status Builder::unknown(const json::Value& v, const Where& what) {
   return Status::OK();
 }
 
+Status Builder::increasing_columns(const json::Value& list, const Where& what) const {
+  int64_t prev = -1;
+  for (const json::Value* c = list.first(); c; c = c->next_sibling()) {
+    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
+      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
+                            std::to_string(n_features_) + ")");
+    prev = c->integer;
+  }
+  return Status::OK();
+}
+
 // Columns in which NaN is refused on the input (docs/FORMAT.md, section 9.7): [[columns],
 // owner], columns strictly increasing inside [0, n_features), owner the step named.
 Status Builder::nan(const json::Value& v, const Where& what) {
   if (!v.is_array() || v.size != 2 || !v.at(0)->is_array() || !v.at(1)->is_string() ||
       v.at(1)->str.empty() || v.at(1)->str.size() > 256)
     return Status::Format(what.str() + " must be [[columns], step name]");
-  int64_t prev = -1;
-  for (const json::Value* c = v.at(0)->first(); c; c = c->next_sibling()) {
-    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
-      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
-                            std::to_string(n_features_) + ")");
-    prev = c->integer;
-  }
+  MLE_RETURN_IF_ERROR(increasing_columns(*v.at(0), what));
   r_.nan = &v;
   return Status::OK();
 }
@@ -601,13 +608,7 @@ Status Builder::nan(const json::Value& v, const Where& what) {
 Status Builder::unread(const json::Value& v, const Where& what) {
   if (!v.is_array() || v.size == 0)
     return Status::Format(what.str() + " must be a non-empty list of columns");
-  int64_t prev = -1;
-  for (const json::Value* c = v.first(); c; c = c->next_sibling()) {
-    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
-      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
-                            std::to_string(n_features_) + ")");
-    prev = c->integer;
-  }
+  MLE_RETURN_IF_ERROR(increasing_columns(v, what));
   r_.unread = &v;
   return Status::OK();
 }
@@ -621,13 +622,7 @@ Status Builder::all_missing(const json::Value& v, const Where& what) {
       v.at(2)->size == 0)
     return Status::Format(what.str() + " must be [[columns], missing value or null, "
                           "[[method, output], ...]]");
-  int64_t prev = -1;
-  for (const json::Value* c = v.at(0)->first(); c; c = c->next_sibling()) {
-    if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
-      return Status::Format(what.str() + ": columns must be strictly increasing integers in [0, " +
-                            std::to_string(n_features_) + ")");
-    prev = c->integer;
-  }
+  MLE_RETURN_IF_ERROR(increasing_columns(*v.at(0), what));
   if (v.at(1)->is_number() && !std::isfinite(v.at(1)->number))
     return Status::Format(what.str() + ": the missing value must be finite");
   std::vector<std::string> seen;
@@ -691,13 +686,7 @@ Status Builder::label_input(const json::Value& v, const Where& what) {
   } else {  // "new_missing"
     if (!v.is_array() || v.size == 0)
       return Status::Format(what.str() + " must be a non-empty list of columns");
-    int64_t prev = -1;
-    for (const json::Value* c = v.first(); c; c = c->next_sibling()) {
-      if (!c->is_number() || !c->is_int || c->integer <= prev || c->integer >= n_features_)
-        return Status::Format(what.str() + ": columns must be strictly increasing integers "
-                              "in [0, " + std::to_string(n_features_) + ")");
-      prev = c->integer;
-    }
+    MLE_RETURN_IF_ERROR(increasing_columns(v, what));
     r_.new_missing = &v;
   }
   return Status::OK();
