@@ -594,6 +594,7 @@ class LabelInputs:
         if self.dicts:
             return self._dicts
         if self.hashed:
+            # cold start: only FeatureHasher models need the hashing (and runtime.text)
             from mle_runtime.runtime.hashing import HashedInput
 
             hashed = []

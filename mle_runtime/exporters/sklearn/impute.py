@@ -17,6 +17,7 @@ from mle_runtime.errors import UnsupportedModelError
 from mle_runtime.exporters.sklearn.common import as_float64, export_estimator, register
 from mle_runtime.exporters.sklearn.compose import _gather
 from mle_runtime.exporters.sklearn.encoders import _features, _sorted_tables
+from mle_runtime.exporters.sklearn.preprocessing import _missing_mask, _simple_imputer
 
 _COMMON = ("n_features_in_", "feature_names_in_")
 
@@ -84,8 +85,6 @@ def iterative_imputer(est, ctx, x):
     missing indicator of the input. scikit-learn returns the initial imputation when every
     entry of the batch (its kept columns) is missing: the input rule "all_missing" (9.7),
     with a Pipeline's later steps exported on both values (exporters/sklearn/pipeline.py)."""
-    from mle_runtime.exporters.sklearn.preprocessing import _missing_mask, _simple_imputer
-
     what = "IterativeImputer"
     if est.sample_posterior:
         raise UnsupportedModelError(

@@ -140,6 +140,7 @@ def _width_out(est, n_in):
     if name in SELECTORS:
         return int(np.asarray(est.get_support()).sum())
     if name in ("SparseCoder", "DictionaryLearning", "MiniBatchDictionaryLearning"):
+        # a cycle: sparse_coding registers its inverses with this module's decorator
         from mle_runtime.exporters.sklearn.sparse_coding import width_out
         return width_out(est)  # split_sign doubles the columns
     n = getattr(est, "_n_features_out", None)
