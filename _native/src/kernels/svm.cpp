@@ -30,6 +30,9 @@ inline double get(const View& v, int64_t r, int64_t c) {
 }
 
 // libsvm's min and max (not std::min/std::max: the argument order decides NaN's fate).
+// The most classes an OvoPairSums node may have (k(k-1)/2 output columns).
+constexpr int64_t kMaxOvoClasses = 65536;
+
 inline double lmin(double x, double y) { return (x < y) ? x : y; }
 inline double lmax(double x, double y) { return (x > y) ? x : y; }
 
@@ -139,12 +142,99 @@ Status make_pairwise_coupling(const NodeBuild& b, std::unique_ptr<Kernel>* k, Va
   return Status::OK();
 }
 
+// The k(k-1)/2 pair decision values of a multi-class SVC/NuSVC, as libsvm's
+// svm_predict_values sums them. Input: the kernel values K[s] of a row against the n_SV
+// support vectors, grouped by class (counts[c] vectors of class c, in order). For the pair
+// p = (i, j), i < j, i outer:
+//   sum = 0; for s in class i, in order: sum += coef[j-1][s] * K[s];
+//            for s in class j, in order: sum += coef[i][s] * K[s];
+//   value = sum + bias[p]          (libsvm's sum -= rho[p], bias = -rho: the same rounding)
+class OvoPairSums final : public Kernel {
+ public:
+  OvoPairSums(int64_t k, int64_t n_sv, const double* coef, std::vector<int64_t> start,
+              const double* bias)
+      : k_(k), n_sv_(n_sv), coef_(coef), start_(std::move(start)), bias_(bias) {}
+
+  double cost_per_row() const override {
+    return static_cast<double>(n_sv_) * static_cast<double>(k_ - 1) + 1.0;
+  }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(in[0].dtype, [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t row = 0; row < rows; ++row) sums(in[0].row<T>(row), out.row<double>(row));
+    });
+  }
+
+ private:
+  template <class T>
+  void sums(const T* kv, double* out) const {
+    int64_t p = 0;
+    for (int64_t i = 0; i < k_; ++i)
+      for (int64_t j = i + 1; j < k_; ++j, ++p) {
+        double sum = 0;
+        const double* c1 = coef_ + (j - 1) * n_sv_;
+        const double* c2 = coef_ + i * n_sv_;
+        for (int64_t s = start_[i]; s < start_[i + 1]; ++s)
+          sum += c1[s] * static_cast<double>(kv[s]);
+        for (int64_t s = start_[j]; s < start_[j + 1]; ++s)
+          sum += c2[s] * static_cast<double>(kv[s]);
+        out[p] = sum + bias_[p];
+      }
+  }
+
+  int64_t k_, n_sv_;
+  const double* coef_;
+  std::vector<int64_t> start_;
+  const double* bias_;
+};
+
+Status make_ovo_pair_sums(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  const int64_t n_sv = in.cols;
+  if (n_sv < 1) return b.error("input must have at least one column (kernel values)");
+  const TensorRef* pc;
+  MLE_RETURN_IF_ERROR(b.tensor("counts", DType::kI64, {-1}, &pc));
+  const int64_t n = pc->shape[0];
+  if (n < 2 || n > kMaxOvoClasses)
+    return b.error("'counts' must hold one count per class, 2 to " +
+                   std::to_string(kMaxOvoClasses) + " classes, got " + std::to_string(n));
+  const int64_t* counts = pc->as<int64_t>();
+  std::vector<int64_t> start(static_cast<size_t>(n) + 1, 0);
+  for (int64_t c = 0; c < n; ++c) {
+    if (counts[c] < 0 || counts[c] > n_sv - start[c])
+      return b.error("'counts' must be non-negative and sum to the input's " +
+                     std::to_string(n_sv) + " columns");
+    start[c + 1] = start[c] + counts[c];
+  }
+  if (start[n] != n_sv)
+    return b.error("'counts' must sum to the input's " + std::to_string(n_sv) +
+                   " columns, got " + std::to_string(start[n]));
+  const int64_t pairs = n * (n - 1) / 2;
+  const TensorRef *pw, *pb;
+  MLE_RETURN_IF_ERROR(b.tensor("coef", DType::kF64, {n - 1, n_sv}, &pw));
+  MLE_RETURN_IF_ERROR(b.tensor("bias", DType::kF64, {pairs}, &pb));
+  const double* coef = pw->as<double>();
+  const double* bias = pb->as<double>();
+  for (int64_t i = 0; i < (n - 1) * n_sv; ++i)
+    if (!std::isfinite(coef[i])) return b.error("'coef' must be finite");
+  for (int64_t i = 0; i < pairs; ++i)
+    if (!std::isfinite(bias[i])) return b.error("'bias' must be finite");
+  k->reset(new OvoPairSums(n, n_sv, coef, std::move(start), bias));
+  *out = ValueInfo{pairs, ValueKind::kF64};
+  return Status::OK();
+}
+
 }  // namespace
 
 const OpRegistrar kRegistered({
     {"PairwiseCoupling", make_pairwise_coupling, 1,
      {attr::tensor("probA", DType::kF64), attr::tensor("probB", DType::kF64),
       attr::number("n_classes")}},
+    {"OvoPairSums", make_ovo_pair_sums, 1,
+     {attr::tensor("coef", DType::kF64), attr::tensor("counts", DType::kI64),
+      attr::tensor("bias", DType::kF64)}},
 });
 
 }  // namespace mle
