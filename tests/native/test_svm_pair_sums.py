@@ -168,3 +168,18 @@ def test_refuses_an_integer_input(refuse):
         bias=g.tensor(bias, "float64")))
     graph, arrays = _json(g)
     refuse(graph, arrays, "(OvoPairSums)", "floating point")
+
+
+@pytest.mark.parametrize("rows", [1, 2, 15, 16, 17, 31, 32, 33, 100])
+def test_row_blocks_and_tails_agree(rows, tmp_path):
+    # Blocks of rows take the vectorised path, the remaining rows the one-row path: each row's
+    # values are the same bits either way.
+    counts = [7, 3, 9, 5]
+    coef, bias = _params(counts, seed=5)
+    model = _load(pair_graph(counts, coef, bias), tmp_path)
+    X = np.random.default_rng(rows).normal(size=(rows, sum(counts))) * 10
+    ref = np.array([libsvm_pair_values(row, coef, bias, counts) for row in X])
+    got = model.decision_function(X).reshape(ref.shape)
+    np.testing.assert_array_equal(got, ref)
+    for r in range(rows):
+        np.testing.assert_array_equal(model.decision_function(X[r:r + 1]).reshape(-1), ref[r])
