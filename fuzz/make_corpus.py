@@ -80,6 +80,10 @@ def models():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # probability=True is deprecated
         out["svc_probability"] = SVC(probability=True, random_state=0).fit(Xi, yi)
+    # Multi-class pair values (OvoPairSums) with a polynomial kernel.
+    from sklearn.svm import NuSVC
+
+    out["nusvc_ovo"] = NuSVC(kernel="poly", degree=2, nu=0.3).fit(Xi, yi)
     out["kernel_ridge"] = KernelRidge(kernel="laplacian", gamma=0.5).fit(Xd, yd)
     # Meta-estimators: Concat, WeightedMean, Vote, AsFloat64, Interp1D.
     from sklearn.calibration import CalibratedClassifierCV

@@ -274,6 +274,13 @@ OPS = {
         "inputs": 1,
         "attrs": {"probA": "tensor:float64", "probB": "tensor:float64", "n_classes": "number"},
     },
+    # Multi-class SVC/NuSVC pair decision values from the kernel values against the support
+    # vectors (kernels/svm.cpp): libsvm's per-pair sums over the two classes' vectors.
+    # Output float64, k(k-1)/2 columns (k = the length of counts).
+    "OvoPairSums": {
+        "inputs": 1,
+        "attrs": {"coef": "tensor:float64", "counts": "tensor:int64", "bias": "tensor:float64"},
+    },
     # Distribution transformers (kernels/distribution.cpp): QuantileTransformer,
     # PowerTransformer. Output: the input's kind.
     "QuantileTransform": {

@@ -1,4 +1,5 @@
-// Support vector machines' probability estimates: libsvm's predict_probability as
+// Support vector machines: the pair decision values of a multi-class SVC (OvoPairSums, below)
+// and the probability estimates: libsvm's predict_probability as
 // scikit-learn's SVC/NuSVC(probability=True).predict_proba compute it (docs/FORMAT.md 11).
 //
 // Input: the k(k-1)/2 decision values of the class pairs (i, j), i < j, in libsvm's order
@@ -22,6 +23,10 @@
 
 #include "mle/kernel.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace mle {
 namespace {
 
@@ -30,6 +35,9 @@ inline double get(const View& v, int64_t r, int64_t c) {
 }
 
 // libsvm's min and max (not std::min/std::max: the argument order decides NaN's fate).
+// The most classes an OvoPairSums node may have (k(k-1)/2 output columns).
+constexpr int64_t kMaxOvoClasses = 65536;
+
 inline double lmin(double x, double y) { return (x < y) ? x : y; }
 inline double lmax(double x, double y) { return (x > y) ? x : y; }
 
@@ -139,12 +147,190 @@ Status make_pairwise_coupling(const NodeBuild& b, std::unique_ptr<Kernel>* k, Va
   return Status::OK();
 }
 
+// The k(k-1)/2 pair decision values of a multi-class SVC/NuSVC, as libsvm's
+// svm_predict_values sums them. Input: the kernel values K[s] of a row against the n_SV
+// support vectors, grouped by class (counts[c] vectors of class c, in order). For the pair
+// p = (i, j), i < j, i outer:
+//   sum = 0; for s in class i, in order: sum += coef[j-1][s] * K[s];
+//            for s in class j, in order: sum += coef[i][s] * K[s];
+//   value = sum + bias[p]          (libsvm's sum -= rho[p], bias = -rho: the same rounding)
+class OvoPairSums final : public Kernel {
+ public:
+  OvoPairSums(int64_t k, int64_t n_sv, const double* coef, std::vector<int64_t> start,
+              const double* bias)
+      : k_(k), n_sv_(n_sv), coef_(coef), start_(std::move(start)), bias_(bias) {}
+
+  double cost_per_row() const override {
+    return static_cast<double>(n_sv_) * static_cast<double>(k_ - 1) + 1.0;
+  }
+
+  void run(int64_t rows, const View* in, const View& out) const override {
+    dispatch_float(in[0].dtype, [&](auto tag) {
+      using T = decltype(tag);
+      int64_t row = 0;
+      if (rows >= kLanes) {
+        // kLanes rows at a time, each row's sums still in the reference order: the kernel
+        // values transposed so that the lanes of one support vector are contiguous.
+        std::vector<double> kt(static_cast<size_t>(n_sv_ * kLanes));
+        for (; row + kLanes <= rows; row += kLanes) {
+          for (int64_t l = 0; l < kLanes; ++l) {
+            const T* kv = in[0].row<T>(row + l);
+            for (int64_t s = 0; s < n_sv_; ++s) kt[s * kLanes + l] = static_cast<double>(kv[s]);
+          }
+          sums_lanes(kt.data(), out, row);
+        }
+      }
+      for (; row < rows; ++row) sums(in[0].row<T>(row), out.row<double>(row));
+    });
+  }
+
+ private:
+  static constexpr int64_t kLanes = 16;  // segment_sums_avx2 holds 4 x 4 lanes
+
+  // The reference path: one row.
+  template <class T>
+  void sums(const T* kv, double* out) const {
+    int64_t p = 0;
+    for (int64_t i = 0; i < k_; ++i)
+      for (int64_t j = i + 1; j < k_; ++j, ++p) {
+        double sum = 0;
+        const double* c1 = coef_ + (j - 1) * n_sv_;
+        const double* c2 = coef_ + i * n_sv_;
+        for (int64_t s = start_[i]; s < start_[i + 1]; ++s)
+          sum += c1[s] * static_cast<double>(kv[s]);
+        for (int64_t s = start_[j]; s < start_[j + 1]; ++s)
+          sum += c2[s] * static_cast<double>(kv[s]);
+        out[p] = sum + bias_[p];
+      }
+  }
+
+  // kLanes rows: kt[s * kLanes + l] is row (row0 + l)'s kernel value of support vector s.
+  // Each lane is one row's sum, every product and addition a separate rounding in the
+  // reference order (vector multiplies and adds, never fused), so the lanes equal sums().
+  void sums_lanes(const double* kt, const View& out, int64_t row0) const {
+    int64_t p = 0;
+    for (int64_t i = 0; i < k_; ++i)
+      for (int64_t j = i + 1; j < k_; ++j, ++p) {
+        double sum[kLanes];
+        segment_sums(coef_ + (j - 1) * n_sv_, coef_ + i * n_sv_, kt, start_[i], start_[i + 1],
+                     start_[j], start_[j + 1], sum);
+        for (int64_t l = 0; l < kLanes; ++l) out.row<double>(row0 + l)[p] = sum[l] + bias_[p];
+      }
+  }
+
+  // sum[l] = the class i segment [a0, a1) with weights c1, then the class j segment [b0, b1)
+  // with weights c2, each lane accumulated in index order from 0.
+  static void segment_sums(const double* c1, const double* c2, const double* kt, int64_t a0,
+                           int64_t a1, int64_t b0, int64_t b1, double* sum) {
+#if defined(__x86_64__)
+    if (cpu_avx2()) return segment_sums_avx2(c1, c2, kt, a0, a1, b0, b1, sum);
+    __m128d acc[kLanes / 2];
+    for (auto& v : acc) v = _mm_setzero_pd();
+    auto step = [&](double c, const double* v) {
+      const __m128d cc = _mm_set1_pd(c);
+      for (int64_t q = 0; q < kLanes / 2; ++q)
+        acc[q] = _mm_add_pd(acc[q], _mm_mul_pd(cc, _mm_loadu_pd(v + 2 * q)));
+    };
+    for (int64_t s = a0; s < a1; ++s) step(c1[s], kt + s * kLanes);
+    for (int64_t s = b0; s < b1; ++s) step(c2[s], kt + s * kLanes);
+    for (int64_t q = 0; q < kLanes / 2; ++q) _mm_storeu_pd(sum + 2 * q, acc[q]);
+#else
+    for (int64_t l = 0; l < kLanes; ++l) sum[l] = 0;
+    for (int64_t s = a0; s < a1; ++s)
+      for (int64_t l = 0; l < kLanes; ++l) sum[l] += c1[s] * kt[s * kLanes + l];
+    for (int64_t s = b0; s < b1; ++s)
+      for (int64_t l = 0; l < kLanes; ++l) sum[l] += c2[s] * kt[s * kLanes + l];
+#endif
+  }
+
+#if defined(__x86_64__)
+  static bool cpu_avx2() {
+    static const bool has = [] {
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2") != 0;
+    }();
+    return has;
+  }
+
+  __attribute__((target("avx2"))) static void segment_sums_avx2(
+      const double* c1, const double* c2, const double* kt, int64_t a0, int64_t a1, int64_t b0,
+      int64_t b1, double* sum) {
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int64_t s = a0; s < a1; ++s) {
+      const __m256d c = _mm256_set1_pd(c1[s]);
+      const double* v = kt + s * kLanes;
+      acc0 = _mm256_add_pd(acc0, _mm256_mul_pd(c, _mm256_loadu_pd(v)));
+      acc1 = _mm256_add_pd(acc1, _mm256_mul_pd(c, _mm256_loadu_pd(v + 4)));
+      acc2 = _mm256_add_pd(acc2, _mm256_mul_pd(c, _mm256_loadu_pd(v + 8)));
+      acc3 = _mm256_add_pd(acc3, _mm256_mul_pd(c, _mm256_loadu_pd(v + 12)));
+    }
+    for (int64_t s = b0; s < b1; ++s) {
+      const __m256d c = _mm256_set1_pd(c2[s]);
+      const double* v = kt + s * kLanes;
+      acc0 = _mm256_add_pd(acc0, _mm256_mul_pd(c, _mm256_loadu_pd(v)));
+      acc1 = _mm256_add_pd(acc1, _mm256_mul_pd(c, _mm256_loadu_pd(v + 4)));
+      acc2 = _mm256_add_pd(acc2, _mm256_mul_pd(c, _mm256_loadu_pd(v + 8)));
+      acc3 = _mm256_add_pd(acc3, _mm256_mul_pd(c, _mm256_loadu_pd(v + 12)));
+    }
+    _mm256_storeu_pd(sum, acc0);
+    _mm256_storeu_pd(sum + 4, acc1);
+    _mm256_storeu_pd(sum + 8, acc2);
+    _mm256_storeu_pd(sum + 12, acc3);
+  }
+#endif
+
+  int64_t k_, n_sv_;
+  const double* coef_;
+  std::vector<int64_t> start_;
+  const double* bias_;
+};
+
+Status make_ovo_pair_sums(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
+  ValueInfo in;
+  MLE_RETURN_IF_ERROR(b.float_input(&in));
+  const int64_t n_sv = in.cols;
+  if (n_sv < 1) return b.error("input must have at least one column (kernel values)");
+  const TensorRef* pc;
+  MLE_RETURN_IF_ERROR(b.tensor("counts", DType::kI64, {-1}, &pc));
+  const int64_t n = pc->shape[0];
+  if (n < 2 || n > kMaxOvoClasses)
+    return b.error("'counts' must hold one count per class, 2 to " +
+                   std::to_string(kMaxOvoClasses) + " classes, got " + std::to_string(n));
+  const int64_t* counts = pc->as<int64_t>();
+  std::vector<int64_t> start(static_cast<size_t>(n) + 1, 0);
+  for (int64_t c = 0; c < n; ++c) {
+    if (counts[c] < 0 || counts[c] > n_sv - start[c])
+      return b.error("'counts' must be non-negative and sum to the input's " +
+                     std::to_string(n_sv) + " columns");
+    start[c + 1] = start[c] + counts[c];
+  }
+  if (start[n] != n_sv)
+    return b.error("'counts' must sum to the input's " + std::to_string(n_sv) +
+                   " columns, got " + std::to_string(start[n]));
+  const int64_t pairs = n * (n - 1) / 2;
+  const TensorRef *pw, *pb;
+  MLE_RETURN_IF_ERROR(b.tensor("coef", DType::kF64, {n - 1, n_sv}, &pw));
+  MLE_RETURN_IF_ERROR(b.tensor("bias", DType::kF64, {pairs}, &pb));
+  const double* coef = pw->as<double>();
+  const double* bias = pb->as<double>();
+  for (int64_t i = 0; i < (n - 1) * n_sv; ++i)
+    if (!std::isfinite(coef[i])) return b.error("'coef' must be finite");
+  for (int64_t i = 0; i < pairs; ++i)
+    if (!std::isfinite(bias[i])) return b.error("'bias' must be finite");
+  k->reset(new OvoPairSums(n, n_sv, coef, std::move(start), bias));
+  *out = ValueInfo{pairs, ValueKind::kF64};
+  return Status::OK();
+}
+
 }  // namespace
 
 const OpRegistrar kRegistered({
     {"PairwiseCoupling", make_pairwise_coupling, 1,
      {attr::tensor("probA", DType::kF64), attr::tensor("probB", DType::kF64),
       attr::number("n_classes")}},
+    {"OvoPairSums", make_ovo_pair_sums, 1,
+     {attr::tensor("coef", DType::kF64), attr::tensor("counts", DType::kI64),
+      attr::tensor("bias", DType::kF64)}},
 });
 
 }  // namespace mle

@@ -4,10 +4,12 @@ libsvm's decision value of a class pair (i, j) is ``sum(coef * K(x, sv)) - rho``
 support vectors of classes i and j; scikit-learn keeps libsvm's coefficients in
 ``_dual_coef_`` and ``-rho`` in ``_intercept_``. The graph is a ``RowKernel`` node (the
 kernel values of X against ``support_vectors_``, with the fitted ``_gamma``, ``coef0`` and
-``degree``) and a ``Dense`` node whose weight row for each pair holds that pair's
-coefficients (zeros elsewhere) and whose bias is ``_intercept_``. The products are summed in
-the dense layer's order, not libsvm's one-by-one order: the values agree to rounding (the
-tests assert 1e-9 relative to the largest term).
+``degree``), then, for regression, one-class and two classes, a ``Dense`` node of the single
+coefficient row with bias ``_intercept_`` (summed in the dense layer's order: the values
+agree with libsvm's to rounding, the tests assert 1e-9 relative to the largest term). With
+more classes an ``OvoPairSums`` node holds ``_dual_coef_`` as libsvm does ((k-1) rows, one
+value per support vector), ``_n_support`` and ``_intercept_``, and sums each pair's products
+over class i's then class j's support vectors one by one, in libsvm's order.
 
 - ``predict`` (SVC, NuSVC) is libsvm's vote: pair (i, j) votes for i when its value is > 0,
   else for j; the first class with the most votes wins. It is ``OvoDecision`` of the votes
@@ -89,15 +91,14 @@ def _values(est, ctx, x, n_classes):
         if (counts.shape != (n_classes,) or counts.sum() != n_sv
                 or coef.shape != (n_classes - 1, n_sv) or rho_neg.shape != (pairs,)):
             raise UnsupportedModelError(f"{name}: inconsistent support vector counts")
-        start = np.concatenate([[0], np.cumsum(counts)])
-        weight = np.zeros((pairs, n_sv))
-        p = 0
-        for i in range(n_classes):
-            for j in range(i + 1, n_classes):
-                si, sj = slice(start[i], start[i + 1]), slice(start[j], start[j + 1])
-                weight[p, si] = coef[j - 1, si]
-                weight[p, sj] = coef[i, sj]
-                p += 1
+        if (counts < 0).any():
+            raise UnsupportedModelError(f"{name}: negative support vector counts")
+        if n_classes > 65536:
+            raise UnsupportedModelError(f"{name} with {n_classes} classes: at most 65536 "
+                                        "classes are supported")
+        if not (np.isfinite(coef).all() and np.isfinite(rho_neg).all()):
+            raise UnsupportedModelError(f"{name}: dual coefficients or intercepts are not "
+                                        "finite")
     params = {"kernel": est.kernel}
     if est.kernel != "linear":
         params["gamma"] = float(est._gamma)
@@ -108,6 +109,9 @@ def _values(est, ctx, x, n_classes):
     sq = np.einsum("ij,ij->i", sv, sv) if est.kernel == "rbf" else None
     k = g.add("RowKernel", [x], rows=g.tensor(sv, "float64"),
               row_sq_norms=None if sq is None else g.tensor(sq, "float64"), **params)
+    if n_classes > 2:
+        return g.add("OvoPairSums", [k], coef=g.tensor(np.ascontiguousarray(coef), "float64"),
+                     counts=g.tensor(counts, "int64"), bias=g.tensor(rho_neg, "float64"))
     return g.add("Dense", [k], weight=g.tensor(np.ascontiguousarray(weight.T), "float64"),
                  bias=g.tensor(rho_neg, "float64"))
 
