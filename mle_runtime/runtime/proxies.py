@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from mle_runtime import _native
-from mle_runtime.errors import FormatError, ReadOnlyModelError
+from mle_runtime.errors import FormatError, MissingDependencyError, ReadOnlyModelError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
 from mle_runtime.runtime.inputs import (Encoding, FrameColumns, LabelInputs, as_numeric_matrix,
@@ -124,6 +124,34 @@ def _split_bounds(sizes):
     """Column ranges of a method returning a list of blocks (an output's "splits")."""
     ends = np.cumsum(sizes).tolist()
     return list(zip([0] + ends[:-1], ends))
+
+
+def _csr(values, indices, n_columns, ones, name):
+    """The output option "sparse" (docs/FORMAT.md 9.4): a scipy.sparse CSR matrix with, row by
+    row, the entries of ``indices`` that are not -1 (in their order) at those columns, valued
+    ``values`` (or 1), built as scikit-learn's kneighbors_graph builds it. scipy is imported
+    here, on the first call, never at load."""
+    try:
+        from scipy.sparse import csr_array, csr_matrix
+    except ImportError:
+        raise MissingDependencyError(
+            f"{name} returns a scipy.sparse CSR matrix, as the original estimator does, but "
+            "scipy is not installed; install scipy (pip install scipy) to call it") from None
+    n = indices.shape[0]
+    keep = indices >= 0
+    if indices.size and (indices.min() < -1 or indices.max() >= n_columns):
+        raise FormatError(f"{name}: the graph gave a column index outside [-1, {n_columns}) "
+                          "for its sparse output; the file is damaged")
+    if keep.all():
+        ind = indices.ravel()
+        data = np.ones(ind.size) if ones else np.ravel(values)
+        counts = np.full(n, indices.shape[1], dtype=np.int64)
+    else:
+        ind = indices[keep]
+        data = np.ones(ind.size) if ones else values[keep]
+        counts = keep.sum(axis=1, dtype=np.int64)
+    indptr = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(counts, dtype=np.int64)))
+    return csr_matrix(csr_array((data, ind, indptr), shape=(n, n_columns)))
 
 
 def _all_missing_run(run, idx, name, rule, model):
@@ -591,12 +619,22 @@ class MLEModel(EstimatorProtocol):
             cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
             blocks = [np.dtype(d) for d in opts.pop("block_dtypes", ())]
             flat = opts.pop("flat_blocks", None)
+            sparse = opts.pop("sparse", None)
             if flat:  # flagged blocks (one column each) come back as shape (n,)
                 bounds = [a if f else slice(a, b) for (a, b), f in zip(bounds, flat)]
             else:
                 bounds = [slice(a, b) for a, b in bounds]
 
-            if blocks:  # a tuple of blocks, each in its dtype (never with "dtype")
+            if sparse is not None:  # (values, indices) as a CSR matrix (FORMAT.md 9.4)
+                n_columns, ones = int(sparse[0]), sparse[1] == "ones"
+
+                def method(X, *, n_threads=None):
+                    t = threads if n_threads is None else resolve_n_threads(n_threads)
+                    out = run(as_matrix(X, model), idx, t)
+                    values, indices = (out[:, s].astype(d) for s, d in zip(bounds, blocks))
+                    return _csr(values, indices, n_columns, ones, name)
+
+            elif blocks:  # a tuple of blocks, each in its dtype (never with "dtype")
                 def method(X, *, n_threads=None):
                     t = threads if n_threads is None else resolve_n_threads(n_threads)
                     out = run(as_matrix(X, model), idx, t)
