@@ -28,7 +28,7 @@ from sklearn.utils import all_estimators
 import mle_runtime as mle
 from mle_runtime import UnsupportedModelError
 
-STORED_AT_LEAST = 209
+STORED_AT_LEAST = 210
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform",
            "score_samples", "predict_joint_log_proba", "mahalanobis")

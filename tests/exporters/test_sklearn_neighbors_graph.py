@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 from sklearn.datasets import load_digits, load_iris
-from sklearn.neighbors import KNeighborsTransformer
+from sklearn.neighbors import KNeighborsTransformer, RadiusNeighborsTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -169,3 +169,77 @@ def test_result_is_a_csr_matrix(tmp_path):
     g = model.transform(X[:4])
     assert sparse.isspmatrix_csr(g)
     assert g.shape == (4, 150)
+
+
+# -- RadiusNeighborsTransformer ------------------------------------------------------------
+
+@pytest.mark.parametrize("data,radius", [("iris", 0.6), ("digits", 25.0)])
+@pytest.mark.parametrize("mode", ["distance", "connectivity"])
+@pytest.mark.parametrize("algorithm", ["brute", "kd_tree", "ball_tree"])
+def test_radius_neighbors_transformer(tmp_path, data, radius, mode, algorithm):
+    X = _data(data)
+    rng = np.random.default_rng(1)
+    est = RadiusNeighborsTransformer(radius=radius, mode=mode, algorithm=algorithm).fit(X[::2])
+    model = _roundtrip(est, tmp_path)
+    far = X[:3] + 1e3  # rows without any neighbour: empty rows of the graph
+    queries = np.vstack([X[1::2], X[:5] + rng.normal(0, 0.05, X[:5].shape), far])
+    _same_graph(model.transform(queries), lambda: est.transform(queries))
+    _same_graph(model.transform(queries[:1]), lambda: est.transform(queries[:1]))
+    _same_graph(model.transform(far), lambda: est.transform(far))
+    assert model.transform(far).nnz == 0
+
+
+@pytest.mark.parametrize("metric", ["manhattan", "chebyshev", "minkowski"])
+@pytest.mark.parametrize("algorithm", ["brute", "kd_tree", "ball_tree"])
+def test_radius_other_metrics(tmp_path, metric, algorithm):
+    X = load_iris().data
+    kw = {"p": 3} if metric == "minkowski" else {}
+    est = RadiusNeighborsTransformer(radius=0.5, metric=metric, algorithm=algorithm,
+                                     **kw).fit(X)
+    model = _roundtrip(est, tmp_path)
+    _same_graph(model.transform(X), lambda: est.transform(X))
+
+
+@pytest.mark.parametrize("mode", ["distance", "connectivity"])
+@pytest.mark.parametrize("algorithm", ["brute", "kd_tree", "ball_tree"])
+def test_radius_ties_on_a_grid(tmp_path, mode, algorithm):
+    X = np.array([[a, b] for a in range(7) for b in range(7)], dtype=np.float64)
+    est = RadiusNeighborsTransformer(radius=2.0, mode=mode, algorithm=algorithm).fit(X)
+    model = _roundtrip(est, tmp_path)
+    q = np.vstack([X, X[:10] + 0.5])
+    _same_graph(model.transform(q), lambda: est.transform(q))
+
+
+def test_radius_float32_and_dataframe(tmp_path):
+    X = load_iris().data
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    est = RadiusNeighborsTransformer(radius=0.5, algorithm="ball_tree").fit(frame)
+    model = _roundtrip(est, tmp_path)
+    _same_graph(model.transform(frame.iloc[::4]), lambda: est.transform(frame.iloc[::4]))
+    x32 = X[::5].astype(np.float32)
+    _same_graph(model.transform(x32), lambda: est.transform(x32))
+    brute = _roundtrip(RadiusNeighborsTransformer(radius=0.5, algorithm="brute").fit(X),
+                       tmp_path)
+    with pytest.raises(Exception, match="float32"):
+        brute.transform(x32)
+
+
+def test_radius_nan_is_refused(tmp_path):
+    X = load_iris().data
+    model = _roundtrip(RadiusNeighborsTransformer(radius=0.5).fit(X), tmp_path)
+    bad = X[:2].copy()
+    bad[0, 1] = np.nan
+    with pytest.raises(ValueError):
+        model.transform(bad)
+
+
+def test_radius_pipeline_last_step_and_intermediate(tmp_path):
+    from sklearn.preprocessing import MaxAbsScaler
+
+    X = load_iris().data
+    pipe = make_pipeline(StandardScaler(), RadiusNeighborsTransformer(radius=0.8)).fit(X)
+    model = _roundtrip(pipe, tmp_path)
+    _same_graph(model.transform(X[:40]), lambda: pipe.transform(X[:40]))
+    inner = make_pipeline(RadiusNeighborsTransformer(radius=0.8), MaxAbsScaler()).fit(X)
+    with pytest.raises(UnsupportedModelError, match="RadiusNeighborsTransformer"):
+        mle.dump(inner, tmp_path / "p.mle")
