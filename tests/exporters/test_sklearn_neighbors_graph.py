@@ -136,7 +136,7 @@ def test_too_many_neighbours_is_refused(tmp_path):
 def test_fit_transform_is_read_only(tmp_path):
     X = load_iris().data
     model = _roundtrip(KNeighborsTransformer(n_neighbors=3).fit(X), tmp_path)
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError, match="fit_transform"):
         model.fit_transform(X)
 
 
@@ -243,3 +243,19 @@ def test_radius_pipeline_last_step_and_intermediate(tmp_path):
     inner = make_pipeline(RadiusNeighborsTransformer(radius=0.8), MaxAbsScaler()).fit(X)
     with pytest.raises(UnsupportedModelError, match="RadiusNeighborsTransformer"):
         mle.dump(inner, tmp_path / "p.mle")
+
+
+@pytest.mark.parametrize("cls,kw", [(KNeighborsTransformer, {"n_neighbors": 6}),
+                                    (RadiusNeighborsTransformer, {"radius": 22.0})])
+def test_large_batches_in_blocks(tmp_path, monkeypatch, cls, kw):
+    # a batch computed in several blocks of rows (each of at least 1025) gives the matrix of
+    # one call; brute force with more stored rows than a block's
+    from mle_runtime.runtime import proxies
+
+    monkeypatch.setattr(proxies, "_SPARSE_BLOCK_ENTRIES", 1)
+    digits = load_digits().data
+    X = np.vstack([digits, digits[:700] + 0.5])  # 2497 rows, with duplicates (ties)
+    est = cls(algorithm="brute", **kw).fit(X[:1300])
+    model = _roundtrip(est, tmp_path)
+    _same_graph(model.transform(X), lambda: est.transform(X))
+    _same_graph(model.transform(X[:1100]), lambda: est.transform(X[:1100]))
