@@ -133,6 +133,12 @@ def models():
 
     out["radius_kd_tree"] = RadiusNeighborsClassifier(1.0, algorithm="kd_tree", leaf_size=8,
                                                       outlier_label="most_frequent").fit(Xi, yi)
+    # sparse neighbour graphs: the output option "sparse", RadiusNeighbors output "graph"
+    from sklearn.neighbors import KNeighborsTransformer, RadiusNeighborsTransformer
+
+    out["knn_graph"] = KNeighborsTransformer(n_neighbors=3, algorithm="brute").fit(Xi)
+    out["radius_graph"] = RadiusNeighborsTransformer(radius=1.0, mode="connectivity",
+                                                     leaf_size=8).fit(Xi)
     # KNNImputer: KNNImpute (distance weights) and its MissingIndicator columns.
     from sklearn.impute import KNNImputer
 

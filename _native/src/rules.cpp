@@ -169,6 +169,8 @@ struct OutputRule {
   std::vector<int64_t> shape;  // per-row shape of an N-D output (neural networks)
   std::vector<std::string> block_dtypes;  // with splits: one dtype per block, as a tuple
   std::vector<bool> flat_blocks;  // with splits: blocks (of one column) returned as shape (n,)
+  int64_t sparse_columns = 0;  // "sparse": a CSR matrix of this many columns from (values, indices)
+  bool sparse_ones = false;    // "sparse" [n, "ones"]: every stored entry is 1
   const json::Value* columns = nullptr;  // the output's column names (get_feature_names_out)
   std::string_view container;            // "pandas" or "polars": set_output(transform=...)
 };
@@ -395,6 +397,16 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
         if (!d->is_bool()) return Status::Format(w.str() + " entries must be booleans");
         o.flat_blocks.push_back(d->boolean);
       }
+    } else if (key == "sparse") {
+      // [n_columns, "values" | "ones"]: the two blocks of a split output (values, column
+      // indices; -1 marks no entry) returned as a CSR matrix; checked against the splits below.
+      if (!m->is_array() || m->size != 2 || !m->at(0)->is_int || m->at(0)->integer < 1 ||
+          m->at(0)->integer > (int64_t(1) << 31) || !m->at(1)->is_string() ||
+          (m->at(1)->str != "values" && m->at(1)->str != "ones"))
+        return Status::Format(w.str() + " must be [n_columns, \"values\" or \"ones\"] with "
+                              "n_columns a positive integer");
+      o.sparse_columns = m->at(0)->integer;
+      o.sparse_ones = m->at(1)->str == "ones";
     } else if (key == "columns") {
       const int64_t cols = values_[outputs_[out].value].cols;
       bool ok = m->is_array() && static_cast<int64_t>(m->size) == cols;
@@ -424,7 +436,7 @@ Status Builder::output_opts(int out, const json::Value& opts, const Where& what)
     } else {
       return Status::Format(what.str() + ": unknown option '" + std::string(key) +
                             "' (known: ravel, dtype, column, labels, splits, shape, columns, container, "
-                            "block_dtypes, flat_blocks); the file needs a newer mle_runtime or is damaged");
+                            "block_dtypes, flat_blocks, sparse); the file needs a newer mle_runtime or is damaged");
     }
   }
   if (!o.container.empty() && !o.columns)
@@ -960,7 +972,7 @@ Status Builder::check() {
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const OutputRule& o = r_.outputs[i];
     if (!o.has_labels && !o.has_splits && !o.column && o.block_dtypes.empty() &&
-        o.flat_blocks.empty())
+        o.flat_blocks.empty() && o.sparse_columns == 0)
       continue;
     const PlanOutput& po = outputs_[i];
     const ValueInfo& vi = values_[po.value];
@@ -1016,6 +1028,13 @@ Status Builder::check() {
                                 std::to_string(b) + ", which has " +
                                 std::to_string(o.splits[b]) + " columns (a flat block has one)");
     }
+    if (o.sparse_columns != 0 &&
+        (!o.has_splits || o.splits.size() != 2 || o.splits[0] != o.splits[1] ||
+         o.block_dtypes.size() != 2 || o.block_dtypes[0] != "float64" ||
+         o.block_dtypes[1] != "int64" || !o.flat_blocks.empty() || o.columns))
+      return Status::Format(what.str() + ": 'sparse' needs 'splits' of two equal blocks "
+                            "(values, column indices) with 'block_dtypes' [\"float64\", "
+                            "\"int64\"], and no 'flat_blocks' or 'columns'");
     if (o.column && vi.cols != 1)
       return Status::Format(what.str() + ": 'column' needs a one-column output, it has " +
                             std::to_string(vi.cols));
@@ -1061,7 +1080,8 @@ std::string Builder::canonical() const {
     const OutputRule& r = r_.outputs[i];
     const bool reads_y = outputs_[i].root == 1;
     if (!r.has_labels && !r.has_splits && r.dtype.empty() && !r.column && r.shape.empty() &&
-        !reads_y && !r.columns && r.block_dtypes.empty() && r.flat_blocks.empty())
+        !reads_y && !r.columns && r.block_dtypes.empty() && r.flat_blocks.empty() &&
+        r.sparse_columns == 0)
       continue;
     std::string e;
     auto field = [&e](const char* k) {
@@ -1095,6 +1115,10 @@ std::string Builder::canonical() const {
         e += r.flat_blocks[b] ? "true" : "false";
       }
       e.push_back(']');
+    }
+    if (r.sparse_columns != 0) {
+      field("sparse");
+      e += "[" + std::to_string(r.sparse_columns) + (r.sparse_ones ? ",\"ones\"]" : ",\"values\"]");
     }
     if (reads_y) { field("input"); e += "\"Y\""; }
     if (r.columns) { field("columns"); put_plain(&e, *r.columns); }

@@ -85,6 +85,7 @@ class Head:
     meta: dict = None  # further descriptive metadata keys (e.g. "objective")
     block_dtypes: dict = None  # method -> one dtype per block of its splits (a tuple)
     flat_blocks: dict = None  # method -> per block of its splits: returned as shape (n,)
+    sparse: dict = None  # method -> (n_columns, "values" | "ones"): a CSR matrix of its blocks
 
 
 def apply_head(graph, head):
@@ -101,7 +102,8 @@ def apply_head(graph, head):
         graph.output(name, value, ravel, dtype=dtypes.get(name), column=name in head.columns,
                      labels=labels if name == "predict" else None, splits=splits.get(name),
                      block_dtypes=(head.block_dtypes or {}).get(name),
-                     flat_blocks=(head.flat_blocks or {}).get(name))
+                     flat_blocks=(head.flat_blocks or {}).get(name),
+                     sparse=(head.sparse or {}).get(name))
     for entry in head.keywords or ():
         graph.keyword(*entry)
 

@@ -109,7 +109,7 @@ class Graph:
 
     def output(self, name, value, ravel=False, *, dtype=None, column=False, labels=None,
                splits=None, shape=None, columns=None, container=None, block_dtypes=None,
-               flat_blocks=None):
+               flat_blocks=None, sparse=None):
         """Declares graph output ``name`` (a proxy method such as ``"predict"``).
 
         Parameters
@@ -140,6 +140,11 @@ class Graph:
         flat_blocks : list of bool, optional
             With ``splits``: one flag per block; a flagged block (of one column) is returned
             as shape ``(n,)`` (``predict(X, return_std=True)`` of a single-target model).
+        sparse : (int, {"values", "ones"}), optional
+            With ``splits`` of two equal blocks and ``block_dtypes`` ``["float64", "int64"]``
+            (values, column indices; -1 marks no entry): return a ``scipy.sparse`` CSR matrix
+            of this many columns holding, row by row in block order, the values (or 1 for
+            ``"ones"``) at those columns (``kneighbors_graph``).
         columns : list of str, optional
             The names of the value's columns (``get_feature_names_out()``).
         container : {"pandas", "polars"}, optional
@@ -162,6 +167,8 @@ class Graph:
             opts["block_dtypes"] = [str(d) for d in block_dtypes]
         if flat_blocks is not None:  # with splits: blocks returned as shape (n,)
             opts["flat_blocks"] = [bool(f) for f in flat_blocks]
+        if sparse is not None:  # with splits (values, indices): a CSR matrix
+            opts["sparse"] = [int(sparse[0]), str(sparse[1])]
         if columns is not None:
             opts["columns"] = [str(c) for c in columns]
         if container is not None:

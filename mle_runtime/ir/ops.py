@@ -208,7 +208,8 @@ OPS = {
     "OvoDecision": {"inputs": 2, "attrs": {"n_classes": "number"}},
     # Nearest neighbours (kernels/neighbors.cpp): the k nearest stored rows (output float64:
     # k distances, then k row indices), their class votes and target averages; the stored
-    # rows within a radius, aggregated (RadiusNeighbors; "predict": int64 class indices).
+    # rows within a radius, aggregated (RadiusNeighbors; "predict": int64 class indices; "graph":
+    # the neighbours' distances then indices, -1-padded, for radius_neighbors_graph).
     "KNearest": {
         "inputs": 1,
         "attrs": {"data": "tensor:float64", "k": "number",
@@ -232,8 +233,9 @@ OPS = {
                   "p?": "number", "algorithm": ("brute", "kd_tree", "ball_tree"),
                   "row_sq_norms?": "tensor:float64", "tree_index?": "tensor:int64",
                   "tree_nodes?": "tensor:int64", "tree_radius?": "tensor:float64",
-                  "tree_bounds?": "tensor:float64", "weights": ("uniform", "distance"),
-                  "output": ("mean", "proba", "predict"), "y?": "tensor:float64",
+                  "tree_bounds?": "tensor:float64", "weights?": ("uniform", "distance"),
+                  "output": ("mean", "proba", "predict", "graph"), "sort_results?": "bool",
+                  "y?": "tensor:float64",
                   "codes?": "tensor:int64", "n_classes?": "number", "outlier_index?": "number",
                   "outlier_predict?": "number", "refuse_outliers?": "bool"},
     },

@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from mle_runtime import _native
-from mle_runtime.errors import FormatError, ReadOnlyModelError
+from mle_runtime.errors import FormatError, MissingDependencyError, ReadOnlyModelError
 from mle_runtime.format.reader import read_metadata
 from mle_runtime.runtime.info import model_info
 from mle_runtime.runtime.inputs import (Encoding, FrameColumns, LabelInputs, as_numeric_matrix,
@@ -124,6 +124,53 @@ def _split_bounds(sizes):
     """Column ranges of a method returning a list of blocks (an output's "splits")."""
     ends = np.cumsum(sizes).tolist()
     return list(zip([0] + ends[:-1], ends))
+
+
+# A sparse output is computed in blocks of rows whose dense (values, indices) stay near this
+# many entries; every block has at least 1025 rows, so that a brute-force search sees a batch
+# larger than 1024 rows, and larger than its stored rows, exactly when the call has one
+# (docs/FORMAT.md 11, KNearest).
+_SPARSE_BLOCK_ENTRIES = 1 << 25
+
+
+def _sparse_method(run, idx, threads, as_matrix, model, bounds, blocks, sparse, name):
+    """The method of an output with the option "sparse" (docs/FORMAT.md 9.4): a scipy.sparse
+    CSR matrix with, row by row, the entries of the indices block that are not -1 (in their
+    order) at those columns, valued by the values block (or 1), built as scikit-learn's
+    kneighbors_graph builds it. scipy is imported on the first call, never at load."""
+    n_columns, ones = int(sparse[0]), sparse[1] == "ones"
+    width = 2 * (bounds[0].stop - bounds[0].start)
+    step = max(1025, _SPARSE_BLOCK_ENTRIES // max(1, width))
+
+    def method(X, *, n_threads=None):
+        try:
+            from scipy.sparse import csr_array, csr_matrix
+        except ImportError:
+            raise MissingDependencyError(
+                f"{name} returns a scipy.sparse CSR matrix, as the original estimator does, "
+                "but scipy is not installed; install scipy (pip install scipy) to call "
+                "it") from None
+        t = threads if n_threads is None else resolve_n_threads(n_threads)
+        x = as_matrix(X, model)
+        n = x.shape[0]
+        data, ind, counts = [], [], []
+        # n // step blocks of about equal size: each has at least `step` rows
+        ends = np.linspace(0, n, max(1, n // step) + 1).astype(np.int64)
+        for a, b in zip(ends[:-1], ends[1:]):
+            out = run(x[a:b] if len(ends) > 2 else x, idx, t)
+            values, indices = (out[:, s].astype(d) for s, d in zip(bounds, blocks))
+            if indices.size and (indices.min() < -1 or indices.max() >= n_columns):
+                raise FormatError(f"{name}: the graph gave a column index outside [-1, "
+                                  f"{n_columns}) for its sparse output; the file is damaged")
+            keep = indices >= 0
+            ind.append(indices[keep])
+            data.append(np.ones(ind[-1].size) if ones else values[keep])
+            counts.append(keep.sum(axis=1, dtype=np.int64))
+        indptr = np.concatenate([np.zeros(1, dtype=np.int64)] + counts).cumsum()
+        return csr_matrix(csr_array((np.concatenate(data), np.concatenate(ind), indptr),
+                                    shape=(n, n_columns)))
+
+    return method
 
 
 def _all_missing_run(run, idx, name, rule, model):
@@ -591,12 +638,16 @@ class MLEModel(EstimatorProtocol):
             cast = np.dtype(opts.pop("dtype")) if "dtype" in opts else None
             blocks = [np.dtype(d) for d in opts.pop("block_dtypes", ())]
             flat = opts.pop("flat_blocks", None)
+            sparse = opts.pop("sparse", None)
             if flat:  # flagged blocks (one column each) come back as shape (n,)
                 bounds = [a if f else slice(a, b) for (a, b), f in zip(bounds, flat)]
             else:
                 bounds = [slice(a, b) for a, b in bounds]
 
-            if blocks:  # a tuple of blocks, each in its dtype (never with "dtype")
+            if sparse is not None:  # (values, indices) as a CSR matrix (FORMAT.md 9.4)
+                method = _sparse_method(run, idx, threads, as_matrix, model, bounds, blocks,
+                                        sparse, name)
+            elif blocks:  # a tuple of blocks, each in its dtype (never with "dtype")
                 def method(X, *, n_threads=None):
                     t = threads if n_threads is None else resolve_n_threads(n_threads)
                     out = run(as_matrix(X, model), idx, t)

@@ -9,11 +9,13 @@
 //   the surrogate distance: for "euclidean" ||x||^2 + (-2 x.y) + ||y||^2 with the cross
 //   products from the BLAS product over chunks of 256 stored rows and ||x||^2 from the BLAS
 //   dot product (||y||^2 is stored, computed at dump by scikit-learn's own function), clipped
-//   at 0; for the other metrics the metric's reduced distance of the differences. The heap is
+//   at 0; for the other metrics the metric's reduced distance of the differences. When the
+//   call's batch is no larger than the stored rows nor than 4 chunks (1024 rows), the heap is
 //   then pushed again, in its array order, onto a fresh heap (the merge of ArgKmin's
-//   parallel-on-stored-rows strategy, which scikit-learn uses when the batch is no larger than
-//   the stored rows) and sorted with scikit-learn's introsort (insertion sort up to 15
-//   entries, stable), so equal distances keep that merged order.
+//   parallel-on-stored-rows strategy, which scikit-learn then uses with one thread; a larger
+//   batch is searched in parallel on its rows, without that merge). The heap is sorted with
+//   scikit-learn's introsort (insertion sort up to 15 entries, stable), so equal distances
+//   keep that order. The choice depends on the whole call, so the search runs as one block.
 // - "kd_tree", "ball_tree": the stored tree (sklearn.neighbors.KDTree / BallTree arrays:
 //   idx_array, node_data, node_bounds) queried depth-first as BinaryTree.query does: a node
 //   is trimmed when its lower bound exceeds the heap's largest, leaves push their points in
@@ -246,6 +248,8 @@ class KNearest final : public Kernel {
   // whose choice among tied neighbours this search does not reproduce. The tree searches
   // widen float32 rows to float64, as scikit-learn's trees do.
   bool checks_input() const override { return search_ == Search::kBrute; }
+  // ArgKmin's strategy (and with it the order of tied neighbours) depends on the call's rows.
+  bool whole_batch() const override { return search_ == Search::kBrute; }
   std::string refusal(int64_t, const View* in) const override {
     if (in[0].dtype != DType::kF32) return {};
     return "float32 input to a brute-force nearest-neighbour search is not supported: "
@@ -259,13 +263,16 @@ class KNearest final : public Kernel {
     thread_local std::vector<double> hv, mv;
     thread_local std::vector<int64_t> hi, mi;
     if (search_ == Search::kBrute) {
+      // parallel on the stored rows (whose heaps are merged) unless ArgKmin's "auto"
+      // strategy, with one thread, picks parallel on the batch's rows
+      const bool merge = !(n_ < rows || 4 * kChunk < rows);
       for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
         const int64_t m = std::min(kChunk, rows - r0);
         hv.assign(static_cast<size_t>(m * k_), DBL_MAX);
         hi.assign(static_cast<size_t>(m * k_), 0);
         brute(m, x + r0 * ldx, ldx, hv.data(), hi.data());
         for (int64_t i = 0; i < m; ++i)
-          finish(hv.data() + i * k_, hi.data() + i * k_, out.row<double>(r0 + i), true, &mv,
+          finish(hv.data() + i * k_, hi.data() + i * k_, out.row<double>(r0 + i), merge, &mv,
                  &mi);
       }
       return;
@@ -515,8 +522,12 @@ Status make_knearest(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* 
 // a leaf checks each; children left first). Outputs: "mean" (NaN without neighbours),
 // "proba" (weights added per class in neighbour order, the row given 1 at `outlier_index`
 // when it has no neighbour, divided by the pairwise sum unless that is 0), "predict" (the
-// first largest of "proba", or the class `outlier_predict` for a row of zeros).
-enum class RadiusOut { kMean, kProba, kPredict };
+// first largest of "proba", or the class `outlier_predict` for a row of zeros), "graph" (the
+// neighbours themselves, for radius_neighbors_graph: n distances then n stored-row indices,
+// the row's neighbours first, padded with distance 0 and index -1; with `sort_results` sorted
+// as scikit-learn sorts them: brute on the surrogate distances, trees on the distances, by
+// its simultaneous_sort).
+enum class RadiusOut { kMean, kProba, kPredict, kGraph };
 
 void neighbor_weights(const double* dist, int64_t k, bool distance, double* w);
 
@@ -524,10 +535,11 @@ class RadiusNeighbors final : public Kernel {
  public:
   RadiusNeighbors(Stored st, double radius, bool distance, RadiusOut o, int64_t q,
                   const double* y, const int64_t* codes, int64_t n_classes,
-                  int64_t outlier_index, int64_t outlier_predict, bool refuse_outliers)
+                  int64_t outlier_index, int64_t outlier_predict, bool refuse_outliers,
+                  bool sort_results = false)
       : st_(st), radius_(radius), distance_(distance), out_(o), q_(q), y_(y), codes_(codes),
         c_(n_classes), outlier_index_(outlier_index), outlier_predict_(outlier_predict),
-        refuse_(refuse_outliers) {}
+        refuse_(refuse_outliers), sort_(sort_results) {}
 
   double cost_per_row() const override { return static_cast<double>(st_.n * (st_.d + 2)); }
   bool checks_input() const override { return refuse_ || st_.s == Search::kBrute; }
@@ -543,17 +555,41 @@ class RadiusNeighbors final : public Kernel {
     if (!refuse_) return {};
     bool empty = false;
     each_row(rows, in, [&](int64_t, const std::vector<double>& dist,
-                           const std::vector<int64_t>&) { empty = empty || dist.empty(); });
+                           const std::vector<int64_t>&, const std::vector<double>&) {
+      empty = empty || dist.empty();
+    });
     if (!empty) return {};
     return "No neighbors found for some test samples, you can try using larger radius, giving "
            "a label for outliers, or considering removing them from your dataset.";
   }
 
   void run(int64_t rows, const View* in, const View& out) const override {
-    thread_local std::vector<double> w, t, proba;
+    thread_local std::vector<double> w, t, proba, keys;
+    thread_local std::vector<int64_t> order;
     each_row(rows, in, [&](int64_t r, const std::vector<double>& dist,
-                           const std::vector<int64_t>& idx) {
+                           const std::vector<int64_t>& idx, const std::vector<double>& key) {
       const int64_t m = static_cast<int64_t>(dist.size());
+      if (out_ == RadiusOut::kGraph) {
+        double* o = out.row<double>(r);
+        const int64_t n = st_.n;
+        std::fill(o, o + n, 0.0);
+        std::fill(o + n, o + 2 * n, -1.0);
+        if (!sort_) {
+          for (int64_t j = 0; j < m; ++j) {
+            o[j] = dist[j];
+            o[n + j] = static_cast<double>(idx[j]);
+          }
+          return;
+        }
+        keys.assign(key.begin(), key.end());
+        order.assign(idx.begin(), idx.end());
+        if (m > 0) simultaneous_sort(keys.data(), order.data(), m);
+        for (int64_t j = 0; j < m; ++j) {
+          o[j] = st_.s == Search::kBrute ? st_.m.rdist_to_dist(std::max(keys[j], 0.0)) : keys[j];
+          o[n + j] = static_cast<double>(order[j]);
+        }
+        return;
+      }
       w.resize(static_cast<size_t>(m));
       neighbor_weights(dist.data(), m, distance_, w.data());
       if (out_ == RadiusOut::kMean) {
@@ -599,15 +635,17 @@ class RadiusNeighbors final : public Kernel {
   void each_row(int64_t rows, const View* in, F&& f) const {
     int64_t ldx;
     const double* x = as_f64(in[0], rows, st_.d, &ldx);
-    thread_local std::vector<double> dist, mid;
+    thread_local std::vector<double> dist, mid, key;
     thread_local std::vector<int64_t> idx;
     const int64_t d = st_.d;
+    const bool keyed = out_ == RadiusOut::kGraph && sort_;  // sort keys wanted
     if (st_.s == Search::kBrute && st_.m.metric == Metric::kEuclidean) {
       const double r2 = radius_ * radius_;
       for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
         const int64_t mrows = std::min(kChunk, rows - r0);
         const double* xb = x + r0 * ldx;
         std::vector<std::vector<double>> dd(static_cast<size_t>(mrows));
+        std::vector<std::vector<double>> kk(static_cast<size_t>(mrows));
         std::vector<std::vector<int64_t>> ii(static_cast<size_t>(mrows));
         std::vector<double> xx(static_cast<size_t>(mrows));
         for (int64_t i = 0; i < mrows; ++i) xx[i] = dot_self(xb + i * ldx, d);
@@ -623,16 +661,18 @@ class RadiusNeighbors final : public Kernel {
               if (v <= r2) {
                 dd[i].push_back(std::sqrt(v));
                 ii[i].push_back(y0 + j);
+                if (keyed) kk[i].push_back(v);
               }
             }
         }
-        for (int64_t i = 0; i < mrows; ++i) f(r0 + i, dd[i], ii[i]);
+        for (int64_t i = 0; i < mrows; ++i) f(r0 + i, dd[i], ii[i], kk[i]);
       }
       return;
     }
     for (int64_t r = 0; r < rows; ++r) {
       dist.clear();
       idx.clear();
+      key.clear();
       const double* pt = x + r * ldx;
       if (st_.s == Search::kBrute) {
         const double rr = st_.m.dist_to_rdist(radius_);
@@ -641,12 +681,14 @@ class RadiusNeighbors final : public Kernel {
           if (v <= rr) {
             dist.push_back(st_.m.rdist_to_dist(std::max(v, 0.0)));
             idx.push_back(j);
+            if (keyed) key.push_back(v);
           }
         }
       } else {
         walk(0, pt, &dist, &idx);
+        if (keyed) key.assign(dist.begin(), dist.end());
       }
-      f(r, dist, idx);
+      f(r, dist, idx, key);
     }
   }
 
@@ -690,6 +732,7 @@ class RadiusNeighbors final : public Kernel {
   const int64_t* codes_;
   int64_t c_, outlier_index_, outlier_predict_;
   bool refuse_;
+  bool sort_;
 };
 
 Status make_radius(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* out) {
@@ -700,8 +743,23 @@ Status make_radius(const NodeBuild& b, std::unique_ptr<Kernel>* k, ValueInfo* ou
   if (!(radius >= 0.0) || !std::isfinite(radius))
     return b.error("radius must be finite and >= 0");
   std::string weights, mode;
-  MLE_RETURN_IF_ERROR(b.string("weights", &weights));
   MLE_RETURN_IF_ERROR(b.string("output", &mode));
+  if (mode == "graph") {
+    // the neighbours themselves: nothing to aggregate, so no weights, targets or classes
+    for (const char* key : {"weights", "y", "codes", "n_classes", "outlier_index",
+                            "outlier_predict", "refuse_outliers"})
+      if (b.has(key)) return b.error(std::string(key) + " is not used by output 'graph'");
+    bool sort;
+    MLE_RETURN_IF_ERROR(b.boolean_or("sort_results", false, &sort));
+    if (st.n > (int64_t(1) << 30)) return b.error("too many stored rows for output 'graph'");
+    k->reset(new RadiusNeighbors(st, radius, false, RadiusOut::kGraph, 0, nullptr, nullptr, 0,
+                                 -1, 0, false, sort));
+    *out = ValueInfo{2 * st.n, ValueKind::kF64};
+    return Status::OK();
+  }
+  if (b.has("sort_results")) return b.error("sort_results is only used by output 'graph'");
+  if (!b.has("weights")) return b.error("weights is required by output '" + mode + "'");
+  MLE_RETURN_IF_ERROR(b.string("weights", &weights));
   if (weights != "uniform" && weights != "distance") return b.error("unknown weights");
   const RadiusOut o = mode == "mean" ? RadiusOut::kMean
                       : mode == "proba" ? RadiusOut::kProba : RadiusOut::kPredict;
@@ -1310,8 +1368,9 @@ const OpRegistrar kRegistered({
       attr::tensor("tree_nodes", DType::kI64, kOptional),
       attr::tensor("tree_radius", DType::kF64, kOptional),
       attr::tensor("tree_bounds", DType::kF64, kOptional),
-      attr::string("weights", {"uniform", "distance"}),
-      attr::string("output", {"mean", "proba", "predict"}),
+      attr::string("weights", {"uniform", "distance"}, kOptional),
+      attr::string("output", {"mean", "proba", "predict", "graph"}),
+      attr::boolean("sort_results", kOptional),
       attr::tensor("y", DType::kF64, kOptional), attr::tensor("codes", DType::kI64, kOptional),
       attr::number("n_classes", kOptional), attr::number("outlier_index", kOptional),
       attr::number("outlier_predict", kOptional), attr::boolean("refuse_outliers", kOptional)}},

@@ -44,6 +44,10 @@ ATTRIBUTES = {
     "LocalOutlierFactor": _COMMON + ("effective_metric_", "effective_metric_params_",
                                      "n_samples_fit_", "n_neighbors_", "offset_",
                                      "negative_outlier_factor_"),
+    "KNeighborsTransformer": _COMMON + ("effective_metric_", "effective_metric_params_",
+                                        "n_samples_fit_"),
+    "RadiusNeighborsTransformer": _COMMON + ("effective_metric_", "effective_metric_params_",
+                                             "n_samples_fit_"),
 }
 
 _METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski")
@@ -218,11 +222,11 @@ def _with_kneighbors(head, est, ctx):
     fitted n_neighbors; only for the estimator stored on its own (a pipeline or a
     meta-estimator over it has no kneighbors)."""
     if len(ctx.steps) != 1:
-        head.outputs.pop("kneighbors")
+        head.outputs.pop("kneighbors", None)
         return head
     k = int(est.n_neighbors)
     head.splits = dict(head.splits or {}, kneighbors=[k, k])
-    head.block_dtypes = {"kneighbors": ["float64", "int64"]}
+    head.block_dtypes = dict(head.block_dtypes or {}, kneighbors=["float64", "int64"])
     return head
 
 
@@ -346,3 +350,56 @@ def local_outlier_factor(est, ctx, x):
         return Head(outputs, "outlier_detector")
     return Head(outputs, "outlier_detector", splits={"kneighbors": [k, k]},
                 block_dtypes={"kneighbors": ["float64", "int64"]})
+
+
+@register("KNeighborsTransformer", kind="predictor")
+def kneighbors_transformer(est, ctx, x):
+    """transform as scikit-learn's: ``kneighbors_graph(X, mode, n_neighbors + (mode ==
+    'distance'))``, a CSR matrix of n_samples_fit_ columns with, row by row, the neighbours in
+    kneighbors order (their distances, or 1 for "connectivity"); the output option "sparse"
+    over the KNearest (distances, indices) blocks. Also kneighbors, for the fitted
+    n_neighbors, when stored on its own."""
+    mode = _graph_mode(est)
+    k = int(est.n_neighbors) + (mode == "distance")
+    near = _search(est, ctx, x, k)
+    sparse = (int(est.n_samples_fit_), "values" if mode == "distance" else "ones")
+    head = Head({"transform": (near, False)}, "transformer", splits={"transform": [k, k]},
+                block_dtypes={"transform": ["float64", "int64"]}, sparse={"transform": sparse})
+    if len(ctx.steps) == 1:
+        head.outputs["kneighbors"] = (_search(est, ctx, x, int(est.n_neighbors)), False)
+    return _with_kneighbors(head, est, ctx)
+
+
+def _graph_mode(est):
+    if est.mode not in ("distance", "connectivity"):
+        raise UnsupportedModelError(f"{type(est).__name__} with mode={est.mode!r} is not "
+                                    "supported (supported: 'distance', 'connectivity')")
+    return est.mode
+
+
+@register("RadiusNeighborsTransformer", kind="predictor")
+def radius_neighbors_transformer(est, ctx, x):
+    """transform as scikit-learn's: ``radius_neighbors_graph(X, mode, sort_results=True)``, a
+    CSR matrix of n_samples_fit_ columns with, row by row, the stored rows within the radius:
+    "distance", sorted by distance (as radius_neighbors(sort_results=True) sorts them), valued
+    by their distances; "connectivity", in radius_neighbors' unsorted order, valued 1. Op
+    ``RadiusNeighbors`` with output "graph" (distances then -1-padded indices), returned
+    through the output option "sparse"."""
+    mode = _graph_mode(est)
+    attrs = _stored(est, ctx)
+    n = attrs.pop("_n")
+    value = ctx.graph.add("RadiusNeighbors", [x], radius=_radius(est), output="graph",
+                          sort_results=mode == "distance", **attrs)
+    return Head({"transform": (value, False)}, "transformer", splits={"transform": [n, n]},
+                block_dtypes={"transform": ["float64", "int64"]},
+                sparse={"transform": (n, "values" if mode == "distance" else "ones")})
+
+
+def _graph_step(est, ctx, x):
+    raise UnsupportedModelError(
+        f"{type(est).__name__} as an intermediate pipeline step is not supported: its "
+        "transform is a sparse neighbour graph, which the following steps would read as a "
+        "dense matrix; store it as the last step (or on its own)")
+
+
+register("KNeighborsTransformer", "RadiusNeighborsTransformer", kind="transformer")(_graph_step)
