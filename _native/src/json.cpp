@@ -67,6 +67,7 @@ class Parser {
 
   void skip_ws() {
     // Files written by mle_runtime are compact: the next byte is nearly always a token.
+    if (p_ < end_ && static_cast<unsigned char>(*p_) > ' ') return;
     while (p_ < end_ && static_cast<unsigned char>(*p_) <= ' ' &&
            (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r'))
       ++p_;
@@ -348,8 +349,10 @@ class Parser {
     if (*p_ == '0') {
       ++p_;
     } else if (*p_ >= '1' && *p_ <= '9') {
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9')
-        magnitude = magnitude * 10 + static_cast<uint64_t>(*p_++ - '0');
+      const char* q = p_;  // a local cursor stays in a register
+      while (q < end_ && *q >= '0' && *q <= '9')
+        magnitude = magnitude * 10 + static_cast<uint64_t>(*q++ - '0');
+      p_ = q;
     } else {
       return error("invalid number");
     }
