@@ -60,6 +60,8 @@ TERMS = ["", "a", "b\u00e9", "c", "d\u4e2d", "e", "f\U0001F600"]
     ["only"],
     sorted(f"t{i:05d}" for i in range(3000)),
     ["a\"q", "b\\s", "c\nl", "d\x01", "e/", "f\x7f"],  # written with escapes: copied no more
+    # long terms (written eight bytes at a time) with a byte to escape at every position
+    sorted({"w" * k + c + "\u00e9" * (k % 3) + "z" * (20 - k) for k in range(21) for c in '"\\\t'}),
 ])
 def test_written_vocabularies_give_the_canonical_text(terms):
     graph, arrays = _graph(terms)
