@@ -67,6 +67,7 @@ class Parser {
 
   void skip_ws() {
     // Files written by mle_runtime are compact: the next byte is nearly always a token.
+    if (p_ < end_ && static_cast<unsigned char>(*p_) > ' ') return;
     while (p_ < end_ && static_cast<unsigned char>(*p_) <= ' ' &&
            (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r'))
       ++p_;
@@ -339,12 +340,19 @@ class Parser {
   bool parse_number(size_t idx) {
     const char* start = p_;
     bool integral = true;
-    if (p_ < end_ && *p_ == '-') ++p_;
+    const bool negative = p_ < end_ && *p_ == '-';
+    if (negative) ++p_;
     if (p_ >= end_) return error("truncated number");
+    // The integer part's value, exact when the literal has at most 15 characters (used only
+    // then; longer ones wrap harmlessly and are converted by from_chars below).
+    uint64_t magnitude = 0;
     if (*p_ == '0') {
       ++p_;
     } else if (*p_ >= '1' && *p_ <= '9') {
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      const char* q = p_;  // a local cursor stays in a register
+      while (q < end_ && *q >= '0' && *q <= '9')
+        magnitude = magnitude * 10 + static_cast<uint64_t>(*q++ - '0');
+      p_ = q;
     } else {
       return error("invalid number");
     }
@@ -364,8 +372,7 @@ class Parser {
     Value& v = nodes()[idx];
     v.type = Type::kNumber;
     if (integral && (p_ - start) <= 15) {  // |value| < 10^15 < 2^53: exact as a double too
-      auto ri = std::from_chars(start, p_, v.integer);
-      if (ri.ec != std::errc() || ri.ptr != p_) return error("invalid number");
+      v.integer = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
       v.is_int = true;
       v.number = static_cast<double>(v.integer);
       return true;

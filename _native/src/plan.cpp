@@ -401,7 +401,8 @@ Status Model::build() {
         return Status::Format("graph output '" + po.name + "': the token ids of the input "
                               "rule 'text' cannot be an output");
   }
-  return build_rules(g, meta.root(), container_.minor, outputs_, values_, n_features_, &rules_);
+  return build_rules(g, meta.root(), container_.minor, outputs_, values_, n_features_, &rules_,
+                     std::string_view(reinterpret_cast<const char*>(gs.data), gs.size));
 }
 
 Status Model::build_tensors(const json::Value& g) {

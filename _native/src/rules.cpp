@@ -2,10 +2,13 @@
 // docs/FORMAT.md sections 9.3-9.4 and 12).
 #include "mle/rules.h"
 
+#include <algorithm>
 #include <cfloat>
+#include <charconv>
 #include <cmath>
 #include <initializer_list>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string_view>
@@ -82,21 +85,42 @@ int64_t chars(std::string_view s) {
 
 // ------------------------------------------------------------------ canonical JSON writer
 
+// Appends s as a JSON string: runs of bytes that need no escape are copied whole (nearly every
+// label and term is one run), '"', '\\' and control bytes are escaped, the rest (UTF-8
+// included) is written as is.
 void put_string(std::string* o, std::string_view s) {
   o->push_back('"');
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      o->push_back('\\');
-      o->push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      *o += buf;
-    } else {
-      o->push_back(static_cast<char>(c));
+  const char* d = s.data();
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i;
+    while (j < n) {
+      const unsigned char c = static_cast<unsigned char>(d[j]);
+      if (c == '"' || c == '\\' || c < 0x20) break;
+      ++j;
     }
+    o->append(d + i, j - i);
+    if (j == n) break;
+    const unsigned char c = static_cast<unsigned char>(d[j]);
+    if (c == '"' || c == '\\') {
+      const char esc[2] = {'\\', static_cast<char>(c)};
+      o->append(esc, 2);
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      o->append(esc, 6);
+    }
+    i = j + 1;
   }
   o->push_back('"');
+}
+
+// Appends an integer in decimal, without a temporary string.
+void put_int(std::string* o, int64_t x) {
+  char buf[24];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, x);
+  o->append(buf, static_cast<size_t>(r.ptr - buf));
 }
 
 void put_scalar(std::string* o, const json::Value& v) {
@@ -105,7 +129,7 @@ void put_scalar(std::string* o, const json::Value& v) {
   } else if (v.is_bool()) {
     *o += v.boolean ? "true" : "false";
   } else if (v.is_int) {
-    *o += std::to_string(v.integer);
+    put_int(o, v.integer);
   } else {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.17g", v.number);
@@ -123,29 +147,157 @@ void put_scalars(std::string* o, const json::Value& list) {
   o->push_back(']');
 }
 
+// Appends to a string through a cursor: room(k) makes k bytes writable at the cursor (growing
+// the string geometrically), the writer advances `used`, and the destructor trims the string
+// to what was written. Long lists (a text vocabulary of thousands of terms) are written this
+// way without a capacity check and a call per byte or per element.
+class Sink {
+ public:
+  explicit Sink(std::string* o) : o_(o), used(o->size()) {}
+  ~Sink() { o_->resize(used); }
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+  char* room(size_t k) {
+    if (o_->size() - used < k) o_->resize(std::max(2 * o_->size(), used + k) + 64);
+    return &(*o_)[0] + used;
+  }
+  std::string* o_;
+  size_t used;
+};
+
+// Bytes a JSON string may hold unescaped: printable ASCII but '"' and '\\', and every
+// byte of a multi-byte UTF-8 sequence (the parser has checked the encoding).
+struct PlainBytes {
+  bool b[256];
+  constexpr PlainBytes() : b() {
+    for (int c = 0; c < 256; ++c) b[c] = c >= 0x20 && c != '"' && c != '\\';
+  }
+};
+constexpr PlainBytes kPlainBytes;
+
+void put_plain_to(Sink* o, const json::Value& v) {
+  if (v.is_string()) {
+    const std::string_view s = v.str;
+    char* const start = o->room(6 * s.size() + 2);  // every byte escaped as \u00XX at most
+    char* p = start;
+    *p++ = '"';
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    // Eight bytes at a time while none is '"', '\\' or below 0x20 (a flagged byte may also
+    // flag higher ones through a borrow; then the chunk is done byte by byte below).
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHigh = 0x8080808080808080ull;
+    for (; i + 8 <= s.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      const uint64_t q = w ^ (kOnes * '"');
+      const uint64_t b = w ^ (kOnes * '\\');
+      if ((((q - kOnes) & ~q) | ((b - kOnes) & ~b) | ((w - kOnes * 0x20) & ~w)) & kHigh) break;
+      std::memcpy(p, &w, 8);
+      p += 8;
+    }
+#endif
+    for (; i < s.size(); ++i) {
+      const char ch = s[i];
+      const unsigned char c = static_cast<unsigned char>(ch);
+      if (kPlainBytes.b[c]) {
+        *p++ = ch;
+      } else if (c == '"' || c == '\\') {
+        *p++ = '\\';
+        *p++ = ch;
+      } else {
+        static const char kHex[] = "0123456789abcdef";
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        std::memcpy(p, esc, 6);
+        p += 6;
+      }
+    }
+    *p++ = '"';
+    o->used += static_cast<size_t>(p - start);
+  } else if (v.is_number() && v.is_int) {
+    char* const p = o->room(24);
+    o->used += static_cast<size_t>(std::to_chars(p, p + 24, v.integer).ptr - p);
+  } else if (v.is_array()) {
+    *o->room(1) = '[';
+    ++o->used;
+    for (const json::Value* c = v.first(); c; c = c->next_sibling()) {
+      if (c != v.first()) {
+        *o->room(1) = ',';
+        ++o->used;
+      }
+      put_plain_to(o, *c);
+    }
+    *o->room(1) = ']';
+    ++o->used;
+  } else {
+    std::string t;
+    if (v.is_null()) t = "null"; else put_scalar(&t, v);
+    std::memcpy(o->room(t.size()), t.data(), t.size());
+    o->used += t.size();
+  }
+}
+
 // A validated JSON value made of nulls, scalars and arrays (the input rules' lists).
 void put_plain(std::string* o, const json::Value& v) {
-  if (v.is_null()) {
-    *o += "null";
-  } else if (v.is_array()) {
-    o->push_back('[');
-    for (const json::Value* c = v.first(); c; c = c->next_sibling()) {
-      if (c != v.first()) o->push_back(',');
-      put_plain(o, *c);
-    }
-    o->push_back(']');
-  } else {
-    put_scalar(o, v);
-  }
+  Sink sink(o);
+  put_plain_to(&sink, v);
 }
 
 void put_ints(std::string* o, const std::vector<int64_t>& xs) {
   o->push_back('[');
   for (size_t i = 0; i < xs.size(); ++i) {
     if (i) o->push_back(',');
-    o->append(std::to_string(xs[i]));
+    put_int(o, xs[i]);
   }
   o->push_back(']');
+}
+
+// A validated text vocabulary ([[terms], [columns]], docs/FORMAT.md 9.9) as it stands in the
+// graph section's bytes `src` when those bytes already are its canonical text (what put_plain
+// writes; the reference writer's compact JSON without escapes is), else an empty view. Each
+// term must view `src` itself (a term with escapes views the parser's own copy instead) at the
+// place that compact JSON puts it, and the column bytes must spell the validated columns in
+// canonical decimal, so the view is byte for byte what put_plain would write, found with a
+// comparison per term and one pass over the columns' digits instead of writing it all again.
+std::string_view canonical_vocabulary(const json::Value& voc, std::string_view src) {
+  const json::Value* terms = voc.at(0);
+  const json::Value* cols = voc.at(1);
+  if (src.empty() || !terms || !cols || !terms->first() || !cols->first()) return {};
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(src.data());
+  const uintptr_t hi = lo + src.size();
+  const uintptr_t t0 = reinterpret_cast<uintptr_t>(terms->first()->str.data());
+  if (t0 < lo + 3 || t0 > hi) return {};
+  const char* const begin = src.data() + (t0 - lo - 3);
+  if (std::memcmp(begin, "[[\"", 3) != 0) return {};
+  // Terms: "t0","t1",...,"tn" from begin + 3 on, each where the previous one's text ends plus
+  // the three bytes '"', ',' and '"'.
+  const char* p = begin + 3;
+  const char* const end = src.data() + src.size();
+  for (const json::Value* t = terms->first(); t; t = t->next_sibling()) {
+    if (t != terms->first()) {
+      if (end - p < 3 || std::memcmp(p, "\",\"", 3) != 0) return {};
+      p += 3;
+    }
+    if (!t->is_string() || t->str.data() != p || static_cast<size_t>(end - p) < t->str.size())
+      return {};
+    p += t->str.size();
+  }
+  if (end - p < 4 || std::memcmp(p, "\"],[", 4) != 0) return {};
+  p += 4;
+  // Columns: c0,c1,...,cn]] in decimal without leading zeros, equal to the parsed values.
+  for (const json::Value* c = cols->first(); c; c = c->next_sibling()) {
+    if (c != cols->first()) {
+      if (p == end || *p != ',') return {};
+      ++p;
+    }
+    const char* const digits = p;
+    int64_t x = 0;
+    while (p != end && *p >= '0' && *p <= '9' && p - digits < 10) x = x * 10 + (*p++ - '0');
+    if (p == digits || (*digits == '0' && p - digits > 1) || !c->is_int || c->integer != x)
+      return {};
+  }
+  if (end - p < 2 || p[0] != ']' || p[1] != ']') return {};
+  return std::string_view(begin, static_cast<size_t>(p + 2 - begin));
 }
 
 // ------------------------------------------------------------------ the records
@@ -222,7 +374,8 @@ class Builder {
   Status from_graph(const json::Value& g);
   Status from_metadata(const json::Value& meta);
   Status check();
-  std::string canonical() const;
+  // `graph_text`: the graph section's bytes, which the parsed values may view (or empty).
+  std::string canonical(std::string_view graph_text) const;
 
  private:
   int find_output(std::string_view name) const {
@@ -1053,7 +1206,7 @@ Status Builder::check() {
   return Status::OK();
 }
 
-std::string Builder::canonical() const {
+std::string Builder::canonical(std::string_view graph_text) const {
   std::string o = "{";
   o.reserve(256);
   auto sep = [&o] {
@@ -1233,7 +1386,8 @@ std::string Builder::canonical() const {
     put_string(&in, t.get("decode_error")->str);
     if (const json::Value* voc = t.get("vocabulary")) {
       in += ",\"vocabulary\":";
-      put_plain(&in, *voc);
+      const std::string_view raw = canonical_vocabulary(*voc, graph_text);
+      if (!raw.empty()) in.append(raw); else put_plain(&in, *voc);
     } else {
       const json::Value* hs = t.get("hashing");
       in += ",\"hashing\":[" + std::to_string(hs->at(0)->integer) +
@@ -1243,6 +1397,7 @@ std::string Builder::canonical() const {
   }
   if (!in.empty()) {
     sep();
+    o.reserve(o.size() + in.size() + 12);
     o.append("\"inputs\":{").append(in).push_back('}');
   }
   o.push_back('}');
@@ -1253,7 +1408,7 @@ std::string Builder::canonical() const {
 
 Status build_rules(const json::Value& graph, const json::Value& meta, uint16_t minor,
                    const std::vector<PlanOutput>& outputs, const std::vector<ValueInfo>& values,
-                   int64_t n_features, std::string* canonical) {
+                   int64_t n_features, std::string* canonical, std::string_view graph_text) {
   Builder b(outputs, values, n_features);
   if (minor >= kMinorRules) {
     MLE_RETURN_IF_ERROR(b.from_graph(graph));
@@ -1271,7 +1426,7 @@ Status build_rules(const json::Value& graph, const json::Value& meta, uint16_t m
     MLE_RETURN_IF_ERROR(b.from_metadata(meta));
   }
   MLE_RETURN_IF_ERROR(b.check());
-  *canonical = b.canonical();
+  *canonical = b.canonical(graph_text);
   return Status::OK();
 }
 

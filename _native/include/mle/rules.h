@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mle/json.h"
@@ -23,8 +24,11 @@ constexpr uint16_t kMinorRules = 3;
 // `values`: the plan's resolved outputs and value descriptions) and writes their canonical
 // JSON to *canonical. For files older than format 1.3 (`minor` < kMinorRules) the rules come
 // from `meta` (the metadata section's root object), and the graph may not carry them.
+// `graph_text` is the graph section's bytes that `graph` was parsed from (parts of the rules
+// already in canonical form there are copied rather than written again), or empty.
 Status build_rules(const json::Value& graph, const json::Value& meta, uint16_t minor,
                    const std::vector<PlanOutput>& outputs, const std::vector<ValueInfo>& values,
-                   int64_t n_features, std::string* canonical);
+                   int64_t n_features, std::string* canonical,
+                   std::string_view graph_text = {});
 
 }  // namespace mle
