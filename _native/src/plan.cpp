@@ -910,7 +910,7 @@ Status Model::run_unguarded(int out_idx, const void* X, DType x_dtype, int64_t n
       }
     }
     views[po.root] = View{const_cast<uint8_t*>(xb), x_cols, x_dtype};
-    t_block_rows = BlockRows{r0, call};
+    t_block_rows = BlockRows{r0, call, n};
     for (int k : po.nodes) {
       const PlanNode& nd = nodes_[k];
       const ValueInfo& vi = values_[nd.output];

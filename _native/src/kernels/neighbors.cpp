@@ -15,7 +15,7 @@
 //   parallel-on-stored-rows strategy, which scikit-learn then uses with one thread; a larger
 //   batch is searched in parallel on its rows, without that merge). The heap is sorted with
 //   scikit-learn's introsort (insertion sort up to 15 entries, stable), so equal distances
-//   keep that order. The choice depends on the whole call, so the search runs as one block.
+//   keep that order. The choice depends on the whole call's rows (not on the plan's block).
 // - "kd_tree", "ball_tree": the stored tree (sklearn.neighbors.KDTree / BallTree arrays:
 //   idx_array, node_data, node_bounds) queried depth-first as BinaryTree.query does: a node
 //   is trimmed when its lower bound exceeds the heap's largest, leaves push their points in
@@ -37,6 +37,7 @@
 
 #include "mle/dense.h"
 #include "mle/kernel.h"
+#include "../call_rows.h"
 
 namespace mle {
 namespace {
@@ -248,8 +249,6 @@ class KNearest final : public Kernel {
   // whose choice among tied neighbours this search does not reproduce. The tree searches
   // widen float32 rows to float64, as scikit-learn's trees do.
   bool checks_input() const override { return search_ == Search::kBrute; }
-  // ArgKmin's strategy (and with it the order of tied neighbours) depends on the call's rows.
-  bool whole_batch() const override { return search_ == Search::kBrute; }
   std::string refusal(int64_t, const View* in) const override {
     if (in[0].dtype != DType::kF32) return {};
     return "float32 input to a brute-force nearest-neighbour search is not supported: "
@@ -265,7 +264,9 @@ class KNearest final : public Kernel {
     if (search_ == Search::kBrute) {
       // parallel on the stored rows (whose heaps are merged) unless ArgKmin's "auto"
       // strategy, with one thread, picks parallel on the batch's rows
-      const bool merge = !(n_ < rows || 4 * kChunk < rows);
+      // (ArgKmin's strategy depends on the call's rows, not on this block's)
+      const int64_t call_rows = current_block_rows().call_rows;
+      const bool merge = !(n_ < call_rows || 4 * kChunk < call_rows);
       for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
         const int64_t m = std::min(kChunk, rows - r0);
         hv.assign(static_cast<size_t>(m * k_), DBL_MAX);
