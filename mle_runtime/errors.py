@@ -22,6 +22,11 @@ class InputError(MLEError, ValueError):
     """The data given to predict/transform does not fit the model (shape, columns, NaN...)."""
 
 
+class InputTypeError(InputError, TypeError):
+    """Input of a type the model cannot take, where scikit-learn raises TypeError (a
+    FeatureHasher sample whose feature name or value is not a string or a number)."""
+
+
 class SignatureError(MLEError, ValueError):
     """A signature is required or was checked and does not hold: the file is unsigned, signed
     by another key, or was modified after it was signed."""

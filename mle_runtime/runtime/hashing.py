@@ -14,7 +14,7 @@ from numbers import Number
 
 import numpy as np
 
-from mle_runtime.errors import InputError
+from mle_runtime.errors import InputError, InputTypeError
 from mle_runtime.runtime.introsort import introsort_order
 from mle_runtime.runtime.text import murmurhash3_32
 
@@ -37,7 +37,7 @@ class HashedInput:
         if found is not None:
             return found
         if not isinstance(name, (str, bytes)):
-            raise TypeError("feature names must be strings")
+            raise InputTypeError("feature names must be strings")
         h = murmurhash3_32(name)
         n = self.n_features
         col = (2147483647 - (n - 1)) % n if h == -2147483648 else abs(h) % n
@@ -94,7 +94,14 @@ class HashedInput:
         for r, x in enumerate(samples):
             cols, vals = [], []
             for pair in self._pairs(x, r):
-                f, v = pair
+                try:
+                    f, v = pair
+                except (TypeError, ValueError) as e:  # not a (name, value) pair
+                    raise InputError(
+                        f"FeatureHasher(input_type={self.input_type!r}): sample {r} holds "
+                        f"{pair!r}, not a (feature name, value) pair ({e}); pass "
+                        + ("dicts" if self.input_type == "dict" else "lists of pairs")
+                        + " as to FeatureHasher.transform.") from None
                 if isinstance(v, str):
                     f = "%s%s%s" % (f, "=", v)  # noqa: UP031 (scikit-learn's formatting)
                     value = 1.0
@@ -131,9 +138,9 @@ def _iterable(x):
 def _as_double(v):
     """v as a C double, as scikit-learn's Cython converts it (bytes are not numbers there)."""
     if isinstance(v, (bytes, bytearray)) or v is None:
-        raise TypeError(f"must be real number, not {type(v).__name__}")
+        raise InputTypeError(f"must be real number, not {type(v).__name__}")
     if isinstance(v, float):
         return v
     if isinstance(v, Number) or hasattr(v, "__float__") or hasattr(v, "__index__"):
         return float(v)
-    raise TypeError(f"must be real number, not {type(v).__name__}")
+    raise InputTypeError(f"must be real number, not {type(v).__name__}")
