@@ -165,7 +165,8 @@ def load_from_bytes(data, **kw):
 def exercise_model(model):
     """Calls every prediction method ``model`` has on valid rows (3 rows and 1 row, finite and
     NaN values) and on rows of the wrong width. Each call must return an array with one row
-    per input row or raise an MLEError; ``repr`` must not raise at all."""
+    per input row (a scipy.sparse matrix for the neighbour graphs) or raise an MLEError;
+    ``repr`` must not raise at all."""
     from mle_runtime import MLEError
 
     repr(model)
@@ -197,7 +198,8 @@ def exercise_model(model):
                 out = method(X)
             except MLEError:
                 continue
-            if not isinstance(out, np.ndarray) or out.shape[:1] != np.shape(X)[:1]:
+            array = isinstance(out, np.ndarray) or hasattr(out, "tocsr")  # or scipy.sparse
+            if not array or out.shape[:1] != np.shape(X)[:1]:
                 raise Finding(f"{name} of {np.shape(X)} rows returned {type(out).__name__} "
                               f"{getattr(out, 'shape', '')}")
 
