@@ -4,7 +4,6 @@ with FormatError at load, a first input that is not a KNearest output of the sto
 the call fail with an input error (never a read outside the stored arrays), and their scalar
 arithmetic is the documented one."""
 
-import copy
 
 import numpy as np
 import pytest
@@ -12,38 +11,16 @@ from scipy import linalg
 from sklearn.neighbors import KDTree
 
 import mle_runtime as mle
-from mle_runtime import FormatError, _native
-from mle_runtime.format import layout as L
+from mle_runtime import _native
 from mle_runtime.format import writer
 from mle_runtime.ir import Graph
+from native.test_neighbors_ops import _doc, _encode, hostile  # one writer of test files
 
 RNG = np.random.default_rng(7)
 N = 30
 DATA = RNG.normal(size=(N, 3))
 DIST = np.abs(RNG.normal(size=(N, N))) + 1.0
 EMB = RNG.normal(size=(N, 2))
-
-
-def _encode(doc, tensors):
-    blob, _, align = writer.pack_tensors(tensors)
-    payloads = [(L.SECTION_META, writer.encode_json({"estimator_type": "transformer"})),
-                (L.SECTION_GRAPH, writer.encode_json(doc))]
-    if tensors:
-        payloads.append((L.SECTION_DATA, blob, align))
-    return writer.pack_sections(payloads)
-
-
-def _doc(g):
-    return copy.deepcopy(g.to_json(writer.pack_tensors(g.tensors)[1]))
-
-
-def hostile(g, edit, *fragments):
-    doc = _doc(g)
-    edit(doc)
-    with pytest.raises(FormatError) as info:
-        _native.load_buffer(_encode(doc, g.tensors))
-    for f in fragments:
-        assert f in str(info.value), str(info.value)
 
 
 def graph(op, k=4, near_op="KNearest"):

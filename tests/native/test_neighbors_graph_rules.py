@@ -3,32 +3,17 @@ and RadiusNeighbors' output "graph" refuse every value a file could get wrong wi
 FormatError at load; column indices outside the graph's columns fail the call, never build a
 wrong matrix."""
 
-import copy
 
 import numpy as np
 import pytest
 from sklearn.neighbors import KDTree
 
 from mle_runtime import FormatError, _native
-from mle_runtime.format import layout as L
-from mle_runtime.format import writer
 from mle_runtime.ir import Graph
+from native.test_neighbors_ops import _doc, _encode  # one writer of test files
 
 RNG = np.random.default_rng(0)
 DATA = RNG.normal(size=(30, 3))
-
-
-def _encode(doc, tensors):
-    blob, _, align = writer.pack_tensors(tensors)
-    payloads = [(L.SECTION_META, writer.encode_json({"estimator_type": "transformer"})),
-                (L.SECTION_GRAPH, writer.encode_json(doc))]
-    if tensors:
-        payloads.append((L.SECTION_DATA, blob, align))
-    return writer.pack_sections(payloads)
-
-
-def _doc(g):
-    return copy.deepcopy(g.to_json(writer.pack_tensors(g.tensors)[1]))
 
 
 def _load(doc, g):
